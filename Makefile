@@ -1,0 +1,46 @@
+# kefu — `make run` sets up and serves the demo; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+# Go 1.26's simd/archsimd kernels; without it the pure-Go fallbacks build.
+export GOEXPERIMENT ?= simd
+export CGO_ENABLED := 1
+ORT_DIR := third_party/onnxruntime
+ORT_LIB := $(ORT_DIR)/libonnxruntime.so.1
+SHARED ?= $(abspath ../shared)
+ADDR ?= 127.0.0.1:8080
+DATA ?= data
+FUZZTIME ?= 4s
+
+.PHONY: all build run test test-go test-fallback fuzz ort bench clean
+
+all: build
+
+ort: $(ORT_LIB)
+$(ORT_LIB): scripts/fetch-ort.sh
+	./scripts/fetch-ort.sh $(ORT_DIR)
+
+build: ort
+	$(GO) build -o bin/kefu ./cmd/kefu
+
+# First start ingests the demo knowledge bases into $(DATA); later starts reuse them.
+run: build
+	KEFU_SHARED=$(SHARED) ./bin/kefu serve --addr $(ADDR) --data-dir $(DATA) --demo $(SHARED)/data/demo
+
+test: ort test-go test-fallback fuzz
+
+test-go:
+	KEFU_REQUIRE_SHARED=1 KEFU_SHARED=$(SHARED) KEFU_ORT_LIB=$(abspath $(ORT_LIB)) $(GO) test -count=1 -timeout 30m ./...
+
+# The pure-Go kernels, built without GOEXPERIMENT=simd, must agree with the SIMD ones.
+test-fallback:
+	GOEXPERIMENT= KEFU_REQUIRE_SHARED=1 KEFU_SHARED=$(SHARED) $(GO) test -count=1 ./index/...
+
+# Every fuzz target for a short time; longer runs: make fuzz FUZZTIME=5m
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin

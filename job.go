@@ -1,0 +1,58 @@
+package kefu
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// JobState is where an ingest job is.
+type JobState string
+
+// Job states.
+const (
+	JobQueued  JobState = "queued"
+	JobRunning JobState = "running"
+	JobDone    JobState = "done"   // finished; some files may have failed
+	JobFailed  JobState = "failed" // stopped as a whole (e.g. the KB was deleted)
+)
+
+// Failure is a file an ingest job refused, with the reason.
+type Failure struct {
+	Source string `json:"source"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Job is an ingest of one or more files into a KB, with its progress.
+type Job struct {
+	ID         string     `json:"job_id"`
+	KB         string     `json:"kb"`
+	State      JobState   `json:"state"`
+	Files      int        `json:"files"`     // files submitted (a ZIP counts its members once opened)
+	Documents  int        `json:"documents"` // documents parsed
+	Done       int        `json:"done"`      // documents indexed
+	Unchanged  int        `json:"unchanged"` // documents skipped: same bytes already indexed
+	Chunks     int        `json:"chunks"`    // chunks produced
+	Embedded   int        `json:"embedded"`  // texts sent to the model
+	Reused     int        `json:"reused"`    // chunks whose stored vectors were kept
+	Failed     []Failure  `json:"failed"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// Upload is one file handed to an ingest job.
+type Upload struct {
+	Name  string // file name, used for the format and the default document id
+	DocID string // caller's stable id; "" is the name
+	Open  func() (io.ReadCloser, error)
+	Size  int64             // -1 when unknown
+	Meta  map[string]string // copied to the document
+}
+
+// Ingester runs ingest jobs.
+type Ingester interface {
+	// Submit starts a job and returns at once; progress is read with Job.
+	Submit(ctx context.Context, kb string, files []Upload) (*Job, error)
+	Job(id string) (*Job, error)
+}

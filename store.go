@@ -1,0 +1,35 @@
+package kefu
+
+import "context"
+
+// Store keeps knowledge bases: documents, chunks, vectors and the indexes
+// over them. The embedded store (index.Open) is the default; other backends
+// implement the same interface.
+type Store interface {
+	Index
+
+	CreateKB(ctx context.Context, kb *KB) error
+	KB(ctx context.Context, name string) (*KB, error)
+	KBs(ctx context.Context) ([]*KB, error)
+	// UpdateKB stores kb's description and settings and bumps its version.
+	UpdateKB(ctx context.Context, kb *KB) error
+	DeleteKB(ctx context.Context, name string) error
+	Stats(ctx context.Context, kb string) (KBStats, error)
+
+	// PutDocument replaces the document and all its chunks atomically:
+	// searches see the old version or the new one, never both or neither.
+	// vectors[i] holds the vectors of chunks[i].EmbedTexts(), in order.
+	PutDocument(ctx context.Context, doc *Document, chunks []Chunk, vectors [][][]float32) error
+	DeleteDocument(ctx context.Context, kb, docID string) error
+	Document(ctx context.Context, kb, docID string) (*Document, error)
+	Documents(ctx context.Context, kb string) ([]*Document, error)
+	Chunks(ctx context.Context, kb, docID string) ([]*Chunk, error)
+	// KnownVectors returns the stored vectors of the chunks with these
+	// content hashes, so unchanged chunks are not embedded again.
+	KnownVectors(ctx context.Context, kb string, hashes []string) (map[string][][]float32, error)
+	// Reembed replaces every vector of the KB by embed's, under a new model
+	// id and dimension, atomically.
+	Reembed(ctx context.Context, kb, model string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error
+
+	Close() error
+}
