@@ -30,6 +30,9 @@ type SearchRequest struct {
 type Scored struct {
 	ChunkID string  `json:"chunk_id"`
 	Score   float64 `json:"score"`
+	// Coverage is the share of the query's keyword terms found in the chunk,
+	// set by keyword search for its first results (0 elsewhere).
+	Coverage float64 `json:"coverage,omitempty"`
 }
 
 // Candidates are the raw results of both sides of one search, taken from one
@@ -37,6 +40,7 @@ type Scored struct {
 type Candidates struct {
 	Keyword []Scored          // best first
 	Vector  []Scored          // best first, cosine similarity
+	Terms   []string          // the query's keyword terms as analysed
 	Chunks  map[string]*Chunk // every chunk named above
 	Version uint64            // KB version the search saw
 	Timings map[string]time.Duration
@@ -87,17 +91,24 @@ type Features struct {
 	TopKeyword    float64 `json:"top_keyword"`    // BM25 of the best keyword hit
 	VectorMargin  float64 `json:"vector_margin"`  // top1 - top2 cosine
 	KeywordMargin float64 `json:"keyword_margin"` // (top1 - top2) / top1 BM25
+	Coverage      float64 `json:"coverage"`       // share of query terms in the best keyword hit
 	Agreement     float64 `json:"agreement"`      // 1 if both sides rank the same chunk first
 	QueryTerms    float64 `json:"query_terms"`    // keyword terms in the query
 }
 
 // Vector returns the features in the order of FeatureNames.
 func (f Features) Vector() []float64 {
-	return []float64{f.TopVector, f.TopKeyword, f.VectorMargin, f.KeywordMargin, f.Agreement, f.QueryTerms}
+	return []float64{f.TopVector, f.TopKeyword, f.VectorMargin, f.KeywordMargin, f.Coverage, f.Agreement, f.QueryTerms}
 }
 
 // FeatureNames names the entries of Features.Vector.
-var FeatureNames = []string{"top_vector", "top_keyword", "vector_margin", "keyword_margin", "agreement", "query_terms"}
+var FeatureNames = []string{"top_vector", "top_keyword", "vector_margin", "keyword_margin", "coverage", "agreement", "query_terms"}
+
+// Reranker scores (query, passage) pairs with a cross-encoder; higher is
+// more relevant.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, passages []string) ([]float64, error)
+}
 
 // Retrieval is the result of a hybrid search with its confidence.
 type Retrieval struct {
