@@ -1,0 +1,129 @@
+package retrieve
+
+import (
+	"math"
+	"testing"
+
+	"github.com/kefu-dev/kefu"
+)
+
+func cands() *kefu.Candidates {
+	chunks := map[string]*kefu.Chunk{}
+	for id, doc := range map[string]string{"a": "d1", "b": "d1", "c": "d2", "d": "d3", "e": "d1"} {
+		chunks[id] = &kefu.Chunk{ID: id, DocID: doc}
+	}
+	return &kefu.Candidates{
+		Keyword: []kefu.Scored{{ChunkID: "a", Score: 10}, {ChunkID: "b", Score: 6}, {ChunkID: "c", Score: 2}},
+		Vector:  []kefu.Scored{{ChunkID: "c", Score: 0.9}, {ChunkID: "d", Score: 0.5}, {ChunkID: "a", Score: 0.4}},
+		Chunks:  chunks,
+	}
+}
+
+func scores(hits []kefu.Hit) map[string]float64 {
+	m := map[string]float64{}
+	for _, h := range hits {
+		m[h.Chunk.ID] = h.Score
+	}
+	return m
+}
+
+func ids(hits []kefu.Hit) []string {
+	var s []string
+	for _, h := range hits {
+		s = append(s, h.Chunk.ID)
+	}
+	return s
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+
+func TestFuseRRFHandComputed(t *testing.T) {
+	// Equal weights (0.5 each), k=60:
+	// a: 0.5/61 + 0.5/63; b: 0.5/62; c: 0.5/63 + 0.5/61; d: 0.5/62.
+	hits := Fuse(cands(), kefu.Fusion{Method: kefu.FusionRRF, VectorWeight: 0.5, RRFK: 60}, 10)
+	want := map[string]float64{
+		"a": 0.5/61 + 0.5/63, "b": 0.5 / 62, "c": 0.5/63 + 0.5/61, "d": 0.5 / 62,
+	}
+	got := scores(hits)
+	for id, w := range want {
+		if !near(got[id], w) {
+			t.Errorf("%s: score %v, want %v", id, got[id], w)
+		}
+	}
+	// a and c tie; a wins on keyword rank. b and d tie; b wins on keyword rank.
+	if g := ids(hits); len(g) != 4 || g[0] != "a" || g[1] != "c" || g[2] != "b" || g[3] != "d" {
+		t.Errorf("order %v, want [a c b d]", g)
+	}
+	if hits[0].KeywordRank != 1 || hits[0].VectorRank != 3 || hits[0].KeywordScore != 10 || hits[0].VectorScore != 0.4 {
+		t.Errorf("hit a reports %+v", hits[0])
+	}
+}
+
+func TestFuseMinMaxHandComputed(t *testing.T) {
+	// Keyword range [2,10], vector range [0.4,0.9], vector weight 0.3:
+	// a: 0.7*1 + 0.3*0 = 0.7; b: 0.7*0.5 = 0.35; c: 0.7*0 + 0.3*1 = 0.3; d: 0.3*0.2 = 0.06.
+	hits := Fuse(cands(), kefu.Fusion{Method: kefu.FusionMinMax, VectorWeight: 0.3}, 10)
+	want := map[string]float64{"a": 0.7, "b": 0.35, "c": 0.3, "d": 0.3 * 0.2}
+	got := scores(hits)
+	for id, w := range want {
+		if math.Abs(got[id]-w) > 1e-9 {
+			t.Errorf("%s: score %v, want %v", id, got[id], w)
+		}
+	}
+	if g := ids(hits); g[0] != "a" || g[1] != "b" || g[2] != "c" || g[3] != "d" {
+		t.Errorf("order %v", g)
+	}
+}
+
+func TestFuseOneSideOnly(t *testing.T) {
+	c := cands()
+	c.Vector = nil
+	// With no vector candidates the keyword side gets all the weight,
+	// whatever the configured vector weight.
+	hits := Fuse(c, kefu.Fusion{Method: kefu.FusionMinMax, VectorWeight: 0.9}, 10)
+	if g := ids(hits); len(g) != 3 || g[0] != "a" || g[2] != "c" {
+		t.Fatalf("order %v", g)
+	}
+	if !near(hits[0].Score, 1) || !near(hits[1].Score, 0.5) {
+		t.Errorf("scores %v", scores(hits))
+	}
+}
+
+func TestFusePerDocCapAndK(t *testing.T) {
+	c := cands()
+	c.Keyword = append(c.Keyword, kefu.Scored{ChunkID: "e", Score: 1})
+	// d1 owns a, b, e; with a cap of 1 only its best (a) stays.
+	hits := Fuse(c, kefu.Fusion{Method: kefu.FusionRRF, VectorWeight: 0.5, PerDocCap: 1}, 10)
+	if g := ids(hits); len(g) != 3 || g[0] != "a" || g[1] != "c" || g[2] != "d" {
+		t.Errorf("capped order %v, want [a c d]", g)
+	}
+	hits = Fuse(c, kefu.Fusion{Method: kefu.FusionRRF, VectorWeight: 0.5}, 2)
+	if len(hits) != 2 {
+		t.Errorf("k=2 gave %d hits", len(hits))
+	}
+}
+
+func TestFuseAllEqualScores(t *testing.T) {
+	c := &kefu.Candidates{
+		Keyword: []kefu.Scored{{ChunkID: "x", Score: 3}, {ChunkID: "y", Score: 3}},
+		Chunks:  map[string]*kefu.Chunk{},
+	}
+	hits := Fuse(c, kefu.DefaultFusion(), 5)
+	// Equal scores normalise to 1; order falls back to keyword rank.
+	if len(hits) != 2 || hits[0].Chunk.ID != "x" || !near(hits[0].Score, 1) || !near(hits[1].Score, 1) {
+		t.Errorf("hits %+v", hits)
+	}
+}
+
+func TestConfidenceBoundsAndMonotone(t *testing.T) {
+	lo := Confidence(kefu.Features{Coverage: 0.1}, nil)
+	hi := Confidence(kefu.Features{Coverage: 1, KeywordMargin: 0.5, Agreement: 1}, nil)
+	if !(lo >= 0 && lo < hi && hi <= 1) {
+		t.Errorf("default mapping: low %v, high %v", lo, hi)
+	}
+	cal := &kefu.Calibration{Features: []string{"top_vector"}, Mean: []float64{0.5}, Scale: []float64{0.1}, Weights: []float64{2}, Bias: 0}
+	// z = 2 * (0.7-0.5)/0.1 = 4.
+	if got, want := Predict(cal, kefu.Features{TopVector: 0.7}), 1/(1+math.Exp(-4)); math.Abs(got-want) > 1e-12 {
+		t.Errorf("Predict = %v, want %v", got, want)
+	}
+}
