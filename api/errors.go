@@ -1,0 +1,77 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// statusOf maps a domain error code to its HTTP status.
+var statusOf = map[string]int{
+	kefu.ECONFLICT:     http.StatusConflict,
+	kefu.EINTERNAL:     http.StatusInternalServerError,
+	kefu.EINVALID:      http.StatusBadRequest,
+	kefu.ENOTFOUND:     http.StatusNotFound,
+	kefu.EUNAUTHORIZED: http.StatusUnauthorized,
+	kefu.EFORBIDDEN:    http.StatusForbidden,
+	kefu.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	kefu.ERATELIMIT:    http.StatusTooManyRequests,
+	kefu.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	kefu.ETIMEOUT:      http.StatusGatewayTimeout,
+	kefu.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	kefu.EMODEL:        http.StatusConflict,
+}
+
+// codeOfStatus maps Fiber's own errors (unknown route, body too large…)
+// back to domain codes.
+var codeOfStatus = map[int]string{
+	http.StatusNotFound:              kefu.ENOTFOUND,
+	http.StatusMethodNotAllowed:      kefu.ENOTFOUND,
+	http.StatusRequestEntityTooLarge: kefu.ETOOLARGE,
+	http.StatusBadRequest:            kefu.EINVALID,
+	http.StatusUnsupportedMediaType:  kefu.EUNSUPPORTED,
+	http.StatusTooManyRequests:       kefu.ERATELIMIT,
+	http.StatusRequestTimeout:        kefu.ETIMEOUT,
+}
+
+// ErrorStatus returns the HTTP status for err.
+func ErrorStatus(err error) int {
+	if s, ok := statusOf[kefu.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error     ErrorDetail `json:"error"`
+	RequestID string      `json:"request_id,omitempty"`
+}
+
+// ErrorDetail carries a stable code and a human message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code, ok := codeOfStatus[fe.Code]
+		if !ok {
+			code = kefu.EINTERNAL
+		}
+		err = &kefu.Error{Code: code, Message: fe.Message}
+	}
+	status := ErrorStatus(err)
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "path", c.Path(), "err", err)
+	}
+	return c.Status(status).JSON(ErrorBody{
+		Error:     ErrorDetail{Code: kefu.ErrorCode(err), Message: kefu.ErrorMessage(err)},
+		RequestID: requestID(c),
+	})
+}
