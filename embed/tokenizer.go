@@ -1,0 +1,426 @@
+package embed
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kefu-dev/kefu"
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+	"github.com/sugarme/tokenizer"
+	"github.com/sugarme/tokenizer/pretrained"
+)
+
+// maxTokenizerFile bounds the tokenizer.json we read (the largest common ones,
+// multilingual SentencePiece vocabularies, are about 17 MB).
+const maxTokenizerFile = 64 << 20
+
+// maxTextBytes bounds one input text; longer texts are cut (at a character
+// boundary) before tokenising, since the model sees at most MaxTokens anyway.
+const maxTextBytes = 1 << 20
+
+// Tokenizer turns text into the token ids a model expects, exactly as the
+// HuggingFace tokenizers library does with the model's tokenizer.json.
+//
+// The vocabulary model (WordPiece, Unigram, BPE) and the pre-tokenizer come
+// from github.com/sugarme/tokenizer. The normaliser, the matching of added
+// tokens typed in the text, the special tokens around each input and the
+// truncation are done here, because sugarme gets them wrong (see
+// ../shared/models/README.md, "Known pitfalls").
+//
+// A Tokenizer is safe for concurrent use.
+type Tokenizer struct {
+	tk        *tokenizer.Tokenizer // model and pre-tokenizer only
+	norm      textNormalizer       // nil: identity
+	raw       *addedMatcher        // added tokens matched on the raw text
+	normed    *addedMatcher        // added tokens matched on normalised text
+	prefix    []int                // special ids before the text ([CLS])
+	suffix    []int                // special ids after it ([SEP])
+	maxTokens int
+	padID     int
+}
+
+// tokenizerFile is the part of tokenizer.json read here; sugarme reads the rest.
+type tokenizerFile struct {
+	AddedTokens []struct {
+		ID         int    `json:"id"`
+		Content    string `json:"content"`
+		SingleWord bool   `json:"single_word"`
+		Lstrip     bool   `json:"lstrip"`
+		Rstrip     bool   `json:"rstrip"`
+		Normalized bool   `json:"normalized"`
+	} `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Padding       *struct {
+		PadID *int `json:"pad_id"`
+	} `json:"padding"`
+}
+
+// LoadTokenizer reads dir/tokenizer.json. maxTokens is the model's sequence
+// limit, special tokens included; 0 means no limit.
+func LoadTokenizer(dir string, maxTokens int) (*Tokenizer, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.ENOTFOUND, "tokenizer: %w", err)
+	}
+	if st.Size() > maxTokenizerFile {
+		return nil, kefu.Errorf(kefu.ETOOLARGE, "tokenizer: %s is %d bytes, more than the %d allowed", path, st.Size(), maxTokenizerFile)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.ENOTFOUND, "tokenizer: %w", err)
+	}
+	t, err := parseTokenizer(data, maxTokens)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+func parseTokenizer(data []byte, maxTokens int) (t *Tokenizer, err error) {
+	defer func() {
+		if r := recover(); r != nil { // sugarme's constructors panic on some malformed files
+			t, err = nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %v", r)
+		}
+	}()
+	var mine tokenizerFile
+	if err := json.Unmarshal(data, &mine); err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %w", err)
+	}
+	var cfg tokenizer.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %w", err)
+	}
+	if cfg.Model == nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: no model")
+	}
+	// Built from the parts rather than with pretrained.FromFile: only the model
+	// and pre-tokenizer are sugarme's, so no normaliser, added vocabulary,
+	// post-processor, truncation or padding of its own can interfere.
+	model, err := pretrained.CreateModel(&cfg)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "tokenizer.json: model: %w", err)
+	}
+	if model == nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: no model")
+	}
+	tk := tokenizer.NewTokenizer(model)
+	pre, err := pretrained.CreatePreTokenizer(cfg.PreTokenizer)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "tokenizer.json: pre_tokenizer: %w", err)
+	}
+	if pre != nil {
+		tk.WithPreTokenizer(pre)
+	}
+	t = &Tokenizer{tk: tk, maxTokens: maxTokens}
+	if t.norm, err = newNormalizer(mine.Normalizer); err != nil {
+		return nil, err
+	}
+	if t.prefix, t.suffix, err = parseTemplate(mine.PostProcessor); err != nil {
+		return nil, err
+	}
+	var raw, normed []addedToken
+	for _, a := range mine.AddedTokens {
+		if a.Content == "" {
+			continue
+		}
+		tok := addedToken{id: a.ID, content: a.Content, singleWord: a.SingleWord, lstrip: a.Lstrip, rstrip: a.Rstrip}
+		if a.Normalized {
+			normed = append(normed, tok)
+		} else {
+			raw = append(raw, tok)
+		}
+	}
+	t.raw, t.normed = newAddedMatcher(raw), newAddedMatcher(normed)
+	t.padID = padID(mine, t)
+	if maxTokens > 0 && maxTokens <= len(t.prefix)+len(t.suffix) {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer: max tokens %d leaves no room for text", maxTokens)
+	}
+	return t, nil
+}
+
+// padID is the padding id of tokenizer.json, else that of a [PAD]/<pad>
+// token, else 0. Padded positions are masked, so it only has to be valid.
+func padID(f tokenizerFile, t *Tokenizer) int {
+	if f.Padding != nil && f.Padding.PadID != nil {
+		return *f.Padding.PadID
+	}
+	for _, a := range f.AddedTokens {
+		if a.Content == "[PAD]" || a.Content == "<pad>" {
+			return a.ID
+		}
+	}
+	if id, ok := t.tk.TokenToId("[PAD]"); ok {
+		return id
+	}
+	return 0
+}
+
+// parseTemplate returns the special ids a post_processor puts before and
+// after a single sequence.
+func parseTemplate(raw json.RawMessage) (prefix, suffix []int, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	var p struct {
+		Type       string            `json:"type"`
+		Processors []json.RawMessage `json:"processors"`
+		Single     []struct {
+			SpecialToken *struct {
+				ID string `json:"id"`
+			} `json:"SpecialToken"`
+			Sequence *struct {
+				ID string `json:"id"`
+			} `json:"Sequence"`
+		} `json:"single"`
+		SpecialTokens map[string]struct {
+			IDs []int `json:"ids"`
+		} `json:"special_tokens"`
+		Cls []any `json:"cls"`
+		Sep []any `json:"sep"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: bad post_processor: %w", err)
+	}
+	switch p.Type {
+	case "TemplateProcessing":
+		seen := false
+		for _, piece := range p.Single {
+			switch {
+			case piece.Sequence != nil:
+				seen = true
+			case piece.SpecialToken != nil:
+				st, ok := p.SpecialTokens[piece.SpecialToken.ID]
+				if !ok {
+					return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: template token %q undefined", piece.SpecialToken.ID)
+				}
+				if seen {
+					suffix = append(suffix, st.IDs...)
+				} else {
+					prefix = append(prefix, st.IDs...)
+				}
+			}
+		}
+		return prefix, suffix, nil
+	case "BertProcessing", "RobertaProcessing":
+		cls, ok1 := tokenPairID(p.Cls)
+		sep, ok2 := tokenPairID(p.Sep)
+		if !ok1 || !ok2 {
+			return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %s without cls/sep", p.Type)
+		}
+		return []int{cls}, []int{sep}, nil
+	case "ByteLevel":
+		return nil, nil, nil
+	case "Sequence":
+		for _, sub := range p.Processors {
+			pre, suf, err := parseTemplate(sub)
+			if err != nil {
+				return nil, nil, err
+			}
+			prefix, suffix = append(prefix, pre...), append(suffix, suf...)
+		}
+		return prefix, suffix, nil
+	}
+	return nil, nil, kefu.Errorf(kefu.EUNSUPPORTED, "tokenizer.json: post_processor %q is not supported", p.Type)
+}
+
+// tokenPairID reads the id of a ["[CLS]", 101] pair.
+func tokenPairID(pair []any) (int, bool) {
+	if len(pair) != 2 {
+		return 0, false
+	}
+	f, ok := pair[1].(float64)
+	return int(f), ok
+}
+
+// MaxTokens is the sequence limit, special tokens included (0: none).
+func (t *Tokenizer) MaxTokens() int { return t.maxTokens }
+
+// PadID is the id padded positions get.
+func (t *Tokenizer) PadID() int { return t.padID }
+
+// NumSpecial is how many special tokens Encode adds around each text.
+func (t *Tokenizer) NumSpecial() int { return len(t.prefix) + len(t.suffix) }
+
+// Encode returns the ids of text with the special tokens around it, cut to
+// MaxTokens keeping the final special tokens (as sentence-transformers does).
+func (t *Tokenizer) Encode(text string) ([]int, error) {
+	content, err := t.content(text, t.contentLimit())
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, 0, len(t.prefix)+len(content)+len(t.suffix))
+	ids = append(ids, t.prefix...)
+	ids = append(ids, content...)
+	return append(ids, t.suffix...), nil
+}
+
+// CountTokens counts the tokens of text without special tokens and without
+// truncation; texts that fail to tokenise count by their bytes.
+func (t *Tokenizer) CountTokens(text string) int {
+	ids, err := t.content(text, 0)
+	if err != nil {
+		return len(text)
+	}
+	return len(ids)
+}
+
+func (t *Tokenizer) contentLimit() int {
+	if t.maxTokens <= 0 {
+		return 0
+	}
+	return t.maxTokens - len(t.prefix) - len(t.suffix)
+}
+
+// content tokenises text without special tokens, stopping once limit ids
+// are found (0: no limit).
+func (t *Tokenizer) content(text string, limit int) (ids []int, err error) {
+	if len(text) > maxTextBytes {
+		cut := maxTextBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
+	for _, seg := range t.raw.split(text) {
+		if limit > 0 && len(ids) >= limit {
+			break
+		}
+		if seg.id >= 0 {
+			ids = append(ids, seg.id)
+			continue
+		}
+		s := seg.text
+		if t.norm != nil {
+			s = t.norm.normalize(s)
+		}
+		for _, sub := range t.normed.split(s) {
+			if sub.id >= 0 {
+				ids = append(ids, sub.id)
+				continue
+			}
+			if ids, err = t.model(ids, sub.text); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids, nil
+}
+
+// model appends the vocabulary ids of normalised text.
+func (t *Tokenizer) model(ids []int, text string) (_ []int, err error) {
+	if text == "" {
+		return ids, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = kefu.Errorf(kefu.EINVALID, "tokenizer failed on the text: %v", r)
+		}
+	}()
+	enc, err := t.tk.Encode(tokenizer.NewSingleEncodeInput(tokenizer.NewInputSequence(text)), false)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer: %w", err)
+	}
+	return append(ids, enc.Ids...), nil
+}
+
+// addedToken is a token of tokenizer.json's added_tokens.
+type addedToken struct {
+	id                         int
+	content                    string
+	singleWord, lstrip, rstrip bool
+}
+
+// addedMatcher finds added tokens in text as HuggingFace's AddedVocabulary
+// does: leftmost-longest matches, honouring single_word, lstrip and rstrip.
+type addedMatcher struct {
+	tokens []addedToken
+	ac     ahocorasick.AhoCorasick
+}
+
+// segment is a piece of text: an added token (id >= 0) or text to tokenise.
+type segment struct {
+	text string
+	id   int
+}
+
+func newAddedMatcher(tokens []addedToken) *addedMatcher {
+	if len(tokens) == 0 {
+		return nil
+	}
+	patterns := make([]string, len(tokens))
+	for i, tok := range tokens {
+		patterns[i] = tok.content
+	}
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
+	return &addedMatcher{tokens: tokens, ac: b.Build(patterns)}
+}
+
+// split cuts text at the added tokens it contains.
+func (m *addedMatcher) split(text string) []segment {
+	if m == nil || text == "" {
+		return []segment{{text: text, id: -1}}
+	}
+	var out []segment
+	last := 0
+	iter := m.ac.Iter(text)
+	for match := iter.Next(); match != nil; match = iter.Next() {
+		start, end := match.Start(), match.End()
+		if start < last {
+			continue // inside a stretch an earlier token's rstrip took
+		}
+		tok := m.tokens[match.Pattern()]
+		if tok.singleWord && (endsWithWord(text[:start]) || startsWithWord(text[end:])) {
+			continue
+		}
+		if tok.lstrip {
+			for start > last {
+				r, size := utf8.DecodeLastRuneInString(text[:start])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				start -= size
+			}
+		}
+		if tok.rstrip {
+			for end < len(text) {
+				r, size := utf8.DecodeRuneInString(text[end:])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				end += size
+			}
+		}
+		if start > last {
+			out = append(out, segment{text: text[last:start], id: -1})
+		}
+		out = append(out, segment{id: tok.id})
+		last = end
+	}
+	if last < len(text) {
+		out = append(out, segment{text: text[last:], id: -1})
+	}
+	return out
+}
+
+func isWordChar(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || unicode.Is(unicode.Pc, r)
+}
+
+func endsWithWord(s string) bool {
+	r, size := utf8.DecodeLastRuneInString(s)
+	return size > 0 && isWordChar(r)
+}
+
+func startsWithWord(s string) bool {
+	r, size := utf8.DecodeRuneInString(s)
+	return size > 0 && isWordChar(r)
+}
