@@ -1,0 +1,235 @@
+package answer
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/kefu-dev/kefu"
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// Limits of what a conversation keeps.
+const (
+	maxConversationID = 128 // bytes
+	turnAnswerRunes   = 300 // an answer is kept this long, for LLM rewriting
+	maxRewriteRunes   = 300 // a rewritten query longer than this is refused
+)
+
+// turn is one question and its answer.
+type turn struct {
+	Question string
+	Query    string // the standalone query retrieval ran
+	Answer   string
+	Route    kefu.Route
+	Lang     string
+}
+
+// conversation holds the last turns of one conversation.
+type conversation struct {
+	mu    sync.Mutex
+	turns []turn
+}
+
+// conversations keeps the last Options.Turns turns of each conversation in
+// an LRU of Options.Conversations entries with a TTL, so memory is bounded
+// by conversations × turns × (question + kept answer).
+type conversations struct {
+	lru   *expirable.LRU[string, *conversation]
+	turns int
+	mu    sync.Mutex // makes get-or-create atomic
+}
+
+func newConversations(size, turns int, ttl time.Duration) *conversations {
+	if turns <= 0 || size <= 0 {
+		return nil
+	}
+	return &conversations{lru: expirable.NewLRU[string, *conversation](size, nil, ttl), turns: turns}
+}
+
+func convKey(kb, id string) string { return kb + "\x00" + id }
+
+// history returns a copy of a conversation's turns, oldest first.
+func (c *conversations) history(kb, id string) []turn {
+	if c == nil || id == "" {
+		return nil
+	}
+	conv, ok := c.lru.Get(convKey(kb, id))
+	if !ok {
+		return nil
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	return append([]turn(nil), conv.turns...)
+}
+
+// add records a turn, dropping the oldest beyond the limit.
+func (c *conversations) add(kb, id string, t turn) {
+	if c == nil || id == "" {
+		return
+	}
+	t.Answer = truncateRunes(t.Answer, turnAnswerRunes)
+	key := convKey(kb, id)
+	c.mu.Lock()
+	conv, ok := c.lru.Get(key)
+	if !ok {
+		conv = &conversation{}
+		c.lru.Add(key, conv)
+	}
+	c.mu.Unlock()
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	conv.turns = append(conv.turns, t)
+	if len(conv.turns) > c.turns {
+		conv.turns = append([]turn(nil), conv.turns[len(conv.turns)-c.turns:]...)
+	}
+}
+
+// Follow-up markers of the heuristic. A question is a possible follow-up
+// when it starts with a lead marker ("那", "还有", "and", "what about") or
+// ends with 呢, when it is short and uses a pronoun that needs the previous
+// turn ("is it free?"), or when it is very short ("运费？", "and returns?").
+var (
+	zhLead     = []string{"那如果", "那要是", "那么", "那", "还有", "另外", "如果是", "如果", "要是"}
+	zhTail     = []string{"呢"}
+	zhPronouns = []string{"它", "这个", "那个", "这些", "那些", "这种", "那种"}
+	enLead     = []string{"and what about", "what about", "how about", "and if", "what if", "and", "also", "but"}
+	enPronouns = toSet("it its that this they them those these there")
+)
+
+const (
+	maxFollowUpHan   = 20 // Chinese characters in a marked follow-up
+	maxPronounHan    = 12 // … in one marked only by a pronoun
+	shortHan         = 6  // … in one marked by nothing
+	maxFollowUpWords = 12
+	maxPronounWords  = 6
+	shortWords       = 3
+)
+
+// trimQuestion drops white space and the punctuation around a question.
+func trimQuestion(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) })
+}
+
+// followUp reports whether q may depend on the previous turn, and returns q
+// without its follow-up markers.
+func followUp(q string) (bool, string) {
+	f := trimQuestion(fold(q))
+	if f == "" {
+		return false, ""
+	}
+	han := 0
+	for _, r := range f {
+		if unicode.Is(unicode.Han, r) {
+			han++
+		}
+	}
+	marked, pronoun := false, false
+	rest := f
+	if han > 0 {
+		n := utf8.RuneCountInString(f)
+		for _, m := range zhLead {
+			if !strings.HasPrefix(rest, m) {
+				continue
+			}
+			after := strings.TrimPrefix(rest, m)
+			// 那 leads a follow-up, but 那个/那些/那里 are pronouns.
+			if next, _ := utf8.DecodeRuneInString(after); m == "那" && strings.ContainsRune("个些种里边样", next) {
+				break
+			}
+			rest, marked = after, true
+			break
+		}
+		for _, m := range zhTail {
+			if strings.HasSuffix(rest, m) {
+				rest, marked = strings.TrimSuffix(rest, m), true
+			}
+		}
+		for _, p := range zhPronouns {
+			if strings.Contains(f, p) {
+				pronoun = true
+			}
+		}
+		ok := (marked && n <= maxFollowUpHan) || (pronoun && n <= maxPronounHan) || n <= shortHan
+		return ok, trimQuestion(rest)
+	}
+	for _, m := range enLead {
+		if strings.HasPrefix(rest, m+" ") {
+			rest, marked = strings.TrimPrefix(rest, m+" "), true
+			break
+		}
+	}
+	words := strings.FieldsFunc(f, func(r rune) bool { return !isWordRune(r) && r != '\'' })
+	for _, w := range words {
+		if enPronouns[w] {
+			pronoun = true
+		}
+	}
+	n := len(words)
+	ok := (marked && n <= maxFollowUpWords) || (pronoun && n <= maxPronounWords) || n <= shortWords
+	return ok, trimQuestion(rest)
+}
+
+// rewriteHeuristic turns a follow-up into a standalone query without an
+// LLM: the previous standalone query, stripped of its closing punctuation,
+// followed by the follow-up without its markers ("怎么申请退款？" then
+// "那运费呢？" gives "怎么申请退款 运费"). Retrieval then sees both topics;
+// the previous one keeps the follow-up on the same subject.
+func rewriteHeuristic(q string, prev turn) string {
+	ok, rest := followUp(q)
+	if !ok || rest == "" {
+		return q
+	}
+	topic := trimQuestion(prev.Query)
+	if topic == "" {
+		return q
+	}
+	return topic + " " + rest
+}
+
+const rewritePrompt = `Rewrite the customer's last message as one standalone question that can be understood without the conversation, keeping its language. If it already stands alone, repeat it unchanged. Output only the question.`
+
+// rewrite returns the standalone query for q given the history: q itself when
+// there is no history or q does not look like a follow-up; else the LLM's
+// rewrite when an LLM is configured and answers in time, else the heuristic.
+func (s *Service) rewrite(ctx context.Context, q string, hist []turn, llm *kefu.LLMSettings) (string, string) {
+	if len(hist) == 0 {
+		return q, ""
+	}
+	if ok, _ := followUp(q); !ok {
+		return q, ""
+	}
+	prev := hist[len(hist)-1]
+	if llm == nil {
+		return rewriteHeuristic(q, prev), "heuristic"
+	}
+	var b strings.Builder
+	for _, t := range hist {
+		b.WriteString("Customer: " + t.Question + "\n")
+		b.WriteString("Assistant: " + truncateRunes(t.Answer, 200) + "\n")
+	}
+	b.WriteString("Customer: " + q)
+	msgs := []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: rewritePrompt},
+		{Role: openai.ChatMessageRoleUser, Content: b.String()},
+	}
+	c := s.llmClient(llm)
+	start := time.Now()
+	out, err := c.complete(ctx, msgs, 128, s.opts.RewriteTimeout)
+	s.observeLLM(LLMCall{Kind: "rewrite", Endpoint: c.endpoint, Total: time.Since(start), Attempts: 1, Outcome: outcome(err)})
+	if err == nil {
+		out = strings.TrimSpace(strings.SplitN(strings.TrimSpace(out), "\n", 2)[0])
+		out = strings.Trim(out, "\"“”「」")
+		if out != "" && utf8.RuneCountInString(out) <= maxRewriteRunes {
+			return out, "llm"
+		}
+	}
+	if ctx.Err() == nil {
+		s.log.Warn("llm rewrite failed; using the heuristic", "endpoint", c.endpoint, "outcome", outcome(err))
+	}
+	return rewriteHeuristic(q, prev), "heuristic"
+}
