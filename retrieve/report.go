@@ -1,0 +1,326 @@
+package retrieve
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// ScoredRun is a ranking per query with scores, as written to TREC run files.
+type ScoredRun map[string][]kefu.Scored
+
+// QueryRow is one query's line in the per-query table.
+type QueryRow struct {
+	ID      string             `json:"id"`
+	Text    string             `json:"text"`
+	Metrics map[string]float64 `json:"metrics"` // of the first mode
+	Top     string             `json:"top"`     // doc id ranked first
+	Conf    float64            `json:"confidence"`
+}
+
+// TuneSummary reports what `--tune` chose and its effect on the evaluated split.
+type TuneSummary struct {
+	Before        kefu.Fusion        `json:"before"`
+	After         kefu.Fusion        `json:"after"`
+	BeforeMetrics map[string]float64 `json:"before_metrics"`
+	AfterMetrics  map[string]float64 `json:"after_metrics"`
+	TunedOn       string             `json:"tuned_on"`
+	Grid          []TuneResult       `json:"grid,omitempty"`
+}
+
+// Report is everything `kefu eval` measured.
+type Report struct {
+	Dataset     string                        `json:"dataset"`
+	Split       string                        `json:"split"`
+	Queries     int                           `json:"queries"`
+	Model       string                        `json:"model"`
+	K           int                           `json:"k"`
+	ModeOrder   []string                      `json:"-"`
+	Modes       map[string]map[string]float64 `json:"modes"`
+	Curves      map[string][]float64          `json:"-"` // recall@1..100 per mode
+	Calibration *CalibrationReport            `json:"-"`
+	Tuning      *TuneSummary                  `json:"tuning,omitempty"`
+	PerQuery    []QueryRow                    `json:"-"`
+	Runs        map[string]ScoredRun          `json:"-"`
+	Notes       []string                      `json:"notes,omitempty"`
+}
+
+// MarshalJSON writes the nested report and, for tools that want one level,
+// the same figures under flat keys: "modes.bm25.ndcg@10",
+// "calibration.ece", "calibration.precision@0.85"…
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	m := map[string]any{}
+	b, err := json.Marshal((*plain)(r))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for mode, metrics := range r.Modes {
+		for k, v := range metrics {
+			m["modes."+mode+"."+k] = v
+		}
+	}
+	if c := r.Calibration; c != nil {
+		t := fmt.Sprintf("%g", c.Threshold)
+		cal := map[string]any{
+			"ece": c.ECE, "precision@" + t: c.Precision, "coverage@" + t: c.Coverage,
+			"confident": c.Confident, "queries": c.Queries, "source": c.Source, "bins": c.Bins,
+		}
+		m["calibration"] = cal
+		for _, k := range []string{"ece", "precision@" + t, "coverage@" + t} {
+			m["calibration."+k] = cal[k]
+		}
+	}
+	return json.Marshal(m)
+}
+
+// RecallCurve is mean recall@k for k = 1..100.
+func RecallCurve(run Run, qrels Qrels) []float64 {
+	curve := make([]float64, 100)
+	n := 0
+	for q, rels := range qrels {
+		nrel := 0
+		for _, g := range rels {
+			if g > 0 {
+				nrel++
+			}
+		}
+		if nrel == 0 {
+			continue
+		}
+		n++
+		found := 0
+		ranked := run[q]
+		for k := 1; k <= 100; k++ {
+			if k <= len(ranked) && rels[ranked[k-1]] > 0 {
+				found++
+			}
+			curve[k-1] += float64(found) / float64(nrel)
+		}
+	}
+	for i := range curve {
+		if n > 0 {
+			curve[i] /= float64(n)
+		}
+	}
+	return curve
+}
+
+// WriteTREC writes a run in TREC format: "qid Q0 docid rank score tag".
+func WriteTREC(w io.Writer, run ScoredRun, tag string) error {
+	bw := bufio.NewWriter(w)
+	qs := make([]string, 0, len(run))
+	for q := range run {
+		qs = append(qs, q)
+	}
+	sort.Strings(qs)
+	for _, q := range qs {
+		for i, s := range run[q] {
+			fmt.Fprintf(bw, "%s Q0 %s %d %.6f %s\n", q, s.ChunkID, i+1, s.Score, tag)
+		}
+	}
+	return bw.Flush()
+}
+
+// Markdown renders the summary table.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Retrieval evaluation: %s (%s split, %d queries)\n\nModel: `%s`\n\n", r.Dataset, r.Split, r.Queries, r.Model)
+	b.WriteString("| mode |")
+	for _, m := range MetricNames {
+		b.WriteString(" " + m + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(MetricNames)) + "\n")
+	for _, mode := range r.ModeOrder {
+		fmt.Fprintf(&b, "| %s |", mode)
+		for _, m := range MetricNames {
+			fmt.Fprintf(&b, " %.4f |", r.Modes[mode][m])
+		}
+		b.WriteString("\n")
+	}
+	if t := r.Tuning; t != nil {
+		fmt.Fprintf(&b, "\n## Fusion tuning (on %s)\n\nbefore: %s, nDCG@10 %.4f\nafter: %s, nDCG@10 %.4f\n",
+			t.TunedOn, Label(t.Before), t.BeforeMetrics[MetricNDCG10], Label(t.After), t.AfterMetrics[MetricNDCG10])
+	}
+	if c := r.Calibration; c != nil {
+		fmt.Fprintf(&b, "\n## Confidence calibration (%s)\n\nECE %.4f; at threshold %.2f: precision %.4f, coverage %.4f (%d of %d queries)\n\n| bin | queries | mean confidence | share relevant |\n|---|---:|---:|---:|\n",
+			c.Source, c.ECE, c.Threshold, c.Precision, c.Coverage, c.Confident, c.Queries)
+		for _, bin := range c.Bins {
+			fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f |\n", bin.Range, bin.Count, bin.Confidence, bin.Accuracy)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "\n> %s\n", n)
+	}
+	return b.String()
+}
+
+// WriteDir writes summary.md, summary.json, run.<mode>.trec, per_query.tsv
+// (worst first) and report.html into dir.
+func (r *Report) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(r.Markdown()), 0o644); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	for mode, run := range r.Runs {
+		f, err := os.Create(filepath.Join(dir, "run."+mode+".trec"))
+		if err != nil {
+			return err
+		}
+		err = WriteTREC(f, run, "kefu-"+mode)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var pq strings.Builder
+	pq.WriteString("query_id\tndcg@10\trecall@10\tmrr@10\tconfidence\ttop_doc\tquery\n")
+	for _, row := range r.PerQuery {
+		fmt.Fprintf(&pq, "%s\t%.4f\t%.4f\t%.4f\t%.3f\t%s\t%s\n", row.ID, row.Metrics[MetricNDCG10], row.Metrics[MetricRecall10],
+			row.Metrics[MetricMRR10], row.Conf, row.Top, strings.ReplaceAll(row.Text, "\t", " "))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "per_query.tsv"), []byte(pq.String()), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "report.html"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return r.HTML(f)
+}
+
+// SortWorstFirst orders the per-query rows by nDCG@10, lowest first.
+func (r *Report) SortWorstFirst() {
+	sort.SliceStable(r.PerQuery, func(i, j int) bool {
+		a, b := r.PerQuery[i].Metrics[MetricNDCG10], r.PerQuery[j].Metrics[MetricNDCG10]
+		if a != b {
+			return a < b
+		}
+		return r.PerQuery[i].ID < r.PerQuery[j].ID
+	})
+}
+
+var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
+
+// curveSVG draws recall@k for k=1..100 per mode.
+func (r *Report) curveSVG() template.HTML {
+	const w, h, pad = 560.0, 320.0, 40.0
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="recall at k">`, w, h, w, h)
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, pad, pad/2, w-1.5*pad, h-1.5*pad)
+	for i := 0; i <= 4; i++ {
+		y := pad/2 + (h-1.5*pad)*(1-float64(i)/4)
+		fmt.Fprintf(&b, `<text x="4" y="%.1f" font-size="11">%.2f</text><line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#eee"/>`, y+4, float64(i)/4, pad, w-pad/2, y, y)
+	}
+	for _, k := range []int{1, 10, 25, 50, 75, 100} {
+		x := pad + (w-1.5*pad)*float64(k-1)/99
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%d</text>`, x, h-4, k)
+	}
+	for i, mode := range r.ModeOrder {
+		c := r.Curves[mode]
+		if len(c) == 0 {
+			continue
+		}
+		var pts []string
+		for k, v := range c {
+			x := pad + (w-1.5*pad)*float64(k)/99
+			y := pad/2 + (h-1.5*pad)*(1-v)
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+		}
+		col := palette[i%len(palette)]
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, col, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="%s">%s</text>`, pad+10, pad/2+16+float64(i)*15, col, template.HTMLEscapeString(mode))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// reliabilitySVG draws the reliability diagram: share relevant per
+// confidence bin against the diagonal of perfect calibration.
+func (r *Report) reliabilitySVG() template.HTML {
+	if r.Calibration == nil {
+		return ""
+	}
+	const s, pad = 320.0, 36.0
+	in := s - 1.5*pad
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="reliability diagram">`, s, s, s, s)
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, pad, pad/2, in, in)
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#bbb" stroke-dasharray="4"/>`, pad, pad/2+in, pad+in, pad/2)
+	for _, bin := range r.Calibration.Bins {
+		if bin.Count == 0 {
+			continue
+		}
+		x := pad + in*bin.Lo
+		bh := in * bin.Accuracy
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1f77b4" opacity="0.7"><title>%s: %d queries, confidence %.2f, relevant %.2f</title></rect>`,
+			x+1, pad/2+in-bh, in/10-2, bh, bin.Range, bin.Count, bin.Confidence, bin.Accuracy)
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="#d62728"/>`, pad+in*bin.Confidence, pad/2+in*(1-bin.Accuracy))
+	}
+	for i := 0; i <= 4; i++ {
+		v := float64(i) / 4
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="10" text-anchor="middle">%.2f</text>`, pad+in*v, s-4, v)
+		fmt.Fprintf(&b, `<text x="2" y="%.1f" font-size="10">%.2f</text>`, pad/2+in*(1-v)+3, v)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"f4": func(v float64) string { return fmt.Sprintf("%.4f", v) },
+	"metric": func(m map[string]float64, k string) string { return fmt.Sprintf("%.4f", m[k]) },
+	"label":  Label,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kefu eval: {{.R.Dataset}}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.q{text-align:left;max-width:520px}</style>
+</head><body>
+<h1>Retrieval evaluation: {{.R.Dataset}}</h1>
+<p>{{.R.Split}} split, {{.R.Queries}} queries, model <code>{{.R.Model}}</code></p>
+<table><tr><th>mode</th>{{range .Metrics}}<th>{{.}}</th>{{end}}</tr>
+{{range $m := .R.ModeOrder}}<tr><td>{{$m}}</td>{{range $.Metrics}}<td>{{metric (index $.R.Modes $m) .}}</td>{{end}}</tr>{{end}}</table>
+<h2>Recall@k</h2>{{.Curve}}
+{{with .R.Tuning}}<h2>Fusion tuning</h2><p>Tuned on {{.TunedOn}}: {{label .Before}} → {{label .After}}; nDCG@10 {{metric .BeforeMetrics "ndcg@10"}} → {{metric .AfterMetrics "ndcg@10"}} on the evaluated split.</p>{{end}}
+{{with .R.Calibration}}<h2>Confidence calibration</h2>
+<p>{{.Source}}. ECE {{f4 .ECE}}. At threshold {{.Threshold}}: precision {{f4 .Precision}}, coverage {{f4 .Coverage}} ({{.Confident}} of {{.Queries}} queries).</p>
+{{$.Reliability}}
+<table><tr><th>confidence</th><th>queries</th><th>mean confidence</th><th>share relevant</th></tr>{{range .Bins}}<tr><td>{{.Range}}</td><td>{{.Count}}</td><td>{{f4 .Confidence}}</td><td>{{f4 .Accuracy}}</td></tr>{{end}}</table>{{end}}
+<h2>Worst queries</h2>
+<table><tr><th>query</th><th>nDCG@10</th><th>recall@10</th><th>confidence</th><th>top document</th><th class="q">text</th></tr>
+{{range .Worst}}<tr><td>{{.ID}}</td><td>{{metric .Metrics "ndcg@10"}}</td><td>{{metric .Metrics "recall@10"}}</td><td>{{f4 .Conf}}</td><td>{{.Top}}</td><td class="q">{{.Text}}</td></tr>{{end}}</table>
+{{range .R.Notes}}<p><em>{{.}}</em></p>{{end}}
+</body></html>`))
+
+// HTML writes report.html: the table, the recall@k curves, the reliability
+// diagram and the worst queries; it needs nothing but a browser.
+func (r *Report) HTML(w io.Writer) error {
+	worst := r.PerQuery
+	if len(worst) > 50 {
+		worst = worst[:50]
+	}
+	return reportTmpl.Execute(w, map[string]any{
+		"R": r, "Metrics": MetricNames, "Curve": r.curveSVG(), "Reliability": r.reliabilitySVG(), "Worst": worst,
+	})
+}

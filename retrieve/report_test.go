@@ -1,0 +1,63 @@
+package retrieve
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+)
+
+func TestReportFilesAndJSONKeys(t *testing.T) {
+	qrels := Qrels{"q1": {"a": 1}, "q2": {"b": 1}}
+	run := Run{"q1": {"a", "x"}, "q2": {"x", "b"}}
+	mean, per := Evaluate(run, qrels)
+	conf := []float64{0.9, 0.3}
+	cal := Reliability(conf, []bool{true, false}, 0.85)
+	cal.Source = "test"
+	r := &Report{
+		Dataset: "tiny", Split: "test", Queries: 2, Model: "m", K: 10,
+		ModeOrder: []string{"bm25"}, Modes: map[string]map[string]float64{"bm25": mean},
+		Curves: map[string][]float64{"bm25": RecallCurve(run, qrels)}, Calibration: &cal,
+		Runs: map[string]ScoredRun{"bm25": {"q1": {{ChunkID: "a", Score: 2}, {ChunkID: "x", Score: 1}}}},
+	}
+	for q, m := range per {
+		r.PerQuery = append(r.PerQuery, QueryRow{ID: q, Text: "text " + q, Metrics: m})
+	}
+	r.SortWorstFirst()
+	if r.PerQuery[0].ID != "q2" {
+		t.Errorf("worst query first: got %s", r.PerQuery[0].ID)
+	}
+	dir := t.TempDir()
+	if err := r.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"summary.md", "summary.json", "run.bm25.trec", "per_query.tsv", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	trec, _ := os.ReadFile(filepath.Join(dir, "run.bm25.trec"))
+	if string(trec) != "q1 Q0 a 1 2.000000 kefu-bm25\nq1 Q0 x 2 1.000000 kefu-bm25\n" {
+		t.Errorf("TREC run:\n%s", trec)
+	}
+	var js map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	if js["modes.bm25.mrr@10"] != 0.75 || js["modes"].(map[string]any)["bm25"].(map[string]any)["mrr@10"] != 0.75 {
+		t.Errorf("mrr keys: %v", js)
+	}
+	if js["calibration.precision@0.85"] != 1.0 || js["calibration.coverage@0.85"] != 0.5 {
+		t.Errorf("calibration keys: %v %v", js["calibration.precision@0.85"], js["calibration.coverage@0.85"])
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(html), "<polyline") || !strings.Contains(string(html), "reliability diagram") {
+		t.Error("report.html lacks its plots")
+	}
+	if c := RecallCurve(run, qrels); c[0] != 0.5 || c[1] != 1 || c[99] != 1 {
+		t.Errorf("recall curve starts %v", c[:3])
+	}
+}
