@@ -290,7 +290,7 @@ func (r *Report) reliabilitySVG() template.HTML {
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f4": func(v float64) string { return fmt.Sprintf("%.4f", v) },
+	"f4":     func(v float64) string { return fmt.Sprintf("%.4f", v) },
 	"metric": func(m map[string]float64, k string) string { return fmt.Sprintf("%.4f", m[k]) },
 	"label":  Label,
 }).Parse(`<!doctype html>
