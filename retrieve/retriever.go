@@ -38,15 +38,37 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 	if err != nil {
 		return nil, err
 	}
+	q, fusion, err := prepare(kb, q)
+	if err != nil {
+		return nil, err
+	}
+	cands, err := r.Candidates(ctx, kb, q, fusion)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Rank(ctx, kb, cands, q, fusion)
+	if err != nil {
+		return nil, err
+	}
+	res.Timings["total"] = time.Since(start)
+	return res, nil
+}
+
+// prepare fills a query's defaults and picks its fusion.
+func prepare(kb *kefu.KB, q kefu.Query) (kefu.Query, kefu.Fusion, error) {
 	if q.K <= 0 {
 		q.K = 10
 	}
 	if q.K > MaxK {
-		return nil, kefu.Errorf(kefu.EINVALID, "k must be at most %d", MaxK)
+		return q, kefu.Fusion{}, kefu.Errorf(kefu.EINVALID, "k must be at most %d", MaxK)
 	}
-	mode := q.Mode
-	if mode == "" {
-		mode = kefu.ModeHybrid
+	if q.Mode == "" {
+		q.Mode = kefu.ModeHybrid
+	}
+	switch q.Mode {
+	case kefu.ModeHybrid, kefu.ModeKeyword, kefu.ModeVector:
+	default:
+		return q, kefu.Fusion{}, kefu.Errorf(kefu.EINVALID, "mode %q: use hybrid, bm25 or dense", q.Mode)
 	}
 	fusion := kb.Settings.Fusion
 	if q.Fusion != nil {
@@ -55,21 +77,32 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 	if fusion.Method == "" {
 		fusion = kefu.DefaultFusion()
 	}
-	n := fusion.Candidates
+	return q, fusion, nil
+}
+
+// CandidateCount is how many candidates per side a query with this fusion
+// fetches.
+func CandidateCount(q kefu.Query, f kefu.Fusion) int {
+	n := f.Candidates
 	if n <= 0 {
 		n = max(4*q.K, 50)
 	}
-	if fusion.PerDocCap > 0 {
+	if f.PerDocCap > 0 {
 		// Capped documents leave holes: fetch enough to fill k.
 		n = max(n, 2*q.K)
 	}
-	req := kefu.SearchRequest{K: n, Filter: q.Filter}
-	timings := map[string]time.Duration{}
+	return n
+}
 
-	if mode != kefu.ModeVector {
+// Candidates embeds the query when the mode needs it and fetches both
+// sides' candidates from one snapshot of the KB.
+func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, fusion kefu.Fusion) (*kefu.Candidates, error) {
+	req := kefu.SearchRequest{K: CandidateCount(q, fusion), Filter: q.Filter}
+	timings := map[string]time.Duration{}
+	if q.Mode != kefu.ModeVector {
 		req.Query = q.Text
 	}
-	if mode != kefu.ModeKeyword && r.Embedder != nil && r.vectorUseful(kb, q.Text, mode) {
+	if q.Mode != kefu.ModeKeyword && r.Embedder != nil && r.vectorUseful(q.Text, q.Mode) {
 		if id := r.Embedder.ModelID(); kb.Model != "" && id != kb.Model {
 			return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q was embedded with %s, not %s; re-embed it or start kefu with its model", kb.Name, kb.Model, id)
 		}
@@ -81,12 +114,11 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 		req.Vector = vecs[0]
 		timings["embed"] = time.Since(t)
 	}
-	if mode == kefu.ModeVector && req.Vector == nil {
+	if q.Mode == kefu.ModeVector && req.Vector == nil {
 		return nil, kefu.Errorf(kefu.EUNAVAILABLE, "dense search needs an embedding model")
 	}
-
 	t := time.Now()
-	cands, err := r.Index.Search(ctx, kbName, req)
+	cands, err := r.Index.Search(ctx, kb.Name, req)
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +126,17 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 	for k, v := range cands.Timings {
 		timings[k] = v
 	}
+	cands.Timings = timings
+	return cands, nil
+}
 
-	t = time.Now()
+// Rank fuses candidates into hits, reranks them when a reranker is set, and
+// scores the confidence that the top hit is relevant.
+func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidates, q kefu.Query, fusion kefu.Fusion) (*kefu.Retrieval, error) {
+	t := time.Now()
 	hits := Fuse(cands, fusion, q.K)
 	if r.Reranker != nil && len(hits) > 1 {
+		var err error
 		if hits, err = r.rerank(ctx, q.Text, hits); err != nil {
 			return nil, err
 		}
@@ -107,8 +146,11 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 	if len(hits) > 0 {
 		conf = Confidence(feat, kb.Settings.Calibration)
 	}
+	timings := cands.Timings
+	if timings == nil {
+		timings = map[string]time.Duration{}
+	}
 	timings["fuse"] = time.Since(t)
-	timings["total"] = time.Since(start)
 	return &kefu.Retrieval{Hits: hits, Confidence: conf, Features: feat, Version: cands.Version, Timings: timings}, nil
 }
 
@@ -116,7 +158,7 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 // that does not know the query's language only adds noise (an English-only
 // encoder maps every Chinese text to nearly the same vector), so hybrid
 // search then runs on keywords alone. Dense mode always uses vectors.
-func (r *Retriever) vectorUseful(kb *kefu.KB, query string, mode kefu.SearchMode) bool {
+func (r *Retriever) vectorUseful(query string, mode kefu.SearchMode) bool {
 	if mode == kefu.ModeVector {
 		return true
 	}
