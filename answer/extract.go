@@ -94,8 +94,9 @@ type sentence struct {
 }
 
 // extract builds an extractive answer from the first pieces of evidence:
-// the sentences sharing the most terms with the query (ties go to the better
-// ranked evidence, then to the earlier sentence), shown in evidence order,
+// the sentences sharing the most terms with the query, and those sharing at
+// least half as many (ties go to the better ranked evidence, then to the
+// earlier sentence), shown in evidence order,
 // each group followed by its citation [n]. When no sentence shares a term,
 // the opening sentences of the top evidence are used: the retriever ranked it
 // first. It returns the text and the evidence numbers cited.
@@ -130,9 +131,9 @@ func extract(query string, ev []kefu.Hit, lang string) (string, []int) {
 			}
 		}
 	} else {
-		runes := 0
+		runes, cut := 0, (byScore[0].score+1)/2
 		for _, c := range byScore {
-			if c.score == 0 || len(picked) >= extractSentences {
+			if c.score < cut || len(picked) >= extractSentences {
 				break
 			}
 			l := utf8.RuneCountInString(c.text)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kefu-dev/kefu"
@@ -228,7 +229,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (c *llmClient) once(parent context.Context, req openai.ChatCompletionRequest, filter *citeFilter, res *streamResult, callStart time.Time) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	timer := time.AfterFunc(c.s.opts.FirstTokenTimeout, func() { cancel(errFirstToken) })
+	var streaming atomic.Bool // the first token arrived: the timer is the idle one
+	timer := time.AfterFunc(c.s.opts.FirstTokenTimeout, func() {
+		if streaming.Load() {
+			cancel(errIdle)
+		} else {
+			cancel(errFirstToken)
+		}
+	})
 	defer timer.Stop()
 
 	fail := func(err error, started bool) error {
@@ -284,6 +292,7 @@ func (c *llmClient) once(parent context.Context, req openai.ChatCompletionReques
 			if d := ch.Delta.Content; d != "" {
 				if !started {
 					started = true
+					streaming.Store(true)
 					res.firstToken = time.Since(callStart)
 				}
 				if res.text.Len()+len(d) > maxAnswerBytes {

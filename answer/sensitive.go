@@ -104,7 +104,8 @@ type span struct {
 	start, end int
 }
 
-// Match returns the first trigger in q that no exception covers.
+// Match returns the leftmost (then longest) trigger in q that no exception
+// covers.
 func (m *matcher) Match(q string) (Trigger, bool) {
 	if m == nil || len(m.pats) == 0 {
 		return Trigger{}, false
@@ -139,7 +140,11 @@ func (m *matcher) Match(q string) (Trigger, bool) {
 				break
 			}
 		}
-		if !covered && (best < 0 || sp.start < hits[best].start) {
+		if covered {
+			continue
+		}
+		// The leftmost trigger, the longest of those starting there.
+		if best < 0 || sp.start < hits[best].start || sp.start == hits[best].start && sp.end > hits[best].end {
 			best = i
 		}
 	}
