@@ -258,14 +258,16 @@ func (ix *Index) Delete(label uint32) {
 		row = nx
 	}
 	delete(ix.heads, label)
+	if ix.g != nil && ix.opts.Mode == ModeAuto && ix.live < ix.opts.HNSWMin/2 {
+		ix.g = nil
+	}
 	if float64(len(ix.free)) > compactShare*float64(len(ix.labels)) && len(ix.free) >= 64 {
 		ix.compact()
 	}
 }
 
 // compact moves the live rows down over the free ones, keeping their order,
-// and rebuilds the graph over them (or drops it when auto mode falls back
-// below half of HNSWMin).
+// and rebuilds the graph over them.
 func (ix *Index) compact() {
 	dim, stride := ix.dim, ix.stride
 	n := 0
@@ -292,10 +294,7 @@ func (ix *Index) compact() {
 	ix.free = nil
 	ix.relink()
 	if ix.g != nil {
-		ix.g = nil
-		if ix.opts.Mode == ModeHNSW || ix.live >= ix.opts.HNSWMin/2 {
-			ix.buildGraph()
-		}
+		ix.buildGraph()
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"unsafe"
 )
 
-// The SIMD kernels, written with simd/archsimd. Loads go through unsafe
-// pointers because the callers check the bounds once per call; the slice
-// loads of archsimd would check them once per vector.
+// The SIMD kernels, written with simd/archsimd. Full-vector loads go
+// through unsafe pointers because the callers check the bounds once per
+// call, where the slice loads of archsimd would check them once per vector;
+// tails are copied to a local array first (archsimd's masked slice loads
+// build a pointer past the slice, which -race's checkptr rejects).
 
 func init() {
 	switch {
@@ -22,6 +24,13 @@ func init() {
 
 func f16(p unsafe.Pointer, i int) archsimd.Float32x16 {
 	return archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, i*4)))
+}
+
+// tail16 loads the first len(s) < 16 floats of s, zeros after.
+func tail16(s []float32) archsimd.Float32x16 {
+	var buf [16]float32
+	copy(buf[:], s)
+	return archsimd.LoadFloat32x16(&buf)
 }
 
 func f8(p unsafe.Pointer, i int) archsimd.Float32x8 {
@@ -50,11 +59,6 @@ func isum8(v archsimd.Int32x8) int32 {
 	return x.GetElem(0)
 }
 
-// tailMask16 selects the first n (< 16) lanes.
-func tailMask16(n int) archsimd.Mask32x16 {
-	return archsimd.Mask32x16FromBits(uint16(1)<<n - 1)
-}
-
 func dotAVX512(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
@@ -74,10 +78,7 @@ func dotAVX512(a, b []float32) float32 {
 		s0 = f16(pa, i).MulAdd(f16(pb, i), s0)
 	}
 	if i < n {
-		m := tailMask16(n - i)
-		x := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pa, i*4)), m)
-		y := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pb, i*4)), m)
-		s1 = x.MulAdd(y, s1)
+		s1 = tail16(a[i:]).MulAdd(tail16(b[i:]), s1)
 	}
 	return sum16(s0.Add(s1).Add(s2.Add(s3)))
 }
@@ -96,8 +97,7 @@ func scanAVX512(q, rows []float32, out []float32) {
 	rows = rows[:n*dim]
 	pq, pr := unsafe.Pointer(unsafe.SliceData(q)), unsafe.Pointer(unsafe.SliceData(rows))
 	full64, full16 := dim&^63, dim&^15
-	m := tailMask16(dim - full16)
-	qt := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pq, full16*4)), m)
+	qt := tail16(q[full16:])
 	for r := range n {
 		p := unsafe.Add(pr, r*dim*4)
 		var s0, s1, s2, s3 archsimd.Float32x16
@@ -112,7 +112,7 @@ func scanAVX512(q, rows []float32, out []float32) {
 			s0 = f16(p, j).MulAdd(f16(pq, j), s0)
 		}
 		if full16 < dim {
-			s1 = archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(p, full16*4)), m).MulAdd(qt, s1)
+			s1 = tail16(rows[r*dim+full16:(r+1)*dim]).MulAdd(qt, s1)
 		}
 		out[r] = sum16(s0.Add(s1).Add(s2.Add(s3)))
 	}
