@@ -1,0 +1,143 @@
+package index
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// LogAnswer appends an answered question to the KB's answer log, dropping
+// the oldest entries beyond Options.AnswerLogLimit.
+func (s *Store) LogAnswer(ctx context.Context, rec kefu.AnswerRecord) error {
+	if rec.At.IsZero() {
+		rec.At = time.Now().UTC()
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(rec.KB))
+		if b == nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", rec.KB)
+		}
+		ab := b.Bucket(bucketAnswers)
+		seq, err := ab.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := putJSON(ab, u64key(seq), rec); err != nil {
+			return err
+		}
+		if rec.ID != "" {
+			if err := b.Bucket(bucketAnswerIDs).Put([]byte(rec.ID), u64key(seq)); err != nil {
+				return err
+			}
+		}
+		if seq%1000 == 0 {
+			return s.pruneAnswers(b, seq)
+		}
+		return nil
+	})
+}
+
+// pruneAnswers deletes log entries older than the newest AnswerLogLimit.
+func (s *Store) pruneAnswers(b *bolt.Bucket, last uint64) error {
+	if last <= uint64(s.opts.AnswerLogLimit) {
+		return nil
+	}
+	cutoff := last - uint64(s.opts.AnswerLogLimit)
+	ab, ids := b.Bucket(bucketAnswers), b.Bucket(bucketAnswerIDs)
+	c := ab.Cursor()
+	for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= cutoff; k, v = c.Next() {
+		var rec kefu.AnswerRecord
+		if json.Unmarshal(v, &rec) == nil && rec.ID != "" {
+			if err := ids.Delete([]byte(rec.ID)); err != nil {
+				return err
+			}
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unanswered lists the newest questions answered below the threshold.
+func (s *Store) Unanswered(ctx context.Context, kb string, limit int) ([]kefu.AnswerRecord, error) {
+	if limit <= 0 || limit > 10_000 {
+		limit = 100
+	}
+	var out []kefu.AnswerRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(kb))
+		if b == nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		}
+		c := b.Bucket(bucketAnswers).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var rec kefu.AnswerRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if rec.Route == kefu.RouteDisclaimer || rec.Route == kefu.RouteUnknown {
+				out = append(out, rec)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddFeedback records a vote on a logged answer.
+func (s *Store) AddFeedback(ctx context.Context, kb string, fb kefu.Feedback) error {
+	if fb.Vote != 1 && fb.Vote != -1 {
+		return kefu.Errorf(kefu.EINVALID, "vote must be 1 or -1")
+	}
+	if len(fb.Comment) > 4000 {
+		return kefu.Errorf(kefu.ETOOLARGE, "feedback comment over 4000 bytes")
+	}
+	if fb.At.IsZero() {
+		fb.At = time.Now().UTC()
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(kb))
+		if b == nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		}
+		if b.Bucket(bucketAnswerIDs).Get([]byte(fb.AnswerID)) == nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "answer %q not found in %q", fb.AnswerID, kb)
+		}
+		fbb := b.Bucket(bucketFeedback)
+		seq, err := fbb.NextSequence()
+		if err != nil {
+			return err
+		}
+		return putJSON(fbb, u64key(seq), fb)
+	})
+}
+
+// Feedback lists the newest feedback on a KB's answers.
+func (s *Store) Feedback(ctx context.Context, kb string, limit int) ([]kefu.Feedback, error) {
+	if limit <= 0 || limit > 10_000 {
+		limit = 100
+	}
+	var out []kefu.Feedback
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(kb))
+		if b == nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		}
+		c := b.Bucket(bucketFeedback).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var fb kefu.Feedback
+			if err := json.Unmarshal(v, &fb); err != nil {
+				return err
+			}
+			out = append(out, fb)
+		}
+		return nil
+	})
+	return out, err
+}

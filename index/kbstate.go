@@ -1,0 +1,320 @@
+package index
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/index/keyword"
+	"github.com/kefu-dev/kefu/index/vector"
+)
+
+// kbState is one KB's derived indexes and the in-memory label tables that
+// map vector labels to chunks and back. mu serialises writers against
+// searches: a search holds the read lock for both sides, a document update
+// holds the write lock while it changes both indexes, so a search sees a
+// document's old chunks or its new ones, never a mix.
+type kbState struct {
+	mu      sync.RWMutex
+	s       *Store
+	name    string
+	version uint64 // the KB version both indexes reflect
+	dim     int
+
+	kw  *keyword.Index
+	vec *vector.Index
+
+	attrs     []labelAttr         // label → attributes; Key "" for a free label
+	labelOf   map[string]uint32   // chunk key → label
+	docLabels map[string][]uint32 // doc id → labels of the chunks it owns or shares
+	free      []uint32            // freed labels, reused first
+
+	vecDirty bool // the snapshot on disk lags behind
+	deleted  bool
+
+	terms *termCache
+}
+
+func (st *kbState) keywordDir() string { return filepath.Join(st.s.kbDir(st.name), "keyword") }
+func (st *kbState) vectorPath() string { return filepath.Join(st.s.kbDir(st.name), "vectors.kvec") }
+
+// loadKB opens a KB's indexes, rebuilding whichever lags behind bbolt.
+func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
+	st := &kbState{s: s, name: kb.Name, version: kb.Version, dim: kb.Dim,
+		labelOf: map[string]uint32{}, docLabels: map[string][]uint32{}, terms: newTermCache(4096)}
+	if err := os.MkdirAll(s.kbDir(kb.Name), 0o755); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := st.loadAttrs(); err != nil {
+		return nil, err
+	}
+	var err error
+	if st.kw, err = keyword.Open(st.keywordDir(), s.opts.Keyword); err != nil {
+		// A keyword index that cannot be opened is derived data: rebuild it.
+		s.log.Warn("keyword index unreadable, rebuilding", "kb", kb.Name, "err", err)
+		if err := os.RemoveAll(st.keywordDir()); err != nil {
+			return nil, err
+		}
+		if st.kw, err = keyword.Open(st.keywordDir(), s.opts.Keyword); err != nil {
+			return nil, err
+		}
+	}
+	if v, _ := st.kw.Meta("version"); v != strconv.FormatUint(kb.Version, 10) {
+		s.log.Info("keyword index behind the store, rebuilding", "kb", kb.Name, "index_version", v, "store_version", kb.Version)
+		if err := st.rebuildKeyword(); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.loadVectors(); err != nil {
+		return nil, err
+	}
+	s.log.Debug("knowledge base loaded", "kb", kb.Name, "chunks", len(st.labelOf), "vectors", st.vectors(), "ms", time.Since(t0).Milliseconds())
+	return st, nil
+}
+
+func (st *kbState) vectorOptions() vector.Options {
+	o := st.s.opts.Vector
+	o.Dim = st.dim
+	return o
+}
+
+func (st *kbState) loadAttrs() error {
+	return st.s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(st.name)).Bucket(bucketAttrs)
+		return b.ForEach(func(k, v []byte) error {
+			label := binary.BigEndian.Uint32(k)
+			var a labelAttr
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("label %d: %w", label, err)
+			}
+			st.setAttr(label, a)
+			return nil
+		})
+	})
+}
+
+func (st *kbState) setAttr(label uint32, a labelAttr) {
+	for uint32(len(st.attrs)) <= label {
+		st.attrs = append(st.attrs, labelAttr{})
+	}
+	st.attrs[label] = a
+	st.labelOf[a.Key] = label
+}
+
+// rebuildFreeList recomputes the free labels and per-document labels after
+// the attribute table changed wholesale.
+func (st *kbState) rebuildTables(refs map[string][]string) {
+	st.free = st.free[:0]
+	st.docLabels = map[string][]uint32{}
+	for l, a := range st.attrs {
+		if a.Key == "" {
+			st.free = append(st.free, uint32(l))
+			continue
+		}
+		for _, d := range refs[a.Key] {
+			st.docLabels[d] = append(st.docLabels[d], uint32(l))
+		}
+	}
+}
+
+// loadVectors loads the vector snapshot when it matches the store's version,
+// else rebuilds the vector index from bbolt; it also fills docLabels.
+func (st *kbState) loadVectors() error {
+	refs := map[string][]string{}
+	err := st.s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(kbBucket(st.name)).Bucket(bucketDocChunks).ForEach(func(k, v []byte) error {
+			var keys []string
+			if err := json.Unmarshal(v, &keys); err != nil {
+				return err
+			}
+			for _, key := range keys {
+				refs[key] = append(refs[key], string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	st.rebuildTables(refs)
+	if st.dim == 0 {
+		return nil // no vectors yet: the index is made with the first ones
+	}
+	if ix, err := vector.Load(st.vectorPath(), st.vectorOptions()); err == nil {
+		if v, err := readSnapshotVersion(st.vectorPath() + ".version"); err == nil && v == st.version {
+			st.vec = ix
+			return nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		st.s.log.Warn("vector snapshot unreadable, rebuilding", "kb", st.name, "err", err)
+	}
+	return st.rebuildVectors()
+}
+
+func (st *kbState) rebuildVectors() error {
+	if st.dim == 0 {
+		st.vec = nil
+		return nil
+	}
+	ix, err := vector.New(st.vectorOptions())
+	if err != nil {
+		return err
+	}
+	err = st.s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(kbBucket(st.name)).Bucket(bucketVecs)
+		return b.ForEach(func(k, v []byte) error {
+			label, ok := st.labelOf[string(k)]
+			if !ok {
+				return nil
+			}
+			vs, err := decodeVectors(v)
+			if err != nil {
+				return fmt.Errorf("chunk %s: %w", k, err)
+			}
+			return ix.Add(label, vs...)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	st.vec = ix
+	st.vecDirty = true
+	return nil
+}
+
+// rebuildKeyword re-indexes every chunk from bbolt into a fresh keyword index.
+func (st *kbState) rebuildKeyword() error {
+	if st.kw != nil {
+		st.kw.Close()
+	}
+	if err := os.RemoveAll(st.keywordDir()); err != nil {
+		return err
+	}
+	kw, err := keyword.Open(st.keywordDir(), st.s.opts.Keyword)
+	if err != nil {
+		return err
+	}
+	st.kw = kw
+	const batch = 2000
+	var puts []keyword.Doc
+	flush := func(meta map[string]string) error {
+		err := st.kw.Apply(puts, nil, meta)
+		puts = puts[:0]
+		return err
+	}
+	err = st.s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(kbBucket(st.name)).Bucket(bucketChunks).ForEach(func(k, v []byte) error {
+			var rec chunkRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			puts = append(puts, keywordDoc(&rec.Chunk))
+			if len(puts) >= batch {
+				return flush(nil)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return flush(map[string]string{"version": strconv.FormatUint(st.version, 10)})
+}
+
+// saveVectors writes the vector snapshot and the version it reflects.
+func (st *kbState) saveVectors() error {
+	if !st.vecDirty || st.deleted {
+		return nil
+	}
+	if st.vec == nil {
+		st.vecDirty = false
+		return nil
+	}
+	if st.vec.Len() == 0 {
+		os.Remove(st.vectorPath())
+		os.Remove(st.vectorPath() + ".version")
+		st.vecDirty = false
+		return nil
+	}
+	if err := st.vec.Save(st.vectorPath()); err != nil {
+		return err
+	}
+	if err := writeSnapshotVersion(st.vectorPath()+".version", st.version); err != nil {
+		return err
+	}
+	st.vecDirty = false
+	return nil
+}
+
+func (st *kbState) close() error {
+	if st.kw == nil {
+		return nil
+	}
+	err := st.kw.Close()
+	st.kw = nil
+	return err
+}
+
+// keywordDoc is what the keyword index holds of a chunk.
+func keywordDoc(c *kefu.Chunk) keyword.Doc {
+	d := keyword.Doc{
+		ID: c.ID, DocID: c.DocID, Kind: string(c.Kind), Title: c.Title,
+		Headings: c.HeadingPath(), Body: c.Text, Lang: c.Lang, Category: c.Category, Meta: c.Meta,
+	}
+	for i, q := range c.Questions {
+		if i > 0 {
+			d.Questions += "\n"
+		}
+		d.Questions += q
+	}
+	return d
+}
+
+// The snapshot's version lives in a small side file written after the
+// snapshot itself: a crash between the two leaves an old version number, so
+// the next start rebuilds rather than trusting a snapshot it cannot date.
+func readSnapshotVersion(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(string(b), 10, 64)
+}
+
+func writeSnapshotVersion(path string, v uint64) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(strconv.FormatUint(v, 10)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// vectors returns the number of live vectors.
+func (st *kbState) vectors() int {
+	if st.vec == nil {
+		return 0
+	}
+	return st.vec.Len()
+}
