@@ -122,3 +122,50 @@ func Evaluate(run Run, qrels Qrels) (mean map[string]float64, perQuery map[strin
 	}
 	return mean, perQuery
 }
+
+// AtK returns mean recall@k and nDCG@k of a run, for cutoffs other than the
+// reported ones; the definitions are QueryMetrics'.
+func AtK(run Run, qrels Qrels, k int) (recall, ndcg float64) {
+	n := 0
+	for q, rels := range qrels {
+		var grades []int
+		for _, g := range rels {
+			if g > 0 {
+				grades = append(grades, g)
+			}
+		}
+		if len(grades) == 0 {
+			continue
+		}
+		n++
+		sort.Sort(sort.Reverse(sort.IntSlice(grades)))
+		var dcg, idcg float64
+		found := 0
+		seen := map[string]bool{}
+		rank := 0
+		for _, id := range run[q] {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			rank++
+			if rank > k {
+				break
+			}
+			if g := rels[id]; g > 0 {
+				found++
+				dcg += float64(g) / math.Log2(float64(rank)+1)
+			}
+		}
+		for i, g := range grades[:min(k, len(grades))] {
+			idcg += float64(g) / math.Log2(float64(i+2))
+		}
+		recall += float64(found) / float64(len(grades))
+		ndcg += dcg / idcg
+	}
+	if n > 0 {
+		recall /= float64(n)
+		ndcg /= float64(n)
+	}
+	return recall, ndcg
+}

@@ -84,3 +84,18 @@ func TestLoadQrelsCRLFHeaderAndTREC(t *testing.T) {
 		t.Error("a non-integer score after the header must be refused")
 	}
 }
+
+func TestAtKAgreesWithQueryMetrics(t *testing.T) {
+	qrels := Qrels{"q": {"d1": 2, "d2": 1, "d3": 1}}
+	run := Run{"q": {"d4", "d1", "d5", "d2"}}
+	m := QueryMetrics(run["q"], qrels["q"])
+	r10, n10 := AtK(run, qrels, 10)
+	if math.Abs(r10-m[MetricRecall10]) > 1e-12 || math.Abs(n10-m[MetricNDCG10]) > 1e-12 {
+		t.Errorf("AtK(10) = %v, %v; QueryMetrics %v, %v", r10, n10, m[MetricRecall10], m[MetricNDCG10])
+	}
+	// @3: d1 at rank 2 only; ideal 2, 1, 1.
+	r3, n3 := AtK(run, qrels, 3)
+	if math.Abs(r3-1.0/3) > 1e-12 || math.Abs(n3-(2/math.Log2(3))/(2+1/math.Log2(3)+0.5)) > 1e-12 {
+		t.Errorf("AtK(3) = %v, %v", r3, n3)
+	}
+}
