@@ -281,7 +281,7 @@ func decode(buf []byte, opts Options) (*Index, error) {
 	if r.err != nil {
 		return nil, bad("%v", r.err)
 	}
-	if r.off != len(payload) {
+	if r.off = (r.off + 63) &^ 63; r.off != len(payload) {
 		return nil, bad("%d bytes after the last section", len(payload)-r.off)
 	}
 	if g != nil {
