@@ -1,0 +1,344 @@
+package keyword
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/registry"
+	"github.com/blevesearch/go-porterstemmer"
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/go-ego/gse"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Names under which the analysis components are registered with bleve.
+const (
+	// AnalyzerWords is the default analyzer: NFKC folding (full-width to
+	// half-width), Unicode word boundaries, gse word segmentation of Han runs
+	// (accurate mode without HMM), lower-casing, English possessives, English
+	// and Chinese stop words and Snowball (Porter2) stemming of Latin words.
+	AnalyzerWords = "kefu_words"
+	// AnalyzerBigram is AnalyzerWords with overlapping character bigrams for
+	// Han runs instead of words; the baseline gse must beat.
+	AnalyzerBigram = "kefu_bigram"
+
+	CharFilterFold  = "kefu_fold"       // NFKC: full-width → half-width, compatibility forms
+	TokenizerWords  = "kefu_gse"        // Unicode words; Han runs cut into words by gse
+	TokenizerBigram = "kefu_cjk_bigram" // Unicode words; Han runs cut into character bigrams
+	FilterStop      = "kefu_stop"       // English (Snowball list) and Chinese stop words
+	FilterStem      = "kefu_stem"       // Snowball or Porter stemming of tokens with Latin letters only
+)
+
+// hanMode says how a run of Han characters becomes tokens.
+type hanMode string
+
+const (
+	hanDAG      hanMode = "dag"       // gse accurate mode (DAG + HMM for unknown words)
+	hanDAGNoHMM hanMode = "dag_nohmm" // gse accurate mode without HMM
+	hanSearch   hanMode = "search"    // gse search mode (no HMM): words plus their dictionary sub-words
+	hanBigram   hanMode = "bigram"    // overlapping character bigrams
+)
+
+// analyzerConfig describes one analyzer; the registered analyzers are fixed
+// configurations, tests build others to measure the alternatives.
+type analyzerConfig struct {
+	Han     hanMode
+	StopZh  bool   // remove zhStopWords
+	Stemmer string // "porter", "snowball" or "" for none
+}
+
+// Default configurations, chosen by the measurements in quality_test.go.
+var (
+	wordsConfig  = analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "snowball"}
+	bigramConfig = analyzerConfig{Han: hanBigram, StopZh: true, Stemmer: "snowball"}
+)
+
+// zhStopWords are Chinese function words and particles. The list is short on
+// purpose: question words (怎么, 如何, 多少) carry meaning in FAQ matching.
+var zhStopWords = strings.Fields(`
+的 了 吗 呢 吧 啊 呀 嘛 哦 么 之 其 着 过 地 得 和 与 及 或 就 都 也 又 而
+是 在 有 我 你 您 他 她 它 我们 你们 他们 这 那 这个 那个 一个 请问 您好 你好
+`)
+
+func newStopMap() analysis.TokenMap {
+	m := analysis.NewTokenMap()
+	// LoadBytes parses the Snowball list format (| comments) bleve ships.
+	if err := m.LoadBytes(en.EnglishStopWords); err != nil {
+		panic(err) // the embedded list is constant
+	}
+	return m
+}
+
+var (
+	stopEn = newStopMap()
+	stopZh = func() analysis.TokenMap {
+		m := analysis.NewTokenMap()
+		for _, w := range zhStopWords {
+			m.AddToken(w)
+		}
+		return m
+	}()
+)
+
+// foldFilter is the NFKC char filter. NFKC maps full-width Latin letters,
+// digits and punctuation to ASCII and compatibility forms (①, ﬁ) to plain
+// ones; case is folded later by the lower-case token filter.
+type foldFilter struct{}
+
+func (foldFilter) Filter(input []byte) []byte {
+	if isASCII(input) {
+		return input
+	}
+	return norm.NFKC.Bytes(input)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// mixedTokenizer splits text at Unicode word boundaries (bleve's unicode
+// tokenizer, which handles Latin words, numbers and apostrophes) and hands
+// each run of adjacent ideographs, which that tokenizer yields one character
+// at a time, to gse or to the bigram cutter. Mixed zh/en text thus gets
+// words in both scripts from one field.
+type mixedTokenizer struct {
+	mode hanMode
+	uni  *unicode.UnicodeTokenizer
+	seg  func() (*gse.Segmenter, error) // nil: the shared segmenter
+}
+
+func (t *mixedTokenizer) Tokenize(input []byte) analysis.TokenStream {
+	toks := t.uni.Tokenize(input)
+	out := make(analysis.TokenStream, 0, len(toks))
+	pos := 1
+	for i := 0; i < len(toks); {
+		tok := toks[i]
+		if tok.Type != analysis.Ideographic {
+			tok.Position = pos
+			pos++
+			out = append(out, tok)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(toks) && toks[j].Type == analysis.Ideographic && toks[j].Start == toks[j-1].End {
+			j++
+		}
+		start, end := toks[i].Start, toks[j-1].End
+		out, pos = t.cutHan(out, pos, input[start:end], start)
+		i = j
+	}
+	return out
+}
+
+func (t *mixedTokenizer) cutHan(out analysis.TokenStream, pos int, run []byte, offset int) (analysis.TokenStream, int) {
+	emit := func(term []byte, start int) {
+		out = append(out, &analysis.Token{
+			Term: term, Start: offset + start, End: offset + start + len(term),
+			Position: pos, Type: analysis.Ideographic,
+		})
+		pos++
+	}
+	if t.mode == hanBigram {
+		if utf8.RuneCount(run) == 1 {
+			emit(run, 0)
+			return out, pos
+		}
+		for i := 0; i < len(run); {
+			_, n1 := utf8.DecodeRune(run[i:])
+			if i+n1 >= len(run) {
+				break
+			}
+			_, n2 := utf8.DecodeRune(run[i+n1:])
+			emit(run[i:i+n1+n2], i)
+			i += n1
+		}
+		return out, pos
+	}
+	getSeg := t.seg
+	if getSeg == nil {
+		getSeg = segmenter
+	}
+	s, err := getSeg()
+	if err != nil {
+		// The dictionary is embedded in the binary, so this cannot happen
+		// short of memory corruption; fall back to single characters.
+		for i := 0; i < len(run); {
+			_, n := utf8.DecodeRune(run[i:])
+			emit(run[i:i+n], i)
+			i += n
+		}
+		return out, pos
+	}
+	var words []string
+	switch t.mode {
+	case hanSearch:
+		words = s.CutSearch(string(run), false)
+	case hanDAGNoHMM:
+		words = s.Cut(string(run), false)
+	default:
+		words = s.Cut(string(run), true)
+	}
+	at := 0
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		// Accurate modes return consecutive pieces of the run; search mode
+		// adds sub-words, which get the offset of the word they came from.
+		start := at
+		if strings.HasPrefix(string(run[at:]), w) {
+			at += len(w)
+		}
+		emit([]byte(w), start)
+	}
+	return out, pos
+}
+
+// stopFilter drops English and, when configured, Chinese stop words.
+type stopFilter struct{ zh bool }
+
+func (f stopFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
+	out := input[:0]
+	for _, tok := range input {
+		if tok.Type == analysis.Ideographic {
+			if f.zh && stopZh[string(tok.Term)] {
+				continue
+			}
+		} else if stopEn[string(tok.Term)] {
+			continue
+		}
+		out = append(out, tok)
+	}
+	return out
+}
+
+// stemFilter stems tokens that contain a Latin letter and leaves Han words,
+// numbers and other scripts alone (the stemmers would otherwise strip
+// suffixes off romanised fragments inside them).
+type stemFilter struct{ snowball bool }
+
+func (f stemFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
+	for _, tok := range input {
+		if tok.Type == analysis.Ideographic || !hasLatinLetter(tok.Term) {
+			continue
+		}
+		if f.snowball {
+			env := snowballstem.NewEnv(string(tok.Term))
+			english.Stem(env)
+			tok.Term = []byte(env.Current())
+		} else {
+			tok.Term = analysis.BuildTermFromRunes(porterstemmer.StemWithoutLowerCasing(bytes.Runes(tok.Term)))
+		}
+	}
+	return input
+}
+
+func hasLatinLetter(b []byte) bool {
+	for _, c := range b {
+		if c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+// newAnalyzer builds the analyzer of cfg.
+func newAnalyzer(cfg analyzerConfig) (analysis.Analyzer, error) {
+	switch cfg.Han {
+	case hanDAG, hanDAGNoHMM, hanSearch, hanBigram:
+	default:
+		return nil, fmt.Errorf("keyword: unknown Han mode %q", cfg.Han)
+	}
+	filters := []analysis.TokenFilter{
+		lowercase.NewLowerCaseFilter(),
+		en.NewPossessiveFilter(),
+		stopFilter{zh: cfg.StopZh},
+	}
+	switch cfg.Stemmer {
+	case "porter":
+		filters = append(filters, stemFilter{})
+	case "snowball":
+		filters = append(filters, stemFilter{snowball: true})
+	case "":
+	default:
+		return nil, fmt.Errorf("keyword: unknown stemmer %q", cfg.Stemmer)
+	}
+	return &analysis.DefaultAnalyzer{
+		CharFilters:  []analysis.CharFilter{foldFilter{}},
+		Tokenizer:    &mixedTokenizer{mode: cfg.Han, uni: unicode.NewUnicodeTokenizer()},
+		TokenFilters: filters,
+	}, nil
+}
+
+func init() {
+	analyzer := func(cfg analyzerConfig) registry.AnalyzerConstructor {
+		return func(map[string]any, *registry.Cache) (analysis.Analyzer, error) { return newAnalyzer(cfg) }
+	}
+	tokenizer := func(mode hanMode) registry.TokenizerConstructor {
+		return func(config map[string]any, _ *registry.Cache) (analysis.Tokenizer, error) {
+			m := mode
+			if v, ok := config["mode"].(string); ok && mode != hanBigram {
+				m = hanMode(v)
+			}
+			switch m {
+			case hanDAG, hanDAGNoHMM, hanSearch, hanBigram:
+			default:
+				return nil, fmt.Errorf("keyword: unknown Han mode %q", m)
+			}
+			return &mixedTokenizer{mode: m, uni: unicode.NewUnicodeTokenizer()}, nil
+		}
+	}
+	must(registry.RegisterCharFilter(CharFilterFold, func(map[string]any, *registry.Cache) (analysis.CharFilter, error) {
+		return foldFilter{}, nil
+	}))
+	must(registry.RegisterTokenizer(TokenizerWords, tokenizer(wordsConfig.Han)))
+	must(registry.RegisterTokenizer(TokenizerBigram, tokenizer(hanBigram)))
+	must(registry.RegisterTokenFilter(FilterStop, func(config map[string]any, _ *registry.Cache) (analysis.TokenFilter, error) {
+		zh, ok := config["zh"].(bool)
+		return stopFilter{zh: zh || !ok}, nil
+	}))
+	must(registry.RegisterTokenFilter(FilterStem, func(config map[string]any, _ *registry.Cache) (analysis.TokenFilter, error) {
+		s, _ := config["stemmer"].(string)
+		return stemFilter{snowball: s != "porter"}, nil
+	}))
+	must(registry.RegisterAnalyzer(AnalyzerWords, analyzer(wordsConfig)))
+	must(registry.RegisterAnalyzer(AnalyzerBigram, analyzer(bigramConfig)))
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+var defaultAnalyzer = func() analysis.Analyzer {
+	a, err := newAnalyzer(wordsConfig)
+	must(err)
+	return a
+}()
+
+// Terms returns the terms AnalyzerWords makes of text, in order and with
+// repeats: what an index with the default analyzer stores of that text.
+func Terms(text string) []string { return terms(defaultAnalyzer, text) }
+
+func terms(a analysis.Analyzer, text string) []string {
+	toks := a.Analyze([]byte(text))
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = string(t.Term)
+	}
+	return out
+}
