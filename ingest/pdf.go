@@ -1,0 +1,379 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// pdf extracts the text of a PDF with github.com/ledongthuc/pdf, page by
+// page: glyphs in content-stream order (the reading order the producer
+// wrote, which keeps columns apart), lines and word spaces rebuilt from
+// glyph positions, paragraphs from vertical gaps, headings from font sizes
+// well above the body's. A PDF without any text (scanned) is refused.
+//
+// The library panics on malformed files, cannot be cancelled and loops on
+// some crafted ones, so it runs under safely, in a goroutine the parse
+// abandons when its time is up, over a reader that fails every read after
+// that, which ends the library's loops that read.
+func (p *parser) pdf(name string, data []byte) (*Doc, error) {
+	data, err := pdfPrepare(name, data, p.lim)
+	if err != nil {
+		return nil, err
+	}
+	ra := &abortReaderAt{r: bytes.NewReader(data)}
+	type result struct {
+		doc *Doc
+		err error
+	}
+	done := make(chan result, 1)
+	left := p.left // the goroutine's own, so an abandoned one races nobody
+	go func() {
+		var doc *Doc
+		err := safely(name, func() error {
+			var err error
+			doc, err = p.pdfExtract(name, ra, int64(len(data)), &left)
+			return err
+		})
+		done <- result{doc, err}
+	}()
+	select {
+	case r := <-done:
+		p.left = left
+		return r.doc, r.err
+	case <-p.ctx.Done():
+		ra.abort.Store(true)
+		return nil, p.err(name)
+	}
+}
+
+// abortReaderAt fails every read once aborted.
+type abortReaderAt struct {
+	r     io.ReaderAt
+	abort atomic.Bool
+}
+
+var errAborted = errors.New("aborted")
+
+func (a *abortReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if a.abort.Load() {
+		panic(errAborted)
+	}
+	return a.r.ReadAt(b, off)
+}
+
+var objStmN = regexp.MustCompile(`/N\s+(\d{7,})`)
+
+// pdfPrepare fixes what the library is pickier about than PDF readers
+// (junk before the header, a 2.0 header, junk after %%EOF) and refuses
+// what would make it loop: an object stream claiming more objects than
+// could fit in the upload.
+func pdfPrepare(name string, data []byte, lim Limits) ([]byte, error) {
+	if i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-")); i > 0 {
+		data = data[i:]
+	}
+	if bytes.HasPrefix(data, []byte("%PDF-2.")) {
+		data = append([]byte("%PDF-1.7"), data[8:]...)
+	}
+	if i := bytes.LastIndex(data, []byte("%%EOF")); i > 0 && len(data)-i > 64 {
+		data = data[:i+5]
+	}
+	for _, m := range objStmN.FindAllSubmatch(data, 64) {
+		if n, err := strconv.ParseInt(string(m[1]), 10, 64); err != nil || n > lim.MaxDecompressedBytes/4 {
+			return nil, invalid(name, "malformed PDF: an object stream claims %s objects", m[1])
+		}
+	}
+	return data, nil
+}
+
+func (p *parser) pdfExtract(name string, ra io.ReaderAt, size int64, left *budget) (*Doc, error) {
+	r, err := pdf.NewReader(ra, size)
+	if err != nil {
+		if errors.Is(err, pdf.ErrInvalidPassword) || strings.Contains(err.Error(), "encrypt") {
+			return nil, unsupported(name, "encrypted PDF; remove the password and upload it again")
+		}
+		return nil, invalid(name, "malformed PDF: %v", err)
+	}
+	root := r.Trailer().Key("Root").Key("Pages")
+	if n := root.Key("Count").Int64(); n > int64(p.lim.MaxPages) {
+		return nil, tooLarge(name, "max_pages", "more than %d pages", p.lim.MaxPages)
+	}
+	pages, err := p.pdfPages(name, root)
+	if err != nil {
+		return nil, err
+	}
+	doc := &Doc{}
+	var out []Block
+	letters := 0
+	for i, pv := range pages {
+		if err := p.err(name); err != nil {
+			return nil, err
+		}
+		page := pdf.Page{V: pv}
+		if err := p.pdfContentSize(name, i+1, pv.Key("Contents"), left); err != nil {
+			return nil, err
+		}
+		out = append(out, Block{Kind: BlockPage, Page: i + 1})
+		for _, b := range pdfPageBlocks(page.Content().Text) {
+			letters += countLetters(b.Text)
+			out = append(out, b)
+			if len(out) > p.lim.MaxBlocks {
+				return nil, tooLarge(name, "max_blocks", "more than %d blocks", p.lim.MaxBlocks)
+			}
+		}
+	}
+	if len(pages) == 0 {
+		return nil, invalid(name, "malformed PDF: no pages")
+	}
+	if letters == 0 {
+		return nil, unsupported(name, "no text layer: the PDF is scanned or holds only images; run it through OCR first")
+	}
+	doc.Blocks = markPDFHeadings(out)
+	if t := r.Trailer().Key("Info").Key("Title"); t.Kind() == pdf.String {
+		doc.Title = strings.TrimSpace(t.Text())
+	}
+	return doc, nil
+}
+
+// pdfPages lists the page dictionaries in order, walking the page tree
+// with bounded depth and size (the library's own Page(i) walks it again
+// for every page and follows cycles forever).
+func (p *parser) pdfPages(name string, root pdf.Value) ([]pdf.Value, error) {
+	var pages []pdf.Value
+	nodes := 0
+	var walk func(v pdf.Value, depth int) error
+	walk = func(v pdf.Value, depth int) error {
+		nodes++
+		if depth > 32 || nodes > 4*p.lim.MaxPages+64 {
+			return invalid(name, "malformed PDF: page tree too deep or cyclic")
+		}
+		switch v.Key("Type").Name() {
+		case "Page":
+			pages = append(pages, v)
+			if len(pages) > p.lim.MaxPages {
+				return tooLarge(name, "max_pages", "more than %d pages", p.lim.MaxPages)
+			}
+		default: // "Pages", or a node missing its type
+			kids := v.Key("Kids")
+			if kids.Kind() != pdf.Array {
+				if v.Key("Contents").Kind() != pdf.Null {
+					pages = append(pages, v)
+				}
+				return nil
+			}
+			for i := 0; i < kids.Len(); i++ {
+				if err := walk(kids.Index(i), depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return pages, walk(root, 0)
+}
+
+// pdfContentSize unpacks a page's content streams once, within the
+// per-page and per-upload limits, before the library reads them for text:
+// it keeps every operand of a stream in memory.
+func (p *parser) pdfContentSize(name string, page int, contents pdf.Value, left *budget) error {
+	var streams []pdf.Value
+	switch contents.Kind() {
+	case pdf.Stream:
+		streams = append(streams, contents)
+	case pdf.Array:
+		for i := 0; i < contents.Len() && i < 1024; i++ {
+			streams = append(streams, contents.Index(i))
+		}
+	}
+	var total int64
+	for _, s := range streams {
+		if s.Kind() != pdf.Stream {
+			continue
+		}
+		rc := s.Reader()
+		n, err := io.Copy(io.Discard, io.LimitReader(rc, p.lim.MaxPageContentBytes-total+1))
+		rc.Close()
+		total += n
+		if total > p.lim.MaxPageContentBytes {
+			return tooLarge(name, "max_page_content_bytes", "page %d unpacks to more than %d bytes", page, p.lim.MaxPageContentBytes)
+		}
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return invalid(name, "malformed PDF: page %d: %v", page, err)
+		}
+	}
+	if !left.take(total) {
+		return tooLarge(name, "max_decompressed_bytes", "unpacks to more than %d bytes", p.lim.MaxDecompressedBytes)
+	}
+	return nil
+}
+
+// pdfLine is a line of text rebuilt from glyphs.
+type pdfLine struct {
+	text     strings.Builder
+	y, size  float64
+	x0, xEnd float64
+}
+
+// pdfPageBlocks rebuilds the paragraphs of a page from its glyphs.
+func pdfPageBlocks(glyphs []pdf.Text) []Block {
+	var lines []*pdfLine
+	var cur *pdfLine
+	for _, g := range glyphs {
+		s := strings.Map(func(r rune) rune {
+			if r == utf8.RuneError || unicode.IsControl(r) && r != '\t' {
+				return -1
+			}
+			return r
+		}, g.S)
+		if s == "" || !finite(g.X) || !finite(g.Y) {
+			continue
+		}
+		size := math.Abs(g.FontSize)
+		if !finite(size) || size < 1 {
+			size = 1
+		}
+		w := g.W
+		if r, _ := utf8.DecodeRuneInString(s); !finite(w) || w <= 0 || w > 3*size {
+			w = size / 2
+			if isWide(r) {
+				w = size
+			}
+		}
+		if cur == nil || math.Abs(g.Y-cur.y) > 0.5*math.Max(size, cur.size) || g.X < cur.xEnd-2*size {
+			cur = &pdfLine{y: g.Y, size: size, x0: g.X, xEnd: g.X}
+			lines = append(lines, cur)
+		} else if gap := g.X - cur.xEnd; cur.text.Len() > 0 {
+			prev, _ := utf8.DecodeLastRuneInString(cur.text.String())
+			next, _ := utf8.DecodeRuneInString(s)
+			threshold := 0.2 * size
+			if isWide(prev) && isWide(next) {
+				threshold = 0.8 * size
+			}
+			if gap > threshold && prev != ' ' && next != ' ' {
+				cur.text.WriteByte(' ')
+			}
+		}
+		cur.text.WriteString(s)
+		cur.size = math.Max(cur.size, size)
+		cur.xEnd = g.X + w
+	}
+	var blocks []Block
+	var para []string
+	var paraSize float64
+	flush := func() {
+		if len(para) > 0 {
+			t := joinPDFLines(para)
+			if t != "" {
+				// Level carries the font size until markPDFHeadings.
+				blocks = append(blocks, Block{Kind: BlockParagraph, Text: t, Level: int(math.Round(paraSize * 10))})
+			}
+		}
+		para, paraSize = nil, 0
+	}
+	for i, l := range lines {
+		t := collapse(l.text.String())
+		if t == "" {
+			continue
+		}
+		if i > 0 {
+			prev := lines[i-1]
+			gap := math.Abs(prev.y - l.y)
+			if gap > 1.6*math.Max(l.size, prev.size) || math.Abs(l.size-prev.size) > 0.15*prev.size || listMarker(t) > 0 {
+				flush()
+			}
+		}
+		para = append(para, t)
+		paraSize = math.Max(paraSize, l.size)
+	}
+	flush()
+	return blocks
+}
+
+// joinPDFLines joins the lines of a paragraph, mending words hyphenated
+// across lines.
+func joinPDFLines(lines []string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			s := b.String()
+			prev, _ := utf8.DecodeLastRuneInString(s)
+			next, _ := utf8.DecodeRuneInString(l)
+			switch {
+			case prev == '-' && len(s) > 1 && unicode.IsLower(next):
+				b.Reset()
+				b.WriteString(s[:len(s)-1])
+			case !(isWide(prev) && isWide(next)):
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// markPDFHeadings turns short paragraphs set well above the body's font
+// size into headings, the largest size being level 1, and clears the font
+// sizes carried in Level.
+func markPDFHeadings(blocks []Block) []Block {
+	weight := map[int]int{}
+	for _, b := range blocks {
+		if b.Kind == BlockParagraph {
+			weight[b.Level] += utf8.RuneCountInString(b.Text)
+		}
+	}
+	body, most := 0, -1
+	for size, w := range weight {
+		if w > most || w == most && size < body {
+			body, most = size, w
+		}
+	}
+	var sizes []int
+	for size := range weight {
+		if float64(size) >= 1.2*float64(body) {
+			sizes = append(sizes, size)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(sizes)))
+	if len(sizes) > 4 {
+		sizes = sizes[:4]
+	}
+	for i := range blocks {
+		b := &blocks[i]
+		if b.Kind != BlockParagraph {
+			continue
+		}
+		size := b.Level
+		b.Level = 0
+		if utf8.RuneCountInString(b.Text) > 120 || countLetters(b.Text) == 0 {
+			continue
+		}
+		for rank, s := range sizes {
+			if s == size {
+				b.Kind, b.Level = BlockHeading, rank+1
+			}
+		}
+	}
+	return blocks
+}
+
+func countLetters(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

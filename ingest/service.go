@@ -1,0 +1,410 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// Service runs ingest jobs into a store: per file, it reads within the
+// limits, skips what is already indexed byte for byte, parses, chunks,
+// drops duplicate chunks, reuses the stored vectors of unchanged chunks,
+// embeds the rest in batches and replaces the document atomically. A file
+// that fails is reported and the others go on.
+type Service struct {
+	Store    kefu.Store
+	Embedder kefu.Embedder
+	Limits   Limits // zero fields are DefaultLimits
+	// Counter counts chunk tokens; nil is the Embedder's tokenizer.
+	Counter kefu.TokenCounter
+	// BatchSize is how many texts go to the embedder per call; 0 is 64.
+	BatchSize int
+	// MaxJobs is how many jobs Job remembers; the oldest finished ones are
+	// forgotten first. 0 is 256.
+	MaxJobs int
+	// CreateKB makes a job create its KB, with the embedder's model, when
+	// it does not exist; otherwise such a job is refused.
+	CreateKB bool
+
+	mu    sync.Mutex
+	jobs  map[string]*job
+	order []string // job ids, oldest first
+}
+
+var _ kefu.Ingester = (*Service)(nil)
+
+// job is a running or finished job and its lock.
+type job struct {
+	mu sync.Mutex
+	j  kefu.Job
+}
+
+func (j *job) update(fn func(*kefu.Job)) {
+	j.mu.Lock()
+	fn(&j.j)
+	j.mu.Unlock()
+}
+
+func (j *job) snapshot() kefu.Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	c := j.j
+	c.Failed = slices.Clone(j.j.Failed)
+	if c.FinishedAt != nil {
+		t := *c.FinishedAt
+		c.FinishedAt = &t
+	}
+	return c
+}
+
+func (j *job) fail(source string, err error) {
+	j.update(func(x *kefu.Job) {
+		x.Failed = append(x.Failed, kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)})
+	})
+}
+
+// Submit starts a job and returns at once; Job reports its progress. The
+// KB is checked before it returns.
+func (s *Service) Submit(ctx context.Context, kb string, files []kefu.Upload) (*kefu.Job, error) {
+	k, err := s.prepare(ctx, kb)
+	if err != nil {
+		return nil, err
+	}
+	j := s.newJob(kb, len(files))
+	go s.run(context.WithoutCancel(ctx), j, k, files, nil)
+	snap := j.snapshot()
+	return &snap, nil
+}
+
+// Ingest runs a job to its end, calling progress (when not nil) with its
+// state after every document and embedding batch. The error is for a job
+// that could not run at all; files that failed are in Job.Failed.
+func (s *Service) Ingest(ctx context.Context, kb string, files []kefu.Upload, progress func(kefu.Job)) (*kefu.Job, error) {
+	k, err := s.prepare(ctx, kb)
+	if err != nil {
+		return nil, err
+	}
+	j := s.newJob(kb, len(files))
+	s.run(ctx, j, k, files, progress)
+	snap := j.snapshot()
+	return &snap, nil
+}
+
+// Job returns the state of a job.
+func (s *Service) Job(id string) (*kefu.Job, error) {
+	s.mu.Lock()
+	j := s.jobs[id]
+	s.mu.Unlock()
+	if j == nil {
+		return nil, kefu.Errorf(kefu.ENOTFOUND, "no ingest job %q", id)
+	}
+	snap := j.snapshot()
+	return &snap, nil
+}
+
+// prepare checks the KB and that it was embedded with the embedder's
+// model, creating it when CreateKB says so.
+func (s *Service) prepare(ctx context.Context, name string) (*kefu.KB, error) {
+	if !kefu.ValidKBName(name) {
+		return nil, kefu.Errorf(kefu.EINVALID, "invalid knowledge base name %q", name)
+	}
+	if s.Store == nil || s.Embedder == nil {
+		return nil, kefu.Errorf(kefu.EUNAVAILABLE, "ingest needs a store and an embedding model")
+	}
+	kb, err := s.Store.KB(ctx, name)
+	if kefu.ErrorCode(err) == kefu.ENOTFOUND && s.CreateKB {
+		spec := s.Embedder.Model()
+		kb = &kefu.KB{Name: name, Model: s.Embedder.ModelID(), Dim: spec.Dim, Settings: kefu.DefaultSettings()}
+		if err = s.Store.CreateKB(ctx, kb); kefu.ErrorCode(err) == kefu.ECONFLICT {
+			kb, err = s.Store.KB(ctx, name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if kb.Model != "" && kb.Model != s.Embedder.ModelID() {
+		return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q is embedded with %s, not %s; re-embed it first", name, kb.Model, s.Embedder.ModelID())
+	}
+	return kb, nil
+}
+
+func (s *Service) newJob(kb string, files int) *job {
+	j := &job{j: kefu.Job{ID: newJobID(), KB: kb, State: kefu.JobQueued, Files: files, StartedAt: time.Now().UTC(), Failed: []kefu.Failure{}}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jobs == nil {
+		s.jobs = map[string]*job{}
+	}
+	s.jobs[j.j.ID] = j
+	s.order = append(s.order, j.j.ID)
+	limit := s.MaxJobs
+	if limit <= 0 {
+		limit = 256
+	}
+	for i := 0; len(s.jobs) > limit && i < len(s.order); {
+		id := s.order[i]
+		if old := s.jobs[id]; old != j && old.snapshot().FinishedAt != nil {
+			delete(s.jobs, id)
+			s.order = slices.Delete(s.order, i, i+1)
+			continue
+		}
+		i++
+	}
+	return j
+}
+
+func newJobID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "job_" + hex.EncodeToString(b[:])
+}
+
+// run ingests the files one after the other.
+func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
+	report := func() {
+		if progress != nil {
+			progress(j.snapshot())
+		}
+	}
+	j.update(func(x *kefu.Job) { x.State = kefu.JobRunning })
+	report()
+	ch := s.chunker(kb)
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			for _, rest := range files[i:] {
+				j.fail(rest.Name, kefu.Errorf(kefu.ETIMEOUT, "%s: not ingested: %v", rest.Name, err))
+			}
+			break
+		}
+		s.file(ctx, j, kb, ch, f, report)
+		report()
+	}
+	now := time.Now().UTC()
+	j.update(func(x *kefu.Job) {
+		x.State = kefu.JobDone
+		x.FinishedAt = &now
+	})
+	report()
+}
+
+// chunker budgets chunks for the KB's settings and the model: the model
+// sees at most its max sequence length, two special tokens ([CLS] [SEP],
+// or <s> </s>) and the passage prefix included.
+func (s *Service) chunker(kb *kefu.KB) *Chunker {
+	counter := s.Counter
+	if counter == nil {
+		counter = s.Embedder
+	}
+	maxTok := kb.Settings.Chunking.MaxTokens
+	if maxTok <= 0 {
+		maxTok = kefu.DefaultChunkSize
+	}
+	spec := s.Embedder.Model()
+	if spec.MaxTokens > 0 {
+		room := spec.MaxTokens - 2
+		if spec.PassagePrefix != "" {
+			room -= counter.CountTokens(spec.PassagePrefix)
+		}
+		maxTok = min(maxTok, max(room, minChunkTokens))
+	}
+	return &Chunker{Counter: counter, MaxTokens: maxTok, Overlap: kb.Settings.Chunking.OverlapTokens}
+}
+
+// file ingests one upload: one document, or one per archive member or
+// record.
+func (s *Service) file(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, up kefu.Upload, report func()) {
+	lim := s.Limits.withDefaults()
+	id := up.DocID
+	if id == "" {
+		id = up.Name
+	}
+	data, err := readUpload(up, lim.MaxFileBytes)
+	if err != nil {
+		j.fail(up.Name, err)
+		return
+	}
+	format, err := DetectFormat(up.Name, data)
+	if err != nil {
+		j.fail(up.Name, err)
+		return
+	}
+	single := format != FormatZIP && format != FormatJSON && format != FormatJSONL
+	if single {
+		if old, err := s.Store.Document(ctx, kb.Name, id); err == nil && old.Hash == hashBytes(data) && old.Status == kefu.DocIndexed {
+			j.update(func(x *kefu.Job) { x.Unchanged++ })
+			return
+		}
+	}
+	docs, err := parseAs(ctx, up.Name, id, data, lim)
+	if err != nil {
+		j.fail(up.Name, err)
+		return
+	}
+	if !single {
+		j.update(func(x *kefu.Job) { x.Files += len(docs) - 1 })
+	}
+	for _, d := range docs {
+		if d.Err != nil {
+			j.fail(d.Source, d.Err)
+			continue
+		}
+		if err := s.document(ctx, j, kb, ch, d, up.Meta, report); err != nil {
+			j.fail(d.Source, err)
+		}
+		report()
+	}
+}
+
+// readUpload reads a whole upload, refusing more than limit bytes.
+func readUpload(up kefu.Upload, limit int64) ([]byte, error) {
+	if up.Size > limit {
+		return nil, tooLarge(up.Name, "max_file_bytes", "more than %d bytes", limit)
+	}
+	if up.Open == nil {
+		return nil, invalid(up.Name, "nothing to read")
+	}
+	rc, err := up.Open()
+	if err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "%s: cannot open: %w", up.Name, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "%s: cannot read: %w", up.Name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge(up.Name, "max_file_bytes", "more than %d bytes", limit)
+	}
+	return data, nil
+}
+
+// document chunks, embeds and stores one parsed document.
+func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, report func()) error {
+	j.update(func(x *kefu.Job) { x.Documents++ })
+	old, err := s.Store.Document(ctx, kb.Name, d.ID)
+	if err != nil {
+		old = nil
+	}
+	if old != nil && old.Hash == d.Hash && old.Status == kefu.DocIndexed {
+		j.update(func(x *kefu.Job) { x.Unchanged++ })
+		return nil
+	}
+	if d.Empty() {
+		return invalid(d.Source, "no text to index")
+	}
+	chunks := dedupChunks(ch.Chunk(d))
+	if len(chunks) == 0 {
+		return invalid(d.Source, "no text to index")
+	}
+	j.update(func(x *kefu.Job) { x.Chunks += len(chunks) })
+	vectors, err := s.vectors(ctx, j, kb, chunks, report)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	doc := &kefu.Document{
+		ID: d.ID, KB: kb.Name, Source: d.Source, Title: d.Title, URL: d.URL, Format: d.Format,
+		Hash: d.Hash, Bytes: d.Bytes, Chunks: len(chunks), Status: kefu.DocIndexed,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if old != nil && !old.CreatedAt.IsZero() {
+		doc.CreatedAt = old.CreatedAt
+	}
+	if len(meta)+len(d.Meta) > 0 {
+		doc.Meta = maps.Clone(d.Meta)
+		if doc.Meta == nil {
+			doc.Meta = map[string]string{}
+		}
+		maps.Copy(doc.Meta, meta)
+	}
+	if err := s.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
+		return err
+	}
+	j.update(func(x *kefu.Job) { x.Done++ })
+	return nil
+}
+
+// dedupChunks drops chunks with the content hash of an earlier one.
+func dedupChunks(chunks []kefu.Chunk) []kefu.Chunk {
+	seen := make(map[string]bool, len(chunks))
+	out := chunks[:0]
+	for _, c := range chunks {
+		if !seen[c.Hash] {
+			seen[c.Hash] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// vectors returns the vectors of every chunk's embed texts: the stored
+// ones for chunks already known by hash, the embedder's for the rest.
+func (s *Service) vectors(ctx context.Context, j *job, kb *kefu.KB, chunks []kefu.Chunk, report func()) ([][][]float32, error) {
+	hashes := make([]string, len(chunks))
+	for i := range chunks {
+		hashes[i] = chunks[i].Hash
+	}
+	known, err := s.Store.KnownVectors(ctx, kb.Name, hashes)
+	if err != nil {
+		return nil, err
+	}
+	vectors := make([][][]float32, len(chunks))
+	type slot struct{ chunk, text int }
+	var texts []string
+	var slots []slot
+	reused := 0
+	for i := range chunks {
+		et := chunks[i].EmbedTexts()
+		if v, ok := known[chunks[i].Hash]; ok && len(v) == len(et) && dimsAre(v, kb.Dim) {
+			vectors[i] = v
+			reused++
+			continue
+		}
+		vectors[i] = make([][]float32, len(et))
+		for k, t := range et {
+			texts = append(texts, t)
+			slots = append(slots, slot{i, k})
+		}
+	}
+	j.update(func(x *kefu.Job) { x.Reused += reused })
+	batch := s.BatchSize
+	if batch <= 0 {
+		batch = 64
+	}
+	for start := 0; start < len(texts); start += batch {
+		end := min(start+batch, len(texts))
+		vs, err := s.Embedder.EmbedPassages(ctx, texts[start:end])
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) != end-start {
+			return nil, kefu.Errorf(kefu.EINTERNAL, "embedder returned %d vectors for %d texts", len(vs), end-start)
+		}
+		for k, v := range vs {
+			if kb.Dim > 0 && len(v) != kb.Dim {
+				return nil, kefu.Errorf(kefu.EMODEL, "embedder returned %d dimensions, the knowledge base has %d", len(v), kb.Dim)
+			}
+			sl := slots[start+k]
+			vectors[sl.chunk][sl.text] = v
+		}
+		j.update(func(x *kefu.Job) { x.Embedded += end - start })
+		report()
+	}
+	return vectors, nil
+}
+
+func dimsAre(vs [][]float32, dim int) bool {
+	for _, v := range vs {
+		if dim > 0 && len(v) != dim {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,116 @@
+package ingest
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// txt parses plain text: paragraphs are separated by blank lines; a line
+// is a heading only when it obviously is one (Markdown "# Title", or a line
+// underlined with === or ---); lines that start with a list marker are list
+// items.
+func (p *parser) txt(name, s string) (*Doc, error) {
+	doc := &Doc{}
+	doc.Blocks = textBlocks(s, true)
+	for _, b := range doc.Blocks {
+		if b.Kind == BlockHeading && b.Level == 1 {
+			doc.Title = b.Text
+			break
+		}
+	}
+	return doc, p.err(name)
+}
+
+// textBlocks cuts plain text into paragraphs and list items, and headings
+// when headings is set.
+func textBlocks(s string, headings bool) []Block {
+	var blocks []Block
+	var para []string
+	flush := func() {
+		if t := strings.TrimSpace(strings.Join(para, "\n")); t != "" {
+			blocks = append(blocks, Block{Kind: BlockParagraph, Text: t})
+		}
+		para = para[:0]
+	}
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimRightFunc(lines[i], unicode.IsSpace)
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "":
+			flush()
+		case headings && atxHeading(trimmed) > 0:
+			flush()
+			lvl := atxHeading(trimmed)
+			blocks = append(blocks, Block{Kind: BlockHeading, Level: lvl, Text: strings.TrimSpace(strings.Trim(trimmed[lvl:], "# \t"))})
+		case headings && len(para) == 0 && i+1 < len(lines) && underline(lines[i+1]) > 0 && utf8.RuneCountInString(trimmed) <= 120:
+			blocks = append(blocks, Block{Kind: BlockHeading, Level: underline(lines[i+1]), Text: trimmed})
+			i++
+		case listMarker(trimmed) > 0:
+			flush()
+			depth := 1 + (len(line)-len(strings.TrimLeft(line, " \t")))/2
+			blocks = append(blocks, Block{Kind: BlockListItem, Level: min(depth, 8), Text: trimmed})
+		default:
+			if n := len(blocks); len(para) == 0 && n > 0 && blocks[n-1].Kind == BlockListItem && line != trimmed {
+				// An indented continuation line of a list item.
+				blocks[n-1].Text += " " + trimmed
+				continue
+			}
+			para = append(para, trimmed)
+		}
+	}
+	flush()
+	return blocks
+}
+
+// atxHeading returns the level of a "# Heading" line, else 0.
+func atxHeading(line string) int {
+	n := 0
+	for n < len(line) && line[n] == '#' {
+		n++
+	}
+	if n == 0 || n > 6 || n == len(line) || line[n] != ' ' {
+		return 0
+	}
+	return n
+}
+
+// underline returns 1 for a line of ===, 2 for a line of ---, else 0.
+func underline(line string) int {
+	t := strings.TrimSpace(line)
+	if len(t) < 3 {
+		return 0
+	}
+	switch {
+	case strings.Trim(t, "=") == "":
+		return 1
+	case strings.Trim(t, "-") == "":
+		return 2
+	}
+	return 0
+}
+
+// listMarker returns the length of a list marker opening line ("- ", "* ",
+// "• ", "1. ", "1) ", "1、", "（1）"), else 0.
+func listMarker(line string) int {
+	for _, m := range []string{"- ", "* ", "+ ", "• ", "· ", "● ", "◦ ", "▪ "} {
+		if strings.HasPrefix(line, m) && len(line) > len(m) {
+			return len(m)
+		}
+	}
+	d := 0
+	for d < len(line) && d < 3 && line[d] >= '0' && line[d] <= '9' {
+		d++
+	}
+	if d == 0 || d == len(line) {
+		return 0
+	}
+	switch {
+	case (line[d] == '.' || line[d] == ')') && d+1 < len(line) && line[d+1] == ' ':
+		return d + 2
+	case strings.HasPrefix(line[d:], "、") || strings.HasPrefix(line[d:], "）") || strings.HasPrefix(line[d:], "．"):
+		return d + 3
+	}
+	return 0
+}

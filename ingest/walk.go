@@ -1,0 +1,83 @@
+package ingest
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// Walk lists the files under root (or root itself, when it is a file) as
+// uploads named by their slash-separated path relative to root. Hidden
+// files and folders, Docusaurus _category_.json files and files of unknown
+// type are skipped, each reported with the reason.
+func Walk(root string) ([]kefu.Upload, []kefu.Failure) {
+	var ups []kefu.Upload
+	var skipped []kefu.Failure
+	skip := func(name, why string) {
+		skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EUNSUPPORTED, Reason: name + ": skipped: " + why})
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, []kefu.Failure{{Source: root, Code: kefu.ENOTFOUND, Reason: root + ": " + err.Error()}}
+	}
+	if !st.IsDir() {
+		name := filepath.Base(root)
+		if why := skipReason(name); why != "" {
+			skip(name, why)
+			return nil, skipped
+		}
+		return []kefu.Upload{fileUpload(root, name, st.Size())}, nil
+	}
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		rel, relErr := filepath.Rel(root, path)
+		if relErr != nil || rel == "." {
+			if err != nil {
+				skipped = append(skipped, kefu.Failure{Source: root, Code: kefu.EINVALID, Reason: err.Error()})
+			}
+			return nil
+		}
+		name := filepath.ToSlash(rel)
+		if err != nil {
+			skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EINVALID, Reason: name + ": " + err.Error()})
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			skip(name, "hidden")
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			skip(name, "not a regular file")
+			return nil
+		}
+		if why := skipReason(name); why != "" {
+			skip(name, why)
+			return nil
+		}
+		info, err := d.Info()
+		size := int64(-1)
+		if err == nil {
+			size = info.Size()
+		}
+		ups = append(ups, fileUpload(path, name, size))
+		return nil
+	})
+	return ups, skipped
+}
+
+func fileUpload(path, name string, size int64) kefu.Upload {
+	return kefu.Upload{
+		Name: name,
+		Size: size,
+		Open: func() (io.ReadCloser, error) { return os.Open(path) },
+	}
+}
