@@ -622,4 +622,3 @@ func firstNonEmpty(ss ...string) string {
 	}
 	return ""
 }
-
