@@ -79,6 +79,7 @@ type Engine struct {
 	sessions []*session
 	wg       sync.WaitGroup
 	runNanos atomic.Int64 // time spent inside ONNX Runtime, all sessions
+	batches  atomic.Int64 // batches run
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -427,6 +428,7 @@ func (e *Engine) runBatch(s *session, b *batch, seqs [][]int) [][]int {
 	out := make([]float32, len(live)*d) // one allocation per batch: callers keep the vectors
 	took, err := s.run(seqs, out)
 	e.runNanos.Add(int64(took))
+	e.batches.Add(1)
 	for r, it := range live {
 		if err != nil {
 			it.req.fail(err)

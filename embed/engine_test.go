@@ -2,8 +2,15 @@ package embed
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/testenv"
@@ -81,4 +88,181 @@ func TestEmbeddingGolden(t *testing.T) {
 			t.Logf("%d cases; one batch worst diff %.2g", len(cases), worst)
 		})
 	}
+}
+
+func embedOne(t *testing.T, e *Engine, query bool, text string) []float32 {
+	t.Helper()
+	f := e.EmbedPassages
+	if query {
+		f = e.EmbedQueries
+	}
+	v, err := f(context.Background(), []string{text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v[0]
+}
+
+func diff(a, b []float32) float64 {
+	w := make([]float64, len(b))
+	for i, x := range b {
+		w[i] = float64(x)
+	}
+	return maxAbsDiff(a, w)
+}
+
+// TestConcurrentCallers: callers sharing the engine get the same vectors as
+// one caller alone, whatever batches their texts landed in.
+func TestConcurrentCallers(t *testing.T) {
+	e := newEngine(t, "tiny-zh", Options{Sessions: 2, QueryWindow: time.Millisecond})
+	texts := []string{"你好", "我的快递卡三天了", "怎么退款？订单号2023", "iPhone 15 Pro 保修多久", "请问什么时候发货？", strings.Repeat("退款", 80), ""}
+	want := make([][]float32, len(texts))
+	for i, s := range texts {
+		want[i] = embedOne(t, e, false, s)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 5; round++ {
+				i := (g + round) % len(texts)
+				in := []string{texts[i]}
+				if g%2 == 0 {
+					in = append(in, texts...) // a bulk call beside single queries
+				}
+				f := e.EmbedPassages
+				if g%4 == 1 {
+					f = e.EmbedQueries // no prefix: queries equal passages
+				}
+				got, err := f(context.Background(), in)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) != len(in) {
+					errs <- fmt.Errorf("%d vectors for %d texts", len(got), len(in))
+					return
+				}
+				if d := diff(got[0], want[i]); d > tolerance {
+					errs <- fmt.Errorf("text %d: diff %g", i, d)
+				}
+				for j := 1; j < len(got); j++ {
+					if d := diff(got[j], want[j-1]); d > tolerance {
+						errs <- fmt.Errorf("bulk text %d: diff %g", j-1, d)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestQueryCoalescing: queries arriving within the window share one batch,
+// and the query prefix is applied.
+func TestQueryCoalescing(t *testing.T) {
+	spec := sharedSpec(t, "tiny-en")
+	spec.QueryPrefix = "query: "
+	e, err := New(spec, Options{ORTLib: testenv.RequireORT(t), Sessions: 1, QueryWindow: time.Minute, MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	want := embedOne(t, e, false, "query: where is my parcel") // passages get no prefix
+	before := e.batches.Load()
+	var wg sync.WaitGroup
+	got := make([][]float32, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := e.EmbedQueries(context.Background(), []string{"where is my parcel"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = v[0]
+		}()
+	}
+	wg.Wait() // the eighth query fills the batch; the one-minute window never expires
+	if n := e.batches.Load() - before; n != 1 {
+		t.Errorf("8 concurrent queries ran in %d batches, want 1", n)
+	}
+	for i, v := range got {
+		if d := diff(v, want); d > tolerance {
+			t.Errorf("query %d: diff %g from the prefixed passage", i, d)
+		}
+	}
+	// A lone query is flushed by its window.
+	short, err := New(spec, Options{ORTLib: testenv.RequireORT(t), Sessions: 1, QueryWindow: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	if d := diff(embedOne(t, short, true, "where is my parcel"), want); d > tolerance {
+		t.Errorf("lone query: diff %g", d)
+	}
+}
+
+func TestCancelAndClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e, err := New(sharedSpec(t, "tiny-en"), Options{ORTLib: testenv.RequireORT(t), Sessions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = fmt.Sprintf("text number %d about refunds and parcels", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := e.EmbedPassages(ctx, many); kefu.ErrorCode(err) != kefu.ETIMEOUT {
+		t.Errorf("deadline: got %v, want a timeout", err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := e.EmbedQueries(cctx, []string{"x"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if v, err := e.EmbedPassages(context.Background(), []string{"still works"}); err != nil || len(v) != 1 || len(v[0]) != 64 {
+		t.Errorf("after cancellations: %v %v", v, err)
+	}
+	if v, err := e.EmbedPassages(context.Background(), nil); err != nil || len(v) != 0 {
+		t.Errorf("no texts: %v %v", v, err)
+	}
+	// Close while a bulk call is in flight: it returns (vectors or an error), nothing leaks.
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.EmbedPassages(context.Background(), many)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil && kefu.ErrorCode(err) != kefu.EUNAVAILABLE {
+		t.Errorf("in-flight call: %v", err)
+	}
+	if _, err := e.EmbedQueries(context.Background(), []string{"x"}); kefu.ErrorCode(err) != kefu.EUNAVAILABLE {
+		t.Errorf("after Close: %v", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestEngineDescribes(t *testing.T) {
+	e := newEngine(t, "tiny-en", Options{})
+	if e.Model().Dim != 64 || !strings.HasPrefix(e.ModelID(), "tiny-en@e282d4cd00ca") {
+		t.Errorf("model %+v, id %s (README sha256 e282d4cd00ca…)", e.Model(), e.ModelID())
+	}
+	if n := e.CountTokens("Hello, world!"); n != 4 {
+		t.Errorf("CountTokens = %d, want 4 (hello , world !)", n)
+	}
+	var _ kefu.Embedder = e
 }
