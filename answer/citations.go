@@ -8,8 +8,9 @@ import (
 )
 
 // maxCiteRunes bounds how much text the filter holds back while it decides
-// whether an open bracket starts a citation.
-const maxCiteRunes = 24
+// whether an open bracket starts a citation: room for a list of twenty
+// numbers.
+const maxCiteRunes = 64
 
 // citeFilter rewrites a stream of answer text so that it cites only the
 // evidence that exists. Citations are [n], full-width ［n］ and 【n】, and
@@ -17,15 +18,18 @@ const maxCiteRunes = 24
 // outside 1..n are removed together with the white space before them, and
 // counted. Everything else passes through unchanged.
 //
-// It works on the stream, holding back only an open bracket and what follows
-// it (at most maxCiteRunes runes) and white space that may precede a
+// It works on the stream, holding back only open brackets and what follows
+// them (at most maxCiteRunes runes; more is dropped) and white space that may precede a
 // citation, so a citation split across deltas is handled and nothing invalid
-// is ever shown to the user.
+// is ever shown to the user. A removed citation is treated as never written:
+// in "[7[9]]" the "[7" and "]" around the removed [9] are read as one
+// bracket again, so no citation can form out of the text around a removal.
 type citeFilter struct {
 	n       int
 	emit    func(string)
 	ws      strings.Builder // white space held back before a possible citation
-	br      []rune          // an open bracket and what follows it, held back
+	stack   [][]rune        // open brackets and what follows each, held back; the last is being read
+	held    int             // runes in stack
 	buf     strings.Builder // output of the current Write
 	cited   map[int]bool
 	removed int
@@ -43,13 +47,11 @@ func (f *citeFilter) Write(s string) {
 	f.out()
 }
 
-// Flush ends the text: a held-back bracket that never closed is text after
-// all; trailing white space is dropped.
+// Flush ends the text: brackets that never closed are text after all;
+// trailing white space is dropped.
 func (f *citeFilter) Flush() {
-	if f.br != nil {
-		f.buf.WriteString(f.ws.String())
-		f.buf.WriteString(string(f.br))
-		f.br = nil
+	if len(f.stack) > 0 {
+		f.emitHeld()
 	}
 	f.ws.Reset()
 	f.out()
@@ -57,7 +59,7 @@ func (f *citeFilter) Flush() {
 
 // Drop discards what is held back, for a stream that failed.
 func (f *citeFilter) Drop() {
-	f.br = nil
+	f.stack, f.held = nil, 0
 	f.ws.Reset()
 }
 
@@ -78,43 +80,69 @@ func (f *citeFilter) out() {
 	f.buf.Reset()
 }
 
+// emitHeld writes everything held back as text and clears it.
+func (f *citeFilter) emitHeld() {
+	f.buf.WriteString(f.ws.String())
+	f.ws.Reset()
+	for _, b := range f.stack {
+		f.buf.WriteString(string(b))
+	}
+	f.stack, f.held = nil, 0
+}
+
 func (f *citeFilter) rune(r rune) {
-	if f.br != nil {
-		f.br = append(f.br, r)
-		nums, st := parseCite(f.br[1:])
+	if len(f.stack) == 0 {
 		switch {
-		case st == citeDone:
-			f.resolve(nums)
-		case st == citeInvalid || len(f.br) > maxCiteRunes:
-			// Not a citation: the bracket is text; what followed it may hold
-			// another bracket, so it is read again.
-			rest := f.br[1:]
-			f.buf.WriteString(f.ws.String())
-			f.buf.WriteRune(f.br[0])
-			f.ws.Reset()
-			f.br = nil
-			for _, r := range rest {
-				f.rune(r)
+		case isOpen(r):
+			f.stack, f.held = [][]rune{{r}}, 1
+		case unicode.IsSpace(r):
+			f.ws.WriteRune(r)
+			if f.ws.Len() > 64 {
+				f.buf.WriteString(f.ws.String())
+				f.ws.Reset()
 			}
+		default:
+			f.buf.WriteString(f.ws.String())
+			f.ws.Reset()
+			f.buf.WriteRune(r)
 		}
 		return
 	}
-	switch {
-	case isOpen(r):
-		f.br = []rune{r}
-	case unicode.IsSpace(r):
-		f.ws.WriteRune(r)
-		if f.ws.Len() > 64 {
-			f.buf.WriteString(f.ws.String())
-			f.ws.Reset()
+	f.held++
+	top := len(f.stack) - 1
+	st := citeMore
+	if isOpen(r) {
+		f.stack = append(f.stack, []rune{r})
+	} else {
+		f.stack[top] = append(f.stack[top], r)
+		var ns []int
+		ns, st = parseCite(f.stack[top][1:])
+		if st == citeDone {
+			f.resolve(ns)
+			return
 		}
-	default:
-		f.buf.WriteString(f.ws.String())
+	}
+	switch {
+	case st == citeInvalid:
+		// Not a citation: every bracket held is text; what followed the last
+		// one may hold another bracket, so it is read again.
+		rest := f.stack[top][1:]
+		f.stack[top] = f.stack[top][:1]
+		f.emitHeld()
+		for _, r := range rest {
+			f.rune(r)
+		}
+	case f.held > maxCiteRunes:
+		// Numbers and brackets nested past the limit: not text anyone wrote
+		// to be read, and shown verbatim they could form a citation with what
+		// follows; dropped.
+		f.stack, f.held = nil, 0
 		f.ws.Reset()
-		f.buf.WriteRune(r)
+		f.removed++
 	}
 }
 
+// resolve ends the innermost bracket, a citation of nums.
 func (f *citeFilter) resolve(nums []int) {
 	var b strings.Builder
 	seen := make(map[int]bool, len(nums))
@@ -130,12 +158,17 @@ func (f *citeFilter) resolve(nums []int) {
 		f.cited[k] = true
 		b.WriteString("[" + strconv.Itoa(k) + "]")
 	}
-	if b.Len() > 0 {
-		f.buf.WriteString(f.ws.String())
-		f.buf.WriteString(b.String())
+	top := len(f.stack) - 1
+	f.held -= len(f.stack[top])
+	f.stack = f.stack[:top]
+	if b.Len() == 0 {
+		if top == 0 {
+			f.ws.Reset() // the white space before a removed citation goes too
+		}
+		return // an enclosing bracket, if any, is read on as if the citation was never there
 	}
-	f.ws.Reset()
-	f.br = nil
+	f.emitHeld()
+	f.buf.WriteString(b.String())
 }
 
 func isOpen(r rune) bool  { return r == '[' || r == '［' || r == '【' }

@@ -100,12 +100,13 @@ func buildPrompt(question string, hits []kefu.Hit, llm *kefu.LLMSettings) ([]ope
 		}
 		head := evidenceHeader(i+1, h.Chunk)
 		body := strings.TrimSpace(h.Chunk.Text)
-		cost := estimateTokens(head) + estimateTokens(body) + 2
+		// Three line breaks: before the piece, and between header and body.
+		cost := estimateTokens(head) + estimateTokens(body) + 3
 		if cost > budget {
-			if n > 0 || budget-estimateTokens(head)-2 < minEvidenceTokens {
+			if n > 0 || budget-estimateTokens(head)-3 < minEvidenceTokens {
 				break
 			}
-			body = cutToTokens(body, budget-estimateTokens(head)-2)
+			body = cutToTokens(body, budget-estimateTokens(head)-3)
 			cost = budget
 		}
 		if n > 0 {
