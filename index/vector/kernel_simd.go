@@ -132,6 +132,14 @@ func scanCodesAVX512(q []int8, codes []uint8, stride int, out []int32) {
 	codes = codes[:n*stride]
 	pq, pc := unsafe.Pointer(unsafe.SliceData(q)), unsafe.Pointer(unsafe.SliceData(codes))
 	ones := archsimd.BroadcastInt16x32(1)
+	switch w {
+	case 384:
+		codes384(pq, pc, stride, out)
+		return
+	case 512:
+		codes512(pq, pc, stride, out)
+		return
+	}
 	for r := range n {
 		p := unsafe.Add(pc, r*stride)
 		var a0, a1 archsimd.Int32x16
@@ -143,6 +151,43 @@ func scanCodesAVX512(q []int8, codes []uint8, stride int, out []int32) {
 		if j < w {
 			a0 = a0.Add(codes64(p, j).DotProductPairsSaturated(query64(pq, j)).DotProductPairs(ones))
 		}
+		out[r] = isum16(a0.Add(a1))
+	}
+}
+
+// codes384 and codes512 are scanCodesAVX512 for the widths of the shipped
+// models (384 and 512 dimensions) with the query held in registers across
+// rows, which measured 15–20% faster than reloading it from L1 in the loop.
+func codes384(pq, pc unsafe.Pointer, stride int, out []int32) {
+	ones := archsimd.BroadcastInt16x32(1)
+	q0, q1, q2 := query64(pq, 0), query64(pq, 64), query64(pq, 128)
+	q3, q4, q5 := query64(pq, 192), query64(pq, 256), query64(pq, 320)
+	for r := range out {
+		p := unsafe.Add(pc, r*stride)
+		a0 := codes64(p, 0).DotProductPairsSaturated(q0).DotProductPairs(ones)
+		a1 := codes64(p, 64).DotProductPairsSaturated(q1).DotProductPairs(ones)
+		a0 = a0.Add(codes64(p, 128).DotProductPairsSaturated(q2).DotProductPairs(ones))
+		a1 = a1.Add(codes64(p, 192).DotProductPairsSaturated(q3).DotProductPairs(ones))
+		a0 = a0.Add(codes64(p, 256).DotProductPairsSaturated(q4).DotProductPairs(ones))
+		a1 = a1.Add(codes64(p, 320).DotProductPairsSaturated(q5).DotProductPairs(ones))
+		out[r] = isum16(a0.Add(a1))
+	}
+}
+
+func codes512(pq, pc unsafe.Pointer, stride int, out []int32) {
+	ones := archsimd.BroadcastInt16x32(1)
+	q0, q1, q2, q3 := query64(pq, 0), query64(pq, 64), query64(pq, 128), query64(pq, 192)
+	q4, q5, q6, q7 := query64(pq, 256), query64(pq, 320), query64(pq, 384), query64(pq, 448)
+	for r := range out {
+		p := unsafe.Add(pc, r*stride)
+		a0 := codes64(p, 0).DotProductPairsSaturated(q0).DotProductPairs(ones)
+		a1 := codes64(p, 64).DotProductPairsSaturated(q1).DotProductPairs(ones)
+		a0 = a0.Add(codes64(p, 128).DotProductPairsSaturated(q2).DotProductPairs(ones))
+		a1 = a1.Add(codes64(p, 192).DotProductPairsSaturated(q3).DotProductPairs(ones))
+		a0 = a0.Add(codes64(p, 256).DotProductPairsSaturated(q4).DotProductPairs(ones))
+		a1 = a1.Add(codes64(p, 320).DotProductPairsSaturated(q5).DotProductPairs(ones))
+		a0 = a0.Add(codes64(p, 384).DotProductPairsSaturated(q6).DotProductPairs(ones))
+		a1 = a1.Add(codes64(p, 448).DotProductPairsSaturated(q7).DotProductPairs(ones))
 		out[r] = isum16(a0.Add(a1))
 	}
 }
