@@ -43,8 +43,8 @@ type trigger struct {
 	endBound   bool // the phrase ends with a word rune: needs a boundary after it
 }
 
-// Trigger is the phrase that sent a question to a person.
-type Trigger struct {
+// handoffMatch is the phrase that sent a question to a person.
+type handoffMatch struct {
 	Phrase string `json:"phrase"` // as folded: lower case, half-width
 	Kind   string `json:"kind"`   // "sensitive" or "request"
 }
@@ -106,9 +106,9 @@ type span struct {
 
 // Match returns the leftmost (then longest) trigger in q that no exception
 // covers.
-func (m *matcher) Match(q string) (Trigger, bool) {
+func (m *matcher) Match(q string) (handoffMatch, bool) {
 	if m == nil || len(m.pats) == 0 {
-		return Trigger{}, false
+		return handoffMatch{}, false
 	}
 	h := fold(q)
 	var hits, excepts []span
@@ -149,10 +149,10 @@ func (m *matcher) Match(q string) (Trigger, bool) {
 		}
 	}
 	if best < 0 {
-		return Trigger{}, false
+		return handoffMatch{}, false
 	}
 	p := m.pats[hits[best].pat]
-	return Trigger{Phrase: p.phrase, Kind: p.kind.String()}, true
+	return handoffMatch{Phrase: p.phrase, Kind: p.kind.String()}, true
 }
 
 // bounded checks the word boundaries a phrase needs around its match in h.

@@ -40,7 +40,7 @@ func TestMatcher(t *testing.T) {
 // refMatch is the matcher's specification written as a naive scan: every
 // occurrence of every phrase, at word boundaries where the phrase needs
 // them, not covered by an exception; the leftmost, then longest.
-func refMatch(m *matcher, q string) (Trigger, bool) {
+func refMatch(m *matcher, q string) (handoffMatch, bool) {
 	h := fold(q)
 	type occ struct{ start, end, pat int }
 	var hits, excepts []occ
@@ -75,10 +75,10 @@ outer:
 		}
 	}
 	if best < 0 {
-		return Trigger{}, false
+		return handoffMatch{}, false
 	}
 	p := m.pats[hits[best].pat]
-	return Trigger{Phrase: p.phrase, Kind: p.kind.String()}, true
+	return handoffMatch{Phrase: p.phrase, Kind: p.kind.String()}, true
 }
 
 // FuzzMatcher checks the Aho-Corasick matcher against the naive scan, with

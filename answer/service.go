@@ -208,7 +208,7 @@ type request struct {
 	confident bool
 	a         *kefu.Answer
 	out       output
-	trigger   *Trigger
+	trigger   *handoffMatch
 	rewrite   string // "", "heuristic" or "llm"
 	fallback  string // LLM outcome that made the answer fall back, "" if none
 	noCache   bool
