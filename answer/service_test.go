@@ -1,9 +1,13 @@
 package answer
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +276,60 @@ func TestMergeLLM(t *testing.T) {
 	m = mergeLLM(nil, &kefu.LLMSettings{BaseURL: "http://b/v1", Model: "x", APIKey: "kb-key"})
 	if m.APIKey != "kb-key" || m.MaxTokens != defaultMaxTokens {
 		t.Errorf("KB only: %+v", m)
+	}
+}
+
+// TestSlogLine: one structured line per answer, with the route, confidence,
+// citations and timings, and never the question's text.
+func TestSlogLine(t *testing.T) {
+	var buf strings.Builder
+	ret := &fakeRetriever{ret: kefu.Retrieval{Hits: hits(faqChunk(t, "退款多久能到账？")), Confidence: 0.93}}
+	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	a := ask(t, s, kefu.AskRequest{KB: "shop", Question: "钱多久能退回来"})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines: %q", len(lines), buf.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["msg"] != "answer" || rec["id"] != a.ID || rec["route"] != "faq" || rec["confidence"] != 0.93 || rec["kb"] != "shop" {
+		t.Errorf("log line %v", rec)
+	}
+	if c, _ := rec["citations"].([]any); len(c) != 1 || c[0] != "faq:退款多久能到账？" {
+		t.Errorf("citations %v", rec["citations"])
+	}
+	if _, ok := rec["total_ms"].(float64); !ok {
+		t.Errorf("no total_ms: %v", rec)
+	}
+	if strings.Contains(lines[0], "钱多久") {
+		t.Error("the question's text was logged")
+	}
+}
+
+// TestConcurrentAsks: many callers at once, sharing conversations, the cache
+// and the matchers (run with -race).
+func TestConcurrentAsks(t *testing.T) {
+	ret := &fakeRetriever{ret: kefu.Retrieval{Hits: hits(faqChunk(t, "怎么取消订单？"), passage(t, "付款失败怎么办？")), Confidence: 0.7}}
+	log := &memLog{}
+	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.Log = log })
+	var wg sync.WaitGroup
+	questions := []string{"怎么取消订单", "那运费呢", "我要投诉", "can I cancel?", "what about refunds?"}
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				q := questions[(g+i)%len(questions)]
+				a, err := s.Ask(t.Context(), kefu.AskRequest{KB: "shop", Question: q, ConversationID: fmt.Sprint("c", g%3)}, nil)
+				if err != nil || a.Text == "" {
+					t.Errorf("Ask(%q): %v %v", q, a, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(log.all()); n != 160 {
+		t.Errorf("%d answers logged, want 160", n)
 	}
 }
