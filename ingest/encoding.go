@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -142,20 +143,36 @@ func utf8Counts(data []byte) (valid, invalid int) {
 	return valid, invalid
 }
 
-// gb18030Text decodes data as GB18030 and accepts it when the result has
-// at most one broken sequence (a file cut short) and mostly Chinese among
-// its non-ASCII characters.
+// gb18030Text decodes data as GB18030 and accepts it when nothing is
+// broken (but a last character cut short), the result is mostly Chinese,
+// and most double-byte characters are in the common GB2312 range (both
+// bytes from 0xA1): Latin-1 text also decodes "cleanly", into rare
+// characters whose second byte is an ASCII letter.
 func gb18030Text(data []byte) (string, bool) {
+	var pairs, rare int
+	for i := 0; i < len(data); i++ {
+		if data[i] < 0x80 {
+			continue
+		}
+		pairs++
+		if i+1 < len(data) && data[i+1] < 0xA1 {
+			rare++
+		}
+		i++
+	}
+	if pairs == 0 || rare*5 > pairs {
+		return "", false
+	}
 	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
 	if err != nil {
 		return "", false
 	}
-	s := string(out)
-	var han, other, bad int
+	s := strings.TrimSuffix(string(out), "\uFFFD")
+	var han, other int
 	for _, r := range s {
 		switch {
 		case r == utf8.RuneError:
-			bad++
+			return "", false
 		case r < utf8.RuneSelf:
 		case unicode.Is(unicode.Han, r) || isCJKSymbol(r):
 			han++
@@ -163,7 +180,7 @@ func gb18030Text(data []byte) (string, bool) {
 			other++
 		}
 	}
-	return s, bad <= 1 && han > 0 && han >= 4*other
+	return s, han > 0 && han >= 4*other
 }
 
 // isCJKSymbol reports full-width and CJK punctuation, which GBK text is

@@ -84,6 +84,7 @@ func (p *parser) readable(name string, root, body *html.Node) *html.Node {
 		rp := readability.NewParser()
 		rp.MaxElemsToParse = 20000 // its scoring is quadratic in places
 		rp.DisableJSONLD = true
+		rp.KeepClasses = true // code blocks keep their language-* class
 		var err error
 		art, err = rp.ParseDocument(root, nil)
 		return err
@@ -159,6 +160,7 @@ var dropWords = map[string]bool{
 	"menu": true, "share": true, "social": true, "advert": true, "ads": true, "popup": true,
 	"modal": true, "skip": true, "footer": true, "header": true, "masthead": true,
 	"toc": true, "pagination": true, "feedback": true, "related": true, "banner": true,
+	"votes": true, "vote": true, "rating": true, "comments": true,
 }
 
 // prune removes from n the elements that are never content. Elements
