@@ -317,8 +317,8 @@ type fakeStore struct {
 	mu     sync.Mutex
 	kbs    map[string]*kefu.KB
 	docs   map[string]map[string]*kefu.Document
-	chunks map[string]map[string][]kefu.Chunk      // kb → doc → chunks
-	vecs   map[string]map[string][][][]float32     // kb → doc → vectors per chunk
+	chunks map[string]map[string][]kefu.Chunk  // kb → doc → chunks
+	vecs   map[string]map[string][][][]float32 // kb → doc → vectors per chunk
 	puts   int
 }
 
