@@ -277,27 +277,38 @@ type BenchHNSWOptions struct {
 	EfSearch       int
 	Workers        int // build goroutines, default GOMAXPROCS
 	Seed           uint64
+	// EfSweep lists more EfSearch values to report recall and latency for.
+	EfSweep []int
+}
+
+// EfPoint is the recall and latency of one EfSearch value.
+type EfPoint struct {
+	EfSearch   int     `json:"ef_search"`
+	RecallAt10 float64 `json:"recall_at_10"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
 }
 
 // HNSWReport is BenchHNSW's result. Queries run one after another on one
 // core (GOMAXPROCS 1); the build uses Workers goroutines.
 type HNSWReport struct {
-	N              int     `json:"n"`
-	Dim            int     `json:"dim"`
-	Queries        int     `json:"queries"`
-	M              int     `json:"m"`
-	EfConstruction int     `json:"ef_construction"`
-	EfSearch       int     `json:"ef_search"`
-	Workers        int     `json:"build_workers"`
-	RecallAt10     float64 `json:"recall_at_10"` // against the exact scan of the same index
-	P50Ms          float64 `json:"p50_ms"`
-	P99Ms          float64 `json:"p99_ms"`
-	ExactMs        float64 `json:"exact_ms"` // median exact scan, for scale
-	BuildS         float64 `json:"build_s"`
-	MemoryBytes    int64   `json:"memory_bytes"` // vectors + graph + bookkeeping (Index.MemoryBytes)
-	GraphBytes     int64   `json:"graph_bytes"`
-	HeapBytes      uint64  `json:"heap_bytes"` // Go heap in use after the build
-	Data           string  `json:"data"`
+	N              int       `json:"n"`
+	Dim            int       `json:"dim"`
+	Queries        int       `json:"queries"`
+	M              int       `json:"m"`
+	EfConstruction int       `json:"ef_construction"`
+	EfSearch       int       `json:"ef_search"`
+	Workers        int       `json:"build_workers"`
+	RecallAt10     float64   `json:"recall_at_10"` // against the exact scan of the same index
+	P50Ms          float64   `json:"p50_ms"`
+	P99Ms          float64   `json:"p99_ms"`
+	ExactMs        float64   `json:"exact_ms"` // median exact scan, for scale
+	Sweep          []EfPoint `json:"ef_sweep,omitempty"`
+	BuildS         float64   `json:"build_s"`
+	MemoryBytes    int64     `json:"memory_bytes"` // vectors + graph + bookkeeping (Index.MemoryBytes)
+	GraphBytes     int64     `json:"graph_bytes"`
+	HeapBytes      uint64    `json:"heap_bytes"` // Go heap in use after the build
+	Data           string    `json:"data"`
 }
 
 // BenchHNSW builds an HNSW index over clustered synthetic unit vectors and
@@ -361,26 +372,37 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	s := ix.getScratch()
-	var lat, exactT []time.Duration
-	var rec float64
-	for i := range o.Queries {
-		q := qflat[i*o.Dim : (i+1)*o.Dim]
+	exact := make([][]Result, o.Queries)
+	exactT := make([]time.Duration, o.Queries)
+	for i := range exact {
 		t0 := time.Now()
-		want := ix.searchFlat(q, 10, nil, s)
-		t1 := time.Now()
-		got := ix.Search(q, 10, nil)
-		lat, exactT = append(lat, time.Since(t1)), append(exactT, t1.Sub(t0))
-		rec += recall10(got, want)
+		exact[i] = ix.searchFlat(qflat[i*o.Dim:(i+1)*o.Dim], 10, nil, s)
+		exactT[i] = time.Since(t0)
 		if i%16 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 	}
-	slices.Sort(lat)
-	rep.RecallAt10 = rec / float64(o.Queries)
-	rep.P50Ms = ms(lat[len(lat)/2])
-	rep.P99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 	rep.ExactMs = ms(medianOf(exactT))
-	return rep, nil
+	point := func(ef int) EfPoint {
+		ix.opts.EfSearch = ef
+		lat := make([]time.Duration, o.Queries)
+		var rec float64
+		for i := range o.Queries {
+			q := qflat[i*o.Dim : (i+1)*o.Dim]
+			t0 := time.Now()
+			got := ix.Search(q, 10, nil)
+			lat[i] = time.Since(t0)
+			rec += recall10(got, exact[i])
+		}
+		slices.Sort(lat)
+		return EfPoint{EfSearch: ef, RecallAt10: rec / float64(o.Queries), P50Ms: ms(lat[len(lat)/2]), P99Ms: ms(lat[min(len(lat)-1, len(lat)*99/100)])}
+	}
+	for _, ef := range o.EfSweep {
+		rep.Sweep = append(rep.Sweep, point(ef))
+	}
+	p := point(rep.EfSearch)
+	rep.RecallAt10, rep.P50Ms, rep.P99Ms = p.RecallAt10, p.P50Ms, p.P99Ms
+	return rep, ctx.Err()
 }
 
 // recall10 is the share of want's labels that got holds.

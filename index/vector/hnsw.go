@@ -93,6 +93,8 @@ type hnswScratch struct {
 	cands []cand // min-heap on -sim: the next node to expand
 	res   []cand // min-heap: the ef best allowed nodes
 	nbuf  []uint32
+	ids   []uint32
+	sims  []float32
 	sel   []cand
 }
 
@@ -180,11 +182,20 @@ func (g *graph) searchLayer(q []float32, eps []cand, ef, level int, ok func(uint
 		if len(s.res) >= ef && -c.sim < s.res[0].sim {
 			break
 		}
+		// Score the unvisited neighbours in one loop of independent dot
+		// products, so the CPU overlaps their cache misses.
+		s.ids = s.ids[:0]
 		for _, n := range g.links(c.id, level, locked, s) {
-			if !s.visit(n) {
-				continue
+			if s.visit(n) {
+				s.ids = append(s.ids, n)
 			}
-			v := dotKernel(q, g.ix.row(n))
+		}
+		s.sims = slices.Grow(s.sims[:0], len(s.ids))[:len(s.ids)]
+		for i, n := range s.ids {
+			s.sims[i] = dotKernel(q, g.ix.row(n))
+		}
+		for i, n := range s.ids {
+			v := s.sims[i]
 			if len(s.res) < ef || v > s.res[0].sim {
 				s.cands = pushMin(s.cands, cand{-v, n})
 				if ok(n) {

@@ -28,7 +28,7 @@ const (
 	// to the int8 scan: below it the exact scan takes under about 2 ms.
 	DefaultInt8Min  = 50_000
 	DefaultM        = 16
-	DefaultEfConstr = 200
+	DefaultEfConstr = 100
 	DefaultEfSearch = 96
 	// DefaultRescore: the int8 scan rescores max(Rescore, 4k) labels.
 	DefaultRescore = 64
