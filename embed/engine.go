@@ -19,9 +19,12 @@ import (
 	"github.com/kefu-dev/kefu"
 )
 
-// Defaults of Options.
+// Defaults of Options. Measured on minilm-l6-shape with 2 cores (texts per
+// CPU-second over mixed 8-256-token texts): one single-threaded session per
+// core beat one two-threaded session by 1.7x; budgets of 128-512 tokens were
+// alike, 1024 was 8% slower, one text per batch 12% slower.
 const (
-	DefaultBatchTokens = 1024
+	DefaultBatchTokens = 512
 	DefaultMaxBatch    = 64
 	DefaultQueryWindow = 2 * time.Millisecond
 )
