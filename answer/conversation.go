@@ -92,13 +92,18 @@ func (c *conversations) add(kb, id string, t turn) {
 // Follow-up markers of the heuristic. A question is a possible follow-up
 // when it starts with a lead marker ("那", "还有", "and", "what about") or
 // ends with 呢, when it is short and uses a pronoun that needs the previous
-// turn ("is it free?"), or when it is very short ("运费？", "and returns?").
+// turn ("is it free?"), or when it is very short and asks nothing of its own
+// ("运费？", "VAT invoice?"; not "你们老板是谁").
 var (
 	zhLead     = []string{"那如果", "那要是", "那么", "那", "还有", "另外", "如果是", "如果", "要是"}
 	zhTail     = []string{"呢"}
 	zhPronouns = []string{"它", "这个", "那个", "这些", "那些", "这种", "那种"}
 	enLead     = []string{"and what about", "what about", "how about", "and if", "what if", "and", "also", "but"}
 	enPronouns = toSet("it its that this they them those these there")
+	// A short question with a question word of its own is complete ("谁",
+	// "who"): only markers make it a follow-up.
+	zhQuestion = []string{"怎么", "什么", "多少", "哪", "吗", "如何", "为什么", "几", "谁", "啥", "咋", "是否", "能不能", "可不可以"}
+	enQuestion = toSet("what when where who whom whose which why how is are do does did can could will would should may")
 )
 
 const (
@@ -154,7 +159,13 @@ func followUp(q string) (bool, string) {
 				pronoun = true
 			}
 		}
-		ok := (marked && n <= maxFollowUpHan) || (pronoun && n <= maxPronounHan) || n <= shortHan
+		asks := false
+		for _, w := range zhQuestion {
+			if strings.Contains(f, w) {
+				asks = true
+			}
+		}
+		ok := (marked && n <= maxFollowUpHan) || (pronoun && n <= maxPronounHan) || (n <= shortHan && !asks)
 		return ok, trimQuestion(rest)
 	}
 	for _, m := range enLead {
@@ -170,32 +181,60 @@ func followUp(q string) (bool, string) {
 		}
 	}
 	n := len(words)
-	ok := (marked && n <= maxFollowUpWords) || (pronoun && n <= maxPronounWords) || n <= shortWords
+	asks := n > 0 && enQuestion[words[0]]
+	ok := (marked && n <= maxFollowUpWords) || (pronoun && n <= maxPronounWords) || (n <= shortWords && !asks)
 	return ok, trimQuestion(rest)
 }
 
 // rewriteHeuristic turns a follow-up into a standalone query without an
-// LLM: the previous standalone query, stripped of its closing punctuation,
-// followed by the follow-up without its markers ("怎么申请退款？" then
-// "那运费呢？" gives "怎么申请退款 运费"). Retrieval then sees both topics;
-// the previous one keeps the follow-up on the same subject.
+// LLM: the topic of the previous standalone query (topicOf) followed by the
+// follow-up without its markers ("怎么申请退款？" then "那运费呢？" gives
+// "申请退款 运费"). Retrieval then sees both topics;
+// the previous one keeps the follow-up on the same subject. Short questions
+// are often complete ("怎么开发票"), so Ask uses this query only when it
+// retrieves with more confidence than the question as asked.
 func rewriteHeuristic(q string, prev turn) string {
 	ok, rest := followUp(q)
 	if !ok || rest == "" {
 		return q
 	}
-	topic := trimQuestion(prev.Query)
+	topic := topicOf(prev.Query)
 	if topic == "" {
 		return q
 	}
-	return topic + " " + rest
+	// A chain of follow-ups grows the topic; its newest end is kept.
+	out := topic + " " + rest
+	if n := utf8.RuneCountInString(out); n > maxRewriteRunes {
+		out = strings.TrimSpace(string([]rune(out)[n-maxRewriteRunes:]))
+	}
+	return out
+}
+
+// topicOf is what a follow-up borrows from the previous query: its words
+// without question words and English stop words ("怎么申请退款？" gives
+// "申请退款", "When will my order ship?" gives "order ship"), so that the
+// follow-up's own words weigh as much in retrieval as the old topic.
+func topicOf(query string) string {
+	f := trimQuestion(fold(query))
+	for _, w := range zhQuestion {
+		f = strings.ReplaceAll(f, w, " ")
+	}
+	var words []string
+	for _, w := range strings.Fields(f) {
+		if w = trimQuestion(w); w != "" && !enStop[w] && !enQuestion[w] {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 const rewritePrompt = `Rewrite the customer's last message as one standalone question that can be understood without the conversation, keeping its language. If it already stands alone, repeat it unchanged. Output only the question.`
 
-// rewrite returns the standalone query for q given the history: q itself when
-// there is no history or q does not look like a follow-up; else the LLM's
-// rewrite when an LLM is configured and answers in time, else the heuristic.
+// rewrite returns the standalone query for q given the history, and how it
+// was made: q itself and "" when there is no history or q does not look
+// like a follow-up; else the LLM's rewrite ("llm") when an LLM is
+// configured and answers in time, else the heuristic's candidate
+// ("heuristic"), which Ask weighs against q.
 func (s *Service) rewrite(ctx context.Context, q string, hist []turn, llm *kefu.LLMSettings) (string, string) {
 	if len(hist) == 0 {
 		return q, ""
@@ -203,7 +242,17 @@ func (s *Service) rewrite(ctx context.Context, q string, hist []turn, llm *kefu.
 	if ok, _ := followUp(q); !ok {
 		return q, ""
 	}
-	prev := hist[len(hist)-1]
+	// The topic comes from the last turn that was not handed off.
+	var prev turn
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Route != kefu.RouteHandoff {
+			prev = hist[i]
+			break
+		}
+	}
+	if prev.Query == "" {
+		return q, ""
+	}
 	if llm == nil {
 		return rewriteHeuristic(q, prev), "heuristic"
 	}

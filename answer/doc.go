@@ -105,15 +105,24 @@
 // kept, per KB, in an LRU of Conversations (4096) entries expiring
 // ConversationTTL (30 min) after their last use. A question that looks like
 // a follow-up is rewritten into a standalone query before retrieval, and
-// Answer.Query holds it. Looking like a follow-up: it starts with a marker
-// (那, 那么, 还有, 另外, 如果, "and", "what about", "how about", "also"…) or ends
-// with 呢, or is short and uses a pronoun (它, 这个, "it", "that"…), or is
-// very short (≤ 6 Chinese characters or ≤ 3 words). With an LLM, the LLM
-// rewrites it from the conversation (RewriteTimeout, 3 s); without one, or
-// when the LLM fails, the heuristic appends the follow-up, stripped of its
-// markers, to the previous standalone query: 怎么申请退款？ then 那运费呢？
-// gives 怎么申请退款 运费.
+// Answer.Query holds the query retrieval ran when it differs from the
+// question. Looking like a follow-up: it starts with a marker (那, 那么, 还有,
+// 另外, 如果, "and", "what about", "how about", "also"…) or ends with 呢, or
+// is short and uses a pronoun (它, 这个, "it", "that"…), or is very short
+// (≤ 6 Chinese characters or ≤ 3 words) and has no question word of its own
+// (运费？ is a follow-up, 你们老板是谁 is not).
 //
+// With an LLM, the LLM rewrites it from the conversation (RewriteTimeout,
+// 3 s). Without one, or when the LLM fails, a heuristic builds a candidate:
+// the topic of the last turn that was not handed off (its query without
+// question words and English stop words) followed by the follow-up without
+// its markers: 怎么申请退款？ then 那运费呢？ gives 申请退款 运费; "When will
+// my order ship?" then "and for international orders?" gives "order ship
+// for international orders". Short Chinese questions are often complete
+// (怎么开发票), so the candidate is used only when the question as asked
+// retrieves below the threshold and the candidate retrieves with more
+// confidence; that costs a second retrieval for such questions only.
+
 // # Cache
 //
 // Answers are cached (CacheSize 1024, CacheTTL 10 min) under the KB name,

@@ -286,35 +286,43 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 	}
 
 	r.llm = mergeLLM(s.opts.LLM, kb.Settings.LLM)
+	threshold, floor := pol.limits(kb.Settings)
 	t0 := time.Now()
-	r.query, r.rewrite = s.rewrite(ctx, q, hist, r.llm)
+	cand, how := s.rewrite(ctx, q, hist, r.llm)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if r.rewrite != "" {
+	if how == "llm" {
 		r.a.Timings.RewriteMS = ms(time.Since(t0))
-	}
-	if r.query != q {
-		r.a.Query = r.query
+		r.query, r.rewrite = cand, how
 	}
 
+	// The heuristic's candidate is weighed against the question as asked:
+	// a cached confident answer to the question wins outright.
 	key := cacheKey(kb, r.query)
-	if s.cache != nil {
-		if c, ok := s.cache.Get(key); ok {
-			r.a.Text, r.a.Route, r.a.Confidence, r.a.Disclaimer = c.Text, c.Route, c.Confidence, c.Disclaimer
-			r.a.Citations = append([]kefu.Citation{}, c.Citations...)
-			r.a.Cached = true
-			r.out.write(c.Text)
-			return s.finish(ctx, r, start), nil
-		}
+	if c, ok := s.cached(key); ok && (how != "heuristic" || confidentRoute(c.Route)) {
+		r.serveCached(c)
+		return s.finish(ctx, r, start), nil
 	}
-
 	t0 = time.Now()
 	ret, err := s.opts.Retriever.Retrieve(ctx, kb.Name, kefu.Query{Text: r.query, K: s.opts.TopK})
 	if err != nil {
 		return nil, err
 	}
+	if how == "heuristic" && cand != q && ret.Confidence < threshold {
+		ret2, err := s.opts.Retriever.Retrieve(ctx, kb.Name, kefu.Query{Text: cand, K: s.opts.TopK})
+		if err != nil {
+			return nil, err
+		}
+		if ret2.Confidence > ret.Confidence {
+			ret, r.query, r.rewrite = ret2, cand, how
+			key = cacheKey(kb, r.query)
+		}
+	}
 	r.a.Timings.RetrieveMS = ms(time.Since(t0))
+	if r.query != q {
+		r.a.Query = r.query
+	}
 	for _, h := range ret.Hits {
 		if h.Chunk != nil && strings.TrimSpace(h.Chunk.Text) != "" {
 			r.hits = append(r.hits, h)
@@ -323,7 +331,6 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 	if ret.Version > kb.Version {
 		r.noCache = true // the KB changed since it was read: the key is stale
 	}
-	threshold, floor := pol.limits(kb.Settings)
 	r.a.Confidence = ret.Confidence
 	r.confident = ret.Confidence >= threshold
 
@@ -355,6 +362,28 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		s.cache.Add(key, &c)
 	}
 	return a, nil
+}
+
+// cached returns the cached answer under key, if any.
+func (s *Service) cached(key string) (*kefu.Answer, bool) {
+	if s.cache == nil {
+		return nil, false
+	}
+	return s.cache.Get(key)
+}
+
+// serveCached answers with a copy of a cached answer.
+func (r *request) serveCached(c *kefu.Answer) {
+	r.a.Text, r.a.Route, r.a.Confidence, r.a.Disclaimer = c.Text, c.Route, c.Confidence, c.Disclaimer
+	r.a.Citations = append([]kefu.Citation{}, c.Citations...)
+	r.a.Cached = true
+	r.out.write(c.Text)
+}
+
+// confidentRoute reports whether an answer of this route was given at or
+// above the threshold.
+func confidentRoute(r kefu.Route) bool {
+	return r == kefu.RouteFAQ || r == kefu.RouteGenerated || r == kefu.RouteExtractive
 }
 
 // generate streams an LLM answer grounded in the evidence; when the LLM

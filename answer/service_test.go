@@ -87,15 +87,19 @@ func TestFollowUpHeuristic(t *testing.T) {
 	cases := []struct {
 		prev, q, want string
 	}{
-		{"怎么申请退款？", "那运费呢？", "怎么申请退款 运费"},
-		{"怎么申请退款？", "运费呢", "怎么申请退款 运费"},
-		{"会员有什么权益？", "还有积分", "会员有什么权益 积分"},
+		{"怎么申请退款？", "那运费呢？", "申请退款 运费"},
+		{"怎么申请退款？", "运费呢", "申请退款 运费"},
+		{"会员有什么权益？", "还有积分", "会员有 权益 积分"},
 		{"商品保修多久？", "它可以延长吗", "商品保修多久 它可以延长吗"},
-		{"When will my order ship?", "and for international orders?", "When will my order ship for international orders"},
-		{"Do you ship internationally?", "what about duties?", "Do you ship internationally duties"},
-		{"How do I get an invoice?", "Is it free?", "How do I get an invoice is it free"},
-		{"How do I get an invoice?", "VAT invoice?", "How do I get an invoice vat invoice"},
+		{"When will my order ship?", "and for international orders?", "order ship for international orders"},
+		{"Do you ship internationally?", "what about duties?", "ship internationally duties"},
+		{"How do I get an invoice?", "Is it free?", "get invoice is it free"},
+		{"How do I get an invoice?", "VAT invoice?", "get invoice vat invoice"},
+		// A chain keeps the newest end of the topic.
+		{strings.Repeat("退", 400), "那运费呢", strings.Repeat("退", maxRewriteRunes-3) + " 运费"},
 		// Standalone questions stay as they are.
+		{"怎么开发票？", "你们老板是谁", "你们老板是谁"},
+		{"How do I get an invoice?", "Who is your CEO?", "Who is your CEO?"},
 		{"怎么申请退款？", "会员积分有效期是多久", "会员积分有效期是多久"},
 		{"怎么申请退款？", "那个订单怎么还没发货呀我都等了一个星期了", "那个订单怎么还没发货呀我都等了一个星期了"},
 		{"When will my order ship?", "How long does it take to get a refund to my card?", "How long does it take to get a refund to my card?"},
@@ -115,14 +119,27 @@ func TestFollowUpHeuristic(t *testing.T) {
 func TestConversation(t *testing.T) {
 	refund := hits(faqChunk(t, "怎么申请退款？"))
 	ret := &fakeRetriever{byQuery: map[string]kefu.Retrieval{
-		"怎么申请退款？":   {Hits: refund, Confidence: 0.95},
-		"怎么申请退款 运费": {Hits: hits(faqChunk(t, "七天无理由退货怎么算？")), Confidence: 0.9},
+		"怎么申请退款？":  {Hits: refund, Confidence: 0.95},
+		"那运费呢？":    {Hits: refund, Confidence: 0.2},
+		"申请退款 运费":  {Hits: hits(faqChunk(t, "七天无理由退货怎么算？")), Confidence: 0.9},
+		"怎么开发票":    {Hits: hits(faqChunk(t, "怎么开发票？")), Confidence: 0.95},
+		"申请退款 开发票": {Hits: refund, Confidence: 0.7},
 	}}
 	s := newService(t, ret, newKBs(shopKB(), &kefu.KB{Name: "other", Version: 1}), func(o *Options) { o.Turns = 2 })
 	ask(t, s, kefu.AskRequest{KB: "shop", Question: "怎么申请退款？", ConversationID: "u1"})
 	a := ask(t, s, kefu.AskRequest{KB: "shop", Question: "那运费呢？", ConversationID: "u1"})
-	if a.Query != "怎么申请退款 运费" || a.Route != kefu.RouteFAQ || a.Text != faq(t, "七天无理由退货怎么算？").Answer {
+	if a.Query != "申请退款 运费" || a.Route != kefu.RouteFAQ || a.Text != faq(t, "七天无理由退货怎么算？").Answer {
 		t.Fatalf("follow-up: query %q, %s", a.Query, show(a))
+	}
+	if got := ret.queries[1:]; len(got) != 2 || got[0] != "那运费呢？" || got[1] != "申请退款 运费" {
+		t.Errorf("retrievals %q: want the question, then the rewrite", got)
+	}
+	// A short complete question that retrieves confidently is not rewritten.
+	ask(t, s, kefu.AskRequest{KB: "shop", Question: "怎么申请退款？", ConversationID: "u3"})
+	n := ret.calls()
+	a = ask(t, s, kefu.AskRequest{KB: "shop", Question: "怎么开发票", ConversationID: "u3"})
+	if a.Query != "" || a.Text != faq(t, "怎么开发票？").Answer || ret.calls() != n+1 {
+		t.Errorf("short standalone question: query %q, %d retrievals, %s", a.Query, ret.calls()-n, show(a))
 	}
 	// Another conversation, or the same id in another KB, has no history.
 	for _, req := range []kefu.AskRequest{{KB: "shop", Question: "那运费呢？", ConversationID: "u2"}, {KB: "other", Question: "那运费呢？", ConversationID: "u1"}} {
