@@ -122,7 +122,7 @@
 // (怎么开发票), so the candidate is used only when the question as asked
 // retrieves below the threshold and the candidate retrieves with more
 // confidence; that costs a second retrieval for such questions only.
-
+//
 // # Cache
 //
 // Answers are cached (CacheSize 1024, CacheTTL 10 min) under the KB name,
