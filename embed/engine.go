@@ -97,6 +97,12 @@ type Engine struct {
 // hold the files (see models.Resolve).
 func New(spec kefu.ModelSpec, opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
+	if spec.Dir == "" {
+		return nil, kefu.Errorf(kefu.EINVALID, "model %s has no folder; resolve it first (models.Resolve)", spec.Name)
+	}
+	if spec.MaxTokens <= 0 {
+		spec.MaxTokens = 512 // BERT's position limit; longer inputs would fail in the graph
+	}
 	if err := InitRuntime(opts.ORTLib); err != nil {
 		return nil, err
 	}
