@@ -331,6 +331,11 @@ func TestDeleteAndReAdd(t *testing.T) {
 				if r := sum / 30; r < minRecall[o.Mode]-0.02 {
 					t.Fatalf("%s: recall %.3f", stage, r)
 				}
+				if ix.g != nil {
+					if err := ix.g.check(); err != nil {
+						t.Fatalf("%s: graph: %v", stage, err)
+					}
+				}
 			}
 			// Churn below the compaction share: Add reuses the freed rows.
 			for round := range 3 {
@@ -447,5 +452,34 @@ func TestBitset(t *testing.T) {
 	var zero Bitset
 	if zero.Has(0) || zero.Len() != 0 {
 		t.Fatal("zero Bitset is not empty")
+	}
+}
+
+// Reusing the row of the graph's entry point moves the entry elsewhere.
+func TestHNSWReplaceEntryPoint(t *testing.T) {
+	cl := NewClusters(16, 5, 0.7, 13)
+	ix := mustNew(t, Options{Dim: 16, Mode: ModeHNSW, M: 4})
+	c := newCorpus(16)
+	fill(t, ix, c, cl, 300)
+	for range 5 {
+		entry := ix.g.entry
+		c.del(ix, ix.labels[entry])
+		c.add(t, ix, uint32(1000+entry), vectors(cl, 1)...)
+		if ix.labels[entry] != uint32(1000+entry) {
+			t.Fatalf("row %d was not reused", entry)
+		}
+		if err := ix.g.check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sum float64
+	for _, q := range vectors(cl, 30) {
+		sum += recall(ix.Search(q, 5, nil), c.exact(q, 5, nil))
+	}
+	if sum/30 < 0.9 {
+		t.Fatalf("recall %.3f", sum/30)
+	}
+	if !ix.Has(ix.labels[ix.g.entry]) {
+		t.Fatal("entry point holds no live label")
 	}
 }

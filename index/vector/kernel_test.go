@@ -12,6 +12,7 @@ type kernelSet struct {
 	dot  func(a, b []float32) float32
 	scan func(q, rows, out []float32)
 	code func(q []int8, codes []uint8, stride int, out []int32)
+	read func(buf []float32) float32
 }
 
 // refDot is the dot product in float64 and the sum of |a_i·b_i|, the scale
@@ -225,4 +226,21 @@ func FuzzDot(f *testing.F) {
 			t.Fatalf("n=%d: %v, want %v", n, got, want)
 		}
 	})
+}
+
+func TestReadKernelSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, ks := range kernelSets() {
+		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 1000, 4099} {
+			buf := make([]float32, n)
+			var want float64
+			for i := range buf {
+				buf[i] = float32(rng.IntN(9) - 4) // small integers: every order sums exactly
+				want += float64(buf[i])
+			}
+			if got := ks.read(buf); float64(got) != want {
+				t.Fatalf("%s: n=%d: sum %v, want %v", ks.name, n, got, want)
+			}
+		}
+	}
 }

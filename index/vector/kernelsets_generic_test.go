@@ -4,5 +4,5 @@ package vector
 
 // kernelSets returns the kernel sets of this build: the pure-Go ones.
 func kernelSets() []kernelSet {
-	return []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric}}
+	return []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric}}
 }

@@ -52,13 +52,13 @@ func (ix *Index) Search(q []float32, k int, allow *Bitset) []Result {
 // beats the mode's own search. Random rows cost about what streamed rows
 // do, so against the float32 scan the break-even is near a quarter of the
 // rows, against the int8 scan near a sixteenth; a filtered HNSW search
-// visits about ef/p nodes for an allowed share p, so it loses below a
-// twentieth of the rows (and below 20k rows the exact pass is cheap anyway).
+// visits about ef/p nodes for an allowed share p, which at 1M rows and the
+// default ef loses to the exact pass below a twentieth of the rows.
 func (ix *Index) fewAllowed(allow *Bitset, mode string) bool {
 	rows := float64(allow.Len()) * float64(ix.live) / float64(max(len(ix.heads), 1))
 	switch mode {
 	case ModeHNSW:
-		return rows <= max(float64(ix.live)/20, 20_000)
+		return rows <= float64(ix.live)/20
 	case ModeInt8:
 		return rows <= float64(ix.live)/16
 	}
