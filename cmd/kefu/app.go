@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/answer"
+	"github.com/kefu-dev/kefu/embed"
+	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/ingest"
+	"github.com/kefu-dev/kefu/models"
+	"github.com/kefu-dev/kefu/retrieve"
+)
+
+// common holds the flags every command takes.
+type common struct {
+	dataDir  string
+	model    string
+	ortLib   string
+	logLevel string
+	logJSON  bool
+	sessions int
+	threads  int
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	def := os.Getenv("KEFU_DATA_DIR")
+	if def == "" {
+		def = "data"
+	}
+	fs.StringVar(&c.dataDir, "data-dir", def, "data directory (env KEFU_DATA_DIR)")
+	fs.StringVar(&c.model, "model", os.Getenv("KEFU_MODEL"), "embedding model: a name from 'kefu models list' or a folder (env KEFU_MODEL; default: the KB's own model, else the best available)")
+	fs.StringVar(&c.ortLib, "ort-lib", "", "path of libonnxruntime.so (env KEFU_ORT_LIB; default: the one 'make' fetched)")
+	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.IntVar(&c.sessions, "sessions", 0, "ONNX sessions run in parallel (default: one per core)")
+	fs.IntVar(&c.threads, "threads", 0, "intra-op threads per ONNX session (default 1)")
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments, and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// app wires the stages for one command run.
+type app struct {
+	common
+	log   *slog.Logger
+	store *index.Store
+	emb   *embed.Engine
+}
+
+func newApp(c common) (*app, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "log level %q: use debug, info, warn or error", c.logLevel)
+	}
+	var h slog.Handler
+	if c.logJSON {
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	} else {
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	a := &app{common: c, log: slog.New(h)}
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.emb != nil {
+		a.emb.Close()
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("closing the store", "err", err)
+		}
+	}
+}
+
+// modelFor picks the embedding model: --model, else the model kb was
+// embedded with, else the best model available here.
+func (a *app) modelFor(ctx context.Context, kb string) string {
+	if a.model != "" {
+		return a.model
+	}
+	if kb != "" {
+		if k, err := a.store.KB(ctx, kb); err == nil && k.Model != "" {
+			name, _, _ := strings.Cut(k.Model, "@")
+			if _, err := models.Resolve(name, models.ResolveOptions{Offline: true}); err == nil {
+				return name
+			}
+		}
+	}
+	return models.Default(models.ResolveOptions{})
+}
+
+// embedder loads the embedding engine once.
+func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
+	if a.emb != nil {
+		return a.emb, nil
+	}
+	name := a.modelFor(ctx, kb)
+	if name == "" {
+		return nil, kefu.Errorf(kefu.ENOTFOUND, "no embedding model found: pass --model NAME|DIR (see 'kefu models list')")
+	}
+	spec, err := models.Resolve(name, models.ResolveOptions{})
+	if err != nil {
+		return nil, err
+	}
+	lib, err := embed.FindRuntime(a.ortLib)
+	if err != nil {
+		return nil, err
+	}
+	if err := embed.InitRuntime(lib); err != nil {
+		return nil, err
+	}
+	id, err := models.Fingerprint(spec)
+	if err != nil {
+		return nil, err
+	}
+	e, err := embed.New(spec, embed.Options{ORTLib: lib, Sessions: a.sessions, IntraOpThreads: a.threads, ModelID: id})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("embedding model loaded", "model", id, "dim", spec.Dim, "dir", spec.Dir)
+	a.emb = e
+	return e, nil
+}
+
+func (a *app) retriever(e kefu.Embedder) *retrieve.Retriever {
+	return &retrieve.Retriever{Index: a.store, KBs: a.store, Embedder: e}
+}
+
+func (a *app) ingester(e kefu.Embedder) *ingest.Service {
+	return &ingest.Service{Store: a.store, Embedder: e, Limits: ingest.DefaultLimits()}
+}
+
+func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
+	opts.Retriever, opts.KBs, opts.Log, opts.Logger = r, a.store, a.store, a.log
+	return answer.New(opts)
+}
+
+// ensureKB creates kb when missing, recording the embedder's model.
+func (a *app) ensureKB(ctx context.Context, name string, e kefu.Embedder, out io.Writer) (*kefu.KB, error) {
+	kb, err := a.store.KB(ctx, name)
+	if err == nil {
+		return kb, a.syncModel(ctx, kb, e, out)
+	}
+	if kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		return nil, err
+	}
+	kb = &kefu.KB{Name: name, Model: e.ModelID(), Dim: e.Model().Dim, Settings: kefu.DefaultSettings()}
+	if err := a.store.CreateKB(ctx, kb); err != nil {
+		return nil, err
+	}
+	if out != nil {
+		fmt.Fprintf(out, "created knowledge base %q (model %s)\n", name, e.ModelID())
+	}
+	return kb, nil
+}
+
+// syncModel re-embeds kb when it was embedded with another model than e's.
+func (a *app) syncModel(ctx context.Context, kb *kefu.KB, e kefu.Embedder, out io.Writer) error {
+	if kb.Model == e.ModelID() {
+		return nil
+	}
+	if out != nil && kb.Model != "" {
+		fmt.Fprintf(out, "re-embedding %q: it was embedded with %s, now %s\n", kb.Name, kb.Model, e.ModelID())
+	}
+	dim := e.Model().Dim
+	if dim == 0 {
+		v, err := e.EmbedPassages(ctx, []string{"dimension"})
+		if err != nil {
+			return err
+		}
+		dim = len(v[0])
+	}
+	if err := a.store.Reembed(ctx, kb.Name, e.ModelID(), dim, e.EmbedPassages); err != nil {
+		return err
+	}
+	kb.Model, kb.Dim = e.ModelID(), dim
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/answer"
+)
+
+func runAsk(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ask", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	kb := fs.String("kb", "", "knowledge base (required)")
+	asJSON := fs.Bool("json", false, "print the Answer object as JSON")
+	conv := fs.String("conversation", "", "conversation id, for follow-up questions")
+	llm := llmFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kefu ask --kb NAME [--json] QUESTION")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	question := strings.Join(pos, " ")
+	if *kb == "" || question == "" {
+		fs.Usage()
+		return errUsage
+	}
+	a, err := newApp(c)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if _, err := a.store.KB(ctx, *kb); err != nil {
+		return err
+	}
+	e, err := a.embedder(ctx, *kb)
+	if err != nil {
+		return err
+	}
+	svc, err := a.answerer(a.retriever(e), answer.Options{LLM: llm.settings()})
+	if err != nil {
+		return err
+	}
+	var onDelta func(string)
+	if !*asJSON {
+		onDelta = func(s string) { fmt.Print(s) }
+	}
+	ans, err := svc.Ask(ctx, kefu.AskRequest{KB: *kb, Question: question, ConversationID: *conv}, onDelta)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(ans)
+	}
+	fmt.Println()
+	if ans.Disclaimer != "" && !strings.Contains(ans.Text, ans.Disclaimer) {
+		fmt.Println("\n" + ans.Disclaimer)
+	}
+	for _, ci := range ans.Citations {
+		fmt.Printf("[%d] %s (%s)\n", ci.N, firstNonEmpty(ci.Title, ci.DocID), ci.DocID)
+	}
+	fmt.Fprintf(os.Stderr, "route %s, confidence %.2f, %.0f ms\n", ans.Route, ans.Confidence, ans.Timings.TotalMS)
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// llmOptions are the flags of an OpenAI-compatible LLM.
+type llmOptions struct{ base, model, key *string }
+
+func llmFlags(fs *flag.FlagSet) llmOptions {
+	return llmOptions{
+		base:  fs.String("llm-base-url", os.Getenv("KEFU_LLM_BASE_URL"), "OpenAI-compatible API base URL, e.g. http://localhost:11434/v1 (env KEFU_LLM_BASE_URL; empty: answer extractively)"),
+		model: fs.String("llm-model", os.Getenv("KEFU_LLM_MODEL"), "LLM model name (env KEFU_LLM_MODEL)"),
+		key:   fs.String("llm-api-key", "", "LLM API key (env KEFU_LLM_API_KEY; prefer the env)"),
+	}
+}
+
+func (o llmOptions) settings() *kefu.LLMSettings {
+	if *o.base == "" {
+		return nil
+	}
+	key := *o.key
+	if key == "" {
+		key = os.Getenv("KEFU_LLM_API_KEY")
+	}
+	return &kefu.LLMSettings{BaseURL: *o.base, Model: *o.model, APIKey: key, Temperature: 0.2, MaxTokens: 512, ContextTokens: 8192}
+}

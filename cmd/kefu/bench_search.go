@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/internal/text"
+	"github.com/kefu-dev/kefu/retrieve"
+)
+
+// SearchBench is the result of `kefu bench search`: hybrid search latency
+// with the query embedding excluded (vectors are given).
+type SearchBench struct {
+	Chunks     int     `json:"chunks"`
+	Dim        int     `json:"dim"`
+	Queries    int     `json:"queries"`
+	P50MS      float64 `json:"p50_ms"`
+	P90MS      float64 `json:"p90_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	Procs      int     `json:"procs"` // GOMAXPROCS while timing
+	KeywordP50 float64 `json:"keyword_p50_ms"`
+	VectorP50  float64 `json:"vector_p50_ms"`
+	BuildS     float64 `json:"build_s"`
+	StartupS   float64 `json:"startup_s"` // reopening the store: loading vectors without re-embedding
+	Corpus     string  `json:"corpus"`
+}
+
+// benchSearch builds a KB of n chunks in a temporary data directory (texts
+// recombined from the sentences of the shared SciFact and AFQMC corpora,
+// random unit vectors), then times hybrid searches of the datasets' queries.
+func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int, progress func(string)) (*SearchBench, error) {
+	sentences, qs, err := benchCorpus(shared)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kefu-bench-search-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := index.Open(dir, index.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CreateKB(ctx, &kefu.KB{Name: "bench", Model: "bench@random", Dim: dim, Settings: kefu.DefaultSettings()}); err != nil {
+		st.Close()
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	t0 := time.Now()
+	const perDoc = 50
+	for d := 0; d*perDoc < n; d++ {
+		m := min(perDoc, n-d*perDoc)
+		chunks := make([]kefu.Chunk, m)
+		vecs := make([][][]float32, m)
+		for i := range chunks {
+			var b strings.Builder
+			for j := 0; j < 3+rng.IntN(4); j++ {
+				b.WriteString(sentences[rng.IntN(len(sentences))])
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "(%d-%d)", d, i) // no two chunks alike
+			t := b.String()
+			chunks[i] = kefu.Chunk{Kind: kefu.KindPassage, Title: fmt.Sprintf("Document %d", d), Text: t, Lang: text.Lang(t)}
+			vecs[i] = [][]float32{randomUnit(rng, dim)}
+		}
+		doc := &kefu.Document{ID: fmt.Sprintf("doc-%d", d), KB: "bench", Source: fmt.Sprintf("doc-%d.txt", d)}
+		if err := st.PutDocument(ctx, doc, chunks, vecs); err != nil {
+			st.Close()
+			return nil, err
+		}
+		if progress != nil && d%100 == 0 {
+			progress(fmt.Sprintf("built %d/%d chunks", d*perDoc, n))
+		}
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	build := time.Since(t0)
+	t0 = time.Now()
+	st, err = index.Open(dir, index.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	startup := time.Since(t0)
+
+	r := &retrieve.Retriever{Index: st, KBs: st}
+	kb, err := st.KB(ctx, "bench")
+	if err != nil {
+		return nil, err
+	}
+	if procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	}
+	var lat, kw, vec []float64
+	for i := 0; i < queries+20; i++ {
+		q := kefu.Query{Text: qs[i%len(qs)], K: 10, Mode: kefu.ModeHybrid}
+		v := randomUnit(rng, dim)
+		start := time.Now()
+		c, err := st.Search(ctx, "bench", kefu.SearchRequest{Query: q.Text, Vector: v, K: retrieve.CandidateCount(q, kb.Settings.Fusion)})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.Rank(ctx, kb, c, q, kb.Settings.Fusion); err != nil {
+			return nil, err
+		}
+		if i < 20 {
+			continue // warm-up
+		}
+		lat = append(lat, ms(time.Since(start)))
+		kw = append(kw, ms(c.Timings["keyword"]))
+		vec = append(vec, ms(c.Timings["vector"]))
+	}
+	return &SearchBench{
+		Chunks: n, Dim: dim, Queries: queries, Procs: runtime.GOMAXPROCS(0),
+		P50MS: pct(lat, 50), P90MS: pct(lat, 90), P99MS: pct(lat, 99),
+		KeywordP50: pct(kw, 50), VectorP50: pct(vec, 50),
+		BuildS: build.Seconds(), StartupS: startup.Seconds(),
+		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets",
+	}, nil
+}
+
+// benchCorpus returns sentences and queries from the shared datasets.
+func benchCorpus(shared string) (sentences, queries []string, err error) {
+	for _, ds := range []string{"scifact", "afqmc_faq_zh"} {
+		dir := filepath.Join(shared, "data", "eval", ds)
+		d, err := retrieve.LoadDataset(dir, "test")
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench corpus: %w (is ../shared beside the checkout, or KEFU_SHARED set?)", err)
+		}
+		for _, doc := range d.Corpus {
+			sentences = append(sentences, text.Sentences(doc.Text)...)
+		}
+		for _, id := range d.QueryIDs() {
+			queries = append(queries, d.Queries[id])
+		}
+	}
+	rand.New(rand.NewPCG(3, 5)).Shuffle(len(queries), func(i, j int) { queries[i], queries[j] = queries[j], queries[i] })
+	return sentences, queries, nil
+}
+
+func randomUnit(rng *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	var n float64
+	for i := range v {
+		x := rng.NormFloat64()
+		v[i] = float32(x)
+		n += x * x
+	}
+	inv := float32(1 / math.Sqrt(n))
+	for i := range v {
+		v[i] *= inv
+	}
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// pct returns the p-th percentile (nearest rank) of xs.
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kefu-dev/kefu"
+)
+
+func runKB(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("kb", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	threshold := fs.Float64("threshold", 0, "create: confident-answer threshold (default 0.85)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kefu kb list | show NAME | create NAME | delete NAME")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || (pos[0] != "list" && len(pos) != 2) {
+		fs.Usage()
+		return errUsage
+	}
+	a, err := newApp(c)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	switch pos[0] {
+	case "list":
+		kbs, err := a.store.KBs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, kb := range kbs {
+			st, _ := a.store.Stats(ctx, kb.Name)
+			fmt.Printf("%-20s %5d documents %7d chunks  model %s\n", kb.Name, st.Documents, st.Chunks, kb.Model)
+		}
+	case "show":
+		kb, err := a.store.KB(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		st, err := a.store.Stats(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*kefu.KB
+			Stats kefu.KBStats `json:"stats"`
+		}{kb, st})
+	case "create":
+		e, err := a.embedder(ctx, "")
+		if err != nil {
+			return err
+		}
+		set := kefu.DefaultSettings()
+		if *threshold > 0 {
+			set.Threshold = *threshold
+		}
+		kb := &kefu.KB{Name: pos[1], Model: e.ModelID(), Dim: e.Model().Dim, Settings: set}
+		if err := a.store.CreateKB(ctx, kb); err != nil {
+			return err
+		}
+		fmt.Printf("created %s (model %s)\n", kb.Name, kb.Model)
+	case "delete":
+		if err := a.store.DeleteKB(ctx, pos[1]); err != nil {
+			return err
+		}
+		fmt.Printf("deleted %s\n", pos[1])
+	default:
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
