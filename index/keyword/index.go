@@ -28,6 +28,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -187,6 +188,9 @@ func newMapping(analyzer string) *mapping.IndexMappingImpl {
 	return m
 }
 
+// boltTimeout bounds the wait for the lock of an index's bolt file.
+const boltTimeout = "2s"
+
 // Open opens the index in dir, creating it when absent; dir "" makes an
 // index in memory.
 func Open(dir string, opts Options) (*Index, error) {
@@ -203,14 +207,19 @@ func Open(dir string, opts Options) (*Index, error) {
 	case dir == "":
 		idx, err = bleve.NewUsing("", newMapping(name), scorch.Name, scorch.Name, nil)
 	case exists(filepath.Join(dir, "index_meta.json")) && exists(filepath.Join(dir, "store")):
-		idx, err = bleve.Open(dir)
+		// Without a timeout, opening an index another Index holds blocks
+		// forever on its bolt file lock.
+		idx, err = bleve.OpenUsing(dir, map[string]any{"bolt_timeout": boltTimeout})
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, kefu.Errorf(kefu.ECONFLICT, "keyword: index %s is open elsewhere", dir)
+		}
 	default:
 		// A crash while creating can leave index_meta.json without a
 		// store; nothing was indexed yet, so start afresh.
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: clear %s: %w", dir, err)
 		}
-		idx, err = bleve.NewUsing(dir, newMapping(name), scorch.Name, scorch.Name, nil)
+		idx, err = bleve.NewUsing(dir, newMapping(name), scorch.Name, scorch.Name, map[string]any{"bolt_timeout": boltTimeout})
 	}
 	if err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: open %q: %w", dir, err)
