@@ -62,13 +62,13 @@ func TestSearchFindsTheRightFAQ(t *testing.T) {
 	ix := openMem(t, Options{})
 	apply(t, ix, shopFAQ, nil, nil)
 	for q, want := range map[string]string{
-		"怎么申请退款":                 "faq-refund",
-		"我想退款":                   "faq-refund",
-		"能开发票吗":                  "faq-invoice",
-		"花呗":                     "faq-huabei",
-		"refund please":          "faq-refund-en",
-		"REFUNDS":                "faq-refund-en",
-		"ｒｅｆｕｎｄ":                 "faq-refund-en",
+		"怎么申请退款":                  "faq-refund",
+		"我想退款":                    "faq-refund",
+		"能开发票吗":                   "faq-invoice",
+		"花呗":                      "faq-huabei",
+		"refund please":           "faq-refund-en",
+		"REFUNDS":                 "faq-refund-en",
+		"ｒｅｆｕｎｄ":                  "faq-refund-en",
 		"shipping label printing": "help-returns",
 	} {
 		hits := search(t, ix, q, 3, nil)
