@@ -73,21 +73,11 @@ type VectorReport struct {
 // BenchVector measures the kernels and the exact and int8 scans against
 // their baselines.
 func BenchVector(ctx context.Context, o BenchVectorOptions) (*VectorReport, error) {
-	if o.N <= 0 {
-		o.N = 100_000
-	}
-	if o.Dim <= 0 {
-		o.Dim = 384
-	}
-	if o.Queries <= 0 {
-		o.Queries = 50
-	}
-	if o.Clusters <= 0 {
-		o.Clusters = max(o.N/100, 1)
-	}
-	if o.ProbeBytes <= 0 {
-		o.ProbeBytes = 1 << 30
-	}
+	def(&o.N, 100_000)
+	def(&o.Dim, 384)
+	def(&o.Queries, 50)
+	def(&o.Clusters, max(o.N/100, 1))
+	def(&o.ProbeBytes, 1<<30)
 	rep := &VectorReport{Kernel: Kernel(), N: o.N, Dim: o.Dim, Queries: o.Queries,
 		Data: fmt.Sprintf("%d unit vectors around %d Gaussian clusters (noise norm 1), queries from the same clusters", o.N, o.Clusters)}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -314,21 +304,11 @@ type HNSWReport struct {
 // BenchHNSW builds an HNSW index over clustered synthetic unit vectors and
 // measures its recall and latency against the exact scan.
 func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
-	if o.N <= 0 {
-		o.N = 1_000_000
-	}
-	if o.Dim <= 0 {
-		o.Dim = 384
-	}
-	if o.Queries <= 0 {
-		o.Queries = 200
-	}
-	if o.Clusters <= 0 {
-		o.Clusters = max(o.N/500, 1)
-	}
-	if o.Spread <= 0 {
-		o.Spread = 1
-	}
+	def(&o.N, 1_000_000)
+	def(&o.Dim, 384)
+	def(&o.Queries, 200)
+	def(&o.Clusters, max(o.N/500, 1))
+	def(&o.Spread, 1)
 	opts := Options{Dim: o.Dim, Mode: ModeHNSW, M: o.M, EfConstruction: o.EfConstruction, EfSearch: o.EfSearch, Workers: o.Workers, Seed: o.Seed}
 	ix, err := New(opts)
 	if err != nil {

@@ -62,11 +62,6 @@ func (o *Options) fill() error {
 	default:
 		return kefu.Errorf(kefu.EINVALID, "vector: unknown mode %q", o.Mode)
 	}
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
 	def(&o.HNSWMin, DefaultHNSWMin)
 	def(&o.Int8Min, DefaultInt8Min)
 	def(&o.M, DefaultM)
@@ -77,6 +72,13 @@ func (o *Options) fill() error {
 	o.M = min(max(o.M, 2), 128)
 	o.EfConstruction = max(o.EfConstruction, o.M)
 	return nil
+}
+
+// def sets *v to d unless it is positive.
+func def[T int | float64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 const (
@@ -230,13 +232,18 @@ func (ix *Index) writeRow(row, label uint32, v []float32) {
 		ix.scales[r] = quantize(v, ix.codes[r*ix.stride:(r+1)*ix.stride])
 	}
 	ix.labels[r] = label
+	ix.link(row, label)
+}
+
+// link puts row at the head of label's chain.
+func (ix *Index) link(row, label uint32) {
 	head, ok := ix.heads[label]
 	if !ok {
 		head = noRow
 	} else if ix.next[head] == noRow {
 		ix.multi++
 	}
-	ix.next[r] = head
+	ix.next[row] = head
 	ix.heads[label] = row
 	ix.live++
 }
@@ -321,15 +328,7 @@ func (ix *Index) relink() {
 			ix.free = append(ix.free, uint32(r))
 			continue
 		}
-		head, ok := ix.heads[lab]
-		if !ok {
-			head = noRow
-		} else if ix.next[head] == noRow {
-			ix.multi++
-		}
-		ix.next[r] = head
-		ix.heads[lab] = uint32(r)
-		ix.live++
+		ix.link(uint32(r), lab)
 	}
 }
 

@@ -70,20 +70,6 @@ func vectors(cl *Clusters, n int) [][]float32 {
 	return out
 }
 
-// recall is the share of want's labels found in got.
-func recall(got, want []Result) float64 {
-	if len(want) == 0 {
-		return 1
-	}
-	hit := 0
-	for _, w := range want {
-		if slices.ContainsFunc(got, func(g Result) bool { return g.Label == w.Label }) {
-			hit++
-		}
-	}
-	return float64(hit) / float64(len(want))
-}
-
 // sameRanking checks got against the exact answer: the same length, and at
 // each rank the same label or a score tied within float32 rounding.
 func sameRanking(t *testing.T, got, want []Result) {
@@ -198,7 +184,7 @@ func TestRecallByMode(t *testing.T) {
 				if len(got) != 10 {
 					t.Fatalf("%d results", len(got))
 				}
-				sum += recall(got, c.exact(q, 10, nil))
+				sum += recall10(got, c.exact(q, 10, nil))
 			}
 			r := sum / float64(len(qs))
 			t.Logf("recall@10 %.4f", r)
@@ -247,7 +233,7 @@ func TestMultiVectorLabels(t *testing.T) {
 				if o.Mode == ModeFlat {
 					sameRanking(t, got, want)
 				}
-				sum += recall(got, want)
+				sum += recall10(got, want)
 			}
 			if r := sum / 40; r < minRecall[o.Mode] {
 				t.Fatalf("recall %.3f", r)
@@ -291,7 +277,7 @@ func TestFilteredSearch(t *testing.T) {
 							t.Fatalf("share %v: label %d is not allowed", share, g.Label)
 						}
 					}
-					sum += recall(got, want)
+					sum += recall10(got, want)
 				}
 				if r := sum / 20; r < minRecall[o.Mode] {
 					t.Fatalf("share %v: recall %.3f", share, r)
@@ -326,7 +312,7 @@ func TestDeleteAndReAdd(t *testing.T) {
 							t.Fatalf("%s: deleted label %d returned", stage, g.Label)
 						}
 					}
-					sum += recall(got, c.exact(q, 10, nil))
+					sum += recall10(got, c.exact(q, 10, nil))
 				}
 				if r := sum / 30; r < minRecall[o.Mode]-0.02 {
 					t.Fatalf("%s: recall %.3f", stage, r)
@@ -388,7 +374,7 @@ func TestAutoModeSwitches(t *testing.T) {
 			t.Fatalf("%d vectors: mode %s, want %s", n, ix.Mode(), w.mode)
 		}
 		q := vs[n/2]
-		if got := ix.Search(q, 5, nil); recall(got, c.exact(q, 5, nil)) < 0.8 {
+		if got := ix.Search(q, 5, nil); recall10(got, c.exact(q, 5, nil)) < 0.8 {
 			t.Fatalf("%d vectors: %v", n, got)
 		}
 	}
@@ -474,7 +460,7 @@ func TestHNSWReplaceEntryPoint(t *testing.T) {
 	}
 	var sum float64
 	for _, q := range vectors(cl, 30) {
-		sum += recall(ix.Search(q, 5, nil), c.exact(q, 5, nil))
+		sum += recall10(ix.Search(q, 5, nil), c.exact(q, 5, nil))
 	}
 	if sum/30 < 0.9 {
 		t.Fatalf("recall %.3f", sum/30)
