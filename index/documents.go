@@ -171,6 +171,7 @@ func (s *Store) DeleteDocument(ctx context.Context, kb, docID string) error {
 	if err != nil {
 		return wrapInternal(err, "delete document %s", docID)
 	}
+	s.deleteSource(kb, docID)
 	return st.apply(ch)
 }
 

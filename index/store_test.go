@@ -402,3 +402,44 @@ func TestReembedChangesModelAndDim(t *testing.T) {
 		t.Errorf("old dimension accepted: %v", err)
 	}
 }
+
+func TestKeysAndSources(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	h := fmt.Sprintf("%x", sha256.Sum256([]byte("secret")))
+	if err := s.CreateKey(ctx, &kefu.Key{ID: "k1", Hash: h, Scope: kefu.ScopeQuery, KB: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, &kefu.Key{ID: "k2", Hash: h, Scope: kefu.ScopeAdmin}); kefu.ErrorCode(err) != kefu.ECONFLICT {
+		t.Errorf("same secret twice: %v", err)
+	}
+	k, err := s.KeyByHash(ctx, h)
+	if err != nil || k.ID != "k1" || k.Scope != kefu.ScopeQuery || k.KB != "shop" {
+		t.Fatalf("KeyByHash = %+v, %v", k, err)
+	}
+	if err := s.DeleteKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeyByHash(ctx, h); kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		t.Errorf("revoked key still found: %v", err)
+	}
+	if !kefu.ScopeAdmin.Includes(kefu.ScopeQuery) || kefu.ScopeQuery.Includes(kefu.ScopeIngest) || kefu.Scope("x").Includes(kefu.ScopeQuery) {
+		t.Error("scope nesting")
+	}
+
+	newKB(t, s, "kb")
+	put(t, s, "kb", "a/b.md", passages("text"))
+	if err := s.PutSource(ctx, "kb", "a/b.md", []byte("# source")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Source(ctx, "kb", "a/b.md"); err != nil || string(b) != "# source" {
+		t.Fatalf("Source = %q, %v", b, err)
+	}
+	if err := s.DeleteDocument(ctx, "kb", "a/b.md"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Source(ctx, "kb", "a/b.md"); kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		t.Errorf("source kept after delete: %v", err)
+	}
+}
