@@ -37,7 +37,7 @@ type Chunker struct {
 }
 
 // minChunkTokens is the smallest budget a Chunker accepts.
-const minChunkTokens = 16
+const minChunkTokens = 8
 
 func (c *Chunker) count(s string) int {
 	if s == "" {
@@ -70,7 +70,7 @@ func (c *Chunker) Chunk(doc *Doc) []kefu.Chunk {
 	for _, blk := range doc.Blocks {
 		b.block(blk)
 	}
-	b.flush(false)
+	b.end()
 	return b.out
 }
 
@@ -79,8 +79,11 @@ type unitKind int
 
 const (
 	unitSentence unitKind = iota
-	unitBlock             // a whole list item, table, code block or paragraph
+	unitProse             // a whole paragraph or list item
+	unitCode              // a whole code block
+	unitTable             // a whole table
 	unitRow               // one table row
+	unitHeader            // a table's header repeated in a chunk
 	unitPiece             // part of something too long for one chunk
 )
 
@@ -109,7 +112,8 @@ type chunkBuilder struct {
 	budget   int      // tokens left for text after the title and headings
 	cur      []unit
 	curTok   int
-	carried  int // units at the start of cur repeated from the last chunk
+	carried  int    // units at the start of cur repeated from the last chunk
+	queue    []unit // units waiting to be placed
 	page     int
 	tables   int
 }
@@ -186,7 +190,7 @@ func (b *chunkBuilder) block(blk Block) {
 	case BlockPage:
 		b.page = blk.Page
 	case BlockHeading:
-		b.flush(false)
+		b.end()
 		lvl := max(blk.Level, 1)
 		for len(b.levels) > 0 && b.levels[len(b.levels)-1] >= lvl {
 			b.levels, b.path = b.levels[:len(b.levels)-1], b.path[:len(b.path)-1]
@@ -215,16 +219,25 @@ func (b *chunkBuilder) prose(s string, item bool) {
 	}
 	whole := b.c.count(s)
 	if whole <= b.budget && (item || b.curTok+whole <= b.budget || b.curTok >= b.budget/2) {
-		b.add(unit{text: s, tokens: whole, join: "\n", kind: unitBlock, page: b.page})
+		b.add(unit{text: s, tokens: whole, join: "\n", kind: unitProse, page: b.page})
 		return
 	}
-	join := "\n"
+	for _, u := range b.sentenceUnits(s, "\n", b.budget) {
+		b.add(u)
+	}
+}
+
+// sentenceUnits cuts prose into sentences, and sentences longer than
+// budget into pieces.
+func (b *chunkBuilder) sentenceUnits(s, join string, budget int) []unit {
+	var out []unit
 	for _, sent := range text.Sentences(s) {
-		for _, piece := range b.c.cut(sent, b.budget) {
-			b.add(unit{text: piece, tokens: b.c.count(piece), join: join, kind: unitSentence, page: b.page})
+		for _, piece := range b.c.cut(sent, budget) {
+			out = append(out, unit{text: piece, tokens: b.c.count(piece), join: join, kind: unitSentence, page: b.page})
 			join = "sentence"
 		}
 	}
+	return out
 }
 
 // code packs a code block: whole when it fits, else in runs of lines.
@@ -234,34 +247,44 @@ func (b *chunkBuilder) code(s string) {
 		return
 	}
 	if n := b.c.count(s); n <= b.budget {
-		b.add(unit{text: s, tokens: n, join: "\n", kind: unitBlock, page: b.page})
+		b.add(unit{text: s, tokens: n, join: "\n", kind: unitCode, page: b.page})
 		return
 	}
+	for _, u := range b.lineUnits(s, b.budget) {
+		b.add(u)
+	}
+}
+
+// lineUnits cuts code into runs of whole lines within budget, and lines
+// longer than budget into pieces.
+func (b *chunkBuilder) lineUnits(s string, budget int) []unit {
+	var out []unit
 	var run []string
 	runTok := 0
 	emit := func() {
 		if len(run) > 0 {
 			t := strings.Join(run, "\n")
-			b.add(unit{text: t, tokens: b.c.count(t), join: "\n", kind: unitPiece, page: b.page})
+			out = append(out, unit{text: t, tokens: b.c.count(t), join: "\n", kind: unitPiece, page: b.page})
 		}
 		run, runTok = nil, 0
 	}
 	for _, line := range strings.Split(s, "\n") {
 		n := b.c.count(line) + 1
-		if n > b.budget {
+		if n > budget {
 			emit()
-			for _, piece := range b.c.cut(line, b.budget) {
-				b.add(unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitPiece, page: b.page})
+			for _, piece := range b.c.cut(line, budget) {
+				out = append(out, unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitPiece, page: b.page})
 			}
 			continue
 		}
-		if runTok+n > b.budget {
+		if runTok+n > budget {
 			emit()
 		}
 		run = append(run, line)
 		runTok += n
 	}
 	emit()
+	return out
 }
 
 // table packs a table: whole when it fits, else row by row under its
@@ -271,36 +294,47 @@ func (b *chunkBuilder) table(rows [][]string) {
 		return
 	}
 	cols := maxCols(rows)
-	lines := make([]string, len(rows))
-	for i, r := range rows {
-		lines[i] = tableRow(r, cols)
+	lines := make([]string, len(rows)+1)
+	lines[0] = tableRow(rows[0], cols)
+	lines[1] = tableRule(cols)
+	for i, r := range rows[1:] {
+		lines[i+2] = tableRow(r, cols)
 	}
-	header := lines[0] + "\n" + tableRule(cols)
-	all := header
-	if len(lines) > 1 {
-		all += "\n" + strings.Join(lines[1:], "\n")
-	}
+	all := strings.Join(lines, "\n")
 	if n := b.c.count(all); n <= b.budget {
-		b.add(unit{text: all, tokens: n, join: "\n", kind: unitBlock, page: b.page})
+		b.add(unit{text: all, tokens: n, join: "\n", kind: unitTable, page: b.page})
 		return
 	}
-	b.tables++
-	headerTok := b.c.count(header)
-	if headerTok > b.budget/2 {
-		// A header this long is not worth repeating: it is a row.
-		header, headerTok = "", 0
-		lines = append([]string{lines[0]}, lines...)
+	for _, u := range b.rowUnits(lines, b.budget) {
+		b.add(u)
 	}
-	for _, line := range lines[1:] {
+}
+
+// rowUnits turns the lines of a table (header, rule, rows) into row units
+// that repeat the header, rows longer than budget cut into pieces. A
+// header worth more than half the budget is not repeated but kept as a
+// row.
+func (b *chunkBuilder) rowUnits(lines []string, budget int) []unit {
+	b.tables++
+	header := strings.Join(lines[:min(2, len(lines))], "\n")
+	rows := lines[min(2, len(lines)):]
+	headerTok := b.c.count(header)
+	if headerTok > budget/2 {
+		rows = append([]string{lines[0]}, rows...)
+		header, headerTok = "", 0
+	}
+	var out []unit
+	for _, line := range rows {
 		n := b.c.count(line)
-		if n+headerTok > b.budget {
-			for _, piece := range b.c.cut(line, b.budget-headerTok) {
-				b.add(unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
-			}
+		if n+headerTok <= budget {
+			out = append(out, unit{text: line, tokens: n, join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
 			continue
 		}
-		b.add(unit{text: line, tokens: n, join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
+		for _, piece := range b.c.cut(line, budget-headerTok) {
+			out = append(out, unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
+		}
 	}
+	return out
 }
 
 func tableRow(cells []string, cols int) string {
@@ -322,47 +356,75 @@ func tableRule(cols int) string {
 	return "|" + strings.Repeat(" --- |", cols)
 }
 
-// add packs one unit, starting a new chunk when it does not fit. The
-// first row of a table in a chunk brings the table's header with it.
+// add packs one unit, starting new chunks as needed. Units a chunk could
+// not hold after all (the counter's count of the whole chunk exceeded the
+// sum of its parts) go back to the front of the queue; each round emits at
+// least part of a unit, so the loop ends.
 func (b *chunkBuilder) add(u unit) {
+	b.queue = append(b.queue, u)
+	for len(b.queue) > 0 {
+		u := b.queue[0]
+		b.queue = b.queue[1:]
+		b.place(u)
+	}
+}
+
+// place puts u in the current chunk, or ends the chunk first when u does
+// not fit. The first row of a table in a chunk brings the table's header.
+func (b *chunkBuilder) place(u unit) {
 	needHeader := u.header != "" && (len(b.cur) == 0 || b.cur[len(b.cur)-1].table != u.table)
 	extra := 0
 	if needHeader {
 		extra = b.c.count(u.header)
 	}
 	if len(b.cur) > 0 && b.curTok+extra+u.tokens > b.budget {
+		var rest []unit
 		if len(b.cur) == b.carried {
 			b.cur, b.curTok, b.carried = nil, 0, 0 // no room for overlap
 		} else {
-			b.flush(true)
+			rest = b.flush(true)
 		}
-		b.add(u)
+		b.queue = append(append(rest, u), b.queue...)
 		return
 	}
 	if needHeader {
-		b.cur = append(b.cur, unit{text: u.header, tokens: extra, join: "\n", kind: unitRow, page: u.page, table: u.table})
+		b.cur = append(b.cur, unit{text: u.header, tokens: extra, join: "\n", kind: unitHeader, page: u.page, table: u.table})
 		b.curTok += extra
 	}
 	b.cur = append(b.cur, u)
 	b.curTok += u.tokens
 }
 
-// flush ends the current chunk. With overlap, the next chunk starts with
-// the last sentences of this one.
-func (b *chunkBuilder) flush(overlap bool) {
+// end ends the current chunk and places whatever it could not hold, until
+// nothing is left: at headings and at the end of the document.
+func (b *chunkBuilder) end() {
+	for {
+		rest := b.flush(false)
+		if len(rest) == 0 {
+			return
+		}
+		b.queue = append(rest, b.queue...)
+		for len(b.queue) > 0 {
+			u := b.queue[0]
+			b.queue = b.queue[1:]
+			b.place(u)
+		}
+	}
+}
+
+// flush emits the current chunk and returns the units it could not hold.
+// With overlap, the next chunk starts with the last sentences of this one.
+func (b *chunkBuilder) flush(overlap bool) []unit {
 	units, carried := b.cur, b.carried
 	b.cur, b.curTok, b.carried = nil, 0, 0
 	if len(units) == carried {
-		return // nothing but what the last chunk already has
+		return nil // nothing but what the last chunk already has
 	}
 	if rest := b.emit(units); len(rest) > 0 {
-		for _, u := range rest {
-			b.add(u)
-		}
-		return
+		return rest
 	}
 	if !overlap || b.overlap == 0 {
-		return
+		return nil
 	}
 	var keep []unit
 	tok := 0
@@ -374,38 +436,73 @@ func (b *chunkBuilder) flush(overlap bool) {
 		keep = append([]unit{units[i]}, keep...)
 	}
 	b.cur, b.curTok, b.carried = keep, tok, len(keep)
+	return nil
 }
 
 // emit appends the chunk of the longest run of units, from the first, that
 // fits by the counter's count of the whole chunk — token counts need not
-// add up — and returns the units left over. A single unit over the budget
-// is cut smaller by its excess.
+// add up — and returns the units left over. A table header is never
+// emitted without its first row. A unit over the budget on its own is cut
+// smaller by its excess.
 func (b *chunkBuilder) emit(units []unit) []unit {
-	for k := len(units); k > 1; k-- {
+	least := 1
+	if len(units) > 1 && units[0].kind == unitHeader {
+		least = 2 // a repeated table header and its first row
+	}
+	for k := len(units); k > least; k-- {
 		if ch := b.chunkOf(units[:k]); ch.Tokens <= b.max {
 			b.out = append(b.out, ch)
 			return units[k:]
 		}
 	}
-	u, rest := units[0], units[1:]
+	lead := units[:least-1]
+	u, rest := units[least-1], units[least:]
 	for attempt := 0; ; attempt++ {
-		ch := b.chunkOf([]unit{u})
-		if ch.Tokens <= b.max || attempt == 8 {
+		ch := b.chunkOf(append(lead[:len(lead):len(lead)], u))
+		if ch.Tokens <= b.max || attempt == 32 {
 			b.out = append(b.out, ch)
 			return rest
 		}
-		pieces := b.c.cut(u.text, max(u.tokens-(ch.Tokens-b.max)-1, 1))
-		if len(pieces) < 2 {
+		// Smaller by the excess, or in proportion when counts grow faster
+		// than their parts.
+		target := max(min(u.tokens-(ch.Tokens-b.max), u.tokens*b.max/ch.Tokens)-1, 1)
+		parts := b.split(u, target)
+		if len(parts) < 2 {
 			b.out = append(b.out, ch) // one character over the budget: nothing smaller exists
 			return rest
 		}
-		more := make([]unit, 0, len(pieces)-1+len(rest))
-		for _, p := range pieces[1:] {
-			more = append(more, unit{text: p, tokens: b.c.count(p), join: u.join, kind: unitPiece, page: u.page})
-		}
-		rest = append(more, rest...)
-		u = unit{text: pieces[0], tokens: b.c.count(pieces[0]), join: u.join, kind: unitPiece, page: u.page}
+		rest = append(parts[1:len(parts):len(parts)], rest...)
+		u = parts[0]
 	}
+}
+
+// split cuts a unit that does not fit along its structure: a paragraph
+// into sentences, a code block into lines, a table into rows; else into
+// pieces of at most target tokens.
+func (b *chunkBuilder) split(u unit, target int) []unit {
+	page := b.page
+	b.page = u.page
+	defer func() { b.page = page }()
+	var parts []unit
+	switch u.kind {
+	case unitProse:
+		parts = b.sentenceUnits(u.text, u.join, target)
+	case unitCode:
+		parts = b.lineUnits(u.text, target)
+	case unitTable:
+		parts = b.rowUnits(strings.Split(u.text, "\n"), target)
+	}
+	if len(parts) > 1 {
+		if parts[0].kind != unitRow {
+			parts[0].join = u.join
+		}
+		return parts
+	}
+	parts = parts[:0]
+	for _, p := range b.c.cut(u.text, target) {
+		parts = append(parts, unit{text: p, tokens: b.c.count(p), join: u.join, kind: unitPiece, page: u.page, table: u.table, header: u.header})
+	}
+	return parts
 }
 
 // chunkOf builds the chunk of units, counting its tokens.
