@@ -85,7 +85,7 @@ func TestChunkOverlap(t *testing.T) {
 func TestChunkKeepsParagraphsWhole(t *testing.T) {
 	doc := &Doc{ID: "p", Blocks: []Block{
 		{Kind: BlockParagraph, Text: "One two three four five six seven eight nine ten."}, // 11
-		{Kind: BlockParagraph, Text: "Alpha beta gamma. Delta epsilon zeta."},              // 8
+		{Kind: BlockParagraph, Text: "Alpha beta gamma. Delta epsilon zeta."},             // 8
 	}}
 	chunks := (&Chunker{Counter: wordCounter{}, MaxTokens: 16}).Chunk(doc)
 	want := []string{" :: One two three four five six seven eight nine ten.", " :: Alpha beta gamma. Delta epsilon zeta."}
@@ -342,4 +342,3 @@ func inOneChunk(chunks []kefu.Chunk, s string) bool {
 	}
 	return false
 }
-
