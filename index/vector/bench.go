@@ -400,13 +400,13 @@ func recall10(got, want []Result) float64 {
 }
 
 // alternate times f(n) and g(n) in turn, reps times each, with n grown
-// until one run of f takes 50 ms, and returns their median ns per call.
+// until a run of both takes 40 ms, and returns their median ns per call.
 func alternate(reps int, f, g func(n int) float32) (fns, gns float64) {
-	n := 1000
+	n := 100
 	for {
 		t0 := time.Now()
-		sink = f(n)
-		if d := time.Since(t0); d > 50*time.Millisecond || n > 1<<30 {
+		sink = f(n) + g(n)
+		if d := time.Since(t0); d > 40*time.Millisecond || n > 1<<30 {
 			break
 		}
 		n *= 2

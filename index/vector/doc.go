@@ -7,4 +7,21 @@
 // The kernels use Go's simd/archsimd package (GOEXPERIMENT=simd, amd64) with
 // AVX-512 and AVX2 paths chosen at run time; other builds and CPUs use the
 // pure-Go kernels in generic.go. Kernel reports which one is in use.
+//
+// Search modes (Options.Mode):
+//   - flat: exact scan of the float32 rows, memory-bound (kernel_simd.go).
+//   - int8: scan of per-vector-scaled int8 codes (quant.go), a quarter of
+//     the bytes, then float32 rescoring of the best max(Rescore, 4k) labels.
+//   - hnsw: graph search (hnsw.go); deleted rows stay as tombstones until
+//     Add reuses them.
+//   - auto (default): flat below Int8Min vectors, int8 below HNSWMin, HNSW
+//     from HNSWMin on (the graph is built in the Add that crosses it and
+//     dropped when deletes bring the index under HNSWMin/2).
+//
+// Filters: an allow-list of labels is checked inside every scan and graph
+// traversal (disallowed nodes are traversed, never returned); when it admits
+// few rows the search scores just those rows instead.
+//
+// BenchVector and BenchHNSW (bench.go) are the measurements behind
+// `kefu bench vector` and `kefu bench hnsw`.
 package vector
