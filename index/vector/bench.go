@@ -321,12 +321,11 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 	qflat := make([]float32, o.Queries*o.Dim)
 	cl.Fill(qflat)
 
-	// Rows are written first and linked in one parallel build, as when
-	// auto mode crosses HNSWMin or Load finds no graph.
+	// Rows are written first, then quantised and linked in one parallel
+	// build, as when Load finds no graph.
 	flat := make([]float32, o.N*o.Dim)
 	cl.Fill(flat)
 	ix.g = nil
-	ix.opts.Mode = ModeFlat
 	ix.vecs = flat
 	ix.labels = make([]uint32, o.N)
 	ix.scales = make([]float32, o.N)
@@ -338,9 +337,8 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	ix.buildGraph()
+	ix.configure(nil)
 	rep.BuildS = time.Since(t0).Seconds()
-	ix.opts.Mode = ModeHNSW
 	rep.MemoryBytes, rep.GraphBytes = ix.MemoryBytes(), ix.g.memoryBytes()
 	runtime.GC()
 	var mem runtime.MemStats

@@ -96,6 +96,35 @@ type hnswScratch struct {
 	ids   []uint32
 	sims  []float32
 	sel   []cand
+
+	// The query: float32, and int8 when approx (search with codes).
+	q      []float32
+	q8     []int8
+	qs     float32
+	corr   int32
+	approx bool
+}
+
+// setQuery sets the query of the next searches; with approx they score
+// rows by their int8 codes, a quarter of the memory traffic of the float32
+// rows, and search rescores the final candidates exactly.
+func (s *hnswScratch) setQuery(ix *Index, q []float32, approx bool) {
+	s.q, s.approx = q, approx
+	if approx {
+		s.q8 = slices.Grow(s.q8[:0], ix.stride)[:ix.stride]
+		s.qs, s.corr = quantizeQuery(q, s.q8)
+	}
+}
+
+// sim scores row id against the query.
+func (s *hnswScratch) sim(ix *Index, id uint32) float32 {
+	if !s.approx {
+		return dotKernel(s.q, ix.row(id))
+	}
+	var acc [1]int32
+	i := int(id) * ix.stride
+	codeKernel(s.q8, ix.codes[i:i+ix.stride], ix.stride, acc[:])
+	return float32(acc[0]-s.corr) * ix.scales[id] * s.qs
 }
 
 func (s *hnswScratch) start(n int) {
@@ -126,25 +155,31 @@ func (g *graph) search(q []float32, ef int, allow *Bitset, s *hnswScratch) []can
 		return nil
 	}
 	s.start(len(g.levels))
-	ep := cand{dotKernel(q, g.ix.row(g.entry)), g.entry}
+	s.setQuery(g.ix, q, g.ix.codes != nil)
+	ep := cand{s.sim(g.ix, g.entry), g.entry}
 	for l := g.maxLevel; l > 0; l-- {
-		ep = g.greedy(q, ep, l, false, s)
+		ep = g.greedy(ep, l, false, s)
 	}
 	ok := func(id uint32) bool {
 		lab := g.ix.labels[id]
 		return lab != noLabel && (allow == nil || allow.Has(lab))
 	}
-	res := g.searchLayer(q, []cand{ep}, ef, 0, ok, false, s)
+	res := g.searchLayer([]cand{ep}, ef, 0, ok, false, s)
+	if s.approx {
+		for i, c := range res {
+			res[i].sim = dotKernel(q, g.ix.row(c.id))
+		}
+	}
 	slices.SortFunc(res, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
 	return res
 }
 
 // greedy walks from ep to the most similar node reachable at level.
-func (g *graph) greedy(q []float32, ep cand, level int, locked bool, s *hnswScratch) cand {
+func (g *graph) greedy(ep cand, level int, locked bool, s *hnswScratch) cand {
 	for changed := true; changed; {
 		changed = false
 		for _, n := range g.links(ep.id, level, locked, s) {
-			if v := dotKernel(q, g.ix.row(n)); v > ep.sim {
+			if v := s.sim(g.ix, n); v > ep.sim {
 				ep, changed = cand{v, n}, true
 			}
 		}
@@ -167,7 +202,7 @@ func (g *graph) links(node uint32, level int, locked bool, s *hnswScratch) []uin
 // searchLayer is the beam search of one layer from eps: it expands nodes in
 // order of similarity through every node, allowed or not, and keeps the ef
 // best that ok accepts. It returns them unordered in s.res.
-func (g *graph) searchLayer(q []float32, eps []cand, ef, level int, ok func(uint32) bool, locked bool, s *hnswScratch) []cand {
+func (g *graph) searchLayer(eps []cand, ef, level int, ok func(uint32) bool, locked bool, s *hnswScratch) []cand {
 	s.cands, s.res = s.cands[:0], s.res[:0]
 	for _, e := range eps {
 		s.visit(e.id)
@@ -192,7 +227,7 @@ func (g *graph) searchLayer(q []float32, eps []cand, ef, level int, ok func(uint
 		}
 		s.sims = slices.Grow(s.sims[:0], len(s.ids))[:len(s.ids)]
 		for i, n := range s.ids {
-			s.sims[i] = dotKernel(q, g.ix.row(n))
+			s.sims[i] = s.sim(g.ix, n)
 		}
 		for i, n := range s.ids {
 			v := s.sims[i]
@@ -260,16 +295,17 @@ func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
 	}
 	s.start(len(g.levels))
 	s.visit(node)
-	ep := cand{dotKernel(q, g.ix.row(entry)), entry}
+	s.setQuery(g.ix, q, false)
+	ep := cand{s.sim(g.ix, entry), entry}
 	for l := maxLevel; l > level; l-- {
-		ep = g.greedy(q, ep, l, locked, s)
+		ep = g.greedy(ep, l, locked, s)
 	}
 	live := func(id uint32) bool { return g.ix.labels[id] != noLabel }
 	eps := []cand{ep}
 	for l := min(level, maxLevel); l >= 0; l-- {
 		s.start(len(g.levels))
 		s.visit(node)
-		found := g.searchLayer(q, eps, g.ix.opts.EfConstruction, l, live, locked, s)
+		found := g.searchLayer(eps, g.ix.opts.EfConstruction, l, live, locked, s)
 		if len(found) == 0 {
 			continue
 		}

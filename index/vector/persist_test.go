@@ -79,7 +79,7 @@ func TestLoadConvertsModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ix.g == nil || ix.codes != nil || ix.Mode() != ModeHNSW {
+	if ix.g == nil || ix.codes == nil || ix.Mode() != ModeHNSW {
 		t.Fatalf("flat file loaded as hnsw: graph %v codes %v", ix.g != nil, ix.codes != nil)
 	}
 	path2 := filepath.Join(filepath.Dir(path), "b.idx")
@@ -142,15 +142,17 @@ func TestLoadRefusesDamage(t *testing.T) {
 }
 
 // graphOffset returns the offset of the layer-0 links in a saved HNSW file
-// of dim 16 without codes.
+// of dim 16 with codes.
 func graphOffset(t *testing.T, b []byte) int {
 	rows := int(binary.LittleEndian.Uint64(b[16:]))
 	align := func(x int) int { return (x + 63) &^ 63 }
-	off := align(headerSize + 4*rows)
-	off = align(off + 4*16*rows)
-	off = align(off + rows) // levels
-	if binary.LittleEndian.Uint32(b[28:])&flagCodes != 0 {
-		t.Fatal("file has codes")
+	off := align(headerSize + 4*rows)      // labels
+	off = align(off + 4*16*rows)           // vectors
+	off = align(off + codeStride(16)*rows) // codes
+	off = align(off + 4*rows)              // scales
+	off = align(off + rows)                // levels
+	if binary.LittleEndian.Uint32(b[28:]) != flagCodes|flagGraph {
+		t.Fatal("file lacks codes or graph")
 	}
 	return off
 }
