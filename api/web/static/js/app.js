@@ -1,0 +1,233 @@
+// The console's shell: the header (KB picker, language, key), the tabs and a
+// hash router. Routes: #/ (knowledge bases) and #/kb/{name}/{page}[?q=…]
+// where page is documents, search, chat, unanswered, eval or settings.
+
+import { t, getLang, setLang, applyI18n, onLangChange } from './i18n.js';
+import { api, auth, loadAuth, getKey, setKey, onUnauthorized } from './api.js';
+import { h, setText, showError } from './dom.js';
+import * as kbsView from './views/kbs.js';
+import * as documentsView from './views/documents.js';
+import * as searchView from './views/search.js';
+import * as chatView from './views/chat.js';
+import * as unansweredView from './views/unanswered.js';
+import * as evalView from './views/eval.js';
+import * as settingsView from './views/settings.js';
+
+const views = {
+  kbs: kbsView,
+  documents: documentsView,
+  search: searchView,
+  chat: chatView,
+  unanswered: unansweredView,
+  eval: evalView,
+  settings: settingsView,
+};
+
+const main = document.getElementById('main');
+const kbSelect = document.getElementById('kb-select');
+const STORAGE_KB = 'kefu.kb';
+
+let kbs = [];
+let current = ''; // the selected KB
+let renderSeq = 0;
+
+/** Parses the hash into {page, kb, params}. */
+export function parseRoute(hash = location.hash) {
+  const [path, query = ''] = hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  const m = path.match(/^\/kb\/([^/]+)\/([a-z]+)\/?$/);
+  if (m && views[m[2]] && m[2] !== 'kbs') return { page: m[2], kb: decodeURIComponent(m[1]), params };
+  return { page: 'kbs', kb: '', params };
+}
+
+/** The hash of a KB page, with optional query parameters. */
+export function href(kb, page, params) {
+  if (page === 'kbs' || !kb) return '#/';
+  const q = params ? `?${new URLSearchParams(params)}` : '';
+  return `#/kb/${encodeURIComponent(kb)}/${page}${q}`;
+}
+
+/** Goes to a page (the router renders it). */
+export function go(kb, page, params) {
+  const target = href(kb, page, params);
+  if (location.hash === target) render();
+  else location.hash = target;
+}
+
+/** Re-reads the KB list into the picker; returns it. */
+export async function refreshKBs() {
+  try {
+    const res = await api('GET', '/v1/kbs');
+    kbs = res.kbs || [];
+  } catch (err) {
+    kbs = [];
+    if (err.status !== 401) showError(err);
+  }
+  fillPicker();
+  return kbs;
+}
+
+function fillPicker() {
+  const opts = kbs.map((k) => h('option', { value: k.name }, k.name));
+  if (!kbs.length) opts.push(h('option', { value: '', i18n: 'kb.none' }));
+  kbSelect.replaceChildren(...opts);
+  kbSelect.disabled = !kbs.length;
+  if (current && !kbs.some((k) => k.name === current)) current = '';
+  if (!current && kbs.length) current = remembered() || kbs[0].name;
+  kbSelect.value = current;
+  updateTabs(parseRoute().page);
+}
+
+function remembered() {
+  let k = '';
+  try { k = localStorage.getItem(STORAGE_KB) || ''; } catch { /* none */ }
+  return kbs.some((x) => x.name === k) ? k : '';
+}
+
+function select(kb) {
+  current = kb;
+  try { localStorage.setItem(STORAGE_KB, kb); } catch { /* not remembered */ }
+}
+
+function updateTabs(page) {
+  for (const a of document.querySelectorAll('#tabs a')) {
+    const p = a.dataset.page;
+    const needsKB = a.hasAttribute('data-kb');
+    a.href = needsKB ? href(current, p) : '#/';
+    if (needsKB && !current) a.setAttribute('aria-disabled', 'true');
+    else a.removeAttribute('aria-disabled');
+    if (p === page) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+/** Renders the page the hash names. */
+export async function render({ focus = false } = {}) {
+  const seq = ++renderSeq;
+  const route = parseRoute();
+  if (route.kb) {
+    if (!kbs.some((k) => k.name === route.kb)) await refreshKBs();
+    select(route.kb);
+    kbSelect.value = route.kb;
+  }
+  updateTabs(route.page);
+  const view = views[route.page];
+  const root = h('div', { class: `view view-${route.page}` });
+  main.replaceChildren(root);
+  const ctx = {
+    kb: route.kb,
+    params: route.params,
+    kbs: () => kbs,
+    stale: () => seq !== renderSeq,
+    go,
+    href,
+    refreshKBs,
+  };
+  try {
+    await view.render(root, ctx);
+  } catch (err) {
+    if (ctx.stale()) return;
+    showError(err);
+    root.append(h('p', { class: 'empty', i18n: 'common.failed' }));
+  }
+  if (focus && !ctx.stale()) root.querySelector('h1')?.focus({ preventScroll: false });
+}
+
+// --- API key dialog ---
+
+const keyDialog = document.getElementById('key-dialog');
+const keyInput = document.getElementById('key-input');
+const keyError = document.getElementById('key-error');
+let keyOpen = false;
+
+function askKey(err) {
+  if (auth.devMode && !err) return;
+  if (err) {
+    keyError.hidden = false;
+    keyError.textContent = getKey() ? err.message : t('auth.prompt');
+  } else keyError.hidden = true;
+  keyInput.value = '';
+  if (!keyOpen) {
+    keyOpen = true;
+    keyDialog.showModal();
+  }
+  keyInput.focus();
+}
+
+document.getElementById('key-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const k = keyInput.value.trim();
+  if (!k) return;
+  setKey(k);
+  try {
+    await loadAuth();
+    if (!auth.devMode && !auth.scope) throw new Error(t('auth.invalid'));
+  } catch (err) {
+    keyError.hidden = false;
+    keyError.textContent = err.message;
+    return;
+  }
+  keyOpen = false;
+  keyDialog.close();
+  showAuth();
+  await refreshKBs();
+  render();
+});
+
+document.getElementById('key-forget').addEventListener('click', () => {
+  setKey('');
+  keyInput.value = '';
+  keyInput.focus();
+});
+
+keyDialog.addEventListener('cancel', (e) => {
+  if (!auth.devMode && !getKey()) e.preventDefault(); // nothing works without one
+  else keyOpen = false;
+});
+keyDialog.addEventListener('close', () => { keyOpen = false; });
+
+document.getElementById('key-button').addEventListener('click', () => askKey());
+
+function showAuth() {
+  const el = document.getElementById('auth-status');
+  document.getElementById('key-button').hidden = auth.devMode;
+  if (auth.devMode) setText(el, 'auth.dev');
+  else if (auth.scope) setText(el, auth.kb ? 'auth.scope_kb' : 'auth.scope', { scope: auth.scope, kb: auth.kb });
+  else el.textContent = '';
+}
+
+// --- language ---
+
+const langButton = document.getElementById('lang-toggle');
+langButton.addEventListener('click', () => setLang(getLang() === 'zh' ? 'en' : 'zh'));
+onLangChange(() => fillPicker());
+
+kbSelect.addEventListener('change', () => {
+  select(kbSelect.value);
+  const r = parseRoute();
+  go(kbSelect.value, r.page === 'kbs' ? 'documents' : r.page);
+});
+
+// Tabs that need a KB do nothing until there is one.
+document.getElementById('tabs').addEventListener('click', (e) => {
+  const a = e.target.closest('a');
+  if (a && a.getAttribute('aria-disabled') === 'true') e.preventDefault();
+});
+
+window.addEventListener('hashchange', () => render({ focus: true }));
+onUnauthorized((err) => askKey(err));
+
+async function boot() {
+  applyI18n(document);
+  try {
+    await loadAuth();
+  } catch (err) {
+    showError(err);
+  }
+  showAuth();
+  if (!auth.devMode && !getKey()) askKey();
+  await refreshKBs();
+  await render();
+}
+
+boot();
