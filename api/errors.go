@@ -66,12 +66,18 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		}
 		err = &kefu.Error{Code: code, Message: fe.Message}
 	}
+	id := requestID(c)
+	if id == "" { // refused before the middleware ran (e.g. a body over the limit)
+		id = newID("req_")
+		c.Locals(localRequestID, id)
+		c.Set(fiber.HeaderXRequestID, id)
+	}
 	status := ErrorStatus(err)
-	if status >= 500 {
-		s.log.Error("request failed", "request_id", requestID(c), "path", c.Path(), "err", err)
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "request_id", id, "path", c.Path(), "err", err)
 	}
 	return c.Status(status).JSON(ErrorBody{
 		Error:     ErrorDetail{Code: kefu.ErrorCode(err), Message: kefu.ErrorMessage(err)},
-		RequestID: requestID(c),
+		RequestID: id,
 	})
 }

@@ -1,37 +1,95 @@
 // Package api serves kefu over HTTP with Fiber: the REST API, server-sent
-// events, the WebSocket chat, the OpenAI-compatible endpoints and the web
-// console. Errors are JSON with a stable code that maps to the HTTP status.
+// events, the WebSocket chat, the OpenAI-compatible endpoints, metrics and
+// the web console. Errors are JSON with a stable code that maps to the HTTP
+// status; every route is listed once, with the key scope it needs, in
+// Server.table.
 package api
 
 import (
 	"context"
+	"encoding/json"
+	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/kefu-dev/kefu"
 )
 
-// Config wires the server to the stages.
+// Defaults of Config.
+const (
+	DefaultBodyLimit   = 1 << 20  // JSON request bodies
+	DefaultUploadLimit = 64 << 20 // one multipart upload, all files together
+)
+
+// Config wires the server to the stages. Store and Retriever are required;
+// a nil optional stage makes its routes answer 503.
 type Config struct {
 	Store     kefu.Store
 	Retriever kefu.Retriever
-	Answerer  kefu.Answerer // nil: ask routes answer 503
-	Ingester  kefu.Ingester // nil: upload routes answer 503
-	Embedder  kefu.Embedder // nil: embeddings route answers 503
-	Logger    *slog.Logger
-	// BodyLimit bounds request bodies, uploads included (default 64 MiB).
-	BodyLimit int
+	Answerer  kefu.Answerer    // ask, chat, chat completions
+	Ingester  kefu.Ingester    // uploads and re-index
+	Embedder  kefu.Embedder    // new KBs' model, /v1/embeddings
+	Keys      kefu.KeyStore    // API keys; nil means no key exists
+	Sources   kefu.SourceStore // stored document sources, for re-index
+	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
+	// DataDir holds the eval reports: DataDir/kbs/<kb>/eval/.
+	DataDir string
+	Logger  *slog.Logger
+	// Metrics collects the server's metrics; nil makes a new set.
+	Metrics *Metrics
+	// Web is the console's files, served at "/"; nil serves none.
+	Web fs.FS
+
+	// DevMode opens every route without a key. The caller decides it, and
+	// must only when no key exists and the server listens on loopback
+	// (see Loopback).
+	DevMode bool
+	// Starting makes /readyz and the /v1 routes answer 503 until
+	// SetReady(true): the server can listen while KBs load.
+	Starting bool
+
+	BodyLimit   int // JSON request bodies in bytes; default DefaultBodyLimit
+	UploadLimit int // one multipart upload in bytes; default DefaultUploadLimit
+	// Rate and Burst are each key's token bucket (in dev mode each client
+	// IP's): requests per second and the burst allowed. Rate 0 is no limit.
+	Rate  float64
+	Burst int
+	// CORSOrigins are the origins allowed to call the API from a browser
+	// (chat widgets); none by default, "*" for any.
+	CORSOrigins []string
+
+	// PingInterval is how often WebSocket peers are pinged; a peer that
+	// does not answer within another PingInterval is closed. Default 30 s.
+	PingInterval time.Duration
+	// ShutdownGrace is how long Shutdown lets answers in flight finish
+	// when its context has no deadline. Default 10 s.
+	ShutdownGrace time.Duration
 }
 
 // Server is kefu's HTTP server.
 type Server struct {
-	cfg Config
-	app *fiber.App
-	log *slog.Logger
+	cfg     Config
+	app     *fiber.App
+	log     *slog.Logger
+	metrics *Metrics
+	limits  *limiters
+	ready   atomic.Bool
+	routes  map[string]bool // "METHOD pattern" of the table, for metric labels
+
+	base   context.Context // cancelled when Shutdown gives up waiting
+	cancel context.CancelFunc
+	chats  *chatHub
+	bg     sync.WaitGroup // goroutines outside requests: streams, job watchers
 }
 
 // New builds the server and its routes.
@@ -40,42 +98,258 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = 64 << 20
+		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.UploadLimit <= 0 {
+		cfg.UploadLimit = DefaultUploadLimit
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 30 * time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{}}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.chats = newChatHub(s)
+	s.ready.Store(!cfg.Starting)
 	s.app = fiber.New(fiber.Config{
-		AppName:               "kefu",
-		BodyLimit:             cfg.BodyLimit,
+		AppName: "kefu",
+		// Values from the request (params, headers) outlive handlers here:
+		// in ingest jobs, streams and metric labels. Immutable copies them.
+		Immutable: true,
+		// Fiber's limit is the largest body of any route (uploads, plus room
+		// for the multipart framing); checkBodyLimit applies the smaller
+		// JSON limit to the other routes.
+		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit+64<<10),
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
 	s.app.Use(recover.New())
-	s.app.Use(requestid.New())
-	s.routes()
+	s.app.Use(s.requestID)
+	s.app.Use(s.observe)
+	if len(cfg.CORSOrigins) > 0 {
+		s.app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PATCH,DELETE,OPTIONS",
+			AllowHeaders:  "Authorization,Content-Type,Accept,X-Request-ID",
+			ExposeHeaders: "X-Request-ID,Retry-After",
+			MaxAge:        600,
+		}))
+	}
+	for _, r := range s.table() {
+		handlers := []fiber.Handler{s.guard(r)}
+		if r.scope != "" {
+			handlers = append(handlers, s.authorize(r))
+		}
+		handlers = append(handlers, r.handler)
+		s.app.Add(r.method, r.path, handlers...)
+		s.routes[r.method+" "+r.path] = true
+	}
+	if cfg.Web != nil {
+		s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(cfg.Web), Index: "index.html"}))
+	}
 	return s
+}
+
+// route is one entry of the route table: the scope a key needs ("" for a
+// public route) and whether the WebSocket's ?access_token= is accepted.
+type route struct {
+	method, path string
+	scope        kefu.Scope
+	handler      fiber.Handler
+	tokenInQuery bool
+}
+
+// table lists every route of the API in one place, with the scope it needs.
+// Routes with a :kb parameter also check the key's KB restriction.
+func (s *Server) table() []route {
+	const (
+		get, post, patch, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPatch, fiber.MethodDelete
+		q, in, adm            = kefu.ScopeQuery, kefu.ScopeIngest, kefu.ScopeAdmin
+	)
+	return []route{
+		{method: get, path: "/healthz", handler: s.healthz},
+		{method: get, path: "/readyz", handler: s.readyz},
+		{method: get, path: "/metrics", handler: s.metrics.handler()},
+		{method: get, path: "/v1/auth", handler: s.authInfo},
+
+		{method: get, path: "/v1/kbs", scope: q, handler: s.listKBs},
+		{method: post, path: "/v1/kbs", scope: adm, handler: s.createKB},
+		{method: get, path: "/v1/kbs/:kb", scope: q, handler: s.getKB},
+		{method: patch, path: "/v1/kbs/:kb", scope: adm, handler: s.updateKB},
+		{method: del, path: "/v1/kbs/:kb", scope: adm, handler: s.deleteKB},
+
+		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload},
+		{method: get, path: "/v1/jobs/:id", scope: in, handler: s.getJob},
+		{method: get, path: "/v1/kbs/:kb/documents", scope: in, handler: s.listDocuments},
+		{method: get, path: "/v1/kbs/:kb/documents/:id", scope: in, handler: s.getDocument},
+		{method: del, path: "/v1/kbs/:kb/documents/:id", scope: in, handler: s.deleteDocument},
+		{method: post, path: "/v1/kbs/:kb/documents/:id/reindex", scope: in, handler: s.reindex},
+
+		{method: post, path: "/v1/kbs/:kb/search", scope: q, handler: s.search},
+		{method: post, path: "/v1/kbs/:kb/ask", scope: q, handler: s.ask},
+		{method: post, path: "/v1/kbs/:kb/answers/:id/feedback", scope: q, handler: s.feedback},
+		{method: get, path: "/v1/kbs/:kb/unanswered", scope: in, handler: s.unanswered},
+		{method: get, path: "/v1/kbs/:kb/eval", scope: in, handler: s.evalSummary},
+		{method: get, path: "/v1/kbs/:kb/eval/report.html", scope: in, handler: s.evalReport},
+		{method: get, path: "/v1/kbs/:kb/chat", scope: q, handler: s.chatHandler(), tokenInQuery: true},
+
+		{method: post, path: "/v1/chat/completions", scope: q, handler: s.chatCompletions},
+		{method: post, path: "/v1/embeddings", scope: q, handler: s.embeddings},
+		{method: get, path: "/v1/models", scope: q, handler: s.models},
+	}
 }
 
 // App returns the Fiber app, for tests (app.Test) and embedding.
 func (s *Server) App() *fiber.App { return s.app }
 
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// SetReady says whether the KBs are loaded and the model is ready; until
+// then /readyz and the /v1 routes answer 503.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
 // Listen serves on addr until Shutdown.
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
-// Shutdown stops accepting connections and waits for open requests, up to
-// ctx's deadline.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-func (s *Server) routes() {
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	v1 := s.app.Group("/v1")
-	v1.Post("/kbs/:kb/search", s.search)
+// Shutdown stops accepting connections, lets requests and answers in flight
+// finish until ctx's deadline (ShutdownGrace when it has none), tells every
+// WebSocket chat that the server is going away with a close frame, and
+// cancels what is still running at the deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+		defer cancel()
+	}
+	s.ready.Store(false)
+	chatsDone := make(chan struct{})
+	go func() {
+		s.chats.shutdown(ctx)
+		close(chatsDone)
+	}()
+	err := s.app.ShutdownWithContext(ctx)
+	select {
+	case <-chatsDone:
+	case <-ctx.Done():
+	}
+	s.cancel() // whatever is left: streams, chats, job watchers
+	<-chatsDone
+	s.bg.Wait()
+	return err
 }
 
-func requestID(c *fiber.Ctx) string {
-	if id, ok := c.Locals(requestid.ConfigDefault.ContextKey).(string); ok {
-		return id
+func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if !s.ready.Load() {
+		return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 	}
-	return ""
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// guard refuses /v1 requests while the server starts and applies the JSON
+// body limit to every route but the upload.
+func (s *Server) guard(r route) fiber.Handler {
+	v1 := strings.HasPrefix(r.path, "/v1/") && r.path != "/v1/auth"
+	upload := r.handler != nil && r.path == "/v1/kbs/:kb/documents" && r.method == fiber.MethodPost
+	return func(c *fiber.Ctx) error {
+		if v1 && !s.ready.Load() {
+			return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
+		}
+		if !upload && len(c.Body()) > s.cfg.BodyLimit {
+			return kefu.Errorf(kefu.ETOOLARGE, "request body over %d bytes", s.cfg.BodyLimit)
+		}
+		return c.Next()
+	}
+}
+
+// requestID takes the client's X-Request-ID when it is short and plain,
+// else makes one, and echoes it in the response.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(fiber.HeaderXRequestID)
+	if !plainID(id) {
+		id = newID("req_")
+	}
+	c.Locals(localRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+type localKey int
+
+const (
+	localRequestID localKey = iota
+	localPrincipal
+)
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// observe writes one access log line per request and records its latency
+// by route pattern.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status := c.Response().StatusCode()
+	pattern := "other"
+	if r := c.Route(); r != nil && s.routes[r.Method+" "+r.Path] {
+		pattern = r.Path
+	} else if s.cfg.Web != nil && c.Method() == fiber.MethodGet && !strings.HasPrefix(c.Path(), "/v1/") {
+		pattern = "console"
+	}
+	d := time.Since(start)
+	s.metrics.observeRequest(c.Method(), pattern, status, d)
+	keyID := ""
+	if p, ok := c.Locals(localPrincipal).(*principal); ok {
+		keyID = p.keyID
+	}
+	s.log.Info("request", "method", c.Method(), "route", pattern, "path", c.Path(), "status", status,
+		"ms", float64(d.Microseconds())/1000, "request_id", requestID(c), "key_id", keyID, "ip", c.IP())
+	return nil
+}
+
+// decode reads a JSON body into v.
+func decode(c *fiber.Ctx, v any, shape string) error {
+	body := c.Body()
+	if len(body) == 0 {
+		return kefu.Errorf(kefu.EINVALID, "empty body: send JSON %s", shape)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return kefu.Errorf(kefu.EINVALID, "body must be JSON %s: %v", shape, err)
+	}
+	return nil
+}
+
+func unavailable(what string) error {
+	return kefu.Errorf(kefu.EUNAVAILABLE, "this server has no %s", what)
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +25,12 @@ func runServe(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	demo := fs.String("demo", "", "demo folder (shop_faq.csv, help/): its knowledge bases are ingested on first start")
 	policy := fs.String("policy", "", "answer policy file (JSON), re-read on SIGHUP")
+	rateLimit := fs.Float64("rate", 20, "requests per second per API key (per client IP in development mode); 0 is no limit")
+	burst := fs.Int("burst", 40, "requests a key may burst above --rate")
+	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
+	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
+	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
 	llm := llmFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: kefu serve [--addr HOST:PORT] [--demo DIR]")
@@ -40,33 +48,48 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.close()
+
+	keys, err := a.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	dev := len(keys) == 0
+	if dev && !api.Loopback(*addr) {
+		return kefu.Errorf(kefu.EINVALID, "no API key exists, and without keys kefu only listens on a loopback address (127.0.0.1, ::1, localhost), not %s: "+
+			"create one first with 'kefu keys create --scope admin --data-dir %s' (also ingest or query, optionally --kb NAME)", *addr, a.dataDir)
+	}
+	if dev {
+		a.log.Warn("DEVELOPMENT MODE: no API key exists, every route is open to anyone on this machine; create keys with 'kefu keys create' before exposing kefu", "addr", *addr)
+		fmt.Fprintf(os.Stderr, "kefu: WARNING: development mode: no API key exists, every route on %s is open without a key\n", *addr)
+	}
+
 	e, err := a.embedder(ctx, "")
 	if err != nil {
 		return err
 	}
-	if *demo != "" {
-		if err := a.seedDemo(ctx, *demo, e); err != nil {
-			return err
-		}
-	}
-	kbs, err := a.store.KBs(ctx)
+	metrics := api.NewMetrics()
+	oe := metrics.Embedder(e)
+	r := a.retriever(oe)
+	ans, err := a.answerer(r, answer.Options{LLM: llm.settings(), PolicyFile: *policy, Observer: answerObserver{metrics}})
 	if err != nil {
 		return err
 	}
-	for _, kb := range kbs {
-		if err := a.syncModel(ctx, kb, e, os.Stderr); err != nil {
-			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
+	var origins []string
+	for _, o := range strings.Split(*corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
 		}
 	}
-	if err := a.store.Flush(); err != nil {
-		return err
+	cfg := api.Config{
+		Store: a.store, Retriever: r, Answerer: ans, Ingester: a.ingester(oe), Embedder: oe,
+		Keys: a.store, Sources: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
+		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace,
 	}
-	r := a.retriever(e)
-	ans, err := a.answerer(r, answer.Options{LLM: llm.settings(), PolicyFile: *policy})
-	if err != nil {
-		return err
+	if webConsole != nil {
+		cfg.Web = webConsole()
 	}
-	srv := api.New(api.Config{Store: a.store, Retriever: r, Answerer: ans, Ingester: a.ingester(e), Embedder: e, Logger: a.log})
+	srv := api.New(cfg)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -81,22 +104,84 @@ func runServe(ctx context.Context, args []string) error {
 		}
 	}()
 
+	// Listen at once, so /healthz answers and /readyz says 503 while the
+	// demo is ingested and KBs embedded with another model are re-embedded.
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(*addr) }()
-	a.log.Info("kefu serving", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID())
+	a.log.Info("kefu listening", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID(), "dev_mode", dev)
+	if err := a.prepareKBs(ctx, *demo, e); err != nil {
+		shutdown(srv, a, time.Second)
+		return err
+	}
+	srv.SetReady(true)
+	a.log.Info("kefu ready", "addr", "http://"+*addr)
 	fmt.Fprintf(os.Stderr, "kefu: serving on http://%s (model %s, data %s)\n", *addr, e.ModelID(), a.dataDir)
 	select {
 	case err := <-errc:
 		return kefu.Errorf(kefu.EUNAVAILABLE, "listen on %s: %w", *addr, err)
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	a.log.Info("shutting down", "grace", grace.String())
+	shutdown(srv, a, *grace)
+	return nil
+}
+
+// webConsole returns the web console's files; nil serves none. Set to
+// web.FS once the console package is in the build.
+var webConsole func() iofs.FS
+
+func shutdown(srv *api.Server, a *app, grace time.Duration) {
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		a.log.Error("shutdown", "err", err)
 	}
-	return nil
+}
+
+// prepareKBs seeds the demo KBs on first start and re-embeds the KBs whose
+// model is not the server's.
+func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) error {
+	if demo != "" {
+		if err := a.seedDemo(ctx, demo, e); err != nil {
+			return err
+		}
+	}
+	kbs, err := a.store.KBs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, kb := range kbs {
+		if err := a.syncModel(ctx, kb, e, os.Stderr); err != nil {
+			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
+		}
+	}
+	return a.store.Flush()
+}
+
+// answerObserver forwards the answerer's metrics to the API's Prometheus
+// metrics (api may not import answer).
+type answerObserver struct{ m *api.Metrics }
+
+func (o answerObserver) ObserveAnswer(ev answer.AnswerEvent) {
+	o.m.ObserveAnswer(ev.Route, ev.Cached, ev.Fallback, ev.Total)
+}
+
+func (o answerObserver) ObserveLLM(c answer.LLMCall) {
+	o.m.ObserveLLM(c.Kind, c.Outcome, c.FirstToken, c.Total, c.PromptTokens, c.CompletionTokens)
+}
+
+func (o answerObserver) ObserveBreaker(endpoint, from, to string) {
+	o.m.ObserveBreaker(endpoint, from, to)
+}
+
+// init lists the keys command until main.go does.
+func init() {
+	for _, c := range commands {
+		if c.name == "keys" {
+			return
+		}
+	}
+	commands = append(commands, command{"keys", "create, list or delete API keys", runKeys})
 }
 
 // seedDemo creates and fills the demo knowledge bases on first start:

@@ -1,0 +1,315 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/api"
+)
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// contract is the route table of the HTTP contract, written out here
+// independently of the server's own table: method, path and the scope a
+// key needs ("" for public routes).
+var contract = []struct {
+	method, path string
+	scope        kefu.Scope
+}{
+	{"GET", "/healthz", ""},
+	{"GET", "/readyz", ""},
+	{"GET", "/metrics", ""},
+	{"GET", "/v1/auth", ""},
+	{"GET", "/v1/kbs", kefu.ScopeQuery},
+	{"POST", "/v1/kbs", kefu.ScopeAdmin},
+	{"GET", "/v1/kbs/:kb", kefu.ScopeQuery},
+	{"PATCH", "/v1/kbs/:kb", kefu.ScopeAdmin},
+	{"DELETE", "/v1/kbs/:kb", kefu.ScopeAdmin},
+	{"POST", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
+	{"GET", "/v1/jobs/:id", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/documents/:id", kefu.ScopeIngest},
+	{"DELETE", "/v1/kbs/:kb/documents/:id", kefu.ScopeIngest},
+	{"POST", "/v1/kbs/:kb/documents/:id/reindex", kefu.ScopeIngest},
+	{"POST", "/v1/kbs/:kb/search", kefu.ScopeQuery},
+	{"POST", "/v1/kbs/:kb/ask", kefu.ScopeQuery},
+	{"POST", "/v1/kbs/:kb/answers/:id/feedback", kefu.ScopeQuery},
+	{"GET", "/v1/kbs/:kb/unanswered", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/eval/report.html", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/chat", kefu.ScopeQuery},
+	{"POST", "/v1/chat/completions", kefu.ScopeQuery},
+	{"POST", "/v1/embeddings", kefu.ScopeQuery},
+	{"GET", "/v1/models", kefu.ScopeQuery},
+}
+
+// below is the scope just under s, "" when none is.
+func below(s kefu.Scope) kefu.Scope {
+	switch s {
+	case kefu.ScopeAdmin:
+		return kefu.ScopeIngest
+	case kefu.ScopeIngest:
+		return kefu.ScopeQuery
+	}
+	return ""
+}
+
+// TestRouteAuthWalk walks every registered route without a key (401), with
+// a key of too small a scope (403), with a key of another KB (403 where the
+// route touches a KB) and with a right key (neither 401 nor 403). The
+// registered routes must be exactly the contract's.
+func TestRouteAuthWalk(t *testing.T) {
+	s := getStack(t)
+	ctx := context.Background()
+	srv, base := serve(t, s.config())
+
+	var registered []string
+	for _, r := range srv.App().GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "USE" || r.Method == "OPTIONS" {
+			continue
+		}
+		registered = append(registered, r.Method+" "+r.Path)
+	}
+	var want []string
+	for _, r := range contract {
+		want = append(want, r.method+" "+r.path)
+	}
+	sort.Strings(registered)
+	sort.Strings(want)
+	if strings.Join(registered, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("registered routes differ from the contract:\ngot\n%s\nwant\n%s", strings.Join(registered, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A KB of the walk's own, with a document, an answer and a job.
+	if err := s.store.CreateKB(ctx, &kefu.KB{Name: "walk", Model: s.emb.ModelID(), Dim: s.emb.Model().Dim}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.CreateKB(ctx, &kefu.KB{Name: "walk-other", Model: s.emb.ModelID(), Dim: s.emb.Model().Dim}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-other"); s.store.DeleteKB(ctx, "walk") })
+	admin := s.newKey(t, kefu.ScopeAdmin, "")
+	job := uploadText(t, base, admin, "walk", "guides/hello.md", "# Hello\n\nKefu answers customers from the team's own documents.\n")
+	waitJob(t, base, admin, job.ID)
+	ans, err := s.ans.Ask(ctx, kefu.AskRequest{KB: "walk", Question: "What does kefu answer from?"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keys := map[kefu.Scope]string{
+		kefu.ScopeAdmin:  admin,
+		kefu.ScopeIngest: s.newKey(t, kefu.ScopeIngest, ""),
+		kefu.ScopeQuery:  s.newKey(t, kefu.ScopeQuery, ""),
+	}
+	otherKB := map[kefu.Scope]string{
+		kefu.ScopeAdmin:  s.newKey(t, kefu.ScopeAdmin, "walk-other"),
+		kefu.ScopeIngest: s.newKey(t, kefu.ScopeIngest, "walk-other"),
+		kefu.ScopeQuery:  s.newKey(t, kefu.ScopeQuery, "walk-other"),
+	}
+	params := strings.NewReplacer(":kb", "walk", ":id", "")
+	idFor := map[string]string{
+		"/v1/jobs/:id":                      job.ID,
+		"/v1/kbs/:kb/answers/:id/feedback":  ans.ID,
+		"/v1/kbs/:kb/documents/:id":         url.PathEscape("guides/hello.md"),
+		"/v1/kbs/:kb/documents/:id/reindex": url.PathEscape("guides/hello.md"),
+	}
+	bodies := map[string]any{
+		"POST /v1/kbs":                           map[string]any{"name": "walk-created"},
+		"PATCH /v1/kbs/:kb":                      map[string]any{"description": "walked"},
+		"POST /v1/kbs/:kb/search":                map[string]any{"query": "customers"},
+		"POST /v1/kbs/:kb/ask":                   map[string]any{"question": "What does kefu answer from?"},
+		"POST /v1/kbs/:kb/answers/:id/feedback":  map[string]any{"vote": 1},
+		"POST /v1/chat/completions":              map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
+		"POST /v1/embeddings":                    map[string]any{"model": s.emb.Model().Name, "input": "hello"},
+		"POST /v1/kbs/:kb/documents":             nil, // multipart, sent by uploadText
+		"POST /v1/kbs/:kb/documents/:id/reindex": nil,
+	}
+	// Routes that name a KB by another means than :kb.
+	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true}
+	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-created") })
+
+	// Destructive routes go last, so the walk's KB lives through it.
+	order := append([]struct {
+		method, path string
+		scope        kefu.Scope
+	}{}, contract...)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].method != "DELETE" && order[j].method == "DELETE" })
+	sort.SliceStable(order, func(i, j int) bool {
+		return order[i].path != "/v1/kbs/:kb" && order[j].path == "/v1/kbs/:kb" && order[j].method == "DELETE"
+	})
+
+	do := func(method, path, key string) (int, string) {
+		route := method + " " + path
+		u := base + params.Replace(path)
+		if id, ok := idFor[path]; ok {
+			u = base + strings.Replace(strings.Replace(path, ":kb", "walk", 1), ":id", id, 1)
+		}
+		if route == "POST /v1/kbs/:kb/documents" {
+			return uploadStatus(t, base, key, "walk", "walk2.md", "# Walk\n\nA second document.\n")
+		}
+		r := call(t, method, u, key, bodies[route], nil)
+		return r.StatusCode, bodyOf(r)
+	}
+	for _, r := range order {
+		route := r.method + " " + r.path
+		t.Run(route, func(t *testing.T) {
+			if r.scope == "" {
+				if code, body := do(r.method, r.path, ""); code == 401 || code == 403 {
+					t.Fatalf("public route without a key: %d %s", code, body)
+				}
+				return
+			}
+			if code, body := do(r.method, r.path, ""); code != 401 {
+				t.Errorf("without a key: %d %s, want 401", code, body)
+			}
+			if code, _ := do(r.method, r.path, "kefu_not-a-key"); code != 401 {
+				t.Errorf("with an unknown key: %d, want 401", code)
+			}
+			if low := below(r.scope); low != "" {
+				if code, body := do(r.method, r.path, keys[low]); code != 403 {
+					t.Errorf("with a %s key: %d %s, want 403", low, code, body)
+				}
+			}
+			if strings.Contains(r.path, ":kb") || kbByOther[route] {
+				if code, body := do(r.method, r.path, otherKB[r.scope]); code != 403 {
+					t.Errorf("with a key of another KB: %d %s, want 403", code, body)
+				}
+			}
+			code, body := do(r.method, r.path, keys[r.scope])
+			if code == 401 || code == 403 {
+				t.Errorf("with a %s key: %d %s", r.scope, code, body)
+			}
+			if code >= 500 {
+				t.Errorf("with a %s key: %d %s", r.scope, code, body)
+			}
+		})
+	}
+}
+
+// TestKBRestrictedLists checks that a KB-restricted key lists only its KB.
+func TestKBRestrictedLists(t *testing.T) {
+	s := getStack(t)
+	_, base := serve(t, s.config())
+	key := s.newKey(t, kefu.ScopeQuery, "shop")
+	var kbs struct {
+		KBs []api.KBView `json:"kbs"`
+	}
+	call(t, "GET", base+"/v1/kbs", key, nil, &kbs)
+	if len(kbs.KBs) != 1 || kbs.KBs[0].Name != "shop" || kbs.KBs[0].Stats.Documents != 1 || kbs.KBs[0].Stats.Chunks != len(s.faq) {
+		t.Fatalf("KB list for a shop key: %+v (want shop alone, 1 document, %d chunks)", kbs.KBs, len(s.faq))
+	}
+	var models struct {
+		Data []api.ModelInfo `json:"data"`
+	}
+	call(t, "GET", base+"/v1/models", key, nil, &models)
+	var ids []string
+	for _, m := range models.Data {
+		ids = append(ids, m.ID+"/"+m.Kind)
+	}
+	if strings.Join(ids, ",") != "shop/kb,"+s.emb.Model().Name+"/embedding" {
+		t.Fatalf("models for a shop key: %v", ids)
+	}
+}
+
+func TestDevModeAndAuthInfo(t *testing.T) {
+	s := getStack(t)
+	cfg := s.config()
+	cfg.DevMode = true
+	_, dev := serve(t, cfg)
+	var info api.AuthInfo
+	call(t, "GET", dev+"/v1/auth", "", nil, &info)
+	if !info.DevMode || info.Scope == nil || *info.Scope != kefu.ScopeAdmin || info.Warning == "" {
+		t.Fatalf("dev mode /v1/auth: %+v", info)
+	}
+	if r := call(t, "GET", dev+"/v1/kbs", "", nil, nil); r.StatusCode != 200 {
+		t.Fatalf("dev mode, no key: %d", r.StatusCode)
+	}
+	// A key sent in dev mode still counts.
+	key := s.newKey(t, kefu.ScopeQuery, "shop")
+	call(t, "GET", dev+"/v1/auth", key, nil, &info)
+	if info.Scope == nil || *info.Scope != kefu.ScopeQuery || info.KB != "shop" {
+		t.Fatalf("dev mode with a query key: %+v", info)
+	}
+	if r := call(t, "DELETE", dev+"/v1/kbs/shop", key, nil, nil); r.StatusCode != 403 {
+		t.Fatalf("dev mode, query key deleting a KB: %d", r.StatusCode)
+	}
+
+	_, prod := serve(t, s.config())
+	info = api.AuthInfo{}
+	call(t, "GET", prod+"/v1/auth", "", nil, &info)
+	if info.DevMode || info.Scope != nil {
+		t.Fatalf("/v1/auth without dev mode and without a key: %+v", info)
+	}
+	if r := call(t, "GET", prod+"/v1/auth", "kefu_wrong", nil, nil); r.StatusCode != 401 {
+		t.Fatalf("/v1/auth with a wrong key: %d", r.StatusCode)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true, "127.3.2.1:9": true,
+		":8080": false, "0.0.0.0:8080": false, "192.168.1.2:80": false, "[::]:80": false, "example.com:80": false,
+	} {
+		if got := api.Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v", addr, got)
+		}
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	secret, k, err := api.NewKey(kefu.ScopeIngest, "shop", "uploader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, api.KeyPrefix) || len(secret) != len(api.KeyPrefix)+32 {
+		t.Fatalf("secret %q", secret)
+	}
+	if k.Hash != api.HashSecret(secret) || len(k.Hash) != 64 || strings.Contains(k.Hash, secret) {
+		t.Fatalf("hash %q", k.Hash)
+	}
+	// sha256("abc"), from FIPS 180-2.
+	if got := api.HashSecret("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatalf("HashSecret(abc) = %s", got)
+	}
+	other, _, _ := api.NewKey(kefu.ScopeIngest, "shop", "uploader")
+	if other == secret {
+		t.Fatal("two keys alike")
+	}
+	if _, _, err := api.NewKey("root", "", ""); kefu.ErrorCode(err) != kefu.EINVALID {
+		t.Fatalf("scope root: %v", err)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := getStack(t)
+	cfg := s.config()
+	cfg.Rate, cfg.Burst = 0.001, 2 // one token per 1000 s: the third request must wait
+	_, base := serve(t, cfg)
+	key := s.newKey(t, kefu.ScopeQuery, "")
+	other := s.newKey(t, kefu.ScopeQuery, "")
+	for i := 0; i < 2; i++ {
+		if r := call(t, "GET", base+"/v1/kbs", key, nil, nil); r.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, r.StatusCode)
+		}
+	}
+	var e errorBody
+	r := call(t, "GET", base+"/v1/kbs", key, nil, &e)
+	if r.StatusCode != 429 || e.Error.Code != kefu.ERATELIMIT {
+		t.Fatalf("third request: %d %+v", r.StatusCode, e)
+	}
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 900 || ra > 1000 {
+		t.Fatalf("Retry-After %q, want about 1000 s", r.Header.Get("Retry-After"))
+	}
+	if r := call(t, "GET", base+"/v1/kbs", other, nil, nil); r.StatusCode != 200 {
+		t.Fatalf("another key is limited too: %d", r.StatusCode)
+	}
+	if r := call(t, "GET", base+"/healthz", "", nil, nil); r.StatusCode != 200 {
+		t.Fatalf("healthz is limited: %d", r.StatusCode)
+	}
+}

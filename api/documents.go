@@ -1,0 +1,246 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// Bounds of one upload besides its size.
+const (
+	MaxUploadFiles = 1000 // files in one multipart upload
+	maxFieldBytes  = 1024 // a non-file field (doc_id)
+	maxParts       = MaxUploadFiles + 16
+)
+
+// readUploads reads the files of a multipart/form-data body: every part
+// named "file" is one file, and an optional "doc_id" names a single file's
+// document. The bytes are copied, so the ingest job can read them after the
+// request is gone. Written over mime/multipart rather than Fiber's
+// MultipartForm to count the upload limit over all parts as they are read.
+func readUploads(c *fiber.Ctx, limit int) ([]kefu.Upload, error) {
+	mt, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "send the files as multipart/form-data, one \"file\" field each")
+	}
+	if len(c.Body()) > limit+64<<10 {
+		return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes", limit)
+	}
+	mr := multipart.NewReader(bytes.NewReader(c.Body()), params["boundary"])
+	var (
+		ups   []kefu.Upload
+		docID string
+		total int
+	)
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, kefu.Errorf(kefu.EINVALID, "malformed multipart body: %v", err)
+		}
+		if i >= maxParts {
+			return nil, kefu.Errorf(kefu.ETOOLARGE, "more than %d files in one upload", MaxUploadFiles)
+		}
+		switch part.FormName() {
+		case "file":
+			name := part.FileName()
+			if name == "" || name == "." || name == "/" {
+				return nil, kefu.Errorf(kefu.EINVALID, "a \"file\" part has no file name")
+			}
+			data, err := io.ReadAll(io.LimitReader(part, int64(limit-total)+1))
+			if err != nil {
+				return nil, kefu.Errorf(kefu.EINVALID, "reading %s: %v", name, err)
+			}
+			total += len(data)
+			if total > limit {
+				return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes (at %s)", limit, name)
+			}
+			ups = append(ups, kefu.Upload{Name: name, Size: int64(len(data)), Open: opener(data)})
+		case "doc_id":
+			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+			if err != nil || len(b) > maxFieldBytes {
+				return nil, kefu.Errorf(kefu.EINVALID, "doc_id over %d bytes", maxFieldBytes)
+			}
+			docID = strings.TrimSpace(string(b))
+		default:
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, int64(limit)))
+		}
+		part.Close()
+	}
+	if len(ups) == 0 {
+		return nil, kefu.Errorf(kefu.EINVALID, "no \"file\" part in the upload")
+	}
+	if docID != "" {
+		if len(ups) != 1 {
+			return nil, kefu.Errorf(kefu.EINVALID, "doc_id names the document of a single file; this upload has %d", len(ups))
+		}
+		ups[0].DocID = docID
+	}
+	return ups, nil
+}
+
+func opener(data []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+}
+
+func (s *Server) upload(c *fiber.Ctx) error {
+	if s.cfg.Ingester == nil {
+		return unavailable("ingest service")
+	}
+	ups, err := readUploads(c, s.cfg.UploadLimit)
+	if err != nil {
+		return err
+	}
+	return s.submit(c, c.Params("kb"), ups)
+}
+
+// submit starts an ingest job and answers 202 with it.
+func (s *Server) submit(c *fiber.Ctx, kb string, ups []kefu.Upload) error {
+	job, err := s.cfg.Ingester.Submit(c.UserContext(), kb, ups)
+	if err != nil {
+		return err
+	}
+	s.watchJob(job.ID)
+	c.Location("/v1/jobs/" + job.ID)
+	return c.Status(fiber.StatusAccepted).JSON(job)
+}
+
+// watchJob follows a job to its end to count its documents, chunks and
+// failures in the metrics; the ingester has no hook for that.
+func (s *Server) watchJob(id string) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.base.Done():
+				return
+			case <-t.C:
+			}
+			j, err := s.cfg.Ingester.Job(id)
+			if err != nil {
+				return
+			}
+			if j.State == kefu.JobDone || j.State == kefu.JobFailed {
+				s.metrics.observeJob(j)
+				return
+			}
+		}
+	}()
+}
+
+func (s *Server) getJob(c *fiber.Ctx) error {
+	if s.cfg.Ingester == nil {
+		return unavailable("ingest service")
+	}
+	j, err := s.cfg.Ingester.Job(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if p := principalOf(c); !p.allows(j.KB) {
+		return kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q", p.kb)
+	}
+	return c.JSON(j)
+}
+
+func (s *Server) listDocuments(c *fiber.Ctx) error {
+	docs, err := s.cfg.Store.Documents(c.UserContext(), c.Params("kb"))
+	if err != nil {
+		return err
+	}
+	if docs == nil {
+		docs = []*kefu.Document{}
+	}
+	return c.JSON(fiber.Map{"documents": docs})
+}
+
+// docID is the route's {id}, which clients path-escape (ids contain "/").
+func docID(c *fiber.Ctx) (string, error) {
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil || id == "" {
+		return "", kefu.Errorf(kefu.EINVALID, "malformed document id %q", c.Params("id"))
+	}
+	return id, nil
+}
+
+// DocumentView is a document with its chunks.
+type DocumentView struct {
+	*kefu.Document
+	Chunks []*kefu.Chunk `json:"chunks"`
+}
+
+func (s *Server) getDocument(c *fiber.Ctx) error {
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	ctx, kb := c.UserContext(), c.Params("kb")
+	doc, err := s.cfg.Store.Document(ctx, kb, id)
+	if err != nil {
+		return err
+	}
+	chunks, err := s.cfg.Store.Chunks(ctx, kb, id)
+	if err != nil {
+		return err
+	}
+	if chunks == nil {
+		chunks = []*kefu.Chunk{}
+	}
+	return c.JSON(DocumentView{Document: doc, Chunks: chunks})
+}
+
+func (s *Server) deleteDocument(c *fiber.Ctx) error {
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.DeleteDocument(c.UserContext(), c.Params("kb"), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// reindex ingests a document's stored source again, under its id and
+// source name, with the KB's current settings.
+func (s *Server) reindex(c *fiber.Ctx) error {
+	if s.cfg.Ingester == nil {
+		return unavailable("ingest service")
+	}
+	if s.cfg.Sources == nil {
+		return unavailable("source store")
+	}
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	ctx, kb := c.UserContext(), c.Params("kb")
+	doc, err := s.cfg.Store.Document(ctx, kb, id)
+	if err != nil {
+		return err
+	}
+	data, err := s.cfg.Sources.Source(ctx, kb, id)
+	if err != nil {
+		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
+			return kefu.Errorf(kefu.ENOTFOUND, "document %q was indexed before kefu kept sources: upload it again to re-index it", id)
+		}
+		return err
+	}
+	name := doc.Source
+	if name == "" {
+		name = id
+	}
+	return s.submit(c, kb, []kefu.Upload{{Name: name, DocID: id, Size: int64(len(data)), Open: opener(data), Meta: doc.Meta}})
+}

@@ -1,0 +1,283 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/answer"
+	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/embed"
+	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/ingest"
+	"github.com/kefu-dev/kefu/internal/testenv"
+	"github.com/kefu-dev/kefu/models"
+	"github.com/kefu-dev/kefu/retrieve"
+)
+
+// realStack is the whole kefu stack on a temporary data directory: the
+// embedded store, the use-lite-en model, the retriever, the answerer and
+// the ingest service, with the shop FAQ ingested into KB "shop".
+type realStack struct {
+	dir     string
+	store   *index.Store
+	emb     kefu.Embedder
+	metrics *api.Metrics
+	ret     *retrieve.Retriever
+	ans     *answer.Service
+	ing     *ingest.Service
+	faq     []faqEntry // the shop FAQ as read from the CSV
+}
+
+type faqEntry struct{ question, answer, lang string }
+
+var (
+	stackOnce sync.Once
+	stack     *realStack
+	stackErr  error
+	stackDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if stack != nil {
+		stack.store.Close()
+		stack.emb.Close()
+	}
+	if stackDir != "" {
+		os.RemoveAll(stackDir)
+	}
+	os.Exit(code)
+}
+
+// getStack builds the shared stack on first use.
+func getStack(t *testing.T) *realStack {
+	t.Helper()
+	modelDir := testenv.Model(t, "use-lite-en")
+	lib := testenv.RequireORT(t)
+	csvPath := testenv.Shared(t, "data/demo/shop_faq.csv")
+	stackOnce.Do(func() { stack, stackErr = buildStack(modelDir, lib, csvPath) })
+	if stackErr != nil {
+		t.Fatal(stackErr)
+	}
+	return stack
+}
+
+func buildStack(modelDir, lib, csvPath string) (*realStack, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "kefu-api-test-")
+	if err != nil {
+		return nil, err
+	}
+	stackDir = dir
+	spec, err := models.Resolve(modelDir, models.ResolveOptions{Offline: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := embed.InitRuntime(lib); err != nil {
+		return nil, err
+	}
+	id, err := models.Fingerprint(spec)
+	if err != nil {
+		return nil, err
+	}
+	e, err := embed.New(spec, embed.Options{ORTLib: lib, Sessions: 1, ModelID: id})
+	if err != nil {
+		return nil, err
+	}
+	st, err := index.Open(dir, index.Options{})
+	if err != nil {
+		return nil, err
+	}
+	s := &realStack{dir: dir, store: st, metrics: api.NewMetrics()}
+	s.emb = s.metrics.Embedder(e)
+	s.ret = &retrieve.Retriever{Index: st, KBs: st, Embedder: s.emb}
+	s.ing = &ingest.Service{Store: st, Embedder: s.emb}
+	obs := observer{s.metrics}
+	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, Log: st, Observer: obs, Logger: discard()})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CreateKB(ctx, &kefu.KB{Name: "shop", Model: e.ModelID(), Dim: spec.Dim, Settings: kefu.DefaultSettings()}); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(csvPath)
+	if err != nil {
+		return nil, err
+	}
+	job, err := s.ing.Ingest(ctx, "shop", []kefu.Upload{{Name: "shop_faq.csv", Size: int64(len(data)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if job.Done != 1 || len(job.Failed) > 0 {
+		return nil, fmt.Errorf("ingesting the shop FAQ: %+v", job)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs[1:] {
+		s.faq = append(s.faq, faqEntry{question: r[0], answer: r[1], lang: r[3]})
+	}
+	return s, nil
+}
+
+// faqAnswer returns the FAQ's answer to question, read from the CSV.
+func (s *realStack) faqAnswer(t *testing.T, question string) string {
+	t.Helper()
+	for _, f := range s.faq {
+		if f.question == question {
+			return f.answer
+		}
+	}
+	t.Fatalf("no FAQ entry %q in shop_faq.csv", question)
+	return ""
+}
+
+// observer forwards the answerer's metrics as cmd/kefu does.
+type observer struct{ m *api.Metrics }
+
+func (o observer) ObserveAnswer(ev answer.AnswerEvent) {
+	o.m.ObserveAnswer(ev.Route, ev.Cached, ev.Fallback, ev.Total)
+}
+func (o observer) ObserveLLM(c answer.LLMCall) {
+	o.m.ObserveLLM(c.Kind, c.Outcome, c.FirstToken, c.Total, c.PromptTokens, c.CompletionTokens)
+}
+func (o observer) ObserveBreaker(endpoint, from, to string) { o.m.ObserveBreaker(endpoint, from, to) }
+
+// config returns a server configuration over the stack.
+func (s *realStack) config() api.Config {
+	return api.Config{
+		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
+		Keys: s.store, Sources: s.store, AnswerLog: s.store, DataDir: s.dir, Metrics: s.metrics,
+	}
+}
+
+// serve runs a server with cfg on a random loopback port until the test
+// ends, and returns its base URL.
+func serve(t *testing.T, cfg api.Config) (*api.Server, string) {
+	t.Helper()
+	srv := api.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	return srv, "http://" + ln.Addr().String()
+}
+
+// newKey stores a key and returns its secret.
+func (s *realStack) newKey(t *testing.T, scope kefu.Scope, kb string) string {
+	t.Helper()
+	secret, k, err := api.NewKey(scope, kb, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.CreateKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.store.DeleteKey(context.Background(), k.ID) })
+	return secret
+}
+
+// call makes one request and decodes a JSON answer into out (when not nil).
+func call(t *testing.T, method, url, key string, body any, out any) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+		ct = "application/json"
+	case string:
+		rd = strings.NewReader(b)
+		ct = "application/json"
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+		ct = "application/json"
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d, body %q: %v", method, url, resp.StatusCode, raw, err)
+		}
+	}
+	return resp
+}
+
+func bodyOf(r *http.Response) string {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return string(b)
+}
+
+// errorBody is the contract's error shape.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	RequestID string `json:"request_id"`
+}
+
+// waitJob polls a job until it ends.
+func waitJob(t *testing.T, base, key, id string) kefu.Job {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		var j kefu.Job
+		if r := call(t, "GET", base+"/v1/jobs/"+id, key, nil, &j); r.StatusCode != 200 {
+			t.Fatalf("job %s: %d %s", id, r.StatusCode, bodyOf(r))
+		}
+		if j.State == kefu.JobDone || j.State == kefu.JobFailed {
+			return j
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("job %s did not finish in a minute", id)
+	return kefu.Job{}
+}

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// KBView is a KB as the API shows it: with its stats, and with the LLM key
+// replaced by RedactedKey.
+type KBView struct {
+	*kefu.KB
+	Stats kefu.KBStats `json:"stats"`
+}
+
+// RedactedKey stands for a KB's LLM API key in responses; sending it back
+// in a PATCH keeps the stored key.
+const RedactedKey = "********"
+
+func redact(kb *kefu.KB) *kefu.KB {
+	if kb.Settings.LLM != nil && kb.Settings.LLM.APIKey != "" {
+		c := *kb
+		llm := *kb.Settings.LLM
+		llm.APIKey = RedactedKey
+		c.Settings.LLM = &llm
+		return &c
+	}
+	return kb
+}
+
+func (s *Server) view(c *fiber.Ctx, kb *kefu.KB) (KBView, error) {
+	st, err := s.cfg.Store.Stats(c.UserContext(), kb.Name)
+	return KBView{KB: redact(kb), Stats: st}, err
+}
+
+func (s *Server) listKBs(c *fiber.Ctx) error {
+	p := principalOf(c)
+	kbs, err := s.cfg.Store.KBs(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]KBView, 0, len(kbs))
+	for _, kb := range kbs {
+		if !p.allows(kb.Name) {
+			continue
+		}
+		v, err := s.view(c, kb)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return c.JSON(fiber.Map{"kbs": out})
+}
+
+func (s *Server) getKB(c *fiber.Ctx) error {
+	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
+	if err != nil {
+		return err
+	}
+	v, err := s.view(c, kb)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// KBRequest is the body of POST /v1/kbs and PATCH /v1/kbs/{kb}. Settings
+// are merged into the current ones (the defaults for a new KB) field by
+// field: only the fields sent change.
+type KBRequest struct {
+	Name        string          `json:"name"`
+	Description *string         `json:"description"`
+	Settings    json.RawMessage `json:"settings"`
+}
+
+// mergeSettings decodes raw over set; unknown fields are refused.
+func mergeSettings(set *kefu.KBSettings, raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	oldKey := ""
+	if set.LLM != nil {
+		oldKey = set.LLM.APIKey
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(set); err != nil {
+		return kefu.Errorf(kefu.EINVALID, "settings: %v", err)
+	}
+	if set.LLM != nil && set.LLM.APIKey == RedactedKey {
+		set.LLM.APIKey = oldKey
+	}
+	return nil
+}
+
+func (s *Server) createKB(c *fiber.Ctx) error {
+	var req KBRequest
+	if err := decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
+		return err
+	}
+	if !kefu.ValidKBName(req.Name) {
+		return kefu.Errorf(kefu.EINVALID, "invalid knowledge base name %q: use 1-63 lower-case letters, digits, '-' or '_'", req.Name)
+	}
+	if s.cfg.Embedder == nil {
+		return unavailable("embedding model")
+	}
+	kb := &kefu.KB{Name: req.Name, Model: s.cfg.Embedder.ModelID(), Dim: s.cfg.Embedder.Model().Dim, Settings: kefu.DefaultSettings()}
+	if req.Description != nil {
+		kb.Description = *req.Description
+	}
+	if err := mergeSettings(&kb.Settings, req.Settings); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.CreateKB(c.UserContext(), kb); err != nil {
+		return err
+	}
+	v, err := s.view(c, kb)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (s *Server) updateKB(c *fiber.Ctx) error {
+	var req KBRequest
+	if err := decode(c, &req, `{"description"?, "settings"?}`); err != nil {
+		return err
+	}
+	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
+	if err != nil {
+		return err
+	}
+	if req.Name != "" && req.Name != kb.Name {
+		return kefu.Errorf(kefu.EINVALID, "a knowledge base cannot be renamed")
+	}
+	if req.Description != nil {
+		kb.Description = *req.Description
+	}
+	if err := mergeSettings(&kb.Settings, req.Settings); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.UpdateKB(c.UserContext(), kb); err != nil {
+		return err
+	}
+	v, err := s.view(c, kb)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (s *Server) deleteKB(c *fiber.Ctx) error {
+	if err := s.cfg.Store.DeleteKB(c.UserContext(), c.Params("kb")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
