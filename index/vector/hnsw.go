@@ -116,6 +116,16 @@ func (s *hnswScratch) setQuery(ix *Index, q []float32, approx bool) {
 	}
 }
 
+// rescore replaces approximate similarities in cs by exact ones.
+func (s *hnswScratch) rescore(ix *Index, cs []cand) []cand {
+	if s.approx {
+		for i, c := range cs {
+			cs[i].sim = dotKernel(s.q, ix.row(c.id))
+		}
+	}
+	return cs
+}
+
 // sim scores row id against the query.
 func (s *hnswScratch) sim(ix *Index, id uint32) float32 {
 	if !s.approx {
@@ -164,12 +174,7 @@ func (g *graph) search(q []float32, ef int, allow *Bitset, s *hnswScratch) []can
 		lab := g.ix.labels[id]
 		return lab != noLabel && (allow == nil || allow.Has(lab))
 	}
-	res := g.searchLayer([]cand{ep}, ef, 0, ok, false, s)
-	if s.approx {
-		for i, c := range res {
-			res[i].sim = dotKernel(q, g.ix.row(c.id))
-		}
-	}
+	res := s.rescore(g.ix, g.searchLayer([]cand{ep}, ef, 0, ok, false, s))
 	slices.SortFunc(res, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
 	return res
 }
@@ -295,7 +300,7 @@ func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
 	}
 	s.start(len(g.levels))
 	s.visit(node)
-	s.setQuery(g.ix, q, false)
+	s.setQuery(g.ix, q, g.ix.codes != nil)
 	ep := cand{s.sim(g.ix, entry), entry}
 	for l := maxLevel; l > level; l-- {
 		ep = g.greedy(ep, l, locked, s)
@@ -309,14 +314,15 @@ func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
 		if len(found) == 0 {
 			continue
 		}
-		found = slices.Clone(found)
+		eps = slices.Clone(found)
+		// Links are chosen on exact similarities.
+		found = s.rescore(g.ix, slices.Clone(found))
 		slices.SortFunc(found, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
 		s.sel = g.selectNeighbours(found, g.m, s.sel)
 		g.setLinks(node, l, s.sel, locked)
 		for _, n := range s.sel {
 			g.addLink(n.id, node, n.sim, l, locked, s)
 		}
-		eps = found
 	}
 	if level > maxLevel {
 		if locked {
