@@ -3,6 +3,7 @@ package vector
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/kefu-dev/kefu"
@@ -159,6 +160,19 @@ func (ix *Index) Labels() int { return len(ix.heads) }
 func (ix *Index) Has(label uint32) bool {
 	_, ok := ix.heads[label]
 	return ok
+}
+
+// Vectors returns copies of label's vectors, most recently added first.
+func (ix *Index) Vectors(label uint32) [][]float32 {
+	head, ok := ix.heads[label]
+	if !ok {
+		return nil
+	}
+	var out [][]float32
+	for r := head; r != noRow; r = ix.next[r] {
+		out = append(out, slices.Clone(ix.row(r)))
+	}
+	return out
 }
 
 // MemoryBytes returns the bytes held by the index's arrays (vectors, codes,

@@ -212,6 +212,16 @@ func TestMultiVectorLabels(t *testing.T) {
 			if ix.Len() != 3000 || ix.Labels() != len(c.vecs) {
 				t.Fatalf("Len %d Labels %d, want 3000 and %d", ix.Len(), ix.Labels(), len(c.vecs))
 			}
+			for _, l := range []uint32{0, 1, 3, 2990} {
+				got := ix.Vectors(l)
+				slices.Reverse(got)
+				if !slices.EqualFunc(got, c.vecs[l], slices.Equal) {
+					t.Fatalf("Vectors(%d) = %d vectors, not the %d added", l, len(got), len(c.vecs[l]))
+				}
+			}
+			if ix.Vectors(1<<30) != nil {
+				t.Fatal("Vectors of an absent label")
+			}
 			var sum float64
 			for _, q := range vectors(cl, 40) {
 				got := ix.Search(q, 20, nil)
