@@ -20,10 +20,6 @@ type AskBody struct {
 	ConversationID string `json:"conversation_id,omitempty"`
 }
 
-// sseHeartbeat is how often an idle event stream gets a comment line, which
-// also tells the server when the client has gone.
-const sseHeartbeat = 10 * time.Second
-
 func (s *Server) ask(c *fiber.Ctx) error {
 	if s.cfg.Answerer == nil {
 		return unavailable("answerer")
@@ -105,7 +101,7 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 	}()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
-		beat := time.NewTicker(sseHeartbeat)
+		beat := time.NewTicker(s.cfg.StreamHeartbeat)
 		defer beat.Stop()
 		for {
 			select {

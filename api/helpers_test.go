@@ -168,23 +168,59 @@ func (s *realStack) config() api.Config {
 // ends, and returns its base URL.
 func serve(t *testing.T, cfg api.Config) (*api.Server, string) {
 	t.Helper()
+	srv, base := serveManual(t, cfg)
+	t.Cleanup(func() { stopServer(t, srv) })
+	return srv, base
+}
+
+var (
+	servingMu sync.Mutex
+	serving   = map[*api.Server]chan struct{}{}
+)
+
+// serveManual starts a server that the test stops with stopServer (or that
+// is stopped when the test ends).
+func serveManual(t *testing.T, cfg api.Config) (*api.Server, string) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = discard()
+	}
 	srv := api.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	servingMu.Lock()
+	serving[srv] = done
+	servingMu.Unlock()
 	go func() {
 		defer close(done)
 		srv.Serve(ln)
 	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
+	t.Cleanup(func() { stopServer(t, srv) })
 	return srv, "http://" + ln.Addr().String()
+}
+
+// stopServer shuts a server down and waits until it has stopped serving.
+func stopServer(t *testing.T, srv *api.Server) {
+	servingMu.Lock()
+	done, ok := serving[srv]
+	delete(serving, srv)
+	servingMu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	<-done
+}
+
+func opener(s string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
 }
 
 // newKey stores a key and returns its secret.

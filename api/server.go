@@ -71,6 +71,9 @@ type Config struct {
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.
 	PingInterval time.Duration
+	// StreamHeartbeat is how often an idle event stream gets a comment
+	// line, which also tells when its client has gone. Default 10 s.
+	StreamHeartbeat time.Duration
 	// ShutdownGrace is how long Shutdown lets answers in flight finish
 	// when its context has no deadline. Default 10 s.
 	ShutdownGrace time.Duration
@@ -105,6 +108,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
+	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = 10 * time.Second
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second
