@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/api/web"
 )
 
 func runServe(ctx context.Context, args []string) error {
@@ -84,10 +84,7 @@ func runServe(ctx context.Context, args []string) error {
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: a.ingester(oe), Embedder: oe,
 		Keys: a.store, Sources: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
-		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace,
-	}
-	if webConsole != nil {
-		cfg.Web = webConsole()
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
 	}
 	srv := api.New(cfg)
 
@@ -125,10 +122,6 @@ func runServe(ctx context.Context, args []string) error {
 	shutdown(srv, a, *grace)
 	return nil
 }
-
-// webConsole returns the web console's files; nil serves none. Set to
-// web.FS once the console package is in the build.
-var webConsole func() iofs.FS
 
 func shutdown(srv *api.Server, a *app, grace time.Duration) {
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
