@@ -186,7 +186,7 @@ func baseline(ctx context.Context, tok *Tokenizer, s *session, spec kefu.ModelSp
 			seqs = append(seqs, ids)
 		}
 		vecs := make([]float32, len(seqs)*s.g.dim)
-		if _, err := s.run(seqs, vecs); err != nil {
+		if _, err := s.run(seqs, nil, vecs); err != nil {
 			return nil, err
 		}
 		for r := range seqs {

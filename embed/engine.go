@@ -435,7 +435,7 @@ func (e *Engine) runBatch(s *session, b *batch, seqs [][]int) [][]int {
 	}
 	d := e.g.dim
 	out := make([]float32, len(live)*d) // one allocation per batch: callers keep the vectors
-	took, err := s.run(seqs, out)
+	took, err := s.run(seqs, nil, out)
 	e.runNanos.Add(int64(took))
 	e.batches.Add(1)
 	for r, it := range live {

@@ -192,9 +192,10 @@ func newSession(spec kefu.ModelSpec, g graphIO, padID, threads int) (*session, e
 func (s *session) close() error { return s.s.Destroy() }
 
 // run embeds a batch of id sequences, right-padded to the longest, and writes
-// one pooled vector per sequence into dst (len(batch)*dim floats). It returns
-// the time spent inside ONNX Runtime.
-func (s *session) run(batch [][]int, dst []float32) (time.Duration, error) {
+// one pooled vector per sequence into dst (len(batch)*dim floats). types
+// holds each sequence's token type ids (sentence pairs); nil is all zeros.
+// It returns the time spent inside ONNX Runtime.
+func (s *session) run(batch, types [][]int, dst []float32) (time.Duration, error) {
 	rows, seq := len(batch), 1 // an all-empty batch still needs one column
 	for _, ids := range batch {
 		seq = max(seq, len(ids))
@@ -205,11 +206,11 @@ func (s *session) run(batch [][]int, dst []float32) (time.Duration, error) {
 		var err error
 		if s.g.int32s[i] {
 			buf := grow(&s.i32[role], n)
-			fill(buf, batch, seq, role, int32(s.padID))
+			fill(buf, batch, types, seq, role, int32(s.padID))
 			s.inputs[i], err = ort.NewTensor(shape, buf)
 		} else {
 			buf := grow(&s.i64[role], n)
-			fill(buf, batch, seq, role, int64(s.padID))
+			fill(buf, batch, types, seq, role, int64(s.padID))
 			s.inputs[i], err = ort.NewTensor(shape, buf)
 		}
 		if err != nil {
@@ -268,7 +269,7 @@ func grow[T any](buf *[]T, n int) []T {
 }
 
 // fill writes the role's values for batch, right-padded to seq, into buf.
-func fill[T int32 | int64](buf []T, batch [][]int, seq, role int, pad T) {
+func fill[T int32 | int64](buf []T, batch, types [][]int, seq, role int, pad T) {
 	for r, ids := range batch {
 		row := buf[r*seq : (r+1)*seq]
 		for t := range row {
@@ -279,6 +280,8 @@ func fill[T int32 | int64](buf []T, batch [][]int, seq, role int, pad T) {
 				row[t] = pad
 			case role == inMask && t < len(ids):
 				row[t] = 1
+			case role == inTypes && types != nil && t < len(types[r]):
+				row[t] = T(types[r][t])
 			default:
 				row[t] = 0
 			}

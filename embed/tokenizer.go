@@ -42,6 +42,7 @@ type Tokenizer struct {
 	normed    *addedMatcher        // added tokens matched on normalised text
 	prefix    []int                // special ids before the text ([CLS])
 	suffix    []int                // special ids after it ([SEP])
+	pair      []pairPiece          // template of a sentence pair (rerankers)
 	maxTokens int
 	padID     int
 }
@@ -137,6 +138,9 @@ func parseTokenizer(data []byte, maxTokens int) (t *Tokenizer, err error) {
 		return nil, err
 	}
 	if t.prefix, t.suffix, err = parseTemplate(mine.PostProcessor); err != nil {
+		return nil, err
+	}
+	if t.pair, err = parsePairTemplate(mine.PostProcessor); err != nil {
 		return nil, err
 	}
 	var raw, normed []addedToken
