@@ -24,6 +24,8 @@ var benches = map[string]func(ctx context.Context, args []string) error{
 	"hnsw":   benchHNSWCmd,
 	"search": benchSearchCmd,
 	"ingest": benchIngestCmd,
+	"http":   benchHTTPCmd,
+	"ws":     benchWSCmd,
 }
 
 func runBench(ctx context.Context, args []string) error {
