@@ -656,12 +656,27 @@ func (ApproxCounter) CountTokens(s string) int {
 			word = 0
 		}
 	}
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
 		switch {
+		case r < utf8.RuneSelf:
+			switch {
+			case 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9':
+				word++
+			case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '\f' || r == '\v':
+				end()
+			default:
+				end()
+				n++
+			}
 		case unicode.IsSpace(r):
 			end()
-		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) || unicode.Is(unicode.Latin, r):
-			word += utf8.RuneLen(r)
+		case unicode.Is(unicode.Latin, r):
+			word += size
 		default:
 			end()
 			n++
