@@ -19,10 +19,15 @@ func Lang(s string) string {
 	var zh, en, other int
 	var inLatin, inOther bool
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		i += size
 		latin, alpha := false, false
 		switch {
+		case r < utf8.RuneSelf:
+			latin = 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 		case isHan(r):
 			zh++
 		case unicode.In(r, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
@@ -39,8 +44,9 @@ func Lang(s string) string {
 			other++
 		}
 		// A word runs over letters and the digits or apostrophes inside it.
-		inLatin = latin || (inLatin && (unicode.IsDigit(r) || r == '\''))
-		inOther = alpha || (inOther && unicode.IsDigit(r))
+		digit := '0' <= r && r <= '9' || r >= utf8.RuneSelf && unicode.IsDigit(r)
+		inLatin = latin || (inLatin && (digit || r == '\''))
+		inOther = alpha || (inOther && digit)
 	}
 	switch {
 	case zh == 0 && en == 0:
