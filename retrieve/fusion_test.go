@@ -1,6 +1,7 @@
 package retrieve
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -125,5 +126,45 @@ func TestConfidenceBoundsAndMonotone(t *testing.T) {
 	// z = 2 * (0.7-0.5)/0.1 = 4.
 	if got, want := Predict(cal, kefu.Features{TopVector: 0.7}), 1/(1+math.Exp(-4)); math.Abs(got-want) > 1e-12 {
 		t.Errorf("Predict = %v, want %v", got, want)
+	}
+}
+
+// reverseReranker scores passages by their position reversed, so reranking
+// visibly reorders the head.
+type reverseReranker struct{ calls int }
+
+func (rr *reverseReranker) Rerank(ctx context.Context, q string, ps []string) ([]float64, error) {
+	rr.calls++
+	out := make([]float64, len(ps))
+	for i := range ps {
+		out[i] = float64(i)
+	}
+	return out, nil
+}
+
+func TestRankReranksTheHeadOnlyWhenConfigured(t *testing.T) {
+	kb := &kefu.KB{Name: "kb", Settings: kefu.DefaultSettings()}
+	q := kefu.Query{Text: "q", K: 4}
+	f := kefu.Fusion{Method: kefu.FusionRRF, VectorWeight: 0.5}
+	r := &Retriever{RerankDepth: 3}
+	res, err := r.Rank(context.Background(), kb, cands(), q, f)
+	if err != nil || ids(res.Hits)[0] != "a" {
+		t.Fatalf("no reranker: %v %v", ids(res.Hits), err)
+	}
+	rr := &reverseReranker{}
+	r.Rerankers = func(name string) (kefu.Reranker, error) {
+		if name != "ce" {
+			t.Errorf("asked for reranker %q", name)
+		}
+		return rr, nil
+	}
+	kb.Settings.Reranker = "ce"
+	res, err = r.Rank(context.Background(), kb, cands(), q, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fused order a c b d; the reranker reverses the first three only.
+	if got := ids(res.Hits); got[0] != "b" || got[1] != "c" || got[2] != "a" || got[3] != "d" || rr.calls != 1 {
+		t.Errorf("reranked order %v (%d calls)", got, rr.calls)
 	}
 }

@@ -23,7 +23,11 @@ type Retriever struct {
 	Index    kefu.Index
 	KBs      KBGetter
 	Embedder kefu.Embedder // nil: keyword search only
-	Reranker kefu.Reranker // nil: no reranking
+	// Reranker reranks the fused hits of KBs that name no reranker of
+	// their own; nil: no reranking.
+	Reranker kefu.Reranker
+	// Rerankers loads the reranker a KB names in its settings.
+	Rerankers func(name string) (kefu.Reranker, error)
 	// RerankDepth is how many fused hits the reranker sees (default 20).
 	RerankDepth int
 }
@@ -135,9 +139,16 @@ func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, f
 func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidates, q kefu.Query, fusion kefu.Fusion) (*kefu.Retrieval, error) {
 	t := time.Now()
 	hits := Fuse(cands, fusion, q.K)
-	if r.Reranker != nil && len(hits) > 1 {
+	rr := r.Reranker
+	if name := kb.Settings.Reranker; name != "" && r.Rerankers != nil {
 		var err error
-		if hits, err = r.rerank(ctx, q.Text, hits); err != nil {
+		if rr, err = r.Rerankers(name); err != nil {
+			return nil, err
+		}
+	}
+	if rr != nil && len(hits) > 1 {
+		var err error
+		if hits, err = r.rerank(ctx, rr, q.Text, hits); err != nil {
 			return nil, err
 		}
 	}
@@ -170,7 +181,7 @@ func (r *Retriever) vectorUseful(query string, mode kefu.SearchMode) bool {
 	return slices.Contains(langs, lang)
 }
 
-func (r *Retriever) rerank(ctx context.Context, query string, hits []kefu.Hit) ([]kefu.Hit, error) {
+func (r *Retriever) rerank(ctx context.Context, rr kefu.Reranker, query string, hits []kefu.Hit) ([]kefu.Hit, error) {
 	depth := r.RerankDepth
 	if depth <= 0 {
 		depth = 20
@@ -180,7 +191,7 @@ func (r *Retriever) rerank(ctx context.Context, query string, hits []kefu.Hit) (
 	for i := range passages {
 		passages[i] = hits[i].Chunk.ContextText()
 	}
-	scores, err := r.Reranker.Rerank(ctx, query, passages)
+	scores, err := rr.Rerank(ctx, query, passages)
 	if err != nil {
 		return nil, err
 	}

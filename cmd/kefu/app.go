@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
@@ -65,6 +66,9 @@ type app struct {
 	log   *slog.Logger
 	store *index.Store
 	emb   *embed.Engine
+
+	mu        sync.Mutex
+	rerankers map[string]*embed.Reranker
 }
 
 func newApp(c common) (*app, error) {
@@ -90,6 +94,9 @@ func newApp(c common) (*app, error) {
 func (a *app) close() {
 	if a.emb != nil {
 		a.emb.Close()
+	}
+	for _, r := range a.rerankers {
+		r.Close()
 	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
@@ -149,7 +156,37 @@ func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
 }
 
 func (a *app) retriever(e kefu.Embedder) *retrieve.Retriever {
-	return &retrieve.Retriever{Index: a.store, KBs: a.store, Embedder: e}
+	return &retrieve.Retriever{Index: a.store, KBs: a.store, Embedder: e, Rerankers: a.reranker}
+}
+
+// reranker loads, once, the cross-encoder a KB's settings name.
+func (a *app) reranker(name string) (kefu.Reranker, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, ok := a.rerankers[name]; ok {
+		return r, nil
+	}
+	spec, err := models.Resolve(name, models.ResolveOptions{})
+	if err != nil {
+		return nil, err
+	}
+	lib, err := embed.FindRuntime(a.ortLib)
+	if err != nil {
+		return nil, err
+	}
+	if err := embed.InitRuntime(lib); err != nil {
+		return nil, err
+	}
+	r, err := embed.NewReranker(spec, embed.Options{ORTLib: lib, IntraOpThreads: a.threads})
+	if err != nil {
+		return nil, err
+	}
+	if a.rerankers == nil {
+		a.rerankers = map[string]*embed.Reranker{}
+	}
+	a.rerankers[name] = r
+	a.log.Info("reranker loaded", "model", name, "dir", spec.Dir)
+	return r, nil
 }
 
 func (a *app) ingester(e kefu.Embedder) *ingest.Service {
