@@ -262,7 +262,8 @@ type fakeEmbedder struct {
 	mu    sync.Mutex
 	dim   int
 	texts []string
-	fail  string // a text that makes EmbedPassages fail
+	fail  string        // a text that makes EmbedPassages fail
+	gate  chan struct{} // when set, EmbedPassages waits for it
 }
 
 func (e *fakeEmbedder) CountTokens(s string) int { return wordCounter{}.CountTokens(s) }
@@ -275,6 +276,13 @@ func (e *fakeEmbedder) EmbedQueries(ctx context.Context, texts []string) ([][]fl
 	return e.embed(texts), nil
 }
 func (e *fakeEmbedder) EmbedPassages(ctx context.Context, texts []string) ([][]float32, error) {
+	if e.gate != nil {
+		select {
+		case <-e.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	e.mu.Lock()
 	for _, t := range texts {
 		if e.fail != "" && strings.Contains(t, e.fail) {

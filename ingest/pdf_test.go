@@ -164,3 +164,32 @@ func TestPDFTimeLimit(t *testing.T) {
 		t.Errorf("cancelled parse: %v, want a timeout", err)
 	}
 }
+
+// An object stream claiming a billion objects would make the library count
+// to a billion at the end of its data; it is refused up front.
+func TestPDFHugeObjectStream(t *testing.T) {
+	data := pdfObjects([]string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
+		pdfStream("", "BT /F1 12 Tf (x) Tj ET"),
+		pdfStream("/Type /ObjStm /N 999999999 /First 10", "1 0"),
+	})
+	_, err := Parse(context.Background(), "objstm.pdf", data, Limits{})
+	wantRefusal(t, err, kefu.EINVALID, "objstm.pdf", "999999999")
+}
+
+// PDF 2.0 files and files with junk around the PDF are read.
+func TestPDFHeaderVariants(t *testing.T) {
+	base := pdfText([][]any{{"Version two."}})
+	v2 := append([]byte("%PDF-2.0"), base[8:]...)
+	doc := parseOne(t, "v2.pdf", v2, Limits{})
+	if blockTexts(doc.Blocks) != "<page>\nVersion two." {
+		t.Errorf("PDF 2.0: %q", blockTexts(doc.Blocks))
+	}
+	trailing := append(append([]byte{}, base...), []byte(strings.Repeat("\x00junk", 40))...)
+	doc = parseOne(t, "trailing.pdf", trailing, Limits{})
+	if blockTexts(doc.Blocks) != "<page>\nVersion two." {
+		t.Errorf("trailing junk: %q", blockTexts(doc.Blocks))
+	}
+}

@@ -32,10 +32,15 @@ type Service struct {
 	// CreateKB makes a job create its KB, with the embedder's model, when
 	// it does not exist; otherwise such a job is refused.
 	CreateKB bool
+	// MaxRunning is how many jobs run at once; the others wait, queued.
+	// 0 is 1: jobs share the embedder, which uses the cores already.
+	MaxRunning int
 
-	mu    sync.Mutex
-	jobs  map[string]*job
-	order []string // job ids, oldest first
+	mu      sync.Mutex
+	jobs    map[string]*job
+	order   []string // job ids, oldest first
+	slots   chan struct{}
+	slotsMu sync.Once
 }
 
 var _ kefu.Ingester = (*Service)(nil)
@@ -166,12 +171,18 @@ func newJobID() string {
 	return "job_" + hex.EncodeToString(b[:])
 }
 
-// run ingests the files one after the other.
+// run ingests the files one after the other, once a slot is free.
 func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
 	report := func() {
 		if progress != nil {
 			progress(j.snapshot())
 		}
+	}
+	s.slotsMu.Do(func() { s.slots = make(chan struct{}, max(s.MaxRunning, 1)) })
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
 	}
 	j.update(func(x *kefu.Job) { x.State = kefu.JobRunning })
 	report()

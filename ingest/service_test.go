@@ -316,3 +316,38 @@ func TestWalk(t *testing.T) {
 		t.Errorf("single file %+v", one)
 	}
 }
+
+// Jobs wait for a free slot: the second stays queued while the first is
+// busy embedding.
+func TestJobsQueue(t *testing.T) {
+	svc, _, em := newService()
+	em.gate = make(chan struct{})
+	ctx := context.Background()
+	wait := func(id string, state kefu.JobState) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			j, _ := svc.Job(id)
+			if j.State == state {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s is %s, want %s", id, j.State, state)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	first, _ := svc.Submit(ctx, "kb", []kefu.Upload{upload("a.md", []byte("# A\n\nText a."))})
+	wait(first.ID, kefu.JobRunning)
+	second, _ := svc.Submit(ctx, "kb", []kefu.Upload{upload("b.md", []byte("# B\n\nText b."))})
+	time.Sleep(50 * time.Millisecond)
+	if j, _ := svc.Job(second.ID); j.State != kefu.JobQueued {
+		t.Errorf("second job %s while the first holds the slot", j.State)
+	}
+	close(em.gate)
+	wait(first.ID, kefu.JobDone)
+	wait(second.ID, kefu.JobDone)
+	if j, _ := svc.Job(second.ID); j.Done != 1 {
+		t.Errorf("second job %+v", j)
+	}
+}
