@@ -28,14 +28,18 @@ const (
 // request is gone. Written over mime/multipart rather than Fiber's
 // MultipartForm to count the upload limit over all parts as they are read.
 func readUploads(c *fiber.Ctx, limit int) ([]kefu.Upload, error) {
-	mt, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
+	return parseUploads(string(c.Request().Header.ContentType()), c.Body(), limit)
+}
+
+func parseUploads(contentType string, body []byte, limit int) ([]kefu.Upload, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "send the files as multipart/form-data, one \"file\" field each")
 	}
-	if len(c.Body()) > limit+64<<10 {
+	if len(body) > limit+64<<10 {
 		return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes", limit)
 	}
-	mr := multipart.NewReader(bytes.NewReader(c.Body()), params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var (
 		ups   []kefu.Upload
 		docID string

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -186,15 +187,14 @@ func userTurns(msgs []ChatMessage) int {
 // estimateTokens estimates a text's tokens: one per Han character, one per
 // four bytes of anything else.
 func estimateTokens(s string) int {
-	han, other := 0, 0
+	han, hanBytes := 0, 0
 	for _, r := range s {
 		if unicode.Is(unicode.Han, r) {
 			han++
-		} else {
-			other += len(string(r))
+			hanBytes += utf8.RuneLen(r)
 		}
 	}
-	return han + (other+3)/4
+	return han + (len(s)-hanBytes+3)/4
 }
 
 func (s *Server) chatCompletions(c *fiber.Ctx) error {

@@ -1,61 +1,68 @@
 package web_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/csv"
 	"encoding/json"
-	"fmt"
-	"io/fs"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/kefu-dev/kefu/api/web"
 	"github.com/kefu-dev/kefu/internal/testenv"
 )
-
-// chromiumPath is Debian's Chromium, which scripts/test-deps.sh installs.
-const chromiumPath = "/usr/bin/chromium"
 
 // faqQuestion is asked in the chat playground; its stored answer is read
 // from the shop FAQ itself.
 const faqQuestion = "How long does a refund take?"
 
+// giftDoc is a Markdown page the FAQ knows nothing about: questions on it
+// are answered by the (scripted) LLM from its passage.
+const giftDoc = `# Gift wrapping
+
+Every order can be gift wrapped. Choose "Gift wrap" at checkout and add a card
+message of up to 200 characters. Gift wrapping costs 5 euros per parcel.
+`
+
+// The scripted LLM's answer to the gift-wrap question, in the pieces it
+// streams; the stream pauses after genBefore until the test has seen it.
+var (
+	genBefore = []string{"Yes. ", "Choose “Gift wrap” ", "at checkout;"}
+	genAfter  = []string{" it costs 5 euros ", "[1]."}
+)
+
 // TestConsoleInBrowser drives the console in headless Chromium against a real
-// `kefu serve`: create a KB, upload the shop FAQ, see it indexed, test a
-// query's hits, ask a question and watch the answer stream in over the
-// WebSocket with its citation, vote on it, switch the language, screenshot.
+// `kefu serve` in development mode, with a scripted OpenAI-compatible LLM:
+// create a KB, upload two files at once and see them indexed, test a query's
+// hits, add a sensitive word, then in the chat playground get a hand-off, an
+// FAQ answer (streamed, cited, voted on), an LLM answer seen mid-stream and
+// a stopped one whose LLM request the server cancels; switch to Chinese,
+// reload, take screenshots.
 func TestConsoleInBrowser(t *testing.T) {
 	ort := testenv.RequireORT(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
 	testenv.Model(t, "use-lite-en") // kefu serve's default model
 	requireChromium(t)
 	want := faqAnswer(t, faq, faqQuestion)
+	md := filepath.Join(t.TempDir(), "gift_wrap.md")
+	if err := os.WriteFile(md, []byte(giftDoc), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
-	base := startKefu(t, ort)
-	consoleFlow(t, base, faq, want)
-}
-
-// consoleFlow is the browser session of TestConsoleInBrowser against base.
-func consoleFlow(t *testing.T, base, faq, want string) {
-	ctx := newBrowser(t, 1280, 800)
-	d := &driver{t: t, ctx: ctx, base: base}
+	gen := newScript(genBefore, true, genAfter)
+	stopped := newScript([]string{"Gift wrapping "}, true, []string{"is 5 euros [1]."})
+	llm := newScriptedLLM(t, gen, stopped)
+	base := startKefu(t, ort, filepath.Join(t.TempDir(), "data"), "--llm-base-url", llm.URL, "--llm-model", "scripted")
+	d := newDriver(t, base, 1280, 800)
 	defer d.screenshotOnFailure()
 
 	// The console opens in English (the browser's language) with no KB.
 	d.do(chromedp.Navigate(base + "/"))
 	d.waitJS(`document.querySelector('#main .empty') !== null`)
 	d.expectText(`#tabs a[data-page="kbs"]`, str("en", "nav.kbs"))
+	d.expectText(`#main .empty`, str("en", "kbs.empty"))
 
 	// Create a KB through the form; the console moves to its documents.
 	kb := "browser-test"
@@ -64,21 +71,23 @@ func consoleFlow(t *testing.T, base, faq, want string) {
 	d.waitJS(`location.hash === '#/kb/` + kb + `/documents' && document.getElementById('upload-form') !== null`)
 	d.expectEval(`document.getElementById('kb-select').value`, kb)
 
-	// Upload the FAQ with the file input; the job finishes and the document
-	// is listed as indexed.
-	d.do(chromedp.SetUploadFiles(chromedp.ID("doc-files"), []string{faq}),
+	// Upload the FAQ and the Markdown page in one job through the file
+	// input; the job finishes and both documents are listed as indexed.
+	d.do(chromedp.SetUploadFiles(chromedp.ID("doc-files"), []string{faq, md}),
 		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)))
 	d.waitJS(`document.querySelector('.job[data-state="done"]') !== null`)
-	d.waitJS(`document.querySelector('#documents tr[data-doc][data-status="indexed"]') !== null`)
-	docID := d.eval(`document.querySelector('#documents tr[data-doc]').dataset.doc`)
-	if !strings.Contains(docID, "shop_faq") {
-		t.Errorf("indexed document id %q, want the uploaded shop_faq.csv", docID)
+	d.waitJS(`document.querySelectorAll('#documents tr[data-doc][data-status="indexed"]').length === 2`)
+	if n := d.eval(`document.querySelector('.job[data-state="done"] .job-failures').children.length + ''`); n != "0" {
+		t.Errorf("the job lists %s failures", n)
 	}
-	if got := d.eval(`document.querySelector('.job[data-state="done"] .job-failures').children.length + ''`); got != "0" {
-		t.Errorf("the job lists %s failures", got)
+	var docs []string
+	d.evalJSON(`[...document.querySelectorAll('#documents tr[data-doc]')].map(r => r.dataset.doc)`, &docs)
+	faqDoc, mdDoc := findDoc(docs, "shop_faq"), findDoc(docs, "gift_wrap")
+	if faqDoc == "" || mdDoc == "" {
+		t.Fatalf("documents %q, want shop_faq.csv and gift_wrap.md", docs)
 	}
 
-	// Hit testing: the FAQ entry comes first, with both scores shown.
+	// Hit testing: the FAQ entry comes first, with its scores on each side.
 	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="search"]`)))
 	d.waitJS(`document.getElementById('search-query') !== null`)
 	d.do(chromedp.SendKeys(chromedp.ID("search-query"), faqQuestion+"\n"))
@@ -93,67 +102,227 @@ func consoleFlow(t *testing.T, base, faq, want string) {
 		}
 	}
 
-	// Chat: record the answer's DOM as it changes, ask with the Enter key.
+	// Settings: a sensitive word of this KB, saved and read back.
+	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="settings"]`)))
+	d.waitJS(`document.getElementById('set-words') !== null`)
+	d.do(chromedp.SendKeys(chromedp.ID("set-words"), "gift card"),
+		chromedp.Click(chromedp.CSS(`.settings-form button[type=submit]`)))
+	d.waitJS(`[...document.querySelectorAll('.toast')].some(e => e.textContent.includes(` + jsString(str("en", "common.saved")) + `))`)
+	d.do(chromedp.Reload())
+	d.waitJS(`document.getElementById('set-words') !== null`)
+	d.expectEval(`document.getElementById('set-words').value`, "gift card")
+
+	// Chat. The sensitive word hands off to a person.
 	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="chat"]`)))
 	d.waitJS(`document.getElementById('chat-input') !== null`)
+	d.ask("Do you sell a gift card?")
+	d.waitAnswered()
+	d.expectEval(lastBot+`.dataset.route`, "handoff")
+	d.expectText(`#chat-log article.msg.bot:last-of-type .meta .badge`, str("en", "chat.route.handoff"))
+
+	// The FAQ question: its stored answer streams in, then the citation.
 	d.eval(recorderJS)
-	d.do(chromedp.SendKeys(chromedp.ID("chat-input"), faqQuestion+"\n"))
-	d.waitJS(`(() => { const m = document.querySelector('#chat-log article.msg.bot'); return m && !m.classList.contains('streaming') })()`)
-	if e := d.eval(`(document.querySelector('#chat-log .msg.bot .form-error') || {}).textContent || ''`); e != "" {
-		t.Fatalf("the chat answered with an error: %s", e)
-	}
-	final := d.eval(`document.querySelector('#chat-log .msg.bot .answer-text').textContent`)
+	d.ask(faqQuestion)
+	d.waitAnswered()
+	final := d.eval(lastBot + `.querySelector('.answer-text').textContent`)
 	if !strings.Contains(final, want) {
 		t.Errorf("answer %q does not contain the FAQ answer %q", final, want)
 	}
 	d.checkStreamed(want)
-	if n := d.eval(`document.querySelectorAll('#chat-log .msg.bot .citations li[data-doc]').length + ''`); n == "0" {
-		t.Error("the answer shows no citation")
+	if r := d.eval(lastBot + `.dataset.route`); r != "faq" && r != "disclaimer" {
+		t.Errorf("route %q, want faq (or disclaimer below the threshold)", r)
 	}
-	if doc := d.eval(`document.querySelector('#chat-log .msg.bot .citations li[data-doc]').dataset.doc`); doc != docID {
-		t.Errorf("first citation is document %q, want %q", doc, docID)
+	var cited []string
+	d.evalJSON(`[...`+lastBot+`.querySelectorAll('.citations li[data-doc]')].map(li => li.dataset.doc)`, &cited)
+	if len(cited) == 0 || cited[0] != faqDoc {
+		t.Errorf("citations %q, want %q first", cited, faqDoc)
 	}
-	if r := d.eval(`document.querySelector('#chat-log .msg.bot').dataset.route`); r != "faq" {
-		t.Errorf("route %q, want faq", r)
-	}
-	d.expectText(`#chat-log .msg.bot .meta .badge`, str("en", "chat.route.faq"))
 
-	// Thumbs up reaches the feedback route (204) and says thanks.
-	d.do(chromedp.Click(chromedp.CSS(`#chat-log .msg.bot .vote.up`)))
-	d.waitJS(`document.querySelector('#chat-log .msg.bot .thanks') !== null`)
-	d.expectEval(`document.querySelector('#chat-log .msg.bot .vote.up').getAttribute('aria-pressed')`, "true")
+	// Thumbs up reaches the feedback route and says thanks.
+	d.do(chromedp.Click(chromedp.CSS(`#chat-log article.msg.bot:last-of-type .vote.up`)))
+	d.waitJS(lastBot + `.querySelector('.thanks') !== null`)
+	d.expectEval(lastBot+`.querySelector('.vote.up').getAttribute('aria-pressed')`, "true")
 
-	// 中文: the page re-translates in place, the answer included.
+	// A new conversation and a question on the Markdown page: the LLM's
+	// answer is on screen while its stream is paused, then completes.
+	d.do(chromedp.Click(chromedp.ID("chat-new")))
+	d.ask("Can you gift wrap my order?")
+	d.waitStarted(gen, llm)
+	before := strings.Join(genBefore, "")
+	d.waitJSOr(lastBot+`.classList.contains('streaming') && `+lastBot+`.querySelector('.answer-text').textContent === `+jsString(before),
+		lastBot+`.querySelector('.answer-text').textContent`)
+	d.expectEval(lastBot+`.querySelector('.meta').hidden + ''`, "true")
+	d.expectEval(`document.getElementById('chat-send').disabled + ''`, "true")
+	close(gen.hold)
+	d.waitAnswered()
+	text := d.eval(lastBot + `.querySelector('.answer-text').textContent`)
+	if !strings.HasPrefix(text, before+" it costs 5 euros [1].") {
+		t.Errorf("LLM answer shown as %q, want %q", text, before+strings.Join(genAfter, ""))
+	}
+	if r := d.eval(lastBot + `.dataset.route`); r != "generated" && r != "disclaimer" {
+		t.Errorf("route %q, want generated (or disclaimer below the threshold)", r)
+	}
+	d.expectEval(lastBot+`.querySelector('.answer-text a.cite-ref').getAttribute('href').startsWith('#cite-') + ''`, "true")
+	cited = nil
+	d.evalJSON(`[...`+lastBot+`.querySelectorAll('.citations li[data-doc]')].map(li => li.dataset.doc)`, &cited)
+	if len(cited) == 0 || cited[0] != mdDoc {
+		t.Errorf("citations %q, want [1] to be %q", cited, mdDoc)
+	}
+
+	// Stop an answer mid-stream: the console says so, and the server
+	// cancels the LLM request.
+	d.do(chromedp.Click(chromedp.ID("chat-new")))
+	d.ask("How much does gift wrapping cost?")
+	d.waitStarted(stopped, llm)
+	d.waitJS(lastBot + `.querySelector('.answer-text').textContent === 'Gift wrapping'`)
+	d.do(chromedp.Click(chromedp.ID("chat-stop")))
+	d.waitJS(lastBot + `.classList.contains('stopped')`)
+	d.expectEval(`document.getElementById('chat-send').disabled + ''`, "false")
+	select {
+	case <-stopped.gone:
+	case <-time.After(stepTimeout):
+		t.Error("the LLM request went on after the answer was stopped")
+	}
+
+	// 中文: the page re-translates in place, the answers included.
 	d.do(chromedp.Click(chromedp.ID("lang-toggle")))
 	d.expectEval(`document.documentElement.lang`, "zh-CN")
 	d.expectText(`#tabs a[data-page="chat"]`, str("zh", "nav.chat"))
-	d.expectText(`#chat-log .msg.bot .meta .badge`, str("zh", "chat.route.faq"))
 	d.expectText(`#chat-send`, str("zh", "chat.send"))
-	if c := d.eval(`document.querySelector('#chat-log .msg.bot .meta .pill').textContent`); !strings.HasPrefix(c, strings.Split(str("zh", "chat.confidence"), "{")[0]) {
+	d.expectText(`#chat-log .msg.bot[data-route="handoff"] .meta .badge`, str("zh", "chat.route.handoff"))
+	if c := d.eval(`document.querySelector('#chat-log .msg.bot[data-route] .meta .pill').textContent`); !strings.HasPrefix(c, strings.Split(str("zh", "chat.confidence"), "{")[0]) {
 		t.Errorf("confidence label %q is not in Chinese", c)
 	}
+	d.do(chromedp.Evaluate[chromedp.Void](`(() => {
+	  const log = document.getElementById('chat-log');
+	  const m = document.querySelector('#chat-log .msg.bot[data-route="faq"], #chat-log .msg.bot[data-route="disclaimer"]');
+	  log.scrollTop = m ? m.offsetTop - 16 : log.scrollHeight;
+	})()`))
+	d.waitJS(`document.querySelector('.toast') === null`)
 	d.screenshot("console.png")
 
 	// The choice survives a reload.
 	d.do(chromedp.Reload())
 	d.waitJS(`document.getElementById('chat-input') !== null`)
 	d.expectText(`#tabs a[data-page="documents"]`, str("zh", "nav.documents"))
+	d.expectEval(`localStorage.getItem('kefu.lang')`, "zh")
 
 	// A phone-width look at the documents page.
 	d.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
 		chromedp.Click(chromedp.CSS(`#tabs a[data-page="documents"]`)))
-	d.waitJS(`document.querySelector('#documents tr[data-doc]') !== null`)
+	d.waitJS(`document.querySelectorAll('#documents tr[data-doc]').length === 2`)
 	d.screenshot("console-phone.png")
 	d.checkConsole()
 }
 
-// recorderJS records the last bot message's state at every DOM change, so the
+// TestConsoleAPIKey runs the console against a server with an API key: it
+// asks for the key, refuses a wrong one with the server's message, then
+// works with the right one, the WebSocket chat included
+// (?access_token=), and shows API errors.
+func TestConsoleAPIKey(t *testing.T) {
+	ort := testenv.RequireORT(t)
+	testenv.Model(t, "use-lite-en")
+	requireChromium(t)
+	data := filepath.Join(t.TempDir(), "data")
+	key := createKey(t, ort, data, "admin")
+	base := startKefu(t, ort, data)
+	d := newDriver(t, base, 1280, 800)
+	defer d.screenshotOnFailure()
+
+	d.do(chromedp.Navigate(base + "/"))
+	d.waitJS(`document.getElementById('key-dialog').open`)
+	d.expectEval(`document.getElementById('key-error').hidden + ''`, "true")
+	d.do(chromedp.SendKeys(chromedp.ID("key-input"), "kefu_not_a_key"),
+		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
+	d.waitJS(`!document.getElementById('key-error').hidden && document.getElementById('key-error').textContent !== '' && !document.querySelector('#key-form button[type=submit]').disabled`)
+	d.expectEval(`document.getElementById('key-dialog').open + ''`, "true")
+	d.expectEval(`(localStorage.getItem('kefu.key') === null) + ''`, "true") // only an accepted key is kept
+
+	d.do(chromedp.Clear(chromedp.ID("key-input")),
+		chromedp.SendKeys(chromedp.ID("key-input"), key),
+		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
+	d.waitJS(`!document.getElementById('key-dialog').open`)
+	d.expectText(`#auth-status`, strings.ReplaceAll(str("en", "auth.scope"), "{scope}", "admin"))
+	d.expectEval(`localStorage.getItem('kefu.key')`, key)
+
+	// Create a KB with the key, then again: the server's conflict message
+	// is shown.
+	d.waitJS(`document.getElementById('kb-name') !== null`)
+	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "keyed"),
+		chromedp.Click(chromedp.CSS(`#create-kb button[type=submit]`)))
+	d.waitJS(`location.hash === '#/kb/keyed/documents' && document.getElementById('upload-form') !== null`)
+	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="kbs"]`)))
+	d.waitJS(`document.querySelector('tr[data-kb="keyed"]') !== null`)
+	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "keyed"),
+		chromedp.Click(chromedp.CSS(`#create-kb button[type=submit]`)))
+	d.waitJS(`document.querySelector('.toast.error code') !== null`)
+	d.expectText(`.toast.error code`, "conflict")
+
+	// The chat socket authenticates with ?access_token=: an empty KB has no
+	// answer, but it answers.
+	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="chat"]`)))
+	d.waitJS(`document.getElementById('chat-input') !== null`)
+	d.ask("Where is my package?")
+	d.waitAnswered()
+	d.expectEval(lastBot+`.dataset.route`, "unknown")
+
+	// The key is remembered across reloads, and can be forgotten.
+	d.do(chromedp.Reload())
+	d.waitJS(`document.getElementById('chat-input') !== null`)
+	d.expectEval(`document.getElementById('key-dialog').open + ''`, "false")
+	d.do(chromedp.Click(chromedp.ID("key-button")))
+	d.waitJS(`document.getElementById('key-dialog').open`)
+	d.do(chromedp.Click(chromedp.ID("key-forget")))
+	d.expectEval(`(localStorage.getItem('kefu.key') === null) + ''`, "true")
+	d.checkConsole()
+}
+
+// lastBot is the newest answer in the chat log.
+const lastBot = `[...document.querySelectorAll('#chat-log article.msg.bot')].pop()`
+
+// ask types a question in the chat playground and sends it with Enter.
+func (d *driver) ask(q string) {
+	d.t.Helper()
+	d.do(chromedp.SendKeys(chromedp.ID("chat-input"), q+"\n"))
+	d.waitJS(`document.querySelectorAll('#chat-log .msg.user').length > 0 && [...document.querySelectorAll('#chat-log .msg.user')].pop().textContent.includes(` + jsString(q) + `)`)
+}
+
+// waitAnswered waits until the newest answer is complete and has no error.
+func (d *driver) waitAnswered() {
+	d.t.Helper()
+	d.waitJS(`(() => { const m = ` + lastBot + `; return m && !m.classList.contains('streaming'); })()`)
+	if e := d.eval(`(` + lastBot + `.querySelector('.form-error') || {}).textContent || ''`); e != "" {
+		d.t.Fatalf("the chat answered with an error: %s", e)
+	}
+}
+
+// waitStarted waits until the scripted LLM streams s, reporting what the
+// console shows when it never does (the question took another route).
+func (d *driver) waitStarted(s *llmScript, llm *scriptedLLM) {
+	d.t.Helper()
+	select {
+	case <-s.started:
+	case <-time.After(stepTimeout):
+		d.t.Fatalf("the LLM was never asked (requests %q); the console shows %q", llm.Calls(),
+			d.eval(`(`+lastBot+` || {}).textContent || ''`))
+	}
+}
+
+func findDoc(ids []string, part string) string {
+	i := slices.IndexFunc(ids, func(id string) bool { return strings.Contains(id, part) })
+	if i < 0 {
+		return ""
+	}
+	return ids[i]
+}
+
+// recorderJS records the newest answer's state at every DOM change, so the
 // test sees what the page showed while the answer streamed.
 const recorderJS = `(() => {
   window.__snaps = [];
   const log = document.getElementById('chat-log');
   new MutationObserver(() => {
-    const m = [...log.querySelectorAll('article.msg.bot')].pop();
+    const m = ` + lastBot + `;
     if (!m) return;
     window.__snaps.push({
       streaming: m.classList.contains('streaming'),
@@ -171,14 +340,12 @@ type snap struct {
 }
 
 // checkStreamed asserts the answer was on screen before it was done: some
-// state showed text while the message was still streaming, without the
+// state showed its text while the message was still streaming, without the
 // route and confidence that come with the end, and the text only grew.
 func (d *driver) checkStreamed(want string) {
 	d.t.Helper()
 	var snaps []snap
-	if err := json.Unmarshal([]byte(d.eval(`JSON.stringify(window.__snaps)`)), &snaps); err != nil {
-		d.t.Fatal(err)
-	}
+	d.evalJSON(`window.__snaps`, &snaps)
 	var streamed []string
 	for _, s := range snaps {
 		if !s.Streaming {
@@ -199,314 +366,18 @@ func (d *driver) checkStreamed(want string) {
 			d.t.Errorf("streamed text did not grow: %q then %q", streamed[i-1], streamed[i])
 		}
 	}
-	last := streamed[len(streamed)-1]
 	if !strings.HasPrefix(want, streamed[0]) && !strings.HasPrefix(streamed[0], want) {
 		d.t.Errorf("first streamed text %q is not the start of the FAQ answer %q", streamed[0], want)
 	}
-	if !strings.Contains(last, want) {
+	if last := streamed[len(streamed)-1]; !strings.Contains(last, want) {
 		d.t.Errorf("the streamed text %q never held the whole FAQ answer", last)
 	}
-	d.t.Logf("answer streamed in %d visible states before done", len(streamed))
 }
 
-// faqAnswer reads the stored answer of question from the FAQ CSV.
-func faqAnswer(t *testing.T, path, question string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if len(r) >= 2 && r[0] == question {
-			return r[1]
-		}
-	}
-	t.Fatalf("%s has no question %q", path, question)
-	return ""
-}
-
-var (
-	stringsOnce sync.Once
-	stringsTab  map[string]map[string]string
-)
-
-// str is the console's string for key in lang, from its strings.json.
-func str(lang, key string) string {
-	stringsOnce.Do(func() {
-		b, err := fs.ReadFile(web.FS(), "strings.json")
-		if err == nil {
-			err = json.Unmarshal(b, &stringsTab)
-		}
-		if err != nil {
-			panic(err)
-		}
-	})
-	s, ok := stringsTab[lang][key]
-	if !ok {
-		panic(fmt.Sprintf("strings.json: no %s %q", lang, key))
-	}
-	return s
-}
-
-func requireChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("KEFU_REQUIRE_SHARED") == "1" {
-			t.Fatalf("%s is missing: run scripts/test-deps.sh", chromiumPath)
-		}
-		t.Skipf("%s is missing: run scripts/test-deps.sh", chromiumPath)
-	}
-}
-
-// startKefu builds cmd/kefu and serves an empty data dir in dev mode on a
-// free loopback port until the test ends; it returns the base URL.
-func startKefu(t *testing.T, ortLib string) string {
-	t.Helper()
-	root := testenv.ModuleRoot()
-	if root == "" {
-		t.Fatal("module root not found")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "kefu")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kefu")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kefu: %v\n%s", err, out)
-	}
-
-	addr := freeAddr(t)
-	var logs syncBuffer
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+ortLib)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kefu serve output:\n%s", logs.String())
-		}
-	})
-
-	base := "http://" + addr
-	deadline := time.Now().Add(5 * time.Minute) // a busy machine loads the model slowly
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kefu serve not ready after 5 minutes\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newBrowser starts headless Chromium with a fresh profile and the flags this
-// closed network needs (no background connections), in English.
-func newBrowser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(width, height),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no deadline
-		t.Fatalf("start chromium: %v", err)
-	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
-		t.Fatal(err)
-	}
-	return ctx
-}
-
-// driver runs browser steps, failing the test with context on error.
-type driver struct {
-	t       *testing.T
-	ctx     context.Context
-	base    string
-	console []chromedp.ConsoleMessage
-	mu      sync.Mutex
-	once    sync.Once
-}
-
-// stepTimeout bounds one step (a wait included); the machine may be busy.
-const stepTimeout = 2 * time.Minute
-
-func (d *driver) do(actions ...chromedp.Action[chromedp.Void]) {
+// evalJSON evaluates js and decodes its JSON value into v.
+func (d *driver) evalJSON(js string, v any) {
 	d.t.Helper()
-	d.watchConsole()
-	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		d.t.Fatalf("browser: %v", err)
-	}
-}
-
-func (d *driver) eval(js string) string {
-	d.t.Helper()
-	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		d.t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
-}
-
-// waitJS waits until the expression is true.
-func (d *driver) waitJS(js string) {
-	d.t.Helper()
-	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		d.t.Fatalf("waiting for %s: %v%s", js, err, d.visibleErrors())
-	}
-}
-
-func (d *driver) expectEval(js, want string) {
-	d.t.Helper()
-	if got := d.eval(js); got != want {
-		d.t.Errorf("%s = %q, want %q", js, got, want)
-	}
-}
-
-func (d *driver) expectText(sel, want string) {
-	d.t.Helper()
-	d.expectEval(`(document.querySelector(`+jsString(sel)+`) || {}).textContent`, want)
-}
-
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-// visibleErrors returns the error toasts on screen, to explain a timeout.
-func (d *driver) visibleErrors() string {
-	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.toast.error, .form-error:not([hidden])')].map(e => e.textContent).join(' | ')`))
-	if err != nil || v == "" {
-		return ""
-	}
-	return "\nerrors on the page: " + v
-}
-
-// watchConsole collects the page's console messages from the first step on.
-func (d *driver) watchConsole() {
-	d.once.Do(func() {
-		msgs := chromedp.Console(d.ctx)
-		go func() {
-			for m, err := range msgs {
-				if err != nil {
-					return
-				}
-				d.mu.Lock()
-				d.console = append(d.console, m)
-				d.mu.Unlock()
-			}
-		}()
-	})
-}
-
-// checkConsole fails on uncaught exceptions and console errors in the page.
-func (d *driver) checkConsole() {
-	d.t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, m := range d.console {
-		switch m.Type {
-		case chromedp.ConsoleException, chromedp.ConsoleError:
-			d.t.Errorf("page console %s (%s:%d)", m, m.URL, m.Line)
-		default:
-			d.t.Logf("page console %s", m)
-		}
-	}
-}
-
-// screenshot saves the page to the test's temp dir and, when
-// KEFU_SCREENSHOT_DIR is set, there too.
-func (d *driver) screenshot(name string) {
-	d.t.Helper()
-	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		d.t.Errorf("screenshot: %v", err)
-		return
-	}
-	dirs := []string{d.t.TempDir()}
-	if s := os.Getenv("KEFU_SCREENSHOT_DIR"); s != "" {
-		dirs = append(dirs, s)
-	}
-	for _, dir := range dirs {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			d.t.Errorf("screenshot: %v", err)
-			continue
-		}
-		d.t.Logf("screenshot: %s", p)
-	}
-}
-
-func (d *driver) screenshotOnFailure() {
-	if d.t.Failed() {
-		d.screenshot("failure.png")
+	if err := json.Unmarshal([]byte(d.eval(`JSON.stringify(`+js+`)`)), v); err != nil {
+		d.t.Fatalf("%s: %v", js, err)
 	}
 }

@@ -142,30 +142,36 @@ let keyOpen = false;
 
 function askKey(err) {
   if (auth.devMode && !err) return;
-  if (err) {
+  if (err && getKey()) { // the key in use was refused
     keyError.hidden = false;
-    keyError.textContent = getKey() ? err.message : t('auth.prompt');
+    keyError.textContent = err.message;
   } else keyError.hidden = true;
+  if (keyOpen) return; // keep what the user is typing
   keyInput.value = '';
-  if (!keyOpen) {
-    keyOpen = true;
-    keyDialog.showModal();
-  }
+  keyOpen = true;
+  keyDialog.showModal();
   keyInput.focus();
 }
 
+const keySubmit = document.querySelector('#key-form button[type=submit]');
 document.getElementById('key-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const k = keyInput.value.trim();
-  if (!k) return;
+  if (!k || keySubmit.disabled) return;
+  keySubmit.disabled = true;
+  keyError.hidden = true;
+  const prev = getKey();
   setKey(k);
   try {
     await loadAuth();
     if (!auth.devMode && !auth.scope) throw new Error(t('auth.invalid'));
   } catch (err) {
+    setKey(prev); // keep only a key the server accepted
     keyError.hidden = false;
     keyError.textContent = err.message;
     return;
+  } finally {
+    keySubmit.disabled = false;
   }
   keyOpen = false;
   keyDialog.close();

@@ -47,7 +47,8 @@ export async function render(root, ctx) {
     s.conversation = newConversationID();
     convLabel.textContent = s.conversation.slice(0, 16);
     convLabel.title = s.conversation;
-    s.log.replaceChildren(emptyHint());
+    if (s.log.querySelector('.msg')) s.log.append(h('div', { class: 'conv-divider', role: 'separator' }, h('span', { i18n: 'chat.new' })));
+    stick(s.log);
     input.focus();
   });
 

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// FuzzParseUploads: any body gives uploads within the limit or a domain
+// error, never a panic; the files read back are what was sent.
+func FuzzParseUploads(f *testing.F) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.SetBoundary("b0undary")
+	w.WriteField("doc_id", "guides/a.md")
+	fw, _ := w.CreateFormFile("file", "a.md")
+	io.WriteString(fw, "# A\n\nText.\n")
+	w.Close()
+	f.Add("multipart/form-data; boundary=b0undary", buf.Bytes())
+	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\nroot\r\n--x--\r\n"))
+	f.Add("application/json", []byte(`{"file":1}`))
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		ups, err := parseUploads(ct, body, limit)
+		if err != nil {
+			if code := kefu.ErrorCode(err); code == kefu.EINTERNAL {
+				t.Fatalf("not a domain error: %v", err)
+			}
+			return
+		}
+		if len(ups) == 0 || len(ups) > MaxUploadFiles {
+			t.Fatalf("%d uploads", len(ups))
+		}
+		total := 0
+		for _, u := range ups {
+			if u.Name == "" || strings.Contains(u.Name, "/") {
+				t.Fatalf("file name %q", u.Name)
+			}
+			rc, _ := u.Open()
+			b, _ := io.ReadAll(rc)
+			if int64(len(b)) != u.Size {
+				t.Fatalf("size %d, read %d", u.Size, len(b))
+			}
+			total += len(b)
+		}
+		if total > limit {
+			t.Fatalf("%d bytes over the %d limit", total, limit)
+		}
+	})
+}
+
+// FuzzChatCompletionRequest: any body decodes to a question from the last
+// user message or to a domain error.
+func FuzzChatCompletionRequest(f *testing.F) {
+	f.Add([]byte(`{"model":"shop","messages":[{"role":"system","content":"be nice"},{"role":"user","content":"refund?"}]}`))
+	f.Add([]byte(`{"model":"shop","messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url"}]},{"role":"assistant","content":null},{"role":"user","content":"more"}]}`))
+	f.Add([]byte(`{"model":"shop","messages":[{"role":"user","content":7}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req ChatCompletionRequest
+		if json.Unmarshal(body, &req) != nil {
+			return
+		}
+		ask, prompt, err := askOf(&req)
+		if err != nil {
+			if kefu.ErrorCode(err) == kefu.EINTERNAL {
+				t.Fatalf("not a domain error: %v", err)
+			}
+			return
+		}
+		if strings.TrimSpace(ask.Question) == "" || prompt < 0 || ask.KB != req.Model {
+			t.Fatalf("ask %+v, prompt %d", ask, prompt)
+		}
+		last := ""
+		for _, m := range req.Messages {
+			if m.Role == "user" {
+				last, _ = m.text()
+			}
+		}
+		if ask.Question != last {
+			t.Fatalf("question %q, last user message %q", ask.Question, last)
+		}
+	})
+}
+
+// FuzzMergeSettings: settings sent by a client either merge into valid
+// JSON settings or are refused with EINVALID; the stored LLM key survives
+// the redaction placeholder.
+func FuzzMergeSettings(f *testing.F) {
+	f.Add([]byte(`{"threshold":0.9,"chunking":{"max_tokens":128}}`))
+	f.Add([]byte(`{"llm":{"api_key":"********","model":"m"}}`))
+	f.Add([]byte(`{"sensitive_words":["退款"],"fusion":{"method":"rrf"}}`))
+	f.Add([]byte(`{"treshold":1}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		set := kefu.DefaultSettings()
+		set.LLM = &kefu.LLMSettings{BaseURL: "http://x/v1", APIKey: "sk-kept"}
+		err := mergeSettings(&set, raw)
+		if err != nil {
+			if kefu.ErrorCode(err) != kefu.EINVALID {
+				t.Fatalf("code %s: %v", kefu.ErrorCode(err), err)
+			}
+			return
+		}
+		if set.LLM != nil && set.LLM.APIKey == RedactedKey {
+			t.Fatal("the placeholder replaced the stored key")
+		}
+		if _, err := json.Marshal(set); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzEstimateTokens: the estimate is positive for text, zero for none,
+// and at least one per Han character.
+func FuzzEstimateTokens(f *testing.F) {
+	f.Add("How do I request a refund?")
+	f.Add("怎么申请退款？")
+	f.Fuzz(func(t *testing.T, s string) {
+		n := estimateTokens(s)
+		if (s == "") != (n == 0) || n > len(s) || n < 0 {
+			t.Fatalf("estimateTokens(%q) = %d", s, n)
+		}
+		if utf8.ValidString(s) && n < utf8.RuneCountInString(s)/4 {
+			t.Fatalf("estimateTokens(%q) = %d, too few", s, n)
+		}
+	})
+}
