@@ -104,7 +104,7 @@ func htmlMeta(root *html.Node) (title, og, canonical string) {
 	if head == nil {
 		return
 	}
-	eachElement(head, 0, func(n *html.Node) bool {
+	eachElement(head, func(n *html.Node) bool {
 		switch n.DataAtom {
 		case atom.Title:
 			if title == "" {
@@ -231,7 +231,7 @@ func inside(n *html.Node, tags ...atom.Atom) bool {
 // <article>, else its one <main> or role="main"; nil when it marks none.
 func mainContent(body *html.Node) *html.Node {
 	var articles, mains []*html.Node
-	eachElement(body, 0, func(n *html.Node) bool {
+	eachElement(body, func(n *html.Node) bool {
 		switch {
 		case n.DataAtom == atom.Article:
 			articles = append(articles, n)
@@ -528,7 +528,7 @@ func (t *inlineText) Reset() {
 // innerText returns the text under n, white space as in the source.
 func innerText(n *html.Node) string {
 	var b strings.Builder
-	eachNode(n, 0, func(x *html.Node) {
+	eachNode(n, func(x *html.Node) {
 		switch {
 		case x.Type == html.TextNode:
 			b.WriteString(x.Data)
@@ -542,7 +542,7 @@ func innerText(n *html.Node) string {
 // textLen is the length of the visible text under n.
 func textLen(n *html.Node) int {
 	total := 0
-	eachNode(n, 0, func(x *html.Node) {
+	eachNode(n, func(x *html.Node) {
 		if x.Type == html.TextNode {
 			total += len(strings.TrimSpace(x.Data))
 		}
@@ -552,7 +552,7 @@ func textLen(n *html.Node) int {
 
 // eachNode calls fn on n and its descendants, skipping scripts and styles.
 // It walks iteratively, so no nesting exhausts the stack.
-func eachNode(n *html.Node, _ int, fn func(*html.Node)) {
+func eachNode(n *html.Node, fn func(*html.Node)) {
 	stack := []*html.Node{n}
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -569,7 +569,7 @@ func eachNode(n *html.Node, _ int, fn func(*html.Node)) {
 
 // eachElement calls fn on the elements under n in document order; fn
 // returns false to skip an element's children.
-func eachElement(n *html.Node, _ int, fn func(*html.Node) bool) {
+func eachElement(n *html.Node, fn func(*html.Node) bool) {
 	stack := []*html.Node{n}
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -585,7 +585,7 @@ func eachElement(n *html.Node, _ int, fn func(*html.Node) bool) {
 
 func findFirst(n *html.Node, a atom.Atom) *html.Node {
 	var found *html.Node
-	eachElement(n, 0, func(x *html.Node) bool {
+	eachElement(n, func(x *html.Node) bool {
 		if found == nil && x.DataAtom == a {
 			found = x
 		}
