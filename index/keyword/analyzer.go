@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
-	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	unitok "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/registry"
 	"github.com/blevesearch/go-porterstemmer"
 	"github.com/blevesearch/snowballstem"
@@ -89,12 +89,17 @@ var (
 
 // foldFilter is the NFKC char filter. NFKC maps full-width Latin letters,
 // digits and punctuation to ASCII and compatibility forms (①, ﬁ) to plain
-// ones; case is folded later by the lower-case token filter.
+// ones; case is folded later by the lower-case token filter. Invalid UTF-8
+// becomes U+FFFD first: the word segmenter would otherwise glue it to its
+// neighbours, spaces included.
 type foldFilter struct{}
 
 func (foldFilter) Filter(input []byte) []byte {
 	if isASCII(input) {
 		return input
+	}
+	if !utf8.Valid(input) {
+		input = bytes.ToValidUTF8(input, []byte("\uFFFD"))
 	}
 	return norm.NFKC.Bytes(input)
 }
@@ -115,7 +120,7 @@ func isASCII(b []byte) bool {
 // words in both scripts from one field.
 type mixedTokenizer struct {
 	mode hanMode
-	uni  *unicode.UnicodeTokenizer
+	uni  *unitok.UnicodeTokenizer
 	seg  func() (*gse.Segmenter, error) // nil: the shared segmenter
 }
 
@@ -207,6 +212,39 @@ func (t *mixedTokenizer) cutHan(out analysis.TokenStream, pos int, run []byte, o
 	return out, pos
 }
 
+// lowerFilter lower-cases tokens. It replaces bleve's to_lower, which
+// corrupts a token when a rune's lower case is shorter in UTF-8 (İ → i)
+// and a rune follows: it stops copying the rest into place.
+type lowerFilter struct{}
+
+func (lowerFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
+	for _, tok := range input {
+		tok.Term = lower(tok.Term)
+	}
+	return input
+}
+
+// lower returns b lower-cased, in place for ASCII, untouched (no copy) when
+// nothing changes, as for Han words.
+func lower(b []byte) []byte {
+	if isASCII(b) {
+		for i, c := range b {
+			if 'A' <= c && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		return b
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if unicode.ToLower(r) != r {
+			return bytes.ToLower(b)
+		}
+		i += n
+	}
+	return b
+}
+
 // stopFilter drops English and, when configured, Chinese stop words.
 type stopFilter struct{ zh bool }
 
@@ -263,7 +301,7 @@ func newAnalyzer(cfg analyzerConfig) (analysis.Analyzer, error) {
 		return nil, fmt.Errorf("keyword: unknown Han mode %q", cfg.Han)
 	}
 	filters := []analysis.TokenFilter{
-		lowercase.NewLowerCaseFilter(),
+		lowerFilter{},
 		en.NewPossessiveFilter(),
 		stopFilter{zh: cfg.StopZh},
 	}
@@ -278,7 +316,7 @@ func newAnalyzer(cfg analyzerConfig) (analysis.Analyzer, error) {
 	}
 	return &analysis.DefaultAnalyzer{
 		CharFilters:  []analysis.CharFilter{foldFilter{}},
-		Tokenizer:    &mixedTokenizer{mode: cfg.Han, uni: unicode.NewUnicodeTokenizer()},
+		Tokenizer:    &mixedTokenizer{mode: cfg.Han, uni: unitok.NewUnicodeTokenizer()},
 		TokenFilters: filters,
 	}, nil
 }
@@ -298,7 +336,7 @@ func init() {
 			default:
 				return nil, fmt.Errorf("keyword: unknown Han mode %q", m)
 			}
-			return &mixedTokenizer{mode: m, uni: unicode.NewUnicodeTokenizer()}, nil
+			return &mixedTokenizer{mode: m, uni: unitok.NewUnicodeTokenizer()}, nil
 		}
 	}
 	must(registry.RegisterCharFilter(CharFilterFold, func(map[string]any, *registry.Cache) (analysis.CharFilter, error) {

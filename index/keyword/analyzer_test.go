@@ -98,6 +98,11 @@ func FuzzTerms(f *testing.F) {
 	for _, s := range []string{"怎么申请退款", "The running dogs' owners", "ＲＥＦＵＮＤ１２３", "退款refund到账", "\xff\xfe", "a\x00b", "ǅ İ ß ﬁ ①"} {
 		f.Add(s)
 	}
+	// Load the dictionary before fuzzing: on a busy machine its load can
+	// outlast the fuzzer's patience with a single input.
+	if _, err := segmenter(); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if len(s) > 4096 {
 			s = s[:4096]

@@ -225,24 +225,45 @@ func buildIndex(tb testing.TB, ds *beir, opts Options, asFAQ bool) *Index {
 	return ix
 }
 
-// Datasets and their default indexes are loaded once per test binary.
+// TestMain closes the indexes shared by tests and benchmarks, deleting their
+// temporary directories.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, ix := range []*Index{scifactIx, benchIx} {
+		if ix != nil {
+			ix.Close()
+		}
+	}
+	os.Exit(code)
+}
+
+// Datasets and the default SciFact index are loaded once per test binary.
 var (
-	scifactOnce, afqmcOnce sync.Once
-	scifactDS, afqmcDS     *beir
-	scifactIx              *Index
+	scifactDataOnce, scifactIxOnce, afqmcOnce sync.Once
+	scifactDS, afqmcDS                        *beir
+	scifactIx                                 *Index
 )
 
-func scifact(tb testing.TB) (*beir, *Index) {
+// scifactData loads SciFact without indexing it.
+func scifactData(tb testing.TB) *beir {
 	tb.Helper()
 	dir := testenv.Shared(tb, "data/eval/scifact")
-	scifactOnce.Do(func() {
-		scifactDS = loadBEIR(tb, dir)
-		scifactIx = buildIndex(tb, scifactDS, Options{}, false)
-	})
+	scifactDataOnce.Do(func() { scifactDS = loadBEIR(tb, dir) })
+	if scifactDS == nil {
+		tb.Fatal("scifact failed to load earlier")
+	}
+	return scifactDS
+}
+
+// scifact returns SciFact and its index with the default options.
+func scifact(tb testing.TB) (*beir, *Index) {
+	tb.Helper()
+	ds := scifactData(tb)
+	scifactIxOnce.Do(func() { scifactIx = buildIndex(tb, ds, Options{}, false) })
 	if scifactIx == nil {
 		tb.Fatal("scifact index failed to build earlier")
 	}
-	return scifactDS, scifactIx
+	return ds, scifactIx
 }
 
 func afqmc(tb testing.TB) *beir {

@@ -122,6 +122,7 @@ type Index struct {
 
 	mu      sync.Mutex // serialises Apply
 	scratch sync.Pool  // *scratch
+	tmp     string     // directory of an ephemeral index, removed by Close
 }
 
 // fieldStats are the collection statistics BM25 needs that bleve does not
@@ -191,8 +192,10 @@ func newMapping(analyzer string) *mapping.IndexMappingImpl {
 // boltTimeout bounds the wait for the lock of an index's bolt file.
 const boltTimeout = "2s"
 
-// Open opens the index in dir, creating it when absent; dir "" makes an
-// index in memory.
+// Open opens the index in dir, creating it when absent. With dir "" the
+// index is ephemeral: it lives in a temporary directory that Close removes,
+// and Apply does not wait for the disk. (bleve's purely in-memory scorch
+// index never merges segments, so it would slow down with every Apply.)
 func Open(dir string, opts Options) (*Index, error) {
 	opts = opts.withDefaults()
 	name := opts.Analyzer
@@ -202,10 +205,15 @@ func Open(dir string, opts Options) (*Index, error) {
 	var (
 		idx bleve.Index
 		err error
+		tmp string
 	)
 	switch {
 	case dir == "":
-		idx, err = bleve.NewUsing("", newMapping(name), scorch.Name, scorch.Name, nil)
+		if tmp, err = os.MkdirTemp("", "kefu-keyword-"); err != nil {
+			return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+		}
+		idx, err = bleve.NewUsing(filepath.Join(tmp, "index"), newMapping(name), scorch.Name, scorch.Name,
+			map[string]any{"unsafe_batch": true, "bolt_timeout": boltTimeout})
 	case exists(filepath.Join(dir, "index_meta.json")) && exists(filepath.Join(dir, "store")):
 		// Without a timeout, opening an index another Index holds blocks
 		// forever on its bolt file lock.
@@ -222,13 +230,20 @@ func Open(dir string, opts Options) (*Index, error) {
 		idx, err = bleve.NewUsing(dir, newMapping(name), scorch.Name, scorch.Name, map[string]any{"bolt_timeout": boltTimeout})
 	}
 	if err != nil {
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
 		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: open %q: %w", dir, err)
 	}
 	ix, err := newIndex(idx, opts)
 	if err != nil {
 		_ = idx.Close()
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
 		return nil, err
 	}
+	ix.tmp = tmp
 	return ix, nil
 }
 
@@ -493,9 +508,16 @@ func (ix *Index) Count() (uint64, error) {
 	return n, nil
 }
 
-// Close releases the index; with a directory, everything applied is on disk.
+// Close releases the index; with a directory, everything applied is on
+// disk. Closing an ephemeral index deletes it.
 func (ix *Index) Close() error {
-	if err := ix.idx.Close(); err != nil && !errors.Is(err, bleve.ErrorIndexClosed) {
+	err := ix.idx.Close()
+	if ix.tmp != "" {
+		if rerr := os.RemoveAll(ix.tmp); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil && !errors.Is(err, bleve.ErrorIndexClosed) {
 		return kefu.Errorf(kefu.EINTERNAL, "keyword: close: %w", err)
 	}
 	return nil

@@ -537,6 +537,7 @@ func FuzzSearch(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { ix.Close() })
 	if err := ix.Apply(shopFAQ, nil, nil); err != nil {
 		f.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+	zapv17 "github.com/blevesearch/zapx/v17"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -60,9 +62,9 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 	return out
 }
 
-// scratch holds per-search arrays indexed by scorch document number, reused
-// across searches through a pool. Every entry set during a search is reset
-// before the scratch goes back.
+// scratch holds per-search arrays indexed by document number (see snap),
+// reused across searches through a pool. Every entry set during a search is
+// reset before the scratch goes back.
 type scratch struct {
 	tf       []float64 // BM25F pseudo-frequency of the current term
 	termHit  []uint32  // document numbers with tf set
@@ -71,18 +73,19 @@ type scratch struct {
 	clauses  []uint16 // matching clauses, for the coord variant
 	allow    []uint64 // filter bitset, when filtered
 	filtered bool
-	tfd      index.TermFieldDoc
+	pl       segment.PostingsList     // reused by snap.postings
+	it       segment.PostingsIterator // reused by the scorer
+	inv      [numFields][]float64     // backing arrays of fieldParams.inv
 }
 
-func (s *scratch) grow(n uint64) {
-	if n < uint64(len(s.score)) {
+// prepare sizes the arrays for document numbers below n.
+func (s *scratch) prepare(n uint64) {
+	if n <= uint64(len(s.score)) {
 		return
 	}
-	// Growing keeps what this search has accumulated so far.
-	size := max(int(n)+1, 2*len(s.score), 1024)
-	s.tf = append(s.tf, make([]float64, size-len(s.tf))...)
-	s.score = append(s.score, make([]float64, size-len(s.score))...)
-	s.clauses = append(s.clauses, make([]uint16, size-len(s.clauses))...)
+	s.tf = make([]float64, n)
+	s.score = make([]float64, n)
+	s.clauses = make([]uint16, n)
 }
 
 func (s *scratch) reset() {
@@ -120,34 +123,32 @@ func (ix *Index) Search(ctx context.Context, query string, k int, f *kefu.Filter
 	if len(qts) == 0 {
 		return nil, nil
 	}
-	r, err := ix.adv.Reader()
+	sn, err := ix.snapshot()
 	if err != nil {
-		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+		return nil, err
 	}
-	defer r.Close()
+	defer sn.close()
 	s := ix.scratch.Get().(*scratch)
 	defer func() {
 		s.reset()
 		ix.scratch.Put(s)
 	}()
+	s.prepare(sn.size())
 	if !f.Empty() {
-		ok, err := ix.buildFilter(ctx, r, s, f)
-		if err != nil {
+		ok, err := buildFilter(ctx, sn, s, f)
+		if err != nil || !ok {
 			return nil, err
 		}
-		if !ok {
-			return nil, nil
-		}
 	}
-	if err := ix.score(ctx, r, s, qts); err != nil {
+	if err := ix.score(ctx, sn, s, qts); err != nil {
 		return nil, err
 	}
-	return topK(r, s, k)
+	return topK(sn, s, k)
 }
 
 // buildFilter fills s.allow with the documents f lets through and reports
 // whether there are any.
-func (ix *Index) buildFilter(ctx context.Context, r index.IndexReader, s *scratch, f *kefu.Filter) (bool, error) {
+func buildFilter(ctx context.Context, sn *snap, s *scratch, f *kefu.Filter) (bool, error) {
 	var groups [][]string
 	if len(f.DocIDs) > 0 {
 		g := make([]string, len(f.DocIDs))
@@ -166,22 +167,25 @@ func (ix *Index) buildFilter(ctx context.Context, r index.IndexReader, s *scratc
 	for key, v := range f.Meta {
 		groups = append(groups, []string{metaTerm(key, v)})
 	}
-	var cur []uint64
+	words := int((sn.size() + 63) / 64)
+	s.allow = slices.Grow(s.allow[:0], words)[:words]
+	set := make([]uint64, words)
 	for gi, g := range groups {
-		set, err := ix.postingSet(ctx, r, s, g)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		clear(set)
+		if err := postingSet(sn, s, g, set); err != nil {
 			return false, err
 		}
 		if gi == 0 {
-			cur = set
-		} else {
-			cur = cur[:min(len(cur), len(set))]
-			for i := range cur {
-				cur[i] &= set[i]
-			}
+			copy(s.allow, set)
+			continue
+		}
+		for i := range s.allow {
+			s.allow[i] &= set[i]
 		}
 	}
-	s.allow = append(s.allow[:0], cur...)
 	s.filtered = true
 	for _, w := range s.allow {
 		if w != 0 {
@@ -191,50 +195,60 @@ func (ix *Index) buildFilter(ctx context.Context, r index.IndexReader, s *scratc
 	return false, nil
 }
 
-// postingSet returns the bitset of documents holding any of terms in the
-// filter field.
-func (ix *Index) postingSet(ctx context.Context, r index.IndexReader, s *scratch, terms []string) ([]uint64, error) {
-	var set []uint64
+// postingSet adds to set the documents holding any of terms in the filter
+// field.
+func postingSet(sn *snap, s *scratch, terms []string, set []uint64) error {
+	add := func(d uint64) { set[d>>6] |= 1 << (d & 63) }
 	for _, t := range terms {
-		tfr, err := r.TermFieldReader(ctx, []byte(t), fieldFilter, false, false, false)
-		if err != nil {
-			return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-		}
-		for n := 0; ; n++ {
-			if n%checkEvery == checkEvery-1 {
-				if err := ctx.Err(); err != nil {
-					_ = tfr.Close()
-					return nil, err
+		for i := range sn.segs {
+			pl, err := sn.postings(i, dictFilter, []byte(t), s)
+			if err != nil {
+				return err
+			}
+			if pl == nil {
+				continue
+			}
+			off := sn.segs[i].offset
+			s.it = pl.Iterator(false, false, false, s.it)
+			// zap exposes the live postings as a bitmap: no decoding.
+			if o, ok := s.it.(segment.OptimizablePostingsIterator); ok {
+				if d, ok := o.DocNum1Hit(); ok {
+					add(off + d)
+					continue
+				}
+				if bm := o.ActualBitmap(); bm != nil {
+					for it := bm.Iterator(); it.HasNext(); {
+						add(off + uint64(it.Next()))
+					}
+					continue
 				}
 			}
-			tfd, err := tfr.Next(s.tfd.Reset())
-			if err != nil {
-				_ = tfr.Close()
-				return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+			for {
+				p, err := s.it.Next()
+				if err != nil {
+					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+				}
+				if p == nil {
+					break
+				}
+				add(off + p.Number())
 			}
-			if tfd == nil {
-				break
-			}
-			d := tfd.ID.Value()
-			w := int(d >> 6)
-			if w >= len(set) {
-				set = append(set, make([]uint64, w+1-len(set))...)
-			}
-			set[w] |= 1 << (d & 63)
-		}
-		if err := tfr.Close(); err != nil {
-			return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 		}
 	}
-	return set, nil
+	return nil
 }
 
 // fieldParams are the per-field constants of one search.
 type fieldParams struct {
-	name   string
+	slot   int // dictionary slot (index in textFields)
 	weight float64
-	avg    float64 // average length of the field over the documents that have it
+	avg    float64   // average length of the field over the documents that have it
+	inv    []float64 // 1/(1 − b + b·length/avg) for short lengths: a multiplication per posting instead of a division
 }
+
+// invLengths is the number of lengths fieldParams.inv holds: most chunks are
+// shorter.
+const invLengths = 512
 
 // score accumulates the BM25F score of every matching, allowed document in
 // s.score, term at a time: for each term, the weighted, length-normalised
@@ -247,26 +261,20 @@ type fieldParams struct {
 // from the textbook one (see scoring); bleve gives the postings, this the
 // ranking. Term-at-a-time over dense arrays is the simplest exact method and
 // fast enough at 100k chunks (see BenchmarkSearch).
-func (ix *Index) score(ctx context.Context, r index.IndexReader, s *scratch, qts []queryTerm) error {
-	n, err := r.DocCount()
-	if err != nil {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-	}
-	stats, err := readStats(r)
-	if err != nil {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-	}
+func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm) error {
+	n := sn.n
 	sc := ix.opts.scoring
 	k1, b := ix.opts.K1, ix.opts.B
 	var fields []fieldParams
-	for f, name := range textFields {
+	for f := range textFields {
 		if ix.weights[f] <= 0 {
 			continue
 		}
-		p := fieldParams{name: name, weight: ix.weights[f], avg: stats.avg(f)}
+		p := fieldParams{slot: f, weight: ix.weights[f], avg: sn.stats.avg(f)}
 		if sc.cardinalityAvg {
-			if br, ok := r.(index.BM25Reader); ok && n > 0 {
-				c, err := br.FieldCardinality(name)
+			br, ok := sn.r.(index.BM25Reader)
+			if ok && n > 0 {
+				c, err := br.FieldCardinality(textFields[f])
 				if err != nil {
 					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 				}
@@ -274,6 +282,11 @@ func (ix *Index) score(ctx context.Context, r index.IndexReader, s *scratch, qts
 			}
 		}
 		if p.avg > 0 {
+			p.inv = s.inv[f][:0]
+			for l := range invLengths {
+				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
+			}
+			s.inv[f] = p.inv
 			fields = append(fields, p)
 		}
 	}
@@ -287,21 +300,15 @@ func (ix *Index) score(ctx context.Context, r index.IndexReader, s *scratch, qts
 	idf := func(df float64) float64 {
 		return math.Log(1 + (float64(n)-df+0.5)/(df+0.5))
 	}
-	tfOf := func(freq uint64) float64 {
-		if sc.sqrtTF {
-			return math.Sqrt(float64(freq))
-		}
-		return float64(freq)
-	}
 
 	// The clauses of bleve's disjunction, for the queryNorm and coord
 	// variants: one per term and field, weighted boost·idf.
-	var queryNorm float64 = 1
+	queryNorm := 1.0
 	if sc.fieldSum && sc.queryNorm {
 		var sum float64
 		for _, qt := range qts {
 			for _, fp := range fields {
-				df, err := postingCount(ctx, r, qt.term, fp.name)
+				df, err := sn.count(fp.slot, []byte(qt.term), s)
 				if err != nil {
 					return err
 				}
@@ -319,61 +326,87 @@ func (ix *Index) score(ctx context.Context, r index.IndexReader, s *scratch, qts
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		term := []byte(qt.term)
 		for _, fp := range fields {
-			tfr, err := r.TermFieldReader(ctx, []byte(qt.term), fp.name, true, true, false)
-			if err != nil {
-				return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-			}
 			// Per-field variant: the clause's idf comes from the field's
 			// document frequency, as in bleve.
 			var clause float64
 			if sc.fieldSum {
-				w := fp.weight * qt.qtf
-				df := float64(tfr.Count())
-				clause = idf(df) * w
+				df, err := sn.count(fp.slot, term, s)
+				if err != nil {
+					return err
+				}
+				clause = idf(float64(df)) * fp.weight * qt.qtf
 				if sc.queryNorm {
-					clause *= idf(df) * queryNorm
+					clause *= idf(float64(df)) * queryNorm
 				}
 			}
-			norm0 := 1 - b
-			normL := b / fp.avg
-			for {
-				if read++; read%checkEvery == 0 {
-					if err := ctx.Err(); err != nil {
-						_ = tfr.Close()
-						return err
-					}
-				}
-				tfd, err := tfr.Next(s.tfd.Reset())
+			norm0, normL := 1-b, b/fp.avg
+			for i := range sn.segs {
+				pl, err := sn.postings(i, fp.slot, term, s)
 				if err != nil {
-					_ = tfr.Close()
-					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+					return err
 				}
-				if tfd == nil {
-					break
-				}
-				d := tfd.ID.Value()
-				s.grow(d)
-				lenNorm := norm0 + normL*lenFromNorm(tfd.Norm)
-				tf := tfOf(tfd.Freq)
-				if sc.fieldSum {
-					if !s.allowed(d) {
-						continue
-					}
-					if s.score[d] == 0 {
-						s.hits = append(s.hits, uint32(d))
-					}
-					s.score[d] += clause * numer * tf / (tf + k1*lenNorm)
-					s.clauses[d]++
+				if pl == nil {
 					continue
 				}
-				if s.tf[d] == 0 {
-					s.termHit = append(s.termHit, uint32(d))
+				off, exact := sn.segs[i].offset, sn.segs[i].exactLen
+				s.it = pl.Iterator(true, true, false, s.it)
+				zit, _ := s.it.(*zapv17.PostingsIterator)
+				for {
+					if read++; read%checkEvery == 0 {
+						if err := ctx.Err(); err != nil {
+							return err
+						}
+					}
+					var (
+						p   segment.Posting
+						err error
+					)
+					if zit != nil {
+						p, err = zit.Next() // a direct call, not through the interface
+					} else {
+						p, err = s.it.Next()
+					}
+					if err != nil {
+						return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+					}
+					if p == nil {
+						break
+					}
+					var d, freq uint64
+					var inv float64 // 1 / length normalisation
+					if zp, ok := p.(*zapv17.Posting); ok && exact {
+						d, freq = off+zp.Number(), zp.Frequency()
+						if l := zp.NormUint64(); l < uint64(len(fp.inv)) {
+							inv = fp.inv[l]
+						} else {
+							inv = 1 / (norm0 + normL*float64(l))
+						}
+					} else {
+						d, freq = off+p.Number(), p.Frequency()
+						inv = 1 / (norm0 + normL*lenFromNorm(p.Norm()))
+					}
+					tf := float64(freq)
+					if sc.sqrtTF {
+						tf = math.Sqrt(tf)
+					}
+					if sc.fieldSum {
+						if !s.allowed(d) {
+							continue
+						}
+						if s.score[d] == 0 {
+							s.hits = append(s.hits, uint32(d))
+						}
+						s.score[d] += clause * numer * tf / (tf + k1/inv)
+						s.clauses[d]++
+						continue
+					}
+					if s.tf[d] == 0 {
+						s.termHit = append(s.termHit, uint32(d))
+					}
+					s.tf[d] += fp.weight * tf * inv
 				}
-				s.tf[d] += fp.weight * tf / lenNorm
-			}
-			if err := tfr.Close(); err != nil {
-				return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 			}
 		}
 		if sc.fieldSum {
@@ -402,15 +435,6 @@ func (ix *Index) score(ctx context.Context, r index.IndexReader, s *scratch, qts
 	return nil
 }
 
-func postingCount(ctx context.Context, r index.IndexReader, term, field string) (uint64, error) {
-	tfr, err := r.TermFieldReader(ctx, []byte(term), field, false, false, false)
-	if err != nil {
-		return 0, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-	}
-	c := tfr.Count()
-	return c, tfr.Close()
-}
-
 // hit is a scored document number.
 type hit struct {
 	score float64
@@ -425,7 +449,7 @@ func better(a, b hit) bool {
 
 // topK selects the k best of s.hits with a bounded min-heap and resolves
 // their external ids.
-func topK(r index.IndexReader, s *scratch, k int) ([]kefu.Scored, error) {
+func topK(sn *snap, s *scratch, k int) ([]kefu.Scored, error) {
 	h := make([]hit, 0, min(k, len(s.hits)))
 	for _, d := range s.hits {
 		x := hit{s.score[d], d}
@@ -470,14 +494,7 @@ func topK(r index.IndexReader, s *scratch, k int) ([]kefu.Scored, error) {
 		}
 		return 0
 	})
-	var buf [8]byte
-	externalID := func(d uint32) (string, error) {
-		id, err := r.ExternalID(index.NewIndexInternalID(buf[:], uint64(d)))
-		if err != nil {
-			return "", kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-		}
-		return id, nil
-	}
+	externalID := func(d uint32) (string, error) { return sn.externalID(uint64(d)) }
 	out := make([]kefu.Scored, len(h))
 	for i, x := range h {
 		id, err := externalID(x.doc)

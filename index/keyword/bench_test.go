@@ -1,0 +1,240 @@
+package keyword
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// benchChunks is the size of the search benchmark's index
+// (KEFU_BENCH_CHUNKS, default 100k).
+func benchChunks() int {
+	if n, err := strconv.Atoi(os.Getenv("KEFU_BENCH_CHUNKS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// mixedCorpus makes n realistic chunks, half English passages cut from
+// SciFact abstracts (about 100 words, with title), half Chinese support
+// passages and FAQ entries built from AFQMC questions with some English
+// product words; and the queries of both test splits.
+func mixedCorpus(tb testing.TB, n int) ([]Doc, []string) {
+	sf, af := scifactData(tb), afqmc(tb)
+	rng := rand.New(rand.NewPCG(7, 8))
+	var zhQ []string
+	for _, id := range slices.Sorted(maps.Keys(af.queries)) {
+		zhQ = append(zhQ, af.queries[id])
+	}
+	for _, d := range af.corpus {
+		zhQ = append(zhQ, d.Text)
+	}
+	en := strings.Fields("app iPhone Android order ID VIP PDF email SMS Wi-Fi App Store QR code")
+	headings := []string{"账户与安全", "支付与还款", "退款与售后", "发票", "物流配送", "会员权益", "Billing > Invoices", "Account > Security"}
+	docs := make([]Doc, n)
+	for i := range docs {
+		d := Doc{ID: fmt.Sprintf("c%07d", i), DocID: fmt.Sprintf("d%06d", i/10), Kind: "passage"}
+		if i%2 == 0 {
+			src := sf.corpus[(i/2)%len(sf.corpus)]
+			words := strings.Fields(src.Text)
+			start := 0
+			if len(words) > 100 {
+				start = rng.IntN(len(words) - 100)
+			}
+			d.Title, d.Body, d.Lang = src.Title, strings.Join(words[start:min(start+100, len(words))], " "), "en"
+		} else {
+			var b strings.Builder
+			for range 4 + rng.IntN(5) {
+				b.WriteString(zhQ[rng.IntN(len(zhQ))])
+				if rng.IntN(3) == 0 {
+					b.WriteString(" " + en[rng.IntN(len(en))] + " ")
+				}
+				b.WriteString("。")
+			}
+			d.Headings, d.Lang = headings[rng.IntN(len(headings))], "zh"
+			if rng.IntN(5) == 0 {
+				d.Kind, d.Questions = "faq", zhQ[rng.IntN(len(zhQ))]+"\n"+zhQ[rng.IntN(len(zhQ))]
+			}
+			d.Body = b.String()
+		}
+		docs[i] = d
+	}
+	var queries []string
+	for q := range sf.qrels["test"] {
+		queries = append(queries, sf.queries[q])
+	}
+	for q := range af.qrels["test"] {
+		queries = append(queries, af.queries[q])
+	}
+	slices.Sort(queries)
+	rng.Shuffle(len(queries), func(i, j int) { queries[i], queries[j] = queries[j], queries[i] })
+	return docs, queries
+}
+
+var (
+	benchOnce    sync.Once
+	benchIx      *Index
+	benchQueries []string
+)
+
+func benchIndex(b *testing.B) (*Index, []string) {
+	b.Helper()
+	benchOnce.Do(func() {
+		n := benchChunks()
+		docs, queries := mixedCorpus(b, n)
+		ix, err := Open("", Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for i := 0; i < n; i += 5000 {
+			if err := ix.Apply(docs[i:min(i+5000, n)], nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := time.Since(start)
+		segs := settle(b, ix)
+		b.Logf("indexed %d mixed chunks in %v (%.0f docs/s); %d segments after merging", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), segs)
+		benchIx, benchQueries = ix, queries
+	})
+	if benchIx == nil {
+		b.Fatal("benchmark index failed to build earlier")
+	}
+	return benchIx, benchQueries
+}
+
+// settle waits (at most a minute) until bleve's background merges stop
+// changing the segments, so that they do not compete with the timed
+// searches, and returns the number of segments.
+func settle(tb testing.TB, ix *Index) int {
+	last, stable := -1, 0
+	for range 120 {
+		sn, err := ix.snapshot()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n := len(sn.segs)
+		sn.close()
+		if n == last {
+			if stable++; stable == 4 {
+				break
+			}
+		} else {
+			last, stable = n, 0
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return last
+}
+
+// threadCPU is the CPU time the calling thread has used.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// runLatency runs search over the queries b.N times and reports the
+// percentiles of the wall-clock latency and of the CPU time of the search's
+// thread. On a shared machine the CPU time is the steadier figure: it leaves
+// out the time other processes hold the cores.
+func runLatency(b *testing.B, queries []string, search func(ctx context.Context, q string) ([]kefu.Scored, error)) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ctx := context.Background()
+	wall := make([]time.Duration, 0, b.N)
+	cpu := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0, c0 := time.Now(), threadCPU()
+		if _, err := search(ctx, queries[i%len(queries)]); err != nil {
+			b.Fatal(err)
+		}
+		cpu = append(cpu, threadCPU()-c0)
+		wall = append(wall, time.Since(t0))
+	}
+	b.StopTimer()
+	pct := func(lat []time.Duration, p float64) float64 {
+		slices.Sort(lat)
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(wall, 0.50), "p50_ms")
+	b.ReportMetric(pct(wall, 0.99), "p99_ms")
+	b.ReportMetric(pct(cpu, 0.50), "cpu_p50_ms")
+	b.ReportMetric(pct(cpu, 0.99), "cpu_p99_ms")
+}
+
+// BenchmarkSearch measures the keyword side of a hybrid search: 50
+// candidates (the retriever's default max(4k, 50)) from 100k mixed chunks.
+// Baseline in the same run: bleve's own BM25 search on the same index.
+func BenchmarkSearch(b *testing.B) {
+	ix, queries := benchIndex(b)
+	b.Run("kefu", func(b *testing.B) {
+		runLatency(b, queries, func(ctx context.Context, q string) ([]kefu.Scored, error) { return ix.Search(ctx, q, 50, nil) })
+	})
+	b.Run("kefu_filtered", func(b *testing.B) {
+		f := &kefu.Filter{Meta: map[string]string{"lang": "zh"}, Kinds: []kefu.ChunkKind{kefu.KindFAQ}}
+		runLatency(b, queries, func(ctx context.Context, q string) ([]kefu.Scored, error) { return ix.Search(ctx, q, 50, f) })
+	})
+	b.Run("bleve_native", func(b *testing.B) {
+		runLatency(b, queries, func(ctx context.Context, q string) ([]kefu.Scored, error) { return bleveSearch(ctx, ix, q, 50) })
+	})
+}
+
+// BenchmarkApply measures indexing throughput in batches of 1000 mixed
+// chunks (analysis on all cores, in-memory index).
+func BenchmarkApply(b *testing.B) {
+	docs, _ := mixedCorpus(b, 20_000)
+	ix, err := Open("", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	_, _ = segmenter() // the dictionary loads once per process, not per batch
+	c0 := processCPU()
+	b.ResetTimer()
+	for i := range b.N {
+		at := (i * 1000) % len(docs)
+		if err := ix.Apply(docs[at:at+1000], nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "docs/s")
+	// The CPU time includes bleve's background persisting and merging.
+	b.ReportMetric(float64(b.N*1000)/(processCPU()-c0).Seconds(), "docs/cpu_s")
+}
+
+// processCPU is the CPU time the process has used, all threads.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTerms measures the analyzer alone on a mixed passage.
+func BenchmarkTerms(b *testing.B) {
+	text := "怎么申请退款？在订单页面点击申请退款，审核通过后原路退回。Open the order page and click Request refund; the money returns within 3-5 business days."
+	_ = Terms(text)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		_ = Terms(text)
+	}
+}
