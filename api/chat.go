@@ -28,13 +28,13 @@ import (
 // answered by an error with code "canceled". The server pings every
 // Config.PingInterval and closes a peer that has not answered within
 // another; a peer that does not read what it is sent is disconnected once
-// ChatQueueMessages or ChatQueueBytes are waiting for it. On shutdown the
+// Config.ChatQueue messages or ChatQueueBytes are waiting for it. On shutdown the
 // server lets answers in flight finish, then sends a close frame (1001).
 
 // Limits of one chat socket.
 const (
 	MaxAsksInFlight   = 4
-	ChatQueueMessages = 1024    // messages waiting for a slow peer
+	DefaultChatQueue  = 1024    // messages waiting for a slow peer
 	ChatQueueBytes    = 4 << 20 // bytes waiting for a slow peer
 	maxChatMessage    = 16 << 10
 	maxAskID          = 128
@@ -290,7 +290,7 @@ func (ch *chat) send(v any) bool {
 		ch.mu.Unlock()
 		return false
 	}
-	if len(ch.queue) >= ChatQueueMessages || ch.queued+len(b) > ChatQueueBytes {
+	if len(ch.queue) >= ch.s.cfg.ChatQueue || ch.queued+len(b) > ChatQueueBytes {
 		ch.closed = true
 		ch.mu.Unlock()
 		ch.s.log.Warn("websocket peer does not read: disconnecting", "kb", ch.kb, "key_id", ch.p.keyID, "queued", len(ch.queue))
@@ -347,11 +347,12 @@ func (ch *chat) waitWriter() {
 	}
 }
 
-// abort cancels the socket's asks and closes its connection, which ends
-// the read loop.
+// abort cancels the socket's asks and ends its reads and writes at once;
+// the handler then closes the connection. (Close on a connection fasthttp
+// hijacked does nothing: fasthttp closes it when the handler returns.)
 func (ch *chat) abort() {
 	ch.cancel()
-	ch.conn.NetConn().Close()
+	ch.conn.NetConn().SetDeadline(time.Now())
 }
 
 // goAway lets the socket's asks finish until ctx ends (then cancels them),

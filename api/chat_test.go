@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,4 +276,66 @@ func TestChatShutdown(t *testing.T) {
 		t.Fatalf("closed before the answer was done: %q", text.String())
 	}
 	<-stopped
+}
+
+// floodAnswerer answers with endless deltas until its context ends: a
+// test double that produces more than any socket buffer holds.
+type floodAnswerer struct {
+	deltas    atomic.Int64
+	cancelled atomic.Bool
+}
+
+func (f *floodAnswerer) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(string)) (*kefu.Answer, error) {
+	chunk := strings.Repeat("x", 1024)
+	for i := 0; i < 1_000_000; i++ {
+		if ctx.Err() != nil {
+			f.cancelled.Store(true)
+			return nil, ctx.Err()
+		}
+		onDelta(chunk)
+		f.deltas.Add(1)
+	}
+	return &kefu.Answer{Text: "too much"}, nil
+}
+
+// TestChatSlowReader: a peer that does not read is disconnected once its
+// queue is full, and its answer is cancelled, instead of the server
+// buffering without bound.
+func TestChatSlowReader(t *testing.T) {
+	s := getStack(t)
+	flood := &floodAnswerer{}
+	cfg := s.config()
+	cfg.DevMode, cfg.ChatQueue, cfg.Answerer = true, 8, flood
+	srv, base := serve(t, cfg)
+	// A small receive buffer, so that the kernel holds less of what is sent.
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	c, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/v1/kbs/shop/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send(t, c, map[string]string{"type": "ask", "id": "slow", "question": "Tell me everything"})
+	waitFor(t, "the slow peer to be disconnected", func() bool { return srv.Chats() == 0 })
+	waitFor(t, "the answer to be cancelled", flood.cancelled.Load)
+	// Whatever the kernel buffered is readable, then the connection ends.
+	read := 0
+	for {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := c.ReadMessage(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the connection is still open")
+			}
+			break
+		}
+		read++
+	}
+	if n := flood.deltas.Load(); int64(read) >= n || n >= 1_000_000 {
+		t.Fatalf("read %d of %d deltas", read, n)
+	}
 }

@@ -71,6 +71,9 @@ type Config struct {
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.
 	PingInterval time.Duration
+	// ChatQueue is how many messages may wait for a WebSocket peer that
+	// does not read before it is disconnected. Default DefaultChatQueue.
+	ChatQueue int
 	// StreamHeartbeat is how often an idle event stream gets a comment
 	// line, which also tells when its client has gone. Default 10 s.
 	StreamHeartbeat time.Duration
@@ -108,6 +111,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
+	}
+	if cfg.ChatQueue <= 0 {
+		cfg.ChatQueue = DefaultChatQueue
 	}
 	if cfg.StreamHeartbeat <= 0 {
 		cfg.StreamHeartbeat = 10 * time.Second

@@ -196,7 +196,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	d.do(chromedp.Evaluate[chromedp.Void](`(() => {
 	  const log = document.getElementById('chat-log');
 	  const m = document.querySelector('#chat-log .msg.bot[data-route="faq"], #chat-log .msg.bot[data-route="disclaimer"]');
-	  log.scrollTop = m ? m.offsetTop - 16 : log.scrollHeight;
+	  log.scrollTop = m ? (m.previousElementSibling || m).offsetTop - 16 : log.scrollHeight;
 	})()`))
 	d.waitJS(`document.querySelector('.toast') === null`)
 	d.screenshot("console.png")
@@ -238,7 +238,7 @@ func TestConsoleAPIKey(t *testing.T) {
 	d.expectEval(`document.getElementById('key-dialog').open + ''`, "true")
 	d.expectEval(`(localStorage.getItem('kefu.key') === null) + ''`, "true") // only an accepted key is kept
 
-	d.do(chromedp.Clear(chromedp.ID("key-input")),
+	d.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("key-input").value = ""`), // chromedp.Clear resets only the attribute
 		chromedp.SendKeys(chromedp.ID("key-input"), key),
 		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
 	d.waitJS(`!document.getElementById('key-dialog').open`)
@@ -274,7 +274,7 @@ func TestConsoleAPIKey(t *testing.T) {
 	d.waitJS(`document.getElementById('key-dialog').open`)
 	d.do(chromedp.Click(chromedp.ID("key-forget")))
 	d.expectEval(`(localStorage.getItem('kefu.key') === null) + ''`, "true")
-	d.checkConsole()
+	d.checkConsole("status of 401", "status of 409")
 }
 
 // lastBot is the newest answer in the chat log.
