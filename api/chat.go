@@ -33,12 +33,12 @@ import (
 
 // Limits of one chat socket.
 const (
-	MaxAsksInFlight   = 4
-	DefaultChatQueue  = 1024    // messages waiting for a slow peer
-	ChatQueueBytes    = 4 << 20 // bytes waiting for a slow peer
-	maxChatMessage    = 16 << 10
-	maxAskID          = 128
-	chatWriteWait     = 10 * time.Second
+	MaxAsksInFlight  = 4
+	DefaultChatQueue = 1024    // messages waiting for a slow peer
+	ChatQueueBytes   = 4 << 20 // bytes waiting for a slow peer
+	maxChatMessage   = 16 << 10
+	maxAskID         = 128
+	chatWriteWait    = 10 * time.Second
 )
 
 // CodeCanceled is the error code of an ask the client cancelled.
