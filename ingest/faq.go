@@ -84,8 +84,8 @@ type faqSheet struct {
 	name    string
 	cols    [numCols]int
 	entries []FAQ
+	seen    []map[string]bool // per entry: its phrasings, folded
 	byAns   map[string]int
-	rows    int
 }
 
 func (s *faqSheet) row(cells []string, rowNum int) {
@@ -105,17 +105,16 @@ func (s *faqSheet) row(cells []string, rowNum int) {
 	}
 	if ans == "" {
 		if n := len(s.entries); n > 0 && get(colCategory) == "" {
-			s.entries[n-1].Questions = addPhrasings(s.entries[n-1].Questions, append([]string{q}, similar...))
+			s.addPhrasings(n-1, append([]string{q}, similar...))
 		}
 		return
 	}
 	key := strings.Join(strings.Fields(ans), " ")
 	if i, ok := s.byAns[key]; ok {
-		s.entries[i].Questions = addPhrasings(s.entries[i].Questions, append([]string{q}, similar...))
+		s.addPhrasings(i, append([]string{q}, similar...))
 		return
 	}
 	e := FAQ{
-		Questions: addPhrasings(nil, append([]string{q}, similar...)),
 		Answer:    ans,
 		Category:  get(colCategory),
 		Lang:      normLang(get(colLang)),
@@ -127,6 +126,8 @@ func (s *faqSheet) row(cells []string, rowNum int) {
 	}
 	s.byAns[key] = len(s.entries)
 	s.entries = append(s.entries, e)
+	s.seen = append(s.seen, map[string]bool{})
+	s.addPhrasings(len(s.entries)-1, append([]string{q}, similar...))
 }
 
 // splitPhrasings splits a cell of similar questions on new lines, |, ；
@@ -144,22 +145,15 @@ func splitPhrasings(cell string) []string {
 	return out
 }
 
-// addPhrasings appends the phrasings not already in qs (compared after
-// width and space folding).
-func addPhrasings(qs, more []string) []string {
+// addPhrasings appends to entry i the phrasings it does not have yet
+// (compared after width and space folding).
+func (s *faqSheet) addPhrasings(i int, more []string) {
 	for _, m := range more {
-		dup := false
-		for _, q := range qs {
-			if text.Normalize(q) == text.Normalize(m) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			qs = append(qs, m)
+		if k := text.Normalize(m); !s.seen[i][k] {
+			s.seen[i][k] = true
+			s.entries[i].Questions = append(s.entries[i].Questions, m)
 		}
 	}
-	return qs
 }
 
 // normLang maps a language cell to "zh" or "en".

@@ -155,3 +155,19 @@ func TestXLSXNoFAQSheet(t *testing.T) {
 	_, err := Parse(context.Background(), "stock.xlsx", data, Limits{})
 	wantRefusal(t, err, kefu.EUNSUPPORTED, "stock.xlsx", "no FAQ sheet")
 }
+
+// Twenty thousand phrasings of one answer are one entry (phrasings are
+// deduplicated through a set, not by scanning the list).
+func TestFAQManyPhrasings(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("question,answer\n")
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&b, "question number %d,The same answer.\n", i)
+	}
+	b.WriteString("QUESTION NUMBER 7,The same answer.\n") // case is kept: a new phrasing
+	b.WriteString("question number ７,The same answer.\n") // full-width 7 folds to a duplicate
+	doc := parseOne(t, "many.csv", []byte(b.String()), Limits{})
+	if len(doc.FAQs) != 1 || len(doc.FAQs[0].Questions) != 20001 {
+		t.Errorf("%d entries, %d phrasings", len(doc.FAQs), len(doc.FAQs[0].Questions))
+	}
+}

@@ -28,7 +28,7 @@ const maxNesting = 128
 func (p *parser) markdown(name, s string, mdx bool) (*Doc, error) {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	front, body := splitFrontMatter(s)
-	body = cleanMDX(body, mdx)
+	body = flattenNesting(cleanMDX(body, mdx))
 	src := []byte(body)
 	var root ast.Node
 	if err := safely(name, func() error {
@@ -171,6 +171,60 @@ func blank(b []byte, from, to int) {
 			b[k] = ' '
 		}
 	}
+}
+
+// Container nesting goldmark is given at most: it parses deeply nested
+// block quotes and lists in quadratic time ("> > > …" 40 KB deep takes
+// half a second, a megabyte minutes, and cannot be interrupted).
+const (
+	maxMDContainers = 32
+	maxMDIndent     = 128
+)
+
+// flattenNesting drops, on every line, the container markers (">", list
+// markers) beyond maxMDContainers and the indentation beyond maxMDIndent
+// columns, keeping the text. Real documents never nest that deep.
+func flattenNesting(s string) string {
+	if !strings.Contains(s, "\n") && len(s) < 2*maxMDContainers {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	changed := false
+	for k, line := range lines {
+		indent := len(line) - len(strings.TrimLeft(line, " \t"))
+		if indent > maxMDIndent {
+			line = line[indent-maxMDIndent:]
+			lines[k], changed = line, true
+		}
+		depth, i, keep := 0, 0, 0
+		for {
+			j := i
+			for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+				j++
+			}
+			n := 0
+			if j < len(line) && line[j] == '>' {
+				n = 1
+			} else if m := listMarker(line[j:]); m > 0 && m <= 5 {
+				n = m
+			}
+			if n == 0 {
+				break
+			}
+			i = j + n
+			depth++
+			if depth == maxMDContainers {
+				keep = i
+			}
+		}
+		if depth > maxMDContainers {
+			lines[k], changed = line[:keep]+" "+strings.TrimLeft(line[i:], " \t"), true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return strings.Join(lines, "\n")
 }
 
 // mdConv converts a goldmark tree into blocks.

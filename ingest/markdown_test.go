@@ -123,3 +123,28 @@ func flatten(rows [][]string) []string {
 	}
 	return out
 }
+
+// Deep container nesting, which goldmark parses in quadratic time, is
+// flattened to maxMDContainers markers and maxMDIndent columns; the text
+// stays.
+func TestMarkdownDeepNesting(t *testing.T) {
+	got := flattenNesting(strings.Repeat("> ", 5000) + "deep text\n" + strings.Repeat("- ", 5000) + "item\n" + strings.Repeat(" ", 1000) + "- far")
+	lines := strings.Split(got, "\n")
+	if strings.Count(lines[0], ">") != maxMDContainers || !strings.HasSuffix(lines[0], "deep text") {
+		t.Errorf("quotes: %d markers, %q", strings.Count(lines[0], ">"), lines[0][len(lines[0])-20:])
+	}
+	if strings.Count(lines[1], "-") != maxMDContainers || !strings.HasSuffix(lines[1], "item") {
+		t.Errorf("lists: %d markers", strings.Count(lines[1], "-"))
+	}
+	if lines[2] != strings.Repeat(" ", maxMDIndent)+"- far" {
+		t.Errorf("indent %d", len(lines[2])-len(strings.TrimLeft(lines[2], " ")))
+	}
+	src := "> quoted\n> > nested\n\n- a\n  - b\n"
+	if flattenNesting(src) != src {
+		t.Error("shallow nesting changed")
+	}
+	doc := parseOne(t, "deep.md", []byte(strings.Repeat(">", 200000)+" deep text"), Limits{})
+	if blockTexts(doc.Blocks) != "deep text" {
+		t.Errorf("deep quote: %q", blockTexts(doc.Blocks))
+	}
+}
