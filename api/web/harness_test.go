@@ -1,0 +1,529 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/internal/testenv"
+)
+
+// chromiumPath is Debian's Chromium, which scripts/test-deps.sh installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// faqAnswer reads the stored answer of question from the FAQ CSV.
+func faqAnswer(t *testing.T, path, question string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if len(r) >= 2 && r[0] == question {
+			return r[1]
+		}
+	}
+	t.Fatalf("%s has no question %q", path, question)
+	return ""
+}
+
+var (
+	stringsOnce sync.Once
+	stringsTab  map[string]map[string]string
+)
+
+// str is the console's string for key in lang, from its strings.json.
+func str(lang, key string) string {
+	stringsOnce.Do(func() {
+		b, err := fs.ReadFile(web.FS(), "strings.json")
+		if err == nil {
+			err = json.Unmarshal(b, &stringsTab)
+		}
+		if err != nil {
+			panic(err)
+		}
+	})
+	s, ok := stringsTab[lang][key]
+	if !ok {
+		panic(fmt.Sprintf("strings.json: no %s %q", lang, key))
+	}
+	return s
+}
+
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("KEFU_REQUIRE_SHARED") == "1" {
+			t.Fatalf("%s is missing: run scripts/test-deps.sh", chromiumPath)
+		}
+		t.Skipf("%s is missing: run scripts/test-deps.sh", chromiumPath)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// kefuPkg is the package of the kefu binary.
+const kefuPkg = "./cmd/kefu"
+
+// kefuBinary builds cmd/kefu once for the package's tests.
+func kefuBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root := testenv.ModuleRoot()
+		if root == "" {
+			buildErr = fmt.Errorf("module root not found")
+			return
+		}
+		if buildDir, buildErr = os.MkdirTemp("", "kefu-web-test-"); buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kefu"), kefuPkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/kefu: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "kefu")
+}
+
+// kefuEnv is the environment of the kefu processes: the shared folder (for
+// the model) and the ONNX Runtime library.
+func kefuEnv(ortLib string) []string {
+	return append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+ortLib)
+}
+
+// createKey runs `kefu keys create` on dataDir and returns the secret it
+// prints on its own line.
+func createKey(t *testing.T, ortLib, dataDir string, scope string) string {
+	t.Helper()
+	cmd := exec.Command(kefuBinary(t), "keys", "create", "--scope", scope, "--data-dir", dataDir)
+	cmd.Env = kefuEnv(ortLib)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kefu keys create: %v\n%s", err, stderr.String())
+	}
+	var secret string
+	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			secret = l
+		}
+	}
+	if secret == "" {
+		t.Fatalf("kefu keys create printed no key:\n%s", stderr.String())
+	}
+	return secret
+}
+
+// startKefu serves dataDir with `kefu serve` on a free loopback port until
+// the test ends, with extra flags; it returns the base URL once /readyz
+// says ready.
+func startKefu(t *testing.T, ortLib, dataDir string, extra ...string) string {
+	t.Helper()
+	bin := kefuBinary(t)
+	addr := freeAddr(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, extra...)...)
+	cmd.Env = kefuEnv(ortLib)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("kefu serve output:\n%s", logs.String())
+		}
+	})
+
+	base := "http://" + addr
+	deadline := time.Now().Add(5 * time.Minute) // a busy machine loads the model slowly
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, logs.String())
+		default:
+		}
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kefu serve not ready after 5 minutes\n%s", logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newBrowser starts headless Chromium with a fresh profile and the flags this
+// closed network needs (no background connections), in English.
+func newBrowser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no deadline
+		t.Fatalf("start chromium: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// newDriver opens a browser on a blank page for base.
+func newDriver(t *testing.T, base string, width, height int) *driver {
+	return &driver{t: t, ctx: newBrowser(t, width, height), base: base}
+}
+
+// driver runs browser steps, failing the test with context on error.
+type driver struct {
+	t       *testing.T
+	ctx     context.Context
+	base    string
+	console []chromedp.ConsoleMessage
+	mu      sync.Mutex
+	once    sync.Once
+}
+
+// stepTimeout bounds one step (a wait included); the machine may be busy.
+const stepTimeout = 2 * time.Minute
+
+func (d *driver) do(actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	d.watchConsole()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		d.t.Fatalf("browser: %v", err)
+	}
+}
+
+func (d *driver) eval(js string) string {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		d.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// waitJS waits until the expression is true.
+func (d *driver) waitJS(js string) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		d.t.Fatalf("waiting for %s: %v%s", js, err, d.visibleErrors())
+	}
+}
+
+// waitJSOr waits until the expression is true; on a timeout it reports the
+// value of diag.
+func (d *driver) waitJSOr(js, diag string) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		d.t.Fatalf("waiting for %s: %v; %s is %q%s", js, err, diag, d.eval(`String(`+diag+`)`), d.visibleErrors())
+	}
+}
+
+func (d *driver) expectEval(js, want string) {
+	d.t.Helper()
+	if got := d.eval(js); got != want {
+		d.t.Errorf("%s = %q, want %q", js, got, want)
+	}
+}
+
+func (d *driver) expectText(sel, want string) {
+	d.t.Helper()
+	d.expectEval(`(document.querySelector(`+jsString(sel)+`) || {}).textContent`, want)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// visibleErrors returns the error toasts on screen, to explain a timeout.
+func (d *driver) visibleErrors() string {
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.toast.error, .form-error:not([hidden])')].map(e => e.textContent).join(' | ')`))
+	if err != nil || v == "" {
+		return ""
+	}
+	return "\nerrors on the page: " + v
+}
+
+// watchConsole collects the page's console messages from the first step on.
+func (d *driver) watchConsole() {
+	d.once.Do(func() {
+		msgs := chromedp.Console(d.ctx)
+		go func() {
+			for m, err := range msgs {
+				if err != nil {
+					return
+				}
+				d.mu.Lock()
+				d.console = append(d.console, m)
+				d.mu.Unlock()
+			}
+		}()
+	})
+}
+
+// checkConsole fails on uncaught exceptions and console errors in the page,
+// and on failed loads except those whose message names an expected status.
+func (d *driver) checkConsole(expected ...string) {
+	d.t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range d.console {
+		bad := m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleError
+		if bad && m.Source == "network" && slices.ContainsFunc(expected, func(s string) bool { return strings.Contains(m.Text, s) }) {
+			bad = false
+		}
+		if bad {
+			d.t.Errorf("page console %s (%s:%d)", m, m.URL, m.Line)
+		} else {
+			d.t.Logf("page console %s", m)
+		}
+	}
+}
+
+// screenshot saves the page to the test's temp dir and, when
+// KEFU_SCREENSHOT_DIR is set, there too.
+func (d *driver) screenshot(name string) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		d.t.Errorf("screenshot: %v", err)
+		return
+	}
+	dirs := []string{d.t.TempDir()}
+	if s := os.Getenv("KEFU_SCREENSHOT_DIR"); s != "" {
+		dirs = append(dirs, s)
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			d.t.Errorf("screenshot: %v", err)
+			continue
+		}
+		d.t.Logf("screenshot: %s", p)
+	}
+}
+
+func (d *driver) screenshotOnFailure() {
+	if d.t.Failed() {
+		d.screenshot("failure.png")
+	}
+}
+
+// scriptedLLM stands in for the third-party LLM: an OpenAI-compatible
+// /v1/chat/completions that streams each request's script in turn. A script
+// can hold its stream half-way until the test releases it, so the test sees
+// the console mid-answer, and it tells whether the caller went away.
+type scriptedLLM struct {
+	URL     string
+	mu      sync.Mutex
+	scripts []*llmScript
+	calls   []string // the last user message of each request, for diagnosis
+}
+
+// llmScript is one streamed answer: before, then (when hold is not nil) a
+// pause until hold is closed, then after.
+type llmScript struct {
+	before, after []string
+	hold          chan struct{}
+	started       chan struct{} // closed once before is sent
+	gone          chan struct{} // closed when the caller left during the pause
+}
+
+func newScript(before []string, hold bool, after []string) *llmScript {
+	s := &llmScript{before: before, after: after, started: make(chan struct{}), gone: make(chan struct{})}
+	if hold {
+		s.hold = make(chan struct{})
+	}
+	return s
+}
+
+func newScriptedLLM(t *testing.T, scripts ...*llmScript) *scriptedLLM {
+	l := &scriptedLLM{scripts: scripts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", l.serve)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		for _, s := range scripts {
+			if s.hold != nil {
+				select {
+				case <-s.hold:
+				default:
+					close(s.hold)
+				}
+			}
+		}
+		srv.Close()
+	})
+	l.URL = "http://" + ln.Addr().String() + "/v1"
+	return l
+}
+
+func (l *scriptedLLM) serve(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Messages []struct{ Role, Content string }
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	last := ""
+	for _, m := range req.Messages {
+		if m.Role == "user" {
+			last = m.Content
+		}
+	}
+	l.mu.Lock()
+	l.calls = append(l.calls, last)
+	var s *llmScript
+	if len(l.scripts) > 0 {
+		s, l.scripts = l.scripts[0], l.scripts[1:]
+	}
+	l.mu.Unlock()
+	if s == nil {
+		s = newScript([]string{"No script left for this request."}, false, nil)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	flusher := w.(http.Flusher)
+	send := func(delta map[string]any, finish any) {
+		b, _ := json.Marshal(map[string]any{
+			"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1, "model": "scripted",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+		})
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		flusher.Flush()
+	}
+	send(map[string]any{"role": "assistant", "content": ""}, nil)
+	for _, p := range s.before {
+		send(map[string]any{"content": p}, nil)
+	}
+	close(s.started)
+	if s.hold != nil {
+		select {
+		case <-s.hold:
+		case <-r.Context().Done():
+			close(s.gone)
+			return
+		}
+	}
+	for _, p := range s.after {
+		send(map[string]any{"content": p}, nil)
+	}
+	send(map[string]any{}, "stop")
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	flusher.Flush()
+}
+
+// Calls returns the last user message of each request so far.
+func (l *scriptedLLM) Calls() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.calls...)
+}
