@@ -22,6 +22,11 @@ import (
 // table that does not is cut between rows, its header row repeated at the
 // top of every chunk. Only what does not fit even alone is cut inside, at
 // spaces where it can, else between characters.
+//
+// Written here because it is the product's core and no Go splitter does
+// it: langchaingo's text splitters cut by characters or by a fixed
+// tiktoken vocabulary, and know nothing of headings, tables or Chinese
+// sentence ends.
 type Chunker struct {
 	// Counter counts tokens the way the embedding model does; nil is
 	// ApproxCounter.

@@ -115,11 +115,11 @@ func (s *faqSheet) row(cells []string, rowNum int) {
 		return
 	}
 	e := FAQ{
-		Answer:    ans,
-		Category:  get(colCategory),
-		Lang:      normLang(get(colLang)),
-		URL:       get(colURL),
-		Row:       rowNum,
+		Answer:   ans,
+		Category: get(colCategory),
+		Lang:     normLang(get(colLang)),
+		URL:      get(colURL),
+		Row:      rowNum,
 	}
 	if e.Lang == "" {
 		e.Lang = text.Lang(q + "\n" + ans)
