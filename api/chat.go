@@ -141,6 +141,20 @@ type chat struct {
 	queued   int // bytes in queue
 	writing  bool
 	wrote    chan struct{} // closed when the running writer stops
+
+	// connMu guards conn against the pinger and shutdown once the handler
+	// has returned (the upgrader then recycles conn).
+	connMu sync.Mutex
+	gone   bool
+}
+
+// withConn runs fn on the connection unless the handler has returned.
+func (ch *chat) withConn(fn func(c *websocket.Conn)) {
+	ch.connMu.Lock()
+	defer ch.connMu.Unlock()
+	if !ch.gone {
+		fn(ch.conn)
+	}
 }
 
 func (s *Server) serveChat(conn *websocket.Conn) {
@@ -163,6 +177,9 @@ func (s *Server) serveChat(conn *websocket.Conn) {
 		ch.mu.Unlock()
 		ch.waitWriter()
 		s.chats.remove(ch)
+		ch.connMu.Lock()
+		ch.gone = true
+		ch.connMu.Unlock()
 	}()
 	conn.SetReadLimit(maxChatMessage)
 	wait := 2 * s.cfg.PingInterval
@@ -292,8 +309,9 @@ func (ch *chat) send(v any) bool {
 	}
 	if len(ch.queue) >= ch.s.cfg.ChatQueue || ch.queued+len(b) > ChatQueueBytes {
 		ch.closed = true
+		n := len(ch.queue)
 		ch.mu.Unlock()
-		ch.s.log.Warn("websocket peer does not read: disconnecting", "kb", ch.kb, "key_id", ch.p.keyID, "queued", len(ch.queue))
+		ch.s.log.Warn("websocket peer does not read: disconnecting", "kb", ch.kb, "key_id", ch.p.keyID, "queued", n)
 		ch.abort()
 		return false
 	}
@@ -373,8 +391,10 @@ func (ch *chat) goAway(ctx context.Context) {
 		ch.cancel()
 		<-done
 	}
-	ch.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-	ch.conn.NetConn().SetReadDeadline(time.Now().Add(2 * time.Second))
+	ch.withConn(func(c *websocket.Conn) {
+		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		c.NetConn().SetReadDeadline(time.Now().Add(2 * time.Second))
+	})
 }
 
 // chatHub keeps the open chats: it pings them and closes them on shutdown.
@@ -456,7 +476,7 @@ func (h *chatHub) pingLoop() {
 			go func() {
 				defer wg.Done()
 				for ch := range work {
-					ch.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+					ch.withConn(func(c *websocket.Conn) { c.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) })
 				}
 			}()
 		}
