@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fasthttp/websocket"
+
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/api"
 )
@@ -306,4 +308,39 @@ func TestEvalReport(t *testing.T) {
 	if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(bodyOf(r), "shop eval") {
 		t.Fatalf("report: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
 	}
+}
+
+func TestCORS(t *testing.T) {
+	s := getStack(t)
+	cfg := s.config()
+	cfg.CORSOrigins = []string{"https://shop.example"}
+	_, base := serve(t, cfg)
+	key := s.newKey(t, kefu.ScopeQuery, "shop")
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", base+"/v1/kbs/shop/ask", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	r := preflight("https://shop.example")
+	if r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(strings.ToLower(r.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("preflight from the widget's origin: %d %v", r.StatusCode, r.Header)
+	}
+	if r := preflight("https://evil.example"); r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin allowed: %v", r.Header)
+	}
+	// The widget's origin may open a chat.
+	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/kbs/shop/chat?access_token=" + key
+	c, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Origin": {"https://shop.example"}})
+	if err != nil {
+		t.Fatalf("chat from the widget's origin: %v", err)
+	}
+	c.Close()
 }
