@@ -139,8 +139,9 @@ const MaxChatMessages = 256
 
 // askOf turns a chat completion request into a question: the last user
 // message, in a conversation named by the request or derived from its
-// user and its first user message, so that the turns of one chat share
-// kefu's conversation memory.
+// model, its user and its first user message, so that the turns of one
+// chat share kefu's conversation memory. Clients whose users may open a
+// chat with the same words should send "user" (or "conversation_id").
 func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 	if len(req.Messages) == 0 {
 		return kefu.AskRequest{}, 0, kefu.Errorf(kefu.EINVALID, "messages is empty")
@@ -166,22 +167,11 @@ func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 		return kefu.AskRequest{}, 0, kefu.Errorf(kefu.EINVALID, "no user message to answer")
 	}
 	conv := req.ConversationID
-	if conv == "" && userTurns(req.Messages) > 0 {
+	if conv == "" {
 		h := sha256.Sum256([]byte(req.Model + "\x00" + req.User + "\x00" + first))
 		conv = "oai-" + hex.EncodeToString(h[:12])
 	}
 	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv}, prompt, nil
-}
-
-// userTurns counts the user messages before the last one.
-func userTurns(msgs []ChatMessage) int {
-	n := -1
-	for _, m := range msgs {
-		if m.Role == "user" {
-			n++
-		}
-	}
-	return n
 }
 
 // estimateTokens estimates a text's tokens: one per Han character, one per

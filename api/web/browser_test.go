@@ -46,8 +46,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	testenv.Model(t, "use-lite-en") // kefu serve's default model
 	requireChromium(t)
 	want := faqAnswer(t, faq, faqQuestion)
-	md := filepath.Join(t.TempDir(), "gift_wrap.md")
+	tmp := t.TempDir()
+	md, note := filepath.Join(tmp, "gift_wrap.md"), filepath.Join(tmp, "notes.txt")
 	if err := os.WriteFile(md, []byte(giftDoc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(note, []byte("Gift notes are printed on recycled card and tied with a ribbon.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -72,7 +76,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	d.expectEval(`document.getElementById('kb-select').value`, kb)
 
 	// Upload the FAQ and the Markdown page in one job through the file
-	// input; the job finishes and both documents are listed as indexed.
+	// input: the panel shows the upload, then the job, until done, and both
+	// documents are listed as indexed.
+	d.eval(jobRecorderJS)
 	d.do(chromedp.SetUploadFiles(chromedp.ID("doc-files"), []string{faq, md}),
 		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)))
 	d.waitJS(`document.querySelector('.job[data-state="done"]') !== null`)
@@ -80,12 +86,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := d.eval(`document.querySelector('.job[data-state="done"] .job-failures').children.length + ''`); n != "0" {
 		t.Errorf("the job lists %s failures", n)
 	}
+	d.checkJobProgress()
 	var docs []string
 	d.evalJSON(`[...document.querySelectorAll('#documents tr[data-doc]')].map(r => r.dataset.doc)`, &docs)
 	faqDoc, mdDoc := findDoc(docs, "shop_faq"), findDoc(docs, "gift_wrap")
 	if faqDoc == "" || mdDoc == "" {
 		t.Fatalf("documents %q, want shop_faq.csv and gift_wrap.md", docs)
 	}
+
+	// One more file under a document id with a slash and a space (escaped
+	// in the API's paths): its chunks, a re-index, then delete it.
+	const noteID = "help/gift notes.txt"
+	row := `document.querySelector(` + jsString(`#documents tr[data-doc="`+noteID+`"]`) + `)`
+	d.do(chromedp.SetUploadFiles(chromedp.ID("doc-files"), []string{note}),
+		chromedp.SendKeys(chromedp.ID("doc-id"), noteID),
+		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)))
+	d.waitJS(`document.querySelectorAll('.job[data-state="done"]').length === 2`)
+	d.waitJS(row + ` !== null && ` + row + `.dataset.status === 'indexed'`)
+	d.do(chromedp.Evaluate[chromedp.Void](row + `.querySelector('.actions button:nth-child(1)').click()`))
+	d.waitJS(`document.querySelector('.chunk-list') !== null`)
+	if c := d.eval(`document.querySelector('.chunk-list').textContent`); !strings.Contains(c, "ribbon") {
+		t.Errorf("the note's chunks read %q", c)
+	}
+	d.do(chromedp.Evaluate[chromedp.Void](row + `.querySelector('.actions button:nth-child(2)').click()`))
+	d.waitJS(`document.querySelectorAll('.job[data-state="done"]').length === 3`)
+	d.waitJS(row + ` !== null && ` + row + `.dataset.status === 'indexed'`)
+	d.do(chromedp.Evaluate[chromedp.Void](row + `.querySelector('.actions button:nth-child(3)').click()`))
+	d.waitJS(`document.getElementById('confirm-dialog').open`)
+	d.do(chromedp.Click(chromedp.ID("confirm-ok")))
+	d.waitJS(row + ` === null && document.querySelectorAll('#documents tr[data-doc]').length === 2`)
 
 	// Hit testing: the FAQ entry comes first, with its scores on each side.
 	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="search"]`)))
@@ -371,6 +400,48 @@ func (d *driver) checkStreamed(want string) {
 	}
 	if last := streamed[len(streamed)-1]; !strings.Contains(last, want) {
 		d.t.Errorf("the streamed text %q never held the whole FAQ answer", last)
+	}
+}
+
+// jobRecorderJS records every state the upload panel shows.
+const jobRecorderJS = `(() => {
+  window.__jobs = [];
+  const panel = document.querySelector('#upload-form .jobs');
+  new MutationObserver(() => {
+    const j = panel.querySelector('.job');
+    if (!j) return;
+    window.__jobs.push({ state: j.dataset.state, label: j.querySelector('.job-label').textContent, value: j.querySelector('progress').value });
+  }).observe(panel, { subtree: true, childList: true, characterData: true, attributes: true });
+  return 'ok';
+})()`
+
+// checkJobProgress asserts the upload panel went from the upload's progress
+// to the job's and ended done at 100%.
+func (d *driver) checkJobProgress() {
+	d.t.Helper()
+	var states []struct {
+		State, Label string
+		Value        float64
+	}
+	d.evalJSON(`window.__jobs`, &states)
+	if len(states) == 0 {
+		d.t.Fatal("the upload panel never changed")
+	}
+	uploadLabel := strings.Split(str("en", "docs.uploading"), "{")[0]
+	sawUpload := false
+	for _, s := range states {
+		if s.State == "uploading" && (strings.HasPrefix(s.Label, uploadLabel) || s.Label == str("en", "docs.uploaded")) {
+			sawUpload = true
+		}
+	}
+	if !sawUpload {
+		d.t.Errorf("the panel never showed the upload's progress: %+v", states)
+	}
+	if last := states[len(states)-1]; last.State != "done" || last.Value != 100 {
+		d.t.Errorf("the panel ended at %+v, want done at 100", last)
+	}
+	if states[0].State != "uploading" {
+		d.t.Errorf("the panel began at %+v, want the upload", states[0])
 	}
 }
 
