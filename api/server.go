@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -132,7 +133,8 @@ func New(cfg Config) *Server {
 		AppName: "kefu",
 		// Values from the request (params, headers) outlive handlers here:
 		// in ingest jobs, streams and metric labels. Immutable copies them.
-		Immutable: true,
+		Immutable:   true,
+		JSONEncoder: marshalJSON,
 		// Fiber's limit is the largest body of any route (uploads, plus room
 		// for the multipart framing); checkBodyLimit applies the smaller
 		// JSON limit to the other routes.
@@ -348,6 +350,18 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	s.log.Info("request", "method", c.Method(), "route", pattern, "path", c.Path(), "status", status,
 		"ms", float64(d.Microseconds())/1000, "request_id", requestID(c), "key_id", keyID, "ip", c.IP())
 	return nil
+}
+
+// marshalJSON encodes responses without HTML escaping: messages such as
+// "Bearer <key>" read as written.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // decode reads a JSON body into v.
