@@ -48,6 +48,9 @@ type Upload struct {
 	Open  func() (io.ReadCloser, error)
 	Size  int64             // -1 when unknown
 	Meta  map[string]string // copied to the document
+	// Force processes the file even when the stored document has the same
+	// bytes (a re-index after the KB's chunking changed).
+	Force bool
 }
 
 // Ingester runs ingest jobs.
@@ -55,4 +58,15 @@ type Ingester interface {
 	// Submit starts a job and returns at once; progress is read with Job.
 	Submit(ctx context.Context, kb string, files []Upload) (*Job, error)
 	Job(id string) (*Job, error)
+	// Reindex starts a job that parses a document's stored source again
+	// with the KB's current settings.
+	Reindex(ctx context.Context, kb, docID string) (*Job, error)
 }
+
+// Document metadata the ingest service sets on documents that came out of
+// a multi-document file (a ZIP, JSON or JSONL): the file's own id and name,
+// under which its bytes are kept for re-indexing.
+const (
+	MetaSourceID   = "kefu.source_id"
+	MetaSourceName = "kefu.source_name"
+)

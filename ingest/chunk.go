@@ -193,6 +193,11 @@ func (b *chunkBuilder) prefixTokens() int {
 func (b *chunkBuilder) block(blk Block) {
 	switch blk.Kind {
 	case BlockPage:
+		// A chunk stays on one page, so its page number cites exactly
+		// where its text is.
+		if blk.Page != b.page {
+			b.end()
+		}
 		b.page = blk.Page
 	case BlockHeading:
 		b.end()

@@ -70,8 +70,10 @@ func TestPDFTwoPages(t *testing.T) {
 	if got, want := strings.Join(text[2], "|"), "Shipping takes two days."; got != want {
 		t.Errorf("page 2 = %q, want %q", got, want)
 	}
+	// A chunk never spans two pages, even when both would fit: its page
+	// number cites exactly where its text is.
 	chunks := (&Chunker{Counter: wordCounter{}, MaxTokens: 64}).Chunk(doc)
-	if len(chunks) != 1 || chunks[0].Page != 1 {
+	if len(chunks) != 2 || chunks[0].Page != 1 || chunks[1].Page != 2 || !strings.Contains(chunks[1].Text, "Shipping") {
 		t.Fatalf("chunks %+v", chunks)
 	}
 	// With a budget too small for both pages, the second page's chunk says page 2.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -247,7 +248,7 @@ func (s *Service) file(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, up
 		return
 	}
 	single := format != FormatZIP && format != FormatJSON && format != FormatJSONL
-	if single {
+	if single && !up.Force {
 		if old, err := s.Store.Document(ctx, kb.Name, id); err == nil && old.Hash == hashBytes(data) && old.Status == kefu.DocIndexed {
 			j.update(func(x *kefu.Job) { x.Unchanged++ })
 			return
@@ -258,19 +259,59 @@ func (s *Service) file(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, up
 		j.fail(up.Name, err)
 		return
 	}
+	meta := up.Meta
 	if !single {
 		j.update(func(x *kefu.Job) { x.Files += len(docs) - 1 })
+		meta = maps.Clone(meta)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[kefu.MetaSourceID], meta[kefu.MetaSourceName] = id, up.Name
 	}
+	indexed := false
 	for _, d := range docs {
 		if d.Err != nil {
 			j.fail(d.Source, d.Err)
 			continue
 		}
-		if err := s.document(ctx, j, kb, ch, d, up.Meta, report); err != nil {
+		if err := s.document(ctx, j, kb, ch, d, meta, up.Force, report); err != nil {
 			j.fail(d.Source, err)
+		} else {
+			indexed = true
 		}
 		report()
 	}
+	// Keep the bytes, once per file, so a document can be re-indexed.
+	if ss, ok := s.Store.(kefu.SourceStore); ok && indexed {
+		if err := ss.PutSource(ctx, kb.Name, id, data); err != nil {
+			j.fail(up.Name, kefu.Errorf(kefu.EINTERNAL, "%s: indexed, but its source could not be kept for re-indexing: %w", up.Name, err))
+		}
+	}
+}
+
+// Reindex parses a document's stored source again with the KB's current
+// settings: a document that came out of an archive or a records file
+// re-indexes that whole file.
+func (s *Service) Reindex(ctx context.Context, kb, docID string) (*kefu.Job, error) {
+	ss, ok := s.Store.(kefu.SourceStore)
+	if !ok {
+		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "this store keeps no document sources")
+	}
+	doc, err := s.Store.Document(ctx, kb, docID)
+	if err != nil {
+		return nil, err
+	}
+	id, name := docID, doc.Source
+	if src := doc.Meta[kefu.MetaSourceID]; src != "" {
+		id, name = src, doc.Meta[kefu.MetaSourceName]
+	}
+	data, err := ss.Source(ctx, kb, id)
+	if err != nil {
+		return nil, kefu.Errorf(kefu.ENOTFOUND, "document %q has no stored source to re-index (it was ingested before sources were kept); upload it again", docID)
+	}
+	up := kefu.Upload{Name: name, DocID: id, Size: int64(len(data)), Force: true,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	return s.Submit(ctx, kb, []kefu.Upload{up})
 }
 
 // readUpload reads a whole upload, refusing more than limit bytes.
@@ -297,13 +338,13 @@ func readUpload(up kefu.Upload, limit int64) ([]byte, error) {
 }
 
 // document chunks, embeds and stores one parsed document.
-func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, report func()) error {
+func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, force bool, report func()) error {
 	j.update(func(x *kefu.Job) { x.Documents++ })
 	old, err := s.Store.Document(ctx, kb.Name, d.ID)
 	if err != nil {
 		old = nil
 	}
-	if old != nil && old.Hash == d.Hash && old.Status == kefu.DocIndexed {
+	if old != nil && old.Hash == d.Hash && old.Status == kefu.DocIndexed && !force {
 		j.update(func(x *kefu.Job) { x.Unchanged++ })
 		return nil
 	}

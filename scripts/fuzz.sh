@@ -8,7 +8,7 @@ while IFS= read -r line; do
   name=$(sed -E 's/^.*func (Fuzz[A-Za-z0-9_]*)\(.*/\1/' <<<"$line")
   pkg=./$(dirname "$file")
   echo "fuzz: $pkg $name ($fuzztime)"
-  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/kefu-fuzz.log 2>&1; then
+  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime=1s "$pkg" >/tmp/kefu-fuzz.log 2>&1; then
     cat /tmp/kefu-fuzz.log; status=1
   fi
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . | grep -v '/node_modules/' | sort)
