@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kefu-dev/kefu/internal/testenv"
@@ -252,7 +253,24 @@ func TestConsoleAPIKey(t *testing.T) {
 	ort := testenv.RequireORT(t)
 	testenv.Model(t, "use-lite-en")
 	requireChromium(t)
-	data := filepath.Join(t.TempDir(), "data")
+	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+
+	// Before serving: a KB from the CLI with a `kefu eval` report where the
+	// server looks for it, and an admin key.
+	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	questions := filepath.Join(tmp, "questions.jsonl")
+	var q strings.Builder
+	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
+		"do you ship abroad", "how do I get an invoice", "my item arrived broken", "what is the return policy", "when does my order ship"} {
+		b, _ := json.Marshal(map[string]any{"question": s, "doc_ids": []string{"shop_faq.csv"}})
+		q.Write(append(b, '\n'))
+	}
+	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kefuCLI(t, ort, "eval", "--kb", "shop", "--questions", questions, "--out", filepath.Join(data, "kbs", "shop", "eval"), "--data-dir", data)
 	key := createKey(t, ort, data, "admin")
 	base := startKefu(t, ort, data)
 	d := newDriver(t, base, 1280, 800)
@@ -295,15 +313,49 @@ func TestConsoleAPIKey(t *testing.T) {
 	d.waitAnswered()
 	d.expectEval(lastBot+`.dataset.route`, "unknown")
 
+	// The question it could not answer is listed as unanswered; the KB has
+	// no evaluation yet.
+	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="unanswered"]`)))
+	d.waitJS(`document.querySelector('.view-unanswered table tbody tr th') !== null`)
+	d.expectEval(`document.querySelector('.view-unanswered table tbody tr th').textContent`, "Where is my package?")
+	d.do(chromedp.Click(chromedp.CSS(`#tabs a[data-page="eval"]`)))
+	d.waitJS(`document.querySelector('.view-eval .empty') !== null`)
+	d.expectText(`.view-eval .empty p`, str("en", "eval.none"))
+
+	// The CLI's KB shows its evaluation; the report opens with the key.
+	d.do(chromedp.Navigate(base + "/#/kb/shop/eval"))
+	d.waitJS(`document.querySelector('.view-eval table.metrics tbody tr') !== null`)
+	var modes []string
+	d.evalJSON(`[...document.querySelectorAll('.view-eval table.metrics tbody tr th')].map(e => e.textContent)`, &modes)
+	if !slices.Contains(modes, "hybrid") {
+		t.Errorf("evaluation modes %q, want hybrid among them", modes)
+	}
+	d.screenshot("console-eval.png")
+	opened := chromedp.WaitNewTarget(d.ctx, func(info *target.Info) bool { return strings.HasPrefix(info.URL, "blob:") })
+	d.do(chromedp.Click(chromedp.CSS(`.view-eval a.button.primary`)))
+	select {
+	case id := <-opened:
+		rctx, cancel := chromedp.NewContext(d.ctx, chromedp.WithTargetID(id))
+		defer cancel()
+		title, err := chromedp.Run(rctx, chromedp.Poll[string](`document.title.startsWith('kefu eval') && document.title`, chromedp.WithPollingTimeout(stepTimeout)))
+		if err != nil {
+			t.Errorf("the report window: %v", err)
+		} else {
+			t.Logf("report opened: %q", title)
+		}
+	case <-time.After(stepTimeout):
+		t.Error("the HTML report did not open")
+	}
+
 	// The key is remembered across reloads, and can be forgotten.
 	d.do(chromedp.Reload())
-	d.waitJS(`document.getElementById('chat-input') !== null`)
+	d.waitJS(`document.querySelector('.view-eval table.metrics') !== null`)
 	d.expectEval(`document.getElementById('key-dialog').open + ''`, "false")
 	d.do(chromedp.Click(chromedp.ID("key-button")))
 	d.waitJS(`document.getElementById('key-dialog').open`)
 	d.do(chromedp.Click(chromedp.ID("key-forget")))
 	d.expectEval(`(localStorage.getItem('kefu.key') === null) + ''`, "true")
-	d.checkConsole("status of 401", "status of 409")
+	d.checkConsole("status of 401", "status of 404", "status of 409")
 }
 
 // lastBot is the newest answer in the chat log.

@@ -98,7 +98,7 @@ func TestMain(m *testing.M) {
 }
 
 // kefuPkg is the package of the kefu binary.
-const kefuPkg = "./api/web/_devkefu"
+const kefuPkg = "./cmd/kefu"
 
 // kefuBinary builds cmd/kefu once for the package's tests.
 func kefuBinary(t *testing.T) string {
@@ -128,6 +128,16 @@ func kefuBinary(t *testing.T) string {
 // the model) and the ONNX Runtime library.
 func kefuEnv(ortLib string) []string {
 	return append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+ortLib)
+}
+
+// kefuCLI runs a kefu command to completion.
+func kefuCLI(t *testing.T, ortLib string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(kefuBinary(t), args...)
+	cmd.Env = kefuEnv(ortLib)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kefu %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // createKey runs `kefu keys create` on dataDir and returns the secret it
@@ -278,6 +288,7 @@ const stepTimeout = 2 * time.Minute
 func (d *driver) do(actions ...chromedp.Action[chromedp.Void]) {
 	d.t.Helper()
 	d.watchConsole()
+	d.logToasts()
 	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
@@ -338,11 +349,27 @@ func jsString(s string) string {
 func (d *driver) visibleErrors() string {
 	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.toast.error, .form-error:not([hidden])')].map(e => e.textContent).join(' | ')`))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...(window.__toastLog || []), ...[...document.querySelectorAll('.toast.error, .form-error:not([hidden])')].map(e => e.textContent)].join(' | ')`))
 	if err != nil || v == "" {
 		return ""
 	}
 	return "\nerrors on the page: " + v
+}
+
+// logToasts keeps the text of every error notice the page shows in
+// window.__toastLog, so a timeout can report notices already gone.
+func (d *driver) logToasts() {
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	defer cancel()
+	_, _ = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+	  const box = document.getElementById('toasts');
+	  if (!box || window.__toastLog) return true;
+	  window.__toastLog = [];
+	  new MutationObserver((ms) => {
+	    for (const m of ms) for (const n of m.addedNodes) if (n.classList && n.classList.contains('error')) window.__toastLog.push(n.textContent);
+	  }).observe(box, { childList: true });
+	  return true;
+	})()`))
 }
 
 // watchConsole collects the page's console messages from the first step on.

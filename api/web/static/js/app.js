@@ -32,7 +32,7 @@ let current = ''; // the selected KB
 let renderSeq = 0;
 
 /** Parses the hash into {page, kb, params}. */
-export function parseRoute(hash = location.hash) {
+function parseRoute(hash = location.hash) {
   const [path, query = ''] = hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
   const m = path.match(/^\/kb\/([^/]+)\/([a-z]+)\/?$/);
@@ -41,21 +41,21 @@ export function parseRoute(hash = location.hash) {
 }
 
 /** The hash of a KB page, with optional query parameters. */
-export function href(kb, page, params) {
+function href(kb, page, params) {
   if (page === 'kbs' || !kb) return '#/';
   const q = params ? `?${new URLSearchParams(params)}` : '';
   return `#/kb/${encodeURIComponent(kb)}/${page}${q}`;
 }
 
 /** Goes to a page (the router renders it). */
-export function go(kb, page, params) {
+function go(kb, page, params) {
   const target = href(kb, page, params);
   if (location.hash === target) render();
   else location.hash = target;
 }
 
 /** Re-reads the KB list into the picker; returns it. */
-export async function refreshKBs() {
+async function refreshKBs() {
   try {
     const res = await api('GET', '/v1/kbs');
     kbs = res.kbs || [];
@@ -102,7 +102,7 @@ function updateTabs(page) {
 }
 
 /** Renders the page the hash names. */
-export async function render({ focus = false } = {}) {
+async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
   const route = parseRoute();
   if (route.kb) {

@@ -65,7 +65,7 @@ export function showError(err) {
 }
 
 /** Shows a short notice; errors stay longer. */
-export function toast(content, kind = 'info') {
+function toast(content, kind = 'info') {
   const box = document.getElementById('toasts');
   const close = h('button', { type: 'button', class: 'toast-close', 'i18n-aria-label': 'common.close' }, '×');
   const el = h('div', { class: `toast ${kind}` }, h('div', { class: 'toast-body' }, content), close);

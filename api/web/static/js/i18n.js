@@ -5,7 +5,7 @@
 // without reloading anything.
 
 const STORAGE = 'kefu.lang';
-export const LANGS = ['en', 'zh'];
+const LANGS = ['en', 'zh'];
 
 const table = await fetch(new URL('../strings.json', import.meta.url)).then((r) => {
   if (!r.ok) throw new Error(`strings.json: HTTP ${r.status}`);
@@ -30,7 +30,7 @@ function initial() {
 export function getLang() { return lang; }
 
 /** The BCP 47 tag of the current language, for <html lang> and Intl. */
-export function locale() { return lang === 'zh' ? 'zh-CN' : 'en'; }
+function locale() { return lang === 'zh' ? 'zh-CN' : 'en'; }
 
 /** Switches the language, remembers it and re-translates the document. */
 export function setLang(l) {

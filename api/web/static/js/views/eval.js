@@ -49,7 +49,11 @@ const byName = (a, b) => a.localeCompare(b, 'en', { numeric: true });
 
 function metricsTable(rows, captionKey) {
   const cols = [...new Set(rows.flatMap(([, m]) => Object.keys(m || {})))].sort(byName);
-  const best = Object.fromEntries(cols.map((c) => [c, Math.max(...rows.map(([, m]) => m?.[c] ?? -Infinity))]));
+  // The best value of a column is marked only where the rows differ.
+  const best = Object.fromEntries(cols.map((c) => {
+    const vs = rows.map(([, m]) => m?.[c]).filter((v) => typeof v === 'number');
+    return [c, Math.min(...vs) < Math.max(...vs) ? Math.max(...vs) : null];
+  }));
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table metrics' },
     h('caption', { class: 'sr-only', i18n: captionKey }),
     h('thead', null, h('tr', null, h('th', { scope: 'col', i18n: 'eval.mode' }), cols.map((c) => h('th', { scope: 'col', class: 'num mono' }, c)))),
@@ -57,7 +61,7 @@ function metricsTable(rows, captionKey) {
       h('th', { scope: 'row' }, name),
       cols.map((c) => {
         const v = m?.[c];
-        return h('td', { class: `num mono${rows.length > 1 && v === best[c] ? ' best' : ''}` }, typeof v === 'number' ? v.toFixed(4) : '—');
+        return h('td', { class: `num mono${v === best[c] ? ' best' : ''}` }, typeof v === 'number' ? v.toFixed(4) : '—');
       }))))));
 }
 
