@@ -186,12 +186,7 @@ func TestChatCancelAndGoneAway(t *testing.T) {
 	kb := s.llmKB(t, "chat-cancel", llm)
 	key := s.newKey(t, kefu.ScopeQuery, "")
 	// The stack, the fake LLM and its idle connections exist before.
-	// fasthttp's idle-worker cleaner notices a stopped server only after its
-	// 10 s sleep, and its date updater is one per process: fasthttp's, not
-	// leaks of ours.
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
+	defer noLeaks(t)()
 	srv, base := serveManual(t, s.config())
 
 	c := dialChat(t, base, kb, key)
@@ -215,6 +210,17 @@ func TestChatCancelAndGoneAway(t *testing.T) {
 	waitFor(t, "both LLM requests to be cancelled", func() bool { _, n := llm.counts(); return n == 3 })
 	waitFor(t, "the chat to be closed", func() bool { return srv.Chats() == 0 })
 	stopServer(t, srv)
+}
+
+// noLeaks snapshots the goroutines; the function it returns fails the
+// test if any new one is left. fasthttp's idle-worker cleaner notices a
+// stopped server only after its 10 s sleep, and its date updater is one
+// per process: those are fasthttp's, not leaks of ours.
+func noLeaks(t *testing.T) func() {
+	opts := []goleak.Option{goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1")}
+	return func() { goleak.VerifyNone(t, opts...) }
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -308,7 +308,8 @@ func TestSSEClientGoesAway(t *testing.T) {
 	kb := s.llmKB(t, "sse-gone", llm)
 	cfg := s.config()
 	cfg.DevMode, cfg.StreamHeartbeat = true, 100*time.Millisecond
-	_, base := serve(t, cfg)
+	defer noLeaks(t)()
+	srv, base := serveManual(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := newSSERequest(ctx, base+"/v1/kbs/"+kb+"/ask", `{"question":"How long is the kettle warranty?"}`)
 	resp, err := httpClient.Do(req)
@@ -323,6 +324,7 @@ func TestSSEClientGoesAway(t *testing.T) {
 	cancel()
 	resp.Body.Close()
 	waitFor(t, "the LLM request to be cancelled", func() bool { _, n := llm.counts(); return n == 1 })
+	stopServer(t, srv)
 }
 
 var httpClient = &http.Client{}

@@ -98,7 +98,7 @@ func TestMain(m *testing.M) {
 }
 
 // kefuPkg is the package of the kefu binary.
-const kefuPkg = "./cmd/kefu"
+const kefuPkg = "./api/web/_devkefu"
 
 // kefuBinary builds cmd/kefu once for the package's tests.
 func kefuBinary(t *testing.T) string {
