@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -97,9 +98,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// kefuPkg is the package of the kefu binary.
-const kefuPkg = "./api/web/_devkefu"
-
 // kefuBinary builds cmd/kefu once for the package's tests.
 func kefuBinary(t *testing.T) string {
 	t.Helper()
@@ -112,7 +110,7 @@ func kefuBinary(t *testing.T) string {
 		if buildDir, buildErr = os.MkdirTemp("", "kefu-web-test-"); buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kefu"), kefuPkg)
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kefu"), "./cmd/kefu")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/kefu: %v\n%s", err, out)
@@ -204,6 +202,7 @@ func startKefu(t *testing.T, ortLib, dataDir string, extra ...string) string {
 		if res, err := http.Get(base + "/readyz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
+				requireConsole(t, base)
 				return base
 			}
 		}
@@ -211,6 +210,25 @@ func startKefu(t *testing.T, ortLib, dataDir string, extra ...string) string {
 			t.Fatalf("kefu serve not ready after 5 minutes\n%s", logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// requireConsole fails fast when the server does not serve this package's
+// index.html at "/".
+func requireConsole(t *testing.T, base string) {
+	t.Helper()
+	want, err := fs.ReadFile(web.FS(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Fatalf("GET / answered %d with %d bytes, not the console's index.html: is web.FS wired into kefu serve?", res.StatusCode, len(got))
 	}
 }
 
