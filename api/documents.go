@@ -115,6 +115,11 @@ func (s *Server) submit(c *fiber.Ctx, kb string, ups []kefu.Upload) error {
 	if err != nil {
 		return err
 	}
+	return s.accepted(c, job)
+}
+
+// accepted answers 202 with a job that has started.
+func (s *Server) accepted(c *fiber.Ctx, job *kefu.Job) error {
 	s.watchJob(job.ID)
 	c.Location("/v1/jobs/" + job.ID)
 	return c.Status(fiber.StatusAccepted).JSON(job)
@@ -217,34 +222,19 @@ func (s *Server) deleteDocument(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// reindex ingests a document's stored source again, under its id and
-// source name, with the KB's current settings.
+// reindex parses a document's stored source again with the KB's current
+// settings (kefu.Ingester.Reindex).
 func (s *Server) reindex(c *fiber.Ctx) error {
 	if s.cfg.Ingester == nil {
 		return unavailable("ingest service")
-	}
-	if s.cfg.Sources == nil {
-		return unavailable("source store")
 	}
 	id, err := docID(c)
 	if err != nil {
 		return err
 	}
-	ctx, kb := c.UserContext(), c.Params("kb")
-	doc, err := s.cfg.Store.Document(ctx, kb, id)
+	job, err := s.cfg.Ingester.Reindex(c.UserContext(), c.Params("kb"), id)
 	if err != nil {
 		return err
 	}
-	data, err := s.cfg.Sources.Source(ctx, kb, id)
-	if err != nil {
-		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
-			return kefu.Errorf(kefu.ENOTFOUND, "document %q was indexed before kefu kept sources: upload it again to re-index it", id)
-		}
-		return err
-	}
-	name := doc.Source
-	if name == "" {
-		name = id
-	}
-	return s.submit(c, kb, []kefu.Upload{{Name: name, DocID: id, Size: int64(len(data)), Open: opener(data), Meta: doc.Meta}})
+	return s.accepted(c, job)
 }

@@ -160,7 +160,7 @@ func (o observer) ObserveBreaker(endpoint, from, to string) { o.m.ObserveBreaker
 func (s *realStack) config() api.Config {
 	return api.Config{
 		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
-		Keys: s.store, Sources: s.store, AnswerLog: s.store, DataDir: s.dir, Metrics: s.metrics,
+		Keys: s.store, AnswerLog: s.store, DataDir: s.dir, Metrics: s.metrics,
 	}
 }
 

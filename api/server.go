@@ -37,12 +37,11 @@ const (
 type Config struct {
 	Store     kefu.Store
 	Retriever kefu.Retriever
-	Answerer  kefu.Answerer    // ask, chat, chat completions
-	Ingester  kefu.Ingester    // uploads and re-index
-	Embedder  kefu.Embedder    // new KBs' model, /v1/embeddings
-	Keys      kefu.KeyStore    // API keys; nil means no key exists
-	Sources   kefu.SourceStore // stored document sources, for re-index
-	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
+	Answerer  kefu.Answerer  // ask, chat, chat completions
+	Ingester  kefu.Ingester  // uploads, jobs and re-index
+	Embedder  kefu.Embedder  // new KBs' model, /v1/embeddings
+	Keys      kefu.KeyStore  // API keys; nil means no key exists
+	AnswerLog kefu.AnswerLog // feedback and unanswered questions
 	// DataDir holds the eval reports: DataDir/kbs/<kb>/eval/.
 	DataDir string
 	Logger  *slog.Logger

@@ -82,7 +82,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: a.ingester(oe), Embedder: oe,
-		Keys: a.store, Sources: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
+		Keys: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
 	}
