@@ -171,12 +171,14 @@ func New(cfg Config) *Server {
 }
 
 // route is one entry of the route table: the scope a key needs ("" for a
-// public route) and whether the WebSocket's ?access_token= is accepted.
+// public route), whether the WebSocket's ?access_token= is accepted, and
+// whether the body is an upload (UploadLimit instead of BodyLimit).
 type route struct {
 	method, path string
 	scope        kefu.Scope
 	handler      fiber.Handler
 	tokenInQuery bool
+	upload       bool
 }
 
 // table lists every route of the API in one place, with the scope it needs.
@@ -198,7 +200,7 @@ func (s *Server) table() []route {
 		{method: patch, path: "/v1/kbs/:kb", scope: adm, handler: s.updateKB},
 		{method: del, path: "/v1/kbs/:kb", scope: adm, handler: s.deleteKB},
 
-		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload},
+		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload, upload: true},
 		{method: get, path: "/v1/jobs/:id", scope: in, handler: s.getJob},
 		{method: get, path: "/v1/kbs/:kb/documents", scope: in, handler: s.listDocuments},
 		{method: get, path: "/v1/kbs/:kb/documents/:id", scope: in, handler: s.getDocument},
@@ -275,12 +277,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 // body limit to every route but the upload.
 func (s *Server) guard(r route) fiber.Handler {
 	v1 := strings.HasPrefix(r.path, "/v1/") && r.path != "/v1/auth"
-	upload := r.handler != nil && r.path == "/v1/kbs/:kb/documents" && r.method == fiber.MethodPost
 	return func(c *fiber.Ctx) error {
 		if v1 && !s.ready.Load() {
 			return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 		}
-		if !upload && len(c.Body()) > s.cfg.BodyLimit {
+		if !r.upload && len(c.Body()) > s.cfg.BodyLimit {
 			return kefu.Errorf(kefu.ETOOLARGE, "request body over %d bytes", s.cfg.BodyLimit)
 		}
 		return c.Next()
