@@ -111,6 +111,10 @@ func TestChatProtocol(t *testing.T) {
 	kb := s.llmKB(t, "chat-llm", llm)
 	_, base := serve(t, s.config())
 	key := s.newKey(t, kefu.ScopeQuery, "")
+	scrape := func() string { return bodyOf(call(t, "GET", base+"/metrics", "", nil, nil)) }
+	llmOK := map[string]string{"kind": "answer", "outcome": "ok"}
+	completion := map[string]string{"kind": "answer", "type": "completion"}
+	m0 := scrape()
 
 	// Two asks in flight on one socket: a streamed LLM answer and a hand-off.
 	c := dialChat(t, base, kb, key)
@@ -153,8 +157,21 @@ func TestChatProtocol(t *testing.T) {
 	}
 	// Still answering.
 	send(t, c, map[string]string{"type": "ask", "id": "again", "question": "How long is the kettle warranty?"})
-	if a := readAll(t, c, "again")["again"]; a.end.Type != "done" || a.end.Answer.Text != warrantyText {
-		t.Fatalf("second warranty ask: %+v", a.end)
+	if a := readAll(t, c, "again")["again"]; a.end.Type != "done" || a.end.Answer.Text != warrantyText || !a.end.Answer.Cached || a.text() != warrantyText {
+		t.Fatalf("second warranty ask (from the answer cache): %+v", a.end)
+	}
+
+	// The LLM call (one: the second answer came from the cache) and the
+	// answers are in the metrics.
+	m1 := scrape()
+	if d := metricValue(t, m1, "kefu_llm_request_duration_seconds", llmOK) - metricValue(t, m0, "kefu_llm_request_duration_seconds", llmOK); d != 1 {
+		t.Errorf("LLM calls counted: %v, want 1", d)
+	}
+	if d := metricValue(t, m1, "kefu_llm_tokens_total", completion) - metricValue(t, m0, "kefu_llm_tokens_total", completion); d <= 0 {
+		t.Errorf("LLM completion tokens counted: %v", d)
+	}
+	if d := metricValue(t, m1, "kefu_answers_total", map[string]string{"route": "handoff"}) - metricValue(t, m0, "kefu_answers_total", map[string]string{"route": "handoff"}); d != 1 {
+		t.Errorf("hand-offs counted: %v, want 1", d)
 	}
 
 	// The socket needs a key (or ?access_token=) of query scope on its KB.
