@@ -186,7 +186,8 @@ function botMessage(s, question, settings, ctx) {
       const route = a.route || 'unknown';
       meta.append(...[
         badge(route, `chat.route.${route}`),
-        h('span', { class: `pill ${confClass(a.confidence ?? 0, settings)}`, i18n: ['chat.confidence', { c: (a.confidence ?? 0).toFixed(3) }] }),
+        route === 'handoff' ? null // nothing was retrieved
+          : h('span', { class: `pill ${confClass(a.confidence ?? 0, settings)}`, i18n: ['chat.confidence', { c: (a.confidence ?? 0).toFixed(3) }] }),
         a.timings ? h('span', { class: 'muted small', i18n: ['chat.timings', { total: Math.round(a.timings.total_ms || 0), retrieve: Math.round(a.timings.retrieve_ms || 0) }] }) : null,
         a.cached ? h('span', { class: 'tag', i18n: 'chat.cached' }) : null,
         a.query && a.query !== question ? h('span', { class: 'muted small', i18n: ['chat.rewritten', { q: a.query }] }) : null,
