@@ -3,9 +3,11 @@ package keyword
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -107,13 +109,27 @@ func benchIndex(b *testing.B) (*Index, []string) {
 		}
 		took := time.Since(start)
 		segs := settle(b, ix)
-		b.Logf("indexed %d mixed chunks in %v (%.0f docs/s); %d segments after merging", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), segs)
+		b.Logf("indexed %d mixed chunks in %v (%.0f docs/s); %d segments after merging, %.0f MB on disk",
+			n, took.Round(time.Millisecond), float64(n)/took.Seconds(), segs, float64(dirSize(ix.tmp))/1e6)
 		benchIx, benchQueries = ix, queries
 	})
 	if benchIx == nil {
 		b.Fatal("benchmark index failed to build earlier")
 	}
 	return benchIx, benchQueries
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // settle waits (at most a minute) until bleve's background merges stop

@@ -408,6 +408,12 @@ func (ix *Index) Apply(puts []Doc, deletes []string, meta map[string]string) err
 		if puts[i].ID == "" {
 			return kefu.Errorf(kefu.EINVALID, "keyword: chunk %d has no id", i)
 		}
+		// NUL separates key from value in the filter terms.
+		for k := range puts[i].Meta {
+			if k == "" || strings.IndexByte(k, 0) >= 0 {
+				return kefu.Errorf(kefu.EINVALID, "keyword: chunk %q has an empty meta key or one with a NUL byte", puts[i].ID)
+			}
+		}
 	}
 	for k := range meta {
 		if k == "" {

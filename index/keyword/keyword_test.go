@@ -482,6 +482,12 @@ func TestApplyRejectsBadInput(t *testing.T) {
 	if err := ix.Apply(nil, nil, map[string]string{"": "x"}); kefu.ErrorCode(err) != kefu.EINVALID {
 		t.Fatalf("empty meta key: %v", err)
 	}
+	if err := ix.Apply([]Doc{{ID: "a", Meta: map[string]string{"x\x00y": "z"}}}, nil, nil); kefu.ErrorCode(err) != kefu.EINVALID {
+		t.Fatalf("meta key with NUL: %v", err)
+	}
+	if n, _ := ix.Count(); n != 0 {
+		t.Fatalf("a refused batch wrote %d chunks", n)
+	}
 }
 
 var hostileQueries = []string{

@@ -1,6 +1,7 @@
 package keyword
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -132,15 +133,15 @@ func TestMeasureAFQMCAnalyzers(t *testing.T) {
 		cfg  analyzerConfig
 		seg  func() (*gse.Segmenter, error)
 	}{
-		{"gse dag+hmm, zh stop words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "porter"}, nil},
-		{"gse dag+hmm, no zh stop words", analyzerConfig{Han: hanDAG, Stemmer: "porter"}, nil},
-		{"gse dag+hmm, without domain words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "porter"}, plainSegmenter},
+		{"gse dag+hmm, zh stop words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "snowball"}, nil},
+		{"gse dag+hmm, no zh stop words", analyzerConfig{Han: hanDAG, Stemmer: "snowball"}, nil},
+		{"gse dag+hmm, without domain words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "snowball"}, plainSegmenter},
 		{"gse dag, no hmm (default)", wordsConfig, nil},
-		{"gse dag, no hmm, no zh stop words", analyzerConfig{Han: hanDAGNoHMM, Stemmer: "porter"}, nil},
-		{"gse dag, no hmm, without domain words", analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "porter"}, plainSegmenter},
-		{"gse search mode", analyzerConfig{Han: hanSearch, StopZh: true, Stemmer: "porter"}, nil},
+		{"gse dag, no hmm, no zh stop words", analyzerConfig{Han: hanDAGNoHMM, Stemmer: "snowball"}, nil},
+		{"gse dag, no hmm, without domain words", analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "snowball"}, plainSegmenter},
+		{"gse search mode", analyzerConfig{Han: hanSearch, StopZh: true, Stemmer: "snowball"}, nil},
 		{"bigram, zh stop words", bigramConfig, nil},
-		{"bigram, no zh stop words", analyzerConfig{Han: hanBigram, Stemmer: "porter"}, nil},
+		{"bigram, no zh stop words", analyzerConfig{Han: hanBigram, Stemmer: "snowball"}, nil},
 	} {
 		name := "measure_" + strings.NewReplacer(" ", "_", ",", "", "+", "_", "(", "", ")", "").Replace(v.name)
 		cfg, seg := v.cfg, v.seg
@@ -156,7 +157,7 @@ func TestMeasureAFQMCAnalyzers(t *testing.T) {
 		ix := buildIndex(t, ds, Options{Analyzer: name}, true)
 		if v.cfg.Han == hanSearch {
 			q := ix.with(Options{})
-			q.analyzer, _ = newAnalyzer(analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "porter"})
+			q.analyzer, _ = newAnalyzer(analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "snowball"})
 			t.Logf("%-40s train %.4f test %.4f", "gse search mode, query dag no hmm", evalNDCG(t, q, ds, "train"), evalNDCG(t, q, ds, "test"))
 		}
 		line := fmt.Sprintf("%-40s", v.name)
@@ -175,8 +176,8 @@ func TestMeasureAFQMCAnalyzers(t *testing.T) {
 func TestMeasureSciFactAnalyzers(t *testing.T) {
 	measuring(t)
 	ds, ix := scifact(t)
-	t.Logf("%-12s train %.4f test %.4f", "porter", evalNDCG(t, ix, ds, "train"), evalNDCG(t, ix, ds, "test"))
-	for _, stem := range []string{"snowball", ""} {
+	t.Logf("%-20s train %.4f test %.4f", "snowball (default)", evalNDCG(t, ix, ds, "train"), evalNDCG(t, ix, ds, "test"))
+	for _, stem := range []string{"porter", ""} {
 		name := "measure_stem_" + stem
 		cfg := analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: stem}
 		if err := registry.RegisterAnalyzer(name, func(map[string]any, *registry.Cache) (analysis.Analyzer, error) {
@@ -185,7 +186,7 @@ func TestMeasureSciFactAnalyzers(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := buildIndex(t, ds, Options{Analyzer: name}, false)
-		t.Logf("%-12s train %.4f test %.4f", stem, evalNDCG(t, v, ds, "train"), evalNDCG(t, v, ds, "test"))
+		t.Logf("%-20s train %.4f test %.4f", cmp.Or(stem, "no stemming"), evalNDCG(t, v, ds, "train"), evalNDCG(t, v, ds, "test"))
 		v.Close()
 	}
 	t.Logf("BM25F + sqrtTF: train %.4f test %.4f", evalNDCG(t, ix.with(Options{scoring: scoring{sqrtTF: true}}), ds, "train"),
