@@ -30,7 +30,7 @@ const (
 	DefaultInt8Min  = 50_000
 	DefaultM        = 16
 	DefaultEfConstr = 100
-	DefaultEfSearch = 160
+	DefaultEfSearch = 200
 	// DefaultRescore: the int8 scan rescores max(Rescore, 4k) labels.
 	DefaultRescore = 64
 )
