@@ -11,11 +11,13 @@ import (
 // graph is a hierarchical navigable small world graph (Malkov & Yashunin,
 // 2016) over the index's rows, similarity = dot product.
 //
-// Written here rather than taken from github.com/coder/hnsw: that package
-// keeps each node's neighbours in a map and computes distances through a
-// generic function over []float32 copies, which measured far from the 1 ms
-// bound at 1M vectors; this one keeps layer 0 in one flat array, scores
-// with the SIMD kernel on the index's own rows and pools its visited sets.
+// Written here rather than taken from github.com/coder/hnsw (not
+// benchmarked here): that package keeps each node's neighbours in a Go map of
+// pointers per layer and computes distances through a generic function, so
+// every hop chases pointers and hashes; this one keeps layer 0 in one flat
+// array of ids, scores with the SIMD kernels on the index's own rows (int8
+// codes during traversal, float32 for the final candidates and for link
+// selection), pools its visited sets, and persists as plain arrays.
 //
 // Layout: layer 0 holds m0+1 uint32 a node (the count, then the ids);
 // nodes above layer 0 have level·(m+1) more in upper, from upperIdx.
