@@ -99,6 +99,12 @@ function updateTabs(page) {
     if (p === page) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // On a narrow screen the tabs scroll: keep the current one in view.
+  const tabs = document.getElementById('tabs');
+  const cur = tabs.querySelector('[aria-current="page"]');
+  if (cur && tabs.scrollWidth > tabs.clientWidth) {
+    tabs.scrollLeft = cur.offsetLeft - (tabs.clientWidth - cur.offsetWidth) / 2;
+  }
 }
 
 /** Renders the page the hash names. */
