@@ -242,6 +242,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// syncBuffer collects a process's output from its goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
