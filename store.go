@@ -20,6 +20,9 @@ type Store interface {
 	// searches see the old version or the new one, never both or neither.
 	// vectors[i] holds the vectors of chunks[i].EmbedTexts(), in order.
 	PutDocument(ctx context.Context, doc *Document, chunks []Chunk, vectors [][][]float32) error
+	// PutDocuments replaces several documents of one KB at once, atomically
+	// as a whole; it is PutDocument for batches of small documents.
+	PutDocuments(ctx context.Context, updates []DocumentUpdate) error
 	DeleteDocument(ctx context.Context, kb, docID string) error
 	Document(ctx context.Context, kb, docID string) (*Document, error)
 	Documents(ctx context.Context, kb string) ([]*Document, error)
@@ -32,4 +35,11 @@ type Store interface {
 	Reembed(ctx context.Context, kb, model string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error
 
 	Close() error
+}
+
+// DocumentUpdate is one document of a PutDocuments batch.
+type DocumentUpdate struct {
+	Doc     *Document
+	Chunks  []Chunk
+	Vectors [][][]float32
 }

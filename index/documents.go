@@ -17,34 +17,43 @@ import (
 // MaxChunksPerDocument bounds one document's chunks.
 const MaxChunksPerDocument = 200_000
 
-// change is what one document update does to the derived indexes.
+// change is what a batch of document updates does to the derived indexes.
 type change struct {
-	puts    []keyword.Doc
-	deletes []string               // chunk keys gone from the KB
+	puts    map[string]keyword.Doc // chunk key → what the keyword index holds
+	deletes map[string]bool        // chunk keys gone from the KB
 	freed   []uint32               // their labels
 	added   map[uint32][][]float32 // new labels and their vectors
 	attrs   map[uint32]labelAttr   // labels whose attributes changed
-	doc     string
-	labels  []uint32 // the document's labels after the change
+	docs    map[string][]uint32    // each touched document's labels after the change; empty: deleted
 	version uint64
 	// freeUsed counts the labels taken from the end of kbState.free.
 	freeUsed int
 }
 
+func newChange() *change {
+	return &change{puts: map[string]keyword.Doc{}, deletes: map[string]bool{}, added: map[uint32][][]float32{},
+		attrs: map[uint32]labelAttr{}, docs: map[string][]uint32{}}
+}
+
+func (ch *change) put(d keyword.Doc) { ch.puts[d.ID] = d; delete(ch.deletes, d.ID) }
+func (ch *change) del(key string)    { ch.deletes[key] = true; delete(ch.puts, key) }
+
 // PutDocument replaces doc and its chunks atomically. Chunks are keyed by
 // content hash: a chunk that another document already holds is shared, not
 // stored twice, and an unchanged chunk keeps its vectors and label.
 func (s *Store) PutDocument(ctx context.Context, doc *kefu.Document, chunks []kefu.Chunk, vectors [][][]float32) error {
-	if doc.ID == "" {
-		return kefu.Errorf(kefu.EINVALID, "document without an id")
+	return s.PutDocuments(ctx, []kefu.DocumentUpdate{{Doc: doc, Chunks: chunks, Vectors: vectors}})
+}
+
+// PutDocuments replaces several documents of one KB in one transaction:
+// searches see all of them old or all of them new. Writing many small
+// documents this way costs one commit instead of one each.
+func (s *Store) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) error {
+	if len(ups) == 0 {
+		return nil
 	}
-	if len(chunks) != len(vectors) {
-		return kefu.Errorf(kefu.EINVALID, "%d chunks but %d vector sets", len(chunks), len(vectors))
-	}
-	if len(chunks) > MaxChunksPerDocument {
-		return kefu.Errorf(kefu.ETOOLARGE, "%s: %d chunks (limit %d per document)", doc.Source, len(chunks), MaxChunksPerDocument)
-	}
-	st, err := s.state(doc.KB)
+	kbName := ups[0].Doc.KB
+	st, err := s.state(kbName)
 	if err != nil {
 		return err
 	}
@@ -52,68 +61,94 @@ func (s *Store) PutDocument(ctx context.Context, doc *kefu.Document, chunks []ke
 	defer st.mu.Unlock()
 
 	dim := st.dim
-	for i := range chunks {
-		want := len(chunks[i].EmbedTexts())
-		if len(vectors[i]) != want {
-			return kefu.Errorf(kefu.EINVALID, "chunk %d of %s has %d vectors, want %d", i, doc.ID, len(vectors[i]), want)
-		}
-		for _, v := range vectors[i] {
-			if dim == 0 {
-				dim = len(v)
-			}
-			if len(v) != dim || dim == 0 {
-				return kefu.Errorf(kefu.EINVALID, "chunk %d of %s: vector of %d dims, the knowledge base has %d", i, doc.ID, len(v), dim)
-			}
-		}
+	type prepared struct {
+		keys  []string
+		byKey map[string]int
 	}
-	// Keys in document order, duplicates inside the document dropped.
-	keys := make([]string, 0, len(chunks))
-	byKey := make(map[string]int, len(chunks))
-	for i := range chunks {
-		c := &chunks[i]
-		if c.Hash == "" {
-			c.Hash = c.ContentHash()
+	preps := make([]prepared, len(ups))
+	seen := map[string]bool{}
+	for u, up := range ups {
+		doc, chunks, vectors := up.Doc, up.Chunks, up.Vectors
+		switch {
+		case doc.ID == "":
+			return kefu.Errorf(kefu.EINVALID, "document without an id")
+		case doc.KB != kbName:
+			return kefu.Errorf(kefu.EINVALID, "one batch, one knowledge base: %s and %s", kbName, doc.KB)
+		case seen[doc.ID]:
+			return kefu.Errorf(kefu.EINVALID, "document %s twice in one batch", doc.ID)
+		case len(chunks) != len(vectors):
+			return kefu.Errorf(kefu.EINVALID, "%d chunks but %d vector sets", len(chunks), len(vectors))
+		case len(chunks) > MaxChunksPerDocument:
+			return kefu.Errorf(kefu.ETOOLARGE, "%s: %d chunks (limit %d per document)", doc.Source, len(chunks), MaxChunksPerDocument)
 		}
-		if _, dup := byKey[c.Hash]; dup {
-			continue
+		seen[doc.ID] = true
+		for i := range chunks {
+			want := len(chunks[i].EmbedTexts())
+			if len(vectors[i]) != want {
+				return kefu.Errorf(kefu.EINVALID, "chunk %d of %s has %d vectors, want %d", i, doc.ID, len(vectors[i]), want)
+			}
+			for _, v := range vectors[i] {
+				if dim == 0 {
+					dim = len(v)
+				}
+				if len(v) != dim || dim == 0 {
+					return kefu.Errorf(kefu.EINVALID, "chunk %d of %s: vector of %d dims, the knowledge base has %d", i, doc.ID, len(v), dim)
+				}
+			}
 		}
-		byKey[c.Hash] = i
-		keys = append(keys, c.Hash)
+		// Keys in document order, duplicates inside the document dropped.
+		p := prepared{keys: make([]string, 0, len(chunks)), byKey: make(map[string]int, len(chunks))}
+		for i := range chunks {
+			c := &chunks[i]
+			if c.Hash == "" {
+				c.Hash = c.ContentHash()
+			}
+			if _, dup := p.byKey[c.Hash]; dup {
+				continue
+			}
+			p.byKey[c.Hash] = i
+			p.keys = append(p.keys, c.Hash)
+		}
+		preps[u] = p
 	}
 
-	ch := &change{added: map[uint32][][]float32{}, attrs: map[uint32]labelAttr{}, doc: doc.ID}
+	ch := newChange()
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		kb, err := getKB(tx, doc.KB)
+		kb, err := getKB(tx, kbName)
 		if err != nil {
 			return err
 		}
-		b := tx.Bucket(kbBucket(doc.KB))
-		old, err := docKeys(b, doc.ID)
-		if err != nil {
-			return err
-		}
-		if err := st.unref(b, ch, doc.ID, old, keys); err != nil {
-			return err
-		}
-		for seq, key := range keys {
-			c := chunks[byKey[key]]
-			c.Seq = seq
-			if err := st.ref(b, ch, doc, key, c, vectors[byKey[key]]); err != nil {
+		b := tx.Bucket(kbBucket(kbName))
+		now := time.Now().UTC()
+		for u, up := range ups {
+			doc, p := up.Doc, preps[u]
+			old, err := docKeys(b, doc.ID)
+			if err != nil {
 				return err
 			}
-		}
-		now := time.Now().UTC()
-		if prev, err := getDoc(b, doc.ID); err == nil {
-			doc.CreatedAt = prev.CreatedAt
-		} else {
-			doc.CreatedAt = now
-		}
-		doc.UpdatedAt, doc.Chunks, doc.Status, doc.Error = now, len(keys), kefu.DocIndexed, ""
-		if err := putJSON(b.Bucket(bucketDocs), []byte(doc.ID), doc); err != nil {
-			return err
-		}
-		if err := putJSON(b.Bucket(bucketDocChunks), []byte(doc.ID), keys); err != nil {
-			return err
+			if err := st.unref(b, ch, doc.ID, old, p.keys); err != nil {
+				return err
+			}
+			ch.docs[doc.ID] = []uint32{}
+			for seq, key := range p.keys {
+				c := up.Chunks[p.byKey[key]]
+				c.Seq = seq
+				if err := st.ref(b, ch, doc, key, c, up.Vectors[p.byKey[key]]); err != nil {
+					return err
+				}
+			}
+			if prev, err := getDoc(b, doc.ID); err == nil {
+				doc.CreatedAt = prev.CreatedAt
+			} else {
+				doc.CreatedAt = now
+			}
+			doc.UpdatedAt, doc.Chunks, doc.Status, doc.Error = now, len(p.keys), kefu.DocIndexed, ""
+			if err := putJSON(b.Bucket(bucketDocs), []byte(doc.ID), doc); err != nil {
+				return err
+			}
+			if err := putJSON(b.Bucket(bucketDocChunks), []byte(doc.ID), p.keys); err != nil {
+				return err
+			}
 		}
 		if kb.Dim == 0 && dim > 0 {
 			kb.Dim = dim
@@ -124,7 +159,7 @@ func (s *Store) PutDocument(ctx context.Context, doc *kefu.Document, chunks []ke
 		return bumpVersion(tx, kb, ch)
 	})
 	if err != nil {
-		return wrapInternal(err, "store document %s", doc.ID)
+		return wrapInternal(err, "store %d documents", len(ups))
 	}
 	if st.dim == 0 && dim > 0 {
 		st.dim = dim
@@ -140,7 +175,8 @@ func (s *Store) DeleteDocument(ctx context.Context, kb, docID string) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	ch := &change{added: map[uint32][][]float32{}, attrs: map[uint32]labelAttr{}, doc: docID}
+	ch := newChange()
+	ch.docs[docID] = nil
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		k, err := getKB(tx, kb)
 		if err != nil {
@@ -197,7 +233,7 @@ func (st *kbState) unref(b *bolt.Bucket, ch *change, docID string, old, keep []s
 			if err := putJSON(cb, []byte(key), rec); err != nil {
 				return err
 			}
-			ch.puts = append(ch.puts, keywordDoc(&rec.Chunk))
+			ch.put(keywordDoc(&rec.Chunk))
 			ch.attrs[rec.Label] = attrOf(&rec.Chunk)
 			continue
 		}
@@ -209,7 +245,7 @@ func (st *kbState) unref(b *bolt.Bucket, ch *change, docID string, old, keep []s
 		if err := b.Bucket(bucketAttrs).Delete(u32key(rec.Label)); err != nil {
 			return err
 		}
-		ch.deletes = append(ch.deletes, key)
+		ch.del(key)
 		ch.freed = append(ch.freed, rec.Label)
 	}
 	return nil
@@ -235,7 +271,7 @@ func (st *kbState) ref(b *bolt.Bucket, ch *change, doc *kefu.Document, key strin
 			// The owner's new version: refresh position and metadata.
 			c.DocID = doc.ID
 			rec.Chunk = c
-			ch.puts = append(ch.puts, keywordDoc(&c))
+			ch.put(keywordDoc(&c))
 			ch.attrs[rec.Label] = attrOf(&c)
 		}
 	case kefu.ErrorCode(err) == kefu.ENOTFOUND:
@@ -248,13 +284,13 @@ func (st *kbState) ref(b *bolt.Bucket, ch *change, doc *kefu.Document, key strin
 		if err := b.Bucket(bucketVecs).Put([]byte(key), encodeVectors(vecs)); err != nil {
 			return err
 		}
-		ch.puts = append(ch.puts, keywordDoc(&c))
+		ch.put(keywordDoc(&c))
 		ch.added[label] = vecs
 		ch.attrs[label] = attrOf(&c)
 	default:
 		return err
 	}
-	ch.labels = append(ch.labels, rec.Label)
+	ch.docs[doc.ID] = append(ch.docs[doc.ID], rec.Label)
 	return putJSON(cb, []byte(key), rec)
 }
 
@@ -307,7 +343,15 @@ func bumpVersion(tx *bolt.Tx, kb *kefu.KB, ch *change) error {
 // keyword index that fails to take the change is rebuilt from bbolt.
 func (st *kbState) apply(ch *change) error {
 	meta := map[string]string{"version": strconv.FormatUint(ch.version, 10)}
-	kwErr := st.kw.Apply(ch.puts, ch.deletes, meta)
+	puts := make([]keyword.Doc, 0, len(ch.puts))
+	for _, d := range ch.puts {
+		puts = append(puts, d)
+	}
+	dels := make([]string, 0, len(ch.deletes))
+	for k := range ch.deletes {
+		dels = append(dels, k)
+	}
+	kwErr := st.kw.Apply(puts, dels, meta)
 
 	st.free = st.free[:len(st.free)-ch.freeUsed]
 	for _, l := range ch.freed {
@@ -340,12 +384,12 @@ func (st *kbState) apply(ch *change) error {
 	if len(ch.added) > 0 || len(ch.freed) > 0 {
 		st.vecDirty = true
 	}
-	// A freed label belonged to this document alone, so replacing the
-	// document's list is all the per-document bookkeeping there is.
-	if ch.doc != "" {
-		delete(st.docLabels, ch.doc)
-		if len(ch.labels) > 0 {
-			st.docLabels[ch.doc] = slices.Clone(ch.labels)
+	// A freed label belonged to the touched documents alone, so replacing
+	// their lists is all the per-document bookkeeping there is.
+	for d, labels := range ch.docs {
+		delete(st.docLabels, d)
+		if len(labels) > 0 {
+			st.docLabels[d] = labels
 		}
 	}
 	st.version = ch.version

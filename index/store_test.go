@@ -443,3 +443,40 @@ func TestKeysAndSources(t *testing.T) {
 		t.Errorf("source kept after delete: %v", err)
 	}
 }
+
+// A batch moves a shared chunk between two documents: one commit, and the
+// indexes end with the chunk stored once under its remaining owner.
+func TestPutDocumentsBatch(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	newKB(t, s, "kb")
+	shared := passages("common paragraph about tides")[0]
+	put(t, s, "kb", "a", []kefu.Chunk{shared})
+	kb, _ := s.KB(ctx, "kb")
+	up := func(id string, cs []kefu.Chunk) kefu.DocumentUpdate {
+		return kefu.DocumentUpdate{Doc: &kefu.Document{ID: id, KB: "kb", Source: id}, Chunks: cs, Vectors: vecsOf(cs)}
+	}
+	err := s.PutDocuments(ctx, []kefu.DocumentUpdate{
+		up("a", passages("a now talks about herons")),
+		up("b", append(passages("b talks about kelp"), shared)),
+		up("c", passages("c talks about plankton")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.KB(ctx, "kb")
+	if after.Version != kb.Version+1 {
+		t.Errorf("version %d → %d: one batch is one change", kb.Version, after.Version)
+	}
+	c := search(t, s, "kb", "tides", nil)
+	if len(c.Keyword) != 1 || c.Chunks[c.Keyword[0].ChunkID].DocID != "b" {
+		t.Fatalf("shared chunk after the batch: %+v", c.Keyword)
+	}
+	if st, _ := s.Stats(ctx, "kb"); st.Documents != 3 || st.Chunks != 4 {
+		t.Errorf("stats %+v", st)
+	}
+	if err := s.PutDocuments(ctx, []kefu.DocumentUpdate{up("d", passages("x")), up("d", passages("y"))}); kefu.ErrorCode(err) != kefu.EINVALID {
+		t.Errorf("a document twice in one batch: %v", err)
+	}
+}

@@ -436,6 +436,17 @@ func (s *fakeStore) PutDocument(ctx context.Context, doc *kefu.Document, chunks 
 	return nil
 }
 
+// PutDocuments stores each document in turn; the fake does not need the
+// real store's single commit to be honest about what it holds.
+func (s *fakeStore) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) error {
+	for _, u := range ups {
+		if err := s.PutDocument(ctx, u.Doc, u.Chunks, u.Vectors); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *fakeStore) DeleteDocument(ctx context.Context, kb, docID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

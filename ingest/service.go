@@ -25,8 +25,12 @@ type Service struct {
 	Limits   Limits // zero fields are DefaultLimits
 	// Counter counts chunk tokens; nil is the Embedder's tokenizer.
 	Counter kefu.TokenCounter
-	// BatchSize is how many texts go to the embedder per call; 0 is 64.
+	// BatchSize is how many texts go to the embedder per call; 0 is 256.
 	BatchSize int
+	// FlushChunks is how many chunks wait before their documents are
+	// embedded and stored together; 0 is 512. Small documents then cost one
+	// store commit per batch instead of one each.
+	FlushChunks int
 	// MaxJobs is how many jobs Job remembers; the oldest finished ones are
 	// forgotten first. 0 is 256.
 	MaxJobs int
@@ -188,6 +192,7 @@ func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upl
 	j.update(func(x *kefu.Job) { x.State = kefu.JobRunning })
 	report()
 	ch := s.chunker(kb)
+	b := &batcher{s: s, j: j, kb: kb, report: report}
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
 			for _, rest := range files[i:] {
@@ -195,9 +200,10 @@ func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upl
 			}
 			break
 		}
-		s.file(ctx, j, kb, ch, f, report)
+		s.file(ctx, b, ch, f)
 		report()
 	}
+	b.flush(ctx)
 	now := time.Now().UTC()
 	j.update(func(x *kefu.Job) {
 		x.State = kefu.JobDone
@@ -229,9 +235,10 @@ func (s *Service) chunker(kb *kefu.KB) *Chunker {
 	return &Chunker{Counter: counter, MaxTokens: maxTok, Overlap: kb.Settings.Chunking.OverlapTokens}
 }
 
-// file ingests one upload: one document, or one per archive member or
-// record.
-func (s *Service) file(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, up kefu.Upload, report func()) {
+// file reads, parses and chunks one upload (one document, or one per
+// archive member or record) and hands the documents to the batcher.
+func (s *Service) file(ctx context.Context, b *batcher, ch *Chunker, up kefu.Upload) {
+	j, kb := b.j, b.kb
 	lim := s.Limits.withDefaults()
 	id := up.DocID
 	if id == "" {
@@ -268,23 +275,20 @@ func (s *Service) file(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, up
 		}
 		meta[kefu.MetaSourceID], meta[kefu.MetaSourceName] = id, up.Name
 	}
-	indexed := false
+	src := &source{id: id, name: up.Name, data: data}
 	for _, d := range docs {
 		if d.Err != nil {
 			j.fail(d.Source, d.Err)
 			continue
 		}
-		if err := s.document(ctx, j, kb, ch, d, meta, up.Force, report); err != nil {
+		p, err := s.document(ctx, j, kb, ch, d, meta, up.Force)
+		if err != nil {
 			j.fail(d.Source, err)
-		} else {
-			indexed = true
+			continue
 		}
-		report()
-	}
-	// Keep the bytes, once per file, so a document can be re-indexed.
-	if ss, ok := s.Store.(kefu.SourceStore); ok && indexed {
-		if err := ss.PutSource(ctx, kb.Name, id, data); err != nil {
-			j.fail(up.Name, kefu.Errorf(kefu.EINTERNAL, "%s: indexed, but its source could not be kept for re-indexing: %w", up.Name, err))
+		if p != nil {
+			p.src = src
+			b.add(ctx, *p)
 		}
 	}
 }
@@ -337,8 +341,8 @@ func readUpload(up kefu.Upload, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// document chunks, embeds and stores one parsed document.
-func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, force bool, report func()) error {
+// document chunks one parsed document; nil when it is unchanged.
+func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, force bool) (*pending, error) {
 	j.update(func(x *kefu.Job) { x.Documents++ })
 	old, err := s.Store.Document(ctx, kb.Name, d.ID)
 	if err != nil {
@@ -346,20 +350,16 @@ func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker
 	}
 	if old != nil && old.Hash == d.Hash && old.Status == kefu.DocIndexed && !force {
 		j.update(func(x *kefu.Job) { x.Unchanged++ })
-		return nil
+		return nil, nil
 	}
 	if d.Empty() {
-		return invalid(d.Source, "no text to index")
+		return nil, invalid(d.Source, "no text to index")
 	}
 	chunks := dedupChunks(ch.Chunk(d))
 	if len(chunks) == 0 {
-		return invalid(d.Source, "no text to index")
+		return nil, invalid(d.Source, "no text to index")
 	}
 	j.update(func(x *kefu.Job) { x.Chunks += len(chunks) })
-	vectors, err := s.vectors(ctx, j, kb, chunks, report)
-	if err != nil {
-		return err
-	}
 	now := time.Now().UTC()
 	doc := &kefu.Document{
 		ID: d.ID, KB: kb.Name, Source: d.Source, Title: d.Title, URL: d.URL, Format: d.Format,
@@ -376,11 +376,7 @@ func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker
 		}
 		maps.Copy(doc.Meta, meta)
 	}
-	if err := s.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
-		return err
-	}
-	j.update(func(x *kefu.Job) { x.Done++ })
-	return nil
+	return &pending{doc: doc, chunks: chunks}, nil
 }
 
 // dedupChunks drops chunks with the content hash of an earlier one.
@@ -412,6 +408,8 @@ func (s *Service) vectors(ctx context.Context, j *job, kb *kefu.KB, chunks []kef
 	var texts []string
 	var slots []slot
 	reused := 0
+	first := map[string]int{} // a chunk two documents share is embedded once
+	var copies [][2]int
 	for i := range chunks {
 		et := chunks[i].EmbedTexts()
 		if v, ok := known[chunks[i].Hash]; ok && len(v) == len(et) && dimsAre(v, kb.Dim) {
@@ -419,16 +417,26 @@ func (s *Service) vectors(ctx context.Context, j *job, kb *kefu.KB, chunks []kef
 			reused++
 			continue
 		}
+		if f, ok := first[chunks[i].Hash]; ok {
+			copies = append(copies, [2]int{i, f})
+			continue
+		}
+		first[chunks[i].Hash] = i
 		vectors[i] = make([][]float32, len(et))
 		for k, t := range et {
 			texts = append(texts, t)
 			slots = append(slots, slot{i, k})
 		}
 	}
+	defer func() {
+		for _, c := range copies {
+			vectors[c[0]] = vectors[c[1]]
+		}
+	}()
 	j.update(func(x *kefu.Job) { x.Reused += reused })
 	batch := s.BatchSize
 	if batch <= 0 {
-		batch = 64
+		batch = 256
 	}
 	for start := 0; start < len(texts); start += batch {
 		end := min(start+batch, len(texts))
