@@ -47,6 +47,21 @@ type Doc struct {
 	Meta      map[string]string // filterable exact values
 }
 
+// FromChunk returns what the keyword index holds of c. A first heading that
+// repeats the title is left out of the heading path, so that the title's
+// words are not counted twice.
+func FromChunk(c *kefu.Chunk) Doc {
+	headings := c.Headings
+	if len(headings) > 0 && headings[0] == c.Title {
+		headings = headings[1:]
+	}
+	return Doc{
+		ID: c.ID, DocID: c.DocID, Kind: string(c.Kind),
+		Title: c.Title, Headings: strings.Join(headings, " > "), Questions: strings.Join(c.Questions, "\n"), Body: c.Text,
+		Lang: c.Lang, Category: c.Category, Meta: c.Meta,
+	}
+}
+
 // Boosts weight the text fields in BM25F: a term occurrence in a field counts
 // as Boost occurrences. A zero Boosts means DefaultBoosts; otherwise a zero
 // field is not searched.

@@ -572,3 +572,19 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+func TestFromChunk(t *testing.T) {
+	c := &kefu.Chunk{ID: "c1", DocID: "d1", Kind: kefu.KindFAQ, Title: "Returns", Headings: []string{"Returns", "Refunds", "Timing"},
+		Questions: []string{"How long do refunds take?", "When is my money back?"}, Text: "5 business days.",
+		Lang: "en", Category: "billing", Meta: map[string]string{"tier": "gold"}}
+	got := FromChunk(c)
+	want := Doc{ID: "c1", DocID: "d1", Kind: "faq", Title: "Returns", Headings: "Refunds > Timing",
+		Questions: "How long do refunds take?\nWhen is my money back?", Body: "5 business days.", Lang: "en", Category: "billing", Meta: c.Meta}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("FromChunk = %+v\nwant %+v", got, want)
+	}
+	c.Title = "Policy"
+	if got := FromChunk(c); got.Headings != "Returns > Refunds > Timing" {
+		t.Fatalf("headings = %q", got.Headings)
+	}
+}
