@@ -184,6 +184,15 @@ type CalibrationReport struct {
 	Source    string  `json:"source"` // which mapping produced the confidences
 }
 
+// PrecisionText is the precision at the threshold for reports: "n/a" when
+// no query reached it.
+func (r CalibrationReport) PrecisionText() string {
+	if r.Confident == 0 {
+		return "n/a (no query reached the threshold)"
+	}
+	return fmt.Sprintf("%.4f", r.Precision)
+}
+
 // Reliability bins confidences into ten equal-width bins and computes the
 // expected calibration error and the precision and coverage at threshold.
 func Reliability(conf []float64, relevant []bool, threshold float64) CalibrationReport {

@@ -73,8 +73,12 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}
 	if c := r.Calibration; c != nil {
 		t := fmt.Sprintf("%g", c.Threshold)
+		var precision any = c.Precision
+		if c.Confident == 0 {
+			precision = nil // no query reached the threshold: undefined, not 0
+		}
 		cal := map[string]any{
-			"ece": c.ECE, "precision@" + t: c.Precision, "coverage@" + t: c.Coverage,
+			"ece": c.ECE, "precision@" + t: precision, "coverage@" + t: c.Coverage,
 			"confident": c.Confident, "queries": c.Queries, "source": c.Source, "bins": c.Bins,
 		}
 		m["calibration"] = cal
@@ -154,8 +158,8 @@ func (r *Report) Markdown() string {
 			t.TunedOn, Label(t.Before), t.BeforeMetrics[MetricNDCG10], Label(t.After), t.AfterMetrics[MetricNDCG10])
 	}
 	if c := r.Calibration; c != nil {
-		fmt.Fprintf(&b, "\n## Confidence calibration (%s)\n\nECE %.4f; at threshold %.2f: precision %.4f, coverage %.4f (%d of %d queries)\n\n| bin | queries | mean confidence | share relevant |\n|---|---:|---:|---:|\n",
-			c.Source, c.ECE, c.Threshold, c.Precision, c.Coverage, c.Confident, c.Queries)
+		fmt.Fprintf(&b, "\n## Confidence calibration (%s)\n\nECE %.4f; at threshold %.2f: precision %s, coverage %.4f (%d of %d queries)\n\n| bin | queries | mean confidence | share relevant |\n|---|---:|---:|---:|\n",
+			c.Source, c.ECE, c.Threshold, c.PrecisionText(), c.Coverage, c.Confident, c.Queries)
 		for _, bin := range c.Bins {
 			fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f |\n", bin.Range, bin.Count, bin.Confidence, bin.Accuracy)
 		}
@@ -304,7 +308,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <h2>Recall@k</h2>{{.Curve}}
 {{with .R.Tuning}}<h2>Fusion tuning</h2><p>Tuned on {{.TunedOn}}: {{label .Before}} → {{label .After}}; nDCG@10 {{metric .BeforeMetrics "ndcg@10"}} → {{metric .AfterMetrics "ndcg@10"}} on the evaluated split.</p>{{end}}
 {{with .R.Calibration}}<h2>Confidence calibration</h2>
-<p>{{.Source}}. ECE {{f4 .ECE}}. At threshold {{.Threshold}}: precision {{f4 .Precision}}, coverage {{f4 .Coverage}} ({{.Confident}} of {{.Queries}} queries).</p>
+<p>{{.Source}}. ECE {{f4 .ECE}}. At threshold {{.Threshold}}: precision {{.PrecisionText}}, coverage {{f4 .Coverage}} ({{.Confident}} of {{.Queries}} queries).</p>
 {{$.Reliability}}
 <table><tr><th>confidence</th><th>queries</th><th>mean confidence</th><th>share relevant</th></tr>{{range .Bins}}<tr><td>{{.Range}}</td><td>{{.Count}}</td><td>{{f4 .Confidence}}</td><td>{{f4 .Accuracy}}</td></tr>{{end}}</table>{{end}}
 <h2>Worst queries</h2>
