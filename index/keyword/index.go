@@ -204,6 +204,11 @@ func newMapping(analyzer string) *mapping.IndexMappingImpl {
 	return m
 }
 
+// ErrInUse is wrapped in the error of Open when another Index (in this or
+// another process) holds the directory. Unlike an unreadable index, it is no
+// reason to delete and rebuild.
+var ErrInUse = errors.New("the index is open elsewhere")
+
 // boltTimeout bounds the wait for the lock of an index's bolt file.
 const boltTimeout = "2s"
 
@@ -234,7 +239,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		// forever on its bolt file lock.
 		idx, err = bleve.OpenUsing(dir, map[string]any{"bolt_timeout": boltTimeout})
 		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, kefu.Errorf(kefu.ECONFLICT, "keyword: index %s is open elsewhere", dir)
+			return nil, kefu.Errorf(kefu.ECONFLICT, "keyword: index %s: %w", dir, ErrInUse)
 		}
 	default:
 		// A crash while creating can leave index_meta.json without a

@@ -2,6 +2,7 @@ package keyword
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -449,13 +450,13 @@ func TestMetaAndReopen(t *testing.T) {
 	if after := search(t, ix, "退款 refund", 10, nil); !slices.Equal(after, before) {
 		t.Fatalf("results changed across reopen:\n%v\n%v", before, after)
 	}
-	if _, err := Open(dir, Options{}); kefu.ErrorCode(err) != kefu.ECONFLICT {
-		t.Fatalf("opening an open index: %v, want a conflict", err)
+	if _, err := Open(dir, Options{}); kefu.ErrorCode(err) != kefu.ECONFLICT || !errors.Is(err, ErrInUse) {
+		t.Fatalf("opening an open index: %v, want ErrInUse", err)
 	}
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, Options{Analyzer: AnalyzerBigram}); kefu.ErrorCode(err) != kefu.ECONFLICT {
+	if _, err := Open(dir, Options{Analyzer: AnalyzerBigram}); kefu.ErrorCode(err) != kefu.ECONFLICT || errors.Is(err, ErrInUse) {
 		t.Fatalf("reopen with another analyzer: %v, want a conflict", err)
 	}
 }
