@@ -48,7 +48,10 @@ type Answer struct {
 	ConversationID string     `json:"conversation_id,omitempty"`
 	Query          string     `json:"query,omitempty"` // the standalone query retrieval ran, when rewritten
 	Cached         bool       `json:"cached,omitempty"`
-	Timings        Timings    `json:"timings"`
+	// Fallback says why an LLM answer was replaced by the extractive one
+	// (timeout, error, cut stream, breaker open…); "" when it was not.
+	Fallback string  `json:"fallback,omitempty"`
+	Timings  Timings `json:"timings"`
 }
 
 // AskRequest is a customer's question.
@@ -75,6 +78,8 @@ type AnswerRecord struct {
 	Route          Route     `json:"route"`
 	Confidence     float64   `json:"confidence"`
 	Citations      []string  `json:"citations,omitempty"` // chunk ids
+	Fallback       string    `json:"fallback,omitempty"`  // see Answer.Fallback
+	Cached         bool      `json:"cached,omitempty"`
 	Timings        Timings   `json:"timings"`
 	At             time.Time `json:"at"`
 }
@@ -92,7 +97,9 @@ type Feedback struct {
 type AnswerLog interface {
 	LogAnswer(ctx context.Context, rec AnswerRecord) error
 	// Unanswered lists the newest questions answered below the threshold
-	// (routes disclaimer and unknown), newest first.
+	// (routes disclaimer and unknown), newest first, leaving out answers
+	// that fell back only because the LLM failed: those are outages, not
+	// gaps in the KB.
 	Unanswered(ctx context.Context, kb string, limit int) ([]AnswerRecord, error)
 	AddFeedback(ctx context.Context, kb string, fb Feedback) error
 }

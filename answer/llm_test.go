@@ -391,8 +391,8 @@ func TestLLMFailuresFallBack(t *testing.T) {
 			if len(calls) != 1 || calls[0].Outcome != c.outcome || calls[0].Attempts != int(c.requests) {
 				t.Errorf("observed %+v, want outcome %s", calls, c.outcome)
 			}
-			if rec.answers[0].Fallback != c.outcome {
-				t.Errorf("answer event %+v", rec.answers[0])
+			if rec.answers[0].Fallback != c.outcome || a.Fallback != c.outcome {
+				t.Errorf("answer event %+v, answer fallback %q", rec.answers[0], a.Fallback)
 			}
 			// A fallback is not cached: the next ask tries the LLM again.
 			ask(t, s, kefu.AskRequest{KB: "shop", Question: shipQ})

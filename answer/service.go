@@ -447,6 +447,7 @@ func (s *Service) generate(ctx context.Context, r *request) error {
 func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu.Answer {
 	a := r.a
 	a.Text = r.out.b.String()
+	a.Fallback = r.fallback
 	a.Timings.TotalMS = ms(time.Since(start))
 	s.convs.add(r.kb.Name, a.ConversationID, turn{Question: r.question, Query: r.query, Answer: a.Text, Route: a.Route, Lang: r.lang})
 
@@ -458,7 +459,8 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logTimeout)
 		err := s.opts.Log.LogAnswer(lctx, kefu.AnswerRecord{
 			ID: a.ID, KB: r.kb.Name, Question: r.question, Query: a.Query, ConversationID: a.ConversationID,
-			Route: a.Route, Confidence: a.Confidence, Citations: ids, Timings: a.Timings, At: time.Now().UTC(),
+			Route: a.Route, Confidence: a.Confidence, Citations: ids, Fallback: a.Fallback, Cached: a.Cached,
+			Timings: a.Timings, At: time.Now().UTC(),
 		})
 		cancel()
 		if err != nil {

@@ -81,7 +81,7 @@ func (s *Store) Unanswered(ctx context.Context, kb string, limit int) ([]kefu.An
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
-			if rec.Route == kefu.RouteDisclaimer || rec.Route == kefu.RouteUnknown {
+			if (rec.Route == kefu.RouteDisclaimer || rec.Route == kefu.RouteUnknown) && rec.Fallback == "" {
 				out = append(out, rec)
 			}
 		}

@@ -350,6 +350,10 @@ func TestAnswerLogAndFeedback(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An LLM outage's fallback is not a gap in the KB.
+	if err := s.LogAnswer(ctx, kefu.AnswerRecord{ID: "a9", KB: "kb", Question: "q9", Route: kefu.RouteDisclaimer, Fallback: "timeout"}); err != nil {
+		t.Fatal(err)
+	}
 	un, err := s.Unanswered(ctx, "kb", 10)
 	if err != nil {
 		t.Fatal(err)
