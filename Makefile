@@ -11,7 +11,7 @@ ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FUZZTIME ?= 4s
 
-.PHONY: all build run test test-go test-fallback fuzz ort bench clean
+.PHONY: all build run test test-deps test-go test-fallback fuzz ort bench clean
 
 all: build
 
@@ -19,14 +19,19 @@ ort: $(ORT_LIB)
 $(ORT_LIB): scripts/fetch-ort.sh
 	./scripts/fetch-ort.sh $(ORT_DIR)
 
+# The binary finds the library next to it (../third_party/onnxruntime) or at
+# the absolute path baked in here, so bin/kefu needs no settings.
 build: ort
-	$(GO) build -o bin/kefu ./cmd/kefu
+	$(GO) build -ldflags "-X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))" -o bin/kefu ./cmd/kefu
 
 # First start ingests the demo knowledge bases into $(DATA); later starts reuse them.
 run: build
 	KEFU_SHARED=$(SHARED) ./bin/kefu serve --addr $(ADDR) --data-dir $(DATA) --demo $(SHARED)/data/demo
 
-test: ort test-go test-fallback fuzz
+test: ort test-deps test-go test-fallback fuzz
+
+test-deps:
+	./scripts/test-deps.sh
 
 test-go:
 	KEFU_REQUIRE_SHARED=1 KEFU_SHARED=$(SHARED) KEFU_ORT_LIB=$(abspath $(ORT_LIB)) $(GO) test -count=1 -timeout 30m ./...
