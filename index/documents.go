@@ -342,7 +342,8 @@ func bumpVersion(tx *bolt.Tx, kb *kefu.KB, ch *change) error {
 // apply brings the derived indexes in line with a committed change. A
 // keyword index that fails to take the change is rebuilt from bbolt.
 func (st *kbState) apply(ch *change) error {
-	meta := map[string]string{"version": strconv.FormatUint(ch.version, 10)}
+	st.version = ch.version
+	meta := st.keywordMeta()
 	puts := make([]keyword.Doc, 0, len(ch.puts))
 	for _, d := range ch.puts {
 		puts = append(puts, d)

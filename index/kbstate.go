@@ -50,7 +50,8 @@ func (st *kbState) vectorPath() string { return filepath.Join(st.s.kbDir(st.name
 // loadKB opens a KB's indexes, rebuilding whichever lags behind bbolt.
 func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 	st := &kbState{s: s, name: kb.Name, version: kb.Version, dim: kb.Dim,
-		labelOf: map[string]uint32{}, docLabels: map[string][]uint32{}, terms: newTermCache(4096)}
+		labelOf: map[string]uint32{}, docLabels: map[string][]uint32{}}
+	st.terms = newTermCache(4096, func(text string) []string { return st.kw.Terms(text) })
 	if err := os.MkdirAll(s.kbDir(kb.Name), 0o755); err != nil {
 		return nil, err
 	}
@@ -59,7 +60,9 @@ func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 		return nil, err
 	}
 	var err error
-	if st.kw, err = keyword.Open(st.keywordDir(), s.opts.Keyword); err != nil {
+	if st.kw, err = keyword.Open(st.keywordDir(), s.opts.Keyword); errors.Is(err, keyword.ErrInUse) {
+		return nil, kefu.Errorf(kefu.ECONFLICT, "keyword index of %q is in use by another process", kb.Name)
+	} else if err != nil {
 		// A keyword index that cannot be opened is derived data: rebuild it.
 		s.log.Warn("keyword index unreadable, rebuilding", "kb", kb.Name, "err", err)
 		if err := os.RemoveAll(st.keywordDir()); err != nil {
@@ -69,8 +72,11 @@ func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 			return nil, err
 		}
 	}
-	if v, _ := st.kw.Meta("version"); v != strconv.FormatUint(kb.Version, 10) {
-		s.log.Info("keyword index behind the store, rebuilding", "kb", kb.Name, "index_version", v, "store_version", kb.Version)
+	v, _ := st.kw.Meta("version")
+	av, _ := st.kw.Meta("analyzer_version")
+	if v != strconv.FormatUint(kb.Version, 10) || av != keyword.AnalyzerVersion {
+		s.log.Info("keyword index behind the store or built by another analyzer, rebuilding", "kb", kb.Name,
+			"index_version", v, "store_version", kb.Version, "analyzer", av, "want_analyzer", keyword.AnalyzerVersion)
 		if err := st.rebuildKeyword(); err != nil {
 			return nil, err
 		}
@@ -228,7 +234,7 @@ func (st *kbState) rebuildKeyword() error {
 	if err != nil {
 		return err
 	}
-	return flush(map[string]string{"version": strconv.FormatUint(st.version, 10)})
+	return flush(st.keywordMeta())
 }
 
 // saveVectors writes the vector snapshot and the version it reflects.
@@ -266,18 +272,12 @@ func (st *kbState) close() error {
 }
 
 // keywordDoc is what the keyword index holds of a chunk.
-func keywordDoc(c *kefu.Chunk) keyword.Doc {
-	d := keyword.Doc{
-		ID: c.ID, DocID: c.DocID, Kind: string(c.Kind), Title: c.Title,
-		Headings: c.HeadingPath(), Body: c.Text, Lang: c.Lang, Category: c.Category, Meta: c.Meta,
-	}
-	for i, q := range c.Questions {
-		if i > 0 {
-			d.Questions += "\n"
-		}
-		d.Questions += q
-	}
-	return d
+func keywordDoc(c *kefu.Chunk) keyword.Doc { return keyword.FromChunk(c) }
+
+// keywordMeta is the metadata written with every keyword batch: the KB
+// version and the analyzer the index reflects.
+func (st *kbState) keywordMeta() map[string]string {
+	return map[string]string{"version": strconv.FormatUint(st.version, 10), "analyzer_version": keyword.AnalyzerVersion}
 }
 
 // The snapshot's version lives in a small side file written after the

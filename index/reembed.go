@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,5 +91,5 @@ func (s *Store) Reembed(ctx context.Context, kb, model string, dim int, embed fu
 		return err
 	}
 	// The keyword index is unchanged but must carry the new version.
-	return st.kw.Apply(nil, nil, map[string]string{"version": strconv.FormatUint(version, 10)})
+	return st.kw.Apply(nil, nil, st.keywordMeta())
 }

@@ -9,7 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kefu-dev/kefu"
-	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/index/vector"
 )
 
@@ -75,7 +74,7 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	}
 	if req.Query != "" {
 		out.Timings["keyword"] = kwTook
-		out.Terms = keyword.Terms(req.Query)
+		out.Terms = st.kw.Terms(req.Query)
 	}
 
 	t := time.Now()
@@ -176,13 +175,14 @@ func (st *kbState) coverage(c *kefu.Candidates) {
 
 // termCache keeps the analysed term sets of recently scored chunks.
 type termCache struct {
-	mu   sync.Mutex
-	max  int
-	sets map[string]map[string]bool
+	mu      sync.Mutex
+	max     int
+	sets    map[string]map[string]bool
+	analyze func(string) []string // the KB's keyword analyzer
 }
 
-func newTermCache(n int) *termCache {
-	return &termCache{max: n, sets: map[string]map[string]bool{}}
+func newTermCache(n int, analyze func(string) []string) *termCache {
+	return &termCache{max: n, sets: map[string]map[string]bool{}, analyze: analyze}
 }
 
 func (tc *termCache) get(c *kefu.Chunk) map[string]bool {
@@ -200,7 +200,7 @@ func (tc *termCache) get(c *kefu.Chunk) map[string]bool {
 		}
 	}
 	set = map[string]bool{}
-	for _, t := range keyword.Terms(text) {
+	for _, t := range tc.analyze(text) {
 		set[t] = true
 	}
 	tc.mu.Lock()
