@@ -31,10 +31,26 @@ func TestTerms(t *testing.T) {
 		{"punctuation only", "？！。，,.;:", []string{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := Terms(c.text); !slices.Equal(got, c.want) {
-				t.Fatalf("Terms(%q) = %q, want %q", c.text, got, c.want)
+			var words []string
+			for _, term := range Terms(c.text) {
+				if !strings.HasPrefix(term, bigramMark) {
+					words = append(words, term)
+				}
+			}
+			if !slices.Equal(words, c.want) && !(len(words) == 0 && len(c.want) == 0) {
+				t.Fatalf("words of Terms(%q) = %q, want %q", c.text, words, c.want)
 			}
 		})
+	}
+}
+
+// Each Han character is also a term of its own, marked apart from the
+// words; stop words are dropped as words, not as characters.
+func TestTermsAddCharacters(t *testing.T) {
+	got := Terms("我的订单退款了 refund")
+	want := []string{"订单", "退款", "¦我", "¦的", "¦订", "¦单", "¦退", "¦款", "¦了", "refund"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Terms = %q, want %q", got, want)
 	}
 }
 

@@ -393,15 +393,17 @@ func TestDeletes(t *testing.T) {
 	ix := openMem(t, Options{})
 	apply(t, ix, shopFAQ, nil, nil)
 	apply(t, ix, nil, []string{"faq-refund", "faq-refund-en", "missing"}, nil)
-	if got := search(t, ix, "退款 refund", 10, nil); len(got) != 0 {
-		t.Fatalf("deleted chunks found: %v", got)
+	for _, id := range ids(search(t, ix, "退款 refund", 100, nil)) {
+		if id == "faq-refund" || id == "faq-refund-en" {
+			t.Fatalf("deleted chunk %s found", id)
+		}
 	}
 	if n, _ := ix.Count(); n != uint64(len(shopFAQ)-2) {
 		t.Fatalf("Count = %d, want %d", n, len(shopFAQ)-2)
 	}
 	// Put and delete of one id in one batch: the put wins.
 	apply(t, ix, shopFAQ[:1], []string{"faq-refund"}, nil)
-	if got := ids(search(t, ix, "退款", 10, nil)); !slices.Equal(got, []string{"faq-refund"}) {
+	if got := ids(search(t, ix, "退款", 10, nil)); len(got) == 0 || got[0] != "faq-refund" || slices.Contains(got, "faq-refund-en") {
 		t.Fatalf("after put+delete: %v", got)
 	}
 	// Deleting everything empties the statistics too.
@@ -517,7 +519,7 @@ func TestHostileQueries(t *testing.T) {
 	if got := search(t, ix, `title:"退款" +refund`, 2, nil); len(got) != 2 {
 		t.Fatalf("syntax around words: %v", got)
 	}
-	if qt := ix.queryTerms(strings.Repeat("退款 refund ", 50000)); len(qt) != 2 || qt[0].qtf < 100 {
+	if qt := ix.queryTerms(strings.Repeat("退款 refund ", 50000)); len(qt) != len(Terms("退款 refund")) || qt[0].qtf < 100 {
 		t.Fatalf("long query terms = %v", qt)
 	}
 	var distinct strings.Builder

@@ -136,11 +136,14 @@ func TestMeasureAFQMCAnalyzers(t *testing.T) {
 		{"gse dag+hmm, zh stop words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "snowball"}, nil},
 		{"gse dag+hmm, no zh stop words", analyzerConfig{Han: hanDAG, Stemmer: "snowball"}, nil},
 		{"gse dag+hmm, without domain words", analyzerConfig{Han: hanDAG, StopZh: true, Stemmer: "snowball"}, plainSegmenter},
-		{"gse dag, no hmm (default)", wordsConfig, nil},
+		{"gse dag, no hmm", analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "snowball"}, nil},
 		{"gse dag, no hmm, no zh stop words", analyzerConfig{Han: hanDAGNoHMM, Stemmer: "snowball"}, nil},
 		{"gse dag, no hmm, without domain words", analyzerConfig{Han: hanDAGNoHMM, StopZh: true, Stemmer: "snowball"}, plainSegmenter},
 		{"gse search mode", analyzerConfig{Han: hanSearch, StopZh: true, Stemmer: "snowball"}, nil},
 		{"bigram, zh stop words", bigramConfig, nil},
+		{"gse words + bigrams", analyzerConfig{Han: hanWordsBigrams, StopZh: true, Stemmer: "snowball"}, nil},
+		{"gse words + characters (default)", wordsConfig, nil},
+		{"gse words + characters + bigrams", analyzerConfig{Han: hanWordsAll, StopZh: true, Stemmer: "snowball"}, nil},
 		{"bigram, no zh stop words", analyzerConfig{Han: hanBigram, Stemmer: "snowball"}, nil},
 	} {
 		name := "measure_" + strings.NewReplacer(" ", "_", ",", "", "+", "_", "(", "", ")", "").Replace(v.name)
