@@ -349,3 +349,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// SamplesFor searches every query of set on kb and returns the confidence
+// features of each with whether its hybrid top hit is relevant: the data a
+// calibration is fitted on.
+func SamplesFor(ctx context.Context, r *Retriever, kb *kefu.KB, set *LabelledSet) ([]Sample, error) {
+	ev := &Evaluator{Retriever: r}
+	cands, err := ev.collect(ctx, kb, set, EvalOptions{Workers: 2}, "calibration queries")
+	if err != nil {
+		return nil, err
+	}
+	return ev.samples(kb, cands, set), nil
+}
