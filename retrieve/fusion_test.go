@@ -119,6 +119,10 @@ func TestFuseAllEqualScores(t *testing.T) {
 func TestConfidenceBoundsAndMonotone(t *testing.T) {
 	lo := Confidence(kefu.Features{Coverage: 0.1}, nil)
 	hi := Confidence(kefu.Features{Coverage: 1, KeywordMargin: 0.5, Agreement: 1}, nil)
+	// A clear keyword lead that both searches agree on is confident.
+	if hi < 0.85 {
+		t.Errorf("default mapping: clear agreed lead %v", hi)
+	}
 	if !(lo >= 0 && lo < hi && hi <= 1) {
 		t.Errorf("default mapping: low %v, high %v", lo, hi)
 	}
