@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -99,7 +98,15 @@ func runEval(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		all, err := loadQuestions(*questions)
+		data, err := os.ReadFile(*questions)
+		if err != nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "questions: %v", err)
+		}
+		faqs, err := a.faqIndex(ctx, kb)
+		if err != nil {
+			return err
+		}
+		all, err := parseQuestions(filepath.Base(*questions), data, faqs)
 		if err != nil {
 			return err
 		}
@@ -209,20 +216,17 @@ func readerOf(b []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil }
 }
 
-// loadQuestions reads a team's labelled questions: one JSON object a line
-// with "question" and the expected "doc_ids" or "chunk_ids".
-func loadQuestions(path string) (*retrieve.LabelledSet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "questions: %v", err)
-	}
-	defer f.Close()
-	set := &retrieve.LabelledSet{Name: filepath.Base(path), Split: "all", Queries: map[string]string{}, Qrels: retrieve.Qrels{}}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+// parseQuestions reads a team's labelled questions: one JSON object a line
+// with "question" and what answers it: "doc_ids", "chunk_ids", or
+// "faq_questions" (FAQ entries named by one of their phrasings, resolved
+// through faqs to chunk ids); "none": true marks a question the KB cannot
+// answer, which counts for calibration (its top hit is wrong) but not for
+// the retrieval metrics.
+func parseQuestions(name string, data []byte, faqs map[string]string) (*retrieve.LabelledSet, error) {
+	set := &retrieve.LabelledSet{Name: name, Split: "all", Queries: map[string]string{}, Qrels: retrieve.Qrels{}}
 	byDoc, byChunk := 0, 0
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
@@ -231,21 +235,31 @@ func loadQuestions(path string) (*retrieve.LabelledSet, error) {
 			Question string   `json:"question"`
 			DocIDs   []string `json:"doc_ids"`
 			ChunkIDs []string `json:"chunk_ids"`
+			FAQs     []string `json:"faq_questions"`
+			None     bool     `json:"none"`
 		}
 		if err := json.Unmarshal([]byte(line), &q); err != nil {
-			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: %v", path, n, err)
+			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: %v", name, n+1, err)
 		}
-		if q.Question == "" || len(q.DocIDs)+len(q.ChunkIDs) == 0 {
-			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: needs a question and doc_ids or chunk_ids", path, n)
+		for _, f := range q.FAQs {
+			id, ok := faqs[strings.TrimSpace(f)]
+			if !ok {
+				return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: no FAQ entry asks %q", name, n+1, f)
+			}
+			q.ChunkIDs = append(q.ChunkIDs, id)
+		}
+		if q.Question == "" || (len(q.DocIDs)+len(q.ChunkIDs) == 0) == !q.None {
+			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: needs a question and either doc_ids, chunk_ids or faq_questions, or \"none\": true", name, n+1)
 		}
 		if q.ID == "" {
-			q.ID = fmt.Sprintf("q%d", n)
+			q.ID = fmt.Sprintf("q%d", n+1)
 		}
 		ids := q.DocIDs
-		if len(q.ChunkIDs) > 0 {
+		switch {
+		case len(q.ChunkIDs) > 0:
 			ids = q.ChunkIDs
 			byChunk++
-		} else {
+		case len(q.DocIDs) > 0:
 			byDoc++
 		}
 		set.Queries[q.ID] = q.Question
@@ -254,17 +268,35 @@ func loadQuestions(path string) (*retrieve.LabelledSet, error) {
 			set.Qrels[q.ID][id] = 1
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, kefu.Errorf(kefu.EINVALID, "%s: %v", path, err)
-	}
 	if byDoc > 0 && byChunk > 0 {
-		return nil, kefu.Errorf(kefu.EINVALID, "%s: label every question by doc_ids or every one by chunk_ids, not a mix", path)
+		return nil, kefu.Errorf(kefu.EINVALID, "%s: label every question by doc_ids or every one by chunks (chunk_ids, faq_questions), not a mix", name)
 	}
 	if len(set.Qrels) == 0 {
-		return nil, kefu.Errorf(kefu.EINVALID, "%s: no questions", path)
+		return nil, kefu.Errorf(kefu.EINVALID, "%s: no questions", name)
 	}
-	set.ByChunk = byChunk > 0
+	set.ByChunk = byDoc == 0
 	return set, nil
+}
+
+// faqIndex maps every phrasing of every FAQ entry of kb to its chunk id.
+func (a *app) faqIndex(ctx context.Context, kb string) (map[string]string, error) {
+	docs, err := a.store.Documents(ctx, kb)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, d := range docs {
+		chunks, err := a.store.Chunks(ctx, kb, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range chunks {
+			for _, q := range c.Questions {
+				out[strings.TrimSpace(q)] = c.ID
+			}
+		}
+	}
+	return out, nil
 }
 
 // splitQuestions splits labelled questions in two halves by a hash of their
