@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -18,6 +20,40 @@ import (
 //
 //go:embed demo/shop_questions.jsonl
 var shopQuestions []byte
+
+// seedDemo creates and fills the demo knowledge bases on first start: shop
+// (the shop FAQ, calibrated on shopQuestions) and help (the help-center
+// docs). A KB left empty by an interrupted start is filled again.
+func (a *app) seedDemo(ctx context.Context, dir string, e kefu.Embedder) error {
+	for _, d := range []struct{ kb, path string }{{"shop", "shop_faq.csv"}, {"help", "help"}} {
+		if st, err := a.store.Stats(ctx, d.kb); err == nil && st.Documents > 0 {
+			continue
+		}
+		path := filepath.Join(dir, d.path)
+		if _, err := os.Stat(path); err != nil {
+			return kefu.Errorf(kefu.ENOTFOUND, "demo data %s: %v", path, err)
+		}
+		if _, err := a.ensureKB(ctx, d.kb, e, os.Stderr); err != nil {
+			return err
+		}
+		ups, _, err := collectUploads([]string{path})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "kefu: ingesting demo knowledge base %q from %s\n", d.kb, path)
+		job, err := ingestWithProgress(ctx, a.ingester(e), d.kb, ups, os.Stderr)
+		if err != nil {
+			return err
+		}
+		printJobSummary(os.Stderr, job)
+		if d.kb == "shop" {
+			if err := a.calibrateDemo(ctx, d.kb, e, os.Stderr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // calibrateDemo fits the demo shop KB's confidence on shopQuestions.
 func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder, out io.Writer) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -175,32 +174,4 @@ func init() {
 		}
 	}
 	commands = append(commands, command{"keys", "create, list or delete API keys", runKeys})
-}
-
-// seedDemo creates and fills the demo knowledge bases on first start:
-// shop (the shop FAQ) and help (the help-center docs).
-func (a *app) seedDemo(ctx context.Context, dir string, e kefu.Embedder) error {
-	for _, d := range []struct{ kb, path string }{{"shop", "shop_faq.csv"}, {"help", "help"}} {
-		if _, err := a.store.KB(ctx, d.kb); err == nil {
-			continue
-		}
-		path := filepath.Join(dir, d.path)
-		if _, err := os.Stat(path); err != nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "demo data %s: %v", path, err)
-		}
-		if _, err := a.ensureKB(ctx, d.kb, e, os.Stderr); err != nil {
-			return err
-		}
-		ups, _, err := collectUploads([]string{path})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "kefu: ingesting demo knowledge base %q from %s\n", d.kb, path)
-		job, err := ingestWithProgress(ctx, a.ingester(e), d.kb, ups, os.Stderr)
-		if err != nil {
-			return err
-		}
-		printJobSummary(os.Stderr, job)
-	}
-	return nil
 }
