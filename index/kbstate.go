@@ -74,7 +74,12 @@ func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 	}
 	v, _ := st.kw.Meta("version")
 	av, _ := st.kw.Meta("analyzer_version")
-	if v != strconv.FormatUint(kb.Version, 10) || av != keyword.AnalyzerVersion {
+	if v == "" && len(st.labelOf) == 0 {
+		// A new KB: nothing to rebuild, only the metadata to write.
+		if err := st.kw.Apply(nil, nil, st.keywordMeta()); err != nil {
+			return nil, err
+		}
+	} else if v != strconv.FormatUint(kb.Version, 10) || av != keyword.AnalyzerVersion {
 		s.log.Info("keyword index behind the store or built by another analyzer, rebuilding", "kb", kb.Name,
 			"index_version", v, "store_version", kb.Version, "analyzer", av, "want_analyzer", keyword.AnalyzerVersion)
 		if err := st.rebuildKeyword(); err != nil {
