@@ -5,6 +5,7 @@
 //	kefu search --kb NAME [--k N] [--json] QUERY       hybrid search
 //	kefu ask    --kb NAME [--json] QUESTION            answer a question
 //	kefu kb     list|show|create|delete                manage knowledge bases
+//	kefu keys   create --scope admin|ingest|query [--kb NAME] | list | delete ID
 //	kefu eval   --dataset DIR | --kb NAME --questions FILE
 //	kefu bench  embed|vector|hnsw|search|ingest|http|ws
 //	kefu models list                                   supported embedding models
@@ -39,6 +40,7 @@ func init() {
 		{"search", "search a knowledge base", runSearch},
 		{"ask", "answer a question from a knowledge base", runAsk},
 		{"kb", "list, show, create or delete knowledge bases", runKB},
+		{"keys", "create, list or delete API keys", runKeys},
 		{"eval", "evaluate retrieval on a labelled dataset", runEval},
 		{"bench", "measure speed (embed, vector, hnsw, search, ingest, http, ws)", runBench},
 		{"models", "list supported embedding models", runModels},
