@@ -220,9 +220,9 @@ func TestChatCancelAndGoneAway(t *testing.T) {
 	// Two asks in flight, then the client vanishes without a close frame.
 	send(t, c, map[string]string{"type": "ask", "id": "g1", "question": "How long is the kettle warranty?"})
 	send(t, c, map[string]string{"type": "ask", "id": "g2", "question": "What does the kettle warranty cover?"})
-	<-llm.started
-	<-llm.started
-	<-llm.started
+	llm.waitStarted(t)
+	llm.waitStarted(t)
+	llm.waitStarted(t)
 	c.NetConn().Close()
 	waitFor(t, "both LLM requests to be cancelled", func() bool { _, n := llm.counts(); return n == 3 })
 	waitFor(t, "the chat to be closed", func() bool { return srv.Chats() == 0 })
@@ -266,7 +266,7 @@ func TestChatShutdown(t *testing.T) {
 	if first.Type != "delta" {
 		t.Fatalf("first message: %+v", first)
 	}
-	<-llm.started
+	llm.waitStarted(t)
 	stopped := make(chan struct{})
 	go func() {
 		stopServer(t, srv)

@@ -94,6 +94,18 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "data: [DONE]\n\n")
 }
 
+var kbSeq int
+
+// started waits for the LLM to have sent a first token.
+func (f *fakeLLM) waitStarted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the LLM was not called")
+	}
+}
+
 // guideDoc is the passage the LLM KB answers from.
 const guideDoc = `# Warranty
 
@@ -102,10 +114,14 @@ The warranty covers defects of the heating element and the lid hinge.
 `
 
 // llmKB creates a KB of passages answered by llm (thresholds low enough
-// that the warranty question is answered by the LLM) and returns its name.
+// that the warranty question is answered by the LLM) and returns its name:
+// name with a fresh suffix, as answers cached for a deleted KB of the same
+// name would be served (the answer cache keys on name and version).
 func (s *realStack) llmKB(t *testing.T, name string, llm *fakeLLM) string {
 	t.Helper()
 	ctx := context.Background()
+	kbSeq++
+	name = fmt.Sprintf("%s-%d-%d", name, time.Now().UnixNano()%1e6, kbSeq)
 	set := kefu.DefaultSettings()
 	set.Threshold, set.Floor, set.LLM = 0.05, 0.01, llm.settings()
 	if err := s.store.CreateKB(ctx, &kefu.KB{Name: name, Model: s.emb.ModelID(), Dim: s.emb.Model().Dim, Settings: set}); err != nil {

@@ -116,8 +116,9 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if got := metricValue(t, m1, "kefu_answer_cache_hit_ratio", nil); got <= 0 || got > 1 {
 		t.Errorf("cache hit ratio %v", got)
 	}
-	if got := metricValue(t, m1, "kefu_embed_batch_size", map[string]string{"kind": "query"}); got < q0+2 {
-		t.Errorf("query embedding batches %v, want at least %v", got, q0+2)
+	// The search embeds its query; the asks may come from the answer cache.
+	if got := metricValue(t, m1, "kefu_embed_batch_size", map[string]string{"kind": "query"}); got < q0+1 {
+		t.Errorf("query embedding batches %v, want at least %v", got, q0+1)
 	}
 	if got := metricValue(t, m1, "kefu_embed_batch_size", map[string]string{"kind": "passage"}); got < 1 {
 		t.Errorf("passage embedding batches %v", got)
