@@ -99,8 +99,12 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 		defer close(events)
 		run(ctx, emit)
 	}()
+	reqID, route, start := requestID(c), c.Route().Path, time.Now()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		defer func() {
+			s.log.Info("stream ended", "route", route, "request_id", reqID, "ms", float64(time.Since(start).Microseconds())/1000, "client_gone", ctx.Err() != nil && s.base.Err() == nil)
+		}()
 		beat := time.NewTicker(s.cfg.StreamHeartbeat)
 		defer beat.Stop()
 		for {

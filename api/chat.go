@@ -135,6 +135,7 @@ type chat struct {
 
 	mu       sync.Mutex
 	inflight map[string]context.CancelFunc
+	asked    int  // asks started
 	draining bool // shutting down: no new asks
 	closed   bool // nothing more is sent
 	queue    [][]byte
@@ -169,6 +170,7 @@ func (s *Server) serveChat(conn *websocket.Conn) {
 		ch.cancel()
 		return
 	}
+	start := time.Now()
 	defer func() {
 		ch.cancel()
 		ch.asks.Wait()
@@ -180,6 +182,7 @@ func (s *Server) serveChat(conn *websocket.Conn) {
 		ch.connMu.Lock()
 		ch.gone = true
 		ch.connMu.Unlock()
+		s.log.Info("chat closed", "kb", ch.kb, "key_id", p.keyID, "asks", ch.asked, "seconds", time.Since(start).Seconds())
 	}()
 	conn.SetReadLimit(maxChatMessage)
 	wait := 2 * s.cfg.PingInterval
@@ -258,6 +261,7 @@ func (ch *chat) ask(m ChatRequest) {
 	}
 	ctx, cancel := context.WithCancel(ch.ctx)
 	ch.inflight[m.ID] = cancel
+	ch.asked++
 	ch.asks.Add(1)
 	ch.mu.Unlock()
 	go ch.run(ctx, cancel, m)
