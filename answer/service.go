@@ -492,14 +492,16 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 	return a
 }
 
-// cacheKey identifies an answer: KB name and version, and the query folded
-// with its punctuation dropped, so "怎么退款？" and "怎么退款" share an entry
-// and any change to the KB misses.
+// cacheKey identifies an answer: KB name, creation time and version, and
+// the query folded with its punctuation dropped, so "怎么退款？" and "怎么退款"
+// share an entry and any change to the KB misses. The creation time tells a
+// KB from one deleted and created again under its name, whose versions
+// start over.
 func cacheKey(kb *kefu.KB, query string) string {
 	var b strings.Builder
 	b.WriteString(kb.Name)
 	b.WriteByte(0)
-	b.WriteString(fmt.Sprint(kb.Version))
+	b.WriteString(fmt.Sprint(kb.CreatedAt.UnixNano(), ".", kb.Version))
 	b.WriteByte(0)
 	space, wrote := false, false
 	for _, r := range fold(query) {

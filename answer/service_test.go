@@ -44,6 +44,16 @@ func TestCache(t *testing.T) {
 	if third.Cached || ret.calls() != 2 {
 		t.Errorf("after a KB change: cached %v, %d retrievals", third.Cached, ret.calls())
 	}
+	// The KB deleted and created again: its version starts over, yet the
+	// old answers must not come back.
+	kbs.mu.Lock()
+	reborn := *kbs.kbs["shop"]
+	reborn.Version, reborn.CreatedAt = 1, reborn.CreatedAt.Add(time.Hour) // the first answer was cached at version 1
+	kbs.kbs["shop"] = &reborn
+	kbs.mu.Unlock()
+	if a := ask(t, s, kefu.AskRequest{KB: "shop", Question: "钱多久能退回来？"}); a.Cached {
+		t.Error("an answer of a deleted KB served for its namesake")
+	}
 	// Another KB with the same question: a miss.
 	kbs.mu.Lock()
 	kbs.kbs["other"] = &kefu.KB{Name: "other", Settings: kefu.DefaultSettings(), Version: 2}

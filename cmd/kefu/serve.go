@@ -165,13 +165,3 @@ func (o answerObserver) ObserveLLM(c answer.LLMCall) {
 func (o answerObserver) ObserveBreaker(endpoint, from, to string) {
 	o.m.ObserveBreaker(endpoint, from, to)
 }
-
-// init lists the keys command until main.go does.
-func init() {
-	for _, c := range commands {
-		if c.name == "keys" {
-			return
-		}
-	}
-	commands = append(commands, command{"keys", "create, list or delete API keys", runKeys})
-}
