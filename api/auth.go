@@ -106,7 +106,7 @@ func (s *Server) identify(c *fiber.Ctx, tokenInQuery bool) (*principal, error) {
 		secret = c.Query("access_token")
 	}
 	if secret == "" {
-		if s.cfg.DevMode {
+		if s.dev.Load() {
 			return &principal{scope: kefu.ScopeAdmin}, nil
 		}
 		return nil, kefu.Errorf(kefu.EUNAUTHORIZED, "an API key is required: send \"Authorization: Bearer <key>\" (create one with 'kefu keys create')")
@@ -179,12 +179,13 @@ type AuthInfo struct {
 }
 
 func (s *Server) authInfo(c *fiber.Ctx) error {
-	out := AuthInfo{DevMode: s.cfg.DevMode}
-	if s.cfg.DevMode {
+	dev := s.dev.Load()
+	out := AuthInfo{DevMode: dev}
+	if dev {
 		out.Warning = "development mode: no API key exists and every route is open to this machine; create keys with 'kefu keys create' before exposing the server"
 	}
 	p, err := s.identify(c, true)
-	if err == nil && (p.keyID != "" || s.cfg.DevMode) {
+	if err == nil && (p.keyID != "" || dev) {
 		sc := p.scope
 		out.Scope, out.KB, out.KeyID = &sc, p.kb, p.keyID
 	} else if err != nil && c.Get(fiber.HeaderAuthorization) != "" {

@@ -47,6 +47,9 @@ var contract = []struct {
 	{"POST", "/v1/chat/completions", kefu.ScopeQuery},
 	{"POST", "/v1/embeddings", kefu.ScopeQuery},
 	{"GET", "/v1/models", kefu.ScopeQuery},
+	{"GET", "/v1/keys", kefu.ScopeAdmin},
+	{"POST", "/v1/keys", kefu.ScopeAdmin},
+	{"DELETE", "/v1/keys/:id", kefu.ScopeAdmin},
 }
 
 // below is the scope just under s, "" when none is.
@@ -118,6 +121,7 @@ func TestRouteAuthWalk(t *testing.T) {
 		"/v1/kbs/:kb/answers/:id/feedback":  ans.ID,
 		"/v1/kbs/:kb/documents/:id":         url.PathEscape("guides/hello.md"),
 		"/v1/kbs/:kb/documents/:id/reindex": url.PathEscape("guides/hello.md"),
+		"/v1/keys/:id":                      "key_none",
 	}
 	bodies := map[string]any{
 		"POST /v1/kbs":                           map[string]any{"name": "walk-created"},
@@ -127,11 +131,14 @@ func TestRouteAuthWalk(t *testing.T) {
 		"POST /v1/kbs/:kb/answers/:id/feedback":  map[string]any{"vote": 1},
 		"POST /v1/chat/completions":              map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
 		"POST /v1/embeddings":                    map[string]any{"model": s.emb.Model().Name, "input": "hello"},
+		"POST /v1/keys":                          map[string]any{"scope": "query", "kb": "walk"},
 		"POST /v1/kbs/:kb/documents":             nil, // multipart, sent by uploadText
 		"POST /v1/kbs/:kb/documents/:id/reindex": nil,
 	}
 	// Routes that name a KB by another means than :kb.
-	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true}
+	// Key management needs an admin key for every KB.
+	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true,
+		"GET /v1/keys": true, "POST /v1/keys": true, "DELETE /v1/keys/:id": true}
 	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-created") })
 
 	// Destructive routes go last, so the walk's KB lives through it.
@@ -311,5 +318,50 @@ func TestRateLimit(t *testing.T) {
 	}
 	if r := call(t, "GET", base+"/healthz", "", nil, nil); r.StatusCode != 200 {
 		t.Fatalf("healthz is limited: %d", r.StatusCode)
+	}
+}
+
+// Keys made through the API work at once, end development mode, can be
+// listed without their secrets, and stop working when deleted.
+func TestKeyRoutes(t *testing.T) {
+	s := getStack(t)
+	cfg := s.config()
+	cfg.DevMode = true
+	_, base := serve(t, cfg)
+	var made api.NewKeyResponse
+	if r := call(t, "POST", base+"/v1/keys", "", map[string]any{"scope": "ingest", "kb": "shop", "name": "uploader"}, &made); r.StatusCode != 201 {
+		t.Fatalf("create in dev mode: %d", r.StatusCode)
+	}
+	if !strings.HasPrefix(made.Secret, api.KeyPrefix) || made.Key == nil || made.Scope != kefu.ScopeIngest || made.KB != "shop" {
+		t.Fatalf("created %+v", made)
+	}
+	// Development mode is over: no key, no access.
+	if r := call(t, "GET", base+"/v1/kbs", "", nil, nil); r.StatusCode != 401 {
+		t.Fatalf("after the first key, a request without one: %d", r.StatusCode)
+	}
+	if r := call(t, "GET", base+"/v1/kbs/shop/documents", made.Secret, nil, nil); r.StatusCode != 200 {
+		t.Fatalf("the new ingest key on its KB: %d", r.StatusCode)
+	}
+	admin := s.newKey(t, kefu.ScopeAdmin, "")
+	var list struct{ Keys []map[string]any }
+	call(t, "GET", base+"/v1/keys", admin, nil, &list)
+	found := false
+	for _, k := range list.Keys {
+		found = found || k["id"] == made.ID
+		if _, leaked := k["hash"]; leaked {
+			t.Errorf("a listed key shows its hash: %v", k)
+		}
+	}
+	if !found {
+		t.Fatalf("created key %s not listed: %v", made.ID, list.Keys)
+	}
+	if r := call(t, "POST", base+"/v1/keys", admin, map[string]any{"scope": "root"}, nil); r.StatusCode != 400 {
+		t.Errorf("unknown scope: %d", r.StatusCode)
+	}
+	if r := call(t, "DELETE", base+"/v1/keys/"+made.ID, admin, nil, nil); r.StatusCode != 204 {
+		t.Fatalf("delete: %d", r.StatusCode)
+	}
+	if r := call(t, "GET", base+"/v1/kbs/shop/documents", made.Secret, nil, nil); r.StatusCode != 401 {
+		t.Errorf("a deleted key: %d", r.StatusCode)
 	}
 }

@@ -90,6 +90,7 @@ type Server struct {
 	metrics *Metrics
 	limits  *limiters
 	ready   atomic.Bool
+	dev     atomic.Bool     // development mode: no key exists yet
 	routes  map[string]bool // "METHOD pattern" of the table, for metric labels
 
 	base   context.Context // cancelled when Shutdown gives up waiting
@@ -128,6 +129,7 @@ func New(cfg Config) *Server {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
 	s.ready.Store(!cfg.Starting)
+	s.dev.Store(cfg.DevMode)
 	s.app = fiber.New(fiber.Config{
 		AppName: "kefu",
 		// Values from the request (params, headers) outlive handlers here:
@@ -218,6 +220,10 @@ func (s *Server) table() []route {
 		{method: post, path: "/v1/chat/completions", scope: q, handler: s.chatCompletions},
 		{method: post, path: "/v1/embeddings", scope: q, handler: s.embeddings},
 		{method: get, path: "/v1/models", scope: q, handler: s.models},
+
+		{method: get, path: "/v1/keys", scope: adm, handler: s.listKeys},
+		{method: post, path: "/v1/keys", scope: adm, handler: s.createKey},
+		{method: del, path: "/v1/keys/:id", scope: adm, handler: s.deleteKey},
 	}
 }
 

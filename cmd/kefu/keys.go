@@ -42,6 +42,9 @@ func runKeys(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	a, err := newApp(c)
+	if kefu.ErrorCode(err) == kefu.ECONFLICT {
+		return kefu.Errorf(kefu.ECONFLICT, "%s; while it runs, manage keys through its API with an admin key: POST /v1/keys {\"scope\",\"kb\"}, GET /v1/keys, DELETE /v1/keys/ID", kefu.ErrorMessage(err))
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// KeyRequest is the body of POST /v1/keys.
+type KeyRequest struct {
+	Scope kefu.Scope `json:"scope"`
+	KB    string     `json:"kb,omitempty"`
+	Name  string     `json:"name,omitempty"`
+}
+
+// NewKeyResponse carries a new key's secret, shown this once.
+type NewKeyResponse struct {
+	Secret string `json:"key"`
+	*kefu.Key
+}
+
+// keyAdmin lets only an admin key for every KB manage keys: a key limited
+// to one KB must not mint keys for others.
+func keyAdmin(c *fiber.Ctx) error {
+	if p, _ := c.Locals(localPrincipal).(*principal); p == nil || p.kb != "" {
+		return kefu.Errorf(kefu.EFORBIDDEN, "managing keys needs an admin key for every KB")
+	}
+	return nil
+}
+
+func (s *Server) createKey(c *fiber.Ctx) error {
+	if err := keyAdmin(c); err != nil {
+		return err
+	}
+	var req KeyRequest
+	if err := c.BodyParser(&req); err != nil {
+		return kefu.Errorf(kefu.EINVALID, "body must be JSON {\"scope\", \"kb\"?, \"name\"?}: %v", err)
+	}
+	if !kefu.ValidScope(req.Scope) {
+		return kefu.Errorf(kefu.EINVALID, "scope %q: use admin, ingest or query", req.Scope)
+	}
+	if req.KB != "" {
+		if _, err := s.cfg.Store.KB(c.UserContext(), req.KB); err != nil {
+			return err
+		}
+	}
+	if len(req.Name) > 200 {
+		return kefu.Errorf(kefu.ETOOLARGE, "key name longer than 200 bytes")
+	}
+	secret, key, err := NewKey(req.Scope, req.KB, req.Name)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Keys.CreateKey(c.UserContext(), key); err != nil {
+		return err
+	}
+	if s.dev.Swap(false) {
+		s.log.Warn("development mode ended: an API key now exists, every route needs a key", "key_id", key.ID)
+	}
+	s.log.Info("API key created", "key_id", key.ID, "scope", key.Scope, "kb", key.KB, "request_id", requestID(c))
+	return c.Status(fiber.StatusCreated).JSON(NewKeyResponse{Secret: secret, Key: key})
+}
+
+func (s *Server) listKeys(c *fiber.Ctx) error {
+	if err := keyAdmin(c); err != nil {
+		return err
+	}
+	keys, err := s.cfg.Keys.Keys(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []*kefu.Key{}
+	}
+	return c.JSON(fiber.Map{"keys": keys})
+}
+
+func (s *Server) deleteKey(c *fiber.Ctx) error {
+	if err := keyAdmin(c); err != nil {
+		return err
+	}
+	if err := s.cfg.Keys.DeleteKey(c.UserContext(), c.Params("id")); err != nil {
+		return err
+	}
+	s.log.Info("API key deleted", "key_id", c.Params("id"), "request_id", requestID(c))
+	return c.SendStatus(fiber.StatusNoContent)
+}
