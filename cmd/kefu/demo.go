@@ -12,14 +12,20 @@ import (
 	"github.com/kefu-dev/kefu/retrieve"
 )
 
-// shopQuestions are labelled questions for the demo shop FAQ, written for
-// it as a support team would label its own traffic: two paraphrases of each
-// entry and some questions it cannot answer. The demo fits the shop KB's
-// confidence on them, the way `kefu eval --kb shop --questions FILE
-// --calibrate` does for a team's own KB.
-//
-//go:embed demo/shop_questions.jsonl
-var shopQuestions []byte
+// Labelled questions for the demo knowledge bases, written for them as a
+// support team would label its own traffic: paraphrases of what the KB
+// answers, with the FAQ entries or documents that answer them, and
+// questions it cannot answer. The demo fits each KB's confidence on them,
+// the way `kefu eval --kb NAME --questions FILE --calibrate` does for a
+// team's own KB.
+var (
+	//go:embed demo/shop_questions.jsonl
+	shopQuestions []byte
+	//go:embed demo/help_questions.jsonl
+	helpQuestions []byte
+)
+
+var demoQuestions = map[string][]byte{"shop": shopQuestions, "help": helpQuestions}
 
 // seedDemo creates and fills the demo knowledge bases on first start: shop
 // (the shop FAQ, calibrated on shopQuestions) and help (the help-center
@@ -46,22 +52,21 @@ func (a *app) seedDemo(ctx context.Context, dir string, e kefu.Embedder) error {
 			return err
 		}
 		printJobSummary(os.Stderr, job)
-		if d.kb == "shop" {
-			if err := a.calibrateDemo(ctx, d.kb, e, os.Stderr); err != nil {
-				return err
-			}
+		if err := a.calibrateDemo(ctx, d.kb, e, os.Stderr); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// calibrateDemo fits the demo shop KB's confidence on shopQuestions.
+// calibrateDemo fits a demo KB's confidence on its labelled questions.
 func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder, out io.Writer) error {
 	faqs, err := a.faqIndex(ctx, kbName)
 	if err != nil {
 		return err
 	}
-	set, err := parseQuestions("demo/shop_questions.jsonl", shopQuestions, faqs)
+	name := "demo/" + kbName + "_questions.jsonl"
+	set, err := parseQuestions(name, demoQuestions[kbName], faqs)
 	if err != nil {
 		return err
 	}
@@ -77,7 +82,7 @@ func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder,
 	if err != nil {
 		return err
 	}
-	cal.Model, cal.FittedOn = kb.Model, fmt.Sprintf("demo/shop_questions.jsonl, %d labelled questions", len(samples))
+	cal.Model, cal.FittedOn = kb.Model, fmt.Sprintf("%s, %d labelled questions", name, len(samples))
 	kb.Settings.Calibration = cal
 	if err := a.store.UpdateKB(ctx, kb); err != nil {
 		return err
