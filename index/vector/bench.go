@@ -187,11 +187,18 @@ func BenchVector(ctx context.Context, o BenchVectorOptions) (*VectorReport, erro
 		rep.FileBytes = st.Size()
 	}
 	var loadErr error
+	var loaded []*Index
 	rep.LoadMs = ms(median(3, func() {
-		if _, err := Load(path, Options{Mode: ModeAuto}); err != nil {
+		back, err := Load(path, Options{Mode: ModeAuto})
+		if err != nil {
 			loadErr = err
+			return
 		}
+		loaded = append(loaded, back)
 	}))
+	for _, back := range loaded {
+		back.Close() // stops the background graph build when N ≥ HNSWMin
+	}
 	if loadErr != nil {
 		return nil, loadErr
 	}
@@ -314,6 +321,7 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer ix.Close()
 	rep := &HNSWReport{N: o.N, Dim: o.Dim, Queries: o.Queries, M: ix.opts.M, EfConstruction: ix.opts.EfConstruction,
 		EfSearch: ix.opts.EfSearch, Workers: ix.opts.Workers,
 		Data: fmt.Sprintf("%d unit vectors around %d Gaussian clusters (isotropic noise of norm %.2g), queries from the same clusters", o.N, o.Clusters, o.Spread)}
@@ -322,10 +330,11 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 	cl.Fill(qflat)
 
 	// Rows are written first, then quantised and linked in one parallel
-	// build, as when Load finds no graph.
+	// background build, as when Load finds no graph; build_s runs from the
+	// start of the quantisation to the graph's going into use.
 	flat := make([]float32, o.N*o.Dim)
 	cl.Fill(flat)
-	ix.g = nil
+	ix.g.Store(nil)
 	ix.vecs = flat
 	ix.labels = make([]uint32, o.N)
 	ix.scales = make([]float32, o.N)
@@ -338,8 +347,15 @@ func BenchHNSW(ctx context.Context, o BenchHNSWOptions) (*HNSWReport, error) {
 	}
 	t0 := time.Now()
 	ix.configure(nil)
+	if err := ix.WaitBuilt(ctx); err != nil {
+		return nil, err
+	}
 	rep.BuildS = time.Since(t0).Seconds()
-	rep.MemoryBytes, rep.GraphBytes = ix.MemoryBytes(), ix.g.memoryBytes()
+	g := ix.g.Load()
+	if g == nil {
+		return nil, fmt.Errorf("vector: bench: no graph after the build")
+	}
+	rep.MemoryBytes, rep.GraphBytes = ix.MemoryBytes(), g.memoryBytes()
 	runtime.GC()
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)

@@ -105,15 +105,18 @@ func BenchmarkScan(b *testing.B) {
 
 func BenchmarkHNSWSearch(b *testing.B) {
 	ix := benchIndex(b, 100_000)
-	if ix.g == nil {
-		ix.buildGraph()
+	g := ix.g.Load()
+	if g == nil {
+		g = newGraph(&ix.rowData, ix.opts)
+		g.insertMany(rowRange(0, len(ix.labels)), ix.opts.Workers, nil)
+		ix.g.Store(g)
 	}
 	qs := make([]float32, 100*384)
 	NewClusters(384, 1000, 1, 1).Fill(qs)
 	s := ix.getScratch()
 	i := 0
 	for b.Loop() {
-		ix.searchHNSW(qs[i*384:(i+1)*384], 10, nil, s)
+		ix.searchHNSW(g, qs[i*384:(i+1)*384], 10, nil, s)
 		i = (i + 1) % 100
 	}
 }

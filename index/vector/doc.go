@@ -15,8 +15,15 @@
 //   - hnsw: graph search (hnsw.go); deleted rows stay as tombstones until
 //     Add reuses them.
 //   - auto (default): flat below Int8Min vectors, int8 below HNSWMin, HNSW
-//     from HNSWMin on (the graph is built in the Add that crosses it and
-//     dropped when deletes bring the index under HNSWMin/2).
+//     from HNSWMin on (the graph is dropped when deletes bring the index
+//     under HNSWMin/2).
+//
+// Graphs are built in the background (build.go): the Add that crosses
+// HNSWMin, the Delete that compacts and Load of a file without a graph
+// start a goroutine and return; searches use the int8 scan until the graph
+// is ready, and the vectors added or deleted meanwhile are reflected in it
+// when it goes into use. Building reports a build in progress, WaitBuilt
+// waits for it, and Close stops it.
 //
 // Filters: an allow-list of labels is checked inside every scan and graph
 // traversal (disallowed nodes are traversed, never returned); when it admits

@@ -22,7 +22,8 @@ import (
 // Layout: layer 0 holds m0+1 uint32 a node (the count, then the ids);
 // nodes above layer 0 have level·(m+1) more in upper, from upperIdx.
 type graph struct {
-	ix       *Index
+	d        *rowData // the rows: the index's own, or a build's frozen view
+	efc      int      // efConstruction
 	m, m0    int
 	ml       float64
 	levels   []uint8
@@ -40,11 +41,11 @@ type graph struct {
 
 const maxGraphLevel = 31
 
-func newGraph(ix *Index) *graph {
-	m := ix.opts.M
+func newGraph(d *rowData, opts Options) *graph {
+	m := opts.M
 	return &graph{
-		ix: ix, m: m, m0: 2 * m, ml: 1 / math.Log(float64(m)), empty: true,
-		rng: rand.New(rand.NewPCG(ix.opts.Seed, 0x6b656675)),
+		d: d, efc: opts.EfConstruction, m: m, m0: 2 * m, ml: 1 / math.Log(float64(m)), empty: true,
+		rng: rand.New(rand.NewPCG(opts.Seed, 0x6b656675)),
 	}
 }
 
@@ -110,33 +111,33 @@ type hnswScratch struct {
 // setQuery sets the query of the next searches; with approx they score
 // rows by their int8 codes, a quarter of the memory traffic of the float32
 // rows, and search rescores the final candidates exactly.
-func (s *hnswScratch) setQuery(ix *Index, q []float32, approx bool) {
+func (s *hnswScratch) setQuery(d *rowData, q []float32, approx bool) {
 	s.q, s.approx = q, approx
 	if approx {
-		s.q8 = slices.Grow(s.q8[:0], ix.stride)[:ix.stride]
+		s.q8 = slices.Grow(s.q8[:0], d.stride)[:d.stride]
 		s.qs, s.corr = quantizeQuery(q, s.q8)
 	}
 }
 
 // rescore replaces approximate similarities in cs by exact ones.
-func (s *hnswScratch) rescore(ix *Index, cs []cand) []cand {
+func (s *hnswScratch) rescore(d *rowData, cs []cand) []cand {
 	if s.approx {
 		for i, c := range cs {
-			cs[i].sim = dotKernel(s.q, ix.row(c.id))
+			cs[i].sim = dotKernel(s.q, d.row(c.id))
 		}
 	}
 	return cs
 }
 
 // sim scores row id against the query.
-func (s *hnswScratch) sim(ix *Index, id uint32) float32 {
+func (s *hnswScratch) sim(d *rowData, id uint32) float32 {
 	if !s.approx {
-		return dotKernel(s.q, ix.row(id))
+		return dotKernel(s.q, d.row(id))
 	}
 	var acc [1]int32
-	i := int(id) * ix.stride
-	codeKernel(s.q8, ix.codes[i:i+ix.stride], ix.stride, acc[:])
-	return float32(acc[0]-s.corr) * ix.scales[id] * s.qs
+	i := int(id) * d.stride
+	codeKernel(s.q8, d.codes[i:i+d.stride], d.stride, acc[:])
+	return float32(acc[0]-s.corr) * d.scales[id] * s.qs
 }
 
 func (s *hnswScratch) start(n int) {
@@ -167,16 +168,16 @@ func (g *graph) search(q []float32, ef int, allow *Bitset, s *hnswScratch) []can
 		return nil
 	}
 	s.start(len(g.levels))
-	s.setQuery(g.ix, q, g.ix.codes != nil)
-	ep := cand{s.sim(g.ix, g.entry), g.entry}
+	s.setQuery(g.d, q, g.d.codes != nil)
+	ep := cand{s.sim(g.d, g.entry), g.entry}
 	for l := g.maxLevel; l > 0; l-- {
 		ep = g.greedy(ep, l, false, s)
 	}
 	ok := func(id uint32) bool {
-		lab := g.ix.labels[id]
+		lab := g.d.labels[id]
 		return lab != noLabel && (allow == nil || allow.Has(lab))
 	}
-	res := s.rescore(g.ix, g.searchLayer([]cand{ep}, ef, 0, ok, false, s))
+	res := s.rescore(g.d, g.searchLayer([]cand{ep}, ef, 0, ok, false, s))
 	slices.SortFunc(res, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
 	return res
 }
@@ -186,7 +187,7 @@ func (g *graph) greedy(ep cand, level int, locked bool, s *hnswScratch) cand {
 	for changed := true; changed; {
 		changed = false
 		for _, n := range g.links(ep.id, level, locked, s) {
-			if v := s.sim(g.ix, n); v > ep.sim {
+			if v := s.sim(g.d, n); v > ep.sim {
 				ep, changed = cand{v, n}, true
 			}
 		}
@@ -234,7 +235,7 @@ func (g *graph) searchLayer(eps []cand, ef, level int, ok func(uint32) bool, loc
 		}
 		s.sims = slices.Grow(s.sims[:0], len(s.ids))[:len(s.ids)]
 		for i, n := range s.ids {
-			s.sims[i] = s.sim(g.ix, n)
+			s.sims[i] = s.sim(g.d, n)
 		}
 		for i, n := range s.ids {
 			v := s.sims[i]
@@ -264,7 +265,7 @@ func (g *graph) selectNeighbours(cs []cand, m int, out []cand) []cand {
 		}
 		keep := true
 		for _, o := range out {
-			if dotKernel(g.ix.row(c.id), g.ix.row(o.id)) > c.sim {
+			if dotKernel(g.d.row(c.id), g.d.row(o.id)) > c.sim {
 				keep = false
 				break
 			}
@@ -285,7 +286,7 @@ func (g *graph) maxLinks(level int) int {
 
 // insert links node, whose level is set and whose lists are empty.
 func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
-	q := g.ix.row(node)
+	q := g.d.row(node)
 	level := int(g.levels[node])
 	if locked {
 		g.mu.Lock()
@@ -302,23 +303,23 @@ func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
 	}
 	s.start(len(g.levels))
 	s.visit(node)
-	s.setQuery(g.ix, q, g.ix.codes != nil)
-	ep := cand{s.sim(g.ix, entry), entry}
+	s.setQuery(g.d, q, g.d.codes != nil)
+	ep := cand{s.sim(g.d, entry), entry}
 	for l := maxLevel; l > level; l-- {
 		ep = g.greedy(ep, l, locked, s)
 	}
-	live := func(id uint32) bool { return g.ix.labels[id] != noLabel }
+	live := func(id uint32) bool { return g.d.labels[id] != noLabel }
 	eps := []cand{ep}
 	for l := min(level, maxLevel); l >= 0; l-- {
 		s.start(len(g.levels))
 		s.visit(node)
-		found := g.searchLayer(eps, g.ix.opts.EfConstruction, l, live, locked, s)
+		found := g.searchLayer(eps, g.efc, l, live, locked, s)
 		if len(found) == 0 {
 			continue
 		}
 		eps = slices.Clone(found)
 		// Links are chosen on exact similarities.
-		found = s.rescore(g.ix, slices.Clone(found))
+		found = s.rescore(g.d, slices.Clone(found))
 		slices.SortFunc(found, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
 		s.sel = g.selectNeighbours(found, g.m, s.sel)
 		g.setLinks(node, l, s.sel, locked)
@@ -373,11 +374,11 @@ func (g *graph) addLink(from, to uint32, sim float32, level int, locked bool, s 
 
 // reselect sets node's list at level to the heuristic's choice among ids.
 func (g *graph) reselect(node uint32, level int, ids []uint32, s *hnswScratch) {
-	base := g.ix.row(node)
+	base := g.d.row(node)
 	cs := make([]cand, 0, len(ids))
 	for _, id := range ids {
 		if id != node {
-			cs = append(cs, cand{dotKernel(base, g.ix.row(id)), id})
+			cs = append(cs, cand{dotKernel(base, g.d.row(id)), id})
 		}
 	}
 	slices.SortFunc(cs, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
@@ -392,17 +393,22 @@ func (g *graph) reselect(node uint32, level int, ids []uint32, s *hnswScratch) {
 }
 
 // insertMany adds rows (new, in order) to the graph, on several goroutines
-// with per-node locks when there are enough of them.
-func (g *graph) insertMany(rows []uint32, workers int) {
+// with per-node locks when there are enough of them. It returns early,
+// leaving some rows out, once stop (if not nil) is set.
+func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool) {
 	if len(rows) == 0 {
 		return
 	}
 	g.grow(int(rows[len(rows)-1]) + 1)
+	stopped := func() bool { return stop != nil && stop.Load() }
 	var s hnswScratch
 	i := 0
 	// The first nodes go in one at a time: concurrent inserts into a graph
 	// of a few nodes would link them poorly.
 	for ; i < len(rows) && (i < 1000 || workers <= 1 || len(rows) < 2000); i++ {
+		if stopped() {
+			return
+		}
 		g.insert(rows[i], false, &s)
 	}
 	if i == len(rows) {
@@ -415,7 +421,7 @@ func (g *graph) insertMany(rows []uint32, workers int) {
 	for range workers {
 		wg.Go(func() {
 			var s hnswScratch
-			for {
+			for !stopped() {
 				j := int(next.Add(1) - 1)
 				if j >= len(rows) {
 					return

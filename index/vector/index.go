@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -92,32 +93,52 @@ const (
 
 // Index holds unit vectors under labels and finds the labels nearest a
 // query. Any number of Search calls may run at once; Add, Delete and Save
-// need exclusive access.
+// need exclusive access (from searches and from each other). Close,
+// Building and WaitBuilt may be called at any time.
 //
 // Rows are stored contiguously (row-major float32, plus int8 codes in the
 // auto and int8 modes). A label's rows form a chain through next. Delete
 // frees rows, Add reuses free rows first, and when a quarter of the rows
-// are free Delete compacts them away (rebuilding the HNSW graph, if any).
-// In HNSW mode a freed row stays in the graph as a tombstone that searches
-// pass through but never return, until Add reuses it: the row's old
-// neighbours are relinked among themselves and the row is inserted afresh.
+// are free Delete compacts them away (and the HNSW graph, if any, is
+// rebuilt in the background: build.go). In HNSW mode a freed row stays in
+// the graph as a tombstone that searches pass through but never return,
+// until Add reuses it: the row's old neighbours are relinked among
+// themselves and the row is inserted afresh.
 type Index struct {
-	opts   Options
+	opts Options
+	rowData
+	next  []uint32 // row → next row of its label; noRow at the end
+	heads map[uint32]uint32
+	free  []uint32
+	live  int
+	multi int // labels holding more than one vector
+
+	// g is the graph searches use, nil when there is none (also while
+	// one is being built). Only its build's goroutine stores a new graph
+	// while other methods run; it does so holding mu.
+	g atomic.Pointer[graph]
+
+	// mu is held by Add, Delete, Close and a build's goroutine when it
+	// takes the rows' state; the build fields below are under it.
+	mu       sync.Mutex
+	bld      *build   // the build in progress, or nil
+	frozenTo int      // while bld runs, rows below it do not change
+	held     []uint32 // free rows below frozenTo, reused once the build ends
+	building atomic.Bool
+	closed   bool // Close was called: no more builds
+
+	pool sync.Pool // *scratch
+}
+
+// rowData is the row arrays searches and graphs read: the index's own, or
+// during a build a frozen view of them (build.go).
+type rowData struct {
 	dim    int
 	stride int
-
 	vecs   []float32
 	codes  []uint8   // nil when not kept
 	scales []float32 // code scale of each row
 	labels []uint32  // row → label; noLabel if free
-	next   []uint32  // row → next row of its label; noRow at the end
-	heads  map[uint32]uint32
-	free   []uint32
-	live   int
-	multi  int // labels holding more than one vector
-	g      *graph
-
-	pool sync.Pool // *scratch
 }
 
 // New returns an empty index.
@@ -125,9 +146,9 @@ func New(opts Options) (*Index, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	ix := &Index{opts: opts, dim: opts.Dim, stride: codeStride(opts.Dim), heads: map[uint32]uint32{}}
+	ix := &Index{opts: opts, rowData: rowData{dim: opts.Dim, stride: codeStride(opts.Dim)}, heads: map[uint32]uint32{}}
 	if opts.Mode == ModeHNSW {
-		ix.g = newGraph(ix)
+		ix.g.Store(newGraph(&ix.rowData, opts))
 	}
 	return ix, nil
 }
@@ -139,12 +160,15 @@ func (ix *Index) keepsCodes() bool {
 	return ix.opts.Mode != ModeFlat
 }
 
-// Mode returns the search in use now: ModeFlat, ModeInt8 or ModeHNSW.
-func (ix *Index) Mode() string {
+// Mode returns the search in use now: ModeFlat, ModeInt8 or ModeHNSW. An
+// index that wants a graph searches by int8 scan until it has one.
+func (ix *Index) Mode() string { return ix.modeOf(ix.g.Load()) }
+
+func (ix *Index) modeOf(g *graph) string {
 	switch {
-	case ix.g != nil:
+	case g != nil:
 		return ModeHNSW
-	case ix.opts.Mode == ModeInt8, ix.opts.Mode == ModeAuto && ix.live >= ix.opts.Int8Min:
+	case ix.opts.Mode == ModeInt8, ix.opts.Mode == ModeHNSW, ix.opts.Mode == ModeAuto && ix.live >= ix.opts.Int8Min:
 		return ModeInt8
 	}
 	return ModeFlat
@@ -179,12 +203,15 @@ func (ix *Index) Vectors(label uint32) [][]float32 {
 }
 
 // MemoryBytes returns the bytes held by the index's arrays (vectors, codes,
-// graph and bookkeeping; map overhead estimated).
+// graph in use and bookkeeping; map overhead estimated). A graph being
+// built is not counted.
 func (ix *Index) MemoryBytes() int64 {
-	b := 4*int64(cap(ix.vecs)) + int64(cap(ix.codes)) + 4*int64(cap(ix.scales)+cap(ix.labels)+cap(ix.next)+cap(ix.free))
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	b := 4*int64(cap(ix.vecs)) + int64(cap(ix.codes)) + 4*int64(cap(ix.scales)+cap(ix.labels)+cap(ix.next)+cap(ix.free)+cap(ix.held))
 	b += 16 * int64(len(ix.heads))
-	if ix.g != nil {
-		b += ix.g.memoryBytes()
+	if g := ix.g.Load(); g != nil {
+		b += g.memoryBytes()
 	}
 	return b
 }
@@ -204,6 +231,8 @@ func (ix *Index) Add(label uint32, vecs ...[]float32) error {
 			return kefu.Errorf(kefu.EINVALID, "vector: vector of label %d has a NaN or infinite component", label)
 		}
 	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	var fresh, reused []uint32
 	for _, v := range vecs {
 		row, isNew := ix.allocRow()
@@ -214,19 +243,19 @@ func (ix *Index) Add(label uint32, vecs ...[]float32) error {
 			reused = append(reused, row)
 		}
 	}
-	if ix.g != nil {
+	if g := ix.g.Load(); g != nil {
 		for _, row := range reused {
-			ix.g.replace(row)
+			g.replace(row)
 		}
-		ix.g.insertMany(fresh, ix.opts.Workers)
-	}
-	if ix.opts.Mode == ModeAuto && ix.g == nil && ix.live >= ix.opts.HNSWMin {
-		ix.buildGraph()
+		g.insertMany(fresh, ix.opts.Workers, nil)
+	} else if ix.opts.Mode == ModeAuto && ix.live >= ix.opts.HNSWMin {
+		ix.startBuild() // unless one runs already
 	}
 	return nil
 }
 
-// allocRow returns a free row, or a new one at the end.
+// allocRow returns a free row, or a new one at the end. (While a build
+// runs, free holds only rows at or above frozenTo.)
 func (ix *Index) allocRow() (row uint32, isNew bool) {
 	if n := len(ix.free); n > 0 {
 		row = ix.free[n-1]
@@ -269,6 +298,8 @@ func (ix *Index) link(row, label uint32) {
 
 // Delete removes every vector of label.
 func (ix *Index) Delete(label uint32) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	head, ok := ix.heads[label]
 	if !ok {
 		return
@@ -278,23 +309,32 @@ func (ix *Index) Delete(label uint32) {
 	}
 	for row := head; row != noRow; {
 		nx := ix.next[row]
-		ix.labels[row], ix.next[row], ix.scales[row] = noLabel, noRow, 0
-		ix.free = append(ix.free, row)
+		ix.labels[row], ix.next[row] = noLabel, noRow
+		if ix.bld != nil && int(row) < ix.frozenTo {
+			ix.held = append(ix.held, row)
+		} else {
+			ix.free = append(ix.free, row)
+		}
 		ix.live--
 		row = nx
 	}
 	delete(ix.heads, label)
-	if ix.g != nil && ix.opts.Mode == ModeAuto && ix.live < ix.opts.HNSWMin/2 {
-		ix.g = nil
+	if ix.opts.Mode == ModeAuto && ix.live < ix.opts.HNSWMin/2 {
+		ix.stopBuild()
+		ix.g.Store(nil)
 	}
-	if float64(len(ix.free)) > compactShare*float64(len(ix.labels)) && len(ix.free) >= 64 {
+	if free := len(ix.free) + len(ix.held); float64(free) > compactShare*float64(len(ix.labels)) && free >= 64 {
 		ix.compact()
 	}
 }
 
-// compact moves the live rows down over the free ones, keeping their order,
-// and rebuilds the graph over them.
+// compact moves the live rows down over the free ones, keeping their order.
+// A graph in use or being built is dropped (its row numbers no longer hold)
+// and built again over the new rows in the background.
 func (ix *Index) compact() {
+	rebuild := ix.bld != nil || ix.g.Load() != nil
+	ix.stopBuild()
+	ix.g.Store(nil)
 	dim, stride := ix.dim, ix.stride
 	n := 0
 	for r, lab := range ix.labels {
@@ -319,8 +359,8 @@ func (ix *Index) compact() {
 	ix.next = shrink(ix.next, n)
 	ix.free = nil
 	ix.relink()
-	if ix.g != nil {
-		ix.buildGraph()
+	if rebuild {
+		ix.startBuild()
 	}
 }
 
@@ -351,20 +391,10 @@ func (ix *Index) relink() {
 	}
 }
 
-// buildGraph indexes every row in a new graph, on Workers goroutines.
-func (ix *Index) buildGraph() {
-	ix.g = newGraph(ix)
-	rows := make([]uint32, len(ix.labels))
-	for i := range rows {
-		rows[i] = uint32(i)
-	}
-	ix.g.insertMany(rows, ix.opts.Workers)
-}
-
 // row returns the vector of row r.
-func (ix *Index) row(r uint32) []float32 {
-	i := int(r) * ix.dim
-	return ix.vecs[i : i+ix.dim : i+ix.dim]
+func (d *rowData) row(r uint32) []float32 {
+	i := int(r) * d.dim
+	return d.vecs[i : i+d.dim : i+d.dim]
 }
 
 func finite(v []float32) bool {

@@ -93,6 +93,7 @@ func mustNew(t *testing.T, o Options) *Index {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(ix.Close)
 	return ix
 }
 
@@ -327,8 +328,8 @@ func TestDeleteAndReAdd(t *testing.T) {
 				if r := sum / 30; r < minRecall[o.Mode]-0.02 {
 					t.Fatalf("%s: recall %.3f", stage, r)
 				}
-				if ix.g != nil {
-					if err := ix.g.check(); err != nil {
+				if g := ix.g.Load(); g != nil {
+					if err := g.check(); err != nil {
 						t.Fatalf("%s: graph: %v", stage, err)
 					}
 				}
@@ -380,6 +381,12 @@ func TestAutoModeSwitches(t *testing.T) {
 		for ; n < w.n; n++ {
 			c.add(t, ix, uint32(n), vs[n])
 		}
+		if w.mode == ModeHNSW {
+			// The graph is built in the background from the 400th vector.
+			if err := ix.WaitBuilt(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if ix.Mode() != w.mode {
 			t.Fatalf("%d vectors: mode %s, want %s", n, ix.Mode(), w.mode)
 		}
@@ -391,7 +398,7 @@ func TestAutoModeSwitches(t *testing.T) {
 	for l := range uint32(350) {
 		c.del(ix, l)
 	}
-	if ix.Mode() != ModeInt8 || ix.g != nil {
+	if ix.Mode() != ModeInt8 || ix.g.Load() != nil || ix.Building() {
 		t.Fatalf("after deleting down to %d: mode %s", ix.Len(), ix.Mode())
 	}
 }
@@ -457,14 +464,15 @@ func TestHNSWReplaceEntryPoint(t *testing.T) {
 	ix := mustNew(t, Options{Dim: 16, Mode: ModeHNSW, M: 4})
 	c := newCorpus(16)
 	fill(t, ix, c, cl, 300)
+	g := ix.g.Load()
 	for range 5 {
-		entry := ix.g.entry
+		entry := g.entry
 		c.del(ix, ix.labels[entry])
 		c.add(t, ix, uint32(1000+entry), vectors(cl, 1)...)
 		if ix.labels[entry] != uint32(1000+entry) {
 			t.Fatalf("row %d was not reused", entry)
 		}
-		if err := ix.g.check(); err != nil {
+		if err := g.check(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -475,7 +483,7 @@ func TestHNSWReplaceEntryPoint(t *testing.T) {
 	if sum/30 < 0.9 {
 		t.Fatalf("recall %.3f", sum/30)
 	}
-	if !ix.Has(ix.labels[ix.g.entry]) {
+	if !ix.Has(ix.labels[g.entry]) {
 		t.Fatal("entry point holds no live label")
 	}
 }

@@ -52,6 +52,10 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // same directory, synced, renamed over path, and the directory synced, so
 // path holds the old index or the new one, never a mix. (Written out rather
 // than with github.com/google/renameio, which does not sync the directory.)
+//
+// Save does not wait for a graph build in progress: it writes the graph in
+// use, so a file saved during a build holds no graph, and Load builds one
+// again in the background. Call WaitBuilt first to save the graph.
 func (ix *Index) Save(path string) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
@@ -134,7 +138,8 @@ func (ix *Index) encode(w *countWriter) {
 		flags |= flagCodes
 		le.PutUint32(h[24:], uint32(ix.stride))
 	}
-	if g := ix.g; g != nil {
+	g := ix.g.Load()
+	if g != nil {
 		flags |= flagGraph
 		le.PutUint32(h[32:], uint32(g.m))
 		le.PutUint32(h[36:], uint32(g.maxLevel))
@@ -156,7 +161,7 @@ func (ix *Index) encode(w *countWriter) {
 		w.Write(bytesOf(ix.scales))
 		w.pad()
 	}
-	if g := ix.g; g != nil {
+	if g != nil {
 		w.Write(g.levels)
 		w.pad()
 		w.Write(bytesOf(g.links0))
@@ -172,7 +177,8 @@ func (ix *Index) encode(w *countWriter) {
 // Dim takes the file's, another must match it. The file's int8 codes and
 // graph are used when opts' mode wants them, computed when it wants them and
 // the file lacks them, and dropped otherwise; a stored graph keeps its M.
-// A truncated or altered file is refused with an error wrapping ErrCorrupt.
+// A missing graph is built in the background, as after Add (see Building;
+// Close stops it). A truncated or altered file is refused with an error wrapping ErrCorrupt.
 func Load(path string, opts Options) (*Index, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -249,7 +255,7 @@ func decode(buf []byte, opts Options) (*Index, error) {
 		return nil, kefu.Errorf(kefu.EMODEL, "vector: index file holds %d-dimensional vectors, want %d", dim, opts.Dim)
 	}
 	r := &reader{buf: payload, off: headerSize}
-	ix := &Index{opts: opts, dim: dim, stride: codeStride(dim)}
+	ix := &Index{opts: opts, rowData: rowData{dim: dim, stride: codeStride(dim)}}
 	ix.labels = section[uint32](r, rows)
 	ix.vecs = section[float32](r, rows*dim)
 	if flags&flagCodes != 0 {
@@ -266,7 +272,7 @@ func decode(buf []byte, opts Options) (*Index, error) {
 			return nil, bad("header: HNSW m %d", m)
 		}
 		ix.opts.M = m
-		g = newGraph(ix)
+		g = newGraph(&ix.rowData, ix.opts)
 		g.maxLevel, g.entry = int(le.Uint32(h[36:])), le.Uint32(h[40:])
 		g.empty = g.entry == noRow
 		upperLen := le.Uint64(h[44:])
@@ -298,7 +304,7 @@ func decode(buf []byte, opts Options) (*Index, error) {
 }
 
 // configure fits a loaded index to its options: codes computed or dropped,
-// the graph kept, built or dropped.
+// the graph kept, built (in the background) or dropped.
 func (ix *Index) configure(g *graph) {
 	switch {
 	case ix.keepsCodes() && ix.codes == nil:
@@ -315,9 +321,11 @@ func (ix *Index) configure(g *graph) {
 	keepGraph := ix.opts.Mode == ModeHNSW || ix.opts.Mode == ModeAuto && ix.live >= ix.opts.HNSWMin/2
 	switch {
 	case g != nil && keepGraph:
-		ix.g = g
+		ix.g.Store(g)
 	case g == nil && wantGraph:
-		ix.buildGraph()
+		ix.mu.Lock()
+		ix.startBuild()
+		ix.mu.Unlock()
 	}
 }
 

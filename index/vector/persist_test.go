@@ -19,6 +19,7 @@ func saved(t testing.TB, o Options, n int) (*Index, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(ix.Close)
 	cl := NewClusters(o.Dim, 20, 0.7, 11)
 	flat := make([]float32, n*o.Dim)
 	cl.Fill(flat)
@@ -46,6 +47,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer back.Close()
+			if back.Building() {
+				t.Fatal("a stored graph is built again")
+			}
 			if back.Len() != ix.Len() || back.Labels() != ix.Labels() || back.Dim() != 20 || back.Mode() != ix.Mode() {
 				t.Fatalf("loaded Len %d Labels %d Dim %d Mode %s, saved %d %d 20 %s",
 					back.Len(), back.Labels(), back.Dim(), back.Mode(), ix.Len(), ix.Labels(), ix.Mode())
@@ -53,7 +58,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if !slices.Equal(back.vecs, ix.vecs) || !slices.Equal(back.labels, ix.labels) || !slices.Equal(back.codes, ix.codes) {
 				t.Fatal("arrays differ after the round trip")
 			}
-			if o.Mode == ModeHNSW && (back.g == nil || !slices.Equal(back.g.links0, ix.g.links0) || !slices.Equal(back.g.upper, ix.g.upper) || back.g.entry != ix.g.entry) {
+			bg, ig := back.g.Load(), ix.g.Load()
+			if o.Mode == ModeHNSW && (bg == nil || !slices.Equal(bg.links0, ig.links0) || !slices.Equal(bg.upper, ig.upper) || bg.entry != ig.entry) {
 				t.Fatal("graph not loaded as saved")
 			}
 			cl := NewClusters(20, 20, 0.7, 12)
@@ -79,8 +85,13 @@ func TestLoadConvertsModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ix.g == nil || ix.codes == nil || ix.Mode() != ModeHNSW {
-		t.Fatalf("flat file loaded as hnsw: graph %v codes %v", ix.g != nil, ix.codes != nil)
+	defer ix.Close()
+	// The graph is built in the background.
+	if err := ix.WaitBuilt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ix.g.Load() == nil || ix.codes == nil || ix.Mode() != ModeHNSW {
+		t.Fatalf("flat file loaded as hnsw: graph %v codes %v", ix.g.Load() != nil, ix.codes != nil)
 	}
 	path2 := filepath.Join(filepath.Dir(path), "b.idx")
 	if err := ix.Save(path2); err != nil {
@@ -90,7 +101,8 @@ func TestLoadConvertsModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ix2.g != nil || ix2.codes == nil || ix2.Mode() != ModeInt8 {
+	defer ix2.Close()
+	if ix2.g.Load() != nil || ix2.Building() || ix2.codes == nil || ix2.Mode() != ModeInt8 {
 		t.Fatal("hnsw file loaded as int8 keeps its graph or lacks codes")
 	}
 	q := ix.row(ix.heads[10])

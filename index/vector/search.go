@@ -35,13 +35,14 @@ func (ix *Index) Search(q []float32, k int, allow *Bitset) []Result {
 	}
 	s := ix.getScratch()
 	defer ix.pool.Put(s)
-	mode := ix.Mode()
+	g := ix.g.Load() // one graph for the whole search
+	mode := ix.modeOf(g)
 	if allow != nil && ix.fewAllowed(allow, mode) {
 		return ix.searchLabels(q, k, allow, s)
 	}
 	switch mode {
 	case ModeHNSW:
-		return ix.searchHNSW(q, k, allow, s)
+		return ix.searchHNSW(g, q, k, allow, s)
 	case ModeInt8:
 		return ix.searchInt8(q, k, allow, s)
 	}
@@ -154,15 +155,15 @@ func (ix *Index) bestOf(q []float32, label uint32) float32 {
 	return best
 }
 
-// searchHNSW searches the graph with ef = max(EfSearch, k); when the ef
+// searchHNSW searches g, the index's graph, with ef = max(EfSearch, k); when the ef
 // nearest allowed vectors hold fewer than k labels (labels with several
 // vectors) it searches again with a larger ef, and when the graph search
 // runs dry it falls back to an exact pass.
-func (ix *Index) searchHNSW(q []float32, k int, allow *Bitset, s *scratch) []Result {
+func (ix *Index) searchHNSW(g *graph, q []float32, k int, allow *Bitset, s *scratch) []Result {
 	ef := max(ix.opts.EfSearch, k)
 	top := &s.top
 	for {
-		found := ix.g.search(q, ef, allow, &s.hs)
+		found := g.search(q, ef, allow, &s.hs)
 		top.reset(k, ix.multi > 0)
 		for _, c := range found {
 			top.push(ix.labels[c.id], c.sim)
