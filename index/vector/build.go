@@ -117,17 +117,19 @@ func (ix *Index) freeze() *rowData {
 	return d
 }
 
-// runBuild is a build's goroutine: it links the rows of d into g, then
-// catches up with the rows added meanwhile and publishes g. Free rows are
-// linked too, as tombstones, which keeps every node reachable when Add
-// reuses them.
+// runBuild is a build's goroutine: it links the live rows of d into g,
+// then catches up with the rows added meanwhile and publishes g. Free rows
+// get nodes without links (linking them would waste work, and a dead first
+// node would leave the next ones nothing to link to); Add links them when
+// it reuses them.
 func (ix *Index) runBuild(b *build, g *graph, d *rowData) {
 	defer close(b.done)
 	from := 0
 	for {
 		to := len(d.labels)
 		g.d = d
-		g.insertMany(rowRange(from, to), b.workers, &b.stop)
+		g.grow(to)
+		g.insertMany(liveRows(d.labels, from, to), b.workers, &b.stop)
 		if b.hold != nil {
 			select {
 			case <-b.hold:
@@ -143,7 +145,9 @@ func (ix *Index) runBuild(b *build, g *graph, d *rowData) {
 				continue
 			}
 			g.d = &ix.rowData
-			g.insertMany(rowRange(to, len(ix.labels)), 1, nil)
+			n := len(ix.labels)
+			g.grow(n)
+			g.insertMany(liveRows(ix.labels, to, n), 1, nil)
 			ix.g.Store(g)
 		}
 		ix.endBuild()
@@ -175,11 +179,13 @@ func (ix *Index) stopBuild() {
 	ix.mu.Lock()
 }
 
-// rowRange returns the rows from, from+1, …, to-1.
-func rowRange(from, to int) []uint32 {
-	rows := make([]uint32, max(to-from, 0))
-	for i := range rows {
-		rows[i] = uint32(from + i)
+// liveRows returns the rows in [from, to) that hold a label.
+func liveRows(labels []uint32, from, to int) []uint32 {
+	var rows []uint32
+	for r := from; r < to; r++ {
+		if labels[r] != noLabel {
+			rows = append(rows, uint32(r))
+		}
 	}
 	return rows
 }

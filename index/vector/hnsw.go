@@ -455,9 +455,11 @@ func (g *graph) replace(row uint32) {
 		g.block(row, l)[0] = 0
 	}
 	if g.entry == row {
+		// The new entry is the highest node with links: nodes of rows
+		// that were free when the graph was built have none.
 		g.empty = true
 		for n, lv := range g.levels {
-			if uint32(n) != row && (g.empty || int(lv) > g.maxLevel) {
+			if uint32(n) != row && g.block(uint32(n), 0)[0] > 0 && (g.empty || int(lv) > g.maxLevel) {
 				g.entry, g.maxLevel, g.empty = uint32(n), int(lv), false
 			}
 		}
