@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // The exported benchmarks run on small inputs: every field is filled and
@@ -133,5 +134,51 @@ func BenchmarkLoad(b *testing.B) {
 		if _, err := Load(path, Options{Mode: ModeInt8}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCrossHNSWMin times the Add that reaches HNSWMin (which used to
+// build the whole graph) against the background build it starts, and the
+// searches served meanwhile: stall/build is the share of the build the
+// writer, and so the store's KB lock, waits for.
+func BenchmarkCrossHNSWMin(b *testing.B) {
+	const n, dim = 20_000, 128
+	flat := make([]float32, n*dim)
+	NewClusters(dim, n/100, 1, 3).Fill(flat)
+	for b.Loop() {
+		b.StopTimer()
+		ix, err := New(Options{Dim: dim, HNSWMin: n, Int8Min: n / 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n - 1 {
+			if err := ix.Add(uint32(i), flat[i*dim:(i+1)*dim]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		err = ix.Add(n-1, flat[(n-1)*dim:])
+		stall := time.Since(t0)
+		if err != nil || !ix.Building() {
+			b.Fatalf("Add: %v, building %v", err, ix.Building())
+		}
+		var lat []time.Duration
+		for i := 0; ix.Building(); i = (i + 1) % n {
+			t := time.Now()
+			ix.Search(flat[i*dim:(i+1)*dim], 10, nil)
+			lat = append(lat, time.Since(t))
+		}
+		if err := ix.WaitBuilt(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		build := time.Since(t0)
+		b.ReportMetric(ms(stall), "stall_ms")
+		b.ReportMetric(ms(build), "build_ms")
+		b.ReportMetric(stall.Seconds()/build.Seconds(), "stall/build")
+		if len(lat) > 0 {
+			b.ReportMetric(ms(medianOf(lat)), "search_during_build_ms")
+		}
+		ix.Close()
 	}
 }
