@@ -162,8 +162,12 @@ func (f *citeFilter) resolve(nums []int) {
 	f.held -= len(f.stack[top])
 	f.stack = f.stack[:top]
 	if b.Len() == 0 {
-		if top == 0 {
-			f.ws.Reset() // the white space before a removed citation goes too
+		// The spaces before a removed citation go too ("text [7]." reads
+		// "text."). Other white space stays: it may be what made a bracket
+		// before it plain text ("[0⇥[9]]"), and dropping it would glue that
+		// bracket and the closing one into a citation ("[0]").
+		if top == 0 && strings.Trim(f.ws.String(), " ") == "" {
+			f.ws.Reset()
 		}
 		return // an enclosing bracket, if any, is read on as if the citation was never there
 	}
