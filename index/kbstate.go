@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -166,6 +167,7 @@ func (st *kbState) loadVectors() error {
 			st.vec = ix
 			return nil
 		}
+		ix.Close() // stale: it may have started a graph build of its own
 	} else if !errors.Is(err, os.ErrNotExist) {
 		st.s.log.Warn("vector snapshot unreadable, rebuilding", "kb", st.name, "err", err)
 	}
@@ -173,6 +175,9 @@ func (st *kbState) loadVectors() error {
 }
 
 func (st *kbState) rebuildVectors() error {
+	if st.vec != nil {
+		st.vec.Close()
+	}
 	if st.dim == 0 {
 		st.vec = nil
 		return nil
@@ -196,6 +201,8 @@ func (st *kbState) rebuildVectors() error {
 		})
 	})
 	if err != nil {
+		ix.Close()
+		st.vec = nil
 		return err
 	}
 	st.vec = ix
@@ -268,6 +275,9 @@ func (st *kbState) saveVectors() error {
 }
 
 func (st *kbState) close() error {
+	if st.vec != nil {
+		st.vec.Close() // stops a graph build in progress
+	}
 	if st.kw == nil {
 		return nil
 	}
@@ -322,4 +332,17 @@ func (st *kbState) vectors() int {
 		return 0
 	}
 	return st.vec.Len()
+}
+
+// waitGraph waits up to d for a vector graph build in progress, so the
+// snapshot saved next holds the graph.
+func (st *kbState) waitGraph(d time.Duration) {
+	if st.vec == nil || !st.vec.Building() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := st.vec.WaitBuilt(ctx); err != nil {
+		st.s.log.Warn("vector graph still building at close; the next start builds it again", "kb", st.name)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -66,6 +67,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.AnswerLogLimit <= 0 {
 		opts.AnswerLogLimit = 100_000
 	}
+	if opts.Vector.Workers <= 0 {
+		// Graph builds run in the background beside searches: leave them
+		// half the cores.
+		opts.Vector.Workers = max(1, runtime.NumCPU()/2)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "kbs"), 0o755); err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "data directory %s: %w", dir, err)
 	}
@@ -110,6 +116,7 @@ func (s *Store) Close() error {
 	var errs []error
 	for _, st := range s.kbs {
 		st.mu.Lock()
+		st.waitGraph(closeGraphWait)
 		errs = append(errs, st.saveVectors(), st.close())
 		st.mu.Unlock()
 	}
@@ -120,6 +127,11 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// closeGraphWait is how long Close lets a graph build in progress finish,
+// so its snapshot holds the graph; past it the snapshot is saved without
+// one and the next start builds it again in the background.
+const closeGraphWait = 10 * time.Second
 
 // Flush saves every KB's vector snapshot, so the next start needs no rebuild.
 func (s *Store) Flush() error {
