@@ -1,36 +1,17 @@
 package api_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/testenv"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // metricValue reads one sample of /metrics: the value of name whose labels
 // include all of labels.
@@ -74,7 +55,7 @@ func metricValue(t *testing.T, text, name string, labels map[string]string) floa
 
 func TestMetricsAndAccessLog(t *testing.T) {
 	s := getStack(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cfg := s.config()
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	_, base := serve(t, cfg)

@@ -169,7 +169,7 @@ func startKefu(t *testing.T, ortLib, dataDir string, extra ...string) string {
 	t.Helper()
 	bin := kefuBinary(t)
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, extra...)...)
 	cmd.Env = kefuEnv(ortLib)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -240,24 +240,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer collects a process's output from its goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newBrowser starts headless Chromium with a fresh profile and the flags this

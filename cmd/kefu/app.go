@@ -135,22 +135,13 @@ func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := embed.FindRuntime(a.ortLib)
+	// New loads ONNX Runtime (--ort-lib, else FindRuntime's places) and
+	// identifies the weights by their checksum, as models.Fingerprint does.
+	e, err := embed.New(spec, embed.Options{ORTLib: a.ortLib, Sessions: a.sessions, IntraOpThreads: a.threads})
 	if err != nil {
 		return nil, err
 	}
-	if err := embed.InitRuntime(lib); err != nil {
-		return nil, err
-	}
-	id, err := models.Fingerprint(spec)
-	if err != nil {
-		return nil, err
-	}
-	e, err := embed.New(spec, embed.Options{ORTLib: lib, Sessions: a.sessions, IntraOpThreads: a.threads, ModelID: id})
-	if err != nil {
-		return nil, err
-	}
-	a.log.Info("embedding model loaded", "model", id, "dim", spec.Dim, "dir", spec.Dir)
+	a.log.Info("embedding model loaded", "model", e.ModelID(), "dim", e.Model().Dim, "dir", spec.Dir)
 	a.emb = e
 	return e, nil
 }
@@ -170,14 +161,10 @@ func (a *app) reranker(name string) (kefu.Reranker, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := embed.FindRuntime(a.ortLib)
-	if err != nil {
+	if err := embed.InitRuntime(a.ortLib); err != nil {
 		return nil, err
 	}
-	if err := embed.InitRuntime(lib); err != nil {
-		return nil, err
-	}
-	r, err := embed.NewReranker(spec, embed.Options{ORTLib: lib, IntraOpThreads: a.threads})
+	r, err := embed.NewReranker(spec, embed.Options{ORTLib: a.ortLib, IntraOpThreads: a.threads})
 	if err != nil {
 		return nil, err
 	}

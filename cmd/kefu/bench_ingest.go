@@ -28,22 +28,12 @@ func benchIngest(ctx context.Context, model, ortLib string, e2eDocs int) (*Inges
 	if err != nil {
 		return nil, err
 	}
-	lib, err := embed.FindRuntime(ortLib)
-	if err != nil {
-		return nil, err
-	}
-	if err := embed.InitRuntime(lib); err != nil {
-		return nil, err
-	}
-	id, err := models.Fingerprint(spec)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := embed.New(spec, embed.Options{ORTLib: lib, ModelID: id})
+	eng, err := embed.New(spec, embed.Options{ORTLib: ortLib})
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
+	id := eng.ModelID()
 
 	demo := filepath.Join(shared, "data", "demo")
 	scifact := filepath.Join(shared, "data", "eval", "scifact", "corpus.jsonl")

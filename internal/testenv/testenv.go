@@ -110,3 +110,23 @@ func RequireORT(tb testing.TB) string {
 	}
 	return p
 }
+
+// SyncBuffer collects output written from several goroutines (a server's
+// logs, a child process's output) for a test to read.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
