@@ -41,8 +41,6 @@ type kbState struct {
 
 	vecDirty bool // the snapshot on disk lags behind
 	deleted  bool
-
-	terms *termCache
 }
 
 func (st *kbState) keywordDir() string { return filepath.Join(st.s.kbDir(st.name), "keyword") }
@@ -52,7 +50,6 @@ func (st *kbState) vectorPath() string { return filepath.Join(st.s.kbDir(st.name
 func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 	st := &kbState{s: s, name: kb.Name, version: kb.Version, dim: kb.Dim,
 		labelOf: map[string]uint32{}, docLabels: map[string][]uint32{}}
-	st.terms = newTermCache(4096, func(text string) []string { return st.kw.Terms(text) })
 	if err := os.MkdirAll(s.kbDir(kb.Name), 0o755); err != nil {
 		return nil, err
 	}

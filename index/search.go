@@ -9,14 +9,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/index/vector"
 )
 
 // MaxCandidates bounds the candidates one search may ask for per side.
 const MaxCandidates = 2000
-
-// coverageDepth is how many keyword results get a coverage figure.
-const coverageDepth = 5
 
 // Search runs the keyword and vector sides of req in parallel, under one read
 // lock of the KB, and returns their candidates with the chunks they name.
@@ -45,13 +43,15 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		wg     sync.WaitGroup
 		kwErr  error
 		kwTook time.Duration
+		kwHits []keyword.Hit
+		nTerms int
 	)
 	if req.Query != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t := time.Now()
-			out.Keyword, kwErr = st.kw.Search(ctx, req.Query, req.K, req.Filter)
+			kwHits, nTerms, kwErr = st.kw.SearchHits(ctx, req.Query, req.K, req.Filter)
 			kwTook = time.Since(t)
 		}()
 	}
@@ -75,6 +75,7 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if req.Query != "" {
 		out.Timings["keyword"] = kwTook
 		out.Terms = st.kw.Terms(req.Query)
+		out.Keyword = st.coverage(kwHits, nTerms)
 	}
 
 	t := time.Now()
@@ -97,7 +98,6 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if err != nil {
 		return nil, err
 	}
-	st.coverage(out)
 	out.Timings["load"] = time.Since(t)
 	return out, nil
 }
@@ -146,74 +146,22 @@ func (st *kbState) allowed(f *kefu.Filter) *vector.Bitset {
 	return bs
 }
 
-// coverage sets, for the first keyword results, the share of the query's
-// terms found in the chunk: in an FAQ entry's questions, in a passage's
-// title, headings and text.
-func (st *kbState) coverage(c *kefu.Candidates) {
-	if len(c.Terms) == 0 {
-		return
-	}
-	q := map[string]bool{}
-	for _, t := range c.Terms {
-		q[t] = true
-	}
-	for i := range c.Keyword[:min(coverageDepth, len(c.Keyword))] {
-		ch := c.Chunks[c.Keyword[i].ChunkID]
-		if ch == nil {
+// coverage turns keyword hits into candidates with the share of the
+// query's distinct terms each holds: for an FAQ entry, in its questions,
+// title and headings (what a question is matched against); for a passage,
+// anywhere.
+func (st *kbState) coverage(hits []keyword.Hit, nTerms int) []kefu.Scored {
+	out := make([]kefu.Scored, len(hits))
+	for i, h := range hits {
+		out[i] = kefu.Scored{ChunkID: h.ChunkID, Score: h.Score}
+		if nTerms == 0 {
 			continue
 		}
-		terms := st.terms.get(ch)
-		found := 0
-		for t := range q {
-			if terms[t] {
-				found++
-			}
+		found := h.Matched
+		if l, ok := st.labelOf[h.ChunkID]; ok && st.attrs[l].Kind == kefu.KindFAQ {
+			found = h.Head
 		}
-		c.Keyword[i].Coverage = float64(found) / float64(len(q))
+		out[i].Coverage = float64(found) / float64(nTerms)
 	}
-}
-
-// termCache keeps the analysed term sets of recently scored chunks.
-type termCache struct {
-	mu      sync.Mutex
-	max     int
-	sets    map[string]map[string]bool
-	analyze func(string) []string // the KB's keyword analyzer
-}
-
-func newTermCache(n int, analyze func(string) []string) *termCache {
-	return &termCache{max: n, sets: map[string]map[string]bool{}, analyze: analyze}
-}
-
-func (tc *termCache) get(c *kefu.Chunk) map[string]bool {
-	tc.mu.Lock()
-	set, ok := tc.sets[c.ID]
-	tc.mu.Unlock()
-	if ok {
-		return set
-	}
-	text := c.ContextText()
-	if c.Kind == kefu.KindFAQ {
-		text = c.Title + "\n" + c.HeadingPath()
-		for _, q := range c.Questions {
-			text += "\n" + q
-		}
-	}
-	set = map[string]bool{}
-	for _, t := range tc.analyze(text) {
-		set[t] = true
-	}
-	tc.mu.Lock()
-	if len(tc.sets) >= tc.max {
-		// Random eviction: map order is random enough and costs nothing.
-		for k := range tc.sets {
-			delete(tc.sets, k)
-			if len(tc.sets) < tc.max*3/4 {
-				break
-			}
-		}
-	}
-	tc.sets[c.ID] = set
-	tc.mu.Unlock()
-	return set
+	return out
 }

@@ -591,3 +591,27 @@ func TestFromChunk(t *testing.T) {
 		t.Fatalf("headings = %q", got.Headings)
 	}
 }
+
+// SearchHits counts the distinct query terms each hit holds, in any field
+// and in its heading fields only.
+func TestSearchHitsCountMatchedTerms(t *testing.T) {
+	ix := openMem(t, Options{})
+	apply(t, ix, []Doc{
+		{ID: "faq", Kind: "faq", Questions: "refund timing", Body: "approval takes two days"},
+		{ID: "page", Kind: "passage", Title: "Weather", Body: "refund approval weather report"},
+	}, nil, nil)
+	hits, n, err := ix.SearchHits(context.Background(), "refund approval weather refund", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("%d distinct query terms, want 3 (refund, approv, weather)", n)
+	}
+	got := map[string][2]int{}
+	for _, h := range hits {
+		got[h.ChunkID] = [2]int{h.Matched, h.Head}
+	}
+	if got["faq"] != [2]int{2, 1} || got["page"] != [2]int{3, 1} {
+		t.Errorf("matched/head counts %v, want faq [2 1] page [3 1]", got)
+	}
+}

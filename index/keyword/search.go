@@ -68,6 +68,9 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 type scratch struct {
 	tf       []float64 // BM25F pseudo-frequency of the current term
 	termHit  []uint32  // document numbers with tf set
+	matched  []uint16  // query terms found in the document, any field
+	headSeen []uint16  // 1 + index of the last query term found in a heading field
+	head     []uint16  // query terms found in title, headings or questions
 	score    []float64
 	hits     []uint32 // document numbers with score set
 	clauses  []uint16 // matching clauses, for the coord variant
@@ -86,6 +89,9 @@ func (s *scratch) prepare(n uint64) {
 	s.tf = make([]float64, n)
 	s.score = make([]float64, n)
 	s.clauses = make([]uint16, n)
+	s.matched = make([]uint16, n)
+	s.headSeen = make([]uint16, n)
+	s.head = make([]uint16, n)
 }
 
 func (s *scratch) reset() {
@@ -95,6 +101,7 @@ func (s *scratch) reset() {
 	for _, d := range s.hits {
 		s.score[d] = 0
 		s.clauses[d] = 0
+		s.matched[d], s.headSeen[d], s.head[d] = 0, 0, 0
 	}
 	s.termHit, s.hits, s.allow, s.filtered = s.termHit[:0], s.hits[:0], s.allow[:0], false
 }
@@ -115,17 +122,41 @@ const checkEvery = 1 << 13
 // matching chunks come back when k exist). The query is plain text, analysed
 // like the documents; no query syntax is interpreted.
 func (ix *Index) Search(ctx context.Context, query string, k int, f *kefu.Filter) ([]kefu.Scored, error) {
+	hits, _, err := ix.SearchHits(ctx, query, k, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kefu.Scored, len(hits))
+	for i, h := range hits {
+		out[i] = kefu.Scored{ChunkID: h.ChunkID, Score: h.Score}
+	}
+	return out, nil
+}
+
+// Hit is a search result with how much of the query it holds.
+type Hit struct {
+	ChunkID string
+	Score   float64
+	// Matched counts the query's distinct terms found in any field of the
+	// chunk, Head those found in its title, heading path or FAQ questions.
+	Matched, Head int
+}
+
+// SearchHits is Search with the matched-term counts of every hit and the
+// number of distinct query terms, from which a caller computes how much of
+// the query a hit covers without analysing its text again.
+func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Filter) ([]Hit, int, error) {
 	if k <= 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	k = min(k, MaxK)
 	qts := ix.queryTerms(query)
 	if len(qts) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	sn, err := ix.snapshot()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer sn.close()
 	s := ix.scratch.Get().(*scratch)
@@ -137,13 +168,14 @@ func (ix *Index) Search(ctx context.Context, query string, k int, f *kefu.Filter
 	if !f.Empty() {
 		ok, err := buildFilter(ctx, sn, s, f)
 		if err != nil || !ok {
-			return nil, err
+			return nil, len(qts), err
 		}
 	}
 	if err := ix.score(ctx, sn, s, qts); err != nil {
-		return nil, err
+		return nil, len(qts), err
 	}
-	return topK(sn, s, k)
+	hits, err := topK(sn, s, k)
+	return hits, len(qts), err
 }
 
 // buildFilter fills s.allow with the documents f lets through and reports
@@ -240,7 +272,8 @@ func postingSet(sn *snap, s *scratch, terms []string, set []uint64) error {
 
 // fieldParams are the per-field constants of one search.
 type fieldParams struct {
-	slot   int // dictionary slot (index in textFields)
+	slot   int  // dictionary slot (index in textFields)
+	head   bool // title, headings or questions: counts for Hit.Head
 	weight float64
 	avg    float64   // average length of the field over the documents that have it
 	inv    []float64 // 1/(1 − b + b·length/avg) for short lengths: a multiplication per posting instead of a division
@@ -270,7 +303,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 		if ix.weights[f] <= 0 {
 			continue
 		}
-		p := fieldParams{slot: f, weight: ix.weights[f], avg: sn.stats.avg(f)}
+		p := fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f], avg: sn.stats.avg(f)}
 		if sc.cardinalityAvg {
 			br, ok := sn.r.(index.BM25Reader)
 			if ok && n > 0 {
@@ -322,7 +355,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 	}
 
 	read := 0
-	for _, qt := range qts {
+	for qi, qt := range qts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -406,6 +439,10 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 						s.termHit = append(s.termHit, uint32(d))
 					}
 					s.tf[d] += fp.weight * tf * inv
+					if fp.head && s.headSeen[d] != uint16(qi+1) {
+						s.headSeen[d] = uint16(qi + 1)
+						s.head[d]++
+					}
 				}
 			}
 		}
@@ -423,6 +460,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 				s.hits = append(s.hits, d)
 			}
 			s.score[d] += w * numer * tf / (tf + k1)
+			s.matched[d]++
 		}
 		s.termHit = s.termHit[:0]
 	}
@@ -449,7 +487,7 @@ func better(a, b hit) bool {
 
 // topK selects the k best of s.hits with a bounded min-heap and resolves
 // their external ids.
-func topK(sn *snap, s *scratch, k int) ([]kefu.Scored, error) {
+func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 	h := make([]hit, 0, min(k, len(s.hits)))
 	for _, d := range s.hits {
 		x := hit{s.score[d], d}
@@ -495,13 +533,13 @@ func topK(sn *snap, s *scratch, k int) ([]kefu.Scored, error) {
 		return 0
 	})
 	externalID := func(d uint32) (string, error) { return sn.externalID(uint64(d)) }
-	out := make([]kefu.Scored, len(h))
+	out := make([]Hit, len(h))
 	for i, x := range h {
 		id, err := externalID(x.doc)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = kefu.Scored{ChunkID: id, Score: x.score}
+		out[i] = Hit{ChunkID: id, Score: x.score, Matched: int(s.matched[x.doc]), Head: int(s.head[x.doc])}
 	}
 	// Document numbers change as bleve merges segments, so equal scores are
 	// ordered by chunk id instead, including at the cut: the chunks tied
@@ -521,21 +559,26 @@ func topK(sn *snap, s *scratch, k int) ([]kefu.Scored, error) {
 			}
 		}
 		if len(tied) > kept && len(tied) <= maxTies {
-			ids := make([]string, len(tied))
+			type idDoc struct {
+				id  string
+				doc uint32
+			}
+			ids := make([]idDoc, len(tied))
 			for i, d := range tied {
 				id, err := externalID(d)
 				if err != nil {
 					return nil, err
 				}
-				ids[i] = id
+				ids[i] = idDoc{id, d}
 			}
-			slices.Sort(ids)
+			slices.SortFunc(ids, func(a, b idDoc) int { return strings.Compare(a.id, b.id) })
 			for i := range kept {
-				out[len(out)-kept+i].ChunkID = ids[i]
+				d := ids[i].doc
+				out[len(out)-kept+i] = Hit{ChunkID: ids[i].id, Score: last, Matched: int(s.matched[d]), Head: int(s.head[d])}
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b kefu.Scored) int {
+	slices.SortStableFunc(out, func(a, b Hit) int {
 		if a.Score != b.Score {
 			if a.Score > b.Score {
 				return -1
