@@ -24,6 +24,11 @@ type SearchRequest struct {
 	Vector []float32 // query embedding; nil skips the vector side
 	K      int       // candidates per side
 	Filter *Filter
+	// Select, when set, is called with the candidates (Docs filled, Chunks
+	// empty) inside the search's snapshot and returns the chunk ids whose
+	// records Chunks must hold; nil loads every candidate's. A retriever
+	// fuses here and loads only the hits it keeps.
+	Select func(c *Candidates) []string
 }
 
 // Scored is a chunk id with a score from one side of the search.
@@ -41,7 +46,8 @@ type Candidates struct {
 	Keyword []Scored          // best first
 	Vector  []Scored          // best first, cosine similarity
 	Terms   []string          // the query's keyword terms as analysed
-	Chunks  map[string]*Chunk // every chunk named above
+	Docs    map[string]string // chunk id → id of its document, for every candidate
+	Chunks  map[string]*Chunk // the chunks named above, or those SearchRequest.Select chose
 	Version uint64            // KB version the search saw
 	Timings map[string]time.Duration
 }

@@ -38,7 +38,7 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		return nil, kefu.Errorf(kefu.EMODEL, "query vector has %d dims, knowledge base %q has %d", len(req.Vector), kb, st.dim)
 	}
 
-	out := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}, Version: st.version, Timings: map[string]time.Duration{}}
+	out := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}, Docs: map[string]string{}, Version: st.version, Timings: map[string]time.Duration{}}
 	var (
 		wg     sync.WaitGroup
 		kwErr  error
@@ -78,20 +78,33 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		out.Keyword = st.coverage(kwHits, nTerms)
 	}
 
+	for _, list := range [][]kefu.Scored{out.Keyword, out.Vector} {
+		for _, sc := range list {
+			if l, ok := st.labelOf[sc.ChunkID]; ok {
+				out.Docs[sc.ChunkID] = st.attrs[l].Doc
+			}
+		}
+	}
+	var load []string
+	if req.Select != nil {
+		load = req.Select(out)
+	} else {
+		for id := range out.Docs {
+			load = append(load, id)
+		}
+	}
 	t := time.Now()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(kbBucket(kb)).Bucket(bucketChunks)
-		for _, list := range [][]kefu.Scored{out.Keyword, out.Vector} {
-			for _, sc := range list {
-				if _, ok := out.Chunks[sc.ChunkID]; ok {
-					continue
-				}
-				rec, err := getChunk(cb, sc.ChunkID)
-				if err != nil {
-					return err
-				}
-				out.Chunks[sc.ChunkID] = &rec.Chunk
+		for _, id := range load {
+			if _, ok := out.Chunks[id]; ok {
+				continue
 			}
+			rec, err := getChunk(cb, id)
+			if err != nil {
+				return err
+			}
+			out.Chunks[id] = &rec.Chunk
 		}
 		return nil
 	})

@@ -484,3 +484,33 @@ func TestPutDocumentsBatch(t *testing.T) {
 		t.Errorf("a document twice in one batch: %v", err)
 	}
 }
+
+// With a selector, the search names every candidate's document but loads
+// only the chunks the selector keeps, inside the same snapshot.
+func TestSearchSelectLoadsOnlyChosenChunks(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	newKB(t, s, "kb")
+	put(t, s, "kb", "a", passages("tide tables for the harbour", "tide clocks and moon phases"))
+	put(t, s, "kb", "b", passages("tide pools hold anemones"))
+	var seen int
+	c, err := s.Search(context.Background(), "kb", kefu.SearchRequest{Query: "tide", Vector: vec("tide"), K: 5,
+		Select: func(c *kefu.Candidates) []string {
+			seen = len(c.Docs)
+			if len(c.Chunks) != 0 {
+				t.Errorf("chunks loaded before the selector chose: %d", len(c.Chunks))
+			}
+			return []string{c.Keyword[0].ChunkID}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 3 || len(c.Docs) != 3 || len(c.Chunks) != 1 || c.Chunks[c.Keyword[0].ChunkID] == nil {
+		t.Fatalf("docs %v, chunks %d (selector saw %d)", c.Docs, len(c.Chunks), seen)
+	}
+	for id, d := range c.Docs {
+		if d != "a" && d != "b" {
+			t.Errorf("chunk %s: document %q", id, d)
+		}
+	}
+}

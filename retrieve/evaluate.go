@@ -210,7 +210,8 @@ func (ev *Evaluator) collect(ctx context.Context, kb *kefu.KB, set *LabelledSet,
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				req := kefu.SearchRequest{Query: texts[i], K: k}
+				// Evaluation ranks ids and documents only: no chunk records.
+				req := kefu.SearchRequest{Query: texts[i], K: k, Select: func(*kefu.Candidates) []string { return nil }}
 				if vecs != nil {
 					req.Vector = vecs[i]
 				}

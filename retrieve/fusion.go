@@ -20,7 +20,9 @@ func Fuse(c *kefu.Candidates, f kefu.Fusion, k int) []kefu.Hit {
 		}
 		h := &kefu.Hit{Chunk: c.Chunks[id]}
 		if h.Chunk == nil {
-			h.Chunk = &kefu.Chunk{ID: id}
+			// Not loaded (SearchRequest.Select): id and document suffice
+			// for fusion and per-document caps.
+			h.Chunk = &kefu.Chunk{ID: id, DocID: c.Docs[id]}
 		}
 		byID[id] = h
 		order = append(order, h)

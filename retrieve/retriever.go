@@ -99,13 +99,11 @@ func CandidateCount(q kefu.Query, f kefu.Fusion) int {
 }
 
 // Candidates embeds the query when the mode needs it and fetches both
-// sides' candidates from one snapshot of the KB.
+// sides' candidates from one snapshot of the KB, with the chunks of the
+// hits Rank will keep.
 func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, fusion kefu.Fusion) (*kefu.Candidates, error) {
-	req := kefu.SearchRequest{K: CandidateCount(q, fusion), Filter: q.Filter}
-	timings := map[string]time.Duration{}
-	if q.Mode != kefu.ModeVector {
-		req.Query = q.Text
-	}
+	var vec []float32
+	var took time.Duration
 	if q.Mode != kefu.ModeKeyword && r.Embedder != nil && r.vectorUseful(q.Text, q.Mode) {
 		if id := r.Embedder.ModelID(); kb.Model != "" && id != kb.Model {
 			return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q was embedded with %s, not %s; re-embed it or start kefu with its model", kb.Name, kb.Model, id)
@@ -115,23 +113,52 @@ func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, f
 		if err != nil {
 			return nil, err
 		}
-		req.Vector = vecs[0]
-		timings["embed"] = time.Since(t)
+		vec, took = vecs[0], time.Since(t)
 	}
-	if q.Mode == kefu.ModeVector && req.Vector == nil {
+	if q.Mode == kefu.ModeVector && vec == nil {
 		return nil, kefu.Errorf(kefu.EUNAVAILABLE, "dense search needs an embedding model")
+	}
+	c, err := r.CandidatesWith(ctx, kb, q, fusion, vec)
+	if err != nil {
+		return nil, err
+	}
+	if vec != nil {
+		c.Timings["embed"] = took
+	}
+	return c, nil
+}
+
+// CandidatesWith is Candidates with the query's vector already computed
+// (nil: keyword side only, unless the mode is dense).
+func (r *Retriever) CandidatesWith(ctx context.Context, kb *kefu.KB, q kefu.Query, fusion kefu.Fusion, vec []float32) (*kefu.Candidates, error) {
+	req := kefu.SearchRequest{K: CandidateCount(q, fusion), Filter: q.Filter, Select: r.selector(q, fusion), Vector: vec}
+	if q.Mode != kefu.ModeVector {
+		req.Query = q.Text
 	}
 	t := time.Now()
 	cands, err := r.Index.Search(ctx, kb.Name, req)
 	if err != nil {
 		return nil, err
 	}
-	timings["search"] = time.Since(t)
+	timings := map[string]time.Duration{"search": time.Since(t)}
 	for k, v := range cands.Timings {
 		timings[k] = v
 	}
 	cands.Timings = timings
 	return cands, nil
+}
+
+// selector picks, inside the index's snapshot, the chunks Rank will need:
+// the fused hits.
+func (r *Retriever) selector(q kefu.Query, fusion kefu.Fusion) func(*kefu.Candidates) []string {
+	return func(c *kefu.Candidates) []string {
+		hits := Fuse(c, fusion, q.K)
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			ids[i] = h.Chunk.ID
+		}
+		return ids
+	}
 }
 
 // Rank fuses candidates into hits, reranks them when a reranker is set, and
@@ -181,12 +208,15 @@ func (r *Retriever) vectorUseful(query string, mode kefu.SearchMode) bool {
 	return slices.Contains(langs, lang)
 }
 
-func (r *Retriever) rerank(ctx context.Context, rr kefu.Reranker, query string, hits []kefu.Hit) ([]kefu.Hit, error) {
-	depth := r.RerankDepth
-	if depth <= 0 {
-		depth = 20
+func (r *Retriever) rerankDepth() int {
+	if r.RerankDepth > 0 {
+		return r.RerankDepth
 	}
-	depth = min(depth, len(hits))
+	return 20
+}
+
+func (r *Retriever) rerank(ctx context.Context, rr kefu.Reranker, query string, hits []kefu.Hit) ([]kefu.Hit, error) {
+	depth := min(r.rerankDepth(), len(hits))
 	passages := make([]string, depth)
 	for i := range passages {
 		passages[i] = hits[i].Chunk.ContextText()

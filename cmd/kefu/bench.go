@@ -238,6 +238,7 @@ func benchSearchCmd(ctx context.Context, args []string) error {
 	dim := fs.Int("dim", 384, "vector dimensions")
 	q := fs.Int("queries", 500, "queries timed")
 	procs := fs.Int("procs", 1, "GOMAXPROCS while timing (1: one core)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -251,7 +252,7 @@ func benchSearchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := benchSearch(ctx, shared, *n, *dim, *q, *procs, progress)
+	rep, err := benchSearch(ctx, shared, *n, *dim, *q, *procs, *cpuProfile, progress)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ type SearchBench struct {
 // benchSearch builds a KB of n chunks in a temporary data directory (texts
 // recombined from the sentences of the shared SciFact and AFQMC corpora,
 // random unit vectors), then times hybrid searches of the datasets' queries.
-func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int, progress func(string)) (*SearchBench, error) {
+func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int, cpuProfile string, progress func(string)) (*SearchBench, error) {
 	sentences, qs, err := benchCorpus(shared)
 	if err != nil {
 		return nil, err
@@ -103,12 +104,23 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 	if procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var lat, kw, vec []float64
 	for i := 0; i < queries+20; i++ {
 		q := kefu.Query{Text: qs[i%len(qs)], K: 10, Mode: kefu.ModeHybrid}
 		v := randomUnit(rng, dim)
 		start := time.Now()
-		c, err := st.Search(ctx, "bench", kefu.SearchRequest{Query: q.Text, Vector: v, K: retrieve.CandidateCount(q, kb.Settings.Fusion)})
+		c, err := r.CandidatesWith(ctx, kb, q, kb.Settings.Fusion, v)
 		if err != nil {
 			return nil, err
 		}

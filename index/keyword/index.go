@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -144,6 +145,8 @@ type Index struct {
 	mu      sync.Mutex // serialises Apply
 	scratch sync.Pool  // *scratch
 	tmp     string     // directory of an ephemeral index, removed by Close
+
+	pruned atomic.Int64 // searches whose last terms were scored for candidates only
 }
 
 // fieldStats are the collection statistics BM25 needs that bleve does not

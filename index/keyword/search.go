@@ -9,7 +9,6 @@ import (
 
 	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
-	zapv17 "github.com/blevesearch/zapx/v17"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -171,7 +170,7 @@ func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Fi
 			return nil, len(qts), err
 		}
 	}
-	if err := ix.score(ctx, sn, s, qts); err != nil {
+	if err := ix.score(ctx, sn, s, qts, k); err != nil {
 		return nil, len(qts), err
 	}
 	hits, err := topK(sn, s, k)
@@ -277,6 +276,8 @@ type fieldParams struct {
 	weight float64
 	avg    float64   // average length of the field over the documents that have it
 	inv    []float64 // 1/(1 − b + b·length/avg) for short lengths: a multiplication per posting instead of a division
+	norm0  float64   // 1 − b
+	normL  float64   // b/avg
 }
 
 // invLengths is the number of lengths fieldParams.inv holds: most chunks are
@@ -294,7 +295,7 @@ const invLengths = 512
 // from the textbook one (see scoring); bleve gives the postings, this the
 // ranking. Term-at-a-time over dense arrays is the simplest exact method and
 // fast enough at 100k chunks (see BenchmarkSearch).
-func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm) error {
+func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, k int) error {
 	n := sn.n
 	sc := ix.opts.scoring
 	k1, b := ix.opts.K1, ix.opts.B
@@ -315,6 +316,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 			}
 		}
 		if p.avg > 0 {
+			p.norm0, p.normL = 1-b, b/p.avg
 			p.inv = s.inv[f][:0]
 			for l := range invLengths {
 				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
@@ -332,6 +334,10 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 	}
 	idf := func(df float64) float64 {
 		return math.Log(1 + (float64(n)-df+0.5)/(df+0.5))
+	}
+
+	if !sc.fieldSum {
+		return ix.scoreBM25F(ctx, sn, s, qts, fields, k, numer, idf)
 	}
 
 	// The clauses of bleve's disjunction, for the queryNorm and coord
@@ -355,116 +361,42 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 	}
 
 	read := 0
-	for qi, qt := range qts {
+	for _, qt := range qts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		term := []byte(qt.term)
 		for _, fp := range fields {
-			// Per-field variant: the clause's idf comes from the field's
-			// document frequency, as in bleve.
-			var clause float64
-			if sc.fieldSum {
-				df, err := sn.count(fp.slot, term, s)
-				if err != nil {
-					return err
-				}
-				clause = idf(float64(df)) * fp.weight * qt.qtf
-				if sc.queryNorm {
-					clause *= idf(float64(df)) * queryNorm
-				}
+			// The clause's idf comes from the field's document frequency,
+			// as in bleve.
+			df, err := sn.count(fp.slot, term, s)
+			if err != nil {
+				return err
 			}
-			norm0, normL := 1-b, b/fp.avg
-			for i := range sn.segs {
-				pl, err := sn.postings(i, fp.slot, term, s)
-				if err != nil {
-					return err
+			clause := idf(float64(df)) * fp.weight * qt.qtf
+			if sc.queryNorm {
+				clause *= idf(float64(df)) * queryNorm
+			}
+			err = eachPosting(ctx, sn, s, fp, term, &read, func(d uint64, freq uint64, inv float64) {
+				tf := float64(freq)
+				if sc.sqrtTF {
+					tf = math.Sqrt(tf)
 				}
-				if pl == nil {
-					continue
+				if !s.allowed(d) {
+					return
 				}
-				off, exact := sn.segs[i].offset, sn.segs[i].exactLen
-				s.it = pl.Iterator(true, true, false, s.it)
-				zit, _ := s.it.(*zapv17.PostingsIterator)
-				for {
-					if read++; read%checkEvery == 0 {
-						if err := ctx.Err(); err != nil {
-							return err
-						}
-					}
-					var (
-						p   segment.Posting
-						err error
-					)
-					if zit != nil {
-						p, err = zit.Next() // a direct call, not through the interface
-					} else {
-						p, err = s.it.Next()
-					}
-					if err != nil {
-						return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-					}
-					if p == nil {
-						break
-					}
-					var d, freq uint64
-					var inv float64 // 1 / length normalisation
-					if zp, ok := p.(*zapv17.Posting); ok && exact {
-						d, freq = off+zp.Number(), zp.Frequency()
-						if l := zp.NormUint64(); l < uint64(len(fp.inv)) {
-							inv = fp.inv[l]
-						} else {
-							inv = 1 / (norm0 + normL*float64(l))
-						}
-					} else {
-						d, freq = off+p.Number(), p.Frequency()
-						inv = 1 / (norm0 + normL*lenFromNorm(p.Norm()))
-					}
-					tf := float64(freq)
-					if sc.sqrtTF {
-						tf = math.Sqrt(tf)
-					}
-					if sc.fieldSum {
-						if !s.allowed(d) {
-							continue
-						}
-						if s.score[d] == 0 {
-							s.hits = append(s.hits, uint32(d))
-						}
-						s.score[d] += clause * numer * tf / (tf + k1/inv)
-						s.clauses[d]++
-						continue
-					}
-					if s.tf[d] == 0 {
-						s.termHit = append(s.termHit, uint32(d))
-					}
-					s.tf[d] += fp.weight * tf * inv
-					if fp.head && s.headSeen[d] != uint16(qi+1) {
-						s.headSeen[d] = uint16(qi + 1)
-						s.head[d]++
-					}
+				if s.score[d] == 0 {
+					s.hits = append(s.hits, uint32(d))
 				}
+				s.score[d] += clause * numer * tf / (tf + k1/inv)
+				s.clauses[d]++
+			})
+			if err != nil {
+				return err
 			}
 		}
-		if sc.fieldSum {
-			continue
-		}
-		w := qt.qtf * idf(float64(len(s.termHit)))
-		for _, d := range s.termHit {
-			tf := s.tf[d]
-			s.tf[d] = 0
-			if !s.allowed(uint64(d)) {
-				continue
-			}
-			if s.score[d] == 0 {
-				s.hits = append(s.hits, d)
-			}
-			s.score[d] += w * numer * tf / (tf + k1)
-			s.matched[d]++
-		}
-		s.termHit = s.termHit[:0]
 	}
-	if sc.fieldSum && sc.coord {
+	if sc.coord {
 		total := float64(len(qts) * len(fields))
 		for _, d := range s.hits {
 			s.score[d] *= float64(s.clauses[d]) / total
