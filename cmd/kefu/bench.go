@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/embed"
@@ -117,28 +119,31 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	})
 }
 
-// benchTexts chunks the demo docs and SciFact abstracts with the model's
-// tokenizer and samples n chunks of 8 to maxTok tokens, mixed lengths.
-func benchTexts(ctx context.Context, counter kefu.TokenCounter, maxTok, n int) ([]string, error) {
+// benchTexts takes n texts from the demo docs and the SciFact abstracts,
+// with lengths in the model's tokens spread evenly on a log scale from 8 to
+// maxTok (embed.MixedLengthTexts): the mix of short questions, FAQ entries
+// and full chunks an ingest and a query stream bring.
+func benchTexts(ctx context.Context, tok *embed.Tokenizer, maxTok, n int) ([]string, error) {
 	shared, err := sharedDir()
 	if err != nil {
 		return nil, err
 	}
-	ch := &ingest.Chunker{Counter: counter, MaxTokens: maxTok}
-	var texts []string
+	var docs []string
 	add := func(name string, data []byte) {
-		docs, err := ingest.Parse(ctx, name, data, ingest.DefaultLimits())
+		parsed, err := ingest.Parse(ctx, name, data, ingest.DefaultLimits())
 		if err != nil {
 			return
 		}
-		for _, d := range docs {
-			for _, c := range ch.Chunk(d) {
-				for _, t := range c.EmbedTexts() {
-					if k := counter.CountTokens(t); k >= 8 && k <= maxTok {
-						texts = append(texts, t)
-					}
-				}
+		for _, d := range parsed {
+			var b strings.Builder
+			for _, blk := range d.Blocks {
+				b.WriteString(blk.Text)
+				b.WriteString("\n")
 			}
+			for _, f := range d.FAQs {
+				b.WriteString(strings.Join(f.Questions, " ") + " " + f.Answer + "\n")
+			}
+			docs = append(docs, b.String())
 		}
 	}
 	ups, _ := ingest.Walk(filepath.Join(shared, "data", "demo"))
@@ -147,17 +152,11 @@ func benchTexts(ctx context.Context, counter kefu.TokenCounter, maxTok, n int) (
 		if err != nil {
 			continue
 		}
-		data := make([]byte, 0, 64<<10)
-		buf := make([]byte, 32<<10)
-		for {
-			k, err := rc.Read(buf)
-			data = append(data, buf[:k]...)
-			if err != nil {
-				break
-			}
-		}
+		data, err := io.ReadAll(io.LimitReader(rc, 8<<20))
 		rc.Close()
-		add(u.Name, data)
+		if err == nil {
+			add(u.Name, data)
+		}
 	}
 	corpus, err := os.ReadFile(filepath.Join(shared, "data", "eval", "scifact", "corpus.jsonl"))
 	if err != nil {
@@ -170,10 +169,12 @@ func benchTexts(ctx context.Context, counter kefu.TokenCounter, maxTok, n int) (
 		}
 	}
 	add("scifact.jsonl", corpus)
+	// Alternate the two sources so both contribute to every length.
 	rng := rand.New(rand.NewPCG(42, 1))
-	rng.Shuffle(len(texts), func(i, j int) { texts[i], texts[j] = texts[j], texts[i] })
-	if len(texts) > n {
-		texts = texts[:n]
+	rng.Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
+	texts := embed.MixedLengthTexts(tok, docs, n, 8, maxTok)
+	if len(texts) < n {
+		return nil, kefu.Errorf(kefu.EINVALID, "bench: only %d texts of the lengths wanted", len(texts))
 	}
 	return texts, nil
 }
