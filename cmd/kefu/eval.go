@@ -122,6 +122,10 @@ func runEval(ctx context.Context, args []string) error {
 	if *k > 0 {
 		addCutoff(rep, test, *k)
 	}
+	// The KB keeps its latest report, which the console shows.
+	if err := rep.WriteDir(filepath.Join(a.store.Dir(), "kbs", kb, "eval")); err != nil {
+		return err
+	}
 	if *out != "" {
 		if err := rep.WriteDir(*out); err != nil {
 			return err
