@@ -90,5 +90,14 @@ func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder,
 	if out != nil {
 		fmt.Fprintf(out, "kefu: calibrated %q on %d labelled demo questions\n", kbName, len(samples))
 	}
-	return nil
+	// A first report for the console: the KB measured on the same questions
+	// (the calibration's fit, not a held-out test; `kefu eval --kb NAME
+	// --questions FILE --calibrate` measures on a held-out half).
+	ev := &retrieve.Evaluator{Retriever: a.retriever(e), KBs: a.store}
+	rep, err := ev.Run(ctx, kbName, set, nil, retrieve.EvalOptions{})
+	if err != nil {
+		return err
+	}
+	rep.Notes = append(rep.Notes, "Measured on the labelled questions the confidence was fitted on, when the demo was set up: run `kefu eval --kb "+kbName+" --questions FILE --calibrate` for a held-out measurement.")
+	return rep.WriteDir(filepath.Join(a.store.Dir(), "kbs", kbName, "eval"))
 }
