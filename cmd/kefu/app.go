@@ -28,6 +28,7 @@ type common struct {
 	logJSON  bool
 	sessions int
 	threads  int
+	limits   ingest.Limits
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -41,6 +42,13 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.IntVar(&c.sessions, "sessions", 0, "ONNX sessions run in parallel (default: one per core)")
 	fs.IntVar(&c.threads, "threads", 0, "intra-op threads per ONNX session (default 1)")
+	c.limits = ingest.DefaultLimits()
+	fs.Int64Var(&c.limits.MaxFileBytes, "max-file-bytes", c.limits.MaxFileBytes, "ingest: largest file")
+	fs.Int64Var(&c.limits.MaxDecompressedBytes, "max-unpacked-bytes", c.limits.MaxDecompressedBytes, "ingest: most bytes unpacked from one file (ZIP, DOCX, XLSX, PDF streams)")
+	fs.IntVar(&c.limits.MaxPages, "max-pages", c.limits.MaxPages, "ingest: most pages of a PDF")
+	fs.IntVar(&c.limits.MaxRows, "max-rows", c.limits.MaxRows, "ingest: most rows of a sheet or records of a JSON file")
+	fs.IntVar(&c.limits.MaxZipEntries, "max-zip-entries", c.limits.MaxZipEntries, "ingest: most entries of an archive")
+	fs.DurationVar(&c.limits.MaxTime, "max-file-time", c.limits.MaxTime, "ingest: longest time spent on one file")
 }
 
 // parse parses flags that may come before, between or after positional
@@ -177,7 +185,7 @@ func (a *app) reranker(name string) (kefu.Reranker, error) {
 }
 
 func (a *app) ingester(e kefu.Embedder) *ingest.Service {
-	return &ingest.Service{Store: a.store, Embedder: e, Limits: ingest.DefaultLimits()}
+	return &ingest.Service{Store: a.store, Embedder: e, Limits: a.limits}
 }
 
 func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
