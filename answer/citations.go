@@ -135,9 +135,9 @@ func (f *citeFilter) rune(r rune) {
 	case f.held > maxCiteRunes:
 		// Numbers and brackets nested past the limit: not text anyone wrote
 		// to be read, and shown verbatim they could form a citation with what
-		// follows; dropped.
+		// follows; dropped, as a removed citation is.
 		f.stack, f.held = nil, 0
-		f.ws.Reset()
+		f.dropSpaces()
 		f.removed++
 	}
 }
@@ -162,17 +162,24 @@ func (f *citeFilter) resolve(nums []int) {
 	f.held -= len(f.stack[top])
 	f.stack = f.stack[:top]
 	if b.Len() == 0 {
-		// The spaces before a removed citation go too ("text [7]." reads
-		// "text."). Other white space stays: it may be what made a bracket
-		// before it plain text ("[0⇥[9]]"), and dropping it would glue that
-		// bracket and the closing one into a citation ("[0]").
-		if top == 0 && strings.Trim(f.ws.String(), " ") == "" {
-			f.ws.Reset()
+		if top == 0 {
+			f.dropSpaces()
 		}
 		return // an enclosing bracket, if any, is read on as if the citation was never there
 	}
 	f.emitHeld()
 	f.buf.WriteString(b.String())
+}
+
+// dropSpaces removes the spaces before a removed citation ("text [7]."
+// reads "text."). Other white space stays: it may be what made a bracket
+// before it plain text ("[0⇥[9]]", "[1 ,\r[99…"), and dropping it would glue
+// that bracket to what follows into a citation, or into a bracket the next
+// reading drops.
+func (f *citeFilter) dropSpaces() {
+	if strings.Trim(f.ws.String(), " ") == "" {
+		f.ws.Reset()
+	}
 }
 
 func isOpen(r rune) bool  { return r == '[' || r == '［' || r == '【' }
