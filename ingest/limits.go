@@ -43,37 +43,23 @@ func DefaultLimits() Limits {
 // withDefaults fills zero fields with the defaults.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxFileBytes <= 0 {
-		l.MaxFileBytes = d.MaxFileBytes
-	}
-	if l.MaxDecompressedBytes <= 0 {
-		l.MaxDecompressedBytes = d.MaxDecompressedBytes
-	}
-	if l.MaxPages <= 0 {
-		l.MaxPages = d.MaxPages
-	}
-	if l.MaxRows <= 0 {
-		l.MaxRows = d.MaxRows
-	}
-	if l.MaxZipEntries <= 0 {
-		l.MaxZipEntries = d.MaxZipEntries
-	}
-	if l.MaxZipDepth <= 0 {
-		l.MaxZipDepth = d.MaxZipDepth
-	}
-	if l.MaxFieldBytes <= 0 {
-		l.MaxFieldBytes = d.MaxFieldBytes
-	}
-	if l.MaxBlocks <= 0 {
-		l.MaxBlocks = d.MaxBlocks
-	}
-	if l.MaxPageContentBytes <= 0 {
-		l.MaxPageContentBytes = d.MaxPageContentBytes
-	}
-	if l.MaxTime <= 0 {
-		l.MaxTime = d.MaxTime
-	}
+	orDefault(&l.MaxFileBytes, d.MaxFileBytes)
+	orDefault(&l.MaxDecompressedBytes, d.MaxDecompressedBytes)
+	orDefault(&l.MaxPages, d.MaxPages)
+	orDefault(&l.MaxRows, d.MaxRows)
+	orDefault(&l.MaxZipEntries, d.MaxZipEntries)
+	orDefault(&l.MaxZipDepth, d.MaxZipDepth)
+	orDefault(&l.MaxFieldBytes, d.MaxFieldBytes)
+	orDefault(&l.MaxBlocks, d.MaxBlocks)
+	orDefault(&l.MaxPageContentBytes, d.MaxPageContentBytes)
+	orDefault(&l.MaxTime, d.MaxTime)
 	return l
+}
+
+func orDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // tooLarge is the refusal of a file that hit a limit, e.g.
