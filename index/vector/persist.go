@@ -329,7 +329,8 @@ func (ix *Index) configure(g *graph) {
 	}
 }
 
-// check verifies that every link points at a node and fits its list.
+// check verifies that every list fits its size and every link points at a
+// node that has the link's level.
 func (g *graph) check() error {
 	n := len(g.levels)
 	if !g.empty && (int(g.entry) >= n || g.maxLevel > maxGraphLevel || int(g.levels[g.entry]) != g.maxLevel) {
@@ -338,13 +339,16 @@ func (g *graph) check() error {
 	if g.empty && n > 0 {
 		return fmt.Errorf("no entry point for %d nodes", n)
 	}
-	ids := func(b []uint32, limit int) error {
+	ids := func(b []uint32, limit, level int) error {
 		if int(b[0]) > limit {
 			return fmt.Errorf("%d links in a list of %d", b[0], limit)
 		}
 		for _, id := range b[1 : 1+b[0]] {
 			if int(id) >= n {
 				return fmt.Errorf("link to node %d of %d", id, n)
+			}
+			if int(g.levels[id]) < level {
+				return fmt.Errorf("link on level %d to node %d of level %d", level, id, g.levels[id])
 			}
 		}
 		return nil
@@ -354,7 +358,7 @@ func (g *graph) check() error {
 		if int(lv) > g.maxLevel {
 			return fmt.Errorf("node %d above the top level", node)
 		}
-		if err := ids(g.block(uint32(node), 0), g.m0); err != nil {
+		if err := ids(g.block(uint32(node), 0), g.m0, 0); err != nil {
 			return err
 		}
 		off := int(g.upperIdx[node])
@@ -369,7 +373,7 @@ func (g *graph) check() error {
 		}
 		next = off + int(lv)*(g.m+1)
 		for l := 1; l <= int(lv); l++ {
-			if err := ids(g.block(uint32(node), l), g.m); err != nil {
+			if err := ids(g.block(uint32(node), l), g.m, l); err != nil {
 				return err
 			}
 		}
