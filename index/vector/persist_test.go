@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -202,7 +203,8 @@ func TestSaveLeavesNoTempFiles(t *testing.T) {
 // FuzzLoad feeds arbitrary bytes to the decoder, once as they are and once
 // with a valid trailer, so the structure checks behind the checksum are
 // reached too. It must return an index or an error, never panic, and never
-// allocate more than the input's size suggests.
+// allocate more than the input's size suggests; an index it returns takes
+// deletes, adds and searches.
 func FuzzLoad(f *testing.F) {
 	for _, o := range []Options{{Dim: 3, Mode: ModeFlat}, {Dim: 5, Mode: ModeInt8}, {Dim: 4, Mode: ModeHNSW, M: 2}} {
 		ix, err := New(o)
@@ -244,6 +246,17 @@ func FuzzLoad(f *testing.F) {
 			ix.Search(q, 3, nil)
 			if ix.Len() > len(b) {
 				t.Fatalf("%d vectors from %d bytes", ix.Len(), len(b))
+			}
+			// A file that loads is one the index can go on working with.
+			ix.Delete(1)
+			if err := ix.Add(7, q); err != nil {
+				t.Fatalf("add after load: %v", err)
+			}
+			if err := ix.WaitBuilt(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if r := ix.Search(q, 1, nil); len(r) == 0 {
+				t.Fatalf("added vector not found")
 			}
 		}
 	})
