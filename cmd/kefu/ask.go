@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -58,29 +58,17 @@ func runAsk(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(ans)
+		return printJSON(ans)
 	}
 	fmt.Println()
 	if ans.Disclaimer != "" && !strings.Contains(ans.Text, ans.Disclaimer) {
 		fmt.Println("\n" + ans.Disclaimer)
 	}
 	for _, ci := range ans.Citations {
-		fmt.Printf("[%d] %s (%s)\n", ci.N, firstNonEmpty(ci.Title, ci.DocID), ci.DocID)
+		fmt.Printf("[%d] %s (%s)\n", ci.N, cmp.Or(ci.Title, ci.DocID), ci.DocID)
 	}
 	fmt.Fprintf(os.Stderr, "route %s, confidence %.2f, %.0f ms\n", ans.Route, ans.Confidence, ans.Timings.TotalMS)
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // llmOptions are the flags of an OpenAI-compatible LLM.

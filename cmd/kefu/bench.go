@@ -56,12 +56,19 @@ func joinBar(s []string) string {
 
 func printResult(asJSON bool, v any, human func()) error {
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return printJSON(v)
 	}
 	human()
 	return nil
+}
+
+// printJSON writes v to standard output as indented JSON, with <, > and &
+// as they are.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // sharedDir finds ../shared (or $KEFU_SHARED) for benchmark data.

@@ -135,9 +135,7 @@ func runEval(ctx context.Context, args []string) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(rep)
 	}
 	fmt.Print(rep.Markdown())
 	fmt.Printf("\nknowledge base: %s\n", kb)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -51,9 +49,7 @@ func runKB(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return printJSON(struct {
 			*kefu.KB
 			Stats kefu.KBStats `json:"stats"`
 		}{kb, st})

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/kefu-dev/kefu"
@@ -55,9 +53,7 @@ func runSearch(ctx context.Context, args []string) error {
 	}
 	resp := api.NewSearchResponse(r)
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(resp)
+		return printJSON(resp)
 	}
 	fmt.Printf("%d hits, confidence %.2f, %.1f ms\n", len(resp.Hits), resp.Confidence, resp.TookMS)
 	for i, h := range resp.Hits {
