@@ -67,7 +67,8 @@ func (c *conversations) history(kb, id string) []turn {
 	return append([]turn(nil), conv.turns...)
 }
 
-// add records a turn, dropping the oldest beyond the limit.
+// add records a turn, dropping the oldest beyond the limit, and keeps the
+// conversation for another TTL.
 func (c *conversations) add(kb, id string, t turn) {
 	if c == nil || id == "" {
 		return
@@ -78,8 +79,8 @@ func (c *conversations) add(kb, id string, t turn) {
 	conv, ok := c.lru.Get(key)
 	if !ok {
 		conv = &conversation{}
-		c.lru.Add(key, conv)
 	}
+	c.lru.Add(key, conv) // Get does not renew the TTL; Add does
 	c.mu.Unlock()
 	conv.mu.Lock()
 	defer conv.mu.Unlock()

@@ -187,6 +187,24 @@ func TestConversationsBounded(t *testing.T) {
 	}
 }
 
+// TestConversationTTLFromLastTurn: a conversation expires a TTL after its
+// last turn, not after its first.
+func TestConversationTTLFromLastTurn(t *testing.T) {
+	const ttl = time.Second
+	c := newConversations(3, 5, ttl)
+	c.add("kb", "u", turn{Question: "1"})
+	time.Sleep(ttl * 6 / 10)
+	c.add("kb", "u", turn{Question: "2"})
+	time.Sleep(ttl * 6 / 10) // 1.2 TTL after the first turn, 0.6 after the last
+	if h := c.history("kb", "u"); len(h) != 2 {
+		t.Fatalf("history %+v, want both turns", h)
+	}
+	time.Sleep(ttl * 6 / 10)
+	if h := c.history("kb", "u"); h != nil {
+		t.Fatalf("history %+v kept 1.2 TTL after the last turn", h)
+	}
+}
+
 // TestPolicyFileReload: the policy file adds words and replaces messages;
 // Reload picks up a new file, keeps the old policy when the new one is
 // broken, and empties the cache.
