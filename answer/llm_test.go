@@ -593,6 +593,12 @@ func TestFollowUpLLMRewrite(t *testing.T) {
 	if rw.Stream || !strings.Contains(rw.Messages[1].Content, "Customer: Do you ship internationally?") {
 		t.Errorf("rewrite request %+v", rw)
 	}
+	// The same follow-up in another conversation hits the cache under the
+	// rewrite, and the answer still says which query it answered.
+	ask(t, s, kefu.AskRequest{KB: "shop", Question: "Do you ship internationally?", ConversationID: "u9"})
+	if b := ask(t, s, kefu.AskRequest{KB: "shop", Question: "and how long does it take?", ConversationID: "u9"}); !b.Cached || b.Query != a.Query {
+		t.Errorf("cached follow-up: cached %v, query %q", b.Cached, b.Query)
+	}
 	stall.Store(true)
 	// The question alone retrieves weakly, so the heuristic's rewrite is used.
 	ret.mu.Lock()

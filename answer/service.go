@@ -295,11 +295,12 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 	if how == "llm" {
 		r.a.Timings.RewriteMS = ms(time.Since(t0))
 		r.query, r.rewrite = cand, how
+		r.a.Query = r.query
 	}
 
 	// The heuristic's candidate is weighed against the question as asked:
 	// a cached confident answer to the question wins outright.
-	key := cacheKey(kb, r.query)
+	key := cacheKey(kb, pol.gen, r.lang, r.query)
 	if c, ok := s.cached(key); ok && (how != "heuristic" || confidentRoute(c.Route)) {
 		r.serveCached(c)
 		return s.finish(ctx, r, start), nil
@@ -316,7 +317,7 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		}
 		if ret2.Confidence > ret.Confidence {
 			ret, r.query, r.rewrite = ret2, cand, how
-			key = cacheKey(kb, r.query)
+			key = cacheKey(kb, pol.gen, r.lang, r.query)
 		}
 	}
 	r.a.Timings.RetrieveMS = ms(time.Since(t0))
@@ -492,16 +493,18 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 	return a
 }
 
-// cacheKey identifies an answer: KB name, creation time and version, and
-// the query folded with its punctuation dropped, so "怎么退款？" and "怎么退款"
-// share an entry and any change to the KB misses. The creation time tells a
-// KB from one deleted and created again under its name, whose versions
-// start over.
-func cacheKey(kb *kefu.KB, query string) string {
+// cacheKey identifies an answer: KB name, creation time and version, the
+// policy's generation, the reply language, and the query folded with its
+// punctuation dropped, so "怎么退款？" and "怎么退款" share an entry and any
+// change to the KB or the policy misses. The creation time tells a KB from
+// one deleted and created again under its name, whose versions start over;
+// the language matters for a question with none of its own ("12345?"),
+// answered in its conversation's.
+func cacheKey(kb *kefu.KB, policyGen uint64, lang, query string) string {
 	var b strings.Builder
 	b.WriteString(kb.Name)
 	b.WriteByte(0)
-	b.WriteString(fmt.Sprint(kb.CreatedAt.UnixNano(), ".", kb.Version))
+	b.WriteString(fmt.Sprint(kb.CreatedAt.UnixNano(), ".", kb.Version, ".", policyGen, ".", lang))
 	b.WriteByte(0)
 	space, wrote := false, false
 	for _, r := range fold(query) {

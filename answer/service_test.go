@@ -187,6 +187,22 @@ func TestConversationsBounded(t *testing.T) {
 	}
 }
 
+// TestCacheKeepsLanguagesApart: a question with no language of its own is
+// answered in its conversation's; the cache must not serve that reply to
+// the same question asked elsewhere.
+func TestCacheKeepsLanguagesApart(t *testing.T) {
+	ret := &fakeRetriever{byQuery: map[string]kefu.Retrieval{
+		"怎么申请退款？": {Hits: hits(faqChunk(t, "怎么申请退款？")), Confidence: 0.95},
+	}}
+	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.Turns = 2 })
+	ask(t, s, kefu.AskRequest{KB: "shop", Question: "怎么申请退款？", ConversationID: "u1"})
+	zh := ask(t, s, kefu.AskRequest{KB: "shop", Question: "12345?", ConversationID: "u1"})
+	en := ask(t, s, kefu.AskRequest{KB: "shop", Question: "12345?"})
+	if zh.Text != defaultMessages["zh"].Unknown || en.Text != defaultMessages["en"].Unknown || en.Cached {
+		t.Errorf("in the conversation %s\nalone (cached %v) %s", show(zh), en.Cached, show(en))
+	}
+}
+
 // TestConversationTTLFromLastTurn: a conversation expires a TTL after its
 // last turn, not after its first.
 func TestConversationTTLFromLastTurn(t *testing.T) {
