@@ -228,8 +228,18 @@ func (st *kbState) unref(b *bolt.Bucket, ch *change, docID string, old, keep []s
 		}
 		rec.Refs = slices.DeleteFunc(rec.Refs, func(d string) bool { return d == docID })
 		if len(rec.Refs) > 0 {
-			// Shared: the next document becomes the owner.
+			// Shared: the next document becomes the owner, and the chunk
+			// cites it, not the one that let go.
 			rec.Chunk.DocID = rec.Refs[0]
+			switch owner, err := getDoc(b, rec.Refs[0]); {
+			case err == nil:
+				rec.Chunk.Source, rec.Chunk.URL = owner.Source, owner.URL
+				if owner.Title != "" {
+					rec.Chunk.Title = owner.Title
+				}
+			case kefu.ErrorCode(err) != kefu.ENOTFOUND: // every referrer has a record; none keeps the old values
+				return err
+			}
 			if err := putJSON(cb, []byte(key), rec); err != nil {
 				return err
 			}
@@ -246,6 +256,7 @@ func (st *kbState) unref(b *bolt.Bucket, ch *change, docID string, old, keep []s
 			return err
 		}
 		ch.del(key)
+		delete(ch.attrs, rec.Label) // set when another document let go earlier in this change
 		ch.freed = append(ch.freed, rec.Label)
 	}
 	return nil

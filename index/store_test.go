@@ -181,6 +181,10 @@ func TestDuplicateChunksStoredOnce(t *testing.T) {
 	if len(c.Keyword) != 1 || c.Chunks[c.Keyword[0].ChunkID].DocID != "b" {
 		t.Fatalf("after deleting one owner: %+v", c.Keyword)
 	}
+	// The chunk now cites its remaining owner.
+	if got := c.Chunks[c.Keyword[0].ChunkID]; got.Source != "b" || got.Title != "Title b" {
+		t.Errorf("after deleting one owner the chunk cites source %q, title %q", got.Source, got.Title)
+	}
 	// Filtering by the remaining document finds the shared chunk on both sides.
 	c = search(t, s, "kb", "returns seven days", &kefu.Filter{DocIDs: []string{"b"}})
 	if len(c.Keyword) != 1 || len(c.Vector) != 1 {
@@ -483,6 +487,48 @@ func TestPutDocumentsBatch(t *testing.T) {
 	if err := s.PutDocuments(ctx, []kefu.DocumentUpdate{up("d", passages("x")), up("d", passages("y"))}); kefu.ErrorCode(err) != kefu.EINVALID {
 		t.Errorf("a document twice in one batch: %v", err)
 	}
+}
+
+// A batch in which both owners of a shared chunk let go of it frees the
+// chunk's label completely, so the next new chunk reuses it, also after a
+// restart.
+func TestBatchDroppingSharedChunkFreesItsLabel(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	newKB(t, s, "kb")
+	shared := passages("boilerplate footer about cookies")
+	put(t, s, "kb", "a", shared)
+	put(t, s, "kb", "b", shared)
+	up := func(id, text string) kefu.DocumentUpdate {
+		cs := passages(text)
+		return kefu.DocumentUpdate{Doc: &kefu.Document{ID: id, KB: "kb", Source: id}, Chunks: cs, Vectors: vecsOf(cs)}
+	}
+	if err := s.PutDocuments(ctx, []kefu.DocumentUpdate{up("a", "a alone"), up("b", "b alone")}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		st, err := s.state("kb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		for _, l := range st.free {
+			if st.attrs[l].Key != "" {
+				t.Errorf("%s: free label %d still holds %q", when, l, st.attrs[l].Key)
+			}
+		}
+		if len(st.labelOf) != 2 {
+			t.Errorf("%s: %d chunks known by label, want 2", when, len(st.labelOf))
+		}
+	}
+	check("after the batch", s)
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	check("after a restart", s)
 }
 
 // With a selector, the search names every candidate's document but loads
