@@ -304,23 +304,20 @@ func readSnapshotVersion(path string) (uint64, error) {
 }
 
 func writeSnapshotVersion(path string, v uint64) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
+	return writeFileAtomic(path, strconv.AppendUint(nil, v, 10))
+}
+
+// setVersion records a committed change that touched neither index (a KB's
+// settings): both indexes are told the new version, so the next start does
+// not take them for stale and rebuild them.
+func (st *kbState) setVersion(v uint64) error {
+	st.version = v
+	if st.vec != nil && !st.vecDirty && st.vec.Len() > 0 {
+		if err := writeSnapshotVersion(st.vectorPath()+".version", v); err != nil {
+			return err
+		}
 	}
-	if _, err := f.WriteString(strconv.FormatUint(v, 10)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return st.kw.Apply(nil, nil, st.keywordMeta())
 }
 
 // vectors returns the number of live vectors.

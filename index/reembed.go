@@ -52,9 +52,13 @@ func (s *Store) Reembed(ctx context.Context, kb, model string, dim int, embed fu
 		if err := ctx.Err(); err != nil {
 			return kefu.Errorf(kefu.ETIMEOUT, "re-embedding %q cancelled: %w", kb, err)
 		}
-		out, err := embed(ctx, texts[i:min(i+reembedBatch, len(texts))])
+		batch := texts[i:min(i+reembedBatch, len(texts))]
+		out, err := embed(ctx, batch)
 		if err != nil {
 			return err
+		}
+		if len(out) != len(batch) {
+			return kefu.Errorf(kefu.EINTERNAL, "embedder returned %d vectors for %d texts", len(out), len(batch))
 		}
 		for _, v := range out {
 			if len(v) != dim {

@@ -237,13 +237,9 @@ func validSettings(set *kefu.KBSettings) error {
 // KB returns a KB by name.
 func (s *Store) KB(ctx context.Context, name string) (*kefu.KB, error) {
 	var kb *kefu.KB
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketKBs).Get([]byte(name))
-		if v == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
-		}
-		kb = new(kefu.KB)
-		return json.Unmarshal(v, kb)
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		kb, err = getKB(tx, name)
+		return err
 	})
 	return kb, err
 }
@@ -277,7 +273,7 @@ func (s *Store) UpdateKB(ctx context.Context, kb *kefu.KB) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		cur, err := getKB(tx, kb.Name)
 		if err != nil {
 			return err
@@ -288,6 +284,10 @@ func (s *Store) UpdateKB(ctx context.Context, kb *kefu.KB) error {
 		*kb = *cur
 		return putJSON(tx.Bucket(bucketKBs), []byte(kb.Name), cur)
 	})
+	if err != nil {
+		return err
+	}
+	return st.setVersion(kb.Version)
 }
 
 // DeleteKB removes a KB with all its documents and indexes.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -299,6 +300,62 @@ func TestRebuildsDerivedIndexesAfterCrash(t *testing.T) {
 	}
 }
 
+// A settings change bumps the KB's version without touching its content:
+// the next start must trust both indexes instead of rebuilding them.
+func TestSettingsChangeKeepsIndexesAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	newKB(t, s, "kb")
+	put(t, s, "kb", "d1", passages("orchids need little water"))
+	s.Close()
+	snap := filepath.Join(dir, "kbs", "kb", "vectors.kvec")
+	before, err := os.Stat(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var logs strings.Builder
+	var mu sync.Mutex
+	open := func() *Store {
+		h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), &slog.HandlerOptions{Level: slog.LevelDebug})
+		s, err := Open(dir, Options{Logger: slog.New(h)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s = open()
+	kb, _ := s.KB(context.Background(), "kb")
+	kb.Description = "plants"
+	kb.Settings.Threshold = 0.9
+	if err := s.UpdateKB(context.Background(), kb); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = open()
+	defer s.Close()
+	if c := search(t, s, "kb", "orchids water", nil); len(c.Keyword) != 1 || len(c.Vector) != 1 {
+		t.Fatalf("after restart: kw %v vec %v", c.Keyword, c.Vector)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "rebuilding") {
+		t.Errorf("a settings change made the next start rebuild:\n%s", logs.String())
+	}
+	if after, err := os.Stat(snap); err != nil || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the vector snapshot was rewritten (%v)", err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
 func TestKBLifecycleAndValidation(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()
@@ -394,6 +451,17 @@ func TestReembedChangesModelAndDim(t *testing.T) {
 			out[i] = v
 		}
 		return out, nil
+	}
+	// An embedder that returns fewer vectors than texts changes nothing.
+	short := func(ctx context.Context, texts []string) ([][]float32, error) {
+		out, _ := embed(ctx, texts)
+		return out[1:], nil
+	}
+	if err := s.Reembed(ctx, "kb", "other@1", 4, short); err == nil {
+		t.Fatal("a short embedder result was accepted")
+	}
+	if kb, _ := s.KB(ctx, "kb"); kb.Model != "test@0" || kb.Dim != dim {
+		t.Fatalf("kb after a failed re-embed: %s %d", kb.Model, kb.Dim)
 	}
 	if err := s.Reembed(ctx, "kb", "other@1", 4, embed); err != nil {
 		t.Fatal(err)
