@@ -118,6 +118,38 @@ func TestLoadConvertsModes(t *testing.T) {
 	}
 }
 
+// A graph built over a file with free rows gives those rows levels but no
+// links; saved, it must load again as it is, whatever levels they drew.
+func TestGraphWithFreeRowsLoadsAgain(t *testing.T) {
+	_, path := saved(t, Options{Dim: 16, Mode: ModeInt8}, 400)
+	for seed := range uint64(20) {
+		ix, err := Load(path, Options{Mode: ModeHNSW, M: 2, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.WaitBuilt(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		path2 := filepath.Join(t.TempDir(), "built.idx")
+		if err := ix.Save(path2); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(path2, Options{Mode: ModeHNSW})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if back.Building() {
+			t.Fatalf("seed %d: the saved graph is built again", seed)
+		}
+		q := ix.row(ix.heads[10])
+		if a, b := ix.Search(q, 5, nil), back.Search(q, 5, nil); !slices.Equal(a, b) {
+			t.Fatalf("seed %d: search differs: built %v, loaded %v", seed, a, b)
+		}
+		ix.Close()
+		back.Close()
+	}
+}
+
 func TestLoadRefusesDamage(t *testing.T) {
 	_, path := saved(t, Options{Dim: 16, Mode: ModeHNSW, M: 4}, 400)
 	good, err := os.ReadFile(path)
