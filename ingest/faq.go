@@ -298,14 +298,25 @@ func sniffDelimiter(s string) rune {
 // contributes its entries. The ZIP is checked against the limits before
 // excelize opens it; rows are streamed.
 func (p *parser) xlsx(name string, data []byte) (*Doc, error) {
-	if _, err := p.openZip(name, data); err != nil {
+	zr, err := p.openZip(name, data)
+	if err != nil {
 		return nil, err
 	}
+	// The workbook's parts count against the upload's budget, shared with
+	// the other files of an archive.
+	limit := p.left.left
+	var total int64
+	for _, f := range zr.File {
+		total += int64(f.UncompressedSize64) // openZip bounded each and the sum
+	}
+	if !p.left.take(total) {
+		return nil, tooLarge(name, "max_decompressed_bytes", "unpacks to more than %d bytes", p.lim.MaxDecompressedBytes)
+	}
 	var doc *Doc
-	err := safely(name, func() error {
+	err = safely(name, func() error {
 		f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
-			UnzipSizeLimit:    p.lim.MaxDecompressedBytes,
-			UnzipXMLSizeLimit: min(p.lim.MaxDecompressedBytes, 16<<20),
+			UnzipSizeLimit:    limit,
+			UnzipXMLSizeLimit: min(limit, 16<<20),
 		})
 		if err != nil {
 			return invalid(name, "not a readable XLSX workbook: %v", err)

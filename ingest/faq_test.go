@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"archive/zip"
 	"context"
 	"fmt"
 	"os"
@@ -148,6 +149,30 @@ func TestXLSXLimits(t *testing.T) {
 	data = xlsxOf(t, map[string][][]string{"S": big})
 	_, err = Parse(context.Background(), "bomb.xlsx", data, Limits{MaxDecompressedBytes: 256 << 10})
 	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.xlsx", "max_decompressed_bytes")
+}
+
+// Workbooks inside an archive share its decompression budget: each fits,
+// together they do not.
+func TestXLSXInZIPShareTheBudget(t *testing.T) {
+	rows := [][]string{{"question", "answer"}}
+	for i := 0; i < 1000; i++ {
+		rows = append(rows, []string{fmt.Sprintf("%d%s", i, strings.Repeat("重复的问题", 10)), fmt.Sprintf("%d%s", i, strings.Repeat("重复的答案", 10))})
+	}
+	book := string(xlsxOf(t, map[string][][]string{"S": rows}))
+	zr, err := zip.NewReader(strings.NewReader(book), int64(len(book)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unpacked int64
+	for _, f := range zr.File {
+		unpacked += int64(f.UncompressedSize64)
+	}
+	lim := Limits{MaxDecompressedBytes: unpacked*5/2 + 64<<10} // two workbooks and the archive, not three
+	if _, err := Parse(context.Background(), "two.zip", zipOf(t, "a.xlsx", book, "b.xlsx", book), lim); err != nil {
+		t.Fatalf("two workbooks within the budget: %v", err)
+	}
+	_, err = Parse(context.Background(), "three.zip", zipOf(t, "a.xlsx", book, "b.xlsx", book, "c.xlsx", book), lim)
+	wantRefusal(t, err, kefu.ETOOLARGE, "max_decompressed_bytes")
 }
 
 func TestXLSXNoFAQSheet(t *testing.T) {

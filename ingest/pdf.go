@@ -186,17 +186,17 @@ func (p *parser) pdfPages(name string, root pdf.Value) ([]pdf.Value, error) {
 // per-page and per-upload limits, before the library reads them for text:
 // it keeps every operand of a stream in memory.
 func (p *parser) pdfContentSize(name string, page int, contents pdf.Value, left *budget) error {
-	var streams []pdf.Value
+	// Every stream counts: the library reads them all, however many.
+	n, at := 0, func(int) pdf.Value { return contents }
 	switch contents.Kind() {
 	case pdf.Stream:
-		streams = append(streams, contents)
+		n = 1
 	case pdf.Array:
-		for i := 0; i < contents.Len() && i < 1024; i++ {
-			streams = append(streams, contents.Index(i))
-		}
+		n, at = contents.Len(), contents.Index
 	}
 	var total int64
-	for _, s := range streams {
+	for i := range n {
+		s := at(i)
 		if s.Kind() != pdf.Stream {
 			continue
 		}
@@ -302,23 +302,21 @@ func pdfPageBlocks(glyphs []pdf.Text) []Block {
 // joinPDFLines joins the lines of a paragraph, mending words hyphenated
 // across lines.
 func joinPDFLines(lines []string) string {
-	var b strings.Builder
+	var b []byte
 	for i, l := range lines {
 		if i > 0 {
-			s := b.String()
-			prev, _ := utf8.DecodeLastRuneInString(s)
+			prev, _ := utf8.DecodeLastRune(b)
 			next, _ := utf8.DecodeRuneInString(l)
 			switch {
-			case prev == '-' && len(s) > 1 && unicode.IsLower(next):
-				b.Reset()
-				b.WriteString(s[:len(s)-1])
+			case prev == '-' && len(b) > 1 && unicode.IsLower(next):
+				b = b[:len(b)-1]
 			case !(isWide(prev) && isWide(next)):
-				b.WriteByte(' ')
+				b = append(b, ' ')
 			}
 		}
-		b.WriteString(l)
+		b = append(b, l...)
 	}
-	return b.String()
+	return string(b)
 }
 
 // markPDFHeadings turns short paragraphs set well above the body's font

@@ -148,6 +148,27 @@ func TestPDFPageContentLimit(t *testing.T) {
 	wantRefusal(t, err, kefu.ETOOLARGE, "drawing.pdf", "page 1", "max_page_content_bytes")
 }
 
+// The same drawing behind 1,100 empty content streams: every stream of the
+// page counts, not only the first ones.
+func TestPDFPageContentLimitCountsEveryStream(t *testing.T) {
+	big := strings.Repeat("0 0 m 1 1 l S\n", 20000)
+	const empty = 1100
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"", // the page, below
+		pdfStream("", " "),
+		pdfStream("", big),
+	}
+	var refs strings.Builder
+	for range empty {
+		refs.WriteString("4 0 R ")
+	}
+	objs[2] = "<< /Type /Page /Parent 2 0 R /Contents [" + refs.String() + "5 0 R] >>"
+	_, err := Parse(context.Background(), "padded.pdf", pdfObjects(objs), Limits{MaxPageContentBytes: 100 << 10})
+	wantRefusal(t, err, kefu.ETOOLARGE, "padded.pdf", "page 1", "max_page_content_bytes")
+}
+
 func TestPDFMalformed(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"truncated.pdf": pdfText([][]any{{"Hello."}})[:200],

@@ -27,9 +27,22 @@ func (p *parser) txt(name, s string) (*Doc, error) {
 func textBlocks(s string, headings bool) []Block {
 	var blocks []Block
 	var para []string
+	// item holds the lines of the last block while it is a list item that
+	// indented lines may continue; they are joined once, when it ends.
+	var item []string
+	endItem := func() {
+		if len(item) > 0 {
+			blocks[len(blocks)-1].Text = strings.Join(item, " ")
+			item = nil
+		}
+	}
+	add := func(b Block) {
+		endItem()
+		blocks = append(blocks, b)
+	}
 	flush := func() {
 		if t := strings.TrimSpace(strings.Join(para, "\n")); t != "" {
-			blocks = append(blocks, Block{Kind: BlockParagraph, Text: t})
+			add(Block{Kind: BlockParagraph, Text: t})
 		}
 		para = para[:0]
 	}
@@ -43,24 +56,23 @@ func textBlocks(s string, headings bool) []Block {
 		case headings && atxHeading(trimmed) > 0:
 			flush()
 			lvl := atxHeading(trimmed)
-			blocks = append(blocks, Block{Kind: BlockHeading, Level: lvl, Text: strings.TrimSpace(strings.Trim(trimmed[lvl:], "# \t"))})
+			add(Block{Kind: BlockHeading, Level: lvl, Text: strings.TrimSpace(strings.Trim(trimmed[lvl:], "# \t"))})
 		case headings && len(para) == 0 && i+1 < len(lines) && underline(lines[i+1]) > 0 && utf8.RuneCountInString(trimmed) <= 120:
-			blocks = append(blocks, Block{Kind: BlockHeading, Level: underline(lines[i+1]), Text: trimmed})
+			add(Block{Kind: BlockHeading, Level: underline(lines[i+1]), Text: trimmed})
 			i++
 		case listMarker(trimmed) > 0:
 			flush()
 			depth := 1 + (len(line)-len(strings.TrimLeft(line, " \t")))/2
-			blocks = append(blocks, Block{Kind: BlockListItem, Level: min(depth, 8), Text: trimmed})
+			add(Block{Kind: BlockListItem, Level: min(depth, 8), Text: trimmed})
+			item = []string{trimmed}
+		case len(para) == 0 && len(item) > 0 && line != trimmed:
+			item = append(item, trimmed) // an indented continuation line of a list item
 		default:
-			if n := len(blocks); len(para) == 0 && n > 0 && blocks[n-1].Kind == BlockListItem && line != trimmed {
-				// An indented continuation line of a list item.
-				blocks[n-1].Text += " " + trimmed
-				continue
-			}
 			para = append(para, trimmed)
 		}
 	}
 	flush()
+	endItem()
 	return blocks
 }
 
