@@ -18,9 +18,10 @@ const (
 
 // Includes reports whether a key of scope s may do what needs scope need.
 func (s Scope) Includes(need Scope) bool {
-	rank := map[Scope]int{ScopeQuery: 1, ScopeIngest: 2, ScopeAdmin: 3}
-	return rank[s] > 0 && rank[s] >= rank[need]
+	return scopeRank[s] > 0 && scopeRank[s] >= scopeRank[need]
 }
+
+var scopeRank = map[Scope]int{ScopeQuery: 1, ScopeIngest: 2, ScopeAdmin: 3}
 
 // ValidScope reports whether s names a scope.
 func ValidScope(s Scope) bool { return s == ScopeQuery || s == ScopeIngest || s == ScopeAdmin }

@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -137,7 +139,7 @@ func TestRouteAuthWalk(t *testing.T) {
 	}
 	// Routes that name a KB by another means than :kb.
 	// Key management needs an admin key for every KB.
-	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true,
+	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true,
 		"GET /v1/keys": true, "POST /v1/keys": true, "DELETE /v1/keys/:id": true}
 	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-created") })
 
@@ -363,5 +365,36 @@ func TestKeyRoutes(t *testing.T) {
 	}
 	if r := call(t, "GET", base+"/v1/kbs/shop/documents", made.Secret, nil, nil); r.StatusCode != 401 {
 		t.Errorf("a deleted key: %d", r.StatusCode)
+	}
+}
+
+// A server without a key store answers the key routes 503, and JSON bodies
+// are read whatever Content-Type the client sent (curl -d sends a form's).
+func TestNoKeyStoreAndBodiesWithoutJSONContentType(t *testing.T) {
+	s := getStack(t)
+	cfg := s.config()
+	cfg.DevMode, cfg.Keys = true, nil
+	_, base := serve(t, cfg)
+	if r := call(t, "GET", base+"/v1/keys", "", nil, nil); r.StatusCode != 503 {
+		t.Errorf("GET /v1/keys without a key store: %d, want 503", r.StatusCode)
+	}
+	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain"} {
+		req, err := http.NewRequest("POST", base+"/v1/kbs/shop/search", strings.NewReader(`{"query":"怎么申请退款","k":2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out api.SearchResponse
+		err = json.NewDecoder(r.Body).Decode(&out)
+		r.Body.Close()
+		if r.StatusCode != 200 || err != nil || len(out.Hits) == 0 {
+			t.Errorf("search with Content-Type %q: %d, %d hits, %v", ct, r.StatusCode, len(out.Hits), err)
+		}
 	}
 }

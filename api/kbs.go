@@ -102,8 +102,8 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 	if err := decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
 		return err
 	}
-	if !kefu.ValidKBName(req.Name) {
-		return kefu.Errorf(kefu.EINVALID, "invalid knowledge base name %q: use 1-63 lower-case letters, digits, '-' or '_'", req.Name)
+	if !principalOf(c).allows(req.Name) {
+		return kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q", principalOf(c).kb)
 	}
 	if s.cfg.Embedder == nil {
 		return unavailable("embedding model")

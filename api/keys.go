@@ -21,31 +21,28 @@ type NewKeyResponse struct {
 
 // keyAdmin lets only an admin key for every KB manage keys: a key limited
 // to one KB must not mint keys for others.
-func keyAdmin(c *fiber.Ctx) error {
+func (s *Server) keyAdmin(c *fiber.Ctx) error {
 	if p, _ := c.Locals(localPrincipal).(*principal); p == nil || p.kb != "" {
 		return kefu.Errorf(kefu.EFORBIDDEN, "managing keys needs an admin key for every KB")
+	}
+	if s.cfg.Keys == nil {
+		return unavailable("key store")
 	}
 	return nil
 }
 
 func (s *Server) createKey(c *fiber.Ctx) error {
-	if err := keyAdmin(c); err != nil {
+	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
 	var req KeyRequest
-	if err := c.BodyParser(&req); err != nil {
-		return kefu.Errorf(kefu.EINVALID, "body must be JSON {\"scope\", \"kb\"?, \"name\"?}: %v", err)
-	}
-	if !kefu.ValidScope(req.Scope) {
-		return kefu.Errorf(kefu.EINVALID, "scope %q: use admin, ingest or query", req.Scope)
+	if err := decode(c, &req, `{"scope", "kb"?, "name"?}`); err != nil {
+		return err
 	}
 	if req.KB != "" {
 		if _, err := s.cfg.Store.KB(c.UserContext(), req.KB); err != nil {
 			return err
 		}
-	}
-	if len(req.Name) > 200 {
-		return kefu.Errorf(kefu.ETOOLARGE, "key name longer than 200 bytes")
 	}
 	secret, key, err := NewKey(req.Scope, req.KB, req.Name)
 	if err != nil {
@@ -62,7 +59,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 }
 
 func (s *Server) listKeys(c *fiber.Ctx) error {
-	if err := keyAdmin(c); err != nil {
+	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
 	keys, err := s.cfg.Keys.Keys(c.UserContext())
@@ -76,7 +73,7 @@ func (s *Server) listKeys(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteKey(c *fiber.Ctx) error {
-	if err := keyAdmin(c); err != nil {
+	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
 	if err := s.cfg.Keys.DeleteKey(c.UserContext(), c.Params("id")); err != nil {

@@ -64,8 +64,8 @@ const MaxQueryBytes = 4096
 
 func (s *Server) search(c *fiber.Ctx) error {
 	var req SearchRequest
-	if err := c.BodyParser(&req); err != nil {
-		return kefu.Errorf(kefu.EINVALID, "body must be JSON {\"query\", \"k\"}: %v", err)
+	if err := decode(c, &req, `{"query", "k"?}`); err != nil {
+		return err
 	}
 	if req.Query == "" {
 		return kefu.Errorf(kefu.EINVALID, "query is empty")

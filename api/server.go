@@ -145,9 +145,9 @@ func New(cfg Config) *Server {
 		ReadTimeout:           60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.app.Use(recover.New())
 	s.app.Use(s.requestID)
 	s.app.Use(s.observe)
+	s.app.Use(recover.New()) // inside observe: a panic is counted and logged as a 500
 	if len(cfg.CORSOrigins) > 0 {
 		s.app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
@@ -236,9 +236,6 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // SetReady says whether the KBs are loaded and the model is ready; until
 // then /readyz and the /v1 routes answer 503.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
-
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }

@@ -1,15 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/kefu-dev/kefu"
@@ -32,26 +34,10 @@ var benches = map[string]func(ctx context.Context, args []string) error{
 
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 || benches[args[0]] == nil {
-		names := make([]string, 0, len(benches))
-		for n := range benches {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		fmt.Fprintf(os.Stderr, "usage: kefu bench <%s> [flags]\n", joinBar(names))
+		fmt.Fprintf(os.Stderr, "usage: kefu bench <%s> [flags]\n", strings.Join(slices.Sorted(maps.Keys(benches)), "|"))
 		return errUsage
 	}
 	return benches[args[0]](ctx, args[1:])
-}
-
-func joinBar(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "|"
-		}
-		out += x
-	}
-	return out
 }
 
 func printResult(asJSON bool, v any, human func()) error {
@@ -171,7 +157,7 @@ func benchTexts(ctx context.Context, tok *embed.Tokenizer, maxTok, n int) ([]str
 	}
 	if len(corpus) > 2<<20 {
 		corpus = corpus[:2<<20]
-		if i := lastNewline(corpus); i > 0 {
+		if i := bytes.LastIndexByte(corpus, '\n'); i > 0 {
 			corpus = corpus[:i+1]
 		}
 	}
@@ -184,15 +170,6 @@ func benchTexts(ctx context.Context, tok *embed.Tokenizer, maxTok, n int) ([]str
 		return nil, kefu.Errorf(kefu.EINVALID, "bench: only %d texts of the lengths wanted", len(texts))
 	}
 	return texts, nil
-}
-
-func lastNewline(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 func benchVectorCmd(ctx context.Context, args []string) error {

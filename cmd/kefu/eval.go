@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -215,7 +216,7 @@ func (a *app) evalKB(ctx context.Context, dir string, d *retrieve.Dataset, e kef
 }
 
 func readerOf(b []byte) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil }
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
 
 // parseQuestions reads a team's labelled questions: one JSON object a line

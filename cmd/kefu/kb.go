@@ -37,7 +37,10 @@ func runKB(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, kb := range kbs {
-			st, _ := a.store.Stats(ctx, kb.Name)
+			st, err := a.store.Stats(ctx, kb.Name)
+			if err != nil {
+				return err
+			}
 			fmt.Printf("%-20s %5d documents %7d chunks  model %s\n", kb.Name, st.Documents, st.Chunks, kb.Model)
 		}
 	case "show":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -102,8 +103,13 @@ func runServe(ctx context.Context, args []string) error {
 
 	// Listen at once, so /healthz answers and /readyz says 503 while the
 	// demo is ingested and KBs embedded with another model are re-embedded.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		shutdown(srv, a, time.Second)
+		return kefu.Errorf(kefu.EUNAVAILABLE, "listen on %s: %w", *addr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Listen(*addr) }()
+	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("kefu listening", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID(), "dev_mode", dev)
 	if err := a.prepareKBs(ctx, *demo, e); err != nil {
 		shutdown(srv, a, time.Second)
@@ -114,7 +120,7 @@ func runServe(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "kefu: serving on http://%s (model %s, data %s)\n", *addr, e.ModelID(), a.dataDir)
 	select {
 	case err := <-errc:
-		return kefu.Errorf(kefu.EUNAVAILABLE, "listen on %s: %w", *addr, err)
+		return kefu.Errorf(kefu.EUNAVAILABLE, "serve on %s: %w", *addr, err)
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down", "grace", grace.String())
