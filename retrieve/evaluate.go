@@ -82,7 +82,8 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 	}
 	if opts.Tune && trainC != nil {
 		before := kb.Settings.Fusion
-		best, grid := Tune(ev.hybridViews(trainC, train), train.Qrels, evalDepth, DefaultGrid())
+		views := ev.hybridViews(trainC, train)
+		best, grid := Tune(func(f kefu.Fusion) Run { return FusedRun(views, f, evalDepth, train.ByChunk) }, train.Qrels, DefaultGrid())
 		kb.Settings.Fusion = best
 		if err := ev.KBs.UpdateKB(ctx, kb); err != nil {
 			return nil, err
@@ -204,6 +205,8 @@ func (ev *Evaluator) collect(ctx context.Context, kb *kefu.KB, set *LabelledSet,
 	if opts.Workers == 0 {
 		workers = 2
 	}
+	ctx, cancel := context.WithCancel(ctx) // the first error stops the rest
+	defer cancel()
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -219,6 +222,7 @@ func (ev *Evaluator) collect(ctx context.Context, kb *kefu.KB, set *LabelledSet,
 				mu.Lock()
 				if err != nil && firstEr == nil {
 					firstEr = err
+					cancel()
 				}
 				if err == nil {
 					out[ids[i]] = c
@@ -276,16 +280,7 @@ func (ev *Evaluator) hybridViews(cands map[string]*kefu.Candidates, set *Labelle
 
 // run fuses hybrid views with f into a run at the set's level.
 func (ev *Evaluator) run(cands map[string]*kefu.Candidates, set *LabelledSet, f kefu.Fusion) Run {
-	run := Run{}
-	for q, c := range ev.hybridViews(cands, set) {
-		hits := Fuse(c, f, evalDepth)
-		if set.ByChunk {
-			run[q] = chunkRanking(hits)
-		} else {
-			run[q] = DocRanking(hits)
-		}
-	}
-	return run
+	return FusedRun(ev.hybridViews(cands, set), f, evalDepth, set.ByChunk)
 }
 
 // samples pairs each query's confidence features with whether the hybrid

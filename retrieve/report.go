@@ -21,7 +21,7 @@ type ScoredRun map[string][]kefu.Scored
 type QueryRow struct {
 	ID      string             `json:"id"`
 	Text    string             `json:"text"`
-	Metrics map[string]float64 `json:"metrics"` // of the first mode
+	Metrics map[string]float64 `json:"metrics"` // of the last mode evaluated (hybrid with --mode all)
 	Top     string             `json:"top"`     // doc id ranked first
 	Conf    float64            `json:"confidence"`
 }

@@ -54,27 +54,31 @@ func DefaultGrid() []kefu.Fusion {
 	return g
 }
 
-// FusedRun fuses every query's cached candidates with f into a document run
-// of depth k.
-func FusedRun(cands map[string]*kefu.Candidates, f kefu.Fusion, k int) Run {
+// FusedRun fuses every query's cached candidates with f into a run of depth
+// k: of documents, or of chunks when byChunk (questions labelled by chunk).
+func FusedRun(cands map[string]*kefu.Candidates, f kefu.Fusion, k int, byChunk bool) Run {
 	run := Run{}
 	for q, c := range cands {
-		run[q] = DocRanking(Fuse(c, f, k))
+		if hits := Fuse(c, f, k); byChunk {
+			run[q] = chunkRanking(hits)
+		} else {
+			run[q] = DocRanking(hits)
+		}
 	}
 	return run
 }
 
-// Tune scores every fusion in grid on cached candidates and returns the best
-// by nDCG@10 (ties: recall@100, then grid order), with every result.
-// Searching once per query and fusing offline makes the grid cheap.
-func Tune(cands map[string]*kefu.Candidates, qrels Qrels, k int, grid []kefu.Fusion) (kefu.Fusion, []TuneResult) {
+// Tune scores the run of every fusion in grid and returns the best by
+// nDCG@10 (ties: recall@100, then grid order), with every result. Searching
+// once per query and fusing offline (FusedRun) makes the grid cheap.
+func Tune(run func(kefu.Fusion) Run, qrels Qrels, grid []kefu.Fusion) (kefu.Fusion, []TuneResult) {
 	var (
 		best    kefu.Fusion
 		bestKey [2]float64
 		results []TuneResult
 	)
 	for i, f := range grid {
-		mean, _ := Evaluate(FusedRun(cands, f, k), qrels)
+		mean, _ := Evaluate(run(f), qrels)
 		results = append(results, TuneResult{Fusion: f, Mean: mean})
 		key := [2]float64{mean[MetricNDCG10], mean[MetricRecall100]}
 		if i == 0 || key[0] > bestKey[0]+1e-12 || (key[0] > bestKey[0]-1e-12 && key[1] > bestKey[1]+1e-12) {
