@@ -1,8 +1,10 @@
 package embed
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
+	"sync"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -21,15 +23,21 @@ import (
 type Reranker struct {
 	spec     kefu.ModelSpec
 	tok      *Tokenizer
-	sessions chan *session
+	sessions chan *session // idle sessions; closed by Close
 	all      []*session
 	maxBatch int
+	closing  sync.Once
 }
 
 var _ kefu.Reranker = (*Reranker)(nil)
 
-// NewReranker loads a cross-encoder. The runtime must be initialised.
+// NewReranker loads a cross-encoder with opts.Sessions sessions (default
+// one: reranking serves one query at a time), starting ONNX Runtime from
+// opts.ORTLib when it is not running yet.
 func NewReranker(spec kefu.ModelSpec, opts Options) (*Reranker, error) {
+	if err := InitRuntime(opts.ORTLib); err != nil {
+		return nil, err
+	}
 	switch {
 	case spec.Output != "":
 		spec.Pooling = kefu.PoolOutput
@@ -83,19 +91,23 @@ func (r *Reranker) Rerank(ctx context.Context, query string, passages []string) 
 		pairs[i] = pair{i, ids, types}
 	}
 	// Similar lengths together keep padding small.
-	sort.SliceStable(pairs, func(a, b int) bool { return len(pairs[a].ids) < len(pairs[b].ids) })
+	slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(len(a.ids), len(b.ids)) })
 	scores := make([]float64, len(passages))
 	var s *session
 	select {
-	case s = <-r.sessions:
+	case got, ok := <-r.sessions:
+		if !ok {
+			return nil, kefu.Errorf(kefu.EUNAVAILABLE, "rerank: the reranker is closed")
+		}
+		s = got
 	case <-ctx.Done():
-		return nil, kefu.Errorf(kefu.ETIMEOUT, "rerank: %v", ctx.Err())
+		return nil, ctxError(ctx.Err())
 	}
 	defer func() { r.sessions <- s }()
 	d := s.g.dim
 	for lo := 0; lo < len(pairs); lo += r.maxBatch {
 		if err := ctx.Err(); err != nil {
-			return nil, kefu.Errorf(kefu.ETIMEOUT, "rerank: %v", err)
+			return nil, ctxError(err)
 		}
 		batch := pairs[lo:min(lo+r.maxBatch, len(pairs))]
 		ids := make([][]int, len(batch))
@@ -119,11 +131,15 @@ func (r *Reranker) Rerank(ctx context.Context, query string, passages []string) 
 	return scores, nil
 }
 
-// Close releases the sessions.
+// Close releases the sessions, waiting for the reranks running on them;
+// later reranks fail.
 func (r *Reranker) Close() error {
-	for _, s := range r.all {
-		s.close()
-	}
-	r.all = nil
+	r.closing.Do(func() {
+		for range r.all {
+			(<-r.sessions).close()
+		}
+		close(r.sessions)
+		r.all = nil
+	})
 	return nil
 }

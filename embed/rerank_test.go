@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/testenv"
@@ -139,5 +140,37 @@ func TestRerankerRefusesModelsWithoutPairs(t *testing.T) {
 	}
 	if _, err := NewReranker(sharedSpec(t, "use-lite-en"), Options{}); kefu.ErrorCode(err) != kefu.EUNSUPPORTED {
 		t.Errorf("use-lite-en as a reranker: %v", err)
+	}
+}
+
+// Close waits for a rerank running on a session before it frees it, and a
+// rerank after Close fails instead of running on freed memory.
+func TestRerankerCloseDuringRerank(t *testing.T) {
+	if err := InitRuntime(testenv.RequireORT(t)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReranker(rerankerSpec(t), Options{MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := make([]string, 400)
+	for i := range ps {
+		ps[i] = strings.Repeat("Refunds arrive within five business days. ", 1+i%8)
+	}
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := r.Rerank(context.Background(), "how long does a refund take", ps)
+		done <- err
+	}()
+	<-started
+	time.Sleep(20 * time.Millisecond) // let the rerank take its session
+	r.Close()
+	if err := <-done; err != nil {
+		t.Errorf("the running rerank: %v", err)
+	}
+	if _, err := r.Rerank(context.Background(), "q", []string{"p"}); kefu.ErrorCode(err) != kefu.EUNAVAILABLE {
+		t.Errorf("rerank after Close: %v", err)
 	}
 }

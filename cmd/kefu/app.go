@@ -169,9 +169,6 @@ func (a *app) reranker(name string) (kefu.Reranker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := embed.InitRuntime(a.ortLib); err != nil {
-		return nil, err
-	}
 	r, err := embed.NewReranker(spec, embed.Options{ORTLib: a.ortLib, IntraOpThreads: a.threads})
 	if err != nil {
 		return nil, err
