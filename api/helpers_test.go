@@ -88,11 +88,7 @@ func buildStack(modelDir, lib, csvPath string) (*realStack, error) {
 	if err := embed.InitRuntime(lib); err != nil {
 		return nil, err
 	}
-	id, err := models.Fingerprint(spec)
-	if err != nil {
-		return nil, err
-	}
-	e, err := embed.New(spec, embed.Options{ORTLib: lib, Sessions: 1, ModelID: id})
+	e, err := embed.New(spec, embed.Options{ORTLib: lib, Sessions: 1})
 	if err != nil {
 		return nil, err
 	}

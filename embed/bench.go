@@ -85,9 +85,6 @@ func RunBench(ctx context.Context, spec kefu.ModelSpec, texts []string, opts Ben
 	}
 	eopts := opts.Engine
 	eopts.ORTLib = opts.ORTLib
-	if eopts.ModelID == "" {
-		eopts.ModelID = spec.Name // skips hashing the weights
-	}
 	eopts = eopts.withDefaults()
 	eng, err := New(spec, eopts)
 	if err != nil {

@@ -44,9 +44,6 @@ type Options struct {
 	// QueryWindow is how long the first of several concurrent EmbedQueries
 	// calls waits for others to share its batch; negative disables it.
 	QueryWindow time.Duration
-	// ModelID overrides ModelID(), e.g. with models.Fingerprint(spec).
-	// "" is the model's name, '@' and 12 hex digits of the ONNX file's SHA-256.
-	ModelID string
 }
 
 func (o Options) withDefaults() Options {
@@ -117,11 +114,9 @@ func New(spec kefu.ModelSpec, opts Options) (*Engine, error) {
 	if spec.Dim == 0 {
 		spec.Dim = g.dim
 	}
-	id := opts.ModelID
-	if id == "" {
-		if id, err = fileID(spec); err != nil {
-			return nil, err
-		}
+	id, err := fileID(spec)
+	if err != nil {
+		return nil, err
 	}
 	e := &Engine{spec: spec, id: id, opts: opts, tok: tok, g: g}
 	e.cond = sync.NewCond(&e.mu)
@@ -138,8 +133,9 @@ func New(spec kefu.ModelSpec, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// fileID is the model's name, '@' and 12 hex digits of its ONNX file's
-// SHA-256, the same form as models.Fingerprint.
+// fileID identifies a model's weights: its name, '@' and 12 hex digits of
+// its ONNX file's SHA-256. It is what ModelID returns and what a KB records,
+// so a KB notices when its model's weights change.
 func fileID(spec kefu.ModelSpec) (string, error) {
 	f, err := os.Open(onnxPath(spec))
 	if err != nil {

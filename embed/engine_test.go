@@ -261,6 +261,15 @@ func TestEngineDescribes(t *testing.T) {
 	if e.Model().Dim != 64 || !strings.HasPrefix(e.ModelID(), "tiny-en@e282d4cd00ca") {
 		t.Errorf("model %+v, id %s (README sha256 e282d4cd00ca…)", e.Model(), e.ModelID())
 	}
+	// The checksum in tiny-zh/README.md; a missing ONNX file is not found.
+	spec := sharedSpec(t, "tiny-zh")
+	if id, err := fileID(spec); err != nil || id != "tiny-zh@7cdf13237986" {
+		t.Errorf("tiny-zh id %q %v", id, err)
+	}
+	spec.ONNXFile = "missing.onnx"
+	if _, err := fileID(spec); kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		t.Errorf("missing ONNX file: %v", err)
+	}
 	if n := e.CountTokens("Hello, world!"); n != 4 {
 		t.Errorf("CountTokens = %d, want 4 (hello , world !)", n)
 	}

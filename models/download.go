@@ -58,7 +58,9 @@ func download(spec kefu.ModelSpec, dir string, opts ResolveOptions) error {
 			if !errors.As(err, &te) {
 				return err
 			}
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+			if attempt < downloadAttempts {
+				time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+			}
 		}
 		if err != nil {
 			return err
@@ -85,7 +87,7 @@ func verified(target string, f kefu.ModelFile) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return sum == f.SHA256, nil
+	return strings.EqualFold(sum, f.SHA256), nil
 }
 
 // transientError marks a failure worth retrying (network, 5xx).

@@ -241,8 +241,9 @@ func TestDownload(t *testing.T) {
 	if hits.Load() != before {
 		t.Errorf("a cached model was downloaded again")
 	}
-	if id, err := Fingerprint(spec); err != nil || id != "tiny-en@e282d4cd00ca" {
-		t.Errorf("Fingerprint of the download: %q %v", id, err)
+	// The checksum in tiny-en/README.md.
+	if sum, err := fileSHA256(filepath.Join(spec.Dir, "model.onnx")); err != nil || !strings.HasPrefix(sum, "e282d4cd00ca") {
+		t.Errorf("downloaded model.onnx: %s %v", sum, err)
 	}
 }
 
@@ -295,24 +296,6 @@ func TestDescribe(t *testing.T) {
 	if spec.Name != "my-export" || spec.Dim != 64 || spec.Pooling != kefu.PoolCLS || spec.MaxTokens != 100 ||
 		!spec.Normalize || spec.QueryPrefix != "q: " || spec.PassagePrefix != "d: " || spec.ONNXFile != "onnx/model.onnx" || spec.Dir != dir {
 		t.Errorf("described: %+v", spec)
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	shared := testenv.Shared(t, "models")
-	spec, err := Resolve(filepath.Join(shared, "tiny-zh"), ResolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The checksum in tiny-zh/README.md.
-	for range 2 {
-		if id, err := Fingerprint(spec); err != nil || id != "tiny-zh@7cdf13237986" {
-			t.Errorf("Fingerprint %q %v", id, err)
-		}
-	}
-	spec.ONNXFile = "missing.onnx"
-	if _, err := Fingerprint(spec); kefu.ErrorCode(err) != kefu.ENOTFOUND {
-		t.Errorf("missing file: %v", err)
 	}
 }
 

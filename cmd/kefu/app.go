@@ -144,7 +144,7 @@ func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
 		return nil, err
 	}
 	// New loads ONNX Runtime (--ort-lib, else FindRuntime's places) and
-	// identifies the weights by their checksum, as models.Fingerprint does.
+	// identifies the weights by their checksum.
 	e, err := embed.New(spec, embed.Options{ORTLib: a.ortLib, Sessions: a.sessions, IntraOpThreads: a.threads})
 	if err != nil {
 		return nil, err
