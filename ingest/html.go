@@ -49,7 +49,8 @@ func (p *parser) html(name, s string) (*Doc, error) {
 	if body == nil {
 		body = root
 	}
-	prune(body, textLen(body))
+	sizes := map[*html.Node]subtree{}
+	prune(body, measure(body, sizes).text, sizes)
 	content := mainContent(body)
 	if content == nil {
 		content = p.readable(name, root, body)
@@ -166,8 +167,9 @@ var dropWords = map[string]bool{
 // prune removes from n the elements that are never content. Elements
 // caught only by their class or id are kept when they hold the article (an
 // <article>, <main> or <h1>) or half the page's text: wrappers are often
-// named "page-with-sidebar".
-func prune(n *html.Node, total int) {
+// named "page-with-sidebar". sizes measures every element (see measure); an
+// element is judged before anything under it is removed, so they hold.
+func prune(n *html.Node, total int, sizes map[*html.Node]subtree) {
 	var next *html.Node
 	for c := n.FirstChild; c != nil; c = next {
 		next = c.NextSibling
@@ -179,10 +181,10 @@ func prune(n *html.Node, total int) {
 			n.RemoveChild(c)
 		case c.DataAtom == atom.Header && !inside(c, atom.Article, atom.Main):
 			n.RemoveChild(c)
-		case furniture(c) && !holdsArticle(c) && textLen(c)*2 < total:
+		case furniture(c) && !sizes[c].article && sizes[c].text*2 < total:
 			n.RemoveChild(c)
 		default:
-			prune(c, total)
+			prune(c, total, sizes)
 		}
 	}
 }
@@ -212,8 +214,34 @@ func furniture(n *html.Node) bool {
 	return false
 }
 
-func holdsArticle(n *html.Node) bool {
-	return findFirst(n, atom.Article) != nil || findFirst(n, atom.Main) != nil || findFirst(n, atom.H1) != nil
+// subtree is what prune asks of an element: the length of its text (as
+// textLen counts it) and whether it is or holds an <article>, <main> or <h1>.
+type subtree struct {
+	text    int
+	article bool
+}
+
+// measure computes subtree for n and every element under it in one walk,
+// so that prune's questions cost a lookup each: asking every nested
+// furniture element anew walked the same subtrees again and again.
+func measure(n *html.Node, sizes map[*html.Node]subtree) subtree {
+	var s subtree
+	switch {
+	case n.Type == html.TextNode:
+		s.text = len(strings.TrimSpace(n.Data))
+	case n.Type == html.ElementNode && (n.DataAtom == atom.Script || n.DataAtom == atom.Style):
+		return s
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		cs := measure(c, sizes)
+		s.text += cs.text
+		s.article = s.article || cs.article
+	}
+	if n.Type == html.ElementNode {
+		s.article = s.article || n.DataAtom == atom.Article || n.DataAtom == atom.Main || n.DataAtom == atom.H1
+		sizes[n] = s
+	}
+	return s
 }
 
 func inside(n *html.Node, tags ...atom.Atom) bool {
