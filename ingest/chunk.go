@@ -242,6 +242,11 @@ func (b *chunkBuilder) prose(s string, item bool) {
 func (b *chunkBuilder) sentenceUnits(s, join string, budget int) []unit {
 	var out []unit
 	for _, sent := range text.Sentences(s) {
+		if n := b.c.count(sent); n <= budget {
+			out = append(out, unit{text: sent, tokens: n, join: join, kind: unitSentence, page: b.page})
+			join = "sentence"
+			continue
+		}
 		for _, piece := range b.c.cut(sent, budget) {
 			out = append(out, unit{text: piece, tokens: b.c.count(piece), join: join, kind: unitSentence, page: b.page})
 			join = "sentence"
