@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -94,6 +95,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	trash, _ := filepath.Glob(filepath.Join(dir, "kbs", "*"+trashSuffix+"*"))
+	for _, t := range trash {
+		os.RemoveAll(t)
 	}
 	for _, kb := range kbs {
 		st, err := s.loadKB(kb)
@@ -195,6 +200,11 @@ func (s *Store) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	}
 	st, err := s.loadKB(kb)
 	if err != nil {
+		// Undone, so the name is not left to a KB that cannot be opened.
+		s.db.Update(func(tx *bolt.Tx) error {
+			tx.Bucket(bucketKBs).Delete([]byte(kb.Name))
+			return tx.DeleteBucket(kbBucket(kb.Name))
+		})
 		return err
 	}
 	s.kbs[kb.Name] = st
@@ -294,15 +304,15 @@ func (s *Store) UpdateKB(ctx context.Context, kb *kefu.KB) error {
 func (s *Store) DeleteKB(ctx context.Context, name string) error {
 	s.mu.Lock()
 	st, ok := s.kbs[name]
+	s.mu.Unlock()
 	if !ok {
-		s.mu.Unlock()
 		return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
 	}
-	delete(s.kbs, name)
-	s.mu.Unlock()
-
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	if st.deleted {
+		st.mu.Unlock()
+		return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketKBs).Delete([]byte(name)); err != nil {
 			return err
@@ -310,12 +320,36 @@ func (s *Store) DeleteKB(ctx context.Context, name string) error {
 		return tx.DeleteBucket(kbBucket(name))
 	})
 	if err != nil {
+		st.mu.Unlock()
 		return kefu.Errorf(kefu.EINTERNAL, "delete knowledge base %q: %w", name, err)
 	}
 	st.close()
 	st.deleted = true
-	return os.RemoveAll(s.kbDir(name))
+	// The files move aside before the name is freed, so a KB created under
+	// it at once meets none of them; removing them may take a while.
+	// (A crash leaves them aside; Open removes them.)
+	trash := s.kbDir(name) + trashSuffix + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := os.Rename(s.kbDir(name), trash); err != nil {
+		trash = ""
+		if err := os.RemoveAll(s.kbDir(name)); err != nil {
+			s.log.Error("knowledge base files left behind", "kb", name, "err", err)
+		}
+	}
+	st.mu.Unlock()
+	s.mu.Lock()
+	if s.kbs[name] == st {
+		delete(s.kbs, name)
+	}
+	s.mu.Unlock()
+	if trash != "" {
+		return os.RemoveAll(trash)
+	}
+	return nil
 }
+
+// trashSuffix marks the folder of a deleted KB on its way out: KB names
+// hold no dots.
+const trashSuffix = ".deleted-"
 
 // Stats counts a KB's documents, chunks, vectors and source bytes.
 func (s *Store) Stats(ctx context.Context, name string) (kefu.KBStats, error) {
