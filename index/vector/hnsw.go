@@ -106,6 +106,7 @@ type hnswScratch struct {
 	qs     float32
 	corr   int32
 	approx bool
+	acc    [1]int32 // the int8 kernel's output; a local escapes through the kernel variable
 }
 
 // setQuery sets the query of the next searches; with approx they score
@@ -134,10 +135,9 @@ func (s *hnswScratch) sim(d *rowData, id uint32) float32 {
 	if !s.approx {
 		return dotKernel(s.q, d.row(id))
 	}
-	var acc [1]int32
 	i := int(id) * d.stride
-	codeKernel(s.q8, d.codes[i:i+d.stride], d.stride, acc[:])
-	return float32(acc[0]-s.corr) * d.scales[id] * s.qs
+	codeKernel(s.q8, d.codes[i:i+d.stride], d.stride, s.acc[:])
+	return float32(s.acc[0]-s.corr) * d.scales[id] * s.qs
 }
 
 func (s *hnswScratch) start(n int) {
