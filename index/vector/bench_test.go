@@ -109,7 +109,7 @@ func BenchmarkHNSWSearch(b *testing.B) {
 	g := ix.g.Load()
 	if g == nil {
 		g = newGraph(&ix.rowData, ix.opts)
-		g.insertMany(liveRows(ix.labels, 0, len(ix.labels)), ix.opts.Workers, nil)
+		g.insertMany(liveRows(ix.labels, 0, len(ix.labels)), ix.opts.Workers, nil, nil)
 		ix.g.Store(g)
 	}
 	qs := make([]float32, 100*384)

@@ -132,7 +132,7 @@ func (ix *Index) runBuild(b *build, g *graph, d *rowData) {
 		to := len(d.labels)
 		g.d = d
 		g.grow(to)
-		g.insertMany(liveRows(d.labels, from, to), b.workers, &b.stop)
+		g.insertMany(liveRows(d.labels, from, to), b.workers, &b.stop, nil)
 		if b.hold != nil {
 			select {
 			case <-b.hold:
@@ -150,7 +150,7 @@ func (ix *Index) runBuild(b *build, g *graph, d *rowData) {
 			g.d = &ix.rowData
 			n := len(ix.labels)
 			g.grow(n)
-			g.insertMany(liveRows(ix.labels, to, n), 1, nil)
+			g.insertMany(liveRows(ix.labels, to, n), 1, nil, nil)
 			ix.g.Store(g)
 		}
 		ix.endBuild()

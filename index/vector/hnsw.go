@@ -395,13 +395,15 @@ func (g *graph) reselect(node uint32, level int, ids []uint32, s *hnswScratch) {
 // insertMany adds rows (new, in order) to the graph, on several goroutines
 // with per-node locks when there are enough of them. It returns early,
 // leaving some rows out, once stop (if not nil) is set.
-func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool) {
+func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool, s *hnswScratch) {
 	if len(rows) == 0 {
 		return
 	}
 	g.grow(int(rows[len(rows)-1]) + 1)
 	stopped := func() bool { return stop != nil && stop.Load() }
-	var s hnswScratch
+	if s == nil {
+		s = new(hnswScratch)
+	}
 	i := 0
 	// The first nodes go in one at a time: concurrent inserts into a graph
 	// of a few nodes would link them poorly.
@@ -409,7 +411,7 @@ func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool) {
 		if stopped() {
 			return
 		}
-		g.insert(rows[i], false, &s)
+		g.insert(rows[i], false, s)
 	}
 	if i == len(rows) {
 		return
@@ -439,8 +441,7 @@ func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool) {
 // neighbours') links to it dropped, then it is inserted afresh at its old
 // level. Links to it from nodes outside its old neighbourhood remain, as
 // long-range links.
-func (g *graph) replace(row uint32) {
-	var s hnswScratch
+func (g *graph) replace(row uint32, s *hnswScratch) {
 	level := int(g.levels[row])
 	for l := 0; l <= level; l++ {
 		old := slices.Clone(g.neighbours(row, l))
@@ -450,7 +451,7 @@ func (g *graph) replace(row uint32) {
 			}
 			ids := append(slices.Clone(g.neighbours(n, l)), old...)
 			ids = slices.DeleteFunc(ids, func(id uint32) bool { return id == row })
-			g.reselect(n, l, ids, &s)
+			g.reselect(n, l, ids, s)
 		}
 		g.block(row, l)[0] = 0
 	}
@@ -464,7 +465,7 @@ func (g *graph) replace(row uint32) {
 			}
 		}
 	}
-	g.insert(row, false, &s)
+	g.insert(row, false, s)
 }
 
 func cmpSim(a, b float32) int {

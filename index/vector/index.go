@@ -244,10 +244,14 @@ func (ix *Index) Add(label uint32, vecs ...[]float32) error {
 		}
 	}
 	if g := ix.g.Load(); g != nil {
+		// A pooled scratch keeps its visited marks: a fresh one allocates
+		// and clears one per node of the graph, every Add.
+		s := ix.getScratch()
+		defer ix.pool.Put(s)
 		for _, row := range reused {
-			g.replace(row)
+			g.replace(row, &s.hs)
 		}
-		g.insertMany(fresh, ix.opts.Workers, nil)
+		g.insertMany(fresh, ix.opts.Workers, nil, &s.hs)
 	} else if ix.opts.Mode == ModeAuto && ix.live >= ix.opts.HNSWMin {
 		ix.startBuild() // unless one runs already
 	}
