@@ -76,6 +76,9 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
 	n := fs.Int("texts", 512, "texts to embed")
 	rounds := fs.Int("rounds", 2, "rounds per way; the fastest counts")
+	minTok := fs.Int("min-tokens", 8, "shortest text, in the model's tokens (the longest fills the model)")
+	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
+	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -84,22 +87,16 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lib, err := embed.FindRuntime(*ortLib)
-	if err != nil {
-		return err
-	}
-	if err := embed.InitRuntime(lib); err != nil {
-		return err
-	}
 	tok, err := embed.LoadTokenizer(spec.Dir, spec.MaxTokens)
 	if err != nil {
 		return err
 	}
-	texts, err := benchTexts(ctx, tok, spec.MaxTokens-2, *n)
+	texts, err := benchTexts(ctx, tok, *minTok, spec.MaxTokens-2, *n)
 	if err != nil {
 		return err
 	}
-	rep, err := embed.RunBench(ctx, spec, texts, embed.BenchOptions{ORTLib: lib, Rounds: *rounds})
+	rep, err := embed.RunBench(ctx, spec, texts, embed.BenchOptions{ORTLib: *ortLib, Rounds: *rounds,
+		Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}})
 	if err != nil {
 		return err
 	}
@@ -113,10 +110,10 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 }
 
 // benchTexts takes n texts from the demo docs and the SciFact abstracts,
-// with lengths in the model's tokens spread evenly on a log scale from 8 to
-// maxTok (embed.MixedLengthTexts): the mix of short questions, FAQ entries
+// with lengths in the model's tokens spread evenly on a log scale from
+// minTok (8 by default) to maxTok (embed.MixedLengthTexts): the mix of short questions, FAQ entries
 // and full chunks an ingest and a query stream bring.
-func benchTexts(ctx context.Context, tok *embed.Tokenizer, maxTok, n int) ([]string, error) {
+func benchTexts(ctx context.Context, tok *embed.Tokenizer, minTok, maxTok, n int) ([]string, error) {
 	shared, err := sharedDir()
 	if err != nil {
 		return nil, err
@@ -165,7 +162,7 @@ func benchTexts(ctx context.Context, tok *embed.Tokenizer, maxTok, n int) ([]str
 	// Alternate the two sources so both contribute to every length.
 	rng := rand.New(rand.NewPCG(42, 1))
 	rng.Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
-	texts := embed.MixedLengthTexts(tok, docs, n, 8, maxTok)
+	texts := embed.MixedLengthTexts(tok, docs, n, min(max(minTok, 1), maxTok), maxTok)
 	if len(texts) < n {
 		return nil, kefu.Errorf(kefu.EINVALID, "bench: only %d texts of the lengths wanted", len(texts))
 	}
