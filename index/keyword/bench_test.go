@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/go-ego/gse"
 	"github.com/kefu-dev/kefu"
 )
 
@@ -253,4 +254,25 @@ func BenchmarkTerms(b *testing.B) {
 	for b.Loop() {
 		_ = Terms(text)
 	}
+}
+
+// BenchmarkLoadSegmenter measures what the first Chinese text costs a
+// process: loading gse's dictionary. heap_MB is the live heap it adds.
+func BenchmarkLoadSegmenter(b *testing.B) {
+	var keep *gse.Segmenter
+	var before, after runtime.MemStats
+	for b.Loop() {
+		keep = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s, err := loadSegmenter()
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		keep = s
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "heap_MB")
+	runtime.KeepAlive(keep)
 }
