@@ -2,12 +2,13 @@ package retrieve
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,12 +92,7 @@ func HasSplit(dir, split string) bool {
 
 // QueryIDs returns the dataset's query ids in a stable order.
 func (d *Dataset) QueryIDs() []string {
-	ids := make([]string, 0, len(d.Queries))
-	for id := range d.Queries {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(d.Queries))
 }
 
 // LoadQrels reads a qrels TSV: a header line, then "query-id corpus-id
@@ -142,42 +138,27 @@ func LoadQrels(path string) (Qrels, error) {
 	return q, nil
 }
 
+// readJSONL calls fn on each non-blank line of path, refusing lines over
+// maxLine.
 func readJSONL(path string, fn func([]byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return kefu.Errorf(kefu.ENOTFOUND, "%w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
-	for n := 1; ; n++ {
-		line, err := readLine(r)
-		if len(strings.TrimSpace(string(line))) > 0 {
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		if line := sc.Bytes(); len(bytes.TrimSpace(line)) > 0 {
 			if err := fn(line); err != nil {
 				return kefu.Errorf(kefu.EINVALID, "%s:%d: %v", path, n, err)
 			}
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return kefu.Errorf(kefu.EINVALID, "%s:%d: %w", path, n, err)
-		}
 	}
-}
-
-// readLine returns the next line without its line end, refusing lines over
-// maxLine.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	var line []byte
-	for {
-		part, err := r.ReadSlice('\n')
-		line = append(line, part...)
-		if len(line) > maxLine {
-			return nil, fmt.Errorf("line longer than %d bytes", maxLine)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return []byte(strings.TrimRight(string(line), "\r\n")), err
+	if err := sc.Err(); err != nil {
+		return kefu.Errorf(kefu.EINVALID, "%s:%d: %w", path, n+1, err)
 	}
+	return nil
 }

@@ -3,6 +3,7 @@ package retrieve
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/kefu-dev/kefu"
@@ -36,13 +37,7 @@ func FitLogistic(samples []Sample, features []string, lambda float64) (*kefu.Cal
 	}
 	idx := make([]int, len(features))
 	for i, f := range features {
-		idx[i] = -1
-		for j, n := range kefu.FeatureNames {
-			if n == f {
-				idx[i] = j
-			}
-		}
-		if idx[i] < 0 {
+		if idx[i] = slices.Index(kefu.FeatureNames, f); idx[i] < 0 {
 			return nil, kefu.Errorf(kefu.EINVALID, "unknown feature %q", f)
 		}
 	}

@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"math"
+	"slices"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -55,13 +56,16 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 
 // Predict applies a logistic calibration to features.
 func Predict(cal *kefu.Calibration, f kefu.Features) float64 {
-	x := featureMap(f)
+	x := f.Vector()
 	z := cal.Bias
 	for i, name := range cal.Features {
 		if i >= len(cal.Weights) {
 			break
 		}
-		v := x[name]
+		var v float64 // a feature this build does not know counts as 0
+		if j := slices.Index(kefu.FeatureNames, name); j >= 0 {
+			v = x[j]
+		}
 		if i < len(cal.Mean) {
 			v -= cal.Mean[i]
 		}
@@ -71,15 +75,6 @@ func Predict(cal *kefu.Calibration, f kefu.Features) float64 {
 		z += cal.Weights[i] * v
 	}
 	return sigmoid(z)
-}
-
-func featureMap(f kefu.Features) map[string]float64 {
-	v := f.Vector()
-	m := make(map[string]float64, len(v))
-	for i, name := range kefu.FeatureNames {
-		m[name] = v[i]
-	}
-	return m
 }
 
 func sigmoid(z float64) float64 {

@@ -3,7 +3,8 @@ package retrieve
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -337,14 +338,7 @@ func chunkRanking(hits []kefu.Hit) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // SamplesFor searches every query of set on kb and returns the confidence
 // features of each with whether its hybrid top hit is relevant: the data a
