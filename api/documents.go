@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -120,35 +119,8 @@ func (s *Server) submit(c *fiber.Ctx, kb string, ups []kefu.Upload) error {
 
 // accepted answers 202 with a job that has started.
 func (s *Server) accepted(c *fiber.Ctx, job *kefu.Job) error {
-	s.watchJob(job.ID)
 	c.Location("/v1/jobs/" + job.ID)
 	return c.Status(fiber.StatusAccepted).JSON(job)
-}
-
-// watchJob follows a job to its end to count its documents, chunks and
-// failures in the metrics; the ingester has no hook for that.
-func (s *Server) watchJob(id string) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.base.Done():
-				return
-			case <-t.C:
-			}
-			j, err := s.cfg.Ingester.Job(id)
-			if err != nil {
-				return
-			}
-			if j.State == kefu.JobDone || j.State == kefu.JobFailed {
-				s.metrics.observeJob(j)
-				return
-			}
-		}
-	}()
 }
 
 func (s *Server) getJob(c *fiber.Ctx) error {

@@ -99,7 +99,7 @@ func buildStack(modelDir, lib, csvPath string) (*realStack, error) {
 	s := &realStack{dir: dir, store: st, metrics: api.NewMetrics()}
 	s.emb = s.metrics.Embedder(e)
 	s.ret = &retrieve.Retriever{Index: st, KBs: st, Embedder: s.emb}
-	s.ing = &ingest.Service{Store: st, Embedder: s.emb}
+	s.ing = &ingest.Service{Store: st, Embedder: s.emb, OnFinish: s.metrics.ObserveJob} // as cmd/kefu wires it
 	obs := observer{s.metrics}
 	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, Log: st, Observer: obs, Logger: discard()})
 	if err != nil {

@@ -92,7 +92,9 @@ func (m *Metrics) observeRequest(method, route string, status int, d time.Durati
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
-func (m *Metrics) observeJob(j *kefu.Job) {
+// ObserveJob counts an ended ingest job's documents, chunks and failures;
+// wire it to the ingester's OnFinish.
+func (m *Metrics) ObserveJob(j kefu.Job) {
 	m.ingestJobs.WithLabelValues(string(j.State)).Inc()
 	m.ingestDocuments.WithLabelValues("indexed").Add(float64(j.Done))
 	m.ingestDocuments.WithLabelValues("unchanged").Add(float64(j.Unchanged))

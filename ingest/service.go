@@ -40,6 +40,8 @@ type Service struct {
 	// MaxRunning is how many jobs run at once; the others wait, queued.
 	// 0 is 1: jobs share the embedder, which uses the cores already.
 	MaxRunning int
+	// OnFinish, when set, is called with each job as it ends (metrics).
+	OnFinish func(kefu.Job)
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -210,6 +212,9 @@ func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upl
 		x.FinishedAt = &now
 	})
 	report()
+	if s.OnFinish != nil {
+		s.OnFinish(j.snapshot())
+	}
 }
 
 // chunker budgets chunks for the KB's settings and the model: the model

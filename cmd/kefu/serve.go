@@ -74,6 +74,8 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ing := a.ingester(oe)
+	ing.OnFinish = metrics.ObserveJob
 	var origins []string
 	for _, o := range strings.Split(*corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -81,7 +83,7 @@ func runServe(ctx context.Context, args []string) error {
 		}
 	}
 	cfg := api.Config{
-		Store: a.store, Retriever: r, Answerer: ans, Ingester: a.ingester(oe), Embedder: oe,
+		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
 		Keys: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
