@@ -62,15 +62,7 @@ func (p *parser) html(name, s string) (*Doc, error) {
 		return nil, tooLarge(name, "max_blocks", "more than %d blocks", p.lim.MaxBlocks)
 	}
 	doc.Blocks = c.out
-	for _, b := range doc.Blocks {
-		if b.Kind == BlockHeading && b.Level == 1 {
-			doc.Title = b.Text
-			break
-		}
-	}
-	if doc.Title == "" {
-		doc.Title = firstNonEmpty(ogTitle, pageTitle)
-	}
+	doc.Title = firstNonEmpty(firstH1(doc.Blocks), ogTitle, pageTitle)
 	if len(doc.Meta) == 0 {
 		doc.Meta = nil
 	}

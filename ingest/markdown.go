@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -43,15 +44,7 @@ func (p *parser) markdown(name, s string, mdx bool) (*Doc, error) {
 		return nil, c.err
 	}
 	doc := &Doc{Blocks: c.out, Meta: front}
-	doc.Title = front["title"]
-	if doc.Title == "" {
-		for _, b := range c.out {
-			if b.Kind == BlockHeading && b.Level == 1 {
-				doc.Title = b.Text
-				break
-			}
-		}
-	}
+	doc.Title = cmp.Or(front["title"], firstH1(c.out))
 	doc.URL = front["url"]
 	if doc.URL == "" {
 		doc.URL = front["slug"]

@@ -11,15 +11,19 @@ import (
 // underlined with === or ---); lines that start with a list marker are list
 // items.
 func (p *parser) txt(name, s string) (*Doc, error) {
-	doc := &Doc{}
-	doc.Blocks = textBlocks(s, true)
-	for _, b := range doc.Blocks {
+	doc := &Doc{Blocks: textBlocks(s, true)}
+	doc.Title = firstH1(doc.Blocks)
+	return doc, p.err(name)
+}
+
+// firstH1 is the text of the first level-1 heading, the usual title.
+func firstH1(blocks []Block) string {
+	for _, b := range blocks {
 		if b.Kind == BlockHeading && b.Level == 1 {
-			doc.Title = b.Text
-			break
+			return b.Text
 		}
 	}
-	return doc, p.err(name)
+	return ""
 }
 
 // textBlocks cuts plain text into paragraphs and list items, and headings

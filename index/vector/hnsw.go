@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -178,7 +179,7 @@ func (g *graph) search(q []float32, ef int, allow *Bitset, s *hnswScratch) []can
 		return lab != noLabel && (allow == nil || allow.Has(lab))
 	}
 	res := s.rescore(g.d, g.searchLayer([]cand{ep}, ef, 0, ok, false, s))
-	slices.SortFunc(res, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
+	slices.SortFunc(res, func(a, b cand) int { return cmp.Compare(b.sim, a.sim) })
 	return res
 }
 
@@ -320,7 +321,7 @@ func (g *graph) insert(node uint32, locked bool, s *hnswScratch) {
 		eps = slices.Clone(found)
 		// Links are chosen on exact similarities.
 		found = s.rescore(g.d, slices.Clone(found))
-		slices.SortFunc(found, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
+		slices.SortFunc(found, func(a, b cand) int { return cmp.Compare(b.sim, a.sim) })
 		s.sel = g.selectNeighbours(found, g.m, s.sel)
 		g.setLinks(node, l, s.sel, locked)
 		for _, n := range s.sel {
@@ -381,7 +382,7 @@ func (g *graph) reselect(node uint32, level int, ids []uint32, s *hnswScratch) {
 			cs = append(cs, cand{dotKernel(base, g.d.row(id)), id})
 		}
 	}
-	slices.SortFunc(cs, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
+	slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(b.sim, a.sim) })
 	cs = slices.CompactFunc(cs, func(a, b cand) bool { return a.id == b.id })
 	var sel []cand
 	sel = g.selectNeighbours(cs, g.maxLinks(level), sel)
@@ -466,16 +467,6 @@ func (g *graph) replace(row uint32, s *hnswScratch) {
 		}
 	}
 	g.insert(row, false, s)
-}
-
-func cmpSim(a, b float32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func pushMin(h []cand, c cand) []cand {
