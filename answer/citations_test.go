@@ -120,3 +120,14 @@ func FuzzCitations(f *testing.F) {
 		}
 	})
 }
+
+// cleanCitations filters a whole text the way the stream is filtered: it
+// returns the text citing only evidence 1..n, the valid numbers cited and
+// how many citations were removed.
+func cleanCitations(s string, n int) (string, []int, int) {
+	var b strings.Builder
+	f := newCiteFilter(n, func(p string) { b.WriteString(p) })
+	f.Write(s)
+	f.Flush()
+	return b.String(), f.Cited(), f.removed
+}
