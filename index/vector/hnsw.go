@@ -406,9 +406,16 @@ func (g *graph) insertMany(rows []uint32, workers int, stop *atomic.Bool, s *hns
 		s = new(hnswScratch)
 	}
 	i := 0
-	// The first nodes go in one at a time: concurrent inserts into a graph
-	// of a few nodes would link them poorly.
-	for ; i < len(rows) && (i < 1000 || workers <= 1 || len(rows) < 2000); i++ {
+	// The first thousand nodes of a graph go in one at a time: concurrent
+	// inserts into a graph of a few nodes would link them poorly. A build's
+	// later rounds add to a graph that has them already.
+	serial := 1000
+	for n := 0; n < int(rows[0]) && serial > 0; n++ {
+		if g.block(uint32(n), 0)[0] > 0 || (!g.empty && uint32(n) == g.entry) {
+			serial--
+		}
+	}
+	for ; i < len(rows) && (i < serial || workers <= 1 || len(rows) < 2000); i++ {
 		if stopped() {
 			return
 		}
