@@ -14,26 +14,37 @@ type pairPiece struct {
 	typ int
 }
 
-// parsePairTemplate reads how a post_processor joins two sequences, as
-// HuggingFace tokenizers does for encode(a, b). A tokenizer without one
-// cannot encode pairs (nil, no error).
-func parsePairTemplate(raw json.RawMessage) ([]pairPiece, error) {
+// postProcessor is how a tokenizer.json post_processor wraps sequences, as
+// HuggingFace tokenizers does for encode(a) and encode(a, b): the special
+// ids around a single sequence, and the template of a pair (nil when the
+// tokenizer defines none: it cannot encode pairs).
+type postProcessor struct {
+	prefix, suffix []int
+	pair           []pairPiece
+}
+
+// templatePiece is one element of a TemplateProcessing template.
+type templatePiece struct {
+	SpecialToken *struct {
+		ID     string `json:"id"`
+		TypeID int    `json:"type_id"`
+	} `json:"SpecialToken"`
+	Sequence *struct {
+		ID     string `json:"id"`
+		TypeID int    `json:"type_id"`
+	} `json:"Sequence"`
+}
+
+func parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
+	var pp postProcessor
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+		return pp, nil
 	}
 	var p struct {
-		Type       string            `json:"type"`
-		Processors []json.RawMessage `json:"processors"`
-		Pair       []struct {
-			SpecialToken *struct {
-				ID     string `json:"id"`
-				TypeID int    `json:"type_id"`
-			} `json:"SpecialToken"`
-			Sequence *struct {
-				ID     string `json:"id"`
-				TypeID int    `json:"type_id"`
-			} `json:"Sequence"`
-		} `json:"pair"`
+		Type          string            `json:"type"`
+		Processors    []json.RawMessage `json:"processors"`
+		Single        []templatePiece   `json:"single"`
+		Pair          []templatePiece   `json:"pair"`
 		SpecialTokens map[string]struct {
 			IDs []int `json:"ids"`
 		} `json:"special_tokens"`
@@ -41,50 +52,76 @@ func parsePairTemplate(raw json.RawMessage) ([]pairPiece, error) {
 		Sep []any `json:"sep"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: bad post_processor: %w", err)
+		return pp, kefu.Errorf(kefu.EINVALID, "tokenizer.json: bad post_processor: %w", err)
+	}
+	special := func(id string) ([]int, error) {
+		st, ok := p.SpecialTokens[id]
+		if !ok {
+			return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: template token %q undefined", id)
+		}
+		return st.IDs, nil
 	}
 	switch p.Type {
 	case "TemplateProcessing":
-		var out []pairPiece
+		seen := false
+		for _, piece := range p.Single {
+			switch {
+			case piece.Sequence != nil:
+				seen = true
+			case piece.SpecialToken != nil:
+				ids, err := special(piece.SpecialToken.ID)
+				if err != nil {
+					return pp, err
+				}
+				if seen {
+					pp.suffix = append(pp.suffix, ids...)
+				} else {
+					pp.prefix = append(pp.prefix, ids...)
+				}
+			}
+		}
 		for _, piece := range p.Pair {
 			switch {
 			case piece.Sequence != nil:
-				out = append(out, pairPiece{seq: piece.Sequence.ID, typ: piece.Sequence.TypeID})
+				pp.pair = append(pp.pair, pairPiece{seq: piece.Sequence.ID, typ: piece.Sequence.TypeID})
 			case piece.SpecialToken != nil:
-				st, ok := p.SpecialTokens[piece.SpecialToken.ID]
-				if !ok {
-					return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: pair template token %q undefined", piece.SpecialToken.ID)
+				ids, err := special(piece.SpecialToken.ID)
+				if err != nil {
+					return pp, err
 				}
-				out = append(out, pairPiece{ids: st.IDs, typ: piece.SpecialToken.TypeID})
+				pp.pair = append(pp.pair, pairPiece{ids: ids, typ: piece.SpecialToken.TypeID})
 			}
 		}
-		return out, nil
-	case "BertProcessing":
+	case "BertProcessing", "RobertaProcessing":
 		cls, ok1 := tokenPairID(p.Cls)
 		sep, ok2 := tokenPairID(p.Sep)
 		if !ok1 || !ok2 {
-			return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: BertProcessing without cls/sep")
+			return pp, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %s without cls/sep", p.Type)
 		}
-		return []pairPiece{{ids: []int{cls}}, {seq: "A"}, {ids: []int{sep}}, {seq: "B", typ: 1}, {ids: []int{sep}, typ: 1}}, nil
-	case "RobertaProcessing":
-		cls, ok1 := tokenPairID(p.Cls)
-		sep, ok2 := tokenPairID(p.Sep)
-		if !ok1 || !ok2 {
-			return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: RobertaProcessing without cls/sep")
+		pp.prefix, pp.suffix = []int{cls}, []int{sep}
+		if p.Type == "BertProcessing" {
+			pp.pair = []pairPiece{{ids: []int{cls}}, {seq: "A"}, {ids: []int{sep}}, {seq: "B", typ: 1}, {ids: []int{sep}, typ: 1}}
+		} else {
+			pp.pair = []pairPiece{{ids: []int{cls}}, {seq: "A"}, {ids: []int{sep, sep}}, {seq: "B"}, {ids: []int{sep}}}
 		}
-		return []pairPiece{{ids: []int{cls}}, {seq: "A"}, {ids: []int{sep, sep}}, {seq: "B"}, {ids: []int{sep}}}, nil
+	case "ByteLevel":
 	case "Sequence":
+		// The specials of every step wrap a single sequence; the first step
+		// with a pair template joins pairs.
 		for _, sub := range p.Processors {
-			pieces, err := parsePairTemplate(sub)
+			s, err := parsePostProcessor(sub)
 			if err != nil {
-				return nil, err
+				return pp, err
 			}
-			if pieces != nil {
-				return pieces, nil
+			pp.prefix, pp.suffix = append(pp.prefix, s.prefix...), append(pp.suffix, s.suffix...)
+			if pp.pair == nil {
+				pp.pair = s.pair
 			}
 		}
+	default:
+		return pp, kefu.Errorf(kefu.EUNSUPPORTED, "tokenizer.json: post_processor %q is not supported", p.Type)
 	}
-	return nil, nil
+	return pp, nil
 }
 
 // EncodePair returns the ids and token type ids of the pair (a, b) as the

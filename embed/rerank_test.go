@@ -78,12 +78,13 @@ func TestEncodePairTruncatesLongestFirst(t *testing.T) {
 
 func TestPairTemplates(t *testing.T) {
 	roberta := json.RawMessage(`{"type":"RobertaProcessing","cls":["<s>",0],"sep":["</s>",2]}`)
-	pieces, err := parsePairTemplate(roberta)
+	pp, err := parsePostProcessor(roberta)
+	pieces := pp.pair
 	if err != nil || len(pieces) != 5 || !slices.Equal(pieces[2].ids, []int{2, 2}) || pieces[3].seq != "B" || pieces[3].typ != 0 {
 		t.Errorf("roberta pair template %+v, %v", pieces, err)
 	}
-	if p, err := parsePairTemplate(json.RawMessage(`null`)); p != nil || err != nil {
-		t.Errorf("null template: %v %v", p, err)
+	if p, err := parsePostProcessor(json.RawMessage(`null`)); p.pair != nil || err != nil {
+		t.Errorf("null template: %v %v", p.pair, err)
 	}
 }
 

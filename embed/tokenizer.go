@@ -137,12 +137,11 @@ func parseTokenizer(data []byte, maxTokens int) (t *Tokenizer, err error) {
 	if t.norm, err = newNormalizer(mine.Normalizer); err != nil {
 		return nil, err
 	}
-	if t.prefix, t.suffix, err = parseTemplate(mine.PostProcessor); err != nil {
+	pp, err := parsePostProcessor(mine.PostProcessor)
+	if err != nil {
 		return nil, err
 	}
-	if t.pair, err = parsePairTemplate(mine.PostProcessor); err != nil {
-		return nil, err
-	}
+	t.prefix, t.suffix, t.pair = pp.prefix, pp.suffix, pp.pair
 	var raw, normed []addedToken
 	for _, a := range mine.AddedTokens {
 		if a.Content == "" {
@@ -178,74 +177,6 @@ func padID(f tokenizerFile, t *Tokenizer) int {
 		return id
 	}
 	return 0
-}
-
-// parseTemplate returns the special ids a post_processor puts before and
-// after a single sequence.
-func parseTemplate(raw json.RawMessage) (prefix, suffix []int, err error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil, nil
-	}
-	var p struct {
-		Type       string            `json:"type"`
-		Processors []json.RawMessage `json:"processors"`
-		Single     []struct {
-			SpecialToken *struct {
-				ID string `json:"id"`
-			} `json:"SpecialToken"`
-			Sequence *struct {
-				ID string `json:"id"`
-			} `json:"Sequence"`
-		} `json:"single"`
-		SpecialTokens map[string]struct {
-			IDs []int `json:"ids"`
-		} `json:"special_tokens"`
-		Cls []any `json:"cls"`
-		Sep []any `json:"sep"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: bad post_processor: %w", err)
-	}
-	switch p.Type {
-	case "TemplateProcessing":
-		seen := false
-		for _, piece := range p.Single {
-			switch {
-			case piece.Sequence != nil:
-				seen = true
-			case piece.SpecialToken != nil:
-				st, ok := p.SpecialTokens[piece.SpecialToken.ID]
-				if !ok {
-					return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: template token %q undefined", piece.SpecialToken.ID)
-				}
-				if seen {
-					suffix = append(suffix, st.IDs...)
-				} else {
-					prefix = append(prefix, st.IDs...)
-				}
-			}
-		}
-		return prefix, suffix, nil
-	case "BertProcessing", "RobertaProcessing":
-		cls, ok1 := tokenPairID(p.Cls)
-		sep, ok2 := tokenPairID(p.Sep)
-		if !ok1 || !ok2 {
-			return nil, nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: %s without cls/sep", p.Type)
-		}
-		return []int{cls}, []int{sep}, nil
-	case "ByteLevel":
-		return nil, nil, nil
-	case "Sequence":
-		for _, sub := range p.Processors {
-			pre, suf, err := parseTemplate(sub)
-			if err != nil {
-				return nil, nil, err
-			}
-			prefix, suffix = append(prefix, pre...), append(suffix, suf...)
-		}
-		return prefix, suffix, nil
-	}
-	return nil, nil, kefu.Errorf(kefu.EUNSUPPORTED, "tokenizer.json: post_processor %q is not supported", p.Type)
 }
 
 // tokenPairID reads the id of a ["[CLS]", 101] pair.
