@@ -154,19 +154,24 @@ func TestRerankerCloseDuringRerank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := make([]string, 400)
+	ps := make([]string, 2000)
 	for i := range ps {
 		ps[i] = strings.Repeat("Refunds arrive within five business days. ", 1+i%8)
 	}
-	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		close(started)
 		_, err := r.Rerank(context.Background(), "how long does a refund take", ps)
 		done <- err
 	}()
-	<-started
-	time.Sleep(20 * time.Millisecond) // let the rerank take its session
+	// Close once the rerank holds the one session.
+	for len(r.sessions) > 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the rerank ended (%v) before Close could meet it", err)
+		default:
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
 	r.Close()
 	if err := <-done; err != nil {
 		t.Errorf("the running rerank: %v", err)
