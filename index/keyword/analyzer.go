@@ -104,11 +104,12 @@ var (
 	}()
 )
 
-// foldFilter is the NFKC char filter. NFKC maps full-width Latin letters,
-// digits and punctuation to ASCII and compatibility forms (①, ﬁ) to plain
-// ones; case is folded later by the lower-case token filter. Invalid UTF-8
-// becomes U+FFFD first: the word segmenter would otherwise glue it to its
-// neighbours, spaces included.
+// foldFilter is the NFKC char filter, then Traditional → Simplified Chinese
+// (see simplify). NFKC maps full-width Latin letters, digits and punctuation
+// to ASCII and compatibility forms (①, ﬁ) to plain ones; case is folded
+// later by the lower-case token filter. Invalid UTF-8 becomes U+FFFD first:
+// the word segmenter would otherwise glue it to its neighbours, spaces
+// included.
 type foldFilter struct{}
 
 func (foldFilter) Filter(input []byte) []byte {
@@ -118,7 +119,7 @@ func (foldFilter) Filter(input []byte) []byte {
 	if !utf8.Valid(input) {
 		input = bytes.ToValidUTF8(input, []byte("\uFFFD"))
 	}
-	return norm.NFKC.Bytes(input)
+	return simplify(norm.NFKC.Bytes(input))
 }
 
 func isASCII(b []byte) bool {

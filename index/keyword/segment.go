@@ -1,8 +1,10 @@
 package keyword
 
 import (
+	"math"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/go-ego/gse"
 )
@@ -37,4 +39,43 @@ func loadSegmenter() (*gse.Segmenter, error) {
 		}
 	}
 	return s, nil
+}
+
+// Preload loads the segmenter's dictionary and the Traditional → Simplified
+// converter now rather than at the first Chinese text, which would otherwise
+// wait for them (over a second; BenchmarkLoadSegmenter). kefu serve calls it
+// while it starts.
+func Preload() error {
+	if _, err := segmenter(); err != nil {
+		return err
+	}
+	_, err := converter()
+	return err
+}
+
+// specificity is how rare a word is in the language at large, from the
+// frequencies of gse's dictionary (jieba's, counted over a general corpus):
+// log(total/freq) over log(total), 1 for a word it does not hold. Only
+// Chinese words have one; others get -1.
+func specificity(word string) float64 {
+	han := false
+	for _, r := range word {
+		if unicode.Is(unicode.Han, r) {
+			han = true
+			break
+		}
+	}
+	if !han {
+		return -1
+	}
+	seg, err := segmenter()
+	if err != nil {
+		return -1
+	}
+	freq, _, ok := seg.Find(word)
+	total := seg.Dict.TotalFreq()
+	if !ok || freq <= 0 || total <= 1 {
+		return 1
+	}
+	return math.Min(1, math.Max(0, math.Log(total/freq)/math.Log(total)))
 }
