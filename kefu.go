@@ -53,7 +53,19 @@ type KBSettings struct {
 	LLM            *LLMSettings `json:"llm,omitempty"` // nil: the global LLM, if any
 	Calibration    *Calibration `json:"calibration,omitempty"`
 	Reranker       string       `json:"reranker,omitempty"` // reranker model name; "" is off
+	// Synonyms are the team's own synonym rules in the Solr format ("退钱,
+	// 退款" or "坏了 => 质量问题"), one per entry, added to the built-in
+	// customer-service lexicon unless Lexicon is LexiconNone.
+	Synonyms []string `json:"synonyms,omitempty"`
+	Lexicon  string   `json:"lexicon,omitempty"` // "" (the built-in lexicon) or LexiconNone
+	// LearnedSynonyms are rules the KB learned from its FAQ entries' own
+	// phrasings (words that one phrasing uses where another uses another),
+	// refreshed by self-calibration.
+	LearnedSynonyms []string `json:"learned_synonyms,omitempty"`
 }
+
+// LexiconNone turns the built-in synonym lexicon off for a KB.
+const LexiconNone = "none"
 
 // Chunking configures how documents are cut.
 type Chunking struct {

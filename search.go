@@ -38,18 +38,66 @@ type Scored struct {
 	// Coverage is the share of the query's keyword terms found in the chunk,
 	// set by keyword search for its first results (0 elsewhere).
 	Coverage float64 `json:"coverage,omitempty"`
+	// HeadMatch has bit i set when Candidates.QueryTerms[i] (i < 64) occurs
+	// in the chunk's title, heading path or FAQ questions, BodyMatch when it
+	// occurs in its text (a passage, an FAQ answer); set by keyword search
+	// for its first MaskedHits results (Masked).
+	HeadMatch uint64 `json:"-"`
+	BodyMatch uint64 `json:"-"`
+	Masked    bool   `json:"-"`
+}
+
+// MaskedHits is how many of the first keyword candidates carry term masks.
+const MaskedHits = 32
+
+// TermKind tells the terms of an analysed keyword query apart.
+type TermKind uint8
+
+// Term kinds.
+const (
+	TermWord    TermKind = iota // a word of the query (a Chinese word as segmented, a stemmed English word)
+	TermPart                    // a character of a Chinese word, indexed beside it for partial credit
+	TermSynonym                 // a term a synonym rule added for some of the words
+)
+
+// QueryTerm is one distinct term of a keyword query as the index analysed
+// it, with what the KB knows of it. The answerability features are computed
+// from these and the hits' term masks.
+type QueryTerm struct {
+	Text string // as analysed: stemmed, lower-cased, Simplified
+	// Surface is the term as the query wrote it (after width folding and
+	// Traditional → Simplified), or a synonym rule's phrase.
+	Surface string
+	Kind    TermKind
+	For     []int   // TermPart, TermSynonym: indexes of the words it stands for
+	Weight  float64 // its weight in the query: occurrences, or a synonym rule's weight
+	DF      int     // chunks of the KB that hold it, in any field
+	// Function marks question words, pronouns, modal verbs and fillers
+	// (怎么, 可以, please…): kept for ranking, but they say nothing of what
+	// the query is about.
+	Function bool
+	// Specificity is how rare a word is in the language at large, from 0
+	// (今天, 东西) to 1 (比特币, or a word no dictionary knows): it tells a
+	// word that adds context from one that names something else. -1 when
+	// unknown (words not in Chinese).
+	Specificity float64
 }
 
 // Candidates are the raw results of both sides of one search, taken from one
 // consistent view of the KB.
 type Candidates struct {
-	Keyword []Scored          // best first
-	Vector  []Scored          // best first, cosine similarity
-	Terms   []string          // the query's keyword terms as analysed
-	Docs    map[string]string // chunk id → id of its document, for every candidate
-	Chunks  map[string]*Chunk // the chunks named above, or those SearchRequest.Select chose
-	Version uint64            // KB version the search saw
-	Timings map[string]time.Duration
+	Keyword []Scored // best first
+	Vector  []Scored // best first, cosine similarity
+	Terms   []string // the query's keyword terms as analysed
+	// QueryTerms are the keyword query's distinct terms with their
+	// statistics, the first 64 of which the keyword candidates' masks
+	// refer to; DocCount is the number of chunks they were counted over.
+	QueryTerms []QueryTerm
+	DocCount   int
+	Docs       map[string]string // chunk id → id of its document, for every candidate
+	Chunks     map[string]*Chunk // the chunks named above, or those SearchRequest.Select chose
+	Version    uint64            // KB version the search saw
+	Timings    map[string]time.Duration
 }
 
 // Index serves searches. Implementations run both sides of a request in
@@ -91,7 +139,13 @@ type Query struct {
 }
 
 // Features are what the retriever knows about a query's results, from which
-// the confidence is computed.
+// the confidence is computed. The first seven describe the rankings; the
+// rest describe whether the top hit answers the query (answerability): how
+// much of the query's content it holds, in its question and in its answer,
+// and what of the query the KB does not know at all. Content terms are the
+// query's words without function words (see QueryTerm.Function), each
+// weighted by its idf in the KB; a word counts as held when the hit has it or
+// a synonym of it, and for half when it has some of its characters.
 type Features struct {
 	TopVector     float64 `json:"top_vector"`     // cosine of the best vector hit
 	TopKeyword    float64 `json:"top_keyword"`    // BM25 of the best keyword hit
@@ -100,15 +154,32 @@ type Features struct {
 	Coverage      float64 `json:"coverage"`       // share of query terms in the best keyword hit
 	Agreement     float64 `json:"agreement"`      // 1 if both sides rank the same chunk first
 	QueryTerms    float64 `json:"query_terms"`    // keyword terms in the query
+
+	QuestionCover float64 `json:"question_cover"`   // idf-weighted share of the content the top hit's questions (title, headings) hold
+	AnswerCover   float64 `json:"answer_cover"`     // the same for its answer (passage text)
+	Cover         float64 `json:"cover"`            // the same for the whole hit
+	Unknown       float64 `json:"unknown"`          // idf-weighted share of the content no chunk of the KB holds
+	UnknownSpec   float64 `json:"unknown_specific"` // the most specific content word no chunk of the KB holds (QueryTerm.Specificity; 1 when not known); 0 when there is none
+	Missing       float64 `json:"missing"`          // the rarest content term the top hit lacks: its idf over the largest possible idf; 0 when it lacks none
+	CharCover     float64 `json:"char_cover"`       // idf-weighted share of the content words' Chinese characters the top hit holds (0 without any)
+	Evidence      float64 `json:"evidence"`         // the rarest content term the top hit holds: its idf over the largest possible idf
+	Matched       float64 `json:"matched"`          // content terms the top hit holds whole (itself or a synonym)
+	Content       float64 `json:"content"`          // content terms in the query
+	CoverMargin   float64 `json:"cover_margin"`     // Cover minus the best Cover of a hit from another document
+	QAAgreement   float64 `json:"qa_agreement"`     // 1 if the top hit is also the best by question cover and by answer cover
+	VectorOn      float64 `json:"vector_on"`        // 1 if the vector side ran (the model knows the query's language)
+	HitVector     float64 `json:"hit_vector"`       // cosine of the top hit, 0 if the vector side did not find it
 }
 
 // Vector returns the features in the order of FeatureNames.
 func (f Features) Vector() []float64 {
-	return []float64{f.TopVector, f.TopKeyword, f.VectorMargin, f.KeywordMargin, f.Coverage, f.Agreement, f.QueryTerms}
+	return []float64{f.TopVector, f.TopKeyword, f.VectorMargin, f.KeywordMargin, f.Coverage, f.Agreement, f.QueryTerms,
+		f.QuestionCover, f.AnswerCover, f.Cover, f.Unknown, f.UnknownSpec, f.Missing, f.Evidence, f.CharCover, f.Matched, f.Content, f.CoverMargin, f.QAAgreement, f.VectorOn, f.HitVector}
 }
 
 // FeatureNames names the entries of Features.Vector.
-var FeatureNames = []string{"top_vector", "top_keyword", "vector_margin", "keyword_margin", "coverage", "agreement", "query_terms"}
+var FeatureNames = []string{"top_vector", "top_keyword", "vector_margin", "keyword_margin", "coverage", "agreement", "query_terms",
+	"question_cover", "answer_cover", "cover", "unknown", "unknown_specific", "missing", "evidence", "char_cover", "matched", "content", "cover_margin", "qa_agreement", "vector_on", "hit_vector"}
 
 // Reranker scores (query, passage) pairs with a cross-encoder; higher is
 // more relevant.
@@ -130,8 +201,10 @@ type Retriever interface {
 	Retrieve(ctx context.Context, kb string, q Query) (*Retrieval, error)
 }
 
-// Calibration maps retrieval features to a calibrated confidence. It is fitted
-// by `kefu eval --calibrate` and stored with the KB.
+// Calibration maps retrieval features to a calibrated confidence. A KB fits
+// its own from its content (Source CalibrationSelf) as soon as it has some,
+// and again whenever it changes; `kefu eval --calibrate` fits one on
+// labelled questions, which then takes precedence.
 type Calibration struct {
 	Kind     string    `json:"kind"`     // "logistic"
 	Features []string  `json:"features"` // names from FeatureNames
@@ -144,4 +217,26 @@ type Calibration struct {
 	Samples  int       `json:"samples"`   // training queries
 	ECE      float64   `json:"ece"`       // on the evaluated split
 	FittedAt time.Time `json:"fitted_at"`
+
+	// Source says what it was fitted on: CalibrationSelf, CalibrationLabelled
+	// or CalibrationMixed; "" for calibrations stored before there was a
+	// choice (labelled).
+	Source string `json:"source,omitempty"`
+	// Precision and Coverage are measured on held-out questions at
+	// Threshold: the share of answers at or above it that were right, and
+	// the share of questions that reached it.
+	Precision float64 `json:"precision,omitempty"`
+	Coverage  float64 `json:"coverage,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
+	// Version is the KB version a self-calibration was fitted on; Took how
+	// long the fit took.
+	Version uint64 `json:"kb_version,omitempty"`
+	Took    string `json:"took,omitempty"`
 }
+
+// Calibration sources.
+const (
+	CalibrationSelf     = "self"     // from the KB's own content, no labelled questions
+	CalibrationLabelled = "labelled" // from a team's labelled questions (kefu eval --calibrate)
+	CalibrationMixed    = "mixed"    // both
+)

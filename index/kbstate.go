@@ -87,6 +87,9 @@ func (s *Store) loadKB(kb *kefu.KB) (*kbState, error) {
 	if err := st.loadVectors(); err != nil {
 		return nil, err
 	}
+	if err := st.setLexicon(&kb.Settings); err != nil {
+		return nil, err
+	}
 	s.log.Debug("knowledge base loaded", "kb", kb.Name, "chunks", len(st.labelOf), "vectors", st.vectors(), "ms", time.Since(t0).Milliseconds())
 	return st, nil
 }
@@ -339,4 +342,14 @@ func (st *kbState) waitGraph(d time.Duration) {
 	if err := st.vec.WaitBuilt(ctx); err != nil {
 		st.s.log.Warn("vector graph still building at close; the next start builds it again", "kb", st.name)
 	}
+}
+
+// setLexicon gives the keyword index the synonym rules of the KB's settings.
+func (st *kbState) setLexicon(set *kefu.KBSettings) error {
+	rules, err := lexiconRules(set)
+	if err != nil {
+		return err
+	}
+	st.kw.SetLexicon(rules)
+	return nil
 }

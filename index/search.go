@@ -44,14 +44,14 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		kwErr  error
 		kwTook time.Duration
 		kwHits []keyword.Hit
-		nTerms int
+		kwInfo keyword.QueryInfo
 	)
 	if req.Query != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t := time.Now()
-			kwHits, nTerms, kwErr = st.kw.SearchHits(ctx, req.Query, req.K, req.Filter)
+			kwHits, kwInfo, kwErr = st.kw.SearchHits(ctx, req.Query, req.K, req.Filter)
 			kwTook = time.Since(t)
 		}()
 	}
@@ -75,7 +75,8 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if req.Query != "" {
 		out.Timings["keyword"] = kwTook
 		out.Terms = st.kw.Terms(req.Query)
-		out.Keyword = st.coverage(kwHits, nTerms)
+		out.QueryTerms, out.DocCount = kwInfo.Terms, kwInfo.Docs
+		out.Keyword = st.coverage(kwHits, kwInfo.Counted)
 	}
 
 	for _, list := range [][]kefu.Scored{out.Keyword, out.Vector} {
@@ -166,7 +167,7 @@ func (st *kbState) allowed(f *kefu.Filter) *vector.Bitset {
 func (st *kbState) coverage(hits []keyword.Hit, nTerms int) []kefu.Scored {
 	out := make([]kefu.Scored, len(hits))
 	for i, h := range hits {
-		out[i] = kefu.Scored{ChunkID: h.ChunkID, Score: h.Score}
+		out[i] = kefu.Scored{ChunkID: h.ChunkID, Score: h.Score, HeadMatch: h.HeadMatch, BodyMatch: h.BodyMatch, Masked: h.Masked}
 		if nTerms == 0 {
 			continue
 		}

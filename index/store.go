@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
@@ -240,8 +241,47 @@ func validSettings(set *kefu.KBSettings) error {
 		return kefu.Errorf(kefu.EINVALID, "chunk size %d tokens is not in [16, 8192]", set.Chunking.MaxTokens)
 	case set.Chunking.OverlapTokens < 0 || set.Chunking.OverlapTokens >= set.Chunking.MaxTokens:
 		return kefu.Errorf(kefu.EINVALID, "chunk overlap %d must be in [0, chunk size)", set.Chunking.OverlapTokens)
+	case set.Lexicon != "" && set.Lexicon != kefu.LexiconNone:
+		return kefu.Errorf(kefu.EINVALID, "lexicon %q: use \"\" (the built-in customer-service lexicon) or %q", set.Lexicon, kefu.LexiconNone)
+	}
+	if _, err := lexiconRules(set); err != nil {
+		return err
 	}
 	return nil
+}
+
+// Weights of synonym rules: an original query word weighs 1.
+const (
+	builtinSynonymWeight = 0.5
+	teamSynonymWeight    = 0.8
+	learnedSynonymWeight = 0.4
+)
+
+// lexiconRules are the synonym rules a KB's keyword index adds to queries:
+// the built-in lexicon, the team's rules and those learned from its FAQ.
+func lexiconRules(set *kefu.KBSettings) ([]keyword.Rule, error) {
+	var rules []keyword.Rule
+	if set.Lexicon != kefu.LexiconNone {
+		rules = append(rules, keyword.BuiltinSynonyms(builtinSynonymWeight)...)
+	}
+	for _, src := range []struct {
+		lines  []string
+		weight float64
+		what   string
+	}{{set.Synonyms, teamSynonymWeight, "synonyms"}, {set.LearnedSynonyms, learnedSynonymWeight, "learned_synonyms"}} {
+		if len(src.lines) == 0 {
+			continue
+		}
+		r, err := keyword.ParseSynonyms(strings.Join(src.lines, "\n"), src.weight)
+		if err != nil {
+			return nil, kefu.Errorf(kefu.EINVALID, "settings.%s: %s", src.what, kefu.ErrorMessage(err))
+		}
+		rules = append(rules, r...)
+	}
+	if len(rules) > keyword.MaxRules {
+		return nil, kefu.Errorf(kefu.ETOOLARGE, "settings.synonyms: more than %d rules with the built-in lexicon", keyword.MaxRules)
+	}
+	return rules, nil
 }
 
 // KB returns a KB by name.
@@ -295,6 +335,9 @@ func (s *Store) UpdateKB(ctx context.Context, kb *kefu.KB) error {
 		return putJSON(tx.Bucket(bucketKBs), []byte(kb.Name), cur)
 	})
 	if err != nil {
+		return err
+	}
+	if err := st.setLexicon(&kb.Settings); err != nil {
 		return err
 	}
 	return st.setVersion(kb.Version)

@@ -96,7 +96,7 @@ const pruneCheck = 0.7
 // than decoding them all. Common terms (single Han characters, frequent
 // words) come last and mostly take this path. The top k and their scores are
 // exactly those of the full evaluation.
-func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64) error {
+func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64, dfs []int) error {
 	k1 := ix.opts.K1
 	ub := make([]float64, len(qts))
 	remaining := 0.0
@@ -145,7 +145,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		if cand == nil {
 			for _, fp := range fields {
 				err := eachPosting(ctx, sn, s, fp, term, &read, func(d, freq uint64, inv float64) {
-					s.addTF(uint32(d), fp, qi, float64(freq)*inv)
+					s.addTF(uint32(d), fp, qi, float64(freq)*inv, qt.counted())
 				})
 				if err != nil {
 					return err
@@ -158,12 +158,14 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				return err
 			}
 			for _, fp := range fields {
-				if err := ix.skipTo(sn, s, fp, term, qi, cand); err != nil {
+				if err := ix.skipTo(sn, s, fp, term, qi, cand, qt.counted()); err != nil {
 					return err
 				}
 			}
 		}
+		dfs[qi] = df
 		w := qt.qtf * idf(float64(df))
+		counted := qt.counted()
 		for _, d := range s.termHit {
 			tf := s.tf[d]
 			s.tf[d] = 0
@@ -174,7 +176,9 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				s.hits = append(s.hits, d)
 			}
 			s.score[d] += w * numer * tf / (tf + k1)
-			s.matched[d]++
+			if counted {
+				s.matched[d]++
+			}
 		}
 		s.termHit = s.termHit[:0]
 
@@ -288,7 +292,7 @@ func unionDF(sn *snap, s *scratch, fields []fieldParams, term []byte) (int, erro
 // skipTo adds term's weighted frequency in field fp to the candidates that
 // hold it, advancing through the postings instead of reading them all.
 // cand is sorted by document number.
-func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi int, cand []uint32) error {
+func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi int, cand []uint32, counted bool) error {
 	j := 0
 	for i := range sn.segs {
 		off := sn.segs[i].offset
@@ -329,7 +333,7 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 				if dec.docs[lo] != local {
 					continue
 				}
-				s.addTF(uint32(cand[j]), fp, qi, float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]))
+				s.addTF(uint32(cand[j]), fp, qi, float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]), counted)
 			}
 			for j < len(cand) && uint64(cand[j]) < end {
 				j++
@@ -352,7 +356,7 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 				continue
 			}
 			d, freq, inv := posting(cur, off, sn.segs[i].exactLen, fp)
-			s.addTF(uint32(d), fp, qi, float64(freq)*inv)
+			s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
 		}
 		for j < len(cand) && uint64(cand[j]) < end {
 			j++
@@ -362,13 +366,14 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 }
 
 // addTF adds a posting's length-normalised frequency in field fp to
-// document d's pseudo-frequency for query term qi.
-func (s *scratch) addTF(d uint32, fp fieldParams, qi int, tfInv float64) {
+// document d's pseudo-frequency for query term qi; counted says whether the
+// term counts in Hit.Head.
+func (s *scratch) addTF(d uint32, fp fieldParams, qi int, tfInv float64, counted bool) {
 	if s.tf[d] == 0 {
 		s.termHit = append(s.termHit, d)
 	}
 	s.tf[d] += fp.weight * tfInv
-	if fp.head && s.headSeen[d] != uint16(qi+1) {
+	if counted && fp.head && s.headSeen[d] != uint16(qi+1) {
 		s.headSeen[d] = uint16(qi + 1)
 		s.head[d]++
 	}

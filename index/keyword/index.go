@@ -67,7 +67,7 @@ func FromChunk(c *kefu.Chunk) Doc {
 // dictionary, stop words, stemming): an index built by another version must
 // be rebuilt, since its terms no longer match the queries'. The store keeps
 // it in the index's metadata.
-const AnalyzerVersion = "2026-11-22.2"
+const AnalyzerVersion = "2026-12-06.1"
 
 // Boosts weight the text fields in BM25F: a term occurrence in a field counts
 // as Boost occurrences. A zero Boosts means DefaultBoosts; otherwise a zero
@@ -147,7 +147,23 @@ type Index struct {
 	tmp     string     // directory of an ephemeral index, removed by Close
 
 	pruned atomic.Int64 // searches whose last terms were scored for candidates only
+
+	lexicon atomic.Pointer[Lexicon] // synonyms added to queries; nil: none
+
+	gen     atomic.Uint64 // increases with every Apply
+	soundIx atomic.Pointer[soundIndex]
+	soundMu sync.Mutex // builds soundIx once per generation
 }
+
+// SetLexicon replaces the synonym rules the index adds to queries (see
+// ParseSynonyms); nil or empty rules add none. The rules are analysed with
+// the index's analyzer, so a rule matches what a query's words become.
+func (ix *Index) SetLexicon(rules []Rule) {
+	ix.lexicon.Store(compileLexicon(ix.analyzer, rules))
+}
+
+// Lexicon returns the rules the index adds to queries, compiled.
+func (ix *Index) Lexicon() *Lexicon { return ix.lexicon.Load() }
 
 // fieldStats are the collection statistics BM25 needs that bleve does not
 // keep: per text field, the number of documents that have it and the sum of
@@ -522,6 +538,7 @@ func (ix *Index) Apply(puts []Doc, deletes []string, meta map[string]string) err
 	if err := ix.idx.Batch(b); err != nil {
 		return kefu.Errorf(kefu.EINTERNAL, "keyword: apply batch: %w", err)
 	}
+	ix.gen.Add(1)
 	return nil
 }
 

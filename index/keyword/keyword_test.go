@@ -600,11 +600,11 @@ func TestSearchHitsCountMatchedTerms(t *testing.T) {
 		{ID: "faq", Kind: "faq", Questions: "refund timing", Body: "approval takes two days"},
 		{ID: "page", Kind: "passage", Title: "Weather", Body: "refund approval weather report"},
 	}, nil, nil)
-	hits, n, err := ix.SearchHits(context.Background(), "refund approval weather refund", 5, nil)
+	hits, info, err := ix.SearchHits(context.Background(), "refund approval weather refund", 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 {
+	if n := info.Counted; n != 3 {
 		t.Fatalf("%d distinct query terms, want 3 (refund, approv, weather)", n)
 	}
 	got := map[string][2]int{}

@@ -1,11 +1,11 @@
 package keyword
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -28,38 +28,6 @@ type scoring struct {
 // bleveScoring reproduces bleve v2.6's BM25 (search/scorer/scorer_term.go and
 // search/searcher/search_term.go).
 var bleveScoring = scoring{fieldSum: true, sqrtTF: true, cardinalityAvg: true, queryNorm: true, coord: true, noK1Plus1: true}
-
-// queryTerm is a distinct analysed query term and how often the query has it.
-type queryTerm struct {
-	term string
-	qtf  float64
-}
-
-// queryTerms analyses query with the index's analyzer.
-func (ix *Index) queryTerms(query string) []queryTerm {
-	if len(query) > MaxQueryBytes {
-		cut := MaxQueryBytes
-		for cut > 0 && !utf8.RuneStart(query[cut]) {
-			cut--
-		}
-		query = query[:cut]
-	}
-	toks := ix.analyzer.Analyze([]byte(query))
-	at := make(map[string]int, len(toks))
-	var out []queryTerm
-	for _, t := range toks {
-		if i, ok := at[string(t.Term)]; ok {
-			out[i].qtf++
-			continue
-		}
-		if len(out) == MaxQueryTerms {
-			continue
-		}
-		at[string(t.Term)] = len(out)
-		out = append(out, queryTerm{term: string(t.Term), qtf: 1})
-	}
-	return out
-}
 
 // scratch holds per-search arrays indexed by document number (see snap),
 // reused across searches through a pool. Every entry set during a search is
@@ -136,45 +104,204 @@ func (ix *Index) Search(ctx context.Context, query string, k int, f *kefu.Filter
 type Hit struct {
 	ChunkID string
 	Score   float64
-	// Matched counts the query's distinct terms found in any field of the
-	// chunk, Head those found in its title, heading path or FAQ questions.
+	// Matched counts the query's own distinct terms (words and characters,
+	// not synonyms) found in any field of the chunk, Head those found in its
+	// title, heading path or FAQ questions.
 	Matched, Head int
+	// HeadMatch and BodyMatch have bit i set when QueryInfo.Terms[i]
+	// (i < 64) is in a heading field (title, heading path, FAQ questions)
+	// or in the body (passage, FAQ answer) of the chunk; only the first
+	// kefu.MaskedHits hits have them (Masked).
+	HeadMatch, BodyMatch uint64
+	Masked               bool
+
+	doc uint32 // document number in the search's snapshot
 }
 
-// SearchHits is Search with the matched-term counts of every hit and the
-// number of distinct query terms, from which a caller computes how much of
-// the query a hit covers without analysing its text again.
-func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Filter) ([]Hit, int, error) {
+// QueryInfo is what a search knew of its query: its distinct terms with
+// their document frequencies, and how many live chunks there were.
+type QueryInfo struct {
+	Terms []kefu.QueryTerm
+	Docs  int
+	// Counted is the number of the query's own terms (words and
+	// characters), the denominator of Hit.Matched.
+	Counted int
+}
+
+// SearchHits is Search with the matched terms of every hit and what the
+// index knows of the query's terms, from which a caller computes how much
+// of the query a hit covers without analysing its text again.
+func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Filter) (hits []Hit, info QueryInfo, err error) {
 	if k <= 0 {
-		return nil, 0, nil
+		return nil, info, nil
 	}
 	k = min(k, MaxK)
 	qts := ix.queryTerms(query)
 	if len(qts) == 0 {
-		return nil, 0, nil
+		return nil, info, nil
+	}
+	for i := range qts {
+		if qts[i].counted() {
+			info.Counted++
+		}
 	}
 	sn, err := ix.snapshot()
 	if err != nil {
-		return nil, 0, err
+		return nil, info, err
 	}
 	defer sn.close()
+	info.Docs = int(sn.n)
 	s := ix.scratch.Get().(*scratch)
 	defer func() {
 		s.reset()
 		ix.scratch.Put(s)
 	}()
 	s.prepare(sn.size())
+	qts = ix.corrections(sn, s, qts, query)
+	dfs := make([]int, len(qts))
+	defer func() { info.Terms = describe(qts, dfs) }()
 	if !f.Empty() {
 		ok, err := buildFilter(ctx, sn, s, f)
 		if err != nil || !ok {
-			return nil, len(qts), err
+			if err == nil {
+				err = ix.countDF(sn, s, qts, dfs)
+			}
+			return nil, info, err
 		}
 	}
-	if err := ix.score(ctx, sn, s, qts, k); err != nil {
-		return nil, len(qts), err
+	if err := ix.score(ctx, sn, s, qts, k, dfs); err != nil {
+		return nil, info, err
 	}
-	hits, err := topK(sn, s, k)
-	return hits, len(qts), err
+	hits, err = topK(sn, s, k)
+	if err != nil {
+		return nil, info, err
+	}
+	if err := ix.masks(sn, s, qts, hits); err != nil {
+		return nil, info, err
+	}
+	return hits, info, nil
+}
+
+// describe turns the analysed terms and their document frequencies into
+// the domain's QueryTerms.
+func describe(qts []queryTerm, dfs []int) []kefu.QueryTerm {
+	out := make([]kefu.QueryTerm, len(qts))
+	for i, q := range qts {
+		out[i] = kefu.QueryTerm{Text: strings.TrimPrefix(q.term, bigramMark), Surface: q.surface, Kind: q.kind, For: q.of, Weight: q.qtf, DF: dfs[i], Function: q.fn, Specificity: q.spec}
+	}
+	return out
+}
+
+// countDF fills dfs with each term's document frequency over the text
+// fields, for a search that scored nothing (an empty filter).
+func (ix *Index) countDF(sn *snap, s *scratch, qts []queryTerm, dfs []int) error {
+	fields := ix.searchedFields()
+	for i, qt := range qts {
+		df, err := unionDF(sn, s, fields, []byte(qt.term))
+		if err != nil {
+			return err
+		}
+		dfs[i] = df
+	}
+	return nil
+}
+
+// masks sets the term masks of the first kefu.MaskedHits hits by probing
+// each term's postings for their document numbers: a few hundred bitmap
+// lookups, where tracking masks while scoring would cost 16 bytes per
+// chunk in every search's scratch.
+func (ix *Index) masks(sn *snap, s *scratch, qts []queryTerm, hits []Hit) error {
+	n := min(len(hits), kefu.MaskedHits)
+	if n == 0 {
+		return nil
+	}
+	type target struct {
+		doc uint64
+		hit int
+	}
+	ts := make([]target, n)
+	for i := range n {
+		ts[i] = target{uint64(hits[i].doc), i}
+		hits[i].Masked = true
+	}
+	slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(a.doc, b.doc) })
+	fields := ix.searchedFields()
+	for qi := range min(len(qts), 64) {
+		bit := uint64(1) << qi
+		term := []byte(qts[qi].term)
+		for _, fp := range fields {
+			j := 0
+			for si := range sn.segs {
+				off := sn.segs[si].offset
+				end := off + sn.segs[si].ss.Segment().Count()
+				for j < len(ts) && ts[j].doc < off {
+					j++
+				}
+				if j == len(ts) {
+					break
+				}
+				if ts[j].doc >= end {
+					continue
+				}
+				pl, err := sn.postings(si, fp.slot, term, s)
+				if err != nil {
+					return err
+				}
+				if pl == nil {
+					continue
+				}
+				s.it = pl.Iterator(false, false, false, s.it)
+				var bm interface{ Contains(uint32) bool }
+				if o, ok := s.it.(segment.OptimizablePostingsIterator); ok {
+					if d, ok := o.DocNum1Hit(); ok {
+						bm = oneDoc(d)
+					} else if b := o.ActualBitmap(); b != nil {
+						bm = b
+					}
+				}
+				var cur segment.Posting
+				for ; j < len(ts) && ts[j].doc < end; j++ {
+					local := ts[j].doc - off
+					found := false
+					if bm != nil {
+						found = bm.Contains(uint32(local))
+					} else {
+						if cur == nil || cur.Number() < local {
+							if cur, err = s.it.Advance(local); err != nil {
+								return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+							}
+						}
+						found = cur != nil && cur.Number() == local
+					}
+					if found {
+						h := &hits[ts[j].hit]
+						if fp.head {
+							h.HeadMatch |= bit
+						} else {
+							h.BodyMatch |= bit
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type oneDoc uint64
+
+func (d oneDoc) Contains(x uint32) bool { return uint64(d) == uint64(x) }
+
+// searchedFields are the text fields with a weight, as score sees them
+// (without the length parameters, which probing does not need).
+func (ix *Index) searchedFields() []fieldParams {
+	var out []fieldParams
+	for f := range textFields {
+		if ix.weights[f] > 0 {
+			out = append(out, fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f]})
+		}
+	}
+	return out
 }
 
 // buildFilter fills s.allow with the documents f lets through and reports
@@ -295,7 +422,7 @@ const invLengths = 512
 // from the textbook one (see scoring); bleve gives the postings, this the
 // ranking. Term-at-a-time over dense arrays is the simplest exact method and
 // fast enough at 100k chunks (see BenchmarkSearch).
-func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, k int) error {
+func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, k int, dfs []int) error {
 	n := sn.n
 	sc := ix.opts.scoring
 	k1, b := ix.opts.K1, ix.opts.B
@@ -337,7 +464,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 	}
 
 	if !sc.fieldSum {
-		return ix.scoreBM25F(ctx, sn, s, qts, fields, k, numer, idf)
+		return ix.scoreBM25F(ctx, sn, s, qts, fields, k, numer, idf, dfs)
 	}
 
 	// The clauses of bleve's disjunction, for the queryNorm and coord
@@ -360,6 +487,15 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 		}
 	}
 
+	for qi, qt := range qts {
+		for _, fp := range fields {
+			df, err := sn.count(fp.slot, []byte(qt.term), s)
+			if err != nil {
+				return err
+			}
+			dfs[qi] = max(dfs[qi], int(df))
+		}
+	}
 	read := 0
 	for _, qt := range qts {
 		if err := ctx.Err(); err != nil {
@@ -471,7 +607,7 @@ func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Hit{ChunkID: id, Score: x.score, Matched: int(s.matched[x.doc]), Head: int(s.head[x.doc])}
+		out[i] = Hit{ChunkID: id, Score: x.score, Matched: int(s.matched[x.doc]), Head: int(s.head[x.doc]), doc: x.doc}
 	}
 	// Document numbers change as bleve merges segments, so equal scores are
 	// ordered by chunk id instead, including at the cut: the chunks tied
@@ -506,7 +642,7 @@ func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 			slices.SortFunc(ids, func(a, b idDoc) int { return strings.Compare(a.id, b.id) })
 			for i := range kept {
 				d := ids[i].doc
-				out[len(out)-kept+i] = Hit{ChunkID: ids[i].id, Score: last, Matched: int(s.matched[d]), Head: int(s.head[d])}
+				out[len(out)-kept+i] = Hit{ChunkID: ids[i].id, Score: last, Matched: int(s.matched[d]), Head: int(s.head[d]), doc: d}
 			}
 		}
 	}

@@ -96,9 +96,9 @@ func (sn *snap) size() uint64 {
 	return last.offset + last.ss.Segment().Count()
 }
 
-// postings returns the postings of term in dictionary slot f of segment i,
-// without deleted documents, or nil when the segment lacks the term.
-func (sn *snap) postings(i, f int, term []byte, s *scratch) (segment.PostingsList, error) {
+// dict returns the terms dictionary of slot f in segment i (nil when the
+// segment has no such field).
+func (sn *snap) dict(i, f int) (segment.TermDictionary, error) {
 	sv := &sn.segs[i]
 	if !sv.loaded[f] {
 		d, err := sv.ss.Segment().Dictionary(dictField(f))
@@ -107,10 +107,18 @@ func (sn *snap) postings(i, f int, term []byte, s *scratch) (segment.PostingsLis
 		}
 		sv.dicts[f], sv.loaded[f] = d, true
 	}
-	if sv.dicts[f] == nil {
-		return nil, nil
+	return sv.dicts[f], nil
+}
+
+// postings returns the postings of term in dictionary slot f of segment i,
+// without deleted documents, or nil when the segment lacks the term.
+func (sn *snap) postings(i, f int, term []byte, s *scratch) (segment.PostingsList, error) {
+	d, err := sn.dict(i, f)
+	if err != nil || d == nil {
+		return nil, err
 	}
-	pl, err := sv.dicts[f].PostingsList(term, sv.ss.Deleted(), s.pl)
+	sv := &sn.segs[i]
+	pl, err := d.PostingsList(term, sv.ss.Deleted(), s.pl)
 	if err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 	}

@@ -1,0 +1,193 @@
+package keyword
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// Rule is one synonym rule: a query holding the phrase From also matches
+// each phrase of To, with the weight Weight (an original query word weighs
+// 1). Phrases are plain text, analysed like the documents when compiled.
+type Rule struct {
+	From   string
+	To     []string
+	Weight float64
+}
+
+// Limits of a synonym file.
+const (
+	MaxRules      = 20000 // rules, after equivalence groups are expanded
+	maxRuleBytes  = 4096  // one line
+	maxRuleTerms  = 4     // words in one phrase; longer phrases are ignored
+	maxExpansions = 32    // terms one query may gain from rules
+)
+
+// ParseSynonyms reads rules in the Solr synonyms format, the one a team
+// already knows: blank lines and lines starting with # are skipped; a line
+// "a, b, c" makes the phrases equivalent (each matches the others); a line
+// "a, b => c, d" lets a and b also match c and d, not the reverse. Every
+// rule gets weight. Errors name the line.
+func ParseSynonyms(text string, weight float64) ([]Rule, error) {
+	var rules []Rule
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 1024), maxRuleBytes+1)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !utf8.ValidString(line) {
+			return nil, kefu.Errorf(kefu.EINVALID, "synonyms line %d: not UTF-8", n)
+		}
+		from, to, oneWay := strings.Cut(line, "=>")
+		lhs, rhs := phrases(from), phrases(to)
+		switch {
+		case oneWay && (len(lhs) == 0 || len(rhs) == 0):
+			return nil, kefu.Errorf(kefu.EINVALID, "synonyms line %d: %q needs phrases on both sides of =>", n, line)
+		case oneWay:
+			for _, f := range lhs {
+				rules = append(rules, Rule{From: f, To: rhs, Weight: weight})
+			}
+		case len(lhs) < 2:
+			return nil, kefu.Errorf(kefu.EINVALID, "synonyms line %d: %q: a group needs at least two phrases separated by commas", n, line)
+		default:
+			for i, f := range lhs {
+				others := make([]string, 0, len(lhs)-1)
+				others = append(append(others, lhs[:i]...), lhs[i+1:]...)
+				rules = append(rules, Rule{From: f, To: others, Weight: weight})
+			}
+		}
+		if len(rules) > MaxRules {
+			return nil, kefu.Errorf(kefu.ETOOLARGE, "synonyms: more than %d rules", MaxRules)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "synonyms: a line over %d bytes", maxRuleBytes)
+	}
+	return rules, nil
+}
+
+// phrases splits a side of a rule at commas (ASCII or full-width).
+func phrases(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '，' || r == '、' }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Lexicon is a compiled set of rules: analysed word sequences mapped to the
+// words they also match. It is immutable and safe for concurrent use.
+type Lexicon struct {
+	rules  map[string][]expansion // key: the source words joined by "\x1f"
+	maxSrc int                    // most words in a source
+	size   int
+}
+
+type expansion struct {
+	words  []string
+	weight float64
+	text   string // the phrase as the rule wrote it
+}
+
+// Len is the number of compiled rules.
+func (l *Lexicon) Len() int {
+	if l == nil {
+		return 0
+	}
+	return l.size
+}
+
+// compileLexicon analyses each rule's phrases with a into words (the
+// characters added beside Chinese words are left out) and keeps the rules
+// whose both sides have words. The heaviest target wins when two rules
+// give the same one.
+func compileLexicon(a analysis.Analyzer, rules []Rule) *Lexicon {
+	l := &Lexicon{rules: map[string][]expansion{}}
+	for _, r := range rules {
+		src := wordsOf(a, r.From)
+		if len(src) == 0 || len(src) > maxRuleTerms || r.Weight <= 0 {
+			continue
+		}
+		key := strings.Join(src, "\x1f")
+		for _, t := range r.To {
+			dst := wordsOf(a, t)
+			if len(dst) == 0 || len(dst) > maxRuleTerms || strings.Join(dst, "\x1f") == key {
+				continue
+			}
+			l.add(key, expansion{words: dst, weight: r.Weight, text: t})
+		}
+		l.maxSrc = max(l.maxSrc, len(src))
+	}
+	return l
+}
+
+func (l *Lexicon) add(key string, e expansion) {
+	list := l.rules[key]
+	for i, o := range list {
+		if slicesEqual(o.words, e.words) {
+			list[i].weight = max(o.weight, e.weight)
+			return
+		}
+	}
+	l.rules[key] = append(list, e)
+	l.size++
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// wordsOf returns the words a makes of text, without the marked characters.
+func wordsOf(a analysis.Analyzer, text string) []string {
+	var out []string
+	for _, t := range a.Analyze([]byte(text)) {
+		if !strings.HasPrefix(string(t.Term), bigramMark) {
+			out = append(out, string(t.Term))
+		}
+	}
+	return out
+}
+
+// String describes the lexicon for logs.
+func (l *Lexicon) String() string { return fmt.Sprintf("lexicon(%d rules)", l.Len()) }
+
+//go:embed lexicon/customer_service.txt
+var builtinLexicon string
+
+var builtinRules = sync.OnceValue(func() []Rule {
+	rules, err := ParseSynonyms(builtinLexicon, 1)
+	if err != nil {
+		panic(err) // embedded at build time and tested
+	}
+	return rules
+})
+
+// BuiltinSynonyms returns the rules of the built-in customer-service
+// lexicon (lexicon/customer_service.txt) with the given weight.
+func BuiltinSynonyms(weight float64) []Rule {
+	src := builtinRules()
+	out := make([]Rule, len(src))
+	for i, r := range src {
+		out[i] = Rule{From: r.From, To: r.To, Weight: weight}
+	}
+	return out
+}

@@ -1,0 +1,195 @@
+package keyword
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/english"
+
+	"github.com/kefu-dev/kefu"
+)
+
+// queryTerm is a distinct analysed query term and its weight in the query.
+type queryTerm struct {
+	term    string
+	surface string  // as the query (or the rule) wrote it
+	qtf     float64 // occurrences for words and characters; the rule's weight for synonyms
+	kind    kefu.TermKind
+	of      []int   // characters and synonyms: the words (indexes in the term list) they stand for
+	fn      bool    // a function word (see functionWords)
+	spec    float64 // words: kefu.QueryTerm.Specificity
+}
+
+// counted reports whether the term counts in Hit.Matched and Hit.Head:
+// the query's own terms do, the synonyms rules added do not.
+func (q *queryTerm) counted() bool { return q.kind != kefu.TermSynonym }
+
+// queryTerms analyses query with the index's analyzer: its distinct words
+// in order, then the characters indexed beside Chinese words, then the
+// words the index's lexicon adds for them. At most MaxQueryTerms in all.
+func (ix *Index) queryTerms(query string) []queryTerm {
+	if len(query) > MaxQueryBytes {
+		cut := MaxQueryBytes
+		for cut > 0 && !utf8.RuneStart(query[cut]) {
+			cut--
+		}
+		query = query[:cut]
+	}
+	text, toks := analyzeKeepingText(ix.analyzer, []byte(query))
+	at := make(map[string]int, len(toks))
+	var out []queryTerm
+	add := func(term, surface string, kind kefu.TermKind, w float64) int {
+		if i, ok := at[term]; ok {
+			if kind == kefu.TermSynonym {
+				if out[i].kind == kefu.TermSynonym {
+					out[i].qtf = max(out[i].qtf, w)
+				}
+			} else {
+				out[i].qtf += w
+			}
+			return i
+		}
+		if len(out) == MaxQueryTerms {
+			return -1
+		}
+		at[term] = len(out)
+		out = append(out, queryTerm{term: term, surface: surface, qtf: w, kind: kind})
+		return len(out) - 1
+	}
+	type span struct{ start, end, term int }
+	var words []span // word tokens in order, with their byte spans
+	for _, t := range toks {
+		if strings.HasPrefix(string(t.Term), bigramMark) {
+			continue
+		}
+		i := add(string(t.Term), surface(text, t), kefu.TermWord, 1)
+		if i >= 0 {
+			words = append(words, span{t.Start, t.End, i})
+			out[i].fn = isFunctionWord(out[i].term)
+			out[i].spec = specificity(out[i].term)
+		}
+	}
+	for _, t := range toks {
+		if !strings.HasPrefix(string(t.Term), bigramMark) {
+			continue
+		}
+		i := add(string(t.Term), surface(text, t), kefu.TermPart, 1)
+		if i < 0 || out[i].kind != kefu.TermPart {
+			continue
+		}
+		for _, w := range words {
+			if w.start <= t.Start && t.Start < w.end {
+				out[i].of = appendOnce(out[i].of, w.term)
+				break
+			}
+		}
+	}
+	lex := ix.lexicon.Load()
+	if lex == nil || lex.Len() == 0 {
+		return out
+	}
+	added := 0
+	for p := range words {
+		for n := min(lex.maxSrc, len(words)-p); n >= 1; n-- {
+			src := make([]string, n)
+			for j := range n {
+				src[j] = out[words[p+j].term].term
+			}
+			for _, e := range lex.rules[strings.Join(src, "\x1f")] {
+				for _, w := range e.words {
+					if j, ok := at[w]; ok && out[j].kind != kefu.TermSynonym {
+						continue // the query has it already
+					}
+					if added == maxExpansions {
+						return out
+					}
+					i := add(w, e.text, kefu.TermSynonym, e.weight)
+					if i < 0 {
+						return out
+					}
+					added++
+					for j := range n {
+						out[i].of = appendOnce(out[i].of, words[p+j].term)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// analyzeKeepingText analyses input with a and returns the text after the
+// char filters too, into which the tokens' offsets point (for their surface
+// forms).
+func analyzeKeepingText(a analysis.Analyzer, input []byte) ([]byte, analysis.TokenStream) {
+	da, ok := a.(*analysis.DefaultAnalyzer)
+	if !ok {
+		toks := a.Analyze(input)
+		for _, t := range toks {
+			if t.End > len(input) {
+				return nil, toks // offsets into text we cannot see: no surfaces
+			}
+		}
+		return input, toks
+	}
+	for _, cf := range da.CharFilters {
+		input = cf.Filter(input)
+	}
+	toks := da.Tokenizer.Tokenize(input)
+	for _, tf := range da.TokenFilters {
+		toks = tf.Filter(toks)
+	}
+	return input, toks
+}
+
+func appendOnce(s []int, v int) []int {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// functionWords are words that carry no topic of their own: question words,
+// pronouns, modal verbs, fillers and greetings, in Chinese and English. They
+// still count for ranking; the answerability features leave them out when
+// they weigh what a query is about. Words that ask for a slot (多久, 多少钱,
+// 什么时候, long, much) are not in the list: they tell "how long does a
+// refund take" from "how do I get a refund".
+var functionWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`
+怎么 怎样 怎么样 怎么办 如何 什么 为什么 为啥 咋 咋办 啥 哪 哪里 哪儿 哪些 哪个 是否 是不是
+能 能否 能不能 可以 可不可以 可否 行 行不行 要 想 想要 需要 应该 得 会 还 还是 没 没有 不 别
+一下 一般 请 请问 麻烦 帮 帮忙 帮我 谢谢 你好 您好 嗯 哈 呀 喂 亲 在吗
+我 我们 你 你们 您 他 她 它 自己 大家 人家
+现在 已经 刚 刚刚 刚才 就 都 也 又 再 才 很 太 非常 真的 其实 到底 究竟
+这 那 这个 那个 这样 那样 这里 那里 个 些 点 一点 有点
+办 弄 搞 做 用 给 让 把 被 对 跟 从 向`) {
+		m[w] = true
+	}
+	// English words as the analyzer stems them.
+	for _, w := range strings.Fields(`
+can could would should shall may might must will want need please tell know let
+hi hello hey thanks thank ok okay just still yet also really actually help
+anyone someone something anything thing stuff guys`) {
+		env := snowballstem.NewEnv(w)
+		english.Stem(env)
+		m[env.Current()] = true
+	}
+	return m
+}()
+
+func isFunctionWord(term string) bool { return functionWords[term] }
+
+// surface is a token as the text wrote it, or its term when the offsets do
+// not fit the text.
+func surface(text []byte, t *analysis.Token) string {
+	if t.Start < 0 || t.End > len(text) || t.Start > t.End {
+		return string(t.Term)
+	}
+	return string(text[t.Start:t.End])
+}
