@@ -14,6 +14,15 @@ import (
 type Sample struct {
 	Features kefu.Features
 	Relevant bool
+	// Weight is how much the sample counts in a fit; 0 counts as 1.
+	Weight float64
+}
+
+func (s Sample) weight() float64 {
+	if s.Weight > 0 {
+		return s.Weight
+	}
+	return 1
 }
 
 // FitLogistic fits P(top hit relevant | features) by L2-regularised logistic
@@ -89,8 +98,9 @@ func FitLogistic(samples []Sample, features []string, lambda float64) (*kefu.Cal
 			if samples[i].Relevant {
 				y = 1
 			}
-			r := p - y
-			q := math.Max(p*(1-p), 1e-9)
+			sw := samples[i].weight()
+			r := (p - y) * sw
+			q := math.Max(p*(1-p), 1e-9) * sw
 			row := append([]float64{1}, x[i]...)
 			for a := 0; a <= d; a++ {
 				grad[a] += r * row[a]

@@ -42,16 +42,46 @@ func ComputeFeatures(c *kefu.Candidates, hits []kefu.Hit) kefu.Features {
 		}
 	}
 	f.QueryTerms = float64(len(c.Terms))
+	if len(c.Vector) > 0 {
+		f.VectorOn = 1
+		if len(hits) > 0 {
+			for _, s := range c.Vector {
+				if s.ChunkID == hits[0].Chunk.ID {
+					f.HitVector = s.Score
+					break
+				}
+			}
+		}
+	}
+	answerability(&f, c, hits)
 	return f
 }
 
+// Caps on the confidence that hold whatever a calibration says.
+const (
+	// OneWordCap bounds the confidence when the top hit holds at most one
+	// of the query's content words and the vector side does not vouch for
+	// it: a one-word overlap is never evidence enough to answer plainly,
+	// however lonely the match.
+	OneWordCap = 0.8
+	// VouchCosine is the cosine at which the vector side vouches for a hit
+	// (the encoder knows the query's language and finds it as close as a
+	// paraphrase).
+	VouchCosine = 0.8
+)
+
 // Confidence maps features to the probability that the top hit is relevant,
-// with the KB's calibration when it has one, else DefaultCalibration.
+// with the KB's calibration when it has one, else DefaultCalibration, and
+// applies OneWordCap.
 func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 	if cal == nil || len(cal.Weights) == 0 {
 		cal = DefaultCalibration()
 	}
-	return Predict(cal, f)
+	p := Predict(cal, f)
+	if f.QueryTerms > 0 && f.Matched < 2 && f.HitVector < VouchCosine {
+		p = min(p, OneWordCap)
+	}
+	return p
 }
 
 // Predict applies a logistic calibration to features.

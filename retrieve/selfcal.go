@@ -1,0 +1,636 @@
+package retrieve
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
+)
+
+// ContentReader lists a KB's documents and chunks, which self-calibration
+// makes its questions from. kefu.Store implements it.
+type ContentReader interface {
+	Documents(ctx context.Context, kb string) ([]*kefu.Document, error)
+	Chunks(ctx context.Context, kb, docID string) ([]*kefu.Chunk, error)
+}
+
+// SelfCalOptions configure SelfCalibrate. The zero value is the default.
+type SelfCalOptions struct {
+	// MaxItems bounds the FAQ entries and passages questions are made from
+	// (default 300, sampled evenly when the KB has more).
+	MaxItems int
+	// OffTopic are questions no KB of a shop, a product or a service
+	// answers; nil means OffTopicQuestions.
+	OffTopic []string
+	// Labelled are a team's labelled samples, mixed into the fit.
+	Labelled []Sample
+	// Threshold is where precision and coverage are measured (default
+	// kefu.DefaultThreshold).
+	Threshold float64
+	// Progress, when set, is called as questions are asked.
+	Progress func(done, total int)
+	// Observe, when set, sees every generated question with how it was
+	// made and its sample (for inspection and reports).
+	Observe func(question, kind string, s Sample)
+}
+
+// SelfCalFeatures are the features a self-calibration fits on, and the sign
+// each weight must have: +1 where more of the feature can only mean a better
+// answer, -1 where it can only mean a worse one, 0 where either may hold. A
+// fitted weight of the wrong sign is a quirk of the generated questions, not
+// a property of answers, so its feature is dropped and the fit redone.
+var SelfCalFeatures = []struct {
+	Name string
+	Sign int
+}{
+	{"question_cover", +1}, {"answer_cover", +1}, {"cover", +1}, {"unknown", -1}, {"unknown_specific", -1}, {"missing", -1}, {"evidence", +1}, {"char_cover", +1},
+	{"matched", +1}, {"content", 0}, {"cover_margin", +1}, {"qa_agreement", +1},
+	{"keyword_margin", +1}, {"agreement", +1}, {"vector_on", 0}, {"hit_vector", +1}, {"vector_margin", +1},
+}
+
+// probe is one generated question with what answers it: an FAQ entry or a
+// passage's document, or nothing.
+type probe struct {
+	text  string
+	chunk string // the FAQ entry that answers it; "" for passages and negatives
+	doc   string // the document that answers it (passages); "" otherwise
+	kind  string // how it was made, for the report
+	group int    // 0 or 1: the half it is measured in when held out
+}
+
+// SelfCalibrate fits kb's confidence from its own content, with no labelled
+// questions. It asks the KB questions whose answers are known: each FAQ
+// phrasing as written, shortened, reworded with synonyms and framed as
+// people type; sentences and headings of passages. And questions it cannot
+// answer: near-misses made from its own entries (the key term replaced by
+// one the KB never mentions, a slot added that it does not cover) and
+// off-topic questions. A logistic fit over the answerability and ranking
+// features of SelfCalFeatures maps them to the probability that the top hit
+// answers. Held-out precision and coverage are measured by fitting on the
+// questions of half the entries and testing on the other half, each way.
+func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content ContentReader, opts SelfCalOptions) (*kefu.Calibration, error) {
+	start := time.Now()
+	if opts.MaxItems <= 0 {
+		opts.MaxItems = 300
+	}
+	if opts.OffTopic == nil {
+		opts.OffTopic = OffTopicQuestions()
+	}
+	if opts.Threshold <= 0 {
+		opts.Threshold = kefu.DefaultThreshold
+	}
+	g := &generator{r: r, kb: kb, rng: rand.New(rand.NewPCG(fnvHash(kb.Name), 1)), known: map[string]bool{}}
+	items, err := g.items(ctx, content, opts.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, kefu.Errorf(kefu.EINVALID, "knowledge base %q has no content to calibrate on", kb.Name)
+	}
+	probes, err := g.probes(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	for i, q := range opts.OffTopic {
+		probes = append(probes, probe{text: q, kind: "off_topic", group: i % 2})
+	}
+	samples := make([]Sample, 0, len(probes))
+	groups := make([]int, 0, len(probes))
+	families := make([]string, 0, len(probes))
+	kinds := map[string]int{}
+	for i, p := range probes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if opts.Progress != nil && i%50 == 0 {
+			opts.Progress(i, len(probes))
+		}
+		c, res, err := g.ask(ctx, p.text)
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			continue // nothing the keyword side could analyse
+		}
+		if p.kind == "off_topic" && len(res.Hits) > 0 && res.Features.Cover >= 0.75 && res.Features.Unknown == 0 {
+			continue // this KB may well answer it
+		}
+		_ = c
+		rel := false
+		if len(res.Hits) > 0 {
+			top := res.Hits[0].Chunk
+			rel = p.chunk != "" && top.ID == p.chunk || p.doc != "" && top.DocID == p.doc
+		}
+		samples = append(samples, Sample{Features: res.Features, Relevant: rel})
+		if opts.Observe != nil {
+			opts.Observe(p.text, p.kind, samples[len(samples)-1])
+		}
+		groups = append(groups, p.group)
+		families = append(families, family(p))
+		kinds[p.kind]++
+	}
+	weigh(samples, families)
+	if opts.Progress != nil {
+		opts.Progress(len(probes), len(probes))
+	}
+
+	// Held out: fit on one half, measure on the other, both ways.
+	var conf []float64
+	var relevant []bool
+	for held := 0; held < 2; held++ {
+		var train, test []Sample
+		for i, s := range samples {
+			if groups[i] == held {
+				test = append(test, s)
+			} else {
+				train = append(train, s)
+			}
+		}
+		cal, err := fitSigned(append(train, opts.Labelled...))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range test {
+			conf = append(conf, Confidence(s.Features, cal))
+			relevant = append(relevant, s.Relevant)
+		}
+	}
+	held := Reliability(conf, relevant, opts.Threshold)
+	cal, err := fitSigned(append(samples, opts.Labelled...))
+	if err != nil {
+		return nil, err
+	}
+	pos := 0
+	for _, s := range samples {
+		if s.Relevant {
+			pos++
+		}
+	}
+	cal.Source = kefu.CalibrationSelf
+	if len(opts.Labelled) > 0 {
+		cal.Source = kefu.CalibrationMixed
+	}
+	cal.Model = kb.Model
+	cal.Samples = len(samples) + len(opts.Labelled)
+	cal.ECE = held.ECE
+	cal.Precision, cal.Coverage, cal.Threshold = held.Precision, held.Coverage, opts.Threshold
+	cal.FittedOn = fmt.Sprintf("self-calibration of %q: %d questions made from %d entries and passages (%d answered by their source), %d off-topic; %s",
+		kb.Name, len(samples), len(items), pos, kinds["off_topic"], kindSummary(kinds))
+	cal.Version = kb.Version
+	cal.Took = time.Since(start).Round(time.Millisecond).String()
+	return cal, nil
+}
+
+// Families of probes and the share of the fit's weight each gets, whatever
+// their numbers: questions the KB answers as much as those it does not, and
+// among these, near-misses made from its own entries as much as off-topic
+// ones (which are many and easy).
+var familyShare = map[string]float64{"answerable": 0.5, "near_miss": 0.25, "off_topic": 0.25}
+
+func family(p probe) string {
+	switch {
+	case p.kind == "off_topic":
+		return "off_topic"
+	case p.chunk == "" && p.doc == "":
+		return "near_miss"
+	}
+	return "answerable"
+}
+
+// weigh gives each sample its family's share of the weight.
+func weigh(samples []Sample, families []string) {
+	n := map[string]int{}
+	for _, f := range families {
+		n[f]++
+	}
+	for i, f := range families {
+		samples[i].Weight = familyShare[f] * float64(len(samples)) / float64(n[f])
+	}
+}
+
+func kindSummary(kinds map[string]int) string {
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fitSigned fits SelfCalFeatures and drops, one at a time, a feature whose
+// weight has the wrong sign.
+func fitSigned(samples []Sample) (*kefu.Calibration, error) {
+	names := make([]string, 0, len(SelfCalFeatures))
+	sign := map[string]int{}
+	for _, f := range SelfCalFeatures {
+		names = append(names, f.Name)
+		sign[f.Name] = f.Sign
+	}
+	for {
+		cal, err := FitLogistic(samples, names, 1.0)
+		if err != nil {
+			return nil, err
+		}
+		worst, worstW := -1, 0.0
+		for i, w := range cal.Weights {
+			if s := sign[cal.Features[i]]; s != 0 && w*float64(s) < 0 && -w*float64(s) > worstW {
+				worst, worstW = i, -w*float64(s)
+			}
+		}
+		if worst < 0 {
+			return cal, nil
+		}
+		names = slices.Delete(names, worst, worst+1)
+	}
+}
+
+func fnvHash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// generator makes and asks the questions of one self-calibration.
+type generator struct {
+	r     *Retriever
+	kb    *kefu.KB
+	rng   *rand.Rand
+	known map[string]bool // analysed words: does the KB hold them?
+	slots []slot          // near-miss material the KB never mentions
+}
+
+// item is an FAQ entry or a passage questions are made from.
+type item struct {
+	chunk *kefu.Chunk
+	group int
+}
+
+// items lists up to max FAQ entries and passages, spread over the KB.
+func (g *generator) items(ctx context.Context, content ContentReader, max int) ([]item, error) {
+	docs, err := content.Documents(ctx, g.kb.Name)
+	if err != nil {
+		return nil, err
+	}
+	var all []*kefu.Chunk
+	for _, d := range docs {
+		if d.Status != kefu.DocIndexed {
+			continue
+		}
+		cs, err := content.Chunks(ctx, g.kb.Name, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cs...)
+		if len(all) > 50*max {
+			break // enough to sample from
+		}
+	}
+	if len(all) > max {
+		step := float64(len(all)) / float64(max)
+		picked := make([]*kefu.Chunk, 0, max)
+		for i := range max {
+			picked = append(picked, all[int(float64(i)*step)])
+		}
+		all = picked
+	}
+	out := make([]item, len(all))
+	for i, c := range all {
+		out[i] = item{chunk: c, group: int(fnvHash(c.ID) % 2)}
+	}
+	return out, nil
+}
+
+// ask runs a question through the online path with the KB's settings.
+func (g *generator) ask(ctx context.Context, q string) (*kefu.Candidates, *kefu.Retrieval, error) {
+	query, fusion, err := prepare(g.kb, kefu.Query{Text: q, K: 10})
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := g.r.Candidates(ctx, g.kb, query, fusion)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(c.QueryTerms) == 0 {
+		return c, nil, nil
+	}
+	res, err := g.r.Rank(ctx, g.kb, c, query, fusion)
+	return c, res, err
+}
+
+// words analyses text through the KB's keyword index.
+func (g *generator) words(ctx context.Context, s string) ([]kefu.QueryTerm, error) {
+	c, err := g.r.Index.Search(ctx, g.kb.Name, kefu.SearchRequest{Query: s, K: 1})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range c.QueryTerms {
+		if t.Kind == kefu.TermWord {
+			g.known[t.Text] = t.DF > 0
+		}
+	}
+	return c.QueryTerms, nil
+}
+
+// phrase is a text as its words: surfaces in order, with flags.
+type phrase struct {
+	words    []kefu.QueryTerm // words only, in order
+	synonyms map[int][]string // word index → synonym surfaces
+	zh       bool
+}
+
+func (g *generator) phraseOf(ctx context.Context, s string) (phrase, error) {
+	ts, err := g.words(ctx, s)
+	if err != nil {
+		return phrase{}, err
+	}
+	p := phrase{synonyms: map[int][]string{}, zh: text.Lang(s) == "zh"}
+	at := map[int]int{}
+	for i, t := range ts {
+		if t.Kind == kefu.TermWord {
+			at[i] = len(p.words)
+			p.words = append(p.words, t)
+		}
+	}
+	for _, t := range ts {
+		if t.Kind == kefu.TermSynonym && len(t.For) == 1 && t.DF > 0 {
+			if j, ok := at[t.For[0]]; ok {
+				p.synonyms[j] = append(p.synonyms[j], t.Surface)
+			}
+		}
+	}
+	return p, nil
+}
+
+func (p phrase) join(words []string) string {
+	if p.zh {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words, " ")
+}
+
+func (p phrase) surfaces() []string {
+	out := make([]string, len(p.words))
+	for i, w := range p.words {
+		out[i] = w.Surface
+	}
+	return out
+}
+
+// content returns the indexes of the content words, rarest first.
+func (p phrase) content() []int {
+	var out []int
+	for i, w := range p.words {
+		if !w.Function {
+			out = append(out, i)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b int) int {
+		da, db := p.words[a].DF, p.words[b].DF
+		if da == 0 {
+			da = 1 << 30
+		}
+		if db == 0 {
+			db = 1 << 30
+		}
+		return da - db
+	})
+	return out
+}
+
+// key returns the index of the rarest content word the KB knows, or -1.
+func (p phrase) key() int {
+	for _, i := range p.content() {
+		if p.words[i].DF > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// probes makes the questions of every item.
+func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
+	if err := g.loadSlots(ctx); err != nil {
+		return nil, err
+	}
+	var out []probe
+	for _, it := range items {
+		c := it.chunk
+		var texts []string
+		answer := c.Text
+		if c.Kind == kefu.KindFAQ && len(c.Questions) > 0 {
+			texts = c.Questions
+			if len(texts) > 3 {
+				texts = texts[:3]
+			}
+		} else {
+			texts = passageQuestions(c, g.rng)
+		}
+		pos := func(text, kind string) probe {
+			if c.Kind == kefu.KindFAQ {
+				return probe{text: text, chunk: c.ID, kind: kind, group: it.group}
+			}
+			return probe{text: text, doc: c.DocID, kind: kind, group: it.group}
+		}
+		neg := func(text, kind string) probe { return probe{text: text, kind: kind, group: it.group} }
+		ans, err := g.phraseOf(ctx, answer)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range texts {
+			p, err := g.phraseOf(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pos(t, "as_written"))
+			surf := p.surfaces()
+			cont := p.content()
+			// Shortened: without its commonest content word, or without
+			// function words.
+			if len(cont) >= 2 {
+				drop := cont[len(cont)-1]
+				out = append(out, pos(p.join(slices.Delete(slices.Clone(surf), drop, drop+1)), "shortened"))
+			}
+			if len(cont) < len(p.words) && len(cont) >= 1 {
+				var kept []string
+				for _, i := range cont {
+					kept = append(kept, surf[i])
+				}
+				slices.SortFunc(kept, func(a, b string) int { return strings.Index(t, a) - strings.Index(t, b) })
+				out = append(out, pos(p.join(kept), "terse"))
+			}
+			// Reworded: a word replaced by a synonym the KB holds.
+			for _, i := range cont {
+				if syn := p.synonyms[i]; len(syn) > 0 {
+					w := slices.Clone(surf)
+					w[i] = syn[g.rng.IntN(len(syn))]
+					out = append(out, pos(p.join(w), "reworded"))
+					break
+				}
+			}
+			// Framed as people type, and with everyday context the KB does
+			// not know (today, my phone…).
+			out = append(out, pos(frame(t, p.zh, g.rng), "framed"))
+			if s, ok := g.slot(p.zh, "context"); ok {
+				if p.zh {
+					out = append(out, pos(s+t, "context_added"))
+				} else {
+					out = append(out, pos(strings.TrimRight(t, "?.")+" "+s, "context_added"))
+				}
+			}
+			// With the answer's words: the key word of the question and the
+			// two rarest of the answer.
+			if k := p.key(); k >= 0 {
+				w := []string{surf[k]}
+				for _, j := range ans.content() {
+					if len(w) == 3 {
+						break
+					}
+					if ans.words[j].DF > 0 && !slices.Contains(w, ans.words[j].Surface) {
+						w = append(w, ans.words[j].Surface)
+					}
+				}
+				if len(w) > 1 {
+					out = append(out, pos(p.join(w), "answer_words"))
+				}
+			}
+			// Near-misses: the key word replaced by something the KB never
+			// mentions; a slot it does not cover added; a detail of another
+			// entry's answer added.
+			if k := p.key(); k >= 0 {
+				if s, ok := g.slot(p.zh, "thing"); ok {
+					w := slices.Clone(surf)
+					w[k] = s
+					out = append(out, neg(p.join(w), "key_replaced"))
+				}
+			}
+			if s, ok := g.slot(p.zh, "ask"); ok {
+				out = append(out, neg(p.join(append(slices.Clone(surf), s)), "slot_added"))
+			}
+		}
+	}
+	return out, nil
+}
+
+// frame dresses a question the way people type it.
+func frame(q string, zh bool, rng *rand.Rand) string {
+	if zh {
+		pre := []string{"请问", "你好，", "我想问一下", "麻烦问下", "亲，", "急！", ""}
+		suf := []string{"", "？？", "呢", "啊", "，谢谢"}
+		q = strings.TrimRight(q, "？?。")
+		return pre[rng.IntN(len(pre))] + q + suf[rng.IntN(len(suf))]
+	}
+	pre := []string{"hi, ", "quick question: ", "hey ", "please, ", "hello. ", ""}
+	suf := []string{"", "??", " thanks", " asap", " pls"}
+	q = strings.TrimRight(q, "?.")
+	return pre[rng.IntN(len(pre))] + strings.ToLower(q[:1]) + q[1:] + suf[rng.IntN(len(suf))]
+}
+
+// passageQuestions makes up to three questions from a passage: its heading
+// path or title, and the content words of one or two of its sentences.
+func passageQuestions(c *kefu.Chunk, rng *rand.Rand) []string {
+	var out []string
+	if len(c.Headings) > 0 {
+		out = append(out, c.Headings[len(c.Headings)-1])
+	} else if c.Title != "" {
+		out = append(out, c.Title)
+	}
+	sents := text.Sentences(c.Text)
+	var good []string
+	for _, s := range sents {
+		if n := len([]rune(s)); n >= 20 && n <= 300 {
+			good = append(good, s)
+		}
+	}
+	for range min(2, len(good)) {
+		s := good[rng.IntN(len(good))]
+		out = append(out, clip(s, rng))
+	}
+	return out
+}
+
+// clip keeps a sentence's middle: people ask with part of what a passage
+// says, not all of it.
+func clip(s string, rng *rand.Rand) string {
+	r := []rune(s)
+	if text.Lang(s) == "zh" {
+		n := min(len(r), 8+rng.IntN(8))
+		at := rng.IntN(len(r) - n + 1)
+		return string(r[at : at+n])
+	}
+	w := strings.Fields(s)
+	n := min(len(w), 4+rng.IntN(5))
+	at := rng.IntN(len(w) - n + 1)
+	return strings.Join(w[at:at+n], " ")
+}
+
+// slot is near-miss material: a thing or an ask, in one language.
+type slot struct {
+	text string
+	zh   bool
+	kind string // "thing" (replaces a key word) or "ask" (added)
+}
+
+// loadSlots keeps the near-miss material whose words the KB never holds.
+func (g *generator) loadSlots(ctx context.Context) error {
+	for _, s := range nearMissSlots {
+		ts, err := g.words(ctx, s.text)
+		if err != nil {
+			return err
+		}
+		unknown := true
+		for _, t := range ts {
+			if t.Kind == kefu.TermWord && !t.Function && t.DF > 0 {
+				unknown = false
+			}
+		}
+		if unknown {
+			g.slots = append(g.slots, s)
+		}
+	}
+	return nil
+}
+
+func (g *generator) slot(zh bool, kind string) (string, bool) {
+	var fit []string
+	for _, s := range g.slots {
+		if s.zh == zh && s.kind == kind {
+			fit = append(fit, s.text)
+		}
+	}
+	if len(fit) == 0 {
+		return "", false
+	}
+	return fit[g.rng.IntN(len(fit))], true
+}
+
+// nearMissSlots are things and asks a customer-service KB may well not
+// cover: ways to pay, goods and services of other trades, and asks that
+// change what a question is about (transfer, combine, cash out…). Those a
+// KB does mention are left out when it is calibrated.
+var nearMissSlots = func() []slot {
+	var out []slot
+	add := func(zh bool, kind, list string) {
+		for _, s := range strings.Split(list, "|") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, slot{text: s, zh: zh, kind: kind})
+			}
+		}
+	}
+	add(true, "thing", `比特币|数字人民币|礼品卡|购物卡|京东白条|云闪付|现金支票|外币|美元|港币|储值卡|加密货币|机票|酒店|保险|贷款|股票|基金|火车票|话费|宠物|二手车|房租|学费|医保|社保|公积金|彩票|游戏币|点卡|油卡`)
+	add(true, "ask", `可以转让给别人吗|能和其他优惠叠加吗|可以兑换成现金吗|能提现吗|可以合并付款吗|能拆分吗|可以延期吗|能冻结吗|可以注销吗|能加急吗|周末可以吗|海外可以用吗|能批量操作吗|可以预约上门吗|能开在别人名下吗|能用比特币吗|可以送给朋友吗|能退到别的账户吗`)
+	add(false, "thing", `Bitcoin|crypto|gift card|Apple Pay|Venmo|wire transfer|Klarna|cheque|foreign currency|store credit|plane ticket|hotel room|insurance|loan|stocks|train ticket|phone bill|pet|used car|rent|tuition|lottery ticket|game coins|fuel card`)
+	add(true, "context", `今天|昨天|刚刚|上周|三天了|这周|早上|晚上|衣服|鞋子|手机|电脑|耳机|杯子|孩子|老公|老婆|朋友|家里|着急|急用|快点|这次|上次|第一次|又`)
+	add(false, "context", `today|yesterday|last week|for three days|this morning|tonight|my shoes|this shirt|my phone|my laptop|the headphones|my kid|my wife|a friend|at home|urgent|asap|again|this time|first time`)
+	add(false, "ask", `can I transfer it to a friend|combined with another discount|can I cash it out|can I split it|can I postpone it|can I freeze it|on weekends|from abroad|in bulk|with Bitcoin|to someone else's account|as a gift to my friend|for a business account|in installments without interest`)
+	return out
+}()
