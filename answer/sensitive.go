@@ -184,4 +184,6 @@ func isWordRune(r rune) bool {
 // fold normalises text for matching and cache keys: text.Normalize (full-
 // width letters, digits and punctuation half-width, runs of white space one
 // space) and lower case.
-func fold(s string) string { return strings.ToLower(text.Normalize(s)) }
+func fold(s string) string {
+	return strings.ToLower(string(text.Simplify([]byte(text.Normalize(s)))))
+}

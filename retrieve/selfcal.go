@@ -191,7 +191,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 // their numbers: questions the KB answers as much as those it does not, and
 // among these, near-misses made from its own entries as much as off-topic
 // ones (which are many and easy).
-var familyShare = map[string]float64{"answerable": 0.5, "near_miss": 0.25, "off_topic": 0.25}
+var familyShare = map[string]float64{"answerable": 0.7, "near_miss": 0.15, "off_topic": 0.15}
 
 func family(p probe) string {
 	switch {
@@ -237,7 +237,7 @@ func fitSigned(samples []Sample) (*kefu.Calibration, error) {
 		sign[f.Name] = f.Sign
 	}
 	for {
-		cal, err := FitLogistic(samples, names, 1.0)
+		cal, err := FitLogistic(samples, names, selfCalLambda)
 		if err != nil {
 			return nil, err
 		}
@@ -262,11 +262,12 @@ func fnvHash(s string) uint64 {
 
 // generator makes and asks the questions of one self-calibration.
 type generator struct {
-	r     *Retriever
-	kb    *kefu.KB
-	rng   *rand.Rand
-	known map[string]bool // analysed words: does the KB hold them?
-	slots []slot          // near-miss material the KB never mentions
+	r      *Retriever
+	kb     *kefu.KB
+	rng    *rand.Rand
+	known  map[string]bool // analysed words: does the KB hold them?
+	slots  []slot          // near-miss material the KB never mentions
+	common []string        // the KB's commonest content words
 }
 
 // item is an FAQ entry or a passage questions are made from.
@@ -417,9 +418,72 @@ func (p phrase) key() int {
 	return -1
 }
 
+// commonWords returns up to n of the KB's common content words (held by
+// many chunks, in the script of the question) that chunk c does not hold,
+// picked at random.
+func (g *generator) commonWords(zh bool, c *kefu.Chunk, n int) []string {
+	text := strings.ToLower(c.ContextText() + " " + strings.Join(c.Questions, " "))
+	var fit []string
+	for _, w := range g.common {
+		if (text2lang(w) == "zh") == zh && !strings.Contains(text, strings.ToLower(w)) {
+			fit = append(fit, w)
+		}
+	}
+	if len(fit) == 0 {
+		return nil
+	}
+	g.rng.Shuffle(len(fit), func(i, j int) { fit[i], fit[j] = fit[j], fit[i] })
+	return fit[:min(n, len(fit), 1+g.rng.IntN(n))]
+}
+
+func text2lang(s string) string { return text.Lang(s) }
+
+// loadCommon finds the KB's common content words: those of its FAQ
+// questions and passages held by the most chunks.
+func (g *generator) loadCommon(ctx context.Context, items []item) error {
+	df := map[string]int{}
+	surf := map[string]string{}
+	for i, it := range items {
+		if i == 200 {
+			break
+		}
+		s := it.chunk.ContextText()
+		if len(it.chunk.Questions) > 0 {
+			s = strings.Join(it.chunk.Questions, "\n") + "\n" + it.chunk.Text
+		}
+		ts, err := g.words(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.Kind == kefu.TermWord && !t.Function && t.DF > 1 {
+				df[t.Text] = t.DF
+				surf[t.Text] = t.Surface
+			}
+		}
+	}
+	words := make([]string, 0, len(df))
+	for w := range df {
+		words = append(words, w)
+	}
+	slices.SortFunc(words, func(a, b string) int {
+		if df[a] != df[b] {
+			return df[b] - df[a]
+		}
+		return strings.Compare(a, b)
+	})
+	for _, w := range words[:min(len(words), 40)] {
+		g.common = append(g.common, surf[w])
+	}
+	return nil
+}
+
 // probes makes the questions of every item.
 func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 	if err := g.loadSlots(ctx); err != nil {
+		return nil, err
+	}
+	if err := g.loadCommon(ctx, items); err != nil {
 		return nil, err
 	}
 	var out []probe
@@ -480,12 +544,35 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 			// Framed as people type, and with everyday context the KB does
 			// not know (today, my phone…).
 			out = append(out, pos(frame(t, p.zh, g.rng), "framed"))
-			if s, ok := g.slot(p.zh, "context"); ok {
-				if p.zh {
-					out = append(out, pos(s+t, "context_added"))
-				} else {
-					out = append(out, pos(strings.TrimRight(t, "?.")+" "+s, "context_added"))
+			// With some of the KB's common words that the entry does not
+			// hold (处理, 页面, 信息…), everyday context the KB does not know
+			// (today, my phone…), or both with a word reworded: people say
+			// more than the FAQ, and say it their way. Real paraphrases look
+			// like these more than like the FAQ's own wording, so there are
+			// several of each.
+			for range 3 {
+				if w := g.commonWords(p.zh, c, 2); len(w) > 0 {
+					out = append(out, pos(p.join(append(slices.Clone(surf), w...)), "common_added"))
 				}
+			}
+			for range 2 {
+				if s, ok := g.slot(p.zh, "context"); ok {
+					out = append(out, pos(withContext(t, s, p.zh), "context_added"))
+				}
+			}
+			for range 2 {
+				w := slices.Clone(surf)
+				for _, i := range cont {
+					if syn := p.synonyms[i]; len(syn) > 0 && g.rng.IntN(2) == 0 {
+						w[i] = syn[g.rng.IntN(len(syn))]
+					}
+				}
+				w = append(w, g.commonWords(p.zh, c, 1)...)
+				q := p.join(w)
+				if s, ok := g.slot(p.zh, "context"); ok && g.rng.IntN(2) == 0 {
+					q = withContext(q, s, p.zh)
+				}
+				out = append(out, pos(q, "mixed_rewording"))
 			}
 			// With the answer's words: the key word of the question and the
 			// two rarest of the answer.
@@ -519,6 +606,14 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 		}
 	}
 	return out, nil
+}
+
+// withContext adds everyday context to a question.
+func withContext(q, ctx string, zh bool) string {
+	if zh {
+		return ctx + q
+	}
+	return strings.TrimRight(q, "?.") + " " + ctx
 }
 
 // frame dresses a question the way people type it.
@@ -634,3 +729,8 @@ var nearMissSlots = func() []slot {
 	add(false, "ask", `can I transfer it to a friend|combined with another discount|can I cash it out|can I split it|can I postpone it|can I freeze it|on weekends|from abroad|in bulk|with Bitcoin|to someone else's account|as a gift to my friend|for a business account|in installments without interest`)
 	return out
 }()
+
+// selfCalLambda is the L2 penalty of self-calibration fits: strong enough
+// that correlated features (cover, question cover, character cover) share
+// their weight instead of pulling one another across zero.
+var selfCalLambda = 100.0

@@ -16,6 +16,8 @@ import (
 	"github.com/blevesearch/snowballstem/english"
 	"github.com/go-ego/gse"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // Names under which the analysis components are registered with bleve.
@@ -105,7 +107,7 @@ var (
 )
 
 // foldFilter is the NFKC char filter, then Traditional → Simplified Chinese
-// (see simplify). NFKC maps full-width Latin letters, digits and punctuation
+// (text.Simplify). NFKC maps full-width Latin letters, digits and punctuation
 // to ASCII and compatibility forms (①, ﬁ) to plain ones; case is folded
 // later by the lower-case token filter. Invalid UTF-8 becomes U+FFFD first:
 // the word segmenter would otherwise glue it to its neighbours, spaces
@@ -119,7 +121,7 @@ func (foldFilter) Filter(input []byte) []byte {
 	if !utf8.Valid(input) {
 		input = bytes.ToValidUTF8(input, []byte("\uFFFD"))
 	}
-	return simplify(norm.NFKC.Bytes(input))
+	return text.Simplify(norm.NFKC.Bytes(input))
 }
 
 func isASCII(b []byte) bool {

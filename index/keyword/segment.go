@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"github.com/go-ego/gse"
+
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // domainWords are customer-service words that gse's bundled dictionary lacks
@@ -49,8 +51,7 @@ func Preload() error {
 	if _, err := segmenter(); err != nil {
 		return err
 	}
-	_, err := converter()
-	return err
+	return text.LoadSimplifier()
 }
 
 // specificity is how rare a word is in the language at large, from the

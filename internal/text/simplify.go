@@ -1,4 +1,4 @@
-package keyword
+package text
 
 import (
 	"sync"
@@ -9,15 +9,21 @@ import (
 
 // t2s converts Traditional Chinese to Simplified with OpenCC's dictionaries
 // (phrases first, then characters), so that 怎麼申請退款 finds 怎么申请退款 and a
-// Traditional FAQ answers Simplified questions. Queries and content both go
-// through it, inside foldFilter.
+// Traditional FAQ answers Simplified questions. The keyword analyzer runs
+// queries and content through it, the hand-off matcher questions.
 type t2s struct {
 	cc   *opencc.OpenCC
 	trad map[rune]bool // runes that t2s changes on their own
 }
 
-// converter returns the shared converter, built on first use (about 50 ms:
-// OpenCC's dictionaries, then the set of Traditional-only runes).
+// LoadSimplifier builds the shared converter now rather than at the first
+// Traditional text (about 50 ms: OpenCC's dictionaries, then the set of
+// Traditional-only runes).
+func LoadSimplifier() error {
+	_, err := converter()
+	return err
+}
+
 var converter = sync.OnceValues(func() (*t2s, error) {
 	cc, err := opencc.New("t2s")
 	if err != nil {
@@ -34,10 +40,10 @@ var converter = sync.OnceValues(func() (*t2s, error) {
 	return c, nil
 })
 
-// simplify returns b converted to Simplified Chinese, or b itself when it
+// Simplify returns b converted to Simplified Chinese, or b itself when it
 // holds no Traditional-only character: OpenCC converts about 2 MB/s, and
 // most text needs no conversion, which this check finds at memory speed.
-func simplify(b []byte) []byte {
+func Simplify(b []byte) []byte {
 	c, err := converter()
 	if err != nil {
 		return b // the dictionaries are embedded; this cannot fail short of a broken build
