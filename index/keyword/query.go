@@ -186,8 +186,11 @@ anyone someone something anything thing stuff guys`) {
 func isFunctionWord(term string) bool { return functionWords[term] }
 
 // surface is a token as the text wrote it, or its term when the offsets do
-// not fit the text.
+// not fit the text. A marked character's offsets span the mark too.
 func surface(text []byte, t *analysis.Token) string {
+	if c, ok := strings.CutPrefix(string(t.Term), bigramMark); ok {
+		return c
+	}
 	if t.Start < 0 || t.End > len(text) || t.Start > t.End {
 		return string(t.Term)
 	}
