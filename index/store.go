@@ -22,8 +22,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 

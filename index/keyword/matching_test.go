@@ -148,9 +148,9 @@ func TestTyposCorrected(t *testing.T) {
 	apply(t, ix, append(slices.Clone(shopFAQ), Doc{ID: "faq-track", Kind: "faq", Questions: "我的快递到哪了", Body: "点击查看物流。"}), nil, nil)
 	for q, want := range map[string]string{
 		"how do I get a refudn": "faq-refund-en", // transposition
-		"怎么申请退宽":               "faq-refund",    // 宽 kuan for 款 kuan
-		"我的快第到哪了":              "faq-track",     // 第 di for 递 di
-		"可以用花被付款吗":             "faq-huabei",    // 被 bei for 呗 bei
+		"怎么申请退宽":                "faq-refund",    // 宽 kuan for 款 kuan
+		"我的快第到哪了":               "faq-track",     // 第 di for 递 di
+		"可以用花被付款吗":              "faq-huabei",    // 被 bei for 呗 bei
 	} {
 		hits, info := hitsFor(t, ix, q)
 		if len(hits) == 0 || hits[0].ChunkID != want {
