@@ -68,6 +68,10 @@ const (
 	// (the encoder knows the query's language and finds it as close as a
 	// paraphrase).
 	VouchCosine = 0.8
+	// outcovered is how much more of the query's content another entry
+	// may hold than the top hit before the top hit cannot be answered
+	// plainly: the ranking and the words disagree.
+	outcovered = 0.1
 )
 
 // Confidence maps features to the probability that the top hit is relevant,
@@ -79,6 +83,9 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 	}
 	p := Predict(cal, f)
 	if f.QueryTerms > 0 && f.Matched < 2 && f.HitVector < VouchCosine {
+		p = min(p, OneWordCap)
+	}
+	if f.QueryTerms > 0 && f.CoverMargin < -outcovered {
 		p = min(p, OneWordCap)
 	}
 	return p

@@ -25,6 +25,9 @@ type SelfCalOptions struct {
 	// MaxItems bounds the FAQ entries and passages questions are made from
 	// (default 300, sampled evenly when the KB has more).
 	MaxItems int
+	// MaxQuestions bounds the questions made from them (default 2500,
+	// sampled evenly), which bounds the time a fit takes.
+	MaxQuestions int
 	// OffTopic are questions no KB of a shop, a product or a service
 	// answers; nil means OffTopicQuestions.
 	OffTopic []string
@@ -79,6 +82,9 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 	if opts.MaxItems <= 0 {
 		opts.MaxItems = 300
 	}
+	if opts.MaxQuestions <= 0 {
+		opts.MaxQuestions = 2500
+	}
 	if opts.OffTopic == nil {
 		opts.OffTopic = OffTopicQuestions()
 	}
@@ -96,6 +102,14 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 	probes, err := g.probes(ctx, items)
 	if err != nil {
 		return nil, err
+	}
+	if len(probes) > opts.MaxQuestions {
+		step := float64(len(probes)) / float64(opts.MaxQuestions)
+		kept := make([]probe, 0, opts.MaxQuestions)
+		for i := range opts.MaxQuestions {
+			kept = append(kept, probes[int(float64(i)*step)])
+		}
+		probes = kept
 	}
 	for i, q := range opts.OffTopic {
 		probes = append(probes, probe{text: q, kind: "off_topic", group: i % 2})
@@ -734,3 +748,103 @@ var nearMissSlots = func() []slot {
 // that correlated features (cover, question cover, character cover) share
 // their weight instead of pulling one another across zero.
 var selfCalLambda = 100.0
+
+// Learned synonyms: an FAQ entry's phrasings say the same thing in other
+// words, so a word that one phrasing uses where another uses another is a
+// synonym the KB itself teaches. Pairs seen in at least minLearnedPairs
+// entries become rules.
+const (
+	minLearnedPairs = 2
+	maxLearnedRules = 200
+)
+
+// LearnSynonyms finds synonym rules (Solr format, one equivalence per
+// line) in the phrasings of kb's FAQ entries: content words that differ
+// between two phrasings of one entry, in several entries.
+func (r *Retriever) LearnSynonyms(ctx context.Context, kb *kefu.KB, content ContentReader) ([]string, error) {
+	g := &generator{r: r, kb: kb, known: map[string]bool{}}
+	docs, err := content.Documents(ctx, kb.Name)
+	if err != nil {
+		return nil, err
+	}
+	type pair struct{ a, b string }
+	count := map[pair]int{}
+	entries := 0
+	for _, d := range docs {
+		if d.Status != kefu.DocIndexed {
+			continue
+		}
+		cs, err := content.Chunks(ctx, kb.Name, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.Kind != kefu.KindFAQ || len(c.Questions) < 2 {
+				continue
+			}
+			if entries++; entries > 5000 {
+				break
+			}
+			qs := c.Questions
+			if len(qs) > 8 {
+				qs = qs[:8]
+			}
+			sets := make([]map[string]string, len(qs)) // analysed word → surface
+			for i, q := range qs {
+				ts, err := g.words(ctx, q)
+				if err != nil {
+					return nil, err
+				}
+				sets[i] = map[string]string{}
+				for _, t := range ts {
+					if t.Kind == kefu.TermWord && !t.Function {
+						sets[i][t.Text] = t.Surface
+					}
+				}
+			}
+			seen := map[pair]bool{}
+			for i := range sets {
+				for j := i + 1; j < len(sets); j++ {
+					for a, sa := range sets[i] {
+						if _, ok := sets[j][a]; ok {
+							continue
+						}
+						for b, sb := range sets[j] {
+							if _, ok := sets[i][b]; ok {
+								continue
+							}
+							p := pair{sa, sb}
+							if sb < sa {
+								p = pair{sb, sa}
+							}
+							if !seen[p] {
+								seen[p] = true
+								count[p]++
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	var pairs []pair
+	for p, n := range count {
+		if n >= minLearnedPairs {
+			pairs = append(pairs, p)
+		}
+	}
+	slices.SortFunc(pairs, func(x, y pair) int {
+		if count[x] != count[y] {
+			return count[y] - count[x]
+		}
+		return strings.Compare(x.a+"\x00"+x.b, y.a+"\x00"+y.b)
+	})
+	if len(pairs) > maxLearnedRules {
+		pairs = pairs[:maxLearnedRules]
+	}
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.a + ", " + p.b
+	}
+	return out, nil
+}
