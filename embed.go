@@ -1,6 +1,10 @@
 package kefu
 
-import "context"
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+)
 
 // Pooling modes of an embedding model.
 const (
@@ -50,8 +54,29 @@ type Embedder interface {
 	// Model describes the model; ModelID identifies its weights, so a KB can
 	// tell when it was embedded with something else.
 	Model() ModelSpec
-	ModelID() string
+	ModelID() ModelID
 	EmbedQueries(ctx context.Context, texts []string) ([][]float32, error)
 	EmbedPassages(ctx context.Context, texts []string) ([][]float32, error)
 	Close() error
+}
+
+// ModelID identifies an embedding model's weights: the model's name, '@' and
+// the first 12 hex digits of its ONNX file's SHA-256, as in
+// "use-lite-en@0123456789ab". A KB records the id of the model its vectors
+// come from, so it notices when the weights change.
+type ModelID string
+
+// NewModelID returns the id of the model called name whose ONNX file has
+// the SHA-256 sum.
+func NewModelID(name string, sum [32]byte) ModelID {
+	return ModelID(name + "@" + hex.EncodeToString(sum[:6]))
+}
+
+// Name returns the model's name: the id before its last '@', or the whole
+// id when it has none.
+func (id ModelID) Name() string {
+	if i := strings.LastIndexByte(string(id), '@'); i >= 0 {
+		return string(id[:i])
+	}
+	return string(id)
 }

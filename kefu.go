@@ -25,7 +25,7 @@ const (
 type KB struct {
 	Name        string     `json:"name"`
 	Description string     `json:"description,omitempty"`
-	Model       string     `json:"model"` // ModelSpec.ID of the model its vectors come from
+	Model       ModelID    `json:"model"` // the model its vectors come from
 	Dim         int        `json:"dim"`
 	Settings    KBSettings `json:"settings"`
 	// Version increases with every change to the KB's content or settings;

@@ -97,7 +97,7 @@ type Candidates struct {
 	Docs       map[string]string // chunk id → id of its document, for every candidate
 	Chunks     map[string]*Chunk // the chunks named above, or those SearchRequest.Select chose
 	Version    uint64            // KB version the search saw
-	Timings    map[string]time.Duration
+	Timings    map[TimingKey]time.Duration
 }
 
 // Index serves searches. Implementations run both sides of a request in
@@ -123,9 +123,24 @@ type SearchMode string
 
 // Search modes.
 const (
-	ModeHybrid  SearchMode = "hybrid"
-	ModeKeyword SearchMode = "bm25"
-	ModeVector  SearchMode = "dense"
+	ModeHybrid SearchMode = "hybrid" // both sides, fused
+	ModeBM25   SearchMode = "bm25"   // the keyword side alone
+	ModeDense  SearchMode = "dense"  // the vector side alone
+)
+
+// TimingKey names one measured part of a search in Candidates.Timings and
+// Retrieval.Timings.
+type TimingKey string
+
+// Timing keys.
+const (
+	TimingTotal   TimingKey = "total"   // Retriever.Retrieve, end to end
+	TimingEmbed   TimingKey = "embed"   // embedding the query
+	TimingSearch  TimingKey = "search"  // Index.Search, both sides
+	TimingKeyword TimingKey = "keyword" // the keyword side
+	TimingVector  TimingKey = "vector"  // the vector side
+	TimingLoad    TimingKey = "load"    // loading the chunks of the hits kept
+	TimingFuse    TimingKey = "fuse"    // fusion, reranking and confidence
 )
 
 // Query is a retrieval request.
@@ -189,11 +204,11 @@ type Reranker interface {
 
 // Retrieval is the result of a hybrid search with its confidence.
 type Retrieval struct {
-	Hits       []Hit                    `json:"hits"`
-	Confidence float64                  `json:"confidence"` // P(top hit is relevant), in [0,1]
-	Features   Features                 `json:"features"`
-	Version    uint64                   `json:"kb_version"`
-	Timings    map[string]time.Duration `json:"-"`
+	Hits       []Hit                       `json:"hits"`
+	Confidence float64                     `json:"confidence"` // P(top hit is relevant), in [0,1]
+	Features   Features                    `json:"features"`
+	Version    uint64                      `json:"kb_version"`
+	Timings    map[TimingKey]time.Duration `json:"-"`
 }
 
 // Retriever runs hybrid search on a KB.
@@ -212,7 +227,7 @@ type Calibration struct {
 	Scale    []float64 `json:"scale"`
 	Weights  []float64 `json:"weights"`
 	Bias     float64   `json:"bias"`
-	Model    string    `json:"model"`     // embedding model it was fitted with
+	Model    ModelID   `json:"model"`     // embedding model it was fitted with
 	FittedOn string    `json:"fitted_on"` // dataset and split
 	Samples  int       `json:"samples"`   // training queries
 	ECE      float64   `json:"ece"`       // on the evaluated split

@@ -7,9 +7,9 @@ import "context"
 // implement the same interface.
 type Store interface {
 	Index
+	KBReader
 
 	CreateKB(ctx context.Context, kb *KB) error
-	KB(ctx context.Context, name string) (*KB, error)
 	KBs(ctx context.Context) ([]*KB, error)
 	// UpdateKB stores kb's description and settings and bumps its version.
 	UpdateKB(ctx context.Context, kb *KB) error
@@ -32,7 +32,7 @@ type Store interface {
 	KnownVectors(ctx context.Context, kb string, hashes []string) (map[string][][]float32, error)
 	// Reembed replaces every vector of the KB by embed's, under a new model
 	// id and dimension, atomically.
-	Reembed(ctx context.Context, kb, model string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error
+	Reembed(ctx context.Context, kb string, model ModelID, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error
 
 	Close() error
 }
@@ -42,4 +42,28 @@ type DocumentUpdate struct {
 	Doc     *Document
 	Chunks  []Chunk
 	Vectors [][][]float32
+}
+
+// KBReader reads a KB's current settings and version; every Store is one.
+type KBReader interface {
+	KB(ctx context.Context, name string) (*KB, error)
+}
+
+// The files of an evaluation report the console shows.
+const (
+	ReportSummary = "summary.json" // the metrics, as `kefu eval --json` prints them
+	ReportHTML    = "report.html"  // the report to read in a browser
+)
+
+// ReportStore keeps each KB's latest evaluation report (`kefu eval`, and the
+// demo's first calibration), which the console shows. Where the files live
+// is the store's business: callers name files, never paths.
+type ReportStore interface {
+	// PutReport replaces kb's latest report by files (name → content;
+	// ReportSummary and ReportHTML among them; none: no report). Names are
+	// plain file names.
+	PutReport(ctx context.Context, kb string, files map[string][]byte) error
+	// ReportFile returns one file of kb's latest report, ENOTFOUND when kb
+	// has no report or the report no such file.
+	ReportFile(ctx context.Context, kb, name string) ([]byte, error)
 }
