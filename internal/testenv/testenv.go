@@ -6,53 +6,22 @@
 package testenv
 
 import (
+	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-)
 
-var (
-	rootOnce sync.Once
-	root     string
+	"github.com/kefu-dev/kefu/internal/shared"
 )
 
 // ModuleRoot returns the directory holding go.mod, or "" when not found.
-func ModuleRoot() string {
-	rootOnce.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			return
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				root = dir
-				return
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				return
-			}
-			dir = parent
-		}
-	})
-	return root
-}
+func ModuleRoot() string { return shared.ModuleRoot() }
 
-// SharedDir returns the shared folder ($KEFU_SHARED, else ../shared beside
-// the module), or "" when it is absent.
-func SharedDir() string {
-	if d := os.Getenv("KEFU_SHARED"); d != "" {
-		return d
-	}
-	if r := ModuleRoot(); r != "" {
-		d := filepath.Join(filepath.Dir(r), "shared")
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	return ""
-}
+// SharedDir returns the shared folder (shared.Dir: $KEFU_SHARED, else
+// ../shared beside the module), or "" when it is absent.
+func SharedDir() string { return shared.Dir() }
 
 // ORTLib returns the ONNX Runtime library ($KEFU_ORT_LIB, else the one `make`
 // fetches into third_party/onnxruntime), or "" when absent.
@@ -98,6 +67,31 @@ func Shared(tb testing.TB, rel string) string {
 func Model(tb testing.TB, name string) string {
 	tb.Helper()
 	return Shared(tb, filepath.Join("models", name))
+}
+
+// CorpusTexts returns the texts of the first n documents of a shared BEIR
+// dataset's corpus (data/eval/<dataset>/corpus.jsonl).
+func CorpusTexts(tb testing.TB, dataset string, n int) []string {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(Shared(tb, filepath.Join("data", "eval", dataset)), "corpus.jsonl"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var texts []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() && len(texts) < n {
+		var d struct{ Text string }
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			tb.Fatal(err)
+		}
+		texts = append(texts, d.Text)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return texts
 }
 
 // RequireORT returns the ONNX Runtime library path, skipping the test (failing
