@@ -17,6 +17,7 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/index/vector"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
 )
 
 // kbState is one KB's derived indexes and the in-memory label tables that
@@ -307,7 +308,7 @@ func readSnapshotVersion(path string) (uint64, error) {
 }
 
 func writeSnapshotVersion(path string, v uint64) error {
-	return writeFileAtomic(path, strconv.AppendUint(nil, v, 10))
+	return atomicfile.WriteFile(path, strconv.AppendUint(nil, v, 10), 0o600)
 }
 
 // setVersion records a committed change that touched neither index (a KB's

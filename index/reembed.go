@@ -16,7 +16,7 @@ const reembedBatch = 256
 // Reembed replaces every vector of the KB with embed's, recording the new
 // model and dimension. Searches wait while it runs; the KB is never seen
 // half re-embedded, and a failure leaves the old vectors in place.
-func (s *Store) Reembed(ctx context.Context, kb, model string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error {
+func (s *Store) Reembed(ctx context.Context, kb string, model kefu.ModelID, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error {
 	st, err := s.state(kb)
 	if err != nil {
 		return err

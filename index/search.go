@@ -38,7 +38,7 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		return nil, kefu.Errorf(kefu.EMODEL, "query vector has %d dims, knowledge base %q has %d", len(req.Vector), kb, st.dim)
 	}
 
-	out := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}, Docs: map[string]string{}, Version: st.version, Timings: map[string]time.Duration{}}
+	out := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}, Docs: map[string]string{}, Version: st.version, Timings: map[kefu.TimingKey]time.Duration{}}
 	var (
 		wg     sync.WaitGroup
 		kwErr  error
@@ -66,14 +66,14 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 				out.Vector = append(out.Vector, kefu.Scored{ChunkID: st.attrs[r.Label].Key, Score: float64(r.Score)})
 			}
 		}
-		out.Timings["vector"] = time.Since(t)
+		out.Timings[kefu.TimingVector] = time.Since(t)
 	}
 	wg.Wait()
 	if kwErr != nil {
 		return nil, kwErr
 	}
 	if req.Query != "" {
-		out.Timings["keyword"] = kwTook
+		out.Timings[kefu.TimingKeyword] = kwTook
 		out.Terms = st.kw.Terms(req.Query)
 		out.QueryTerms, out.DocCount = kwInfo.Terms, kwInfo.Docs
 		out.Keyword = st.coverage(kwHits, kwInfo.Counted)
@@ -112,7 +112,7 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if err != nil {
 		return nil, err
 	}
-	out.Timings["load"] = time.Since(t)
+	out.Timings[kefu.TimingLoad] = time.Since(t)
 	return out, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
 )
 
 var _ kefu.SourceStore = (*Store)(nil)
@@ -30,7 +31,7 @@ func (s *Store) PutSource(ctx context.Context, kb, docID string, data []byte) er
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(p, data)
+	return atomicfile.WriteFile(p, data, 0o600)
 }
 
 // Source returns the bytes a document was made from.
@@ -47,33 +48,4 @@ func (s *Store) Source(ctx context.Context, kb, docID string) ([]byte, error) {
 
 func (s *Store) deleteSource(kb, docID string) {
 	os.Remove(s.sourcePath(kb, docID))
-}
-
-// writeFileAtomic writes data to a temporary file, syncs it and renames it
-// over path, then syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

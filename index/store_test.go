@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/vecmath"
 )
 
 const dim = 16
@@ -24,16 +25,11 @@ const dim = 16
 // equal vectors and different texts nearly orthogonal ones.
 func vec(text string) []float32 {
 	v := make([]float32, dim)
-	var n float64
 	for i := range v {
 		h := sha256.Sum256([]byte(fmt.Sprintf("%d:%s", i, text)))
-		x := float64(int32(binary.LittleEndian.Uint32(h[:4]))) / math.MaxInt32
-		v[i] = float32(x)
-		n += x * x
+		v[i] = float32(float64(int32(binary.LittleEndian.Uint32(h[:4]))) / math.MaxInt32)
 	}
-	for i := range v {
-		v[i] /= float32(math.Sqrt(n))
-	}
+	vecmath.Normalize(v)
 	return v
 }
 

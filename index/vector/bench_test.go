@@ -2,47 +2,14 @@ package vector
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/kefu-dev/kefu/internal/bench/synth"
 )
-
-// The exported benchmarks run on small inputs: every field is filled and
-// the quality figures (not the timings) meet their bounds.
-func TestBenchVectorRuns(t *testing.T) {
-	rep, err := BenchVector(context.Background(), BenchVectorOptions{N: 3000, Dim: 64, Queries: 10, ProbeBytes: 1 << 22, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(rep)
-	t.Logf("%s", b)
-	if rep.Int8RecallAt10 < 0.99 || rep.ChromemAgreement < 0.99 {
-		t.Fatalf("int8 recall %.3f, chromem agreement %.3f", rep.Int8RecallAt10, rep.ChromemAgreement)
-	}
-	for name, v := range map[string]float64{"dot": rep.DotSpeedupVsNaive, "share": rep.ScanBandwidthShare,
-		"chromem": rep.ScanSpeedupVsChromem, "int8": rep.Int8SpeedupVsF32, "load": rep.LoadMs} {
-		if !(v > 0) {
-			t.Fatalf("%s = %v", name, v)
-		}
-	}
-	if rep.FileBytes < 3000*64*4 {
-		t.Fatalf("file of %d bytes", rep.FileBytes)
-	}
-}
-
-func TestBenchHNSWRuns(t *testing.T) {
-	rep, err := BenchHNSW(context.Background(), BenchHNSWOptions{N: 5000, Dim: 48, Queries: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(rep)
-	t.Logf("%s", b)
-	if rep.RecallAt10 < 0.95 || rep.N != 5000 || rep.MemoryBytes < 5000*48*4 || rep.GraphBytes == 0 || !(rep.P50Ms > 0) {
-		t.Fatalf("report %+v", rep)
-	}
-}
 
 var benchData = map[int]*Index{}
 
@@ -55,7 +22,7 @@ func benchIndex(b *testing.B, n int) *Index {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cl := NewClusters(384, max(n/100, 1), 1, 1)
+	cl := synth.NewClusters(384, max(n/100, 1), 1, 1)
 	v := make([]float32, 384)
 	for i := range n {
 		cl.Fill(v)
@@ -68,7 +35,7 @@ func benchIndex(b *testing.B, n int) *Index {
 }
 
 func BenchmarkDot(b *testing.B) {
-	cl := NewClusters(384, 2, 1, 1)
+	cl := synth.NewClusters(384, 2, 1, 1)
 	v := make([]float32, 768)
 	cl.Fill(v)
 	x, y := v[:384], v[384:]
@@ -113,7 +80,7 @@ func BenchmarkHNSWSearch(b *testing.B) {
 		ix.g.Store(g)
 	}
 	qs := make([]float32, 100*384)
-	NewClusters(384, 1000, 1, 1).Fill(qs)
+	synth.NewClusters(384, 1000, 1, 1).Fill(qs)
 	s := ix.getScratch()
 	i := 0
 	for b.Loop() {
@@ -144,7 +111,7 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkCrossHNSWMin(b *testing.B) {
 	const n, dim = 20_000, 128
 	flat := make([]float32, n*dim)
-	NewClusters(dim, n/100, 1, 3).Fill(flat)
+	synth.NewClusters(dim, n/100, 1, 3).Fill(flat)
 	for b.Loop() {
 		b.StopTimer()
 		ix, err := New(Options{Dim: dim, HNSWMin: n, Int8Min: n / 4})
@@ -182,3 +149,13 @@ func BenchmarkCrossHNSWMin(b *testing.B) {
 		ix.Close()
 	}
 }
+
+var sink float32
+
+func medianOf(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

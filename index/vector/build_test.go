@@ -1,7 +1,9 @@
 package vector
 
 import (
+	"context"
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/bench/synth"
 )
 
 // Every test closes its indexes, so no build goroutine outlives the tests.
@@ -99,7 +104,7 @@ func TestBuildInBackground(t *testing.T) {
 		t.Run("adds"+strconv.Itoa(during), func(t *testing.T) {
 			release := holdBuilds(t)
 			const dim, hnswMin = 32, 3000
-			cl := NewClusters(dim, 30, 0.7, 21)
+			cl := synth.NewClusters(dim, 30, 0.7, 21)
 			// Int8Min above HNSWMin: the search during the build is the
 			// exact scan, so results must match brute force exactly.
 			ix := mustNew(t, Options{Dim: dim, HNSWMin: hnswMin, Int8Min: 1 << 30, M: 8, EfConstruction: 64, EfSearch: 64})
@@ -195,7 +200,7 @@ func checkRecall(t *testing.T, ix *Index, c *corpus, qs [][]float32, want float6
 		if bad, ok := validHits(c, q, got); !ok {
 			t.Fatalf("hit %v is deleted or misscored", bad)
 		}
-		sum += recall10(got, c.exact(q, 10, nil))
+		sum += Recall(got, c.exact(q, 10, nil))
 		for _, l := range deleted {
 			if r := ix.Search(q, 1, single(l)); len(r) != 0 {
 				t.Fatalf("deleted label %d found", l)
@@ -213,7 +218,7 @@ func checkRecall(t *testing.T, ix *Index, c *corpus, qs [][]float32, want float6
 func TestCompactionRebuildsInBackground(t *testing.T) {
 	release := holdBuilds(t)
 	const dim = 24
-	cl := NewClusters(dim, 20, 0.7, 22)
+	cl := synth.NewClusters(dim, 20, 0.7, 22)
 	ix := mustNew(t, Options{Dim: dim, HNSWMin: 2000, Int8Min: 500, M: 8, EfConstruction: 64, EfSearch: 64})
 	c := newCorpus(dim)
 	fill(t, ix, c, cl, 3000)
@@ -261,7 +266,7 @@ func TestCompactionRebuildsInBackground(t *testing.T) {
 // still searches and takes writes, but builds no graph.
 func TestCloseDuringBuild(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cl := NewClusters(16, 10, 0.7, 23)
+	cl := synth.NewClusters(16, 10, 0.7, 23)
 	vs := vectors(cl, 2200)
 	o := Options{Dim: 16, HNSWMin: 2000, Int8Min: 500, M: 8, EfConstruction: 64}
 	t.Run("held", func(t *testing.T) {
@@ -325,7 +330,7 @@ func TestCloseDuringBuild(t *testing.T) {
 func TestSaveLoadAroundBuild(t *testing.T) {
 	release := holdBuilds(t)
 	const dim = 20
-	cl := NewClusters(dim, 20, 0.7, 24)
+	cl := synth.NewClusters(dim, 20, 0.7, 24)
 	o := Options{Dim: dim, HNSWMin: 2500, Int8Min: 1000, M: 8, EfConstruction: 64, EfSearch: 64}
 	ix := mustNew(t, o)
 	c := newCorpus(dim)
@@ -397,7 +402,7 @@ func fileFlags(t *testing.T, path string) uint32 {
 func TestConcurrentSearchWriteBuild(t *testing.T) {
 	release := holdBuilds(t)
 	const dim, n = 16, 2400
-	cl := NewClusters(dim, 20, 0.7, 25)
+	cl := synth.NewClusters(dim, 20, 0.7, 25)
 	vs := vectors(cl, 2*n)
 	qs := vectors(cl, 50)
 	ix := mustNew(t, Options{Dim: dim, HNSWMin: 1200, Int8Min: 400, M: 8, EfConstruction: 48, EfSearch: 48})
@@ -480,4 +485,56 @@ func TestConcurrentSearchWriteBuild(t *testing.T) {
 	t.Logf("%d searches, %d during a build", searches.Load(), duringBuild.Load())
 	checkLinked(t, ix)
 	checkRecall(t, ix, c, qs, 0.95, nil)
+}
+
+// FromRows indexes rows as labels 0..n-1 like a loaded file without a
+// graph: the graph is built in the background, and SearchExact and
+// SearchInt8 answer as the reference scan does whatever the mode.
+func TestFromRows(t *testing.T) {
+	const n, dim = 3000, 24
+	flat := make([]float32, n*dim)
+	synth.NewClusters(dim, 30, 0.7, 26).Fill(flat)
+	c := newCorpus(dim)
+	for i := range n {
+		c.vecs[uint32(i)] = [][]float32{flat[i*dim : (i+1)*dim]}
+	}
+	ix, err := FromRows(Options{Dim: dim, Mode: ModeHNSW}, flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.WaitBuilt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Len() != n || ix.Labels() != n || ix.Mode() != ModeHNSW || ix.GraphBytes() == 0 || ix.Options().M != DefaultM {
+		t.Fatalf("len %d, labels %d, mode %s, graph %d bytes, options %+v", ix.Len(), ix.Labels(), ix.Mode(), ix.GraphBytes(), ix.Options())
+	}
+	qs := make([]float32, 20*dim)
+	synth.NewClusters(dim, 30, 0.7, 26).Fill(qs)
+	var graph, int8 float64
+	for i := range 20 {
+		q := qs[i*dim : (i+1)*dim]
+		want := c.exact(q, 10, nil)
+		sameRanking(t, ix.SearchExact(q, 10, nil), want)
+		int8 += Recall(ix.SearchInt8(q, 10, nil), want)
+		graph += Recall(ix.Search(q, 10, nil), want)
+	}
+	if int8/20 < 0.99 || graph/20 < 0.95 {
+		t.Errorf("recall@10: int8 %.3f, graph %.3f", int8/20, graph/20)
+	}
+	flatIx, err := FromRows(Options{Dim: dim, Mode: ModeFlat}, flat[:10*dim])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flatIx.SearchInt8(qs[:dim], 3, nil) != nil || len(flatIx.SearchExact(qs[:dim], 3, nil)) != 3 {
+		t.Error("a flat index keeps no codes: only SearchExact answers")
+	}
+	if _, err := FromRows(Options{Dim: dim}, flat[:dim+1]); kefu.ErrorCode(err) != kefu.EINVALID {
+		t.Errorf("a partial row: %v", err)
+	}
+	bad := slices.Clone(flat[:dim])
+	bad[3] = float32(math.NaN())
+	if _, err := FromRows(Options{Dim: dim}, bad); kefu.ErrorCode(err) != kefu.EINVALID {
+		t.Errorf("a NaN component: %v", err)
+	}
 }

@@ -29,6 +29,8 @@
 // traversal (disallowed nodes are traversed, never returned); when it admits
 // few rows the search scores just those rows instead.
 //
-// BenchVector and BenchHNSW (bench.go) are the measurements behind
-// `kefu bench vector` and `kefu bench hnsw`.
+// The package holds the product's vector search only: the measurements of
+// `kefu-bench vector` and `kefu-bench hnsw` live in internal/bench, and use
+// SearchExact, SearchInt8, FromRows and Sum from here. It imports the root
+// (kefu) and internal/atomicfile, no other stage.
 package vector

@@ -21,15 +21,6 @@ func dotGeneric(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// dotNaive is the plain loop the benchmarks compare against.
-func dotNaive(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
 // scanGeneric sets out[r] to the dot product of q with row r of rows, a
 // row-major matrix of len(out) rows of len(q) floats.
 func scanGeneric(q, rows []float32, out []float32) {

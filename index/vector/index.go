@@ -174,6 +174,26 @@ func (ix *Index) modeOf(g *graph) string {
 	return ModeFlat
 }
 
+// Options returns the index's options, defaults filled in.
+func (ix *Index) Options() Options { return ix.opts }
+
+// SetEfSearch sets the candidate list size of HNSW searches (at least k is
+// used). Like Add, it needs exclusive access.
+func (ix *Index) SetEfSearch(ef int) {
+	if ef > 0 {
+		ix.opts.EfSearch = ef
+	}
+}
+
+// GraphBytes returns the bytes held by the HNSW graph in use (0 when
+// there is none): the part of MemoryBytes the graph adds to the vectors.
+func (ix *Index) GraphBytes() int64 {
+	if g := ix.g.Load(); g != nil {
+		return g.memoryBytes()
+	}
+	return 0
+}
+
 // Dim returns the vectors' dimension.
 func (ix *Index) Dim() int { return ix.dim }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/bench/synth"
 )
 
 // corpus is test data with its own brute-force search, computed in float64
@@ -60,7 +61,7 @@ func (c *corpus) exact(q []float32, k int, allow *Bitset) []Result {
 }
 
 // vectors draws n clustered unit vectors.
-func vectors(cl *Clusters, n int) [][]float32 {
+func vectors(cl *synth.Clusters, n int) [][]float32 {
 	flat := make([]float32, n*cl.Dim)
 	cl.Fill(flat)
 	out := make([][]float32, n)
@@ -97,7 +98,7 @@ func mustNew(t *testing.T, o Options) *Index {
 	return ix
 }
 
-func fill(t *testing.T, ix *Index, c *corpus, cl *Clusters, n int) {
+func fill(t *testing.T, ix *Index, c *corpus, cl *synth.Clusters, n int) {
 	t.Helper()
 	for i, v := range vectors(cl, n) {
 		c.add(t, ix, uint32(i), v)
@@ -105,7 +106,7 @@ func fill(t *testing.T, ix *Index, c *corpus, cl *Clusters, n int) {
 }
 
 func TestFlatSearchIsExact(t *testing.T) {
-	cl := NewClusters(67, 40, 0.6, 1)
+	cl := synth.NewClusters(67, 40, 0.6, 1)
 	ix := mustNew(t, Options{Dim: 67, Mode: ModeFlat})
 	c := newCorpus(67)
 	fill(t, ix, c, cl, 3000)
@@ -174,7 +175,7 @@ func TestRecallByMode(t *testing.T) {
 	for _, o := range modes {
 		t.Run(o.Mode, func(t *testing.T) {
 			o.Dim = 96
-			cl := NewClusters(96, 60, 0.8, 2)
+			cl := synth.NewClusters(96, 60, 0.8, 2)
 			ix := mustNew(t, o)
 			c := newCorpus(96)
 			fill(t, ix, c, cl, 8000)
@@ -185,7 +186,7 @@ func TestRecallByMode(t *testing.T) {
 				if len(got) != 10 {
 					t.Fatalf("%d results", len(got))
 				}
-				sum += recall10(got, c.exact(q, 10, nil))
+				sum += Recall(got, c.exact(q, 10, nil))
 			}
 			r := sum / float64(len(qs))
 			t.Logf("recall@10 %.4f", r)
@@ -200,7 +201,7 @@ func TestMultiVectorLabels(t *testing.T) {
 	for _, o := range modes {
 		t.Run(o.Mode, func(t *testing.T) {
 			o.Dim = 32
-			cl := NewClusters(32, 10, 0.7, 3)
+			cl := synth.NewClusters(32, 10, 0.7, 3)
 			ix := mustNew(t, o)
 			c := newCorpus(32)
 			vs := vectors(cl, 3000)
@@ -244,7 +245,7 @@ func TestMultiVectorLabels(t *testing.T) {
 				if o.Mode == ModeFlat {
 					sameRanking(t, got, want)
 				}
-				sum += recall10(got, want)
+				sum += Recall(got, want)
 			}
 			if r := sum / 40; r < minRecall[o.Mode] {
 				t.Fatalf("recall %.3f", r)
@@ -263,7 +264,7 @@ func TestFilteredSearch(t *testing.T) {
 	for _, o := range modes {
 		t.Run(o.Mode, func(t *testing.T) {
 			o.Dim = 48
-			cl := NewClusters(48, 30, 0.7, 4)
+			cl := synth.NewClusters(48, 30, 0.7, 4)
 			ix := mustNew(t, o)
 			c := newCorpus(48)
 			fill(t, ix, c, cl, 6000)
@@ -288,13 +289,15 @@ func TestFilteredSearch(t *testing.T) {
 							t.Fatalf("share %v: label %d is not allowed", share, g.Label)
 						}
 					}
-					sum += recall10(got, want)
+					sum += Recall(got, want)
 				}
 				if r := sum / 20; r < minRecall[o.Mode] {
 					t.Fatalf("share %v: recall %.3f", share, r)
 				}
 			}
-			if r := ix.Search(cl.centres[:48], 5, NewBitset(10)); r != nil {
+			q := make([]float32, 48)
+			cl.Fill(q)
+			if r := ix.Search(q, 5, NewBitset(10)); r != nil {
 				t.Fatalf("empty allow-list: %v", r)
 			}
 		})
@@ -305,7 +308,7 @@ func TestDeleteAndReAdd(t *testing.T) {
 	for _, o := range modes {
 		t.Run(o.Mode, func(t *testing.T) {
 			o.Dim = 40
-			cl := NewClusters(40, 25, 0.7, 6)
+			cl := synth.NewClusters(40, 25, 0.7, 6)
 			ix := mustNew(t, o)
 			c := newCorpus(40)
 			fill(t, ix, c, cl, 4000)
@@ -323,7 +326,7 @@ func TestDeleteAndReAdd(t *testing.T) {
 							t.Fatalf("%s: deleted label %d returned", stage, g.Label)
 						}
 					}
-					sum += recall10(got, c.exact(q, 10, nil))
+					sum += Recall(got, c.exact(q, 10, nil))
 				}
 				if r := sum / 30; r < minRecall[o.Mode]-0.02 {
 					t.Fatalf("%s: recall %.3f", stage, r)
@@ -368,7 +371,7 @@ func TestDeleteAndReAdd(t *testing.T) {
 }
 
 func TestAutoModeSwitches(t *testing.T) {
-	cl := NewClusters(24, 10, 0.7, 7)
+	cl := synth.NewClusters(24, 10, 0.7, 7)
 	ix := mustNew(t, Options{Dim: 24, Int8Min: 100, HNSWMin: 400})
 	c := newCorpus(24)
 	vs := vectors(cl, 500)
@@ -391,7 +394,7 @@ func TestAutoModeSwitches(t *testing.T) {
 			t.Fatalf("%d vectors: mode %s, want %s", n, ix.Mode(), w.mode)
 		}
 		q := vs[n/2]
-		if got := ix.Search(q, 5, nil); recall10(got, c.exact(q, 5, nil)) < 0.8 {
+		if got := ix.Search(q, 5, nil); Recall(got, c.exact(q, 5, nil)) < 0.8 {
 			t.Fatalf("%d vectors: %v", n, got)
 		}
 	}
@@ -406,7 +409,7 @@ func TestAutoModeSwitches(t *testing.T) {
 func TestConcurrentSearches(t *testing.T) {
 	for _, o := range modes {
 		o.Dim = 32
-		cl := NewClusters(32, 10, 0.7, 8)
+		cl := synth.NewClusters(32, 10, 0.7, 8)
 		ix := mustNew(t, o)
 		c := newCorpus(32)
 		fill(t, ix, c, cl, 2000)
@@ -460,7 +463,7 @@ func TestBitset(t *testing.T) {
 
 // Reusing the row of the graph's entry point moves the entry elsewhere.
 func TestHNSWReplaceEntryPoint(t *testing.T) {
-	cl := NewClusters(16, 5, 0.7, 13)
+	cl := synth.NewClusters(16, 5, 0.7, 13)
 	ix := mustNew(t, Options{Dim: 16, Mode: ModeHNSW, M: 4})
 	c := newCorpus(16)
 	fill(t, ix, c, cl, 300)
@@ -478,7 +481,7 @@ func TestHNSWReplaceEntryPoint(t *testing.T) {
 	}
 	var sum float64
 	for _, q := range vectors(cl, 30) {
-		sum += recall10(ix.Search(q, 5, nil), c.exact(q, 5, nil))
+		sum += Recall(ix.Search(q, 5, nil), c.exact(q, 5, nil))
 	}
 	if sum/30 < 0.9 {
 		t.Fatalf("recall %.3f", sum/30)

@@ -23,3 +23,7 @@ func Dot(a, b []float32) float32 {
 
 // Kernel names the implementation in use: "avx512", "avx2" or "generic".
 func Kernel() string { return kernelName }
+
+// Sum returns the sum of buf's elements, read with the kernel's widest
+// loads and little other work: the memory-read probe of the benchmarks.
+func Sum(buf []float32) float32 { return readKernel(buf) }

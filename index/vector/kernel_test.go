@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/kefu-dev/kefu/internal/vecmath"
 )
 
 // kernelSet is one implementation of the kernels, for the agreement tests.
@@ -176,7 +178,7 @@ func TestQuantizeError(t *testing.T) {
 	for range 200 {
 		dim := 1 + rng.IntN(500)
 		v := offsetSlice(rng, dim, 0)
-		normalize(v)
+		vecmath.Normalize(v)
 		codes := make([]uint8, codeStride(dim))
 		s := quantize(v, codes)
 		for i, x := range v {
@@ -243,4 +245,13 @@ func TestReadKernelSums(t *testing.T) {
 			}
 		}
 	}
+}
+
+// dotNaive is the plain loop the kernels are checked and benchmarked against.
+func dotNaive(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
 }

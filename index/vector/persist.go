@@ -1,7 +1,6 @@
 package vector
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,10 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"unsafe"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
 )
 
 // The index file, little-endian:
@@ -48,59 +47,31 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// Save writes the index to path crash-safely: into a temporary file in the
-// same directory, synced, renamed over path, and the directory synced, so
-// path holds the old index or the new one, never a mix. (Written out rather
-// than with github.com/google/renameio, which does not sync the directory.)
+// Save writes the index to path crash-safely (internal/atomicfile): path
+// holds the old index or the new one, never a mix.
 //
 // Save does not wait for a graph build in progress: it writes the graph in
 // use, so a file saved during a build holds no graph, and Load builds one
 // again in the background. Call WaitBuilt first to save the graph.
-func (ix *Index) Save(path string) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("vector: save: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("vector: save %s: %w", path, err)
+func (ix *Index) Save(path string) error {
+	err := atomicfile.Write(path, 0o600, func(out io.Writer) error {
+		crc := crc32.New(castagnoli)
+		w := &countWriter{w: io.MultiWriter(out, crc)}
+		ix.encode(w)
+		if w.err != nil {
+			return w.err
 		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	crc := crc32.New(castagnoli)
-	w := &countWriter{w: io.MultiWriter(bw, crc)}
-	ix.encode(w)
-	if w.err != nil {
-		return w.err
-	}
-	var tr [trailerSize]byte
-	binary.LittleEndian.PutUint64(tr[0:], uint64(w.n))
-	binary.LittleEndian.PutUint32(tr[8:], crc.Sum32())
-	copy(tr[12:], trailerTag)
-	if _, err = bw.Write(tr[:]); err != nil {
+		var tr [trailerSize]byte
+		binary.LittleEndian.PutUint64(tr[0:], uint64(w.n))
+		binary.LittleEndian.PutUint32(tr[8:], crc.Sum32())
+		copy(tr[12:], trailerTag)
+		_, err := out.Write(tr[:])
 		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("vector: save %s: %w", path, err)
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 type countWriter struct {
@@ -300,6 +271,36 @@ func decode(buf []byte, opts Options) (*Index, error) {
 	}
 	ix.relink()
 	ix.configure(g)
+	return ix, nil
+}
+
+// FromRows returns an index holding rows (row-major, opts.Dim floats each;
+// kept, not copied) under labels 0 to n-1, set up as Load sets up a file
+// without a graph: codes computed and, when the mode wants a graph, its
+// build started in the background (WaitBuilt waits for it). It is the fast
+// way to index many vectors at once.
+func FromRows(opts Options, rows []float32) (*Index, error) {
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	if len(rows)%opts.Dim != 0 {
+		return nil, kefu.Errorf(kefu.EINVALID, "vector: %d floats are not rows of %d", len(rows), opts.Dim)
+	}
+	if !finite(rows) {
+		return nil, kefu.Errorf(kefu.EINVALID, "vector: a row has a NaN or infinite component")
+	}
+	n := len(rows) / opts.Dim
+	if n >= noLabel {
+		return nil, kefu.Errorf(kefu.ETOOLARGE, "vector: %d rows", n)
+	}
+	ix := &Index{opts: opts, rowData: rowData{dim: opts.Dim, stride: codeStride(opts.Dim), vecs: rows}}
+	ix.labels = make([]uint32, n)
+	for i := range ix.labels {
+		ix.labels[i] = uint32(i)
+	}
+	ix.scales = make([]float32, n)
+	ix.relink()
+	ix.configure(nil)
 	return ix, nil
 }
 

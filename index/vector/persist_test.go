@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/bench/synth"
 )
 
 // saved builds an index of the mode with some deleted rows and saves it.
@@ -21,7 +22,7 @@ func saved(t testing.TB, o Options, n int) (*Index, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ix.Close)
-	cl := NewClusters(o.Dim, 20, 0.7, 11)
+	cl := synth.NewClusters(o.Dim, 20, 0.7, 11)
 	flat := make([]float32, n*o.Dim)
 	cl.Fill(flat)
 	for i := range n {
@@ -63,7 +64,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if o.Mode == ModeHNSW && (bg == nil || !slices.Equal(bg.links0, ig.links0) || !slices.Equal(bg.upper, ig.upper) || bg.entry != ig.entry) {
 				t.Fatal("graph not loaded as saved")
 			}
-			cl := NewClusters(20, 20, 0.7, 12)
+			cl := synth.NewClusters(20, 20, 0.7, 12)
 			for _, q := range vectors(cl, 20) {
 				if a, b := ix.Search(q, 10, nil), back.Search(q, 10, nil); !slices.Equal(a, b) {
 					t.Fatalf("search differs: saved %v, loaded %v", a, b)

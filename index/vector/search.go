@@ -1,5 +1,7 @@
 package vector
 
+import "slices"
+
 // scanBlock is the rows scored per kernel call: enough to amortise the call,
 // few enough that the scores stay in L1.
 const scanBlock = 256
@@ -47,6 +49,45 @@ func (ix *Index) Search(q []float32, k int, allow *Bitset) []Result {
 		return ix.searchInt8(q, k, allow, s)
 	}
 	return ix.searchFlat(q, k, allow, s)
+}
+
+// SearchExact returns the k best labels for q by scanning every float32
+// row, whatever the index's mode: the ground truth that the int8 scan's
+// and the graph's recall are measured against.
+func (ix *Index) SearchExact(q []float32, k int, allow *Bitset) []Result {
+	if k <= 0 || len(q) != ix.dim || ix.live == 0 || !finite(q) {
+		return nil
+	}
+	s := ix.getScratch()
+	defer ix.pool.Put(s)
+	return ix.searchFlat(q, k, allow, s)
+}
+
+// SearchInt8 returns the k best labels for q by the int8 scan with float32
+// rescoring, whatever the index's mode; an index in flat mode keeps no
+// codes and finds nothing.
+func (ix *Index) SearchInt8(q []float32, k int, allow *Bitset) []Result {
+	if k <= 0 || len(q) != ix.dim || ix.live == 0 || !finite(q) || ix.codes == nil {
+		return nil
+	}
+	s := ix.getScratch()
+	defer ix.pool.Put(s)
+	return ix.searchInt8(q, k, allow, s)
+}
+
+// Recall is the share of want's labels that got holds: a search's recall
+// against the exact one (1 when want is empty).
+func Recall(got, want []Result) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	n := 0
+	for _, w := range want {
+		if slices.ContainsFunc(got, func(g Result) bool { return g.Label == w.Label }) {
+			n++
+		}
+	}
+	return float64(n) / float64(len(want))
 }
 
 // fewAllowed reports whether scoring the allowed labels' rows one by one
