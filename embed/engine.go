@@ -7,7 +7,6 @@ package embed
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"os"
 	"runtime"
@@ -71,7 +70,7 @@ func (o Options) withDefaults() Options {
 // sessions (one per core by default) runs the batches, queries first.
 type Engine struct {
 	spec kefu.ModelSpec
-	id   string
+	id   kefu.ModelID
 	opts Options
 	tok  *Tokenizer
 	g    graphIO
@@ -94,25 +93,9 @@ type Engine struct {
 // hold the files (see models.Resolve).
 func New(spec kefu.ModelSpec, opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
-	if spec.Dir == "" {
-		return nil, kefu.Errorf(kefu.EINVALID, "model %s has no folder; resolve it first (models.Resolve)", spec.Name)
-	}
-	if spec.MaxTokens <= 0 {
-		spec.MaxTokens = 512 // BERT's position limit; longer inputs would fail in the graph
-	}
-	if err := InitRuntime(opts.ORTLib); err != nil {
-		return nil, err
-	}
-	tok, err := LoadTokenizer(spec.Dir, spec.MaxTokens)
+	spec, tok, g, err := load(spec, opts.ORTLib)
 	if err != nil {
 		return nil, err
-	}
-	g, err := inspectGraph(spec)
-	if err != nil {
-		return nil, err
-	}
-	if spec.Dim == 0 {
-		spec.Dim = g.dim
 	}
 	id, err := fileID(spec)
 	if err != nil {
@@ -133,10 +116,36 @@ func New(spec kefu.ModelSpec, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// fileID identifies a model's weights: its name, '@' and 12 hex digits of
-// its ONNX file's SHA-256. It is what ModelID returns and what a KB records,
-// so a KB notices when its model's weights change.
-func fileID(spec kefu.ModelSpec) (string, error) {
+// load starts ONNX Runtime from ortLib when it is not running yet, and
+// reads spec's tokenizer and graph, filling spec's defaults.
+func load(spec kefu.ModelSpec, ortLib string) (kefu.ModelSpec, *Tokenizer, graphIO, error) {
+	if spec.Dir == "" {
+		return spec, nil, graphIO{}, kefu.Errorf(kefu.EINVALID, "model %s has no folder; resolve it first (models.Resolve)", spec.Name)
+	}
+	if spec.MaxTokens <= 0 {
+		spec.MaxTokens = 512 // BERT's position limit; longer inputs would fail in the graph
+	}
+	if err := InitRuntime(ortLib); err != nil {
+		return spec, nil, graphIO{}, err
+	}
+	tok, err := LoadTokenizer(spec.Dir, spec.MaxTokens)
+	if err != nil {
+		return spec, nil, graphIO{}, err
+	}
+	g, err := inspectGraph(spec)
+	if err != nil {
+		return spec, nil, graphIO{}, err
+	}
+	if spec.Dim == 0 {
+		spec.Dim = g.dim
+	}
+	return spec, tok, g, nil
+}
+
+// fileID identifies a model's weights by its ONNX file's SHA-256
+// (kefu.ModelID). It is what ModelID returns and what a KB records, so a KB
+// notices when its model's weights change.
+func fileID(spec kefu.ModelSpec) (kefu.ModelID, error) {
 	f, err := os.Open(onnxPath(spec))
 	if err != nil {
 		return "", kefu.Errorf(kefu.ENOTFOUND, "model %s: %w", spec.Name, err)
@@ -146,14 +155,36 @@ func fileID(spec kefu.ModelSpec) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", kefu.Errorf(kefu.EINTERNAL, "model %s: %w", spec.Name, err)
 	}
-	return spec.Name + "@" + hex.EncodeToString(h.Sum(nil))[:12], nil
+	return kefu.NewModelID(spec.Name, [sha256.Size]byte(h.Sum(nil))), nil
 }
 
 // Model describes the model.
 func (e *Engine) Model() kefu.ModelSpec { return e.spec }
 
 // ModelID identifies the model's weights.
-func (e *Engine) ModelID() string { return e.id }
+func (e *Engine) ModelID() kefu.ModelID { return e.id }
+
+// Options returns the engine's options, defaults filled in.
+func (e *Engine) Options() Options { return e.opts }
+
+// Plan returns how the engine batches texts of these lengths (in tokens,
+// special tokens included): each batch as indexes into lens, in the order
+// the sessions take them.
+func (e *Engine) Plan(lens []int) [][]int {
+	items := make([]item, len(lens))
+	for i, n := range lens {
+		items[i] = item{idx: i, ids: make([]int, n)}
+	}
+	var out [][]int
+	for _, b := range e.plan(items) {
+		idx := make([]int, len(b.items))
+		for i, it := range b.items {
+			idx[i] = it.idx
+		}
+		out = append(out, idx)
+	}
+	return out
+}
 
 // Tokenizer returns the model's tokenizer.
 func (e *Engine) Tokenizer() *Tokenizer { return e.tok }

@@ -258,7 +258,7 @@ func TestCancelAndClose(t *testing.T) {
 
 func TestEngineDescribes(t *testing.T) {
 	e := newEngine(t, "tiny-en", Options{})
-	if e.Model().Dim != 64 || !strings.HasPrefix(e.ModelID(), "tiny-en@e282d4cd00ca") {
+	if e.Model().Dim != 64 || !strings.HasPrefix(string(e.ModelID()), "tiny-en@e282d4cd00ca") || e.ModelID().Name() != "tiny-en" {
 		t.Errorf("model %+v, id %s (README sha256 e282d4cd00ca…)", e.Model(), e.ModelID())
 	}
 	// The checksum in tiny-zh/README.md; a missing ONNX file is not found.

@@ -1,6 +1,6 @@
 package embed
 
-import "math"
+import "github.com/kefu-dev/kefu/internal/vecmath"
 
 // meanPool writes to dst the mean of the first n rows of h (rows of len(dst)
 // floats), accumulating in float64 as sentence-transformers' reference
@@ -36,17 +36,10 @@ func copyPool(dst, v []float32, normalize bool, acc []float64) {
 // finish stores acc in dst, divided by its L2 norm when normalize is set and
 // the norm is not zero.
 func finish(dst []float32, acc []float64, normalize bool) {
-	scale := 1.0
 	if normalize {
-		var ss float64
-		for _, v := range acc {
-			ss += v * v
-		}
-		if ss > 0 {
-			scale = 1 / math.Sqrt(ss)
-		}
+		vecmath.Normalize(acc)
 	}
 	for j, v := range acc {
-		dst[j] = float32(v * scale)
+		dst[j] = float32(v)
 	}
 }
