@@ -24,7 +24,7 @@ type Dataset struct {
 	Split   string
 	Corpus  []CorpusDoc
 	Queries map[string]string // query id → text, only those judged in Split
-	Qrels   Qrels
+	Qrels   kefu.Qrels
 }
 
 // CorpusDoc is one document of a dataset's corpus.
@@ -97,13 +97,13 @@ func (d *Dataset) QueryIDs() []string {
 
 // LoadQrels reads a qrels TSV: a header line, then "query-id corpus-id
 // score" separated by tabs or spaces; CRLF line ends are fine.
-func LoadQrels(path string) (Qrels, error) {
+func LoadQrels(path string) (kefu.Qrels, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, kefu.Errorf(kefu.ENOTFOUND, "qrels: %w", err)
 	}
 	defer f.Close()
-	q := Qrels{}
+	q := kefu.Qrels{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	line := 0

@@ -5,21 +5,20 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 // KBStore reads and updates KB settings; evaluation stores tuned fusion and
 // fitted calibration with it.
 type KBStore interface {
-	KB(ctx context.Context, name string) (*kefu.KB, error)
+	kefu.KBReader
 	UpdateKB(ctx context.Context, kb *kefu.KB) error
 }
 
-// EvalOptions say what one evaluation run does.
-type EvalOptions struct {
+// Options say what one evaluation run does.
+type Options struct {
 	Modes     []kefu.SearchMode // default: all three
 	Tune      bool              // choose fusion on Train and store it
 	Calibrate bool              // fit the confidence on Train and store it
@@ -28,35 +27,26 @@ type EvalOptions struct {
 	Progress  func(stage string, done, total int)
 }
 
-// LabelledSet is a set of queries with judgements, at document level or,
-// when ByChunk, at chunk level.
-type LabelledSet struct {
-	Name    string
-	Split   string
-	Queries map[string]string
-	Qrels   Qrels
-	ByChunk bool
-}
-
 // SetOf returns a dataset's queries and judgements.
-func SetOf(d *Dataset) *LabelledSet {
-	return &LabelledSet{Name: d.Name, Split: d.Split, Queries: d.Queries, Qrels: d.Qrels}
+func SetOf(d *Dataset) *kefu.LabelledSet {
+	return &kefu.LabelledSet{Name: d.Name, Split: d.Split, Queries: d.Queries, Qrels: d.Qrels}
 }
 
 // Evaluator measures retrieval of a KB on labelled queries.
 type Evaluator struct {
-	Retriever *Retriever
+	Retriever *retrieve.Retriever
 	KBs       KBStore
 }
 
-// evalDepth is the ranking depth every metric is computed from (recall@100).
-const evalDepth = 100
+// evalDepth is the ranking depth every metric is computed from
+// (recall@100); calibration samples are collected to the same depth.
+const evalDepth = retrieve.SampleDepth
 
 // Run evaluates kb on test, after tuning and calibrating on train when asked
 // (train may be nil: then nothing is fitted and the report says so).
-func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *LabelledSet, opts EvalOptions) (*Report, error) {
+func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.LabelledSet, opts Options) (*Report, error) {
 	if len(opts.Modes) == 0 {
-		opts.Modes = []kefu.SearchMode{kefu.ModeKeyword, kefu.ModeVector, kefu.ModeHybrid}
+		opts.Modes = AllModes()
 	}
 	if opts.Threshold == 0 {
 		opts.Threshold = kefu.DefaultThreshold
@@ -83,7 +73,7 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 	}
 	if opts.Tune && trainC != nil {
 		before := kb.Settings.Fusion
-		views := ev.hybridViews(trainC, train)
+		views := ev.views(trainC, train, kefu.ModeHybrid)
 		best, grid := Tune(func(f kefu.Fusion) Run { return FusedRun(views, f, evalDepth, train.ByChunk) }, train.Qrels, DefaultGrid())
 		kb.Settings.Fusion = best
 		if err := ev.KBs.UpdateKB(ctx, kb); err != nil {
@@ -99,8 +89,8 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 		source = "stored calibration (" + kb.Settings.Calibration.FittedOn + ")"
 	}
 	if opts.Calibrate && trainC != nil {
-		samples := ev.samples(kb, trainC, train)
-		cal, err := FitLogistic(samples, nil, 1.0)
+		samples := ev.Retriever.Samples(kb, trainC, train)
+		cal, err := retrieve.FitLogistic(samples, nil, 1.0)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +106,7 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 		scored := ScoredRun{}
 		run := Run{}
 		for q, c := range views {
-			hits := Fuse(c, f, evalDepth)
+			hits := retrieve.Fuse(c, f, evalDepth)
 			if test.ByChunk {
 				run[q], scored[q] = chunkRanking(hits), chunkScores(hits)
 			} else {
@@ -141,22 +131,22 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 	}
 
 	// Calibration is measured on the hybrid ranking the answerer sees.
-	samples := ev.samples(kb, testC, test)
+	samples := ev.Retriever.Samples(kb, testC, test)
 	conf := make([]float64, len(samples))
 	rel := make([]bool, len(samples))
 	confOf := map[string]float64{}
-	ids := sortedKeys(test.Qrels)
+	ids := slices.Sorted(maps.Keys(test.Qrels))
 	i := 0
 	for _, q := range ids {
 		if _, ok := testC[q]; !ok {
 			continue
 		}
-		conf[i] = Confidence(samples[i].Features, kb.Settings.Calibration)
+		conf[i] = retrieve.Confidence(samples[i].Features, kb.Settings.Calibration)
 		rel[i] = samples[i].Relevant
 		confOf[q] = conf[i]
 		i++
 	}
-	cr := Reliability(conf, rel, opts.Threshold)
+	cr := retrieve.Reliability(conf, rel, opts.Threshold)
 	cr.Source = source
 	rep.Calibration = &cr
 	if kb.Settings.Calibration != nil && opts.Calibrate && trainC != nil {
@@ -173,141 +163,22 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *Labell
 }
 
 // collect embeds every query at once and fetches both sides' candidates.
-func (ev *Evaluator) collect(ctx context.Context, kb *kefu.KB, set *LabelledSet, opts EvalOptions, stage string) (map[string]*kefu.Candidates, error) {
-	ids := sortedKeys(set.Qrels)
-	texts := make([]string, len(ids))
-	for i, q := range ids {
-		texts[i] = set.Queries[q]
-	}
-	var vecs [][]float32
-	if r := ev.Retriever; r.Embedder != nil {
-		if id := r.Embedder.ModelID(); kb.Model != "" && id != kb.Model {
-			return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q was embedded with %s, not %s", kb.Name, kb.Model, id)
-		}
-		t := time.Now()
-		var err error
-		if vecs, err = r.Embedder.EmbedQueries(ctx, texts); err != nil {
-			return nil, err
-		}
-		if opts.Progress != nil {
-			opts.Progress(fmt.Sprintf("embedded %d %s in %.1fs", len(texts), stage, time.Since(t).Seconds()), len(texts), len(texts))
-		}
-	}
-	// Enough candidates per side for recall@100 after per-document caps.
-	k := CandidateCount(kefu.Query{K: evalDepth}, kefu.Fusion{PerDocCap: 1})
-	out := make(map[string]*kefu.Candidates, len(ids))
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		firstEr error
-		done    int
-	)
-	workers := max(opts.Workers, 1)
-	if opts.Workers == 0 {
-		workers = 2
-	}
-	ctx, cancel := context.WithCancel(ctx) // the first error stops the rest
-	defer cancel()
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				// Evaluation ranks ids and documents only: no chunk records.
-				req := kefu.SearchRequest{Query: texts[i], K: k, Select: func(*kefu.Candidates) []string { return nil }}
-				if vecs != nil {
-					req.Vector = vecs[i]
-				}
-				c, err := ev.Retriever.Index.Search(ctx, kb.Name, req)
-				mu.Lock()
-				if err != nil && firstEr == nil {
-					firstEr = err
-					cancel()
-				}
-				if err == nil {
-					out[ids[i]] = c
-				}
-				done++
-				if opts.Progress != nil && done%50 == 0 {
-					opts.Progress("searching "+stage, done, len(ids))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range ids {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if firstEr != nil {
-		return nil, firstEr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+func (ev *Evaluator) collect(ctx context.Context, kb *kefu.KB, set *kefu.LabelledSet, opts Options, stage string) (map[string]*kefu.Candidates, error) {
+	return ev.Retriever.Collect(ctx, kb, set, evalDepth, retrieve.CollectOptions{Workers: opts.Workers, Stage: stage, Progress: opts.Progress})
 }
 
-// views restricts each query's candidates to what a mode sees. Hybrid
-// mirrors the product: a query in a language the model does not know uses
-// keywords alone.
-func (ev *Evaluator) views(cands map[string]*kefu.Candidates, set *LabelledSet, mode kefu.SearchMode) map[string]*kefu.Candidates {
+// views restricts each query's candidates to what a mode sees.
+func (ev *Evaluator) views(cands map[string]*kefu.Candidates, set *kefu.LabelledSet, mode kefu.SearchMode) map[string]*kefu.Candidates {
 	out := make(map[string]*kefu.Candidates, len(cands))
 	for q, c := range cands {
-		v := *c
-		switch mode {
-		case kefu.ModeKeyword:
-			v.Vector = nil
-		case kefu.ModeVector:
-			v.Keyword = nil
-		default:
-			if ev.Retriever.Embedder != nil && !ev.Retriever.vectorUseful(set.Queries[q], kefu.ModeHybrid) {
-				v.Vector = nil
-			}
-		}
-		out[q] = &v
+		out[q] = ev.Retriever.View(c, set.Queries[q], mode)
 	}
 	return out
-}
-
-func (ev *Evaluator) hybridViews(cands map[string]*kefu.Candidates, set *LabelledSet) map[string]*kefu.Candidates {
-	return ev.views(cands, set, kefu.ModeHybrid)
 }
 
 // run fuses hybrid views with f into a run at the set's level.
-func (ev *Evaluator) run(cands map[string]*kefu.Candidates, set *LabelledSet, f kefu.Fusion) Run {
-	return FusedRun(ev.hybridViews(cands, set), f, evalDepth, set.ByChunk)
-}
-
-// samples pairs each query's confidence features with whether the hybrid
-// top hit is relevant, in sorted query order.
-func (ev *Evaluator) samples(kb *kefu.KB, cands map[string]*kefu.Candidates, set *LabelledSet) []Sample {
-	views := ev.hybridViews(cands, set)
-	var out []Sample
-	for _, q := range sortedKeys(set.Qrels) {
-		c, ok := views[q]
-		if !ok {
-			continue
-		}
-		// The view holds what Retrieve would have fetched, so the features
-		// match the product's.
-		hits := Fuse(c, kb.Settings.Fusion, 10)
-		s := Sample{Features: ComputeFeatures(c, hits)}
-		if len(hits) > 0 {
-			id := hits[0].Chunk.DocID
-			if set.ByChunk {
-				id = hits[0].Chunk.ID
-			}
-			s.Relevant = set.Qrels[q][id] > 0
-		}
-		out = append(out, s)
-	}
-	return out
+func (ev *Evaluator) run(cands map[string]*kefu.Candidates, set *kefu.LabelledSet, f kefu.Fusion) Run {
+	return FusedRun(ev.views(cands, set, kefu.ModeHybrid), f, evalDepth, set.ByChunk)
 }
 
 func docScores(hits []kefu.Hit) []kefu.Scored {
@@ -338,16 +209,18 @@ func chunkRanking(hits []kefu.Hit) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+// AllModes are the modes evaluated by default, in report order.
+func AllModes() []kefu.SearchMode {
+	return []kefu.SearchMode{kefu.ModeBM25, kefu.ModeDense, kefu.ModeHybrid}
+}
 
-// SamplesFor searches every query of set on kb and returns the confidence
-// features of each with whether its hybrid top hit is relevant: the data a
-// calibration is fitted on.
-func SamplesFor(ctx context.Context, r *Retriever, kb *kefu.KB, set *LabelledSet) ([]Sample, error) {
-	ev := &Evaluator{Retriever: r}
-	cands, err := ev.collect(ctx, kb, set, EvalOptions{Workers: 2}, "calibration queries")
-	if err != nil {
-		return nil, err
+// ParseModes reads --mode: bm25, dense, hybrid, or all (also "").
+func ParseModes(s string) ([]kefu.SearchMode, error) {
+	switch s {
+	case "all", "":
+		return AllModes(), nil
+	case string(kefu.ModeBM25), string(kefu.ModeDense), string(kefu.ModeHybrid):
+		return []kefu.SearchMode{kefu.SearchMode(s)}, nil
 	}
-	return ev.samples(kb, cands, set), nil
+	return nil, kefu.Errorf(kefu.EINVALID, "mode %q: use bm25, dense, hybrid or all", s)
 }

@@ -3,10 +3,9 @@ package eval
 import (
 	"math"
 	"sort"
-)
 
-// Qrels are relevance judgements: query id → doc id → grade (> 0 is relevant).
-type Qrels map[string]map[string]int
+	"github.com/kefu-dev/kefu"
+)
 
 // Run is a ranking per query: query id → doc ids, best first.
 type Run map[string][]string
@@ -102,7 +101,7 @@ func QueryMetrics(ranked []string, rels map[string]int) map[string]float64 {
 
 // Evaluate averages the metrics of a run over the queries that have at least
 // one relevant judgement; it also returns the per-query values.
-func Evaluate(run Run, qrels Qrels) (mean map[string]float64, perQuery map[string]map[string]float64) {
+func Evaluate(run Run, qrels kefu.Qrels) (mean map[string]float64, perQuery map[string]map[string]float64) {
 	mean = map[string]float64{}
 	perQuery = map[string]map[string]float64{}
 	for q, rels := range qrels {
@@ -125,7 +124,7 @@ func Evaluate(run Run, qrels Qrels) (mean map[string]float64, perQuery map[strin
 
 // AtK returns mean recall@k and nDCG@k of a run, for cutoffs other than the
 // reported ones; the definitions are QueryMetrics'.
-func AtK(run Run, qrels Qrels, k int) (recall, ndcg float64) {
+func AtK(run Run, qrels kefu.Qrels, k int) (recall, ndcg float64) {
 	n := 0
 	for q, rels := range qrels {
 		var grades []int

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kefu-dev/kefu"
 )
 
 func TestQueryMetricsHandComputed(t *testing.T) {
@@ -57,7 +59,7 @@ func TestQueryMetricsCutoffsAndDuplicates(t *testing.T) {
 }
 
 func TestEvaluateAverages(t *testing.T) {
-	qrels := Qrels{"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 0}}
+	qrels := kefu.Qrels{"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 0}}
 	run := Run{"q1": {"a"}, "q2": {"x", "b"}}
 	mean, per := Evaluate(run, qrels)
 	if len(per) != 2 {
@@ -86,7 +88,7 @@ func TestLoadQrelsCRLFHeaderAndTREC(t *testing.T) {
 }
 
 func TestAtKAgreesWithQueryMetrics(t *testing.T) {
-	qrels := Qrels{"q": {"d1": 2, "d2": 1, "d3": 1}}
+	qrels := kefu.Qrels{"q": {"d1": 2, "d2": 1, "d3": 1}}
 	run := Run{"q": {"d4", "d1", "d5", "d2"}}
 	m := QueryMetrics(run["q"], qrels["q"])
 	r10, n10 := AtK(run, qrels, 10)
@@ -98,4 +100,34 @@ func TestAtKAgreesWithQueryMetrics(t *testing.T) {
 	if math.Abs(r3-1.0/3) > 1e-12 || math.Abs(n3-(2/math.Log2(3))/(2+1/math.Log2(3)+0.5)) > 1e-12 {
 		t.Errorf("AtK(3) = %v, %v", r3, n3)
 	}
+}
+
+// FuzzLoadQrels: any qrels file gives judgements or an error in the API's
+// words, never a panic; every judgement it returns has a query and a
+// document id.
+func FuzzLoadQrels(f *testing.F) {
+	f.Add([]byte("query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1 0 d2 2\n"))
+	f.Add([]byte("\ufeffq\td\tx\n"))
+	f.Add([]byte("q d"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "qrels.tsv")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		q, err := LoadQrels(p)
+		if err != nil {
+			if kefu.ErrorCode(err) != kefu.EINVALID {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		for qid, docs := range q {
+			for doc := range docs {
+				if qid == "" || doc == "" {
+					t.Fatalf("judgement %q → %q", qid, doc)
+				}
+			}
+		}
+	})
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 // ScoredRun is a ranking per query with scores, as written to TREC run files.
@@ -41,12 +44,12 @@ type Report struct {
 	Dataset     string                        `json:"dataset"`
 	Split       string                        `json:"split"`
 	Queries     int                           `json:"queries"`
-	Model       string                        `json:"model"`
+	Model       kefu.ModelID                  `json:"model"`
 	K           int                           `json:"k"`
 	ModeOrder   []string                      `json:"-"`
 	Modes       map[string]map[string]float64 `json:"modes"`
 	Curves      map[string][]float64          `json:"-"` // recall@1..100 per mode
-	Calibration *CalibrationReport            `json:"-"`
+	Calibration *retrieve.CalibrationReport   `json:"-"`
 	Tuning      *TuneSummary                  `json:"tuning,omitempty"`
 	PerQuery    []QueryRow                    `json:"-"`
 	Runs        map[string]ScoredRun          `json:"-"`
@@ -90,7 +93,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 }
 
 // RecallCurve is mean recall@k for k = 1..100.
-func RecallCurve(run Run, qrels Qrels) []float64 {
+func RecallCurve(run Run, qrels kefu.Qrels) []float64 {
 	curve := make([]float64, 100)
 	n := 0
 	for q, rels := range qrels {
@@ -170,34 +173,22 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
-// WriteDir writes summary.md, summary.json, run.<mode>.trec, per_query.tsv
-// (worst first) and report.html into dir.
-func (r *Report) WriteDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(r.Markdown()), 0o644); err != nil {
-		return err
-	}
+// Files renders the report's files by name: summary.md, summary.json
+// (kefu.ReportSummary), run.<mode>.trec per mode, per_query.tsv (worst
+// first) and report.html (kefu.ReportHTML). A kefu.ReportStore keeps them
+// as a KB's latest report; WriteDir writes them to a folder.
+func (r *Report) Files() (map[string][]byte, error) {
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
+	files := map[string][]byte{"summary.md": []byte(r.Markdown()), kefu.ReportSummary: append(js, '\n')}
 	for mode, run := range r.Runs {
-		f, err := os.Create(filepath.Join(dir, "run."+mode+".trec"))
-		if err != nil {
-			return err
+		var b bytes.Buffer
+		if err := WriteTREC(&b, run, "kefu-"+mode); err != nil {
+			return nil, err
 		}
-		err = WriteTREC(f, run, "kefu-"+mode)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+		files["run."+mode+".trec"] = b.Bytes()
 	}
 	var pq strings.Builder
 	pq.WriteString("query_id\tndcg@10\trecall@10\tmrr@10\tconfidence\ttop_doc\tquery\n")
@@ -205,15 +196,50 @@ func (r *Report) WriteDir(dir string) error {
 		fmt.Fprintf(&pq, "%s\t%.4f\t%.4f\t%.4f\t%.3f\t%s\t%s\n", row.ID, row.Metrics[MetricNDCG10], row.Metrics[MetricRecall10],
 			row.Metrics[MetricMRR10], row.Conf, row.Top, strings.ReplaceAll(row.Text, "\t", " "))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "per_query.tsv"), []byte(pq.String()), 0o644); err != nil {
-		return err
+	files["per_query.tsv"] = []byte(pq.String())
+	var html bytes.Buffer
+	if err := r.HTML(&html); err != nil {
+		return nil, err
 	}
-	f, err := os.Create(filepath.Join(dir, "report.html"))
+	files[kefu.ReportHTML] = html.Bytes()
+	return files, nil
+}
+
+// WriteDir writes the report's Files into dir (`kefu eval --out`), each
+// crash-safely.
+func (r *Report) WriteDir(dir string) error {
+	files, err := r.Files()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return r.HTML(f)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddCutoff adds recall@k and nDCG@k of set's judgements to every mode's
+// metrics, unless k is among the reported cutoffs.
+func (r *Report) AddCutoff(set *kefu.LabelledSet, k int) {
+	rk, nk := fmt.Sprintf("recall@%d", k), fmt.Sprintf("ndcg@%d", k)
+	for mode, scored := range r.Runs {
+		if _, ok := r.Modes[mode][nk]; ok {
+			continue
+		}
+		run := Run{}
+		for q, hits := range scored {
+			for _, s := range hits {
+				run[q] = append(run[q], s.ChunkID)
+			}
+		}
+		recall, ndcg := AtK(run, set.Qrels, k)
+		r.Modes[mode][rk], r.Modes[mode][nk] = recall, ndcg
+	}
 }
 
 // SortWorstFirst orders the per-query rows by nDCG@10, lowest first.

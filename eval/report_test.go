@@ -2,18 +2,22 @@ package eval
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 func TestReportFilesAndJSONKeys(t *testing.T) {
-	qrels := Qrels{"q1": {"a": 1}, "q2": {"b": 1}}
+	qrels := kefu.Qrels{"q1": {"a": 1}, "q2": {"b": 1}}
 	run := Run{"q1": {"a", "x"}, "q2": {"x", "b"}}
 	mean, per := Evaluate(run, qrels)
 	conf := []float64{0.9, 0.3}
-	cal := Reliability(conf, []bool{true, false}, 0.85)
+	cal := retrieve.Reliability(conf, []bool{true, false}, 0.85)
 	cal.Source = "test"
 	r := &Report{
 		Dataset: "tiny", Split: "test", Queries: 2, Model: "m", K: 10,
@@ -58,5 +62,27 @@ func TestReportFilesAndJSONKeys(t *testing.T) {
 	}
 	if c := RecallCurve(run, qrels); c[0] != 0.5 || c[1] != 1 || c[99] != 1 {
 		t.Errorf("recall curve starts %v", c[:3])
+	}
+}
+
+// AddCutoff reports recall@k and nDCG@k from the report's own runs, by
+// hand: q1 ranks its relevant document first, q2 second.
+func TestReportAddCutoff(t *testing.T) {
+	set := &kefu.LabelledSet{Qrels: kefu.Qrels{"q1": {"a": 1}, "q2": {"b": 1}}}
+	r := &Report{Modes: map[string]map[string]float64{"bm25": {MetricNDCG10: 0.8}}, Runs: map[string]ScoredRun{"bm25": {
+		"q1": {{ChunkID: "a", Score: 2}, {ChunkID: "x", Score: 1}},
+		"q2": {{ChunkID: "x", Score: 2}, {ChunkID: "b", Score: 1}},
+	}}}
+	r.AddCutoff(set, 1)
+	if m := r.Modes["bm25"]; m["recall@1"] != 0.5 || m["ndcg@1"] != 0.5 {
+		t.Errorf("@1: %v", m)
+	}
+	r.AddCutoff(set, 2)
+	if m := r.Modes["bm25"]; m["recall@2"] != 1 || math.Abs(m["ndcg@2"]-(1+1/math.Log2(3))/2) > 1e-12 {
+		t.Errorf("@2: %v", m)
+	}
+	r.AddCutoff(set, 10) // reported already: kept
+	if m := r.Modes["bm25"]; m[MetricNDCG10] != 0.8 || m["recall@10"] != 0 {
+		t.Errorf("@10 replaced: %v", m)
 	}
 }

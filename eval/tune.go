@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 // DocRanking turns chunk hits into a document ranking: each document at the
@@ -59,7 +60,7 @@ func DefaultGrid() []kefu.Fusion {
 func FusedRun(cands map[string]*kefu.Candidates, f kefu.Fusion, k int, byChunk bool) Run {
 	run := Run{}
 	for q, c := range cands {
-		if hits := Fuse(c, f, k); byChunk {
+		if hits := retrieve.Fuse(c, f, k); byChunk {
 			run[q] = chunkRanking(hits)
 		} else {
 			run[q] = DocRanking(hits)
@@ -71,7 +72,7 @@ func FusedRun(cands map[string]*kefu.Candidates, f kefu.Fusion, k int, byChunk b
 // Tune scores the run of every fusion in grid and returns the best by
 // nDCG@10 (ties: recall@100, then grid order), with every result. Searching
 // once per query and fusing offline (FusedRun) makes the grid cheap.
-func Tune(run func(kefu.Fusion) Run, qrels Qrels, grid []kefu.Fusion) (kefu.Fusion, []TuneResult) {
+func Tune(run func(kefu.Fusion) Run, qrels kefu.Qrels, grid []kefu.Fusion) (kefu.Fusion, []TuneResult) {
 	var (
 		best    kefu.Fusion
 		bestKey [2]float64

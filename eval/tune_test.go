@@ -11,7 +11,7 @@ import (
 // tuning must move weight to the vector side and beat keyword-only fusion.
 func TestTunePrefersTheSideThatFindsRelevantDocs(t *testing.T) {
 	cands := map[string]*kefu.Candidates{}
-	qrels := Qrels{}
+	qrels := kefu.Qrels{}
 	for q := 0; q < 2; q++ {
 		c := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}}
 		for i := 0; i < 5; i++ {
@@ -42,7 +42,7 @@ func TestTunePrefersTheSideThatFindsRelevantDocs(t *testing.T) {
 // rankings: the same two queries, each document one FAQ sheet of chunks.
 func TestTuneOnChunkLabels(t *testing.T) {
 	cands := map[string]*kefu.Candidates{}
-	qrels := Qrels{}
+	qrels := kefu.Qrels{}
 	for q := 0; q < 2; q++ {
 		c := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}}
 		for i := 0; i < 5; i++ {

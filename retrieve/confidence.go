@@ -81,7 +81,7 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 	if cal == nil || len(cal.Weights) == 0 {
 		cal = DefaultCalibration()
 	}
-	p := Predict(cal, f)
+	p := Predict(f, cal)
 	if f.QueryTerms > 0 && f.Matched < 2 && f.HitVector < VouchCosine {
 		p = min(p, OneWordCap)
 	}
@@ -92,7 +92,7 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 }
 
 // Predict applies a logistic calibration to features.
-func Predict(cal *kefu.Calibration, f kefu.Features) float64 {
+func Predict(f kefu.Features, cal *kefu.Calibration) float64 {
 	x := f.Vector()
 	z := cal.Bias
 	for i, name := range cal.Features {

@@ -128,7 +128,7 @@ func TestConfidenceBoundsAndMonotone(t *testing.T) {
 	}
 	cal := &kefu.Calibration{Features: []string{"top_vector"}, Mean: []float64{0.5}, Scale: []float64{0.1}, Weights: []float64{2}, Bias: 0}
 	// z = 2 * (0.7-0.5)/0.1 = 4.
-	if got, want := Predict(cal, kefu.Features{TopVector: 0.7}), 1/(1+math.Exp(-4)); math.Abs(got-want) > 1e-12 {
+	if got, want := Predict(kefu.Features{TopVector: 0.7}, cal), 1/(1+math.Exp(-4)); math.Abs(got-want) > 1e-12 {
 		t.Errorf("Predict = %v, want %v", got, want)
 	}
 }

@@ -1,7 +1,13 @@
-// Package retrieve runs hybrid search: it embeds the query, asks the index
-// for keyword and vector candidates from one snapshot, fuses them, caps hits
-// per document, optionally reranks, and scores the confidence that the top hit
-// is relevant. It also evaluates retrieval on labelled datasets.
+// Package retrieve is the online path of hybrid search: it embeds the
+// query, asks the index for keyword and vector candidates from one
+// snapshot, fuses them, caps hits per document, optionally reranks, and
+// scores the confidence that the top hit is relevant. It also fits that
+// confidence (calibrate.go) from labelled queries' samples (samples.go),
+// which a KB needs to calibrate itself.
+//
+// It imports the root (kefu) and internal/text, never another stage:
+// evaluation (metrics, datasets, tuning, reports) is package eval, which
+// measures this one.
 package retrieve
 
 import (
@@ -13,15 +19,10 @@ import (
 	"github.com/kefu-dev/kefu/internal/text"
 )
 
-// KBGetter reads a KB's settings.
-type KBGetter interface {
-	KB(ctx context.Context, name string) (*kefu.KB, error)
-}
-
 // Retriever implements kefu.Retriever over an Index and an Embedder.
 type Retriever struct {
 	Index    kefu.Index
-	KBs      KBGetter
+	KBs      kefu.KBReader
 	Embedder kefu.Embedder // nil: keyword search only
 	// Reranker reranks the fused hits of KBs that name no reranker of
 	// their own; nil: no reranking.
@@ -54,7 +55,7 @@ func (r *Retriever) Retrieve(ctx context.Context, kbName string, q kefu.Query) (
 	if err != nil {
 		return nil, err
 	}
-	res.Timings["total"] = time.Since(start)
+	res.Timings[kefu.TimingTotal] = time.Since(start)
 	return res, nil
 }
 
@@ -70,7 +71,7 @@ func prepare(kb *kefu.KB, q kefu.Query) (kefu.Query, kefu.Fusion, error) {
 		q.Mode = kefu.ModeHybrid
 	}
 	switch q.Mode {
-	case kefu.ModeHybrid, kefu.ModeKeyword, kefu.ModeVector:
+	case kefu.ModeHybrid, kefu.ModeBM25, kefu.ModeDense:
 	default:
 		return q, kefu.Fusion{}, kefu.Errorf(kefu.EINVALID, "mode %q: use hybrid, bm25 or dense", q.Mode)
 	}
@@ -104,7 +105,7 @@ func CandidateCount(q kefu.Query, f kefu.Fusion) int {
 func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, fusion kefu.Fusion) (*kefu.Candidates, error) {
 	var vec []float32
 	var took time.Duration
-	if q.Mode != kefu.ModeKeyword && r.Embedder != nil && r.vectorUseful(q.Text, q.Mode) {
+	if q.Mode != kefu.ModeBM25 && r.Embedder != nil && r.vectorUseful(q.Text, q.Mode) {
 		if id := r.Embedder.ModelID(); kb.Model != "" && id != kb.Model {
 			return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q was embedded with %s, not %s; re-embed it or start kefu with its model", kb.Name, kb.Model, id)
 		}
@@ -115,7 +116,7 @@ func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, f
 		}
 		vec, took = vecs[0], time.Since(t)
 	}
-	if q.Mode == kefu.ModeVector && vec == nil {
+	if q.Mode == kefu.ModeDense && vec == nil {
 		return nil, kefu.Errorf(kefu.EUNAVAILABLE, "dense search needs an embedding model")
 	}
 	c, err := r.CandidatesWith(ctx, kb, q, fusion, vec)
@@ -123,7 +124,7 @@ func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, f
 		return nil, err
 	}
 	if vec != nil {
-		c.Timings["embed"] = took
+		c.Timings[kefu.TimingEmbed] = took
 	}
 	return c, nil
 }
@@ -132,7 +133,7 @@ func (r *Retriever) Candidates(ctx context.Context, kb *kefu.KB, q kefu.Query, f
 // (nil: keyword side only, unless the mode is dense).
 func (r *Retriever) CandidatesWith(ctx context.Context, kb *kefu.KB, q kefu.Query, fusion kefu.Fusion, vec []float32) (*kefu.Candidates, error) {
 	req := kefu.SearchRequest{K: CandidateCount(q, fusion), Filter: q.Filter, Select: r.selector(q, fusion), Vector: vec}
-	if q.Mode != kefu.ModeVector {
+	if q.Mode != kefu.ModeDense {
 		req.Query = q.Text
 	}
 	t := time.Now()
@@ -140,7 +141,7 @@ func (r *Retriever) CandidatesWith(ctx context.Context, kb *kefu.KB, q kefu.Quer
 	if err != nil {
 		return nil, err
 	}
-	timings := map[string]time.Duration{"search": time.Since(t)}
+	timings := map[kefu.TimingKey]time.Duration{kefu.TimingSearch: time.Since(t)}
 	for k, v := range cands.Timings {
 		timings[k] = v
 	}
@@ -186,9 +187,9 @@ func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidate
 	}
 	timings := cands.Timings
 	if timings == nil {
-		timings = map[string]time.Duration{}
+		timings = map[kefu.TimingKey]time.Duration{}
 	}
-	timings["fuse"] = time.Since(t)
+	timings[kefu.TimingFuse] = time.Since(t)
 	return &kefu.Retrieval{Hits: hits, Confidence: conf, Features: feat, Version: cands.Version, Timings: timings}, nil
 }
 
@@ -197,7 +198,7 @@ func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidate
 // encoder maps every Chinese text to nearly the same vector), so hybrid
 // search then runs on keywords alone. Dense mode always uses vectors.
 func (r *Retriever) vectorUseful(query string, mode kefu.SearchMode) bool {
-	if mode == kefu.ModeVector {
+	if mode == kefu.ModeDense {
 		return true
 	}
 	langs := r.Embedder.Model().Languages
