@@ -136,7 +136,7 @@
 //
 // # Logging and metrics
 //
-// Every answer is written to Options.Log (kefu.AnswerLog) with its route,
+// Every answer is written to Options.AnswerLog (kefu.AnswerLog) with its route,
 // confidence, cited chunk ids and timings, so the store can list unanswered
 // questions (routes disclaimer and unknown); and to Options.Logger as one
 // "answer" line with the same fields (never the question's text), plus the

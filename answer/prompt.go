@@ -3,9 +3,9 @@ package answer
 import (
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 	openai "github.com/sashabaranov/go-openai"
 )
 
@@ -18,38 +18,15 @@ const (
 	minEvidenceTokens    = 32 // evidence cut shorter than this is not worth sending
 )
 
-// estimateTokens is a conservative token count for budgeting without the
-// model's tokenizer: every Han, kana or Hangul rune counts one token (BPE
-// vocabularies of current models spend 0.6 to 1.5 per Chinese character),
-// and every other run of text one token per four bytes, rounded up (the
-// usual figure for English), plus one per line break.
-func estimateTokens(s string) int {
-	n, other := 0, 0
-	for _, r := range s {
-		switch {
-		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
-			n += (other + 3) / 4
-			other = 0
-			n++
-		case r == '\n':
-			n += (other+3)/4 + 1
-			other = 0
-		default:
-			other += len(string(r))
-		}
-	}
-	return n + (other+3)/4
-}
-
 // cutToTokens cuts s to roughly the given estimated token count.
 func cutToTokens(s string, tokens int) string {
-	if estimateTokens(s) <= tokens {
+	if text.EstimateTokens(s) <= tokens {
 		return s
 	}
 	lo, hi := 0, len([]rune(s))
 	for lo < hi { // the longest rune prefix that fits
 		mid := (lo + hi + 1) / 2
-		if estimateTokens(truncateRunes(s, mid)) <= tokens {
+		if text.EstimateTokens(truncateRunes(s, mid)) <= tokens {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -90,7 +67,7 @@ func evidenceHeader(n int, c *kefu.Chunk) string {
 // (0: nothing fits, and the LLM must not be asked).
 func buildPrompt(question string, hits []kefu.Hit, llm *kefu.LLMSettings) ([]openai.ChatCompletionMessage, int) {
 	qpart := "\n\nQuestion: " + question
-	budget := llm.ContextTokens - llm.MaxTokens - estimateTokens(systemPrompt) - estimateTokens(qpart) - 2*messageOverhead - estimateTokens("Evidence:\n")
+	budget := llm.ContextTokens - llm.MaxTokens - text.EstimateTokens(systemPrompt) - text.EstimateTokens(qpart) - 2*messageOverhead - text.EstimateTokens("Evidence:\n")
 	var b strings.Builder
 	b.WriteString("Evidence:\n")
 	n := 0
@@ -101,12 +78,12 @@ func buildPrompt(question string, hits []kefu.Hit, llm *kefu.LLMSettings) ([]ope
 		head := evidenceHeader(i+1, h.Chunk)
 		body := strings.TrimSpace(h.Chunk.Text)
 		// Three line breaks: before the piece, and between header and body.
-		cost := estimateTokens(head) + estimateTokens(body) + 3
+		cost := text.EstimateTokens(head) + text.EstimateTokens(body) + 3
 		if cost > budget {
-			if n > 0 || budget-estimateTokens(head)-3 < minEvidenceTokens {
+			if n > 0 || budget-text.EstimateTokens(head)-3 < minEvidenceTokens {
 				break
 			}
-			body = cutToTokens(body, budget-estimateTokens(head)-3)
+			body = cutToTokens(body, budget-text.EstimateTokens(head)-3)
 			cost = budget
 		}
 		if n > 0 {

@@ -6,24 +6,10 @@ import (
 	"testing"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
-func TestEstimateTokens(t *testing.T) {
-	for _, c := range []struct {
-		s    string
-		want int
-	}{
-		{"", 0},
-		{"hello world", 3}, // 11 bytes / 4, rounded up
-		{"退款多久", 4},        // one per Han character
-		{"退款 refund", 4},   // 2 + 7 bytes / 4
-		{"a\nb", 3},        // 1 + newline + 1
-		{"café", 2},        // 5 bytes
-	} {
-		if got := estimateTokens(c.s); got != c.want {
-			t.Errorf("estimateTokens(%q) = %d, want %d", c.s, got, c.want)
-		}
-	}
+func TestCutToTokens(t *testing.T) {
 	if got := cutToTokens("退款多久能到账", 3); got != "退款多" {
 		t.Errorf("cutToTokens = %q", got)
 	}
@@ -51,7 +37,7 @@ func TestBuildPromptBudget(t *testing.T) {
 		}
 		used := 0
 		for _, m := range msgs {
-			used += estimateTokens(m.Content) + messageOverhead
+			used += text.EstimateTokens(m.Content) + messageOverhead
 		}
 		if used > window-llm.MaxTokens {
 			t.Fatalf("window %d: prompt of %d tokens leaves less than %d for the answer", window, used, llm.MaxTokens)

@@ -46,7 +46,7 @@ func TestRoutingFAQ(t *testing.T) {
 		ret.byQuery[c.question] = r
 	}
 	log := &memLog{}
-	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.Log = log })
+	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.AnswerLog = log })
 	for _, c := range cases {
 		t.Run(c.question, func(t *testing.T) {
 			a := ask(t, s, kefu.AskRequest{KB: "shop", Question: c.question})
@@ -148,7 +148,7 @@ func TestRoutingHandoff(t *testing.T) {
 			kb.Settings.SensitiveWords = c.kbWords
 			ret := &fakeRetriever{ret: kefu.Retrieval{Hits: hits(faqChunk(t, "退款多久能到账？")), Confidence: 0.95}}
 			log := &memLog{}
-			s := newService(t, ret, newKBs(kb), func(o *Options) { o.Log = log })
+			s := newService(t, ret, newKBs(kb), func(o *Options) { o.AnswerLog = log })
 			a := ask(t, s, kefu.AskRequest{KB: "shop", Question: c.question, ConversationID: "c1"})
 			if got := a.Route == kefu.RouteHandoff; got != c.want {
 				t.Fatalf("handoff %v, want %v: %s", got, c.want, show(a))

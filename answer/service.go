@@ -17,6 +17,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -26,17 +27,11 @@ const (
 	logTimeout       = 5 * time.Second // for AnswerLog.LogAnswer, detached from the caller
 )
 
-// KBSource gives the answerer a KB's current settings and version; a
-// kefu.Store is one.
-type KBSource interface {
-	KB(ctx context.Context, name string) (*kefu.KB, error)
-}
-
 // Options configure a Service. Zero values take the defaults given.
 type Options struct {
 	Retriever kefu.Retriever // required
-	KBs       KBSource       // required; read on every request
-	Log       kefu.AnswerLog // may be nil
+	KBs       kefu.KBReader  // required; read on every request
+	AnswerLog kefu.AnswerLog // questions answered and feedback; may be nil
 	// LLM is the global default model; a KB's own LLM settings override it
 	// field by field. Nil here and in the KB: answers are extractive.
 	LLM *kefu.LLMSettings
@@ -409,11 +404,11 @@ func (s *Service) generate(ctx context.Context, r *request) error {
 		PromptTokens: res.promptTokens, CompletionTokens: res.completionTokens, Attempts: res.attempts, Outcome: outcome(err)}
 	if call.PromptTokens == 0 {
 		for _, m := range prompt {
-			call.PromptTokens += estimateTokens(m.Content) + messageOverhead
+			call.PromptTokens += text.EstimateTokens(m.Content) + messageOverhead
 		}
 	}
 	if call.CompletionTokens == 0 {
-		call.CompletionTokens = estimateTokens(res.text.String())
+		call.CompletionTokens = text.EstimateTokens(res.text.String())
 	}
 	s.observeLLM(call)
 	if err != nil {
@@ -456,9 +451,9 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 	for i, c := range a.Citations {
 		ids[i] = c.ChunkID
 	}
-	if s.opts.Log != nil {
+	if s.opts.AnswerLog != nil {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logTimeout)
-		err := s.opts.Log.LogAnswer(lctx, kefu.AnswerRecord{
+		err := s.opts.AnswerLog.LogAnswer(lctx, kefu.AnswerRecord{
 			ID: a.ID, KB: r.kb.Name, Question: r.question, Query: a.Query, ConversationID: a.ConversationID,
 			Route: a.Route, Confidence: a.Confidence, Citations: ids, Fallback: a.Fallback, Cached: a.Cached,
 			Timings: a.Timings, At: time.Now().UTC(),

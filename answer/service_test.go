@@ -19,7 +19,7 @@ func TestCache(t *testing.T) {
 	kbs := newKBs(shopKB())
 	rec := &recorder{}
 	log := &memLog{}
-	s := newService(t, ret, kbs, func(o *Options) { o.Observer = rec; o.Log = log })
+	s := newService(t, ret, kbs, func(o *Options) { o.Observer = rec; o.AnswerLog = log })
 
 	first := ask(t, s, kefu.AskRequest{KB: "shop", Question: "钱多久能退回来？"})
 	if first.Cached || ret.calls() != 1 {
@@ -380,7 +380,7 @@ func TestSlogLine(t *testing.T) {
 func TestConcurrentAsks(t *testing.T) {
 	ret := &fakeRetriever{ret: kefu.Retrieval{Hits: hits(faqChunk(t, "怎么取消订单？"), passage(t, "付款失败怎么办？")), Confidence: 0.7}}
 	log := &memLog{}
-	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.Log = log })
+	s := newService(t, ret, newKBs(shopKB()), func(o *Options) { o.AnswerLog = log })
 	var wg sync.WaitGroup
 	questions := []string{"怎么取消订单", "那运费呢", "我要投诉", "can I cancel?", "what about refunds?"}
 	for g := range 8 {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -185,18 +183,14 @@ func (s *Server) evalFile(c *fiber.Ctx, name string) ([]byte, error) {
 	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
 		return nil, err
 	}
-	if s.cfg.DataDir == "" {
+	if s.cfg.Reports == nil {
 		return nil, kefu.Errorf(kefu.ENOTFOUND, "no evaluation report for %q", kb)
 	}
-	b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "kbs", kb, "eval", name))
-	if err != nil {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "no evaluation report for %q: run 'kefu eval --kb %s --questions FILE'", kb, kb)
-	}
-	return b, nil
+	return s.cfg.Reports.ReportFile(c.UserContext(), kb, name)
 }
 
 func (s *Server) evalSummary(c *fiber.Ctx) error {
-	b, err := s.evalFile(c, "summary.json")
+	b, err := s.evalFile(c, kefu.ReportSummary)
 	if err != nil {
 		return err
 	}
@@ -205,7 +199,7 @@ func (s *Server) evalSummary(c *fiber.Ctx) error {
 }
 
 func (s *Server) evalReport(c *fiber.Ctx) error {
-	b, err := s.evalFile(c, "report.html")
+	b, err := s.evalFile(c, kefu.ReportHTML)
 	if err != nil {
 		return err
 	}

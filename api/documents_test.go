@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -292,13 +291,14 @@ func TestEvalReport(t *testing.T) {
 	if r := call(t, "GET", base+"/v1/kbs/shop/eval", "", nil, nil); r.StatusCode != 404 {
 		t.Fatalf("no report yet: %d", r.StatusCode)
 	}
-	dir := filepath.Join(s.dir, "kbs", "shop", "eval")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	ctx := context.Background()
+	if err := s.store.PutReport(ctx, "shop", map[string][]byte{
+		kefu.ReportSummary: []byte(`{"dataset":"shop questions","modes":{"hybrid":{"mrr@10":0.91}}}`),
+		kefu.ReportHTML:    []byte("<!doctype html><title>shop eval</title>"),
+	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.WriteFile(filepath.Join(dir, "summary.json"), []byte(`{"dataset":"shop questions","modes":{"hybrid":{"mrr@10":0.91}}}`), 0o644)
-	os.WriteFile(filepath.Join(dir, "report.html"), []byte("<!doctype html><title>shop eval</title>"), 0o644)
+	t.Cleanup(func() { s.store.PutReport(ctx, "shop", nil) })
 	var sum map[string]any
 	r := call(t, "GET", base+"/v1/kbs/shop/eval", "", nil, &sum)
 	if r.StatusCode != 200 || sum["dataset"] != "shop questions" {

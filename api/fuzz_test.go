@@ -7,7 +7,6 @@ import (
 	"mime/multipart"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -111,22 +110,6 @@ func FuzzMergeSettings(f *testing.F) {
 		}
 		if _, err := json.Marshal(set); err != nil {
 			t.Fatal(err)
-		}
-	})
-}
-
-// FuzzEstimateTokens: the estimate is positive for text, zero for none,
-// and at least one per Han character.
-func FuzzEstimateTokens(f *testing.F) {
-	f.Add("How do I request a refund?")
-	f.Add("怎么申请退款？")
-	f.Fuzz(func(t *testing.T, s string) {
-		n := estimateTokens(s)
-		if (s == "") != (n == 0) || n > len(s) || n < 0 {
-			t.Fatalf("estimateTokens(%q) = %d", s, n)
-		}
-		if utf8.ValidString(s) && n < utf8.RuneCountInString(s)/4 {
-			t.Fatalf("estimateTokens(%q) = %d, too few", s, n)
 		}
 	})
 }

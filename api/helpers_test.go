@@ -101,7 +101,7 @@ func buildStack(modelDir, lib, csvPath string) (*realStack, error) {
 	s.ret = &retrieve.Retriever{Index: st, KBs: st, Embedder: s.emb}
 	s.ing = &ingest.Service{Store: st, Embedder: s.emb, OnFinish: s.metrics.ObserveJob} // as cmd/kefu wires it
 	obs := observer{s.metrics}
-	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, Log: st, Observer: obs, Logger: discard()})
+	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, AnswerLog: st, Observer: obs, Logger: discard()})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (o observer) ObserveBreaker(endpoint, from, to string) { o.m.ObserveBreaker
 func (s *realStack) config() api.Config {
 	return api.Config{
 		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
-		Keys: s.store, AnswerLog: s.store, DataDir: s.dir, Metrics: s.metrics,
+		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
 	}
 }
 

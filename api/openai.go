@@ -10,12 +10,11 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // The OpenAI-compatible endpoints let existing chat frontends and SDKs use
@@ -78,9 +77,10 @@ type KefuInfo struct {
 	Disclaimer     string     `json:"disclaimer,omitempty"`
 }
 
-// Usage counts tokens as OpenAI does. kefu's counts are estimates: one per
-// Han character, one per four bytes of other text (the LLM's own counts
-// are not passed through the Answerer).
+// Usage counts tokens as OpenAI does. kefu's counts are estimates
+// (text.EstimateTokens: one per Han, kana or Hangul character, one per
+// four bytes of other text, one per line break); the LLM's own counts are
+// not passed through the Answerer.
 type Usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
@@ -155,7 +155,7 @@ func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 		if err != nil {
 			return kefu.AskRequest{}, 0, err
 		}
-		prompt += estimateTokens(t)
+		prompt += text.EstimateTokens(t)
 		if m.Role == "user" {
 			if first == "" {
 				first = t
@@ -172,19 +172,6 @@ func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 		conv = "oai-" + hex.EncodeToString(h[:12])
 	}
 	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv}, prompt, nil
-}
-
-// estimateTokens estimates a text's tokens: one per Han character, one per
-// four bytes of anything else.
-func estimateTokens(s string) int {
-	han, hanBytes := 0, 0
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			han++
-			hanBytes += utf8.RuneLen(r)
-		}
-	}
-	return han + (len(s)-hanBytes+3)/4
 }
 
 func (s *Server) chatCompletions(c *fiber.Ctx) error {
@@ -214,7 +201,7 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		comp := estimateTokens(ans.Text)
+		comp := text.EstimateTokens(ans.Text)
 		return c.JSON(ChatCompletion{
 			ID: "chatcmpl-" + ans.ID, Object: "chat.completion", Created: created, Model: req.Model,
 			Choices:   []completionChoice{{Message: completionMessage{Role: "assistant", Content: ans.Text}, FinishReason: "stop"}},
@@ -244,7 +231,7 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 		}
 		emit("", last)
 		if includeUsage {
-			comp := estimateTokens(ans.Text)
+			comp := text.EstimateTokens(ans.Text)
 			emit("", &ChatCompletionChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
 				Choices: []chunkChoice{}, Usage: &Usage{PromptTokens: prompt, CompletionTokens: comp, TotalTokens: prompt + comp}})
 		}
@@ -305,7 +292,7 @@ func (s *Server) embeddings(c *fiber.Ctx) error {
 		return err
 	}
 	spec := e.Model()
-	if req.Model != spec.Name && req.Model != e.ModelID() {
+	if req.Model != spec.Name && kefu.ModelID(req.Model) != e.ModelID() {
 		return kefu.Errorf(kefu.ENOTFOUND, "model %q: this server embeds with %q", req.Model, spec.Name)
 	}
 	var inputs []string

@@ -44,7 +44,7 @@ type SearchResponse struct {
 // NewSearchResponse shapes a retrieval for clients.
 func NewSearchResponse(r *kefu.Retrieval) SearchResponse {
 	out := SearchResponse{Hits: make([]SearchHit, 0, len(r.Hits)), Confidence: r.Confidence, Features: r.Features}
-	if d, ok := r.Timings["total"]; ok {
+	if d, ok := r.Timings[kefu.TimingTotal]; ok {
 		out.TookMS = float64(d.Microseconds()) / 1000
 	}
 	for _, h := range r.Hits {

@@ -37,14 +37,13 @@ const (
 type Config struct {
 	Store     kefu.Store
 	Retriever kefu.Retriever
-	Answerer  kefu.Answerer  // ask, chat, chat completions
-	Ingester  kefu.Ingester  // uploads, jobs and re-index
-	Embedder  kefu.Embedder  // new KBs' model, /v1/embeddings
-	Keys      kefu.KeyStore  // API keys; nil means no key exists
-	AnswerLog kefu.AnswerLog // feedback and unanswered questions
-	// DataDir holds the eval reports: DataDir/kbs/<kb>/eval/.
-	DataDir string
-	Logger  *slog.Logger
+	Answerer  kefu.Answerer    // ask, chat, chat completions
+	Ingester  kefu.Ingester    // uploads, jobs and re-index
+	Embedder  kefu.Embedder    // new KBs' model, /v1/embeddings
+	Keys      kefu.KeyStore    // API keys; nil means no key exists
+	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
+	Reports   kefu.ReportStore // each KB's latest evaluation report
+	Logger    *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
 	// Web is the console's files, served at "/"; nil serves none.

@@ -257,8 +257,8 @@ func TestConsoleAPIKey(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 
-	// Before serving: a KB from the CLI with a `kefu eval` report where the
-	// server looks for it, and an admin key.
+	// Before serving: a KB from the CLI with a `kefu eval` report (the KB
+	// keeps its latest), and an admin key.
 	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	questions := filepath.Join(tmp, "questions.jsonl")
 	var q strings.Builder
@@ -270,7 +270,7 @@ func TestConsoleAPIKey(t *testing.T) {
 	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kefuCLI(t, ort, "eval", "--kb", "shop", "--questions", questions, "--out", filepath.Join(data, "kbs", "shop", "eval"), "--data-dir", data)
+	kefuCLI(t, ort, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
 	key := createKey(t, ort, data, "admin")
 	base := startKefu(t, ort, data)
 	d := newDriver(t, base, 1280, 800)

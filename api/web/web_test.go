@@ -189,7 +189,7 @@ func TestStringsUsed(t *testing.T) {
 	values := map[string][]string{
 		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown)},
 		"docs.status.": {string(kefu.DocPending), string(kefu.DocIndexed), string(kefu.DocFailed)},
-		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeKeyword), string(kefu.ModeVector)},
+		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeBM25), string(kefu.ModeDense)},
 		"chat.conn.":   {"idle"},
 	}
 	for _, m := range onState.FindAllStringSubmatch(files["js/api.js"], -1) {
