@@ -10,26 +10,6 @@ import (
 	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
-func TestBenchParseChunk(t *testing.T) {
-	root := testenv.Shared(t, "data/demo")
-	res, err := BenchParseChunk(context.Background(), []string{root}, wordCounter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ups, _ := Walk(root)
-	var bytes int64
-	for _, u := range ups {
-		bytes += u.Size
-	}
-	// Every demo file is one document: 114 help pages and the shop FAQ.
-	if res.Files != len(ups) || res.Docs != len(ups) || res.Failed != 0 || res.Bytes != bytes || res.Chunks <= res.Docs || res.Seconds <= 0 || res.MBPerSec() <= 0 {
-		t.Errorf("bench %+v (want %d files of %d bytes)", res, len(ups), bytes)
-	}
-	if _, err := BenchParseChunk(context.Background(), []string{filepath.Join(root, "missing")}, nil); kefu.ErrorCode(err) != kefu.ENOTFOUND {
-		t.Errorf("missing path: %v", err)
-	}
-}
-
 // benchFiles reads the files under root into memory.
 func benchFiles(b *testing.B, root string) (names []string, data [][]byte, total int64) {
 	ups, _ := Walk(root)

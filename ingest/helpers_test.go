@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/vecmath"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -270,7 +271,7 @@ func (e *fakeEmbedder) CountTokens(s string) int { return wordCounter{}.CountTok
 func (e *fakeEmbedder) Model() kefu.ModelSpec {
 	return kefu.ModelSpec{Name: "fake", Dim: e.dim, MaxTokens: 130, Pooling: kefu.PoolMean, Normalize: true}
 }
-func (e *fakeEmbedder) ModelID() string { return "fake-v1" }
+func (e *fakeEmbedder) ModelID() kefu.ModelID { return "fake-v1" }
 func (e *fakeEmbedder) Close() error    { return nil }
 func (e *fakeEmbedder) EmbedQueries(ctx context.Context, texts []string) ([][]float32, error) {
 	return e.embed(texts), nil
@@ -300,14 +301,10 @@ func (e *fakeEmbedder) embed(texts []string) [][]float32 {
 	for i, t := range texts {
 		h := sha256.Sum256([]byte(t))
 		v := make([]float32, e.dim)
-		var norm float64
 		for k := range v {
 			v[k] = float32(int(h[k%32]) - 128)
-			norm += float64(v[k]) * float64(v[k])
 		}
-		for k := range v {
-			v[k] /= float32(math.Sqrt(norm))
-		}
+		vecmath.Normalize(v)
 		out[i] = v
 	}
 	return out
@@ -511,7 +508,7 @@ func (s *fakeStore) KnownVectors(ctx context.Context, kb string, hashes []string
 	return out, nil
 }
 
-func (s *fakeStore) Reembed(ctx context.Context, kb, model string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error {
+func (s *fakeStore) Reembed(ctx context.Context, kb string, model kefu.ModelID, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, chunks := range s.chunks[kb] {

@@ -81,3 +81,26 @@ func fileUpload(path, name string, size int64) kefu.Upload {
 		Open: func() (io.ReadCloser, error) { return os.Open(path) },
 	}
 }
+
+// Uploads turns the files and folders a user names into uploads: folders
+// are walked (Walk, whose skipped files it returns), files are taken as
+// they are, whatever their type (parsing says when it cannot read one). A
+// path that does not exist is an ENOTFOUND error.
+func Uploads(paths []string) ([]kefu.Upload, []kefu.Failure, error) {
+	var ups []kefu.Upload
+	var skipped []kefu.Failure
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, kefu.Errorf(kefu.ENOTFOUND, "%s: %v", p, err)
+		}
+		if st.IsDir() {
+			u, s := Walk(p)
+			ups = append(ups, u...)
+			skipped = append(skipped, s...)
+			continue
+		}
+		ups = append(ups, fileUpload(p, filepath.Base(p), st.Size()))
+	}
+	return ups, skipped, nil
+}

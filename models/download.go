@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
 )
 
 // maxDownload bounds a file whose size the manifest does not pin (the
@@ -25,9 +26,9 @@ const maxDownload = 4 << 30
 const downloadAttempts = 3
 
 // download fetches every file of spec into dir from its HuggingFace
-// revision. Each file is written to a temporary file beside its target,
-// checked against its pinned size and SHA-256, synced and renamed into
-// place, so dir never holds a partial or unverified file.
+// revision. Each file is checked against its pinned size and SHA-256 while
+// it is written crash-safely (internal/atomicfile), so dir never holds a
+// partial or unverified file.
 func download(spec kefu.ModelSpec, dir string, opts ResolveOptions) error {
 	if spec.Repo == "" || spec.Revision == "" {
 		return kefu.Errorf(kefu.EUNSUPPORTED, "model %s has no pinned repository to download from", spec.Name)
@@ -116,32 +117,24 @@ func fetch(client *http.Client, u, target string, f kefu.ModelFile) (int64, erro
 	if f.Size > 0 {
 		limit = f.Size
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.part")
-	if err != nil {
+	var n int64
+	var failed error // the download's own failure, classified
+	err = atomicfile.Write(target, 0o600, func(w io.Writer) error {
+		h := sha256.New()
+		var err error
+		if n, err = io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, limit+1)); err != nil {
+			failed = &transientError{kefu.Errorf(kefu.EUNAVAILABLE, "download %s: %w", u, err)}
+		} else if err := check(f, n, limit, hex.EncodeToString(h.Sum(nil))); err != nil {
+			failed = kefu.Errorf(kefu.EINVALID, "download %s: %w; the file was discarded", u, err)
+		}
+		return failed
+	})
+	switch {
+	case failed != nil:
+		return 0, failed
+	case err != nil:
 		return 0, kefu.Errorf(kefu.EINTERNAL, "model cache: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		tmp.Close()
-		return 0, &transientError{kefu.Errorf(kefu.EUNAVAILABLE, "download %s: %w", u, err)}
-	}
-	if err := check(f, n, limit, hex.EncodeToString(h.Sum(nil))); err != nil {
-		tmp.Close()
-		return 0, kefu.Errorf(kefu.EINVALID, "download %s: %w; the file was discarded", u, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return 0, kefu.Errorf(kefu.EINTERNAL, "model cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, kefu.Errorf(kefu.EINTERNAL, "model cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return 0, kefu.Errorf(kefu.EINTERNAL, "model cache: %w", err)
-	}
-	syncDir(filepath.Dir(target))
 	return n, nil
 }
 
@@ -156,15 +149,6 @@ func check(f kefu.ModelFile, n, limit int64, sum string) error {
 		return fmt.Errorf("sha256 %s, want %s", sum, f.SHA256)
 	}
 	return nil
-}
-
-// syncDir makes a rename durable; errors are ignored since some file
-// systems cannot sync folders.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func fileSHA256(p string) (string, error) {

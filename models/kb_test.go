@@ -5,59 +5,120 @@ import (
 	"testing"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/embed"
+	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/ingest"
 	"github.com/kefu-dev/kefu/internal/testenv"
+	"github.com/kefu-dev/kefu/models"
+	"github.com/kefu-dev/kefu/retrieve"
 )
+
+// sharedOnly resolves from the shared models folder alone, offline.
+func sharedOnly(t *testing.T) models.ResolveOptions {
+	return models.ResolveOptions{SearchDirs: []string{testenv.Shared(t, "models")}, CacheDir: t.TempDir(), Offline: true}
+}
+
+func engine(t *testing.T, name string) *embed.Engine {
+	t.Helper()
+	spec, err := models.Resolve(name, sharedOnly(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := embed.New(spec, embed.Options{ORTLib: testenv.RequireORT(t), Sessions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// A command runs with --model when given, else with the model its KB was
+// embedded with when that model is here, else with the best one here.
+func TestChoose(t *testing.T) {
+	ctx := context.Background()
+	st, err := index.Open(t.TempDir(), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, model := range map[string]kefu.ModelID{"zh": "tiny-zh@7cdf13237986", "gone": "no-such-model@0123456789ab"} {
+		if err := st.CreateKB(ctx, &kefu.KB{Name: name, Model: model, Settings: kefu.DefaultSettings()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := sharedOnly(t)
+	best := models.Default(opts)
+	if best != "use-lite-en" {
+		t.Fatalf("best shared model %q, want use-lite-en", best)
+	}
+	for _, c := range []struct{ flag, kb, want string }{
+		{"tiny-en", "zh", "tiny-en"}, // the flag wins
+		{"", "zh", "tiny-zh"},        // the KB's own model
+		{"", "gone", best},           // the KB's model is not here
+		{"", "missing", best},        // no such KB
+		{"", "", best},               // no KB
+	} {
+		if got := models.Choose(ctx, st, c.flag, c.kb, opts); got != c.want {
+			t.Errorf("Choose(%q, %q) = %q, want %q", c.flag, c.kb, got, c.want)
+		}
+	}
+}
 
 // A KB records the model it was embedded with: a process with another model
 // refuses to search it by vector, and re-embedding it (what `kefu serve` does
 // at start) switches it to the new model without losing a chunk.
 func TestKBModelSwitch(t *testing.T) {
-	lib := testenv.RequireORT(t)
-	t.Setenv("KEFU_SHARED", testenv.SharedDir())
 	dir := t.TempDir()
 	ctx := context.Background()
-	open := func(model string) (*app, kefu.Embedder) {
-		a, err := newApp(common{dataDir: dir, ortLib: lib, model: model, logLevel: "error"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := a.embedder(ctx, "kb")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a, e
-	}
-	a, e := open("tiny-en")
-	if _, err := a.ensureKB(ctx, "kb", e, nil); err != nil {
-		t.Fatal(err)
-	}
-	ups, _, err := collectUploads([]string{testenv.Shared(t, "data/demo/help/faq.mdx")})
+	st, err := index.Open(dir, index.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ingester(e).Ingest(ctx, "kb", ups, nil); err != nil {
+	en := engine(t, "tiny-en")
+	if _, err := models.EnsureKB(ctx, st, "kb", en, nil); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := a.store.Stats(ctx, "kb")
-	a.close()
+	ups, _, err := ingest.Uploads([]string{testenv.Shared(t, "data/demo/help/faq.mdx")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&ingest.Service{Store: st, Embedder: en}).Ingest(ctx, "kb", ups, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.Stats(ctx, "kb")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 
-	b, z := open("tiny-zh")
-	defer b.close()
-	q := kefu.Query{Text: "What is the default chunk size?", K: 3, Mode: kefu.ModeVector}
-	if _, err := b.retriever(z).Retrieve(ctx, "kb", q); kefu.ErrorCode(err) != kefu.EMODEL {
+	st, err = index.Open(dir, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	zh := engine(t, "tiny-zh")
+	r := &retrieve.Retriever{Index: st, KBs: st, Embedder: zh}
+	q := kefu.Query{Text: "What is the default chunk size?", K: 3, Mode: kefu.ModeDense}
+	if _, err := r.Retrieve(ctx, "kb", q); kefu.ErrorCode(err) != kefu.EMODEL {
 		t.Fatalf("vector search with another model: %v, want %s", err, kefu.EMODEL)
 	}
-	kb, _ := b.store.KB(ctx, "kb")
-	if err := b.syncModel(ctx, kb, z, nil); err != nil {
+	kb, err := models.EnsureKB(ctx, st, "kb", zh, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	after, _ := b.store.Stats(ctx, "kb")
-	kb, _ = b.store.KB(ctx, "kb")
-	if kb.Model != z.ModelID() || after.Chunks != before.Chunks || after.Vectors != before.Vectors {
-		t.Fatalf("after re-embedding: model %s (want %s), stats %+v (before %+v)", kb.Model, z.ModelID(), after, before)
+	after, _ := st.Stats(ctx, "kb")
+	stored, _ := st.KB(ctx, "kb")
+	if kb.Model != zh.ModelID() || stored.Model != zh.ModelID() || after.Chunks != before.Chunks || after.Vectors != before.Vectors {
+		t.Fatalf("after re-embedding: model %s (stored %s, want %s), stats %+v (before %+v)", kb.Model, stored.Model, zh.ModelID(), after, before)
 	}
-	r, err := b.retriever(z).Retrieve(ctx, "kb", q)
-	if err != nil || len(r.Hits) == 0 {
-		t.Fatalf("vector search after re-embedding: %v, %d hits", err, len(r.Hits))
+	res, err := r.Retrieve(ctx, "kb", q)
+	if err != nil || len(res.Hits) == 0 {
+		t.Fatalf("vector search after re-embedding: %v, %d hits", err, len(res.Hits))
+	}
+	// With the KB's own model nothing is re-embedded: the version stays.
+	if err := models.SyncKB(ctx, st, stored, zh, nil); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.KB(ctx, "kb"); again.Version != stored.Version {
+		t.Errorf("a KB already on the model was re-embedded: version %d → %d", stored.Version, again.Version)
 	}
 }

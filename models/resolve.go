@@ -8,16 +8,18 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/shared"
 )
 
 // EnvShared names the environment variable of the shared folder; models are
-// also looked for in $KEFU_SHARED/models.
-const EnvShared = "KEFU_SHARED"
+// also looked for in its models folder (internal/shared finds it).
+const EnvShared = shared.Env
 
 // ResolveOptions say where Resolve looks for models and how it downloads them.
 type ResolveOptions struct {
 	// SearchDirs are folders holding one sub-folder per model. nil means
-	// ./models, ../shared/models and $KEFU_SHARED/models.
+	// ./models, then the shared folder's models ($KEFU_SHARED, else
+	// ../shared).
 	SearchDirs []string
 	// CacheDir receives downloads; "" is <user cache dir>/kefu/models.
 	CacheDir string
@@ -38,8 +40,8 @@ func (o ResolveOptions) searchDirs() []string {
 	if o.SearchDirs != nil {
 		return o.SearchDirs
 	}
-	dirs := []string{"models", filepath.Join("..", "shared", "models")}
-	if s := os.Getenv(EnvShared); s != "" {
+	dirs := []string{"models"}
+	if s := shared.Dir(); s != "" {
 		dirs = append(dirs, filepath.Join(s, "models"))
 	}
 	return dirs
