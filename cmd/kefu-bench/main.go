@@ -1,77 +1,108 @@
+// Command kefu-bench measures kefu's speed; BENCHMARKS.md gives each
+// figure with the command that reproduces it.
+//
+//	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2]   the embedding engine vs the plain integration
+//	kefu-bench vector  [--n 100000] [--dim 384]                            kernels, exact and int8 scans, chromem-go
+//	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N]                  HNSW recall and latency
+//	kefu-bench search  [--chunks 100000] [--procs 1]                       hybrid search latency
+//	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
+//	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
+//	kefu-bench ws      [--conns 10000]                                     idle and streaming WebSocket chats
+//
+// Every command takes --json. `make bench` builds bin/kefu-bench; it is a
+// binary of its own so that bin/kefu ships none of the harnesses (a load
+// generator, a fake LLM, chromem-go as a baseline). This package parses
+// flags and prints; the measurements are internal/bench.
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/embed"
-	"github.com/kefu-dev/kefu/index/vector"
-	"github.com/kefu-dev/kefu/ingest"
-	"github.com/kefu-dev/kefu/internal/testenv"
+	"github.com/kefu-dev/kefu/internal/bench"
 	"github.com/kefu-dev/kefu/models"
 )
 
 var benches = map[string]func(ctx context.Context, args []string) error{
-	"embed":  benchEmbedCmd,
-	"vector": benchVectorCmd,
-	"hnsw":   benchHNSWCmd,
-	"search": benchSearchCmd,
-	"ingest": benchIngestCmd,
-	"http":   benchHTTPCmd,
-	"ws":     benchWSCmd,
+	"embed":  embedCmd,
+	"vector": vectorCmd,
+	"hnsw":   hnswCmd,
+	"search": searchCmd,
+	"ingest": ingestCmd,
+	"http":   httpCmd,
+	"ws":     wsCmd,
 }
 
-func runBench(ctx context.Context, args []string) error {
-	if len(args) == 0 || benches[args[0]] == nil {
-		fmt.Fprintf(os.Stderr, "usage: kefu bench <%s> [flags]\n", strings.Join(slices.Sorted(maps.Keys(benches)), "|"))
+var errUsage = errors.New("usage")
+
+func main() {
+	if len(os.Args) < 2 || benches[os.Args[1]] == nil {
+		fmt.Fprintf(os.Stderr, "usage: kefu-bench <%s> [flags]\n", strings.Join(slices.Sorted(maps.Keys(benches)), "|"))
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := benches[os.Args[1]](ctx, os.Args[2:])
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "kefu-bench %s: %s\n", os.Args[1], kefu.ErrorMessage(err))
+		if kefu.ErrorCode(err) == kefu.EINTERNAL {
+			fmt.Fprintf(os.Stderr, "  (%v)\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// parse parses a benchmark's flags; benchmarks take no arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	return benches[args[0]](ctx, args[1:])
-}
-
-func printResult(asJSON bool, v any, human func()) error {
-	if asJSON {
-		return printJSON(v)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
 	}
-	human()
 	return nil
 }
 
-// printJSON writes v to standard output as indented JSON, with <, > and &
-// as they are.
-func printJSON(v any) error {
+// output writes the report as indented JSON, or calls human.
+func output(asJSON bool, v any, human func()) error {
+	if !asJSON {
+		human()
+		return nil
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
-// sharedDir finds ../shared (or $KEFU_SHARED) for benchmark data.
-func sharedDir() (string, error) {
-	if d := testenv.SharedDir(); d != "" {
-		return d, nil
+// logTo is where a benchmark says what it is doing: stderr, unless the
+// output is JSON.
+func logTo(asJSON bool) io.Writer {
+	if asJSON {
+		return nil
 	}
-	for _, d := range []string{"../shared", "shared"} {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d, nil
-		}
-	}
-	return "", kefu.Errorf(kefu.ENOTFOUND, "benchmark data: ../shared not found (set KEFU_SHARED)")
+	return os.Stderr
 }
 
-func benchEmbedCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench embed", flag.ContinueOnError)
+func embedCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
 	model := fs.String("model", "minilm-l6-shape", "model name or folder")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
 	n := fs.Int("texts", 512, "texts to embed")
@@ -80,7 +111,7 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
 	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	spec, err := models.Resolve(*model, models.ResolveOptions{})
@@ -91,16 +122,16 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	texts, err := benchTexts(ctx, tok, *minTok, spec.MaxTokens-2, *n)
+	texts, err := bench.Texts(ctx, tok, *minTok, spec.MaxTokens-2, *n)
 	if err != nil {
 		return err
 	}
-	rep, err := embed.RunBench(ctx, spec, texts, embed.BenchOptions{ORTLib: *ortLib, Rounds: *rounds,
+	rep, err := bench.Embed(ctx, spec, texts, bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds,
 		Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}})
 	if err != nil {
 		return err
 	}
-	return printResult(*asJSON, rep, func() {
+	return output(*asJSON, rep, func() {
 		fmt.Printf("model %s, %d texts (%d tokens), %d cores\n", rep.Model, rep.Texts, rep.Tokens, rep.Cores)
 		fmt.Printf("  engine (%d sessions x %d threads, sorted, %d-token batches): %7.1f texts/s %8.0f tokens/s\n", rep.EngineSessions, rep.EngineThreads, rep.EngineBatchTokens, rep.EngineTextsPerS, rep.EngineTokensPerS)
 		fmt.Printf("  padded batches of %d in input order:                        %7.1f texts/s %8.0f tokens/s\n", rep.PaddedBatch, rep.PaddedTextsPerS, rep.PaddedTokensPerS)
@@ -109,80 +140,20 @@ func benchEmbedCmd(ctx context.Context, args []string) error {
 	})
 }
 
-// benchTexts takes n texts from the demo docs and the SciFact abstracts,
-// with lengths in the model's tokens spread evenly on a log scale from
-// minTok (8 by default) to maxTok (embed.MixedLengthTexts): the mix of short questions, FAQ entries
-// and full chunks an ingest and a query stream bring.
-func benchTexts(ctx context.Context, tok *embed.Tokenizer, minTok, maxTok, n int) ([]string, error) {
-	shared, err := sharedDir()
-	if err != nil {
-		return nil, err
-	}
-	var docs []string
-	add := func(name string, data []byte) {
-		parsed, err := ingest.Parse(ctx, name, data, ingest.DefaultLimits())
-		if err != nil {
-			return
-		}
-		for _, d := range parsed {
-			var b strings.Builder
-			for _, blk := range d.Blocks {
-				b.WriteString(blk.Text)
-				b.WriteString("\n")
-			}
-			for _, f := range d.FAQs {
-				b.WriteString(strings.Join(f.Questions, " ") + " " + f.Answer + "\n")
-			}
-			docs = append(docs, b.String())
-		}
-	}
-	ups, _ := ingest.Walk(filepath.Join(shared, "data", "demo"))
-	for _, u := range ups {
-		rc, err := u.Open()
-		if err != nil {
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, 8<<20))
-		rc.Close()
-		if err == nil {
-			add(u.Name, data)
-		}
-	}
-	corpus, err := os.ReadFile(filepath.Join(shared, "data", "eval", "scifact", "corpus.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	if len(corpus) > 2<<20 {
-		corpus = corpus[:2<<20]
-		if i := bytes.LastIndexByte(corpus, '\n'); i > 0 {
-			corpus = corpus[:i+1]
-		}
-	}
-	add("scifact.jsonl", corpus)
-	// Alternate the two sources so both contribute to every length.
-	rng := rand.New(rand.NewPCG(42, 1))
-	rng.Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
-	texts := embed.MixedLengthTexts(tok, docs, n, min(max(minTok, 1), maxTok), maxTok)
-	if len(texts) < n {
-		return nil, kefu.Errorf(kefu.EINVALID, "bench: only %d texts of the lengths wanted", len(texts))
-	}
-	return texts, nil
-}
-
-func benchVectorCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench vector", flag.ContinueOnError)
+func vectorCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("vector", flag.ContinueOnError)
 	n := fs.Int("n", 100_000, "vectors")
 	dim := fs.Int("dim", 384, "dimensions")
 	noChromem := fs.Bool("no-chromem", false, "leave out the chromem-go baseline")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep, err := vector.BenchVector(ctx, vector.BenchVectorOptions{N: *n, Dim: *dim, SkipChromem: *noChromem})
+	rep, err := bench.Vector(ctx, bench.VectorOptions{N: *n, Dim: *dim, SkipChromem: *noChromem})
 	if err != nil {
 		return err
 	}
-	return printResult(*asJSON, rep, func() {
+	return output(*asJSON, rep, func() {
 		fmt.Printf("kernel %s, %d x %d float32\n", rep.Kernel, rep.N, rep.Dim)
 		fmt.Printf("  dot: %.1f ns (naive loop %.1f ns): %.1fx\n", rep.DotNs, rep.DotNaiveNs, rep.DotSpeedupVsNaive)
 		fmt.Printf("  exact scan: %.2f ms = %.1f GB/s of %.1f GB/s memory read bandwidth (%.0f%%)\n", rep.ScanMs, rep.ScanGBs, rep.MemReadGBs, 100*rep.ScanBandwidthShare)
@@ -194,39 +165,35 @@ func benchVectorCmd(ctx context.Context, args []string) error {
 	})
 }
 
-func benchHNSWCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench hnsw", flag.ContinueOnError)
+func hnswCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("hnsw", flag.ContinueOnError)
 	n := fs.Int("n", 1_000_000, "vectors")
 	dim := fs.Int("dim", 384, "dimensions")
 	ef := fs.Int("ef", 0, "ef at search (0: default)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep, err := vector.BenchHNSW(ctx, vector.BenchHNSWOptions{N: *n, Dim: *dim, EfSearch: *ef})
+	rep, err := bench.HNSW(ctx, bench.HNSWOptions{N: *n, Dim: *dim, EfSearch: *ef})
 	if err != nil {
 		return err
 	}
-	return printResult(*asJSON, rep, func() {
+	return output(*asJSON, rep, func() {
 		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d)\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch)
 		fmt.Printf("  recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
 		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20)
 	})
 }
 
-func benchSearchCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench search", flag.ContinueOnError)
+func searchCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	n := fs.Int("chunks", 100_000, "chunks in the benchmark KB")
 	dim := fs.Int("dim", 384, "vector dimensions")
 	q := fs.Int("queries", 500, "queries timed")
 	procs := fs.Int("procs", 1, "GOMAXPROCS while timing (1: one core)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	shared, err := sharedDir()
-	if err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	progress := func(s string) {
@@ -234,49 +201,91 @@ func benchSearchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := benchSearch(ctx, shared, *n, *dim, *q, *procs, *cpuProfile, progress)
+	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Progress: progress})
 	if err != nil {
 		return err
 	}
-	return printResult(*asJSON, rep, func() {
+	return output(*asJSON, rep, func() {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
 		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms)\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50)
 		fmt.Printf("  build %.1f s; reopening the store (vectors loaded, no re-embedding) %.2f s\n", rep.BuildS, rep.StartupS)
 	})
 }
 
-// IngestBench is the result of `kefu bench ingest`.
-type IngestBench struct {
-	Parse      map[string]*ingest.ParseBench `json:"parse"`      // per corpus, embedding excluded
-	ParseMBs   map[string]float64            `json:"parse_mb_s"` // per corpus
-	E2E        *kefu.Job                     `json:"e2e_job"`
-	E2EDocs    int                           `json:"e2e_docs"`
-	E2ES       float64                       `json:"e2e_s"`
-	E2EDocsS   float64                       `json:"e2e_docs_per_s"`
-	ParseS     float64                       `json:"e2e_parse_chunk_s"`
-	ParseShare float64                       `json:"parse_chunk_share"` // of end-to-end time
-	Model      string                        `json:"model"`
-}
-
-func benchIngestCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+func ingestCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	model := fs.String("model", "minilm-l6-shape", "model for the end-to-end run")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
 	e2eDocs := fs.Int("e2e-docs", 300, "SciFact documents in the end-to-end run (with the demo folder)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep, err := benchIngest(ctx, *model, *ortLib, *e2eDocs)
+	rep, err := bench.Ingest(ctx, *model, *ortLib, *e2eDocs)
 	if err != nil {
 		return err
 	}
-	return printResult(*asJSON, rep, func() {
+	return output(*asJSON, rep, func() {
 		for _, name := range []string{"demo", "scifact"} {
 			p := rep.Parse[name]
 			fmt.Printf("parse+chunk %-8s %6d files %7.1f MB %6d docs %7d chunks: %6.1f MB/s\n", name, p.Files, float64(p.Bytes)/1e6, p.Docs, p.Chunks, rep.ParseMBs[name])
 		}
 		fmt.Printf("end to end (%s, demo + %d SciFact docs): %d docs in %.1f s = %.1f docs/s; parse+chunk %.1f%% of it\n",
 			rep.Model, *e2eDocs, rep.E2EDocs, rep.E2ES, rep.E2EDocsS, 100*rep.ParseShare)
+	})
+}
+
+func httpCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	model := fs.String("model", "", "embedding model (default: the best available, use-lite-en here)")
+	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	conns := fs.Int("conns", 16, "concurrent connections")
+	dur := fs.Duration("duration", 10*time.Second, "time per route")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rep, err := bench.HTTP(ctx, bench.HTTPOptions{Model: *model, ORTLib: *ortLib, Conns: *conns, Duration: *dur, Log: logTo(*asJSON)})
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("HTTP API, %d connections, %.0f s per route, demo KBs (%d chunks), model %s, %d procs\n", rep.Conns, rep.DurationS, rep.Chunks, rep.Model, rep.Procs)
+		for _, r := range rep.Results {
+			fmt.Printf("  POST /v1/kbs/{kb}/%-6s %7.1f req/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)\n", r.Route, r.QPS, r.P50MS, r.P90MS, r.P99MS, r.Requests, r.Errors)
+		}
+	})
+}
+
+func wsCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ws", flag.ContinueOnError)
+	model := fs.String("model", "", "embedding model (default: the best available)")
+	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	conns := fs.Int("conns", 10000, "idle WebSocket connections to hold")
+	asks := fs.Int("asks", 200, "streamed answers timed")
+	streams := fs.Int("streams", 8, "sockets asking at the same time")
+	tokens := fs.Int("tokens", 20, "tokens per LLM answer")
+	interval := fs.Duration("token-interval", 20*time.Millisecond, "time between the fake LLM's tokens")
+	asJSON := fs.Bool("json", false, "print JSON")
+	dial := fs.String("dial", "", "internal: run as the client process holding the connections to this URL")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dial != "" {
+		bench.RaiseFileLimit()
+		return bench.HoldConnections(*dial, *conns)
+	}
+	o := bench.WSOptions{Model: *model, ORTLib: *ortLib, Conns: *conns, Asks: *asks, Streams: *streams, Tokens: *tokens,
+		TokenInterval: *interval, Client: []string{os.Args[0], "ws"}, Log: logTo(*asJSON)}
+	rep, err := bench.WS(ctx, o)
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("WebSocket chat: %d idle connections held (asked %d), opened in %.1f s\n", rep.Held, rep.Conns, rep.DialS)
+		fmt.Printf("  per idle connection: %.1f KB (heap %.1f KB + stacks %.1f KB), RSS %.1f KB, %.2f goroutines\n",
+			rep.BytesPerConn/1024, rep.HeapPerConn/1024, rep.StackPerConn/1024, rep.RSSPerConn/1024, rep.GoroutinesConn)
+		fmt.Printf("  streamed answers: %d asks on %d sockets, %d tokens %.0f ms apart: added latency per token p50 %.2f ms, p99 %.2f ms, max %.2f ms; first token p50 %.2f ms, p99 %.2f ms\n",
+			rep.Asks, rep.Streams, rep.TokensPerAsk, rep.TokenInterval, rep.AddedP50MS, rep.AddedP99MS, rep.AddedMaxMS, rep.FirstP50MS, rep.FirstP99MS)
 	})
 }

@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/internal/demo"
 	"github.com/kefu-dev/kefu/ingest"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -113,29 +111,12 @@ func (a *app) close() {
 	}
 }
 
-// modelFor picks the embedding model: --model, else the model kb was
-// embedded with, else the best model available here.
-func (a *app) modelFor(ctx context.Context, kb string) string {
-	if a.model != "" {
-		return a.model
-	}
-	if kb != "" {
-		if k, err := a.store.KB(ctx, kb); err == nil && k.Model != "" {
-			name, _, _ := strings.Cut(k.Model, "@")
-			if _, err := models.Resolve(name, models.ResolveOptions{Offline: true}); err == nil {
-				return name
-			}
-		}
-	}
-	return models.Default(models.ResolveOptions{})
-}
-
 // embedder loads the embedding engine once.
 func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
 	if a.emb != nil {
 		return a.emb, nil
 	}
-	name := a.modelFor(ctx, kb)
+	name := models.Choose(ctx, a.store, a.model, kb, models.ResolveOptions{})
 	if name == "" {
 		return nil, kefu.Errorf(kefu.ENOTFOUND, "no embedding model found: pass --model NAME|DIR (see 'kefu models list')")
 	}
@@ -186,48 +167,18 @@ func (a *app) ingester(e kefu.Embedder) *ingest.Service {
 }
 
 func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
-	opts.Retriever, opts.KBs, opts.Log, opts.Logger = r, a.store, a.store, a.log
+	opts.Retriever, opts.KBs, opts.AnswerLog, opts.Logger = r, a.store, a.store, a.log
 	return answer.New(opts)
 }
 
-// ensureKB creates kb when missing, recording the embedder's model.
-func (a *app) ensureKB(ctx context.Context, name string, e kefu.Embedder, out io.Writer) (*kefu.KB, error) {
-	kb, err := a.store.KB(ctx, name)
-	if err == nil {
-		return kb, a.syncModel(ctx, kb, e, out)
-	}
-	if kefu.ErrorCode(err) != kefu.ENOTFOUND {
-		return nil, err
-	}
-	kb = &kefu.KB{Name: name, Model: e.ModelID(), Dim: e.Model().Dim, Settings: kefu.DefaultSettings()}
-	if err := a.store.CreateKB(ctx, kb); err != nil {
-		return nil, err
-	}
-	if out != nil {
-		fmt.Fprintf(out, "created knowledge base %q (model %s)\n", name, e.ModelID())
-	}
-	return kb, nil
-}
-
-// syncModel re-embeds kb when it was embedded with another model than e's.
-func (a *app) syncModel(ctx context.Context, kb *kefu.KB, e kefu.Embedder, out io.Writer) error {
-	if kb.Model == e.ModelID() {
-		return nil
-	}
-	if out != nil && kb.Model != "" {
-		fmt.Fprintf(out, "re-embedding %q: it was embedded with %s, now %s\n", kb.Name, kb.Model, e.ModelID())
-	}
-	dim := e.Model().Dim
-	if dim == 0 {
-		v, err := e.EmbedPassages(ctx, []string{"dimension"})
-		if err != nil {
-			return err
-		}
-		dim = len(v[0])
-	}
-	if err := a.store.Reembed(ctx, kb.Name, e.ModelID(), dim, e.EmbedPassages); err != nil {
-		return err
-	}
-	kb.Model, kb.Dim = e.ModelID(), dim
-	return nil
+// demoSeeder seeds the demo KBs with e, drawing ingest progress on stderr.
+func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
+	return &demo.Seeder{Store: a.store, Embedder: e, Retriever: a.retriever(e), Out: os.Stderr,
+		Ingest: func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error) {
+			job, err := ingestWithProgress(ctx, a.ingester(e), kb, ups, os.Stderr)
+			if err == nil {
+				printJobSummary(os.Stderr, job)
+			}
+			return job, err
+		}}
 }

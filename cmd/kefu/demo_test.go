@@ -30,7 +30,7 @@ func demoApp(t *testing.T) (*app, kefu.Embedder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.seedDemo(context.Background(), demo, e); err != nil {
+	if err := a.demoSeeder(e).Seed(context.Background(), demo); err != nil {
 		t.Fatal(err)
 	}
 	return a, e

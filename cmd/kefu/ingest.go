@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/ingest"
+	"github.com/kefu-dev/kefu/models"
 )
 
 func runIngest(ctx context.Context, args []string) error {
@@ -43,10 +43,10 @@ func runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.ensureKB(ctx, *kb, e, os.Stderr); err != nil {
+	if _, err := models.EnsureKB(ctx, a.store, *kb, e, os.Stderr); err != nil {
 		return err
 	}
-	uploads, skipped, err := collectUploads(paths)
+	uploads, skipped, err := ingest.Uploads(paths)
 	if err != nil {
 		return err
 	}
@@ -68,30 +68,6 @@ func runIngest(ctx context.Context, args []string) error {
 		return kefu.Errorf(kefu.EINVALID, "no file could be ingested")
 	}
 	return nil
-}
-
-// collectUploads turns files and folders into uploads; folders are walked.
-func collectUploads(paths []string) ([]kefu.Upload, []kefu.Failure, error) {
-	var ups []kefu.Upload
-	var skipped []kefu.Failure
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, nil, kefu.Errorf(kefu.ENOTFOUND, "%s: %v", p, err)
-		}
-		if st.IsDir() {
-			u, s := ingest.Walk(p)
-			ups = append(ups, u...)
-			skipped = append(skipped, s...)
-			continue
-		}
-		path := p
-		ups = append(ups, kefu.Upload{
-			Name: filepath.Base(p), Size: st.Size(),
-			Open: func() (io.ReadCloser, error) { return os.Open(path) },
-		})
-	}
-	return ups, skipped, nil
 }
 
 // ingestWithProgress runs an ingest job, drawing a progress bar on a terminal.

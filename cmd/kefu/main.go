@@ -7,15 +7,20 @@
 //	kefu kb     list|show|create|delete                manage knowledge bases
 //	kefu keys   create --scope admin|ingest|query [--kb NAME] | list | delete ID
 //	kefu eval   --dataset DIR | --kb NAME --questions FILE
-//	kefu bench  embed|vector|hnsw|search|ingest|http|ws
 //	kefu models list                                   supported embedding models
 //
 // Every command takes --data-dir (default $KEFU_DATA_DIR, else ./data),
-// --model NAME|DIR and --ort-lib PATH.
+// --model NAME|DIR and --ort-lib PATH. The benchmarks are another binary,
+// kefu-bench (cmd/kefu-bench, built by `make bench`).
+//
+// This package wires the stages: it parses flags, opens the store, loads
+// the models and connects the stages' packages; what a command does
+// belongs to them.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +47,7 @@ func init() {
 		{"kb", "list, show, create or delete knowledge bases", runKB},
 		{"keys", "create, list or delete API keys", runKeys},
 		{"eval", "evaluate retrieval on a labelled dataset", runEval},
-		{"bench", "measure speed (embed, vector, hnsw, search, ingest, http, ws)", runBench},
+		{"bench", "moved to kefu-bench ('make bench' builds bin/kefu-bench)", runBench},
 		{"models", "list supported embedding models", runModels},
 	}
 }
@@ -83,6 +88,22 @@ func main() {
 }
 
 var errUsage = errors.New("usage")
+
+// runBench points to the benchmark binary: the harnesses (a load generator,
+// a fake LLM, chromem-go as a baseline) do not ship in the product.
+func runBench(ctx context.Context, args []string) error {
+	fmt.Fprintln(os.Stderr, "kefu bench moved to its own binary: 'make bench' builds bin/kefu-bench; run 'bin/kefu-bench embed|vector|hnsw|search|ingest|http|ws'")
+	return errUsage
+}
+
+// printJSON writes v to standard output as indented JSON, with <, > and &
+// as they are.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
 
 // exitCode maps errors to exit statuses: 2 usage, 3 not found, 4 invalid
 // input, 5 unavailable dependency, 1 anything else.

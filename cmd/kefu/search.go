@@ -40,7 +40,7 @@ func runSearch(ctx context.Context, args []string) error {
 		return err
 	}
 	var e kefu.Embedder
-	if kefu.SearchMode(*mode) != kefu.ModeKeyword {
+	if kefu.SearchMode(*mode) != kefu.ModeBM25 {
 		emb, err := a.embedder(ctx, *kb)
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/models"
 )
 
 func runServe(ctx context.Context, args []string) error {
@@ -84,7 +85,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
-		Keys: a.store, AnswerLog: a.store, DataDir: a.dataDir, Logger: a.log, Metrics: metrics,
+		Keys: a.store, AnswerLog: a.store, Reports: a.store, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
 	}
@@ -142,7 +143,7 @@ func shutdown(srv *api.Server, a *app, grace time.Duration) {
 // model is not the server's.
 func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) error {
 	if demo != "" {
-		if err := a.seedDemo(ctx, demo, e); err != nil {
+		if err := a.demoSeeder(e).Seed(ctx, demo); err != nil {
 			return err
 		}
 	}
@@ -151,7 +152,7 @@ func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) erro
 		return err
 	}
 	for _, kb := range kbs {
-		if err := a.syncModel(ctx, kb, e, os.Stderr); err != nil {
+		if err := models.SyncKB(ctx, a.store, kb, e, os.Stderr); err != nil {
 			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
 		}
 	}

@@ -16,10 +16,24 @@ import (
 	"github.com/kefu-dev/kefu/models"
 )
 
-// benchIngest measures parse+chunk throughput on the demo folder and the
+// IngestReport is the result of Ingest.
+type IngestReport struct {
+	Parse      map[string]*ParseBench `json:"parse"`      // per corpus, embedding excluded
+	ParseMBs   map[string]float64     `json:"parse_mb_s"` // per corpus
+	E2E        *kefu.Job              `json:"e2e_job"`
+	E2EDocs    int                    `json:"e2e_docs"`
+	E2ES       float64                `json:"e2e_s"`
+	E2EDocsS   float64                `json:"e2e_docs_per_s"`
+	ParseS     float64                `json:"e2e_parse_chunk_s"`
+	ParseShare float64                `json:"parse_chunk_share"` // of end-to-end time
+	Model      kefu.ModelID           `json:"model"`
+}
+
+// Ingest measures parse+chunk throughput on the demo folder and the
 // SciFact corpus, then ingests the demo folder and the first e2eDocs SciFact
-// documents end to end (parse, chunk, embed, store) into a temporary store.
-func benchIngest(ctx context.Context, model, ortLib string, e2eDocs int) (*IngestBench, error) {
+// documents end to end (parse, chunk, embed with model, store) into a
+// temporary store.
+func Ingest(ctx context.Context, model, ortLib string, e2eDocs int) (*IngestReport, error) {
 	shared, err := sharedDir()
 	if err != nil {
 		return nil, err
@@ -37,9 +51,9 @@ func benchIngest(ctx context.Context, model, ortLib string, e2eDocs int) (*Inges
 
 	demo := filepath.Join(shared, "data", "demo")
 	scifact := filepath.Join(shared, "data", "eval", "scifact", "corpus.jsonl")
-	rep := &IngestBench{Parse: map[string]*ingest.ParseBench{}, ParseMBs: map[string]float64{}, Model: id}
+	rep := &IngestReport{Parse: map[string]*ParseBench{}, ParseMBs: map[string]float64{}, Model: id}
 	for name, path := range map[string]string{"demo": demo, "scifact": scifact} {
-		p, err := ingest.BenchParseChunk(ctx, []string{path}, eng)
+		p, err := ParseChunk(ctx, []string{path}, eng)
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +70,7 @@ func benchIngest(ctx context.Context, model, ortLib string, e2eDocs int) (*Inges
 	if err := headLines(scifact, subset, e2eDocs); err != nil {
 		return nil, err
 	}
-	pb, err := ingest.BenchParseChunk(ctx, []string{demo, subset}, eng)
+	pb, err := ParseChunk(ctx, []string{demo, subset}, eng)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +82,7 @@ func benchIngest(ctx context.Context, model, ortLib string, e2eDocs int) (*Inges
 	if err := st.CreateKB(ctx, &kefu.KB{Name: "bench", Model: id, Dim: spec.Dim, Settings: kefu.DefaultSettings()}); err != nil {
 		return nil, err
 	}
-	ups, _, err := collectUploads([]string{demo, subset})
+	ups, _, err := ingest.Uploads([]string{demo, subset})
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,15 @@ package bench
 
 import (
 	"context"
+	"io"
 	"os"
 	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/ingest"
 )
 
-// ParseBench is the outcome of BenchParseChunk.
+// ParseBench is the outcome of ParseChunk.
 type ParseBench struct {
 	Files   int     `json:"files"`
 	Bytes   int64   `json:"bytes"`
@@ -27,12 +29,12 @@ func (b *ParseBench) MBPerSec() float64 {
 	return float64(b.Bytes) / 1e6 / b.Seconds
 }
 
-// BenchParseChunk parses and chunks the files under paths (files or
-// folders, walked as Walk does) with the default limits and a budget of
-// kefu.DefaultChunkSize tokens by counter (nil: ApproxCounter), and times
-// it. Files are read into memory first: reading is not timed, nor is
+// ParseChunk parses and chunks the files under paths (files or folders,
+// walked as ingest.Walk does) with the default limits and a budget of
+// kefu.DefaultChunkSize tokens by counter (nil: ingest.ApproxCounter), and
+// times it. Files are read into memory first: reading is not timed, nor is
 // embedding.
-func BenchParseChunk(ctx context.Context, paths []string, counter kefu.TokenCounter) (*ParseBench, error) {
+func ParseChunk(ctx context.Context, paths []string, counter kefu.TokenCounter) (*ParseBench, error) {
 	type file struct {
 		name string
 		data []byte
@@ -40,13 +42,13 @@ func BenchParseChunk(ctx context.Context, paths []string, counter kefu.TokenCoun
 	var files []file
 	res := &ParseBench{}
 	for _, root := range paths {
-		ups, _ := Walk(root)
+		ups, _ := ingest.Walk(root)
 		if _, err := os.Stat(root); err != nil {
 			return nil, kefu.Errorf(kefu.ENOTFOUND, "%s: %v", root, err)
 		}
 		for _, up := range ups {
-			data, err := readUpload(up, DefaultLimits().MaxFileBytes)
-			if err != nil {
+			data, err := readAll(up)
+			if err != nil || int64(len(data)) > ingest.DefaultLimits().MaxFileBytes {
 				res.Failed++
 				continue
 			}
@@ -55,13 +57,13 @@ func BenchParseChunk(ctx context.Context, paths []string, counter kefu.TokenCoun
 		}
 	}
 	res.Files = len(files)
-	ch := &Chunker{Counter: counter, MaxTokens: kefu.DefaultChunkSize}
+	ch := &ingest.Chunker{Counter: counter, MaxTokens: kefu.DefaultChunkSize}
 	start := time.Now()
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		docs, err := Parse(ctx, f.name, f.data, DefaultLimits())
+		docs, err := ingest.Parse(ctx, f.name, f.data, ingest.DefaultLimits())
 		if err != nil {
 			res.Failed++
 			continue
@@ -77,4 +79,14 @@ func BenchParseChunk(ctx context.Context, paths []string, counter kefu.TokenCoun
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// readAll reads an upload whole.
+func readAll(up kefu.Upload) ([]byte, error) {
+	rc, err := up.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }

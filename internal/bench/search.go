@@ -3,25 +3,34 @@ package bench
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/internal/bench/synth"
 	"github.com/kefu-dev/kefu/internal/text"
 	"github.com/kefu-dev/kefu/retrieve"
 )
 
-// SearchBench is the result of `kefu bench search`: hybrid search latency
-// with the query embedding excluded (vectors are given).
-type SearchBench struct {
+// SearchOptions configure Search. Zero fields take the defaults.
+type SearchOptions struct {
+	Chunks     int    // chunks in the benchmark KB, default 100000
+	Dim        int    // vector dimensions, default 384
+	Queries    int    // queries timed, default 500
+	Procs      int    // GOMAXPROCS while timing; 0 leaves it
+	CPUProfile string // write a CPU profile of the timed searches here
+	// Progress, when set, is told how the build goes.
+	Progress func(string)
+}
+
+// SearchReport is the result of Search: hybrid search latency with the
+// query embedding excluded (vectors are given).
+type SearchReport struct {
 	Chunks     int     `json:"chunks"`
 	Dim        int     `json:"dim"`
 	Queries    int     `json:"queries"`
@@ -36,11 +45,16 @@ type SearchBench struct {
 	Corpus     string  `json:"corpus"`
 }
 
-// benchSearch builds a KB of n chunks in a temporary data directory (texts
-// recombined from the sentences of the shared SciFact and AFQMC corpora,
-// random unit vectors), then times hybrid searches of the datasets' queries.
-func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int, cpuProfile string, progress func(string)) (*SearchBench, error) {
-	sentences, qs, err := benchCorpus(shared)
+// Search builds a KB of o.Chunks chunks in a temporary data directory
+// (texts recombined from the sentences of the shared SciFact and AFQMC
+// corpora, random unit vectors), then times hybrid searches of the
+// datasets' queries.
+func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
+	def(&o.Chunks, 100_000)
+	def(&o.Dim, 384)
+	def(&o.Queries, 500)
+	n, dim, queries, procs, progress := o.Chunks, o.Dim, o.Queries, o.Procs, o.Progress
+	sentences, qs, err := searchCorpus()
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +87,7 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 			fmt.Fprintf(&b, "(%d-%d)", d, i) // no two chunks alike
 			t := b.String()
 			chunks[i] = kefu.Chunk{Kind: kefu.KindPassage, Title: fmt.Sprintf("Document %d", d), Text: t, Lang: text.Lang(t)}
-			vecs[i] = [][]float32{randomUnit(rng, dim)}
+			vecs[i] = [][]float32{synth.RandomUnit(rng, dim)}
 		}
 		doc := &kefu.Document{ID: fmt.Sprintf("doc-%d", d), KB: "bench", Source: fmt.Sprintf("doc-%d.txt", d)}
 		if err := st.PutDocument(ctx, doc, chunks, vecs); err != nil {
@@ -104,8 +118,8 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 	if procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +132,7 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 	var lat, kw, vec []float64
 	for i := 0; i < queries+20; i++ {
 		q := kefu.Query{Text: qs[i%len(qs)], K: 10, Mode: kefu.ModeHybrid}
-		v := randomUnit(rng, dim)
+		v := synth.RandomUnit(rng, dim)
 		start := time.Now()
 		c, err := r.CandidatesWith(ctx, kb, q, kb.Settings.Fusion, v)
 		if err != nil {
@@ -131,10 +145,10 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 			continue // warm-up
 		}
 		lat = append(lat, ms(time.Since(start)))
-		kw = append(kw, ms(c.Timings["keyword"]))
-		vec = append(vec, ms(c.Timings["vector"]))
+		kw = append(kw, ms(c.Timings[kefu.TimingKeyword]))
+		vec = append(vec, ms(c.Timings[kefu.TimingVector]))
 	}
-	return &SearchBench{
+	return &SearchReport{
 		Chunks: n, Dim: dim, Queries: queries, Procs: runtime.GOMAXPROCS(0),
 		P50MS: pct(lat, 50), P90MS: pct(lat, 90), P99MS: pct(lat, 99),
 		KeywordP50: pct(kw, 50), VectorP50: pct(vec, 50),
@@ -143,13 +157,12 @@ func benchSearch(ctx context.Context, shared string, n, dim, queries, procs int,
 	}, nil
 }
 
-// benchCorpus returns sentences and queries from the shared datasets.
-func benchCorpus(shared string) (sentences, queries []string, err error) {
+// searchCorpus returns sentences and queries from the shared datasets.
+func searchCorpus() (sentences, queries []string, err error) {
 	for _, ds := range []string{"scifact", "afqmc_faq_zh"} {
-		dir := filepath.Join(shared, "data", "eval", ds)
-		d, err := retrieve.LoadDataset(dir, "test")
+		d, err := dataset(ds, "test")
 		if err != nil {
-			return nil, nil, fmt.Errorf("bench corpus: %w (is ../shared beside the checkout, or KEFU_SHARED set?)", err)
+			return nil, nil, err
 		}
 		for _, doc := range d.Corpus {
 			sentences = append(sentences, text.Sentences(doc.Text)...)
@@ -160,32 +173,4 @@ func benchCorpus(shared string) (sentences, queries []string, err error) {
 	}
 	rand.New(rand.NewPCG(3, 5)).Shuffle(len(queries), func(i, j int) { queries[i], queries[j] = queries[j], queries[i] })
 	return sentences, queries, nil
-}
-
-func randomUnit(rng *rand.Rand, dim int) []float32 {
-	v := make([]float32, dim)
-	var n float64
-	for i := range v {
-		x := rng.NormFloat64()
-		v[i] = float32(x)
-		n += x * x
-	}
-	inv := float32(1 / math.Sqrt(n))
-	for i := range v {
-		v[i] *= inv
-	}
-	return v
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// pct returns the p-th percentile (nearest rank) of xs.
-func pct(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
 }

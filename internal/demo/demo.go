@@ -1,3 +1,10 @@
+// Package demo seeds the demo knowledge bases that `kefu serve --demo`
+// (and `kefu-bench http`) start with: shop, a shop FAQ, and help, a
+// product's help-center docs, each calibrated on labelled questions written
+// for it, with a first evaluation report for the console.
+//
+// It is wiring, like cmd: it drives the stages (ingest through the Ingest
+// hook, retrieve, eval, models) and is imported only by commands.
 package demo
 
 import (
@@ -9,6 +16,9 @@ import (
 	"path/filepath"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/eval"
+	"github.com/kefu-dev/kefu/ingest"
+	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
 )
 
@@ -19,62 +29,84 @@ import (
 // the way `kefu eval --kb NAME --questions FILE --calibrate` does for a
 // team's own KB.
 var (
-	//go:embed demo/shop_questions.jsonl
+	//go:embed shop_questions.jsonl
 	shopQuestions []byte
-	//go:embed demo/help_questions.jsonl
+	//go:embed help_questions.jsonl
 	helpQuestions []byte
 )
 
-var demoQuestions = map[string][]byte{"shop": shopQuestions, "help": helpQuestions}
+var questions = map[string][]byte{"shop": shopQuestions, "help": helpQuestions}
 
-// seedDemo creates and fills the demo knowledge bases on first start: shop
-// (the shop FAQ, calibrated on shopQuestions) and help (the help-center
-// docs). A KB left empty by an interrupted start is filled again.
-func (a *app) seedDemo(ctx context.Context, dir string, e kefu.Embedder) error {
+// Store is what seeding needs of the store: KBs and a place for reports.
+type Store interface {
+	kefu.Store
+	kefu.ReportStore
+}
+
+// Seeder fills the demo knowledge bases.
+type Seeder struct {
+	Store     Store
+	Embedder  kefu.Embedder
+	Retriever *retrieve.Retriever
+	// Ingest runs an ingest job (the CLI draws a progress bar and prints
+	// a summary).
+	Ingest func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error)
+	Out    io.Writer // told what is done; nil: nothing
+}
+
+func (s *Seeder) say(format string, args ...any) {
+	if s.Out != nil {
+		fmt.Fprintf(s.Out, format, args...)
+	}
+}
+
+// Seed creates and fills, from dir, the demo knowledge bases that are
+// missing or empty (a start interrupted mid-ingest left one empty): shop
+// from shop_faq.csv and help from help/.
+func (s *Seeder) Seed(ctx context.Context, dir string) error {
 	for _, d := range []struct{ kb, path string }{{"shop", "shop_faq.csv"}, {"help", "help"}} {
-		if st, err := a.store.Stats(ctx, d.kb); err == nil && st.Documents > 0 {
+		if st, err := s.Store.Stats(ctx, d.kb); err == nil && st.Documents > 0 {
 			continue
 		}
 		path := filepath.Join(dir, d.path)
 		if _, err := os.Stat(path); err != nil {
 			return kefu.Errorf(kefu.ENOTFOUND, "demo data %s: %v", path, err)
 		}
-		if _, err := a.ensureKB(ctx, d.kb, e, os.Stderr); err != nil {
+		if _, err := models.EnsureKB(ctx, s.Store, d.kb, s.Embedder, s.Out); err != nil {
 			return err
 		}
-		ups, _, err := collectUploads([]string{path})
+		ups, _, err := ingest.Uploads([]string{path})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "kefu: ingesting demo knowledge base %q from %s\n", d.kb, path)
-		job, err := ingestWithProgress(ctx, a.ingester(e), d.kb, ups, os.Stderr)
-		if err != nil {
+		s.say("kefu: ingesting demo knowledge base %q from %s\n", d.kb, path)
+		if _, err := s.Ingest(ctx, d.kb, ups); err != nil {
 			return err
 		}
-		printJobSummary(os.Stderr, job)
-		if err := a.calibrateDemo(ctx, d.kb, e, os.Stderr); err != nil {
+		if err := s.calibrate(ctx, d.kb); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// calibrateDemo fits a demo KB's confidence on its labelled questions.
-func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder, out io.Writer) error {
-	faqs, err := a.faqIndex(ctx, kbName)
+// calibrate fits a demo KB's confidence on its labelled questions and
+// stores a first report.
+func (s *Seeder) calibrate(ctx context.Context, kbName string) error {
+	faqs, err := eval.FAQIndex(ctx, s.Store, kbName)
 	if err != nil {
 		return err
 	}
 	name := "demo/" + kbName + "_questions.jsonl"
-	set, err := parseQuestions(name, demoQuestions[kbName], faqs)
+	set, err := eval.ParseQuestions(name, questions[kbName], faqs)
 	if err != nil {
 		return err
 	}
-	kb, err := a.store.KB(ctx, kbName)
+	kb, err := s.Store.KB(ctx, kbName)
 	if err != nil {
 		return err
 	}
-	samples, err := retrieve.SamplesFor(ctx, a.retriever(e), kb, set)
+	samples, err := retrieve.SamplesFor(ctx, s.Retriever, kb, set)
 	if err != nil {
 		return err
 	}
@@ -84,20 +116,22 @@ func (a *app) calibrateDemo(ctx context.Context, kbName string, e kefu.Embedder,
 	}
 	cal.Model, cal.FittedOn = kb.Model, fmt.Sprintf("%s, %d labelled questions", name, len(samples))
 	kb.Settings.Calibration = cal
-	if err := a.store.UpdateKB(ctx, kb); err != nil {
+	if err := s.Store.UpdateKB(ctx, kb); err != nil {
 		return err
 	}
-	if out != nil {
-		fmt.Fprintf(out, "kefu: calibrated %q on %d labelled demo questions\n", kbName, len(samples))
-	}
+	s.say("kefu: calibrated %q on %d labelled demo questions\n", kbName, len(samples))
 	// A first report for the console: the KB measured on the same questions
 	// (the calibration's fit, not a held-out test; `kefu eval --kb NAME
 	// --questions FILE --calibrate` measures on a held-out half).
-	ev := &retrieve.Evaluator{Retriever: a.retriever(e), KBs: a.store}
-	rep, err := ev.Run(ctx, kbName, set, nil, retrieve.EvalOptions{})
+	ev := &eval.Evaluator{Retriever: s.Retriever, KBs: s.Store}
+	rep, err := ev.Run(ctx, kbName, set, nil, eval.Options{})
 	if err != nil {
 		return err
 	}
 	rep.Notes = append(rep.Notes, "Measured on the labelled questions the confidence was fitted on, when the demo was set up: run `kefu eval --kb "+kbName+" --questions FILE --calibrate` for a held-out measurement.")
-	return rep.WriteDir(filepath.Join(a.store.Dir(), "kbs", kbName, "eval"))
+	files, err := rep.Files()
+	if err != nil {
+		return err
+	}
+	return s.Store.PutReport(ctx, kbName, files)
 }
