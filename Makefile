@@ -13,6 +13,8 @@ FUZZTIME ?= 4s
 
 .PHONY: all build run test test-deps test-go test-fallback fuzz ort bench clean
 
+LDFLAGS := -X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))
+
 all: build
 
 ort: $(ORT_LIB)
@@ -22,7 +24,7 @@ $(ORT_LIB): scripts/fetch-ort.sh
 # The binary finds the library next to it (../third_party/onnxruntime) or at
 # the absolute path baked in here, so bin/kefu needs no settings.
 build: ort
-	$(GO) build -ldflags "-X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))" -o bin/kefu ./cmd/kefu
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kefu ./cmd/kefu
 
 # First start ingests the demo knowledge bases into $(DATA); later starts reuse them.
 run: build
@@ -44,8 +46,10 @@ test-fallback:
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-bench: build
-	./scripts/bench.sh
+# The benchmarks are their own binary, so bin/kefu ships no harness:
+# bin/kefu-bench embed|vector|hnsw|search|ingest|http|ws (BENCHMARKS.md).
+bench: ort
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kefu-bench ./cmd/kefu-bench
 
 clean:
 	rm -rf bin

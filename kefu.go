@@ -2,11 +2,14 @@
 // that flow between the stages (KB, Document, Chunk, Hit, Answer), the
 // interfaces between them and the error codes.
 //
-// Each stage lives in a package of its own that depends on this one and not
-// on its siblings: ingest (parse and chunk), embed (tokenizer, ONNX, pooling),
-// index (stores and indexes), retrieve (hybrid search, fusion, confidence,
-// evaluation), answer (policy, prompts, LLM) and api (HTTP). cmd/kefu wires
-// them together.
+// Each stage lives in a package of its own that depends on this one (and
+// internal helpers) and not on its siblings: ingest (parse and chunk),
+// embed (tokenizer, ONNX, pooling), models (which model, from where),
+// index (stores and indexes), retrieve (hybrid search, fusion, confidence
+// and its fitting), answer (policy, prompts, LLM) and api (HTTP). Tool
+// packages may drive stages: cmd/kefu wires them, eval measures retrieve,
+// internal/demo seeds the demo KBs, internal/bench and cmd/kefu-bench
+// measure speed. This package imports nothing of kefu.
 package kefu
 
 import (

@@ -3,6 +3,9 @@
 // the web console. Errors are JSON with a stable code that maps to the HTTP
 // status; every route is listed once, with the key scope it needs, in
 // Server.table.
+//
+// It imports the root and internal/text, never another stage: every stage
+// comes in through Config as a root interface, wired by cmd/kefu.
 package api
 
 import (

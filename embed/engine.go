@@ -1,7 +1,10 @@
 // Package embed turns texts into sentence embeddings with a BERT-family
 // model run by ONNX Runtime: the model's HuggingFace tokenizer, the graph,
 // pooling and normalisation, and the batching that keeps a CPU busy with
-// little padding.
+// little padding; and a cross-encoder reranker.
+//
+// It imports the root and internal/vecmath, never another stage: package
+// models finds the files it loads.
 package embed
 
 import (

@@ -10,6 +10,13 @@
 //	kefu.db                   bbolt: KBs, documents, chunks, vectors, answer log
 //	kbs/<name>/keyword/       bleve index
 //	kbs/<name>/vectors.kvec   vector index snapshot (a cache of bbolt's vectors)
+//	kbs/<name>/sources/       the bytes each document was made from
+//	kbs/<name>/eval/          the KB's latest evaluation report (ReportStore)
+//
+// Store implements kefu.Store, AnswerLog, KeyStore, SourceStore and
+// ReportStore; no other package reads these files. The package imports
+// the root, its own keyword and vector indexes and internal/atomicfile,
+// never another stage.
 package index
 
 import (

@@ -4,6 +4,9 @@
 // documents of blocks, cuts them into chunks under the embedding model's
 // token budget, embeds only what changed and replaces each document in the
 // store atomically.
+//
+// It imports the root and internal/text, never another stage: the store and
+// the model come in as kefu.Store and kefu.Embedder.
 package ingest
 
 // Formats of parsed documents, as stored in kefu.Document.Format.

@@ -272,7 +272,7 @@ func (e *fakeEmbedder) Model() kefu.ModelSpec {
 	return kefu.ModelSpec{Name: "fake", Dim: e.dim, MaxTokens: 130, Pooling: kefu.PoolMean, Normalize: true}
 }
 func (e *fakeEmbedder) ModelID() kefu.ModelID { return "fake-v1" }
-func (e *fakeEmbedder) Close() error    { return nil }
+func (e *fakeEmbedder) Close() error          { return nil }
 func (e *fakeEmbedder) EmbedQueries(ctx context.Context, texts []string) ([][]float32, error) {
 	return e.embed(texts), nil
 }

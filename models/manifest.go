@@ -1,7 +1,11 @@
 // Package models knows the embedding models kefu supports: a manifest of
 // their files and shapes, where to find them on this machine, how to
 // download them with a checksum check, and how to describe a user's own
-// sentence-transformers export.
+// sentence-transformers export; and which model a command runs with and
+// when a KB is re-embedded with another (kb.go).
+//
+// It imports the root and internal packages, never another stage: a KB's
+// store and model come in as kefu.Store and kefu.Embedder.
 package models
 
 import (

@@ -2,7 +2,7 @@
 // JavaScript modules, embedded in the binary and served at "/" by the api
 // package. It has no build step and loads nothing from the network: every
 // file it needs is in FS, and every string it shows is in strings.json, in
-// English and Chinese.
+// English and Chinese. It imports nothing of kefu.
 //
 // The console speaks only the public HTTP API (/v1/...): fetch for REST, XHR
 // for uploads (for their progress), and the WebSocket chat protocol.

@@ -11,8 +11,8 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
-	"github.com/kefu-dev/kefu/internal/demo"
 	"github.com/kefu-dev/kefu/ingest"
+	"github.com/kefu-dev/kefu/internal/demo"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
 )

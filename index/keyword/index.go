@@ -1,5 +1,6 @@
 // Package keyword is kefu's keyword index: BM25 over a bleve index whose
-// analyzer segments Chinese into words with gse and stems English.
+// analyzer segments Chinese into words with gse and stems English. It
+// imports the root only.
 //
 // bleve stores the postings (term frequencies and field lengths), applies
 // batches atomically and persists them; the scoring is ours (see search.go),

@@ -31,7 +31,7 @@ const (
 	DefaultInt8Min  = 50_000
 	DefaultM        = 16
 	DefaultEfConstr = 100
-	// DefaultEfSearch: on 1M clustered 384-d vectors (BenchHNSW, M 16,
+	// DefaultEfSearch: on 1M clustered 384-d vectors (kefu-bench hnsw, M 16,
 	// efConstruction 100) ef 128 gave recall@10 0.958, ef 200 0.974, ef 256
 	// 0.984, each at a p50 of 0.5–0.7 ms on one busy core.
 	DefaultEfSearch = 200

@@ -257,7 +257,7 @@ func scanCodesAVX2(q []int8, codes []uint8, stride int, out []int32) {
 }
 
 // readAVX512 touches every float of buf with 64-byte loads and no other
-// work worth the name: the memory-bandwidth probe of BenchVector.
+// work worth the name: the memory-bandwidth probe (Sum) of kefu-bench vector.
 func readAVX512(buf []float32) float32 {
 	n := len(buf) &^ 127
 	p := unsafe.Pointer(unsafe.SliceData(buf))

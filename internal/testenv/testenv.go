@@ -2,7 +2,8 @@
 // the shared models and datasets (../shared) and the ONNX Runtime library.
 //
 // `make test` sets KEFU_REQUIRE_SHARED=1, so a missing resource fails the
-// suite there instead of skipping tests quietly.
+// suite there instead of skipping tests quietly. Only tests import it: it
+// imports testing.
 package testenv
 
 import (
