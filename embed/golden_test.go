@@ -1,7 +1,6 @@
 package embed
 
 import (
-	"bufio"
 	"encoding/json"
 	"math"
 	"os"
@@ -23,24 +22,13 @@ type goldenCase struct {
 
 func readGolden(t testing.TB, dir string) []goldenCase {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "golden.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var cases []goldenCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+	testenv.ReadJSONL(t, filepath.Join(dir, "golden.jsonl"), func(line []byte) error {
 		var c goldenCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatal(err)
-		}
+		err := json.Unmarshal(line, &c)
 		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	if len(cases) == 0 {
 		t.Fatalf("%s: empty golden file", dir)
 	}

@@ -1,7 +1,6 @@
 package keyword
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"math"
@@ -30,38 +29,16 @@ type beirDoc struct {
 	Text  string `json:"text"`
 }
 
-func readJSONL(tb testing.TB, path string, each func([]byte) error) {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
-		}
-		if err := each(sc.Bytes()); err != nil {
-			tb.Fatalf("%s: %v", path, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-}
-
 func loadBEIR(tb testing.TB, dir string) *beir {
 	tb.Helper()
 	ds := &beir{queries: map[string]string{}, qrels: map[string]map[string]map[string]int{}}
-	readJSONL(tb, filepath.Join(dir, "corpus.jsonl"), func(b []byte) error {
+	testenv.ReadJSONL(tb, filepath.Join(dir, "corpus.jsonl"), func(b []byte) error {
 		var d beirDoc
 		err := json.Unmarshal(b, &d)
 		ds.corpus = append(ds.corpus, d)
 		return err
 	})
-	readJSONL(tb, filepath.Join(dir, "queries.jsonl"), func(b []byte) error {
+	testenv.ReadJSONL(tb, filepath.Join(dir, "queries.jsonl"), func(b []byte) error {
 		var q struct {
 			ID   string `json:"_id"`
 			Text string `json:"text"`

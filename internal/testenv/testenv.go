@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -70,28 +71,44 @@ func Model(tb testing.TB, name string) string {
 	return Shared(tb, filepath.Join("models", name))
 }
 
-// CorpusTexts returns the texts of the first n documents of a shared BEIR
-// dataset's corpus (data/eval/<dataset>/corpus.jsonl).
-func CorpusTexts(tb testing.TB, dataset string, n int) []string {
+// ReadJSONL calls each on every non-blank line of the JSONL file at path
+// (lines up to 16 MiB), failing the test on any error.
+func ReadJSONL(tb testing.TB, path string, each func(line []byte) error) {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(Shared(tb, filepath.Join("data", "eval", dataset)), "corpus.jsonl"))
+	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	var texts []string
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() && len(texts) < n {
-		var d struct{ Text string }
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			tb.Fatal(err)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
 		}
-		texts = append(texts, d.Text)
+		if err := each(sc.Bytes()); err != nil {
+			tb.Fatalf("%s: %v", path, err)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// CorpusTexts returns the texts of the first n documents of a shared BEIR
+// dataset's corpus (data/eval/<dataset>/corpus.jsonl).
+func CorpusTexts(tb testing.TB, dataset string, n int) []string {
+	tb.Helper()
+	var texts []string
+	ReadJSONL(tb, filepath.Join(Shared(tb, filepath.Join("data", "eval", dataset)), "corpus.jsonl"), func(line []byte) error {
+		if len(texts) == n {
+			return nil
+		}
+		var d struct{ Text string }
+		err := json.Unmarshal(line, &d)
+		texts = append(texts, d.Text)
+		return err
+	})
 	return texts
 }
 
