@@ -30,8 +30,30 @@ func demoApp(t *testing.T) (*app, kefu.Embedder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.demoSeeder(e).Seed(context.Background(), demo); err != nil {
+	ctx := context.Background()
+	if err := a.demoSeeder(e).Seed(ctx, demo); err != nil {
 		t.Fatal(err)
+	}
+	// Each KB is calibrated on its labelled questions and has a first
+	// report for the console; seeding again changes nothing.
+	versions := map[string]uint64{}
+	for _, name := range []string{"shop", "help"} {
+		kb, err := a.store.KB(ctx, name)
+		if err != nil || kb.Settings.Calibration == nil || !strings.Contains(kb.Settings.Calibration.FittedOn, "demo/"+name+"_questions.jsonl") {
+			t.Fatalf("%s: %+v %v", name, kb, err)
+		}
+		if b, err := a.store.ReportFile(ctx, name, kefu.ReportSummary); err != nil || !strings.Contains(string(b), "calibration") {
+			t.Fatalf("%s report: %v", name, err)
+		}
+		versions[name] = kb.Version
+	}
+	if err := a.demoSeeder(e).Seed(ctx, demo); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range versions {
+		if kb, _ := a.store.KB(ctx, name); kb.Version != v {
+			t.Fatalf("seeding again changed %s: version %d → %d", name, v, kb.Version)
+		}
 	}
 	return a, e
 }
