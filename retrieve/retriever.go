@@ -1,9 +1,11 @@
 // Package retrieve is the online path of hybrid search: it embeds the
 // query, asks the index for keyword and vector candidates from one
 // snapshot, fuses them, caps hits per document, optionally reranks, and
-// scores the confidence that the top hit is relevant. It also fits that
-// confidence (calibrate.go) from labelled queries' samples (samples.go),
-// which a KB needs to calibrate itself.
+// scores the confidence that the top hit is relevant (confidence.go,
+// answerability.go). It also fits that confidence and measures the fit
+// (calibrate.go): from a KB's own content (selfcal.go, with the shipped
+// off-topic questions of offtopic.go) or from labelled queries' samples
+// (samples.go).
 //
 // It imports the root (kefu) and internal/text, never another stage:
 // evaluation (metrics, datasets, tuning, reports) is package eval, which

@@ -1,8 +1,8 @@
 // Package text holds the text utilities that stages share and may not
 // import from each other: sentence boundaries for Chinese, English and
-// mixed text, language detection, normalisation, and the one LLM token
-// estimate (the answerer's prompt budget, the API's usage counts). It
-// imports nothing of kefu.
+// mixed text, language detection, normalisation, Traditional → Simplified
+// Chinese, and the one LLM token estimate (the answerer's prompt budget,
+// the API's usage counts). It imports nothing of kefu.
 package text
 
 import (
