@@ -14,4 +14,19 @@ type LabelledSet struct {
 	Queries map[string]string // query id → text
 	Qrels   Qrels
 	ByChunk bool
+	// Info holds what the labelled questions say besides their judgements
+	// (absent for a dataset's queries).
+	Info map[string]QuestionInfo
+}
+
+// QuestionInfo is what a labelled question says besides its judgements.
+type QuestionInfo struct {
+	Lang string // "zh", "en", "mixed" or "" when not given
+	// Kind is how it was asked: exact, paraphrase, colloquial, typo,
+	// traditional, mixed, near_miss, off_topic, handoff, or "".
+	Kind string
+	// None: the KB cannot answer it. Handoff: it asks for a person, so the
+	// right reply is a hand-off (when it also names an answer, as "how do I
+	// reach a human?" does, that answer is right too).
+	None, Handoff bool
 }

@@ -247,6 +247,9 @@ type Calibration struct {
 	// long the fit took.
 	Version uint64 `json:"kb_version,omitempty"`
 	Took    string `json:"took,omitempty"`
+	// Fingerprint identifies the content and settings a self-calibration
+	// was fitted on; it is fitted again when they change.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Calibration sources.

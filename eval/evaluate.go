@@ -22,6 +22,7 @@ type Options struct {
 	Modes     []kefu.SearchMode // default: all three
 	Tune      bool              // choose fusion on Train and store it
 	Calibrate bool              // fit the confidence on Train and store it
+	MixSelf   bool              // with Calibrate: fit on Train and the KB's self-calibration questions together
 	Threshold float64           // default 0.85
 	Workers   int               // queries searched in parallel (default 2)
 	Progress  func(stage string, done, total int)
@@ -36,6 +37,8 @@ func SetOf(d *Dataset) *kefu.LabelledSet {
 type Evaluator struct {
 	Retriever *retrieve.Retriever
 	KBs       KBStore
+	// Content lists the KB's content, which Options.MixSelf needs.
+	Content retrieve.ContentReader
 }
 
 // evalDepth is the ranking depth every metric is computed from
@@ -90,12 +93,23 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 	}
 	if opts.Calibrate && trainC != nil {
 		samples := ev.Retriever.Samples(kb, trainC, train)
-		cal, err := retrieve.FitLogistic(samples, nil, 1.0)
-		if err != nil {
-			return nil, err
+		var cal *kefu.Calibration
+		if opts.MixSelf {
+			if ev.Content == nil {
+				return nil, kefu.Errorf(kefu.EINVALID, "mixing in self-calibration needs the KB's content")
+			}
+			if cal, err = ev.Retriever.SelfCalibrate(ctx, kb, ev.Content, retrieve.SelfCalOptions{Labelled: samples, Threshold: opts.Threshold}); err != nil {
+				return nil, err
+			}
+			cal.FittedOn = fmt.Sprintf("%s %s, %d labelled queries, mixed with %s", train.Name, train.Split, len(samples), cal.FittedOn)
+		} else {
+			if cal, err = retrieve.FitLogistic(samples, nil, 1.0); err != nil {
+				return nil, err
+			}
+			cal.Model = kb.Model
+			cal.Source = kefu.CalibrationLabelled
+			cal.FittedOn = fmt.Sprintf("%s %s, %d queries", train.Name, train.Split, len(samples))
 		}
-		cal.Model = kb.Model
-		cal.FittedOn = fmt.Sprintf("%s %s, %d queries", train.Name, train.Split, len(samples))
 		kb.Settings.Calibration = cal
 		source = "fitted on " + cal.FittedOn
 	}
@@ -150,7 +164,8 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 	cr.Source = source
 	rep.Calibration = &cr
 	if kb.Settings.Calibration != nil && opts.Calibrate && trainC != nil {
-		kb.Settings.Calibration.ECE = cr.ECE
+		c := kb.Settings.Calibration
+		c.ECE, c.Precision, c.Coverage, c.Threshold = cr.ECE, cr.Precision, cr.Coverage, cr.Threshold
 		if err := ev.KBs.UpdateKB(ctx, kb); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -19,8 +20,11 @@ const MaxQuestions = 100_000
 // "faq_questions" (FAQ entries named by one of their phrasings, resolved
 // through faqs to chunk ids, see FAQIndex); "none": true marks a question
 // the KB cannot answer, which counts for calibration (its top hit is wrong)
-// but not for the retrieval metrics. "id" is optional (default q<line>).
-// Every question is labelled by documents, or every one by chunks.
+// but not for the retrieval metrics; "handoff": true a request for a person
+// (with or without an answer of its own). Optional: "id" (default
+// q<line>), "lang" (zh, en, mixed), "kind" (how it was asked), "near" and
+// "note" (for people). Every question is labelled by documents, or every
+// one by chunks (eval/questions/README.md has the format).
 func ParseQuestions(name string, data []byte, faqs map[string]string) (*kefu.LabelledSet, error) {
 	set := &kefu.LabelledSet{Name: name, Split: "all", Queries: map[string]string{}, Qrels: kefu.Qrels{}}
 	byDoc, byChunk := 0, 0
@@ -39,9 +43,19 @@ func ParseQuestions(name string, data []byte, faqs map[string]string) (*kefu.Lab
 			ChunkIDs []string `json:"chunk_ids"`
 			FAQs     []string `json:"faq_questions"`
 			None     bool     `json:"none"`
+			Handoff  bool     `json:"handoff"`
+			Lang     string   `json:"lang"`
+			Kind     string   `json:"kind"`
+			Near     string   `json:"near"`
+			Note     string   `json:"note"`
 		}
-		if err := json.Unmarshal([]byte(line), &q); err != nil {
-			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: %v", name, n+1, err)
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&q); err != nil {
+			return nil, kefu.Errorf(kefu.EINVALID, "%s:%d: not a labelled question (%s)", name, n+1, jsonProblem(err))
+		}
+		if q.Handoff && len(q.DocIDs)+len(q.ChunkIDs)+len(q.FAQs) == 0 {
+			q.None = true // nothing retrieved is right: a person is
 		}
 		for _, f := range q.FAQs {
 			id, ok := faqs[strings.TrimSpace(f)]
@@ -68,6 +82,12 @@ func ParseQuestions(name string, data []byte, faqs map[string]string) (*kefu.Lab
 			byDoc++
 		}
 		set.Queries[q.ID] = q.Question
+		if q.Lang != "" || q.Kind != "" || q.None || q.Handoff {
+			if set.Info == nil {
+				set.Info = map[string]kefu.QuestionInfo{}
+			}
+			set.Info[q.ID] = kefu.QuestionInfo{Lang: q.Lang, Kind: q.Kind, None: q.None, Handoff: q.Handoff}
+		}
 		set.Qrels[q.ID] = map[string]int{}
 		for _, id := range ids {
 			set.Qrels[q.ID][id] = 1
@@ -81,6 +101,21 @@ func ParseQuestions(name string, data []byte, faqs map[string]string) (*kefu.Lab
 	}
 	set.ByChunk = byDoc == 0
 	return set, nil
+}
+
+// jsonProblem says what is wrong with a line in the format's own words.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
 }
 
 // FAQIndex maps every phrasing of every FAQ entry of kb to its chunk id,
@@ -121,6 +156,12 @@ func SplitQuestions(all *kefu.LabelledSet) (train, test *kefu.LabelledSet) {
 		}
 		dst.Queries[id] = q
 		dst.Qrels[id] = all.Qrels[id]
+		if info, ok := all.Info[id]; ok {
+			if dst.Info == nil {
+				dst.Info = map[string]kefu.QuestionInfo{}
+			}
+			dst.Info[id] = info
+		}
 	}
 	return train, test
 }

@@ -54,6 +54,8 @@ type Report struct {
 	PerQuery    []QueryRow                    `json:"-"`
 	Runs        map[string]ScoredRun          `json:"-"`
 	Notes       []string                      `json:"notes,omitempty"`
+	// Answers is the answer-level evaluation, when one was run.
+	Answers *AnswerReport `json:"answers,omitempty"`
 }
 
 // MarshalJSON writes the nested report and, for tools that want one level,
@@ -170,6 +172,9 @@ func (r *Report) Markdown() string {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n> %s\n", n)
 	}
+	if r.Answers != nil {
+		b.WriteString("\n" + strings.Replace(r.Answers.Markdown(), "# ", "## ", 1))
+	}
 	return b.String()
 }
 
@@ -197,6 +202,22 @@ func (r *Report) Files() (map[string][]byte, error) {
 			row.Metrics[MetricMRR10], row.Conf, row.Top, strings.ReplaceAll(row.Text, "\t", " "))
 	}
 	files["per_query.tsv"] = []byte(pq.String())
+	if r.Answers != nil {
+		var at strings.Builder
+		at.WriteString("id\tlang\tkind\troute\tconfidence\tright\tcited\texpected\tquestion\n")
+		for _, a := range r.Answers.Rows {
+			exp := strings.Join(a.Expected, " | ")
+			switch {
+			case a.Handoff:
+				exp = "(hand-off) " + exp
+			case a.None:
+				exp = "(none)"
+			}
+			fmt.Fprintf(&at, "%s\t%s\t%s\t%s\t%.3f\t%v\t%s\t%s\t%s\n", a.ID, a.Lang, a.Kind, a.Route, a.Confidence, a.Right,
+				strings.ReplaceAll(a.Cited, "\t", " "), strings.ReplaceAll(exp, "\t", " "), strings.ReplaceAll(a.Question, "\t", " "))
+		}
+		files["answers.tsv"] = []byte(at.String())
+	}
 	var html bytes.Buffer
 	if err := r.HTML(&html); err != nil {
 		return nil, err

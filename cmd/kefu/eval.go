@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/eval"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 func runEval(ctx context.Context, args []string) error {
@@ -23,11 +25,14 @@ func runEval(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "write summary.md, summary.json, TREC runs, per_query.tsv and report.html here")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	tune := fs.Bool("tune", false, "choose the fusion on the train split and store it with the KB")
-	calibrate := fs.Bool("calibrate", false, "fit the confidence on the train split and store it with the KB")
+	calibrate := fs.Bool("calibrate", false, "fit the confidence on the train split (or half the labelled questions) and store it with the KB")
+	mixSelf := fs.Bool("mix-self", false, "with --calibrate: fit on the labelled questions and the KB's self-calibration questions together")
+	selfCalibrate := fs.Bool("self-calibrate", false, "fit the KB's confidence from its own content (no labels) first, and store it")
+	answers := fs.Bool("answers", false, "with --kb: also ask every question as a customer would (no LLM) and report the answers per language and kind")
 	kbName := fs.String("kb", "", "evaluate this existing KB on --questions")
-	questions := fs.String("questions", "", `JSONL of {"question", "doc_ids" | "chunk_ids"} labelled on --kb`)
+	questions := fs.String("questions", "", `JSONL of labelled questions on --kb: {"question", "faq_questions" | "doc_ids" | "chunk_ids" | "none": true | "handoff": true, "lang"?, "kind"?}`)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kefu eval --dataset DIR [--split test] [--mode all] [--tune] [--calibrate] [--out DIR] [--json]\n       kefu eval --kb NAME --questions FILE [--tune] [--calibrate] [--out DIR] [--json]")
+		fmt.Fprintln(fs.Output(), "usage: kefu eval --dataset DIR [--split test] [--mode all] [--tune] [--calibrate | --self-calibrate] [--out DIR] [--json]\n       kefu eval --kb NAME --questions FILE [--answers] [--tune] [--calibrate [--mix-self] | --self-calibrate] [--out DIR] [--json]")
 		fs.PrintDefaults()
 	}
 	if _, err := parse(fs, args); err != nil {
@@ -36,6 +41,12 @@ func runEval(ctx context.Context, args []string) error {
 	if (*dataset == "") == (*kbName == "" || *questions == "") {
 		fs.Usage()
 		return errUsage
+	}
+	if *selfCalibrate && *calibrate {
+		return kefu.Errorf(kefu.EINVALID, "--self-calibrate and --calibrate fit the same thing two ways: give one (or --calibrate --mix-self for both together)")
+	}
+	if *answers && *kbName == "" {
+		return kefu.Errorf(kefu.EINVALID, "--answers needs --kb NAME and --questions FILE")
 	}
 	modes, err := eval.ParseModes(*mode)
 	if err != nil {
@@ -54,7 +65,7 @@ func runEval(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	opts := eval.Options{Modes: modes, Tune: *tune, Calibrate: *calibrate, Progress: progress}
+	opts := eval.Options{Modes: modes, Tune: *tune, Calibrate: *calibrate, MixSelf: *mixSelf, Progress: progress}
 
 	var (
 		test, train *kefu.LabelledSet
@@ -100,10 +111,31 @@ func runEval(ctx context.Context, args []string) error {
 			train, test = eval.SplitQuestions(test)
 		}
 	}
-	ev := &eval.Evaluator{Retriever: a.retriever(e), KBs: a.store}
+	r := a.retriever(e)
+	if *selfCalibrate {
+		c := &retrieve.Calibrator{Retriever: r, Store: a.store}
+		cal, err := c.Calibrate(ctx, kb, true)
+		if err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintf(os.Stderr, "self-calibrated %s in %s: %s\n", kb, cal.Took, cal.FittedOn)
+		}
+	}
+	ev := &eval.Evaluator{Retriever: r, KBs: a.store, Content: a.store}
 	rep, err := ev.Run(ctx, kb, test, train, opts)
 	if err != nil {
 		return err
+	}
+	if *answers {
+		ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1})
+		if err != nil {
+			return err
+		}
+		aev := &eval.AnswerEvaluator{Answerer: ans, Content: a.store, Progress: func(done, total int) { progress("answers", done, total) }}
+		if rep.Answers, err = aev.Run(ctx, kb, test); err != nil {
+			return err
+		}
 	}
 	if *k > 0 {
 		rep.AddCutoff(test, *k)

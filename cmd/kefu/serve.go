@@ -16,7 +16,9 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/models"
+	"github.com/kefu-dev/kefu/retrieve"
 )
 
 func runServe(ctx context.Context, args []string) error {
@@ -75,8 +77,14 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Self-calibration: every KB's confidence is fitted from its own
+	// content in the background, again whenever the content changes.
+	cal := &retrieve.Calibrator{Retriever: r, Store: a.store, Logger: a.log}
 	ing := a.ingester(oe)
-	ing.OnFinish = metrics.ObserveJob
+	ing.OnFinish = func(j kefu.Job) {
+		metrics.ObserveJob(j)
+		cal.Changed(j.KB)
+	}
 	var origins []string
 	for _, o := range strings.Split(*corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -114,11 +122,29 @@ func runServe(ctx context.Context, args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("kefu listening", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID(), "dev_mode", dev)
+	// The word segmenter's dictionary and the Traditional → Simplified
+	// converter load now, not at the first Chinese question.
+	if err := keyword.Preload(); err != nil {
+		shutdown(srv, a, time.Second)
+		return err
+	}
 	if err := a.prepareKBs(ctx, *demo, e); err != nil {
 		shutdown(srv, a, time.Second)
 		return err
 	}
 	srv.SetReady(true)
+	// The calibrator stops before the store closes (deferred earlier, so
+	// run later): a fit in progress stops at its next question.
+	calCtx, calStop := context.WithCancel(ctx)
+	calDone := make(chan struct{})
+	go func() {
+		defer close(calDone)
+		cal.Run(calCtx)
+	}()
+	defer func() {
+		calStop()
+		<-calDone
+	}()
 	a.log.Info("kefu ready", "addr", "http://"+*addr)
 	fmt.Fprintf(os.Stderr, "kefu: serving on http://%s (model %s, data %s)\n", *addr, e.ModelID(), a.dataDir)
 	select {
