@@ -101,7 +101,7 @@ type AnswerRow struct {
 	Confidence float64    `json:"confidence"`
 	Confident  bool       `json:"confident"`
 	Right      bool       `json:"right"`
-	Cited      string     `json:"cited,omitempty"`     // the first citation: an FAQ entry's question, or a document id
+	Cited      string     `json:"cited,omitempty"`    // the first citation: an FAQ entry's question, or a document id
 	Expected   []string   `json:"expected,omitempty"` // its labels
 }
 
