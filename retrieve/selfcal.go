@@ -25,7 +25,7 @@ type SelfCalOptions struct {
 	// MaxItems bounds the FAQ entries and passages questions are made from
 	// (default 300, sampled evenly when the KB has more).
 	MaxItems int
-	// MaxQuestions bounds the questions made from them (default 2500,
+	// MaxQuestions bounds the questions made from them (default 1500,
 	// sampled evenly), which bounds the time a fit takes.
 	MaxQuestions int
 	// OffTopic are questions no KB of a shop, a product or a service
@@ -54,7 +54,7 @@ var SelfCalFeatures = []struct {
 }{
 	{"question_cover", +1}, {"answer_cover", +1}, {"cover", +1}, {"unknown", -1}, {"unknown_specific", -1}, {"missing", -1}, {"evidence", +1}, {"char_cover", +1},
 	{"matched", +1}, {"content", 0}, {"cover_margin", +1}, {"qa_agreement", +1},
-	{"keyword_margin", +1}, {"agreement", +1}, {"vector_on", 0}, {"hit_vector", +1}, {"vector_margin", +1},
+	{"keyword_margin", +1}, {"agreement", +1}, {"vector_on", 0}, {"hit_vector", +1}, {"vector_margin", +1}, {"restated", +1},
 }
 
 // probe is one generated question with what answers it: an FAQ entry or a
@@ -83,7 +83,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		opts.MaxItems = 300
 	}
 	if opts.MaxQuestions <= 0 {
-		opts.MaxQuestions = 2500
+		opts.MaxQuestions = 1500
 	}
 	if opts.OffTopic == nil {
 		opts.OffTopic = OffTopicQuestions()
@@ -205,7 +205,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 // their numbers: questions the KB answers as much as those it does not, and
 // among these, near-misses made from its own entries as much as off-topic
 // ones (which are many and easy).
-var familyShare = map[string]float64{"answerable": 0.7, "near_miss": 0.15, "off_topic": 0.15}
+var familyShare = map[string]float64{"answerable": 0.8, "near_miss": 0.1, "off_topic": 0.1}
 
 func family(p probe) string {
 	switch {

@@ -167,13 +167,20 @@ func (a *app) ingester(e kefu.Embedder) *ingest.Service {
 }
 
 func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
-	opts.Retriever, opts.KBs, opts.AnswerLog, opts.Logger = r, a.store, a.store, a.log
+	opts.Retriever, opts.KBs = r, a.store
+	if opts.AnswerLog == nil {
+		opts.AnswerLog = a.store
+	}
+	if opts.Logger == nil {
+		opts.Logger = a.log
+	}
 	return answer.New(opts)
 }
 
 // demoSeeder seeds the demo KBs with e, drawing ingest progress on stderr.
 func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
-	return &demo.Seeder{Store: a.store, Embedder: e, Retriever: a.retriever(e), Out: os.Stderr,
+	r := a.retriever(e)
+	s := &demo.Seeder{Store: a.store, Embedder: e, Retriever: r, Out: os.Stderr,
 		Ingest: func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error) {
 			job, err := ingestWithProgress(ctx, a.ingester(e), kb, ups, os.Stderr)
 			if err == nil {
@@ -181,4 +188,20 @@ func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
 			}
 			return job, err
 		}}
+	// The first report's answers are extractive, as a KB without an LLM
+	// answers.
+	if ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1, AnswerLog: noAnswerLog{}, Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		s.Answerer = ans
+	}
+	return s
 }
+
+// noAnswerLog keeps no record: the demo's report questions are not
+// customers' questions and must not show up as unanswered.
+type noAnswerLog struct{}
+
+func (noAnswerLog) LogAnswer(context.Context, kefu.AnswerRecord) error { return nil }
+func (noAnswerLog) Unanswered(context.Context, string, int) ([]kefu.AnswerRecord, error) {
+	return nil, nil
+}
+func (noAnswerLog) AddFeedback(context.Context, string, kefu.Feedback) error { return nil }

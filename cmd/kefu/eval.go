@@ -128,7 +128,7 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	if *answers {
-		ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1})
+		ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1, AnswerLog: noAnswerLog{}})
 		if err != nil {
 			return err
 		}
