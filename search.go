@@ -2,6 +2,7 @@ package kefu
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -251,6 +252,26 @@ type Calibration struct {
 	// Fingerprint identifies the content and settings a self-calibration
 	// was fitted on; it is fitted again when they change.
 	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Summary says in one line what the calibration was fitted on, when, and
+// how it measured on held-out questions.
+func (c *Calibration) Summary() string {
+	if c == nil || len(c.Weights) == 0 {
+		return "not calibrated yet: the built-in default confidence mapping (conservative)"
+	}
+	what := "fitted on labelled questions"
+	switch c.Source {
+	case CalibrationSelf:
+		what = "calibrated itself from its content"
+	case CalibrationMixed:
+		what = "fitted on labelled questions and its own content"
+	}
+	s := fmt.Sprintf("%s on %s (%d questions)", what, c.FittedAt.UTC().Format("2006-01-02 15:04 MST"), c.Samples)
+	if c.Threshold > 0 {
+		s += fmt.Sprintf("; held out: precision %.2f at %.2f, coverage %.2f, ECE %.3f", c.Precision, c.Threshold, c.Coverage, c.ECE)
+	}
+	return s
 }
 
 // Calibration sources.

@@ -14,6 +14,9 @@ import (
 type KBView struct {
 	*kefu.KB
 	Stats kefu.KBStats `json:"stats"`
+	// Confidence says in a line how the KB's confidence is calibrated
+	// (settings.calibration has the details).
+	Confidence string `json:"confidence"`
 }
 
 // RedactedKey stands for a KB's LLM API key in responses; sending it back
@@ -33,7 +36,7 @@ func redact(kb *kefu.KB) *kefu.KB {
 
 func (s *Server) view(c *fiber.Ctx, kb *kefu.KB) (KBView, error) {
 	st, err := s.cfg.Store.Stats(c.UserContext(), kb.Name)
-	return KBView{KB: redact(kb), Stats: st}, err
+	return KBView{KB: redact(kb), Stats: st, Confidence: kb.Settings.Calibration.Summary()}, err
 }
 
 func (s *Server) listKBs(c *fiber.Ctx) error {

@@ -54,8 +54,9 @@ func runKB(ctx context.Context, args []string) error {
 		}
 		return printJSON(struct {
 			*kefu.KB
-			Stats kefu.KBStats `json:"stats"`
-		}{kb, st})
+			Stats      kefu.KBStats `json:"stats"`
+			Confidence string       `json:"confidence"`
+		}{kb, st, kb.Settings.Calibration.Summary()})
 	case "create":
 		e, err := a.embedder(ctx, "")
 		if err != nil {
