@@ -422,6 +422,16 @@ func (p phrase) content() []int {
 	return out
 }
 
+// holds reports whether the phrase has the analysed word.
+func (p phrase) holds(term string) bool {
+	for _, w := range p.words {
+		if w.Text == term {
+			return true
+		}
+	}
+	return false
+}
+
 // key returns the index of the rarest content word the KB knows, or -1.
 func (p phrase) key() int {
 	for _, i := range p.content() {
@@ -589,19 +599,32 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 				out = append(out, pos(q, "mixed_rewording"))
 			}
 			// With the answer's words: the key word of the question and the
-			// two rarest of the answer.
-			if k := p.key(); k >= 0 {
+			// two rarest of the answer. And its counterpart, the question's
+			// key word with a detail the answer mentions in passing but the
+			// question does not ask about (优惠券 + 叠加, when the answer
+			// says sale items cannot be stacked with coupons): sometimes the
+			// answer covers it (积分 + 有效期), often it does not, and words
+			// alone cannot tell which, so such matches must not look certain.
+			if k := p.key(); k >= 0 && c.Kind == kefu.KindFAQ {
 				w := []string{surf[k]}
+				var detail string
 				for _, j := range ans.content() {
-					if len(w) == 3 {
-						break
+					aw := ans.words[j]
+					if aw.DF == 0 || slices.Contains(w, aw.Surface) {
+						continue
 					}
-					if ans.words[j].DF > 0 && !slices.Contains(w, ans.words[j].Surface) {
-						w = append(w, ans.words[j].Surface)
+					if len(w) < 3 {
+						w = append(w, aw.Surface)
+					}
+					if detail == "" && aw.DF <= 2 && !p.holds(aw.Text) {
+						detail = aw.Surface
 					}
 				}
 				if len(w) > 1 {
 					out = append(out, pos(p.join(w), "answer_words"))
+				}
+				if detail != "" {
+					out = append(out, neg(p.join([]string{surf[k], detail}), "answer_detail"))
 				}
 			}
 			// Near-misses: the key word replaced by something the KB never
