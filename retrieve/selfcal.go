@@ -155,7 +155,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 	}
 
 	// Held out: fit on one half, measure on the other, both ways.
-	var conf []float64
+	var conf, weights []float64
 	var relevant []bool
 	for held := 0; held < 2; held++ {
 		var train, test []Sample
@@ -173,9 +173,11 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		for _, s := range test {
 			conf = append(conf, Confidence(s.Features, cal))
 			relevant = append(relevant, s.Relevant)
+			weights = append(weights, s.weight())
 		}
 	}
-	held := Reliability(conf, relevant, opts.Threshold)
+	// Measured in the proportions the fit assumes traffic has (familyShare).
+	held := WeightedReliability(conf, relevant, weights, opts.Threshold)
 	cal, err := fitSigned(append(samples, opts.Labelled...))
 	if err != nil {
 		return nil, err
