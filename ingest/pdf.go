@@ -251,6 +251,7 @@ type pdfLine struct {
 	text     strings.Builder
 	y, size  float64
 	x0, xEnd float64
+	wordEnd  float64 // where the line's first word ends; 0 while it goes on
 }
 
 // pdfLigatures spells out the Latin ligatures fonts map some glyphs to.
@@ -302,10 +303,18 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 			if gap > threshold && prev != ' ' && next != ' ' {
 				cur.text.WriteByte(' ')
 			}
+			if cur.wordEnd == 0 && (gap > threshold || next == ' ' || isWide(prev)) {
+				cur.wordEnd = cur.xEnd
+			}
 		}
 		cur.text.WriteString(s)
 		cur.size = math.Max(cur.size, size)
 		cur.xEnd = g.x + w
+	}
+	for _, l := range lines {
+		if l.wordEnd == 0 {
+			l.wordEnd = l.xEnd
+		}
 	}
 	var blocks []Block
 	var para []string
@@ -320,6 +329,21 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 		}
 		para, paraSize = nil, 0
 	}
+	// The pitch of wrapped lines, by font size: the least gap after a line
+	// that ran to the right edge, to a line of that size starting where it
+	// did. Fonts with tall line spacing (CJK ones) set lines further apart
+	// than 1.6 em, yet a paragraph's gap is wider still.
+	pitch := map[int]float64{}
+	for i := 1; i < len(lines); i++ {
+		prev, l := lines[i-1], lines[i]
+		gap := math.Abs(prev.y - l.y)
+		if math.Abs(l.size-prev.size) <= 0.15*prev.size && math.Abs(l.x0-prev.x0) < prev.size && gap >= 0.8*prev.size && !pdfLineBreakByChoice(lines, prev, l) {
+			k := int(math.Round(prev.size))
+			if p, ok := pitch[k]; !ok || gap < p {
+				pitch[k] = gap
+			}
+		}
+	}
 	for i, l := range lines {
 		t := collapse(l.text.String())
 		if t == "" {
@@ -332,7 +356,12 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 		if i > 0 {
 			prev := lines[i-1]
 			gap := math.Abs(prev.y - l.y)
-			if gap > 1.6*math.Max(l.size, prev.size) || math.Abs(l.size-prev.size) > 0.15*prev.size || listMarker(t) > 0 {
+			size := math.Max(l.size, prev.size)
+			paraGap := 1.6 * size
+			if p := pitch[int(math.Round(prev.size))]; p > 0 {
+				paraGap = min(max(paraGap, 1.15*p), 3*size)
+			}
+			if gap > paraGap || math.Abs(l.size-prev.size) > 0.15*prev.size || listMarker(t) > 0 || pdfLineBreakByChoice(lines, prev, l) {
 				flush()
 			}
 		}
@@ -341,6 +370,30 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 	}
 	flush()
 	return blocks
+}
+
+// pdfLineBreakByChoice tells a line that ended before the text's right
+// edge with room for the next line's first word: the writer broke it, as
+// between list items whose bullets are drawn rather than written
+// (Chromium's), or at a paragraph's end. The right edge is the farthest any
+// line starting no further right reaches, which keeps columns apart.
+func pdfLineBreakByChoice(lines []*pdfLine, prev, l *pdfLine) bool {
+	if strings.HasSuffix(prev.text.String(), "-") || l.x0 > prev.x0+prev.size {
+		return false
+	}
+	right := prev.xEnd
+	for _, o := range lines {
+		if o.x0 <= prev.x0+prev.size {
+			right = math.Max(right, o.xEnd)
+		}
+	}
+	word := l.wordEnd - l.x0
+	if r, _ := utf8.DecodeRuneInString(l.text.String()); isWide(r) {
+		// CJK lines break anywhere, but not before closing punctuation:
+		// a line may end a character or two early.
+		word = max(word, 2*l.size)
+	}
+	return prev.xEnd+0.3*l.size+word < right-0.5*l.size
 }
 
 // joinPDFLines joins the lines of a paragraph, mending words hyphenated
