@@ -334,10 +334,11 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 	// did. Fonts with tall line spacing (CJK ones) set lines further apart
 	// than 1.6 em, yet a paragraph's gap is wider still.
 	pitch := map[int]float64{}
+	edges := newPDFEdges(lines)
 	for i := 1; i < len(lines); i++ {
 		prev, l := lines[i-1], lines[i]
 		gap := math.Abs(prev.y - l.y)
-		if math.Abs(l.size-prev.size) <= 0.15*prev.size && math.Abs(l.x0-prev.x0) < prev.size && gap >= 0.8*prev.size && !pdfLineBreakByChoice(lines, prev, l) {
+		if math.Abs(l.size-prev.size) <= 0.15*prev.size && math.Abs(l.x0-prev.x0) < prev.size && gap >= 0.8*prev.size && !pdfLineBreakByChoice(edges, prev, l) {
 			k := int(math.Round(prev.size))
 			if p, ok := pitch[k]; !ok || gap < p {
 				pitch[k] = gap
@@ -361,7 +362,7 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 			if p := pitch[int(math.Round(prev.size))]; p > 0 {
 				paraGap = min(max(paraGap, 1.15*p), 3*size)
 			}
-			if gap > paraGap || math.Abs(l.size-prev.size) > 0.15*prev.size || listMarker(t) > 0 || pdfLineBreakByChoice(lines, prev, l) {
+			if gap > paraGap || math.Abs(l.size-prev.size) > 0.15*prev.size || listMarker(t) > 0 || pdfLineBreakByChoice(edges, prev, l) {
 				flush()
 			}
 		}
@@ -377,16 +378,11 @@ func pdfPageBlocks(glyphs []pdfGlyph) []Block {
 // between list items whose bullets are drawn rather than written
 // (Chromium's), or at a paragraph's end. The right edge is the farthest any
 // line starting no further right reaches, which keeps columns apart.
-func pdfLineBreakByChoice(lines []*pdfLine, prev, l *pdfLine) bool {
+func pdfLineBreakByChoice(edges pdfEdges, prev, l *pdfLine) bool {
 	if strings.HasSuffix(prev.text.String(), "-") || l.x0 > prev.x0+prev.size {
 		return false
 	}
-	right := prev.xEnd
-	for _, o := range lines {
-		if o.x0 <= prev.x0+prev.size {
-			right = math.Max(right, o.xEnd)
-		}
-	}
+	right := max(prev.xEnd, edges.rightOf(prev.x0+prev.size))
 	word := l.wordEnd - l.x0
 	if r, _ := utf8.DecodeRuneInString(l.text.String()); isWide(r) {
 		// CJK lines break anywhere, but not before closing punctuation:
@@ -394,6 +390,33 @@ func pdfLineBreakByChoice(lines []*pdfLine, prev, l *pdfLine) bool {
 		word = max(word, 2*l.size)
 	}
 	return prev.xEnd+0.3*l.size+word < right-0.5*l.size
+}
+
+// pdfEdges answers how far right the lines starting at or left of x reach.
+type pdfEdges struct {
+	x0    []float64 // line starts, ascending
+	reach []float64 // the farthest end of the lines up to each start
+}
+
+func newPDFEdges(lines []*pdfLine) pdfEdges {
+	sorted := append([]*pdfLine(nil), lines...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].x0 < sorted[j].x0 })
+	e := pdfEdges{x0: make([]float64, len(sorted)), reach: make([]float64, len(sorted))}
+	for i, l := range sorted {
+		e.x0[i], e.reach[i] = l.x0, l.xEnd
+		if i > 0 {
+			e.reach[i] = max(e.reach[i], e.reach[i-1])
+		}
+	}
+	return e
+}
+
+func (e pdfEdges) rightOf(x float64) float64 {
+	n := sort.Search(len(e.x0), func(i int) bool { return e.x0[i] > x })
+	if n == 0 {
+		return math.Inf(-1)
+	}
+	return e.reach[n-1]
 }
 
 // joinPDFLines joins the lines of a paragraph, mending words hyphenated

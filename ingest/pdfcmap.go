@@ -40,7 +40,7 @@ type pdfCIDRange struct {
 const (
 	pdfCMapSpan       = 256     // ranges this long or shorter are expanded into the maps
 	pdfCMapMaxEntries = 1 << 18 // map entries kept of one CMap; a 2-byte code space has 65,536
-	pdfCMapMaxRanges  = 4096    // long ranges kept of one CMap
+	pdfCMapMaxRanges  = 256     // long ranges kept of one CMap: each glyph's lookup may scan them
 	pdfCMapMaxOps     = 1 << 20 // operands on the stack between two operators
 )
 

@@ -329,7 +329,14 @@ func cidWidths(w pdf.Value) (map[uint32]float64, []pdfCIDWidth) {
 			if last < int64(first) {
 				return m, rng
 			}
-			rng = append(rng, pdfCIDWidth{first, uint32(last), w.Index(i + 2).Float64()})
+			width := w.Index(i + 2).Float64()
+			if last-int64(first) < pdfCMapSpan {
+				for c := first; int64(c) <= last && len(m) < pdfCMapMaxEntries; c++ {
+					m[c] = width
+				}
+			} else {
+				rng = append(rng, pdfCIDWidth{first, uint32(last), width})
+			}
 			i += 3
 		default:
 			return m, rng
