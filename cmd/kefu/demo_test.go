@@ -220,7 +220,9 @@ func TestSelfCalibratedShopExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	faq := shopAnswers(t)
-	plain := func(r kefu.Route) bool { return r == kefu.RouteFAQ || r == kefu.RouteExtractive || r == kefu.RouteGenerated }
+	plain := func(r kefu.Route) bool {
+		return r == kefu.RouteFAQ || r == kefu.RouteExtractive || r == kefu.RouteGenerated
+	}
 	ask := func(q string) *kefu.Answer {
 		t.Helper()
 		ans, err := svc.Ask(context.Background(), kefu.AskRequest{KB: "shop", Question: q}, nil)
