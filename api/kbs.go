@@ -102,7 +102,7 @@ func mergeSettings(set *kefu.KBSettings, raw json.RawMessage) error {
 
 func (s *Server) createKB(c *fiber.Ctx) error {
 	var req KBRequest
-	if err := decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
+	if err := s.decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
 		return err
 	}
 	if !principalOf(c).allows(req.Name) {
@@ -130,7 +130,7 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 
 func (s *Server) updateKB(c *fiber.Ctx) error {
 	var req KBRequest
-	if err := decode(c, &req, `{"description"?, "settings"?}`); err != nil {
+	if err := s.decode(c, &req, `{"description"?, "settings"?}`); err != nil {
 		return err
 	}
 	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
