@@ -142,25 +142,31 @@ func FuzzChatCompletionRequest(f *testing.F) {
 }
 
 // FuzzMergeSettings: settings sent by a client either merge into valid
-// JSON settings or are refused with EINVALID; the stored LLM key survives
-// the redaction placeholder.
+// JSON settings or are refused with EINVALID (EFORBIDDEN for a base_url at
+// an internal host); the stored LLM key survives the redaction placeholder
+// and never goes with another base_url.
 func FuzzMergeSettings(f *testing.F) {
 	f.Add([]byte(`{"threshold":0.9,"chunking":{"max_tokens":128}}`))
 	f.Add([]byte(`{"llm":{"api_key":"********","model":"m"}}`))
 	f.Add([]byte(`{"sensitive_words":["退款"],"fusion":{"method":"rrf"}}`))
 	f.Add([]byte(`{"treshold":1}`))
+	f.Add([]byte(`{"llm":{"base_url":"https://evil.example/v1"}}`))
+	f.Add([]byte(`{"llm":{"base_url":"file:///etc/passwd","api_key":"********"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		set := kefu.DefaultSettings()
 		set.LLM = &kefu.LLMSettings{BaseURL: "http://x/v1", APIKey: "sk-kept"}
-		err := mergeSettings(&set, raw)
+		err := mergeSettings(&set, raw, nil)
 		if err != nil {
-			if kefu.ErrorCode(err) != kefu.EINVALID {
-				t.Fatalf("code %s: %v", kefu.ErrorCode(err), err)
+			if code := kefu.ErrorCode(err); code != kefu.EINVALID && code != kefu.EFORBIDDEN {
+				t.Fatalf("code %s: %v", code, err)
 			}
 			return
 		}
 		if set.LLM != nil && set.LLM.APIKey == RedactedKey {
 			t.Fatal("the placeholder replaced the stored key")
+		}
+		if set.LLM != nil && set.LLM.APIKey == "sk-kept" && set.LLM.BaseURL != "http://x/v1" {
+			t.Fatalf("the stored key goes to %q", set.LLM.BaseURL)
 		}
 		if _, err := json.Marshal(set); err != nil {
 			t.Fatal(err)

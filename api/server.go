@@ -70,6 +70,9 @@ type Config struct {
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (chat widgets); none by default, "*" for any.
 	CORSOrigins []string
+	// LLMHosts are where a KB's settings.llm.base_url may point; nil allows
+	// public hosts only (kefu.LLMHosts).
+	LLMHosts *kefu.LLMHosts
 
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.
