@@ -141,16 +141,17 @@ type node struct {
 // them.
 func (u *unigram) tokenize(ids []int, word string, limit int) ([]int, error) {
 	if !u.byMeta {
-		return u.viterbi(ids, word)
+		ids, _, err := u.viterbi(ids, word, 0)
+		return ids, err
 	}
 	var err error
+	score := 0.0
 	for word != "" && (limit <= 0 || len(ids) < limit) {
-		next := strings.Index(word[1:], metaSpace) // the next ▁ but one at the start
-		if next < 0 {
-			return u.viterbi(ids, word)
+		next := strings.Index(word[1:], metaSpace) + 1 // the next ▁ but one at the start
+		if next == 0 {
+			next = len(word)
 		}
-		next++
-		if ids, err = u.viterbi(ids, word[:next]); err != nil {
+		if ids, score, err = u.viterbi(ids, word[:next], score); err != nil {
 			return nil, err
 		}
 		word = word[next:]
@@ -158,16 +159,20 @@ func (u *unigram) tokenize(ids []int, word string, limit int) ([]int, error) {
 	return ids, nil
 }
 
-// viterbi appends the ids of the best segmentation of s.
-func (u *unigram) viterbi(ids []int, s string) ([]int, error) {
+// viterbi appends the ids of the best segmentation of s and returns its
+// score plus base. base is the score of the best path up to s when s is a
+// piece of a longer word: the sums are then added in the order the whole
+// word's lattice adds them, so ties between equal-scoring paths break the
+// same way, to the last bit.
+func (u *unigram) viterbi(ids []int, s string, base float64) ([]int, float64, error) {
 	if s == "" {
-		return ids, nil
+		return ids, base, nil
 	}
 	lattice := make([]node, len(s)+1)
 	for i := range lattice {
 		lattice[i].start = -1
 	}
-	lattice[0].start = 0
+	lattice[0].start, lattice[0].score = 0, base
 	for at := 0; at < len(s); {
 		_, charLen := utf8.DecodeRuneInString(s[at:])
 		base := lattice[at].score
@@ -191,7 +196,7 @@ func (u *unigram) viterbi(ids []int, s string) ([]int, error) {
 		}
 		if !single {
 			if u.unk < 0 {
-				return nil, kefu.Errorf(kefu.EINVALID, "tokenizer: a character has no piece and the vocabulary no unknown token")
+				return nil, 0, kefu.Errorf(kefu.EINVALID, "tokenizer: a character has no piece and the vocabulary no unknown token")
 			}
 			if n := &lattice[at+charLen]; n.start < 0 || base+u.unkScore > n.score {
 				n.score, n.start, n.id = base+u.unkScore, int32(at), int32(u.unk)
@@ -217,13 +222,13 @@ func (u *unigram) viterbi(ids []int, s string) ([]int, error) {
 		var err error
 		at := len(ids)
 		if ids, err = u.appendUnknown(ids, s[start:end]); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		slices.Reverse(ids[at:]) // byte fallback: several ids
 		end = start
 	}
 	slices.Reverse(ids[first:])
-	return ids, nil
+	return ids, lattice[len(s)].score, nil
 }
 
 // appendUnknown appends the id of a run of unknowns on the best path, as
