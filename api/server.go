@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -69,6 +70,9 @@ type Config struct {
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (chat widgets); none by default, "*" for any.
 	CORSOrigins []string
+	// LLMHosts are where a KB's settings.llm.base_url may point; nil allows
+	// public hosts only (kefu.LLMHosts).
+	LLMHosts *kefu.LLMHosts
 
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.
@@ -138,15 +142,18 @@ func New(cfg Config) *Server {
 		// in ingest jobs, streams and metric labels. Immutable copies them.
 		Immutable:   true,
 		JSONEncoder: marshalJSON,
-		// Fiber's limit is the largest body of any route (uploads, plus room
-		// for the multipart framing); checkBodyLimit applies the smaller
-		// JSON limit to the other routes.
-		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit+64<<10),
-		ErrorHandler:          s.errorHandler,
-		DisableStartupMessage: true,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Handlers run once the headers are in; Server.body reads the body
+		// through the route's limit (body.go). fasthttp applies no limit to
+		// a streamed body, so Fiber's BodyLimit is not set.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 s.errorHandler,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
+	s.app.Server().HeaderReceived = headerReceived
+	s.app.Use(s.drainBody)
 	s.app.Use(s.requestID)
 	s.app.Use(s.observe)
 	s.app.Use(recover.New()) // inside observe: a panic is counted and logged as a 500
@@ -175,14 +182,12 @@ func New(cfg Config) *Server {
 }
 
 // route is one entry of the route table: the scope a key needs ("" for a
-// public route), whether the WebSocket's ?access_token= is accepted, and
-// whether the body is an upload (UploadLimit instead of BodyLimit).
+// public route) and whether the WebSocket's ?access_token= is accepted.
 type route struct {
 	method, path string
 	scope        kefu.Scope
 	handler      fiber.Handler
 	tokenInQuery bool
-	upload       bool
 }
 
 // table lists every route of the API in one place, with the scope it needs.
@@ -204,7 +209,7 @@ func (s *Server) table() []route {
 		{method: patch, path: "/v1/kbs/:kb", scope: adm, handler: s.updateKB},
 		{method: del, path: "/v1/kbs/:kb", scope: adm, handler: s.deleteKB},
 
-		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload, upload: true},
+		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload},
 		{method: get, path: "/v1/jobs/:id", scope: in, handler: s.getJob},
 		{method: get, path: "/v1/kbs/:kb/documents", scope: in, handler: s.listDocuments},
 		{method: get, path: "/v1/kbs/:kb/documents/:id", scope: in, handler: s.getDocument},
@@ -240,7 +245,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lingerListener{ln}) }
 
 // Shutdown stops accepting connections, lets requests and answers in flight
 // finish until ctx's deadline (ShutdownGrace when it has none), tells every
@@ -278,16 +283,13 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// guard refuses /v1 requests while the server starts and applies the JSON
-// body limit to every route but the upload.
+// guard refuses /v1 requests while the server starts. It reads no body:
+// handlers read theirs through Server.body, after authorize.
 func (s *Server) guard(r route) fiber.Handler {
 	v1 := strings.HasPrefix(r.path, "/v1/") && r.path != "/v1/auth"
 	return func(c *fiber.Ctx) error {
 		if v1 && !s.ready.Load() {
 			return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
-		}
-		if !r.upload && len(c.Body()) > s.cfg.BodyLimit {
-			return kefu.Errorf(kefu.ETOOLARGE, "request body over %d bytes", s.cfg.BodyLimit)
 		}
 		return c.Next()
 	}
@@ -322,6 +324,7 @@ type localKey int
 const (
 	localRequestID localKey = iota
 	localPrincipal
+	localBody // the *wireBody of a body being read
 )
 
 func requestID(c *fiber.Ctx) string {
@@ -369,9 +372,16 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// decode reads a JSON body into v.
-func decode(c *fiber.Ctx, v any, shape string) error {
-	body := c.Body()
+// decode reads a JSON body into v, through the JSON body limit.
+func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
+	r, err := s.body(c, s.jsonLimit())
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	if len(body) == 0 {
 		return kefu.Errorf(kefu.EINVALID, "empty body: send JSON %s", shape)
 	}

@@ -56,7 +56,7 @@ func runKB(ctx context.Context, args []string) error {
 			*kefu.KB
 			Stats      kefu.KBStats `json:"stats"`
 			Confidence string       `json:"confidence"`
-		}{kb, st, kb.Settings.Calibration.Summary()})
+		}{kb.Redacted(), st, kb.Settings.Calibration.Summary()})
 	case "create":
 		e, err := a.embedder(ctx, "")
 		if err != nil {

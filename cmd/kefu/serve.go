@@ -73,7 +73,15 @@ func runServe(ctx context.Context, args []string) error {
 	metrics := api.NewMetrics()
 	oe := metrics.Embedder(e)
 	r := a.retriever(oe)
-	ans, err := a.answerer(r, answer.Options{LLM: llm.settings(), PolicyFile: *policy, Observer: answerObserver{metrics}})
+	global, err := llm.settings()
+	if err != nil {
+		return err
+	}
+	hosts, err := llm.hosts()
+	if err != nil {
+		return err
+	}
+	ans, err := a.answerer(r, answer.Options{LLM: global, KBHosts: hosts, PolicyFile: *policy, Observer: answerObserver{metrics}})
 	if err != nil {
 		return err
 	}
@@ -95,7 +103,7 @@ func runServe(ctx context.Context, args []string) error {
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
 		Keys: a.store, AnswerLog: a.store, Reports: a.store, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
-		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 	}
 	srv := api.New(cfg)
 
