@@ -8,6 +8,7 @@ var (
 	scanKernel = scanGeneric
 	codeKernel = scanCodesGeneric
 	readKernel = readGeneric
+	readStreams = readStreamsGeneric
 )
 
 // Dot returns the dot product of a and b, which must have the same length;
@@ -21,9 +22,17 @@ func Dot(a, b []float32) float32 {
 	return dotKernel(a, b)
 }
 
-// Kernel names the implementation in use: "avx512", "avx2" or "generic".
+// Kernel names the implementation in use: "avx512-vnni", "avx512", "avx2"
+// or "generic".
 func Kernel() string { return kernelName }
 
-// Sum returns the sum of buf's elements, read with the kernel's widest
-// loads and little other work: the memory-read probe of the benchmarks.
+// Sum returns the sum of buf's elements, read front to back with the
+// kernel's widest loads and little other work: one stream, the access
+// pattern of the exact scan.
 func Sum(buf []float32) float32 { return readKernel(buf) }
+
+// SumStreams returns the sum of buf's elements, read as streams (2, 4 or 8;
+// other values read one) equal parts side by side: the read-bandwidth
+// probe of the benchmarks, STREAM's way of keeping several independent
+// streams of wide loads in flight.
+func SumStreams(buf []float32, streams int) float32 { return readStreams(buf, streams) }

@@ -15,6 +15,9 @@ type kernelSet struct {
 	scan func(q, rows, out []float32)
 	code func(q []int8, codes []uint8, stride int, out []int32)
 	read func(buf []float32) float32
+	// streams is SumStreams's kernel.
+	streams func(buf []float32, streams int) float32
+	qmax int32 // the query range code takes
 }
 
 // refDot is the dot product in float64 and the sum of |a_i·b_i|, the scale
@@ -46,7 +49,7 @@ func offsetSlice(rng *rand.Rand, n, off int) []float32 {
 }
 
 func TestKernelIsSelected(t *testing.T) {
-	want := map[string]bool{"avx512": true, "avx2": true, "generic": true}
+	want := map[string]bool{"avx512-vnni": true, "avx512": true, "avx2": true, "generic": true}
 	if !want[Kernel()] {
 		t.Fatalf("Kernel() = %q", Kernel())
 	}
@@ -143,7 +146,7 @@ func TestCodeKernelIsExact(t *testing.T) {
 			stride := codeStride(dim)
 			q := make([]int8, stride)
 			for i := range dim {
-				q[i] = int8(rng.IntN(2*queryMax+1) - queryMax)
+				q[i] = int8(rng.IntN(2*int(ks.qmax)+1) - int(ks.qmax))
 			}
 			codes := make([]uint8, n*stride+rng.IntN(64))
 			for i := range codes {
@@ -154,7 +157,7 @@ func TestCodeKernelIsExact(t *testing.T) {
 					codes[i] = 255
 				}
 				for i := range dim {
-					q[i] = queryMax
+					q[i] = int8(ks.qmax)
 				}
 			}
 			off := rng.IntN(len(codes) - n*stride + 1)
@@ -233,7 +236,7 @@ func FuzzDot(f *testing.F) {
 func TestReadKernelSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, ks := range kernelSets() {
-		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 1000, 4099} {
+		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 255, 256, 257, 1000, 1023, 4099, 8191} {
 			buf := make([]float32, n)
 			var want float64
 			for i := range buf {
@@ -242,6 +245,11 @@ func TestReadKernelSums(t *testing.T) {
 			}
 			if got := ks.read(buf); float64(got) != want {
 				t.Fatalf("%s: n=%d: sum %v, want %v", ks.name, n, got, want)
+			}
+			for _, s := range []int{0, 1, 2, 3, 4, 8, 9} {
+				if got := ks.streams(buf, s); float64(got) != want {
+					t.Fatalf("%s: n=%d, %d streams: sum %v, want %v", ks.name, n, s, got, want)
+				}
 			}
 		}
 	}

@@ -4,5 +4,5 @@ package vector
 
 // kernelSets returns the kernel sets of this build: the pure-Go ones.
 func kernelSets() []kernelSet {
-	return []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric}}
+	return []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric, readStreamsGeneric, queryMaxWide}}
 }
