@@ -156,7 +156,9 @@ func vectorCmd(ctx context.Context, args []string) error {
 	return output(*asJSON, rep, func() {
 		fmt.Printf("kernel %s, %d x %d float32\n", rep.Kernel, rep.N, rep.Dim)
 		fmt.Printf("  dot: %.1f ns (naive loop %.1f ns): %.1fx\n", rep.DotNs, rep.DotNaiveNs, rep.DotSpeedupVsNaive)
-		fmt.Printf("  exact scan: %.2f ms = %.1f GB/s of %.1f GB/s memory read bandwidth (%.0f%%)\n", rep.ScanMs, rep.ScanGBs, rep.MemReadGBs, 100*rep.ScanBandwidthShare)
+		fmt.Printf("  read bandwidth, best pass: 1 stream %.1f, 2 %.1f, 4 %.1f, 8 %.1f GB/s\n", rep.MemReadStreamsGBs[1], rep.MemReadStreamsGBs[2], rep.MemReadStreamsGBs[4], rep.MemReadStreamsGBs[8])
+		fmt.Printf("  exact scan: %.2f ms = %.1f GB/s median, %.1f GB/s best, of %.1f GB/s read bandwidth (best %.0f%%, median %.0f%%)\n",
+			rep.ScanMs, rep.ScanGBs, rep.ScanBestGBs, rep.MemReadGBs, 100*rep.ScanBandwidthShare, 100*rep.ScanMedianShare)
 		if rep.ChromemMs > 0 {
 			fmt.Printf("  chromem-go: %.2f ms: exact scan %.1fx faster\n", rep.ChromemMs, rep.ScanSpeedupVsChromem)
 		}

@@ -65,3 +65,19 @@ func readGeneric(buf []float32) float32 {
 	}
 	return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]
 }
+
+// readStreamsGeneric sums buf read as streams equal parts side by side, 64
+// bytes of each in turn.
+func readStreamsGeneric(buf []float32, streams int) float32 {
+	if streams < 2 || streams > 8 {
+		return readGeneric(buf)
+	}
+	part := len(buf) / streams &^ 15
+	var sum float32
+	for i := 0; i < part; i += 16 {
+		for s := range streams {
+			sum += readGeneric(buf[s*part+i : s*part+i+16])
+		}
+	}
+	return sum + readGeneric(buf[streams*part:])
+}
