@@ -3,11 +3,11 @@ package vector
 // The kernels in use, set at start-up by the build's init (kernel_simd.go on
 // GOEXPERIMENT=simd amd64 builds) from the CPU's features.
 var (
-	kernelName = "generic"
-	dotKernel  = dotGeneric
-	scanKernel = scanGeneric
-	codeKernel = scanCodesGeneric
-	readKernel = readGeneric
+	kernelName  = "generic"
+	dotKernel   = dotGeneric
+	scanKernel  = scanGeneric
+	codeKernel  = scanCodesGeneric
+	readKernel  = readGeneric
 	readStreams = readStreamsGeneric
 )
 

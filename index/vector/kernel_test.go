@@ -17,7 +17,7 @@ type kernelSet struct {
 	read func(buf []float32) float32
 	// streams is SumStreams's kernel.
 	streams func(buf []float32, streams int) float32
-	qmax int32 // the query range code takes
+	qmax    int32 // the query range code takes
 }
 
 // refDot is the dot product in float64 and the sum of |a_i·b_i|, the scale
