@@ -3,7 +3,7 @@
 //
 //	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2]   the embedding engine vs the plain integration
 //	kefu-bench vector  [--n 100000] [--dim 384]                            kernels, exact and int8 scans, chromem-go
-//	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N]                  HNSW recall and latency
+//	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N] [--data real] [--coder]   HNSW recall and latency
 //	kefu-bench search  [--chunks 100000] [--procs 1]                       hybrid search latency
 //	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
 //	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -172,19 +173,57 @@ func hnswCmd(ctx context.Context, args []string) error {
 	n := fs.Int("n", 1_000_000, "vectors")
 	dim := fs.Int("dim", 384, "dimensions")
 	ef := fs.Int("ef", 0, "ef at search (0: default)")
+	sweep := fs.String("ef-sweep", "", "more ef values to measure, comma-separated")
+	data := fs.String("data", "clusters", "clusters (synthetic) or real (sentences of ../shared embedded with --model, cached in .cache/kefu-bench)")
+	model := fs.String("model", "use-lite-en", "embedding model of --data real")
+	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	queries := fs.Int("queries", 0, "queries (default 200; with --data real every SciFact claim, 1,109)")
+	coder := fs.Bool("coder", false, "also measure github.com/coder/hnsw on the same vectors")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep, err := bench.HNSW(ctx, bench.HNSWOptions{N: *n, Dim: *dim, EfSearch: *ef})
+	var efs []int
+	for f := range strings.SplitSeq(*sweep, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			return kefu.Errorf(kefu.EINVALID, "--ef-sweep: %q is not a positive number", f)
+		}
+		efs = append(efs, v)
+	}
+	o := bench.HNSWOptions{N: *n, Dim: *dim, EfSearch: *ef, EfSweep: efs, Data: *data, Queries: *queries, Coder: *coder,
+		Real: bench.RealOptions{Model: *model, ORTLib: *ortLib, Log: logTo(*asJSON)}}
+	if *data == "real" && !flagSet(fs, "n") {
+		o.N = 0 // all of them
+	}
+	rep, err := bench.HNSW(ctx, o)
 	if err != nil {
 		return err
 	}
 	return output(*asJSON, rep, func() {
-		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d)\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch)
-		fmt.Printf("  recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
-		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20)
+		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d): %s\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch, rep.Data)
+		for _, p := range rep.Sweep {
+			fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms)
+		}
+		fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.EfSearch, rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
+		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB (graph %d MB)\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20, rep.GraphBytes>>20)
+		if c := rep.Coder; c != nil {
+			fmt.Printf("github.com/coder/hnsw %s (M %d): build %.1f s on 1 goroutine, graph heap %d MB\n", c.Version, c.M, c.BuildS, c.HeapBytes>>20)
+			for _, p := range c.Sweep {
+				fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms)
+			}
+		}
 	})
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func searchCmd(ctx context.Context, args []string) error {
