@@ -13,9 +13,9 @@ import (
 // CoderReport is github.com/coder/hnsw on the vectors and queries of an
 // HNSW run.
 type CoderReport struct {
-	Version string    `json:"version"`
-	M       int       `json:"m"`
-	BuildS  float64   `json:"build_s"` // one goroutine: its Add is not safe for concurrent use
+	Version string  `json:"version"`
+	M       int     `json:"m"`
+	BuildS  float64 `json:"build_s"` // one goroutine: its Add is not safe for concurrent use
 	// HeapBytes is the Go heap the graph adds (after a GC); the vectors
 	// are the benchmark's own slices, not copied.
 	HeapBytes uint64    `json:"heap_bytes"`

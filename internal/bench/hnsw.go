@@ -65,12 +65,12 @@ type HNSWReport struct {
 	ExactMs        float64   `json:"exact_ms"` // median exact scan, for scale
 	Sweep          []EfPoint `json:"ef_sweep,omitempty"`
 	// Coder is github.com/coder/hnsw on the same vectors and queries.
-	Coder *CoderReport `json:"coder_hnsw,omitempty"`
-	BuildS         float64   `json:"build_s"`      // from vector.FromRows (bookkeeping, quantisation) to the graph's going into use
-	MemoryBytes    int64     `json:"memory_bytes"` // vectors + graph + bookkeeping (Index.MemoryBytes)
-	GraphBytes     int64     `json:"graph_bytes"`
-	HeapBytes      uint64    `json:"heap_bytes"` // Go heap in use after the build
-	Data           string    `json:"data"`
+	Coder       *CoderReport `json:"coder_hnsw,omitempty"`
+	BuildS      float64      `json:"build_s"`      // from vector.FromRows (bookkeeping, quantisation) to the graph's going into use
+	MemoryBytes int64        `json:"memory_bytes"` // vectors + graph + bookkeeping (Index.MemoryBytes)
+	GraphBytes  int64        `json:"graph_bytes"`
+	HeapBytes   uint64       `json:"heap_bytes"` // Go heap in use after the build
+	Data        string       `json:"data"`
 }
 
 // HNSW builds an HNSW index over clustered synthetic unit vectors and

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kefu-dev/kefu"
@@ -91,7 +93,7 @@ func RealVectors(ctx context.Context, o RealOptions) (*RealSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	texts, sources, err := realTexts(ctx, tok)
+	texts, sources, err := memoTexts(ctx, spec.Dir, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +315,31 @@ func realTexts(ctx context.Context, tok *embed.Tokenizer) ([]string, map[string]
 	rand.New(rand.NewPCG(2026, 14)).Shuffle(len(texts), func(i, j int) { texts[i], texts[j] = texts[j], texts[i] })
 	return texts, sources, nil
 }
+
+// memoTexts is realTexts, computed once per model folder in a process.
+func memoTexts(ctx context.Context, dir string, tok *embed.Tokenizer) ([]string, map[string]int, error) {
+	textsMu.Lock()
+	defer textsMu.Unlock()
+	if m, ok := textsMemo[dir]; ok {
+		return slices.Clone(m.texts), maps.Clone(m.sources), nil
+	}
+	texts, sources, err := realTexts(ctx, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	textsMemo[dir] = memo{texts, sources}
+	return slices.Clone(texts), maps.Clone(sources), nil
+}
+
+type memo struct {
+	texts   []string
+	sources map[string]int
+}
+
+var (
+	textsMu   sync.Mutex
+	textsMemo = map[string]memo{}
+)
 
 var clauseBreak = regexp.MustCompile(`[;:,()]\s+`)
 
