@@ -111,6 +111,8 @@ func embedCmd(ctx context.Context, args []string) error {
 	minTok := fs.Int("min-tokens", 8, "shortest text, in the model's tokens (the longest fills the model)")
 	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
 	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
+	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; npm ci --ignore-scripts in tests/nodeort first)")
+	nodeScript := fs.String("node-script", bench.DefaultNodeScript(), "the Node.js baseline's script")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -127,8 +129,11 @@ func embedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := bench.Embed(ctx, spec, texts, bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds,
-		Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}})
+	eo := bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds, Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}}
+	if *node {
+		eo.NodeScript = *nodeScript
+	}
+	rep, err := bench.Embed(ctx, spec, texts, eo)
 	if err != nil {
 		return err
 	}
@@ -138,6 +143,10 @@ func embedCmd(ctx context.Context, args []string) error {
 		fmt.Printf("  padded batches of %d in input order:                        %7.1f texts/s %8.0f tokens/s\n", rep.PaddedBatch, rep.PaddedTextsPerS, rep.PaddedTokensPerS)
 		fmt.Printf("  one text per run:                                           %7.1f texts/s %8.0f tokens/s\n", rep.SingleTextsPerS, rep.SingleTokensPerS)
 		fmt.Printf("  engine vs padded %.2fx, vs one-by-one %.2fx; time outside ORT %.1f%%\n", rep.RatioVsPadded, rep.RatioVsSingle, 100*rep.OutsideORTShare)
+		if nd := rep.Node; nd != nil {
+			fmt.Printf("  onnxruntime-node, length-sorted batches of %d, %s: %7.1f texts/s (tokenising excluded); engine %.2fx; max |diff| %.2g\n",
+				nd.Batch, nd.Layout, nd.TextsPerS, nd.RatioEngineVsNode, nd.MaxAbsDiff)
+		}
 	})
 }
 
