@@ -173,6 +173,9 @@ func vectorCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  chromem-go: %.2f ms: exact scan %.1fx faster\n", rep.ChromemMs, rep.ScanSpeedupVsChromem)
 		}
 		fmt.Printf("  int8 + rescoring: %.2f ms, %.1fx float32, recall@10 %.4f\n", rep.Int8Ms, rep.Int8SpeedupVsF32, rep.Int8RecallAt10)
+		if rep.Int8PrevKernel != "" {
+			fmt.Printf("  int8 with the %s kernel: %.2f ms (%s %.2fx)\n", rep.Int8PrevKernel, rep.Int8PrevMs, rep.Kernel, rep.Int8SpeedupVsPrev)
+		}
 		fmt.Printf("  load %.1f ms for %d MB\n", rep.LoadMs, rep.FileBytes>>20)
 	})
 }

@@ -1,7 +1,27 @@
 package vector
 
-// The kernels in use, set at start-up by the build's init (kernel_simd.go on
-// GOEXPERIMENT=simd amd64 builds) from the CPU's features.
+import (
+	"fmt"
+	"slices"
+)
+
+// kernelSet is one implementation of the kernels.
+type kernelSet struct {
+	name    string
+	dot     func(a, b []float32) float32
+	scan    func(q, rows, out []float32)
+	code    func(q []int8, codes []uint8, stride int, out []int32)
+	read    func(buf []float32) float32
+	streams func(buf []float32, streams int) float32
+	qmax    int32 // the query codes' range code takes without overflow
+}
+
+// kernelSets are the sets this build and CPU can run, best last: the
+// generic one, then those kernel_simd.go's init adds from the CPU's
+// features (and switches to).
+var kernelSets = []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric, readStreamsGeneric, queryMaxWide}}
+
+// The kernels in use: the generic ones until an init calls use.
 var (
 	kernelName  = "generic"
 	dotKernel   = dotGeneric
@@ -10,6 +30,34 @@ var (
 	readKernel  = readGeneric
 	readStreams = readStreamsGeneric
 )
+
+func use(ks kernelSet) {
+	kernelName, dotKernel, scanKernel, codeKernel, readKernel, readStreams = ks.name, ks.dot, ks.scan, ks.code, ks.read, ks.streams
+	queryMax = ks.qmax
+}
+
+// Kernels names the kernel sets this build and CPU can run, the one
+// chosen at start-up (the best) last.
+func Kernels() []string {
+	var names []string
+	for _, ks := range kernelSets {
+		names = append(names, ks.name)
+	}
+	return names
+}
+
+// UseKernel switches every index of the process to the named kernel set:
+// for benchmarks that compare kernels in one run. It must not be called
+// while anything searches or adds; stored codes do not depend on the
+// kernel.
+func UseKernel(name string) error {
+	i := slices.IndexFunc(kernelSets, func(ks kernelSet) bool { return ks.name == name })
+	if i < 0 {
+		return fmt.Errorf("vector: kernel %q is not one of %v", name, Kernels())
+	}
+	use(kernelSets[i])
+	return nil
+}
 
 // Dot returns the dot product of a and b, which must have the same length;
 // it uses SIMD when the build and the CPU allow. NaN in gives NaN out, like

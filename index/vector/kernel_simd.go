@@ -13,18 +13,18 @@ import (
 // tails are copied to a local array first (archsimd's masked slice loads
 // build a pointer past the slice, which -race's checkptr rejects).
 
+// init adds the sets this CPU can run, best last, and uses the last.
 func init() {
-	switch {
-	case archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI():
-		kernelName, dotKernel, scanKernel, codeKernel, readKernel = "avx512-vnni", dotAVX512, scanAVX512, scanCodesVNNI, readAVX512
-		queryMax = queryMaxWide
-		readStreams = readStreamsAVX512
-	case archsimd.X86.AVX512():
-		kernelName, dotKernel, scanKernel, codeKernel, readKernel = "avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512
-		readStreams = readStreamsAVX512
-	case archsimd.X86.AVX2() && archsimd.X86.FMA():
-		kernelName, dotKernel, scanKernel, codeKernel, readKernel = "avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		kernelSets = append(kernelSets, kernelSet{"avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2, readStreamsGeneric, queryMaxSat})
 	}
+	if archsimd.X86.AVX512() {
+		kernelSets = append(kernelSets, kernelSet{"avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512, readStreamsAVX512, queryMaxSat})
+		if archsimd.X86.AVX512VNNI() {
+			kernelSets = append(kernelSets, kernelSet{"avx512-vnni", dotAVX512, scanAVX512, scanCodesVNNI, readAVX512, readStreamsAVX512, queryMaxWide})
+		}
+	}
+	use(kernelSets[len(kernelSets)-1])
 }
 
 func f16(p unsafe.Pointer, i int) archsimd.Float32x16 {

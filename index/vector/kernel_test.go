@@ -8,18 +8,6 @@ import (
 	"github.com/kefu-dev/kefu/internal/vecmath"
 )
 
-// kernelSet is one implementation of the kernels, for the agreement tests.
-type kernelSet struct {
-	name string
-	dot  func(a, b []float32) float32
-	scan func(q, rows, out []float32)
-	code func(q []int8, codes []uint8, stride int, out []int32)
-	read func(buf []float32) float32
-	// streams is SumStreams's kernel.
-	streams func(buf []float32, streams int) float32
-	qmax    int32 // the query range code takes
-}
-
 // refDot is the dot product in float64 and the sum of |a_i·b_i|, the scale
 // of its rounding error.
 func refDot(a, b []float32) (dot, mag float64) {
@@ -53,12 +41,12 @@ func TestKernelIsSelected(t *testing.T) {
 	if !want[Kernel()] {
 		t.Fatalf("Kernel() = %q", Kernel())
 	}
-	t.Logf("kernel %s; tested sets %d", Kernel(), len(kernelSets()))
+	t.Logf("kernel %s; tested sets %d", Kernel(), len(kernelSets))
 }
 
 func TestDotAgreesWithReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for trial := range 3000 {
 			n := rng.IntN(2001)
 			if trial < 100 {
@@ -78,7 +66,7 @@ func TestDotNaNAndInf(t *testing.T) {
 	inf := float32(math.Inf(1))
 	nan := float32(math.NaN())
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for _, n := range []int{1, 7, 16, 17, 63, 64, 65, 384, 1000} {
 			for range 20 {
 				i, j := rng.IntN(n), rng.IntN(n)
@@ -115,7 +103,7 @@ func TestDotNaNAndInf(t *testing.T) {
 
 func TestScanAgreesWithDot(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for range 300 {
 			dim, n := 1+rng.IntN(700), rng.IntN(40)
 			if rng.IntN(3) == 0 {
@@ -137,7 +125,7 @@ func TestScanAgreesWithDot(t *testing.T) {
 
 func TestCodeKernelIsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for trial := range 200 {
 			dim, n := 1+rng.IntN(1100), rng.IntN(30)
 			if trial < 8 { // the widths with kernels of their own, and neighbours
@@ -235,7 +223,7 @@ func FuzzDot(f *testing.F) {
 
 func TestReadKernelSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 255, 256, 257, 1000, 1023, 4099, 8191} {
 			buf := make([]float32, n)
 			var want float64
@@ -262,4 +250,37 @@ func dotNaive(a, b []float32) float32 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// Every kernel set finds the exact top 10 by the int8 scan with rescoring,
+// and UseKernel switches to each by name and refuses unknown names.
+func TestUseKernel(t *testing.T) {
+	defer UseKernel(Kernel())
+	if err := UseKernel("avx1024"); err == nil {
+		t.Fatal("UseKernel of an unknown set succeeded")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	ix, err := New(Options{Dim: 96, Mode: ModeInt8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		v := offsetSlice(rng, 96, 0)
+		vecmath.Normalize(v)
+		if err := ix.Add(uint32(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range Kernels() {
+		if err := UseKernel(name); err != nil || Kernel() != name {
+			t.Fatalf("UseKernel(%q): %v, in use %q", name, err, Kernel())
+		}
+		for range 20 {
+			q := offsetSlice(rng, 96, 0)
+			vecmath.Normalize(q)
+			if r := Recall(ix.SearchInt8(q, 10, nil), ix.SearchExact(q, 10, nil)); r < 1 {
+				t.Fatalf("%s: int8 recall@10 %.2f", name, r)
+			}
+		}
+	}
 }

@@ -28,7 +28,7 @@ const (
 
 // queryMax is the query codes' range, [-queryMax, queryMax], for the
 // kernel in use (set with it).
-var queryMax int32 = queryMaxSat
+var queryMax int32 = queryMaxWide
 
 // codeStride is the bytes a row of codes takes: dim rounded up to 64, so the
 // kernels need no tail; the padding is zero in the query.

@@ -76,6 +76,12 @@ type VectorReport struct {
 	Int8SpeedupVsF32 float64 `json:"int8_speedup_vs_f32"`
 	Int8RecallAt10   float64 `json:"int8_recall_at_10"` // against the exact search
 	Int8Rescored     int     `json:"int8_rescored"`     // labels rescored per query
+	// Int8Prev* are the int8 scan with the kernel set before the one in
+	// use (avx512's VPMADDUBSW when avx512-vnni is in use), same queries,
+	// same rounds.
+	Int8PrevKernel    string  `json:"int8_prev_kernel,omitempty"`
+	Int8PrevMs        float64 `json:"int8_prev_ms,omitempty"`
+	Int8SpeedupVsPrev float64 `json:"int8_speedup_vs_prev,omitempty"`
 
 	FileBytes int64   `json:"file_bytes"`
 	SaveMs    float64 `json:"save_ms"`
@@ -146,12 +152,17 @@ func Vector(ctx context.Context, o VectorOptions) (*VectorReport, error) {
 	// Exact and int8 scans, in rounds that each start with a pass of the
 	// bandwidth probe per stream count; the first round warms up.
 	exact := make([][]vector.Result, len(queries))
-	var scan, int8 []time.Duration
+	var scan, int8, prev []time.Duration
 	read := map[int]time.Duration{}
+	kernels := vector.Kernels()
+	if len(kernels) > 1 {
+		rep.Int8PrevKernel = kernels[len(kernels)-2]
+	}
+	defer vector.UseKernel(rep.Kernel)
 	var rec float64
 	for round := range 6 {
 		if round == 1 {
-			scan, int8, rec = scan[:0], int8[:0], 0
+			scan, int8, prev, rec = scan[:0], int8[:0], prev[:0], 0
 		}
 		for _, streams := range []int{1, 2, 4, 8} {
 			t0 := time.Now()
@@ -168,6 +179,17 @@ func Vector(ctx context.Context, o VectorOptions) (*VectorReport, error) {
 			t2 := time.Now()
 			scan, int8 = append(scan, t1.Sub(t0)), append(int8, t2.Sub(t1))
 			rec += vector.Recall(got, exact[i])
+			if rep.Int8PrevKernel != "" {
+				if err := vector.UseKernel(rep.Int8PrevKernel); err != nil {
+					return nil, err
+				}
+				t0 := time.Now()
+				ix.SearchInt8(q, 10, nil)
+				prev = append(prev, time.Since(t0))
+				if err := vector.UseKernel(rep.Kernel); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -190,6 +212,10 @@ func Vector(ctx context.Context, o VectorOptions) (*VectorReport, error) {
 	rep.Int8GBs = bytes / 4 / 1e9 / medianOf(int8).Seconds()
 	rep.Int8SpeedupVsF32 = rep.ScanMs / rep.Int8Ms
 	rep.Int8RecallAt10 = rec / float64(5*len(queries))
+	if len(prev) > 0 {
+		rep.Int8PrevMs = ms(medianOf(prev))
+		rep.Int8SpeedupVsPrev = rep.Int8PrevMs / rep.Int8Ms
+	}
 
 	// Save and load.
 	dir := o.Dir
