@@ -218,14 +218,14 @@ func hnswCmd(ctx context.Context, args []string) error {
 	return output(*asJSON, rep, func() {
 		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d): %s\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch, rep.Data)
 		for _, p := range rep.Sweep {
-			fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms)
+			fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (CPU %.3f / %.3f ms)\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms, p.CPUP50Ms, p.CPUP99Ms)
 		}
 		fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.EfSearch, rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
 		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB (graph %d MB)\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20, rep.GraphBytes>>20)
 		if c := rep.Coder; c != nil {
 			fmt.Printf("github.com/coder/hnsw %s (M %d): build %.1f s on 1 goroutine, graph heap %d MB\n", c.Version, c.M, c.BuildS, c.HeapBytes>>20)
 			for _, p := range c.Sweep {
-				fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms)
+				fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (CPU %.3f / %.3f ms)\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms, p.CPUP50Ms, p.CPUP99Ms)
 			}
 		}
 	})
@@ -260,7 +260,7 @@ func searchCmd(ctx context.Context, args []string) error {
 	}
 	return output(*asJSON, rep, func() {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
-		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms)\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50)
+		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms); CPU time p50 %.2f ms, p99 %.2f ms\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50, rep.CPUP50MS, rep.CPUP99MS)
 		fmt.Printf("  build %.1f s; reopening the store (vectors loaded, no re-embedding) %.2f s\n", rep.BuildS, rep.StartupS)
 	})
 }

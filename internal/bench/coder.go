@@ -55,20 +55,14 @@ func benchCoder(ctx context.Context, flat, qflat []float32, dim, m, efc int, efs
 	nq := len(qflat) / dim
 	for _, ef := range efs {
 		g.EfSearch = ef
-		lat := make([]float64, nq)
-		var rec float64
-		for i := range nq {
-			q := qflat[i*dim : (i+1)*dim]
-			t0 := time.Now()
-			nodes := g.Search(q, 10)
-			lat[i] = ms(time.Since(t0))
+		rep.Sweep = append(rep.Sweep, timeQueries(nq, func(i int) []vector.Result {
+			nodes := g.Search(qflat[i*dim:(i+1)*dim], 10)
 			got := make([]vector.Result, len(nodes))
 			for j, nd := range nodes {
 				got[j] = vector.Result{Label: nd.Key}
 			}
-			rec += vector.Recall(got, exact[i])
-		}
-		rep.Sweep = append(rep.Sweep, EfPoint{EfSearch: ef, RecallAt10: rec / float64(nq), P50Ms: pct(lat, 50), P99Ms: pct(lat, 99)})
+			return got
+		}, exact, ef))
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -47,6 +47,10 @@ type EfPoint struct {
 	RecallAt10 float64 `json:"recall_at_10"`
 	P50Ms      float64 `json:"p50_ms"`
 	P99Ms      float64 `json:"p99_ms"`
+	// CPU time of the searching thread, per query: the steadier figure on
+	// a shared machine.
+	CPUP50Ms float64 `json:"cpu_p50_ms"`
+	CPUP99Ms float64 `json:"cpu_p99_ms"`
 }
 
 // HNSWReport is HNSW's result. Queries run one after another on one
@@ -150,16 +154,9 @@ func HNSW(ctx context.Context, o HNSWOptions) (*HNSWReport, error) {
 	rep.ExactMs = ms(medianOf(exactT))
 	point := func(ef int) EfPoint {
 		ix.SetEfSearch(ef)
-		lat := make([]float64, o.Queries)
-		var rec float64
-		for i := range o.Queries {
-			q := qflat[i*o.Dim : (i+1)*o.Dim]
-			t0 := time.Now()
-			got := ix.Search(q, 10, nil)
-			lat[i] = ms(time.Since(t0))
-			rec += vector.Recall(got, exact[i])
-		}
-		return EfPoint{EfSearch: ef, RecallAt10: rec / float64(o.Queries), P50Ms: pct(lat, 50), P99Ms: pct(lat, 99)}
+		return timeQueries(o.Queries, func(i int) []vector.Result {
+			return ix.Search(qflat[i*o.Dim:(i+1)*o.Dim], 10, nil)
+		}, exact, ef)
 	}
 	for _, ef := range o.EfSweep {
 		rep.Sweep = append(rep.Sweep, point(ef))
@@ -183,4 +180,21 @@ func realSources(src map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, src[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// timeQueries runs search for each query on this thread and returns its
+// recall@10 against exact and the percentiles of wall and CPU time.
+func timeQueries(n int, search func(i int) []vector.Result, exact [][]vector.Result, ef int) EfPoint {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	lat, cpu := make([]float64, n), make([]float64, n)
+	var rec float64
+	for i := range n {
+		t0, c0 := time.Now(), threadCPU()
+		got := search(i)
+		cpu[i], lat[i] = ms(threadCPU()-c0), ms(time.Since(t0))
+		rec += vector.Recall(got, exact[i])
+	}
+	return EfPoint{EfSearch: ef, RecallAt10: rec / float64(n), P50Ms: pct(lat, 50), P99Ms: pct(lat, 99),
+		CPUP50Ms: pct(cpu, 50), CPUP99Ms: pct(cpu, 99)}
 }
