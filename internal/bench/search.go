@@ -31,13 +31,13 @@ type SearchOptions struct {
 // SearchReport is the result of Search: hybrid search latency with the
 // query embedding excluded (vectors are given).
 type SearchReport struct {
-	Chunks     int     `json:"chunks"`
-	Dim        int     `json:"dim"`
-	Queries    int     `json:"queries"`
-	P50MS      float64 `json:"p50_ms"`
-	P90MS      float64 `json:"p90_ms"`
-	P99MS      float64 `json:"p99_ms"`
-	Procs      int     `json:"procs"` // GOMAXPROCS while timing
+	Chunks  int     `json:"chunks"`
+	Dim     int     `json:"dim"`
+	Queries int     `json:"queries"`
+	P50MS   float64 `json:"p50_ms"`
+	P90MS   float64 `json:"p90_ms"`
+	P99MS   float64 `json:"p99_ms"`
+	Procs   int     `json:"procs"` // GOMAXPROCS while timing
 	// CPU time of the searching thread: the steadier figure on a shared
 	// machine (it leaves out the time other processes hold the core).
 	CPUP50MS   float64 `json:"cpu_p50_ms"`
