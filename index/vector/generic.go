@@ -44,6 +44,17 @@ func scanCodesGeneric(q []int8, codes []uint8, stride int, out []int32) {
 	}
 }
 
+// gatherWith returns the gather kernel of a set without one of its own: it
+// sets out[i] to the integer dot product of q with row ids[i] of codes (the
+// rows an HNSW hop scores), one row at a time with code; len(out) ≥ len(ids).
+func gatherWith(code func(q []int8, codes []uint8, stride int, out []int32)) func(q []int8, codes []uint8, stride int, ids []uint32, out []int32) {
+	return func(q []int8, codes []uint8, stride int, ids []uint32, out []int32) {
+		for i, id := range ids {
+			code(q, codes[int(id)*stride:int(id)*stride+stride], stride, out[i:i+1])
+		}
+	}
+}
+
 // readGeneric sums buf with eight accumulators: the memory-bandwidth probe
 // when no SIMD kernel is available.
 func readGeneric(buf []float32) float32 {

@@ -13,26 +13,32 @@ type kernelSet struct {
 	code    func(q []int8, codes []uint8, stride int, out []int32)
 	read    func(buf []float32) float32
 	streams func(buf []float32, streams int) float32
-	qmax    int32 // the query codes' range code takes without overflow
+	qmax    int32                                                                // the query codes' range code takes without overflow
+	gather  func(q []int8, codes []uint8, stride int, ids []uint32, out []int32) // nil: gatherWith(code)
 }
 
 // kernelSets are the sets this build and CPU can run, best last: the
 // generic one, then those kernel_simd.go's init adds from the CPU's
 // features (and switches to).
-var kernelSets = []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric, readStreamsGeneric, queryMaxWide}}
+var kernelSets = []kernelSet{{"generic", dotGeneric, scanGeneric, scanCodesGeneric, readGeneric, readStreamsGeneric, queryMaxWide, nil}}
 
 // The kernels in use: the generic ones until an init calls use.
 var (
-	kernelName  = "generic"
-	dotKernel   = dotGeneric
-	scanKernel  = scanGeneric
-	codeKernel  = scanCodesGeneric
-	readKernel  = readGeneric
-	readStreams = readStreamsGeneric
+	kernelName   = "generic"
+	dotKernel    = dotGeneric
+	scanKernel   = scanGeneric
+	codeKernel   = scanCodesGeneric
+	readKernel   = readGeneric
+	readStreams  = readStreamsGeneric
+	gatherKernel = gatherWith(scanCodesGeneric)
 )
 
 func use(ks kernelSet) {
 	kernelName, dotKernel, scanKernel, codeKernel, readKernel, readStreams = ks.name, ks.dot, ks.scan, ks.code, ks.read, ks.streams
+	gatherKernel = ks.gather
+	if gatherKernel == nil {
+		gatherKernel = gatherWith(ks.code)
+	}
 	queryMax = ks.qmax
 }
 

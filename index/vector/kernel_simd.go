@@ -16,12 +16,12 @@ import (
 // init adds the sets this CPU can run, best last, and uses the last.
 func init() {
 	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
-		kernelSets = append(kernelSets, kernelSet{"avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2, readStreamsGeneric, queryMaxSat})
+		kernelSets = append(kernelSets, kernelSet{"avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2, readStreamsGeneric, queryMaxSat, nil})
 	}
 	if archsimd.X86.AVX512() {
-		kernelSets = append(kernelSets, kernelSet{"avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512, readStreamsAVX512, queryMaxSat})
+		kernelSets = append(kernelSets, kernelSet{"avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512, readStreamsAVX512, queryMaxSat, nil})
 		if archsimd.X86.AVX512VNNI() {
-			kernelSets = append(kernelSets, kernelSet{"avx512-vnni", dotAVX512, scanAVX512, scanCodesVNNI, readAVX512, readStreamsAVX512, queryMaxWide})
+			kernelSets = append(kernelSets, kernelSet{"avx512-vnni", dotAVX512, scanAVX512, scanCodesVNNI, readAVX512, readStreamsAVX512, queryMaxWide, gatherVNNI})
 		}
 	}
 	use(kernelSets[len(kernelSets)-1])

@@ -284,3 +284,41 @@ func TestUseKernel(t *testing.T) {
 		}
 	}
 }
+
+// The gather kernels score scattered rows exactly.
+func TestGatherKernelIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, ks := range kernelSets {
+		gather := ks.gather
+		if gather == nil {
+			gather = gatherWith(ks.code)
+		}
+		for range 100 {
+			dim, rows := 1+rng.IntN(800), 1+rng.IntN(200)
+			stride := codeStride(dim)
+			q := make([]int8, stride)
+			for i := range dim {
+				q[i] = int8(rng.IntN(2*int(ks.qmax)+1) - int(ks.qmax))
+			}
+			codes := make([]uint8, rows*stride)
+			for i := range codes {
+				codes[i] = uint8(rng.IntN(256))
+			}
+			ids := make([]uint32, rng.IntN(40))
+			for i := range ids {
+				ids[i] = uint32(rng.IntN(rows))
+			}
+			out := make([]int32, len(ids))
+			gather(q, codes, stride, ids, out)
+			for i, id := range ids {
+				var want int32
+				for j := range stride {
+					want += int32(codes[int(id)*stride+j]) * int32(q[j])
+				}
+				if out[i] != want {
+					t.Fatalf("%s: dim %d, row %d: %d, want %d", ks.name, dim, id, out[i], want)
+				}
+			}
+		}
+	}
+}

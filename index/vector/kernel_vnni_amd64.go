@@ -28,3 +28,29 @@ func scanCodesVNNI(q []int8, codes []uint8, stride int, out []int32) {
 	codes = codes[:(n-1)*stride+w]
 	dotCodesVNNI(unsafe.SliceData(q), unsafe.SliceData(codes), stride, w, unsafe.SliceData(out), n)
 }
+
+// gatherCodesVNNI is kernel_vnni_amd64.s: out[i] = Σ_j codes[ids[i]·stride+j]·q[j]
+// for i < n and j < w, a positive multiple of 64, every row prefetched first.
+//
+//go:noescape
+func gatherCodesVNNI(q *int8, codes *uint8, stride, w int, ids *uint32, out *int32, n int)
+
+// gatherVNNI scores the rows ids of codes against q (gatherGeneric's
+// contract) with gatherCodesVNNI.
+func gatherVNNI(q []int8, codes []uint8, stride int, ids []uint32, out []int32) {
+	n, w := len(ids), len(q)
+	out = out[:n]
+	if n == 0 {
+		return
+	}
+	if w%64 != 0 || stride < w || w == 0 {
+		panic("vector: int8 query not a positive multiple of 64 bytes")
+	}
+	rows := uint32(len(codes) / stride)
+	for _, id := range ids {
+		if id >= rows {
+			panic("vector: gather of a row past the codes")
+		}
+	}
+	gatherCodesVNNI(unsafe.SliceData(q), unsafe.SliceData(codes), stride, w, unsafe.SliceData(ids), unsafe.SliceData(out), n)
+}

@@ -121,3 +121,63 @@ rowN:
 done:
 	VZEROUPPER
 	RET
+
+// func gatherCodesVNNI(q *int8, codes *uint8, stride, w int, ids *uint32, out *int32, n int)
+// out[i] = Σ_j codes[ids[i]*stride+j]·q[j] for i < n, j < w: the rows an
+// HNSW hop scores, scattered over the index. Every line of every row is
+// prefetched first, so their cache misses overlap instead of each row's
+// waiting for the one before.
+TEXT ·gatherCodesVNNI(SB), NOSPLIT, $0-56
+	MOVQ q+0(FP), SI
+	MOVQ codes+8(FP), DI
+	MOVQ stride+16(FP), BX
+	MOVQ w+24(FP), CX
+	MOVQ ids+32(FP), R9
+	MOVQ out+40(FP), DX
+	MOVQ n+48(FP), R8
+
+	XORQ R10, R10
+prefetch:
+	CMPQ   R10, R8
+	JGE    score
+	MOVL   (R9)(R10*4), R11
+	IMULQ  BX, R11
+	ADDQ   DI, R11
+	XORQ   AX, AX
+prefetchRow:
+	PREFETCHT0 (R11)(AX*1)
+	ADDQ       $64, AX
+	CMPQ       AX, CX
+	JLT        prefetchRow
+	INCQ       R10
+	JMP        prefetch
+
+score:
+	XORQ R10, R10
+scoreRow:
+	CMPQ   R10, R8
+	JGE    gdone
+	MOVL   (R9)(R10*4), R11
+	IMULQ  BX, R11
+	ADDQ   DI, R11
+	VPXORD Z4, Z4, Z4
+	XORQ   AX, AX
+scoreLoop:
+	VMOVDQU64 (R11)(AX*1), Z0
+	VPDPBUSD  (SI)(AX*1), Z0, Z4
+	ADDQ      $64, AX
+	CMPQ      AX, CX
+	JLT       scoreLoop
+	VEXTRACTI64X4 $1, Z4, Y8
+	VPADDD        Y8, Y4, Y4
+	VEXTRACTI128  $1, Y4, X8
+	VPADDD        X8, X4, X4
+	VPHADDD       X4, X4, X4
+	VPHADDD       X4, X4, X4
+	VMOVD         X4, (DX)(R10*4)
+	INCQ          R10
+	JMP           scoreRow
+
+gdone:
+	VZEROUPPER
+	RET
