@@ -33,7 +33,7 @@
 // few rows the search scores just those rows instead.
 //
 // The package holds the product's vector search only: the measurements of
-// `kefu-bench vector` and `kefu-bench hnsw` live in internal/bench, and use
-// SearchExact, SearchInt8, FromRows, SumStreams and UseKernel from here. It imports the root
-// (kefu) and internal/atomicfile, no other stage.
+// `kefu-bench vector` and `kefu-bench hnsw` live in internal/bench, and
+// use SearchExact, SearchInt8, FromRows, SumStreams and UseKernel from
+// here. It imports the root (kefu) and internal/atomicfile, no other stage.
 package vector
