@@ -89,22 +89,24 @@ func (ix *Index) sounds(sn *snap) *soundIndex {
 			if err != nil || d == nil {
 				continue
 			}
-			it := d.AutomatonIterator(&vellum.AlwaysMatch{}, nil, nil)
-			for {
-				e, err := it.Next()
-				if err != nil || e == nil {
-					break
-				}
-				w := e.Term
-				if seen[w] || strings.HasPrefix(w, bigramMark) || !allHan(w) {
-					continue
-				}
-				seen[w] = true
-				if n := utf8.RuneCountInString(w); n < 2 || n > maxHanWindow {
-					continue
-				}
-				if s := soundOf(w); s != "" {
-					si.words[s] = append(si.words[s], w)
+			for _, hr := range hanRanges {
+				it := d.AutomatonIterator(&vellum.AlwaysMatch{}, []byte(hr[0]), []byte(hr[1]))
+				for {
+					e, err := it.Next()
+					if err != nil || e == nil {
+						break
+					}
+					w := e.Term
+					if seen[w] || strings.HasPrefix(w, bigramMark) || !allHan(w) {
+						continue
+					}
+					seen[w] = true
+					if n := utf8.RuneCountInString(w); n < 2 || n > maxHanWindow {
+						continue
+					}
+					if s := soundOf(w); s != "" {
+						si.words[s] = append(si.words[s], w)
+					}
 				}
 			}
 		}
@@ -112,6 +114,14 @@ func (ix *Index) sounds(sn *snap) *soundIndex {
 	ix.soundIx.Store(si)
 	return si
 }
+
+// hanRanges are the key ranges of the terms dictionaries that hold every
+// word of Han characters with a reading: UTF-8 sorts as code points, so a
+// word lies in the range of its first character's block (CJK radicals to
+// the Unified Ideographs, the compatibility ideographs, the supplementary
+// planes' extensions). The pinyin index reads only these, skipping the
+// Latin words and marked bigrams that make most of a mixed vocabulary.
+var hanRanges = [][2]string{{"\u2e80", "\ua000"}, {"\uf900", "\ufb00"}, {"\U00020000", "\U00032400"}}
 
 func allHan(s string) bool {
 	for _, r := range s {
