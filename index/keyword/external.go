@@ -215,3 +215,12 @@ func (v *Vocabulary) fuzzy(word string) []string {
 	})
 	return out[:min(len(out), maxCorrections)]
 }
+
+// Indexed returns a query term as the index holds it: a character of a
+// Chinese word carries a mark that tells it from a one-character word.
+func Indexed(qt *kefu.QueryTerm) string {
+	if qt.Kind == kefu.TermPart {
+		return bigramMark + qt.Text
+	}
+	return qt.Text
+}
