@@ -1,0 +1,748 @@
+package qdranttest
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/qdrant/go-client/qdrant"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Delete deletes the selected points.
+func (ps points) Delete(ctx context.Context, r *qdrant.DeletePoints) (*qdrant.PointsOperationResponse, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	c.deletePoints(r.Points)
+	return done(), nil
+}
+
+func (c *collection) deletePoints(sel *qdrant.PointsSelector) {
+	for _, p := range c.selected(sel) {
+		delete(c.points, idKey(p.id))
+	}
+}
+
+// Get returns points by id, in the order asked, skipping missing ones.
+func (ps points) Get(ctx context.Context, r *qdrant.GetPoints) (*qdrant.GetResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	var out []*qdrant.RetrievedPoint
+	for _, id := range r.Ids {
+		if p, ok := c.points[idKey(id)]; ok {
+			out = append(out, &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(p.payload, r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
+		}
+	}
+	return &qdrant.GetResponse{Result: out}, nil
+}
+
+// SetPayload merges keys into the selected points' payloads.
+func (ps points) SetPayload(ctx context.Context, r *qdrant.SetPayloadPoints) (*qdrant.PointsOperationResponse, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	if r.Key != nil {
+		return nil, status.Error(codes.Unimplemented, "qdranttest: set_payload with a key")
+	}
+	c.setPayload(r.PointsSelector, r.Payload)
+	return done(), nil
+}
+
+func (c *collection) setPayload(sel *qdrant.PointsSelector, payload map[string]*qdrant.Value) {
+	for _, p := range c.selected(sel) {
+		np := make(map[string]*qdrant.Value, len(p.payload)+len(payload))
+		for k, v := range p.payload {
+			np[k] = v
+		}
+		for k, v := range payload {
+			np[k] = v
+		}
+		p.payload = np
+	}
+}
+
+// DeletePayload removes keys from the selected points' payloads.
+func (ps points) DeletePayload(ctx context.Context, r *qdrant.DeletePayloadPoints) (*qdrant.PointsOperationResponse, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	c.deletePayload(r.PointsSelector, r.Keys)
+	return done(), nil
+}
+
+func (c *collection) deletePayload(sel *qdrant.PointsSelector, keys []string) {
+	for _, p := range c.selected(sel) {
+		np := make(map[string]*qdrant.Value, len(p.payload))
+		for k, v := range p.payload {
+			np[k] = v
+		}
+		for _, k := range keys {
+			delete(np, k)
+		}
+		p.payload = np
+	}
+}
+
+// UpdateVectors replaces the named vectors given, keeping the others.
+func (ps points) UpdateVectors(ctx context.Context, r *qdrant.UpdatePointVectors) (*qdrant.PointsOperationResponse, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.updateVectors(r.Points, r.UpdateFilter); err != nil {
+		return nil, err
+	}
+	return done(), nil
+}
+
+func (c *collection) updateVectors(pvs []*qdrant.PointVectors, cond *qdrant.Filter) error {
+	parsed := make([]*point, len(pvs))
+	for i, pv := range pvs {
+		p, err := c.parsePoint(pv.Id, pv.Vectors, false)
+		if err != nil {
+			return err
+		}
+		if _, ok := c.points[idKey(pv.Id)]; !ok {
+			return status.Errorf(codes.NotFound, "Not found: No point with id %s found", idKey(pv.Id)[1:])
+		}
+		parsed[i] = p
+	}
+	for _, np := range parsed {
+		p := c.points[idKey(np.id)]
+		if cond != nil && !matchFilter(p, cond) {
+			continue
+		}
+		up := &point{id: p.id, payload: p.payload, dense: map[string][][]float32{}, sparse: map[string]sparseVec{}}
+		for k, v := range p.dense {
+			up.dense[k] = v
+		}
+		for k, v := range p.sparse {
+			up.sparse[k] = v
+		}
+		for k, v := range np.dense {
+			up.dense[k] = v
+		}
+		for k, v := range np.sparse {
+			up.sparse[k] = v
+		}
+		c.points[idKey(p.id)] = up
+	}
+	return nil
+}
+
+// UpdateBatch applies its operations in order; an operation that fails
+// stops the batch, leaving the earlier ones applied, as in Qdrant.
+func (ps points) UpdateBatch(ctx context.Context, r *qdrant.UpdateBatchPoints) (*qdrant.UpdateBatchResponse, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	var out []*qdrant.UpdateResult
+	for _, op := range r.Operations {
+		var err error
+		switch o := op.GetOperation().(type) {
+		case *qdrant.PointsUpdateOperation_Upsert:
+			err = c.upsert(o.Upsert.Points, o.Upsert.UpdateFilter)
+		case *qdrant.PointsUpdateOperation_DeletePoints_:
+			c.deletePoints(o.DeletePoints.Points)
+		case *qdrant.PointsUpdateOperation_SetPayload_:
+			if o.SetPayload.Key != nil {
+				err = status.Error(codes.Unimplemented, "qdranttest: set_payload with a key")
+			} else {
+				c.setPayload(o.SetPayload.PointsSelector, o.SetPayload.Payload)
+			}
+		case *qdrant.PointsUpdateOperation_DeletePayload_:
+			c.deletePayload(o.DeletePayload.PointsSelector, o.DeletePayload.Keys)
+		case *qdrant.PointsUpdateOperation_UpdateVectors_:
+			err = c.updateVectors(o.UpdateVectors.Points, o.UpdateVectors.UpdateFilter)
+		default:
+			err = status.Errorf(codes.Unimplemented, "qdranttest: batch operation %T", o)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &qdrant.UpdateResult{Status: qdrant.UpdateStatus_Completed})
+	}
+	return &qdrant.UpdateBatchResponse{Result: out}, nil
+}
+
+// Count counts the points that match the filter.
+func (ps points) Count(ctx context.Context, r *qdrant.CountPoints) (*qdrant.CountResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	for _, p := range c.points {
+		if r.Filter == nil || matchFilter(p, r.Filter) {
+			n++
+		}
+	}
+	return &qdrant.CountResponse{Result: &qdrant.CountResult{Count: n}}, nil
+}
+
+// Scroll pages through the matching points by id.
+func (ps points) Scroll(ctx context.Context, r *qdrant.ScrollPoints) (*qdrant.ScrollResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	if r.OrderBy != nil {
+		return nil, status.Error(codes.Unimplemented, "qdranttest: scroll with order_by")
+	}
+	limit := 10
+	if r.Limit != nil {
+		limit = int(*r.Limit)
+	}
+	keys := make([]string, 0, len(c.points))
+	for k, p := range c.points {
+		if r.Filter == nil || matchFilter(p, r.Filter) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	start := 0
+	if r.Offset != nil {
+		start = sort.SearchStrings(keys, idKey(r.Offset))
+	}
+	out := &qdrant.ScrollResponse{}
+	for i := start; i < len(keys); i++ {
+		if len(out.Result) == limit {
+			out.NextPageOffset = c.points[keys[i]].id
+			break
+		}
+		p := c.points[keys[i]]
+		out.Result = append(out.Result, &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(p.payload, r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
+	}
+	return out, nil
+}
+
+// Facet counts the points holding each value of an indexed keyword field.
+func (ps points) Facet(ctx context.Context, r *qdrant.FacetCounts) (*qdrant.FacetResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	if ix, ok := c.indexes[r.Key]; !ok || ix.DataType != qdrant.PayloadSchemaType_Keyword {
+		return nil, invalid("Index required but not found for \"%s\" of one of the following types: [keyword, integer, bool]", r.Key)
+	}
+	counts := map[string]uint64{}
+	for _, p := range c.points {
+		if r.Filter != nil && !matchFilter(p, r.Filter) {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, v := range lookup(p.payload, r.Key) {
+			if sv, ok := v.GetKind().(*qdrant.Value_StringValue); ok && !seen[sv.StringValue] {
+				seen[sv.StringValue] = true
+				counts[sv.StringValue]++
+			}
+		}
+	}
+	vals := make([]string, 0, len(counts))
+	for v := range counts {
+		vals = append(vals, v)
+	}
+	sort.Slice(vals, func(i, j int) bool {
+		if counts[vals[i]] != counts[vals[j]] {
+			return counts[vals[i]] > counts[vals[j]]
+		}
+		return vals[i] < vals[j]
+	})
+	limit := 10
+	if r.Limit != nil {
+		limit = int(*r.Limit)
+	}
+	out := &qdrant.FacetResponse{}
+	for _, v := range vals[:min(limit, len(vals))] {
+		out.Hits = append(out.Hits, &qdrant.FacetHit{Value: qdrant.NewFacetValue(v), Count: counts[v]})
+	}
+	return out, nil
+}
+
+// Query runs one query.
+func (ps points) Query(ctx context.Context, r *qdrant.QueryPoints) (*qdrant.QueryResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.query(r)
+	if err != nil {
+		return nil, err
+	}
+	return &qdrant.QueryResponse{Result: res}, nil
+}
+
+// QueryBatch runs several queries of one collection on one view of it.
+func (ps points) QueryBatch(ctx context.Context, r *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
+	s := ps.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, err := s.col(r.CollectionName)
+	if err != nil {
+		return nil, err
+	}
+	out := &qdrant.QueryBatchResponse{}
+	for _, q := range r.QueryPoints {
+		res, err := c.query(q)
+		if err != nil {
+			return nil, err
+		}
+		out.Result = append(out.Result, &qdrant.BatchResult{Result: res})
+	}
+	return out, nil
+}
+
+type scored struct {
+	p     *point
+	score float64
+}
+
+func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error) {
+	if len(r.Prefetch) > 0 {
+		return nil, status.Error(codes.Unimplemented, "qdranttest: prefetch")
+	}
+	near := r.GetQuery().GetNearest()
+	if near == nil {
+		return nil, status.Errorf(codes.Unimplemented, "qdranttest: query %T", r.GetQuery().GetVariant())
+	}
+	using := r.GetUsing()
+	limit := 10
+	if r.Limit != nil {
+		limit = int(*r.Limit)
+	}
+	var hits []scored
+	switch v := near.GetVariant().(type) {
+	case *qdrant.VectorInput_Sparse:
+		sp, ok := c.sparse[using]
+		if !ok {
+			return nil, invalid("Not existing vector name error: %s", using)
+		}
+		hits = c.sparseSearch(using, sp, v.Sparse, r.Filter)
+	case *qdrant.VectorInput_Dense:
+		q, err := c.denseQuery(using, [][]float32{v.Dense.Data})
+		if err != nil {
+			return nil, err
+		}
+		hits = c.denseSearch(using, q, r.Filter)
+	case *qdrant.VectorInput_MultiDense:
+		var qs [][]float32
+		for _, d := range v.MultiDense.Vectors {
+			qs = append(qs, d.Data)
+		}
+		q, err := c.denseQuery(using, qs)
+		if err != nil {
+			return nil, err
+		}
+		hits = c.denseSearch(using, q, r.Filter)
+	default:
+		return nil, status.Errorf(codes.Unimplemented, "qdranttest: query vector %T", v)
+	}
+	if r.ScoreThreshold != nil {
+		kept := hits[:0]
+		for _, h := range hits {
+			if h.score >= float64(*r.ScoreThreshold) {
+				kept = append(kept, h)
+			}
+		}
+		hits = kept
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return idKey(hits[i].p.id) < idKey(hits[j].p.id)
+	})
+	off := 0
+	if r.Offset != nil {
+		off = int(*r.Offset)
+	}
+	if off > len(hits) {
+		off = len(hits)
+	}
+	hits = hits[off:]
+	out := make([]*qdrant.ScoredPoint, 0, min(limit, len(hits)))
+	for _, h := range hits[:min(limit, len(hits))] {
+		out = append(out, &qdrant.ScoredPoint{Id: h.p.id, Score: float32(h.score), Payload: selectPayload(h.p.payload, r.WithPayload), Vectors: c.vectorsOut(h.p, r.WithVectors)})
+	}
+	return out, nil
+}
+
+func (c *collection) denseQuery(using string, qs [][]float32) ([][]float32, error) {
+	dp, ok := c.dense[using]
+	if !ok {
+		return nil, invalid("Not existing vector name error: %s", using)
+	}
+	if len(qs) > 1 && dp.MultivectorConfig == nil {
+		return nil, invalid("vector %q is not a multivector", using)
+	}
+	out := make([][]float32, len(qs))
+	for i, q := range qs {
+		if uint64(len(q)) != dp.Size {
+			return nil, invalid("Vector dimension error: expected dim: %d, got %d", dp.Size, len(q))
+		}
+		q = slicesClone(q)
+		if dp.Distance == qdrant.Distance_Cosine {
+			normalize(q)
+		}
+		out[i] = q
+	}
+	return out, nil
+}
+
+// denseSearch scores every matching point by exact similarity: a dense
+// vector by its dot product with the (normalised, for cosine) query, a
+// multivector by MaxSim, the sum over the query's vectors of the best dot
+// product with any of the point's.
+func (c *collection) denseSearch(using string, qs [][]float32, f *qdrant.Filter) []scored {
+	var out []scored
+	for _, p := range c.points {
+		vs, ok := p.dense[using]
+		if !ok || f != nil && !matchFilter(p, f) {
+			continue
+		}
+		var total float64
+		for _, q := range qs {
+			best := math.Inf(-1)
+			for _, v := range vs {
+				var d float32
+				for i := range q {
+					d += q[i] * v[i]
+				}
+				best = max(best, float64(d))
+			}
+			total += best
+		}
+		out = append(out, scored{p, total})
+	}
+	return out
+}
+
+// sparseSearch scores the matching points that share an index with the
+// query by the dot product, each index weighted by its idf when the vector
+// has the idf modifier.
+func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q *qdrant.SparseVector, f *qdrant.Filter) []scored {
+	weights := map[uint32]float64{}
+	for i, ix := range q.Indices {
+		if i < len(q.Values) {
+			weights[ix] += float64(q.Values[i])
+		}
+	}
+	if sp.GetModifier() == qdrant.Modifier_Idf {
+		n := float64(len(c.points))
+		df := map[uint32]float64{}
+		for _, p := range c.points {
+			for _, ix := range p.sparse[using].indices {
+				if _, ok := weights[ix]; ok {
+					df[ix]++
+				}
+			}
+		}
+		for ix, w := range weights {
+			weights[ix] = w * math.Log(1+(n-df[ix]+0.5)/(df[ix]+0.5))
+		}
+	}
+	var out []scored
+	for _, p := range c.points {
+		sv, ok := p.sparse[using]
+		if !ok {
+			continue
+		}
+		var score float64
+		hit := false
+		for i, ix := range sv.indices {
+			if w, ok := weights[ix]; ok {
+				score += w * float64(sv.values[i])
+				hit = true
+			}
+		}
+		if hit && (f == nil || matchFilter(p, f)) {
+			out = append(out, scored{p, score})
+		}
+	}
+	return out
+}
+
+func selectPayload(p map[string]*qdrant.Value, sel *qdrant.WithPayloadSelector) map[string]*qdrant.Value {
+	switch o := sel.GetSelectorOptions().(type) {
+	case *qdrant.WithPayloadSelector_Enable:
+		if o.Enable {
+			return p
+		}
+	case *qdrant.WithPayloadSelector_Include:
+		out := map[string]*qdrant.Value{}
+		for _, k := range o.Include.Fields {
+			if v, ok := p[k]; ok {
+				out[k] = v
+			}
+		}
+		return out
+	case *qdrant.WithPayloadSelector_Exclude:
+		out := map[string]*qdrant.Value{}
+		for k, v := range p {
+			out[k] = v
+		}
+		for _, k := range o.Exclude.Fields {
+			delete(out, k)
+		}
+		return out
+	}
+	return nil
+}
+
+func (c *collection) vectorsOut(p *point, sel *qdrant.WithVectorsSelector) *qdrant.VectorsOutput {
+	want := func(string) bool { return false }
+	switch o := sel.GetSelectorOptions().(type) {
+	case *qdrant.WithVectorsSelector_Enable:
+		want = func(string) bool { return o.Enable }
+	case *qdrant.WithVectorsSelector_Include:
+		want = func(n string) bool {
+			for _, x := range o.Include.Names {
+				if x == n {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	named := map[string]*qdrant.VectorOutput{}
+	for n, vs := range p.dense {
+		if !want(n) {
+			continue
+		}
+		if c.dense[n].MultivectorConfig != nil {
+			md := &qdrant.MultiDenseVector{}
+			for _, v := range vs {
+				md.Vectors = append(md.Vectors, &qdrant.DenseVector{Data: v})
+			}
+			named[n] = &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_MultiDense{MultiDense: md}}
+		} else {
+			named[n] = &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: vs[0]}}}
+		}
+	}
+	for n, sv := range p.sparse {
+		if want(n) {
+			named[n] = &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Sparse{Sparse: &qdrant.SparseVector{Indices: sv.indices, Values: sv.values}}}
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vectors{Vectors: &qdrant.NamedVectorsOutput{Vectors: named}}}
+}
+
+// lookup returns the values at a dotted key, arrays flattened: Qdrant
+// matches a condition on an array when any element matches.
+func lookup(p map[string]*qdrant.Value, key string) []*qdrant.Value {
+	cur := []*qdrant.Value{qdrant.NewValueFromFields(p)}
+	for _, part := range strings.Split(key, ".") {
+		var next []*qdrant.Value
+		for _, v := range cur {
+			if st := v.GetStructValue(); st != nil {
+				if x, ok := st.Fields[part]; ok {
+					next = append(next, x)
+				}
+			}
+		}
+		cur = next
+	}
+	var out []*qdrant.Value
+	for _, v := range cur {
+		if l := v.GetListValue(); l != nil {
+			out = append(out, l.Values...)
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func matchFilter(p *point, f *qdrant.Filter) bool {
+	for _, c := range f.Must {
+		if !matchCond(p, c) {
+			return false
+		}
+	}
+	for _, c := range f.MustNot {
+		if matchCond(p, c) {
+			return false
+		}
+	}
+	if len(f.Should) > 0 {
+		any := false
+		for _, c := range f.Should {
+			if matchCond(p, c) {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	if ms := f.MinShould; ms != nil {
+		n := uint64(0)
+		for _, c := range ms.Conditions {
+			if matchCond(p, c) {
+				n++
+			}
+		}
+		if n < ms.MinCount {
+			return false
+		}
+	}
+	return true
+}
+
+func matchCond(p *point, c *qdrant.Condition) bool {
+	switch o := c.GetConditionOneOf().(type) {
+	case *qdrant.Condition_Filter:
+		return matchFilter(p, o.Filter)
+	case *qdrant.Condition_HasId:
+		k := idKey(p.id)
+		for _, id := range o.HasId.HasId {
+			if idKey(id) == k {
+				return true
+			}
+		}
+		return false
+	case *qdrant.Condition_IsEmpty:
+		vs := lookup(p.payload, o.IsEmpty.Key)
+		for _, v := range vs {
+			if _, null := v.GetKind().(*qdrant.Value_NullValue); !null {
+				return false
+			}
+		}
+		return true
+	case *qdrant.Condition_IsNull:
+		for _, v := range lookup(p.payload, o.IsNull.Key) {
+			if _, null := v.GetKind().(*qdrant.Value_NullValue); null {
+				return true
+			}
+		}
+		return false
+	case *qdrant.Condition_Field:
+		return matchField(lookup(p.payload, o.Field.Key), o.Field)
+	}
+	return false
+}
+
+func matchField(vs []*qdrant.Value, fc *qdrant.FieldCondition) bool {
+	if m := fc.Match; m != nil {
+		switch mv := m.GetMatchValue().(type) {
+		case *qdrant.Match_Keyword:
+			return anyValue(vs, func(v *qdrant.Value) bool { s, ok := v.GetKind().(*qdrant.Value_StringValue); return ok && s.StringValue == mv.Keyword })
+		case *qdrant.Match_Integer:
+			return anyValue(vs, func(v *qdrant.Value) bool { i, ok := v.GetKind().(*qdrant.Value_IntegerValue); return ok && i.IntegerValue == mv.Integer })
+		case *qdrant.Match_Boolean:
+			return anyValue(vs, func(v *qdrant.Value) bool { b, ok := v.GetKind().(*qdrant.Value_BoolValue); return ok && b.BoolValue == mv.Boolean })
+		case *qdrant.Match_Keywords:
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				s, ok := v.GetKind().(*qdrant.Value_StringValue)
+				if !ok {
+					return false
+				}
+				for _, k := range mv.Keywords.Strings {
+					if k == s.StringValue {
+						return true
+					}
+				}
+				return false
+			})
+		case *qdrant.Match_Integers:
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				i, ok := v.GetKind().(*qdrant.Value_IntegerValue)
+				if !ok {
+					return false
+				}
+				for _, k := range mv.Integers.Integers {
+					if k == i.IntegerValue {
+						return true
+					}
+				}
+				return false
+			})
+		case *qdrant.Match_ExceptKeywords:
+			// Qdrant: true when the field is absent, or any value is
+			// none of the keywords.
+			if len(vs) == 0 {
+				return true
+			}
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				s, ok := v.GetKind().(*qdrant.Value_StringValue)
+				if !ok {
+					return true
+				}
+				for _, k := range mv.ExceptKeywords.Strings {
+					if k == s.StringValue {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		return false
+	}
+	if r := fc.Range; r != nil {
+		return anyValue(vs, func(v *qdrant.Value) bool {
+			var x float64
+			switch n := v.GetKind().(type) {
+			case *qdrant.Value_IntegerValue:
+				x = float64(n.IntegerValue)
+			case *qdrant.Value_DoubleValue:
+				x = n.DoubleValue
+			default:
+				return false
+			}
+			return (r.Lt == nil || x < *r.Lt) && (r.Lte == nil || x <= *r.Lte) && (r.Gt == nil || x > *r.Gt) && (r.Gte == nil || x >= *r.Gte)
+		})
+	}
+	return false
+}
+
+func anyValue(vs []*qdrant.Value, f func(*qdrant.Value) bool) bool {
+	for _, v := range vs {
+		if f(v) {
+			return true
+		}
+	}
+	return false
+}
