@@ -669,11 +669,20 @@ func matchField(vs []*qdrant.Value, fc *qdrant.FieldCondition) bool {
 	if m := fc.Match; m != nil {
 		switch mv := m.GetMatchValue().(type) {
 		case *qdrant.Match_Keyword:
-			return anyValue(vs, func(v *qdrant.Value) bool { s, ok := v.GetKind().(*qdrant.Value_StringValue); return ok && s.StringValue == mv.Keyword })
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				s, ok := v.GetKind().(*qdrant.Value_StringValue)
+				return ok && s.StringValue == mv.Keyword
+			})
 		case *qdrant.Match_Integer:
-			return anyValue(vs, func(v *qdrant.Value) bool { i, ok := v.GetKind().(*qdrant.Value_IntegerValue); return ok && i.IntegerValue == mv.Integer })
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				i, ok := v.GetKind().(*qdrant.Value_IntegerValue)
+				return ok && i.IntegerValue == mv.Integer
+			})
 		case *qdrant.Match_Boolean:
-			return anyValue(vs, func(v *qdrant.Value) bool { b, ok := v.GetKind().(*qdrant.Value_BoolValue); return ok && b.BoolValue == mv.Boolean })
+			return anyValue(vs, func(v *qdrant.Value) bool {
+				b, ok := v.GetKind().(*qdrant.Value_BoolValue)
+				return ok && b.BoolValue == mv.Boolean
+			})
 		case *qdrant.Match_Keywords:
 			return anyValue(vs, func(v *qdrant.Value) bool {
 				s, ok := v.GetKind().(*qdrant.Value_StringValue)

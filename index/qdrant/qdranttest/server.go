@@ -179,7 +179,9 @@ func (s *Server) col(name string) (*collection, error) {
 }
 
 // health is the Qdrant service.
-type health struct{ qdrant.UnimplementedQdrantServer }
+type health struct {
+	qdrant.UnimplementedQdrantServer
+}
 
 // collections is the Collections service.
 type collections struct {
@@ -472,4 +474,3 @@ func (c *collection) selected(sel *qdrant.PointsSelector) []*point {
 	}
 	return out
 }
-
