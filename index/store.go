@@ -48,6 +48,9 @@ type Options struct {
 	// AnswerLogLimit bounds the answers kept per KB (default 100k); the
 	// oldest go first.
 	AnswerLogLimit int
+	// ExternalKBs says another store (Qdrant) holds the KBs: sources and
+	// reports are kept here for any KB name (see external.go).
+	ExternalKBs bool
 }
 
 // Store implements kefu.Store and kefu.AnswerLog on a data directory.

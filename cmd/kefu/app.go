@@ -93,7 +93,7 @@ func newApp(c common) (*app, error) {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	a := &app{common: c, log: slog.New(h)}
-	st, err := index.Open(c.dataDir, index.Options{Logger: a.log})
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, ExternalKBs: c.store != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +138,23 @@ func (c content) PutReport(ctx context.Context, kb string, files map[string][]by
 
 func (c content) ReportFile(ctx context.Context, kb, name string) ([]byte, error) {
 	return c.local.ReportFile(ctx, kb, name)
+}
+
+// DeleteDocument deletes a document and its source.
+func (c content) DeleteDocument(ctx context.Context, kb, docID string) error {
+	if err := c.Store.DeleteDocument(ctx, kb, docID); err != nil {
+		return err
+	}
+	c.local.DeleteSource(ctx, kb, docID)
+	return nil
+}
+
+// DeleteKB deletes a KB with its sources and reports.
+func (c content) DeleteKB(ctx context.Context, name string) error {
+	if err := c.Store.DeleteKB(ctx, name); err != nil {
+		return err
+	}
+	return c.local.DeleteKBFiles(ctx, name)
 }
 
 // Health is the KB store's health: always up for the data directory.

@@ -272,7 +272,9 @@ func (s *Store) change(ctx context.Context, kbName string, ups []kefu.DocumentUp
 		rec.KB.Dim = dim
 	}
 	if len(retireChunks)+len(retireDocs) > 0 {
-		rec.Retired = append(rec.Retired, retirement{Version: nv, At: now})
+		// The grace counts from just before the commit: no search can
+		// have read the old version later than that.
+		rec.Retired = append(rec.Retired, retirement{Version: nv, At: time.Now()})
 	}
 	if err := s.commit(ctx, rec, false); err != nil {
 		return err

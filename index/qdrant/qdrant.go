@@ -149,8 +149,9 @@ type Store struct {
 	fields *keyword.Analysis // analyses chunks (no lexicon)
 
 	healthy  atomic.Bool
-	failures atomic.Int64 // calls that failed for want of Qdrant
-	retire   sync.WaitGroup
+	failures atomic.Int64         // calls that failed for want of Qdrant
+	retire   sync.WaitGroup       // clean-ups scheduled or running
+	timers   map[*time.Timer]bool // clean-ups scheduled
 	closed   atomic.Bool
 }
 
@@ -194,7 +195,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, client: c, log: opts.Logger, addr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		kbsCol: opts.Prefix + "_kbs", docsCol: opts.Prefix + "_docs",
-		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, fields: keyword.NewAnalysis(opts.Keyword)}
+		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, timers: map[*time.Timer]bool{}, fields: keyword.NewAnalysis(opts.Keyword)}
 	if err := s.Health(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -215,11 +216,20 @@ func validPrefix(p string) bool {
 	return p != "" && len(p) <= 64
 }
 
-// Close waits for pending clean-ups and closes the connection.
+// Close cancels the clean-ups not started (the next write of each KB does
+// them), waits for those running and closes the connection.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.mu.Lock()
+	for t := range s.timers {
+		if t.Stop() {
+			s.retire.Done()
+		}
+	}
+	s.timers = nil
+	s.mu.Unlock()
 	s.retire.Wait()
 	return s.client.Close()
 }

@@ -92,12 +92,18 @@ func (s *Store) batch(ctx context.Context, col string, ops []*qdrant.PointsUpdat
 // later deletes a KB's replaced points once their grace has passed, unless
 // the next write does it first or the store closes.
 func (s *Store) later(kb string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return
 	}
 	s.retire.Add(1)
-	time.AfterFunc(s.opts.RetireGrace+10*time.Millisecond, func() {
+	var t *time.Timer
+	t = time.AfterFunc(s.opts.RetireGrace+10*time.Millisecond, func() {
 		defer s.retire.Done()
+		s.mu.Lock()
+		delete(s.timers, t)
+		s.mu.Unlock()
 		if s.closed.Load() {
 			return
 		}
@@ -118,6 +124,7 @@ func (s *Store) later(kb string) {
 			s.log.Warn("deleting replaced points failed; the next write retries", "kb", kb, "err", err)
 		}
 	})
+	s.timers[t] = true
 }
 
 // reweight rewrites every visible chunk's sparse vector with the KB's
@@ -240,7 +247,7 @@ func (s *Store) Reembed(ctx context.Context, kb string, model kefu.ModelID, dim 
 	rec.Collection, rec.Generation = name, rec.Generation+1
 	rec.KB.Model, rec.KB.Dim, rec.KB.Version, rec.KB.UpdatedAt = model, dim, nv, now
 	if old != "" {
-		rec.Dropped = append(rec.Dropped, retirement{Version: nv, At: now, Collection: old})
+		rec.Dropped = append(rec.Dropped, retirement{Version: nv, At: time.Now(), Collection: old})
 	}
 	if err := s.commit(ctx, rec, false); err != nil {
 		return err

@@ -144,7 +144,23 @@ func (s *Store) loadVocabulary(ctx context.Context, rec *kbRecord, ts *termStats
 // read just before, and computes what the keyword side reports beside the
 // ranking (document frequencies, term masks, coverage) as kefu's own index
 // does: from the cached term statistics and the hits' analysed fields.
+//
+// The points of the version a search read stay at least RetireGrace after
+// a newer commit; a search that took longer than half of it (a stalled
+// process, the segmenter loading on the first query) may have missed some,
+// and runs again on the current version.
 func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
+	for attempt := 0; ; attempt++ {
+		t := time.Now()
+		out, err := s.search(ctx, kb, req)
+		if err != nil || time.Since(t) < s.opts.RetireGrace/2 || attempt == 2 {
+			return out, err
+		}
+		s.log.Debug("slow search ran again on the current version", "kb", kb, "took", time.Since(t).String())
+	}
+}
+
+func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
 	if req.K <= 0 {
 		req.K = 10
 	}

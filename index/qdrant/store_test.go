@@ -64,7 +64,6 @@ func dropPrefix(t *testing.T, o Options) {
 
 func openOpts(t *testing.T, o Options) *Store {
 	t.Helper()
-	o.RetireGrace = 300 * time.Millisecond
 	s, err := Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

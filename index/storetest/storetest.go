@@ -274,6 +274,7 @@ func testReplaceIsAtomicUnderConcurrentSearch(t *testing.T, o Opener) {
 		return Passages(fmt.Sprintf("shared words version%d part one", v), fmt.Sprintf("shared words version%d part two", v), fmt.Sprintf("shared words version%d part three", v))
 	}
 	Put(t, s, "kb", "doc", version(0))
+	Search(t, s, "kb", "shared words", nil) // loads the analyzer before the race starts
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var searches, bad atomic.Int64
@@ -295,7 +296,9 @@ func testReplaceIsAtomicUnderConcurrentSearch(t *testing.T, o Opener) {
 						versions[f[2]] = true
 					}
 					if len(side) != 3 || len(versions) != 1 {
-						bad.Add(1)
+						if bad.Add(1) <= 3 {
+							t.Logf("search at KB version %d saw %d chunks of versions %v", c.Version, len(side), versions)
+						}
 					}
 				}
 			}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/index/qdrant"
+	"github.com/kefu-dev/kefu/index/qdrant/qdranttest"
 	"github.com/kefu-dev/kefu/internal/bench/synth"
 	"github.com/kefu-dev/kefu/internal/text"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -24,6 +26,10 @@ type SearchOptions struct {
 	Queries    int    // queries timed, default 500
 	Procs      int    // GOMAXPROCS while timing; 0 leaves it
 	CPUProfile string // write a CPU profile of the timed searches here
+	// Store, when set, times the same KB and queries on another store
+	// beside the embedded one: qdrant://HOST:PORT, or "inprocess" for the
+	// in-process Qdrant of the tests (index/qdrant/qdranttest).
+	Store string
 	// Progress, when set, is told how the build goes.
 	Progress func(string)
 }
@@ -43,6 +49,11 @@ type SearchReport struct {
 	BuildS     float64 `json:"build_s"`
 	StartupS   float64 `json:"startup_s"` // reopening the store: loading vectors without re-embedding
 	Corpus     string  `json:"corpus"`
+	Backend    string  `json:"backend"`
+	// With SearchOptions.Store: the same run on that store, and its p50
+	// minus the embedded store's.
+	Other      *SearchReport `json:"other,omitempty"`
+	AddedP50MS float64       `json:"added_p50_ms,omitempty"`
 }
 
 // Search builds a KB of o.Chunks chunks in a temporary data directory
@@ -53,17 +64,65 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 	def(&o.Chunks, 100_000)
 	def(&o.Dim, 384)
 	def(&o.Queries, 500)
-	n, dim, queries, procs, progress := o.Chunks, o.Dim, o.Queries, o.Procs, o.Progress
-	sentences, qs, err := searchCorpus()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "kefu-bench-search-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := index.Open(dir, index.Options{})
+	open := func() (kefu.Store, error) { return index.Open(dir, index.Options{}) }
+	rep, err := searchOn(ctx, o, "embedded", open)
+	if err != nil || o.Store == "" {
+		return rep, err
+	}
+	url := o.Store
+	if url == "inprocess" {
+		srv, err := qdranttest.Start()
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Close()
+		url = srv.URL()
+	}
+	qo, err := qdrant.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	qo.Prefix = fmt.Sprintf("kefubench%d", time.Now().UnixNano()%1e9)
+	var made []*qdrant.Store
+	defer func() {
+		// The benchmark's KB goes with the run.
+		if len(made) > 0 {
+			made[0].DeleteKB(context.Background(), "bench")
+		}
+		for _, s := range made {
+			s.Close()
+		}
+	}()
+	openQ := func() (kefu.Store, error) {
+		s, err := qdrant.Open(ctx, qo)
+		if err == nil {
+			made = append(made, s)
+		}
+		return s, err
+	}
+	other, err := searchOn(ctx, o, "qdrant "+o.Store, openQ)
+	if err != nil {
+		return nil, err
+	}
+	rep.Other, rep.AddedP50MS = other, other.P50MS-rep.P50MS
+	return rep, nil
+}
+
+// searchOn builds the benchmark KB in the store open returns, reopens it
+// and times the searches; the same seeds give every store the same chunks,
+// queries and query vectors.
+func searchOn(ctx context.Context, o SearchOptions, backend string, open func() (kefu.Store, error)) (*SearchReport, error) {
+	n, dim, queries, procs, progress := o.Chunks, o.Dim, o.Queries, o.Procs, o.Progress
+	sentences, qs, err := searchCorpus()
+	if err != nil {
+		return nil, err
+	}
+	st, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +162,7 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 	}
 	build := time.Since(t0)
 	t0 = time.Now()
-	st, err = index.Open(dir, index.Options{})
+	st, err = open()
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +212,7 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 		P50MS: pct(lat, 50), P90MS: pct(lat, 90), P99MS: pct(lat, 99),
 		KeywordP50: pct(kw, 50), VectorP50: pct(vec, 50),
 		BuildS: build.Seconds(), StartupS: startup.Seconds(),
-		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets",
+		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets", Backend: backend,
 	}, nil
 }
 

@@ -27,6 +27,7 @@ func (ps points) Delete(ctx context.Context, r *qdrant.DeletePoints) (*qdrant.Po
 func (c *collection) deletePoints(sel *qdrant.PointsSelector) {
 	for _, p := range c.selected(sel) {
 		delete(c.points, idKey(p.id))
+		c.gen++
 	}
 }
 
@@ -149,6 +150,7 @@ func (c *collection) updateVectors(pvs []*qdrant.PointVectors, cond *qdrant.Filt
 			up.sparse[k] = v
 		}
 		c.points[idKey(p.id)] = up
+		c.gen++
 	}
 	return nil
 }
@@ -466,39 +468,53 @@ func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q
 			weights[ix] += float64(q.Values[i])
 		}
 	}
+	inv := c.inverted(using)
 	if sp.GetModifier() == qdrant.Modifier_Idf {
 		n := float64(len(c.points))
-		df := map[uint32]float64{}
-		for _, p := range c.points {
-			for _, ix := range p.sparse[using].indices {
-				if _, ok := weights[ix]; ok {
-					df[ix]++
-				}
-			}
-		}
 		for ix, w := range weights {
-			weights[ix] = w * math.Log(1+(n-df[ix]+0.5)/(df[ix]+0.5))
+			df := float64(len(inv[ix]))
+			weights[ix] = w * math.Log(1+(n-df+0.5)/(df+0.5))
 		}
 	}
-	var out []scored
-	for _, p := range c.points {
-		sv, ok := p.sparse[using]
-		if !ok {
-			continue
+	acc := map[*point]float64{}
+	for ix, w := range weights {
+		for _, po := range inv[ix] {
+			acc[po.p] += w * float64(po.v)
 		}
-		var score float64
-		hit := false
-		for i, ix := range sv.indices {
-			if w, ok := weights[ix]; ok {
-				score += w * float64(sv.values[i])
-				hit = true
-			}
-		}
-		if hit && (f == nil || matchFilter(p, f)) {
+	}
+	out := make([]scored, 0, len(acc))
+	for p, score := range acc {
+		if f == nil || matchFilter(p, f) {
 			out = append(out, scored{p, score})
 		}
 	}
 	return out
+}
+
+type posting struct {
+	p *point
+	v float32
+}
+
+// inverted returns the postings of a sparse vector, rebuilt after changes.
+func (c *collection) inverted(using string) map[uint32][]posting {
+	c.invMu.Lock()
+	defer c.invMu.Unlock()
+	if c.inv == nil || c.invGen != c.gen {
+		c.inv, c.invGen = map[string]map[uint32][]posting{}, c.gen
+	}
+	if m, ok := c.inv[using]; ok {
+		return m
+	}
+	m := map[uint32][]posting{}
+	for _, p := range c.points {
+		sv := p.sparse[using]
+		for i, ix := range sv.indices {
+			m[ix] = append(m[ix], posting{p, sv.values[i]})
+		}
+	}
+	c.inv[using] = m
+	return m
 }
 
 func selectPayload(p map[string]*qdrant.Value, sel *qdrant.WithPayloadSelector) map[string]*qdrant.Value {
@@ -572,7 +588,14 @@ func (c *collection) vectorsOut(p *point, sel *qdrant.WithVectorsSelector) *qdra
 // lookup returns the values at a dotted key, arrays flattened: Qdrant
 // matches a condition on an array when any element matches.
 func lookup(p map[string]*qdrant.Value, key string) []*qdrant.Value {
-	cur := []*qdrant.Value{qdrant.NewValueFromFields(p)}
+	var cur []*qdrant.Value
+	if !strings.Contains(key, ".") {
+		if v, ok := p[key]; ok {
+			cur = []*qdrant.Value{v}
+		}
+		return flatten(cur)
+	}
+	cur = []*qdrant.Value{qdrant.NewValueFromFields(p)}
 	for _, part := range strings.Split(key, ".") {
 		var next []*qdrant.Value
 		for _, v := range cur {
@@ -583,6 +606,13 @@ func lookup(p map[string]*qdrant.Value, key string) []*qdrant.Value {
 			}
 		}
 		cur = next
+	}
+	return flatten(cur)
+}
+
+func flatten(cur []*qdrant.Value) []*qdrant.Value {
+	if len(cur) == 1 && cur[0].GetListValue() == nil {
+		return cur
 	}
 	var out []*qdrant.Value
 	for _, v := range cur {

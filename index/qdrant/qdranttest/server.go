@@ -34,10 +34,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 )
 
@@ -67,9 +69,10 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{addr: lis.Addr().String(), lis: lis, cols: map[string]*collection{}, fails: map[string][]codes.Code{}, calls: map[string]int{}}
-	// Qdrant accepts gRPC messages up to 64 MB by default... kefu sends far
-	// less; 32 MB as Qdrant's default REST limit.
-	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(32<<20), grpc.UnaryInterceptor(s.intercept))
+	// Clients ping every 10 s (go-client's default keepalive); grpc-go's
+	// default policy would answer too_many_pings and drop the connection.
+	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(32<<20), grpc.UnaryInterceptor(s.intercept),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}))
 	qdrant.RegisterCollectionsServer(s.srv, collections{s: s})
 	qdrant.RegisterPointsServer(s.srv, points{s: s})
 	qdrant.RegisterQdrantServer(s.srv, health{})
@@ -145,6 +148,12 @@ type collection struct {
 	sparse  map[string]*qdrant.SparseVectorParams
 	indexes map[string]*qdrant.PayloadSchemaInfo
 	points  map[string]*point
+
+	// gen counts changes; the inverted sparse index is of one generation.
+	gen    uint64
+	invMu  sync.Mutex
+	inv    map[string]map[uint32][]posting
+	invGen uint64
 }
 
 type point struct {
@@ -337,6 +346,7 @@ func (c *collection) upsert(pts []*qdrant.PointStruct, cond *qdrant.Filter) erro
 			continue
 		}
 		c.points[k] = p
+		c.gen++
 	}
 	return nil
 }
