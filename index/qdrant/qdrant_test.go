@@ -143,7 +143,16 @@ func TestWriteFailingHalfway(t *testing.T) {
 // The keyword side through Qdrant ranks and scores as kefu's own index,
 // reports the same term statistics and masks, on a small bilingual KB.
 func TestKeywordParityWithEmbedded(t *testing.T) {
-	_, qs := inProcess(t)
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			qs := openOpts(t, mk(t))
+			defer qs.Close()
+			testKeywordParity(t, qs)
+		})
+	}
+}
+
+func testKeywordParity(t *testing.T, qs *Store) {
 	es, err := index.Open(t.TempDir(), index.Options{})
 	if err != nil {
 		t.Fatal(err)
