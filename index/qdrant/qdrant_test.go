@@ -52,6 +52,7 @@ func TestUnavailableAndRetries(t *testing.T) {
 	storetest.NewKB(t, s, "kb")
 	storetest.Put(t, s, "kb", "d", storetest.Passages("orchids need little water"))
 
+	storetest.Search(t, s, "kb", "orchids", nil) // loads the analyzer
 	before := srv.Calls("QueryBatch")
 	srv.FailNext("QueryBatch", codes.Unavailable)
 	if c := storetest.Search(t, s, "kb", "orchids", nil); len(c.Keyword) != 1 {

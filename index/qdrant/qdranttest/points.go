@@ -67,6 +67,7 @@ func (ps points) SetPayload(ctx context.Context, r *qdrant.SetPayloadPoints) (*q
 
 func (c *collection) setPayload(sel *qdrant.PointsSelector, payload map[string]*qdrant.Value) {
 	for _, p := range c.selected(sel) {
+		c.gen++
 		np := make(map[string]*qdrant.Value, len(p.payload)+len(payload))
 		for k, v := range p.payload {
 			np[k] = v
@@ -93,6 +94,7 @@ func (ps points) DeletePayload(ctx context.Context, r *qdrant.DeletePayloadPoint
 
 func (c *collection) deletePayload(sel *qdrant.PointsSelector, keys []string) {
 	for _, p := range c.selected(sel) {
+		c.gen++
 		np := make(map[string]*qdrant.Value, len(p.payload))
 		for k, v := range p.payload {
 			np[k] = v
@@ -204,7 +206,7 @@ func (ps points) Count(ctx context.Context, r *qdrant.CountPoints) (*qdrant.Coun
 		return nil, err
 	}
 	var n uint64
-	for _, p := range c.points {
+	for _, p := range c.candidates(r.Filter) {
 		if r.Filter == nil || matchFilter(p, r.Filter) {
 			n++
 		}
@@ -229,9 +231,9 @@ func (ps points) Scroll(ctx context.Context, r *qdrant.ScrollPoints) (*qdrant.Sc
 		limit = int(*r.Limit)
 	}
 	keys := make([]string, 0, len(c.points))
-	for k, p := range c.points {
+	for _, p := range c.candidates(r.Filter) {
 		if r.Filter == nil || matchFilter(p, r.Filter) {
-			keys = append(keys, k)
+			keys = append(keys, idKey(p.id))
 		}
 	}
 	sort.Strings(keys)
@@ -264,7 +266,7 @@ func (ps points) Facet(ctx context.Context, r *qdrant.FacetCounts) (*qdrant.Face
 		return nil, invalid("Index required but not found for \"%s\" of one of the following types: [keyword, integer, bool]", r.Key)
 	}
 	counts := map[string]uint64{}
-	for _, p := range c.points {
+	for _, p := range c.candidates(r.Filter) {
 		if r.Filter != nil && !matchFilter(p, r.Filter) {
 			continue
 		}
@@ -436,7 +438,7 @@ func (c *collection) denseQuery(using string, qs [][]float32) ([][]float32, erro
 // product with any of the point's.
 func (c *collection) denseSearch(using string, qs [][]float32, f *qdrant.Filter) []scored {
 	var out []scored
-	for _, p := range c.points {
+	for _, p := range c.candidates(f) {
 		vs, ok := p.dense[using]
 		if !ok || f != nil && !matchFilter(p, f) {
 			continue
@@ -489,6 +491,72 @@ func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q
 		}
 	}
 	return out
+}
+
+// candidates returns the points a filter can match: through a keyword
+// payload index when the filter's must holds a match on an indexed field
+// (as Qdrant plans a filtered request), else all of them.
+func (c *collection) candidates(f *qdrant.Filter) []*point {
+	for _, cond := range f.GetMust() {
+		fc := cond.GetField()
+		if fc == nil || fc.Match == nil {
+			continue
+		}
+		if ix, ok := c.indexes[fc.Key]; !ok || ix.DataType != qdrant.PayloadSchemaType_Keyword {
+			continue
+		}
+		var values []string
+		switch m := fc.Match.GetMatchValue().(type) {
+		case *qdrant.Match_Keyword:
+			values = []string{m.Keyword}
+		case *qdrant.Match_Keywords:
+			values = m.Keywords.Strings
+		default:
+			continue
+		}
+		byValue := c.keywordIndex(fc.Key)
+		seen := map[*point]bool{}
+		var out []*point
+		for _, v := range values {
+			for _, p := range byValue[v] {
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	out := make([]*point, 0, len(c.points))
+	for _, p := range c.points {
+		out = append(out, p)
+	}
+	return out
+}
+
+// keywordIndex maps each value of an indexed keyword field to its points,
+// rebuilt after changes.
+func (c *collection) keywordIndex(key string) map[string][]*point {
+	c.invMu.Lock()
+	defer c.invMu.Unlock()
+	if c.kw == nil || c.kwGen != c.gen {
+		c.kw, c.kwGen = map[string]map[string][]*point{}, c.gen
+	}
+	if m, ok := c.kw[key]; ok {
+		return m
+	}
+	m := map[string][]*point{}
+	for _, p := range c.points {
+		seen := map[string]bool{}
+		for _, v := range lookup(p.payload, key) {
+			if sv, ok := v.GetKind().(*qdrant.Value_StringValue); ok && !seen[sv.StringValue] {
+				seen[sv.StringValue] = true
+				m[sv.StringValue] = append(m[sv.StringValue], p)
+			}
+		}
+	}
+	c.kw[key] = m
+	return m
 }
 
 type posting struct {

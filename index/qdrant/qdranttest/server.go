@@ -154,6 +154,8 @@ type collection struct {
 	invMu  sync.Mutex
 	inv    map[string]map[uint32][]posting
 	invGen uint64
+	kw     map[string]map[string][]*point // keyword payload indexes
+	kwGen  uint64
 }
 
 type point struct {
@@ -476,7 +478,7 @@ func (c *collection) selected(sel *qdrant.PointsSelector) []*point {
 			}
 		}
 	case *qdrant.PointsSelector_Filter:
-		for _, p := range c.points {
+		for _, p := range c.candidates(v.Filter) {
 			if matchFilter(p, v.Filter) {
 				out = append(out, p)
 			}
