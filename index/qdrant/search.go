@@ -2,6 +2,7 @@ package qdrant
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -240,31 +241,22 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	}
 	took := time.Since(t)
 	t = time.Now()
-	chunks := map[string]*chunkState{}
-	list := func(at int) ([]kefu.Scored, error) {
+	// Payloads are decoded as needed: the owner for every candidate, the
+	// analysed fields for keyword hits, the chunk record for those loaded.
+	pts := map[string]*qdrant.ScoredPoint{}
+	list := func(at int) []kefu.Scored {
 		if at < 0 || at >= len(res) {
-			return nil, nil
+			return nil
 		}
 		var sc []kefu.Scored
 		for _, p := range res[at].Result {
 			id := p.Payload[keyHash].GetStringValue()
-			if _, ok := chunks[id]; !ok {
-				cs, err := decodeChunk(p.Id, p.Payload)
-				if err != nil {
-					return nil, err
-				}
-				chunks[id] = cs
-			}
+			pts[id] = p
 			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
 		}
-		return sc, nil
+		return sc
 	}
-	if out.Keyword, err = list(kwAt); err != nil {
-		return nil, err
-	}
-	if out.Vector, err = list(vecAt); err != nil {
-		return nil, err
-	}
+	out.Keyword, out.Vector = list(kwAt), list(vecAt)
 	// Equal scores in chunk id order, as kefu's own index ranks them.
 	slices.SortStableFunc(out.Keyword, func(a, b kefu.Scored) int {
 		if a.Score != b.Score {
@@ -275,28 +267,33 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		}
 		return strings.Compare(a.ChunkID, b.ChunkID)
 	})
-	describeHits(out.Keyword, &q, chunks)
+	describeHits(out.Keyword, &q, pts)
 	if kwAt >= 0 {
 		out.Timings[kefu.TimingKeyword] = took
 	}
 	if vecAt >= 0 {
 		out.Timings[kefu.TimingVector] = took
 	}
-	for id, cs := range chunks {
-		out.Docs[id] = cs.chunk.DocID
+	for id, p := range pts {
+		if refs := p.Payload[keyRefs].GetListValue().GetValues(); len(refs) > 0 {
+			out.Docs[id] = refs[0].GetStringValue() // the owner, as the chunk cites it
+		}
 	}
-	load := make([]string, 0, len(chunks))
+	load := make([]string, 0, len(pts))
 	if req.Select != nil {
 		load = req.Select(out)
 	} else {
-		for id := range chunks {
+		for id := range pts {
 			load = append(load, id)
 		}
 	}
 	for _, id := range load {
-		if cs, ok := chunks[id]; ok {
-			c := cs.chunk
-			out.Chunks[id] = &c
+		if p, ok := pts[id]; ok && out.Chunks[id] == nil {
+			c := new(kefu.Chunk)
+			if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
+				return nil, kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
+			}
+			out.Chunks[id] = c
 		}
 	}
 	out.Timings[kefu.TimingLoad] = time.Since(t)
@@ -306,14 +303,16 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 // describeHits sets the keyword hits' coverage (the query's own terms a
 // hit holds, for an FAQ entry in its questions) and, for the first
 // kefu.MaskedHits, their term masks, from the hits' analysed fields.
-func describeHits(hits []kefu.Scored, q *keyword.Query, chunks map[string]*chunkState) {
+func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.ScoredPoint) {
 	if q.Counted == 0 {
 		return
 	}
 	for n := range hits {
-		cs := chunks[hits[n].ChunkID]
+		p := pts[hits[n].ChunkID]
+		fields := decodeFields(p.Payload[keyFields].GetStringValue())
+		faq := p.Payload[keyKind].GetStringValue() == string(kefu.KindFAQ)
 		head, body := map[string]bool{}, map[string]bool{}
-		for i, ts := range cs.fields {
+		for i, ts := range fields {
 			set := body
 			if keyword.Head(i) {
 				set = head
@@ -325,7 +324,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, chunks map[string]*chunk
 		found := 0
 		for i, t := range q.Indexed {
 			h, b := head[t], body[t]
-			if q.Terms[i].Kind != kefu.TermSynonym && (h || b && cs.chunk.Kind != kefu.KindFAQ) {
+			if q.Terms[i].Kind != kefu.TermSynonym && (h || b && !faq) {
 				found++
 			}
 			if n < kefu.MaskedHits && i < 64 {

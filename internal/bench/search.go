@@ -91,23 +91,14 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 		return nil, err
 	}
 	qo.Prefix = fmt.Sprintf("kefubench%d", time.Now().UnixNano()%1e9)
-	var made []*qdrant.Store
 	defer func() {
 		// The benchmark's KB goes with the run.
-		if len(made) > 0 {
-			made[0].DeleteKB(context.Background(), "bench")
-		}
-		for _, s := range made {
+		if s, err := qdrant.Open(context.Background(), qo); err == nil {
+			s.DeleteKB(context.Background(), "bench")
 			s.Close()
 		}
 	}()
-	openQ := func() (kefu.Store, error) {
-		s, err := qdrant.Open(ctx, qo)
-		if err == nil {
-			made = append(made, s)
-		}
-		return s, err
-	}
+	openQ := func() (kefu.Store, error) { return qdrant.Open(ctx, qo) }
 	other, err := searchOn(ctx, o, "qdrant "+o.Store, openQ)
 	if err != nil {
 		return nil, err

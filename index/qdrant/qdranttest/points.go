@@ -497,6 +497,8 @@ func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q
 // payload index when the filter's must holds a match on an indexed field
 // (as Qdrant plans a filtered request), else all of them.
 func (c *collection) candidates(f *qdrant.Filter) []*point {
+	var best []*point
+	found := false
 	for _, cond := range f.GetMust() {
 		fc := cond.GetField()
 		if fc == nil || fc.Match == nil {
@@ -515,6 +517,13 @@ func (c *collection) candidates(f *qdrant.Filter) []*point {
 			continue
 		}
 		byValue := c.keywordIndex(fc.Key)
+		n := 0
+		for _, v := range values {
+			n += len(byValue[v])
+		}
+		if found && n >= len(best) {
+			continue
+		}
 		seen := map[*point]bool{}
 		var out []*point
 		for _, v := range values {
@@ -525,7 +534,10 @@ func (c *collection) candidates(f *qdrant.Filter) []*point {
 				}
 			}
 		}
-		return out
+		best, found = out, true
+	}
+	if found {
+		return best
 	}
 	out := make([]*point, 0, len(c.points))
 	for _, p := range c.points {
@@ -758,6 +770,10 @@ func matchCond(p *point, c *qdrant.Condition) bool {
 		}
 		return false
 	case *qdrant.Condition_Field:
+		if v, ok := p.payload[o.Field.Key]; ok && v.GetListValue() == nil {
+			one := [1]*qdrant.Value{v}
+			return matchField(one[:], o.Field)
+		}
 		return matchField(lookup(p.payload, o.Field.Key), o.Field)
 	}
 	return false
