@@ -261,7 +261,7 @@ func (s *Store) Failures() int64 { return s.failures.Load() }
 // kefu makes is idempotent: point ids are derived from content and
 // versions, deletes and payload updates name what they change.
 func (s *Store) call(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	if s.closed.Load() && what != "health check" {
+	if s.closed.Load() {
 		return kefu.Errorf(kefu.EINTERNAL, "qdrant %s: the store is closed", what)
 	}
 	backoff := 100 * time.Millisecond
