@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/qdrant/go-client/qdrant"
+
+	"github.com/kefu-dev/kefu/index/vector"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -340,6 +342,61 @@ type scored struct {
 	score float64
 }
 
+// better orders hits by score, then by id.
+func better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return idKey(a.p.id) < idKey(b.p.id)
+}
+
+// best returns the n best hits in order, with a bounded heap.
+func best(hits []scored, n int, keep func(*point) bool) []scored {
+	if n <= 0 {
+		return nil
+	}
+	h := make([]scored, 0, min(n, len(hits))) // min-heap: the worst kept first
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(h) && better(h[m], h[l]) {
+				m = l
+			}
+			if l+1 < len(h) && better(h[m], h[l+1]) {
+				m = l + 1
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	// The filter is asked only of hits that would enter the heap: the
+	// result is that of filtering first, at a fraction of the checks.
+	for _, x := range hits {
+		if len(h) == n && !better(x, h[0]) || !keep(x.p) {
+			continue
+		}
+		if len(h) < n {
+			h = append(h, x)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !better(h[p], h[i]) {
+					break
+				}
+				h[p], h[i] = h[i], h[p]
+				i = p
+			}
+			continue
+		}
+		h[0] = x
+		down(0)
+	}
+	sort.Slice(h, func(i, j int) bool { return better(h[i], h[j]) })
+	return h
+}
+
 func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error) {
 	if len(r.Prefetch) > 0 {
 		return nil, status.Error(codes.Unimplemented, "qdranttest: prefetch")
@@ -389,12 +446,7 @@ func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error)
 		}
 		hits = kept
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
-		}
-		return idKey(hits[i].p.id) < idKey(hits[j].p.id)
-	})
+	hits = best(hits, limit+int(r.GetOffset()), func(p *point) bool { return r.Filter == nil || matchFilter(p, r.Filter) })
 	off := 0
 	if r.Offset != nil {
 		off = int(*r.Offset)
@@ -432,7 +484,9 @@ func (c *collection) denseQuery(using string, qs [][]float32) ([][]float32, erro
 	return out, nil
 }
 
-// denseSearch scores every matching point by exact similarity: a dense
+// denseSearch scores the points the filter's keyword indexes allow (the
+// rest of the filter applies as hits enter the top, see best) by exact
+// similarity: a dense
 // vector by its dot product with the (normalised, for cosine) query, a
 // multivector by MaxSim, the sum over the query's vectors of the best dot
 // product with any of the point's.
@@ -440,18 +494,14 @@ func (c *collection) denseSearch(using string, qs [][]float32, f *qdrant.Filter)
 	var out []scored
 	for _, p := range c.candidates(f) {
 		vs, ok := p.dense[using]
-		if !ok || f != nil && !matchFilter(p, f) {
+		if !ok {
 			continue
 		}
 		var total float64
 		for _, q := range qs {
 			best := math.Inf(-1)
 			for _, v := range vs {
-				var d float32
-				for i := range q {
-					d += q[i] * v[i]
-				}
-				best = max(best, float64(d))
+				best = max(best, float64(vector.Dot(q, v)))
 			}
 			total += best
 		}
@@ -460,7 +510,7 @@ func (c *collection) denseSearch(using string, qs [][]float32, f *qdrant.Filter)
 	return out
 }
 
-// sparseSearch scores the matching points that share an index with the
+// sparseSearch scores the points that share an index with the
 // query by the dot product, each index weighted by its idf when the vector
 // has the idf modifier.
 func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q *qdrant.SparseVector, f *qdrant.Filter) []scored {
@@ -486,9 +536,7 @@ func (c *collection) sparseSearch(using string, sp *qdrant.SparseVectorParams, q
 	}
 	out := make([]scored, 0, len(acc))
 	for p, score := range acc {
-		if f == nil || matchFilter(p, f) {
-			out = append(out, scored{p, score})
-		}
+		out = append(out, scored{p, score})
 	}
 	return out
 }
