@@ -131,6 +131,9 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
+	if h, ok := cfg.Store.(kefu.HealthChecker); ok {
+		cfg.Metrics.StoreHealth(h)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{}}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
@@ -280,8 +283,18 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.ready.Load() {
 		return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 	}
+	if h, ok := s.cfg.Store.(kefu.HealthChecker); ok {
+		ctx, cancel := context.WithTimeout(c.UserContext(), storeHealthTimeout)
+		defer cancel()
+		if err := h.Health(ctx); err != nil {
+			return err
+		}
+	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }
+
+// storeHealthTimeout bounds /readyz's check of the KB store's service.
+const storeHealthTimeout = 2 * time.Second
 
 // guard refuses /v1 requests while the server starts. It reads no body:
 // handlers read theirs through Server.body, after authorize.

@@ -4,7 +4,7 @@
 //	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2]   the embedding engine vs the plain integration
 //	kefu-bench vector  [--n 100000] [--dim 384]                            kernels, exact and int8 scans, chromem-go
 //	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N] [--data real] [--coder]   HNSW recall and latency
-//	kefu-bench search  [--chunks 100000] [--procs 1]                       hybrid search latency
+//	kefu-bench search  [--chunks 100000] [--procs 1] [--store URL|inprocess] hybrid search latency
 //	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
 //	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
 //	kefu-bench ws      [--conns 10000]                                     idle and streaming WebSocket chats
@@ -245,6 +245,7 @@ func searchCmd(ctx context.Context, args []string) error {
 	q := fs.Int("queries", 500, "queries timed")
 	procs := fs.Int("procs", 1, "GOMAXPROCS while timing (1: one core)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
+	store := fs.String("store", "", "also time the same searches on this store: qdrant://HOST:PORT, or inprocess (the tests' in-process Qdrant)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -254,7 +255,7 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Progress: progress})
+	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Progress: progress})
 	if err != nil {
 		return err
 	}
@@ -262,6 +263,9 @@ func searchCmd(ctx context.Context, args []string) error {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
 		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms); CPU time p50 %.2f ms, p99 %.2f ms\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50, rep.CPUP50MS, rep.CPUP99MS)
 		fmt.Printf("  build %.1f s; reopening the store (vectors loaded, no re-embedding) %.2f s\n", rep.BuildS, rep.StartupS)
+		if o := rep.Other; o != nil {
+			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; first search %.1f ms; build %.1f s\n", o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.FirstMS, o.BuildS)
+		}
 	})
 }
 

@@ -52,7 +52,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 
-	keys, err := a.store.Keys(ctx)
+	keys, err := a.local.Keys(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
-		Keys: a.store, AnswerLog: a.store, Reports: a.store, Logger: a.log, Metrics: metrics,
+		Keys: a.local, AnswerLog: a.local, Reports: a.local, Logger: a.log, Metrics: metrics,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 	}
@@ -190,7 +190,7 @@ func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) erro
 			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
 		}
 	}
-	return a.store.Flush()
+	return a.local.Flush()
 }
 
 // answerObserver forwards the answerer's metrics to the API's Prometheus

@@ -132,18 +132,37 @@ func allHan(s string) bool {
 	return s != ""
 }
 
+// vocab is what typo correction needs of a KB's terms: the index's
+// snapshot (snapVocab), or a Vocabulary an external engine reports.
+type vocab interface {
+	held(term string) bool
+	fuzzy(word string) []string  // Latin terms within edit distance, the most frequent first
+	sounds() map[string][]string // toneless pinyin → the Chinese words of 2–4 characters
+}
+
+// snapVocab is the vocabulary of one snapshot of the index.
+type snapVocab struct {
+	ix *Index
+	sn *snap
+	s  *scratch
+}
+
+func (v snapVocab) held(term string) bool {
+	for _, fp := range v.ix.searchedFields() {
+		if n, err := v.sn.count(fp.slot, []byte(term), v.s); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (v snapVocab) fuzzy(word string) []string  { return v.ix.fuzzy(v.sn, word) }
+func (v snapVocab) sounds() map[string][]string { return v.ix.sounds(v.sn).words }
+
 // corrections adds to qts, as synonyms, the corrections of the query words
 // that the KB does not hold.
-func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string) []queryTerm {
-	fields := ix.searchedFields()
-	held := func(term string) bool {
-		for _, fp := range fields {
-			if n, err := sn.count(fp.slot, []byte(term), s); err == nil && n > 0 {
-				return true
-			}
-		}
-		return false
-	}
+func corrections(v vocab, qts []queryTerm, query string) []queryTerm {
+	held := v.held
 	has := map[string]int{}
 	for i, q := range qts {
 		has[q.term] = i
@@ -173,7 +192,7 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 			hanWords = append(hanWords, i)
 			continue
 		}
-		for _, c := range ix.fuzzy(sn, q.term) {
+		for _, c := range v.fuzzy(q.term) {
 			qts = add(c, c, []int{i})
 		}
 	}
@@ -183,8 +202,8 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 	// By sound: each window of the query's Chinese runs that is not a
 	// word of the KB, looked up by its pinyin. A window must overlap an
 	// unheld word.
-	si := ix.sounds(sn)
-	if len(si.words) == 0 {
+	sounds := v.sounds()
+	if len(sounds) == 0 {
 		return qts
 	}
 	words := map[string]int{} // query word → index, for the windows' words
@@ -217,7 +236,7 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 						of = appendOnce(of, i)
 					}
 				}
-				cands := si.words[soundOf(win)]
+				cands := sounds[soundOf(win)]
 				for k, c := range cands {
 					if k == maxCorrections {
 						break
