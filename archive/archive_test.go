@@ -307,7 +307,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if res.Counts != sum.Counts || res.Unpacked != sum.Unpacked || res.Reembedded || res.KB.Name != "restored" {
+				if res.Counts != sum.ArchiveCounts || res.Unpacked != sum.Unpacked || res.Reembedded || res.KB.Name != "restored" {
 					t.Fatalf("import result %+v, want the export's counts %+v", res, sum)
 				}
 				if len(progress) != sum.Batches || progress[len(progress)-1] != sum.Documents {

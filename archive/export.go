@@ -34,11 +34,7 @@ type ExportOptions struct {
 const DefaultBatchBytes = 16 << 20
 
 // Summary is what an export wrote.
-type Summary struct {
-	Counts
-	Unpacked int64 `json:"unpacked_bytes"` // the tar stream
-	Bytes    int64 `json:"bytes"`          // the archive as written
-}
+type Summary = kefu.ArchiveSummary
 
 // Export writes KB name of st to w as an archive, streaming: it holds one
 // batch in memory at a time. Each document is exported whole; a KB written
@@ -297,7 +293,7 @@ func (w *writer) close() (*Summary, error) {
 	if err := w.zw.Close(); err != nil {
 		return nil, writeFailed(err)
 	}
-	return &Summary{Counts: w.counts, Unpacked: w.tar.n, Bytes: w.out.n}, nil
+	return &Summary{ArchiveCounts: w.counts, Unpacked: w.tar.n, Bytes: w.out.n}, nil
 }
 
 // abort releases the encoder of an export that failed; the archive written

@@ -41,17 +41,8 @@ type Manifest struct {
 	ExportedAt time.Time `json:"exported_at"`
 }
 
-// Counts say what an archive holds; end.json records them, and Import
-// returns them.
-type Counts struct {
-	Batches     int   `json:"batches"`
-	Documents   int   `json:"documents"`
-	Chunks      int   `json:"chunks"`
-	Vectors     int   `json:"vectors"`
-	Sources     int   `json:"sources"`
-	SourceBytes int64 `json:"source_bytes"`
-	Reports     int   `json:"reports"` // evaluation report files
-}
+// Counts say what an archive holds; end.json records them.
+type Counts = kefu.ArchiveCounts
 
 // end is the last entry.
 type end struct {

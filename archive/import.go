@@ -25,16 +25,7 @@ type ImportOptions struct {
 }
 
 // Result is what an import did.
-type Result struct {
-	KB         *kefu.KB `json:"kb"`
-	Counts     Counts   `json:"counts"`
-	Unpacked   int64    `json:"unpacked_bytes"`
-	Reembedded bool     `json:"reembedded"` // the archive's vectors were replaced by Reembed's
-	// SkippedSources counts source files the store could not keep (it is
-	// no kefu.SourceStore); SkippedReports likewise for report files.
-	SkippedSources int `json:"skipped_sources,omitempty"`
-	SkippedReports int `json:"skipped_reports,omitempty"`
-}
+type Result = kefu.ImportResult
 
 // importingNote is a KB's description while it is imported: a KB left with
 // it (the process was killed) is incomplete.

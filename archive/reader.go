@@ -276,7 +276,7 @@ func (r *Reader) end() error {
 		return r.corrupt(endName, "not valid JSON")
 	}
 	if e.Counts != r.counts {
-		return r.corrupt(endName, "the archive should hold %s but holds %s: entries are missing", e.Counts, r.counts)
+		return r.corrupt(endName, "the archive should hold %s but holds %s: entries are missing", countsText(e.Counts), countsText(r.counts))
 	}
 	if _, err := r.tr.Next(); !errors.Is(err, io.EOF) {
 		return r.corrupt(endName, "data follows it")
@@ -294,7 +294,7 @@ func (r *Reader) end() error {
 	return io.EOF
 }
 
-func (c Counts) String() string {
+func countsText(c Counts) string {
 	return fmt.Sprintf("%d batches, %d documents, %d chunks, %d vectors, %d sources (%d bytes), %d report files",
 		c.Batches, c.Documents, c.Chunks, c.Vectors, c.Sources, c.SourceBytes, c.Reports)
 }

@@ -35,7 +35,7 @@ func (a *app) exportKB(ctx context.Context, name, out string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "exported %s to %s: %s; %s\n", name, out, countsLine(sum.Counts), sizeLine(sum.Unpacked, sum.Bytes))
+	fmt.Fprintf(os.Stderr, "exported %s to %s: %s; %s\n", name, out, countsLine(sum.ArchiveCounts), sizeLine(sum.Unpacked, sum.Bytes))
 	return nil
 }
 
