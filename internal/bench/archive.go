@@ -44,7 +44,7 @@ type ArchiveReport struct {
 	ExportMBs     float64 `json:"export_mb_s"` // unpacked MB (10^6 bytes) per second
 	ImportMBs     float64 `json:"import_mb_s"`
 	ImportVsBuild float64 `json:"import_vs_build"` // import time over the baseline's
-	ExportHeapMB  float64 `json:"export_heap_mb"` // peak Go heap in use over what it was before
+	ExportHeapMB  float64 `json:"export_heap_mb"`  // peak Go heap in use over what it was before
 	ImportHeapMB  float64 `json:"import_heap_mb"`
 	Corpus        string  `json:"corpus"`
 }
