@@ -313,6 +313,6 @@ func backupCmd(ctx context.Context, args []string) error {
 		fmt.Printf("\nKB archive of %d chunks (%d dims), %d documents with %.1f MB of sources:\n", rep.Chunks, rep.Dim, rep.Documents, float64(rep.SourceBytes)/1e6)
 		fmt.Printf("  archive %.1f MB, unpacked %.1f MB (vectors %.1f MB): compression %.2f×\n", float64(rep.ArchiveBytes)/1e6, float64(rep.UnpackedBytes)/1e6, float64(rep.VectorBytes)/1e6, rep.Ratio)
 		fmt.Printf("  export %.1f s (%.0f MB/s unpacked, heap +%.0f MB); import %.1f s (%.0f MB/s, heap +%.0f MB)\n", rep.ExportS, rep.ExportMBs, rep.ExportHeapMB, rep.ImportS, rep.ImportMBs, rep.ImportHeapMB)
-		fmt.Printf("  writing the same KB directly took %.1f s: the import takes %.2f× that\n", rep.BuildS, rep.ImportVsBuild)
+		fmt.Printf("  writing the same KB directly took %.1f s (heap +%.0f MB): the import takes %.2f× that\n", rep.BuildS, rep.BuildHeapMB, rep.ImportVsBuild)
 	})
 }
