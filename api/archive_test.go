@@ -21,7 +21,6 @@ import (
 func TestExportImportAPI(t *testing.T) {
 	s := getStack(t)
 	cfg := s.config()
-	cfg.Archiver = archive.Archiver{Store: s.store, Embedder: s.emb}
 	_, base := serve(t, cfg)
 	admin := s.newKey(t, kefu.ScopeAdmin, "")
 	t.Cleanup(func() { s.store.DeleteKB(context.Background(), "shop-copy") })
