@@ -11,7 +11,7 @@ ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FUZZTIME ?= 4s
 
-.PHONY: all build run test test-deps test-go test-fallback test-qdrant fuzz ort bench clean
+.PHONY: all build run test test-deps test-go test-fallback test-qdrant test-docker fuzz ort bench clean
 
 LDFLAGS := -X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))
 
@@ -56,6 +56,10 @@ fuzz:
 # bin/kefu-bench embed|vector|hnsw|search|ingest|http|ws (BENCHMARKS.md).
 bench: ort
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kefu-bench ./cmd/kefu-bench
+
+# The Dockerfile built with podman and the image smoke-tested (scripts/docker-test.sh).
+test-docker:
+	KEFU_SHARED=$(SHARED) ./scripts/docker-test.sh
 
 clean:
 	rm -rf bin

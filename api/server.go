@@ -34,6 +34,7 @@ import (
 const (
 	DefaultBodyLimit   = 1 << 20  // JSON request bodies
 	DefaultUploadLimit = 64 << 20 // one multipart upload, all files together
+	DefaultImportLimit = 64 << 20 // one KB archive imported through the API
 )
 
 // Config wires the server to the stages. Store and Retriever are required;
@@ -47,6 +48,7 @@ type Config struct {
 	Keys      kefu.KeyStore    // API keys; nil means no key exists
 	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
 	Reports   kefu.ReportStore // each KB's latest evaluation report
+	Archiver  kefu.Archiver    // KB export and import
 	Logger    *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
@@ -63,6 +65,7 @@ type Config struct {
 
 	BodyLimit   int // JSON request bodies in bytes; default DefaultBodyLimit
 	UploadLimit int // one multipart upload in bytes; default DefaultUploadLimit
+	ImportLimit int // one KB archive in bytes; default DefaultImportLimit
 	// Rate and Burst are each key's token bucket (in dev mode each client
 	// IP's): requests per second and the burst allowed. Rate 0 is no limit.
 	Rate  float64
@@ -115,6 +118,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.UploadLimit <= 0 {
 		cfg.UploadLimit = DefaultUploadLimit
+	}
+	if cfg.ImportLimit <= 0 {
+		cfg.ImportLimit = DefaultImportLimit
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
@@ -211,6 +217,8 @@ func (s *Server) table() []route {
 		{method: get, path: "/v1/kbs/:kb", scope: q, handler: s.getKB},
 		{method: patch, path: "/v1/kbs/:kb", scope: adm, handler: s.updateKB},
 		{method: del, path: "/v1/kbs/:kb", scope: adm, handler: s.deleteKB},
+		{method: get, path: "/v1/kbs/:kb/export", scope: adm, handler: s.exportKB},
+		{method: post, path: "/v1/kbs/import", scope: adm, handler: s.importKB},
 
 		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload},
 		{method: get, path: "/v1/jobs/:id", scope: in, handler: s.getJob},

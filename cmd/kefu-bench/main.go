@@ -8,6 +8,7 @@
 //	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
 //	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
 //	kefu-bench ws      [--conns 10000]                                     idle and streaming WebSocket chats
+//	kefu-bench backup  [--chunks 100000] [--dim 384]                       KB export and import (archives)
 //
 // Every command takes --json. `make bench` builds bin/kefu-bench; it is a
 // binary of its own so that bin/kefu ships none of the harnesses (a load
@@ -45,6 +46,7 @@ var benches = map[string]func(ctx context.Context, args []string) error{
 	"ingest": ingestCmd,
 	"http":   httpCmd,
 	"ws":     wsCmd,
+	"backup": backupCmd,
 }
 
 var errUsage = errors.New("usage")
@@ -344,5 +346,30 @@ func wsCmd(ctx context.Context, args []string) error {
 			rep.BytesPerConn/1024, rep.HeapPerConn/1024, rep.StackPerConn/1024, rep.RSSPerConn/1024, rep.GoroutinesConn)
 		fmt.Printf("  streamed answers: %d asks on %d sockets, %d tokens %.0f ms apart: added latency per token p50 %.2f ms, p99 %.2f ms, max %.2f ms; first token p50 %.2f ms, p99 %.2f ms\n",
 			rep.Asks, rep.Streams, rep.TokensPerAsk, rep.TokenInterval, rep.AddedP50MS, rep.AddedP99MS, rep.AddedMaxMS, rep.FirstP50MS, rep.FirstP99MS)
+	})
+}
+
+func backupCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	n := fs.Int("chunks", 100_000, "chunks in the KB")
+	dim := fs.Int("dim", 384, "vector dimensions")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	progress := func(s string) {
+		if !*asJSON {
+			fmt.Fprintf(os.Stderr, "\r%s   ", s)
+		}
+	}
+	rep, err := bench.Archive(ctx, bench.ArchiveOptions{Chunks: *n, Dim: *dim, Progress: progress})
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("\nKB archive of %d chunks (%d dims), %d documents with %.1f MB of sources:\n", rep.Chunks, rep.Dim, rep.Documents, float64(rep.SourceBytes)/1e6)
+		fmt.Printf("  archive %.1f MB, unpacked %.1f MB (vectors %.1f MB): compression %.2f×\n", float64(rep.ArchiveBytes)/1e6, float64(rep.UnpackedBytes)/1e6, float64(rep.VectorBytes)/1e6, rep.Ratio)
+		fmt.Printf("  export %.1f s (%.0f MB/s unpacked, heap +%.0f MB); import %.1f s (%.0f MB/s, heap +%.0f MB)\n", rep.ExportS, rep.ExportMBs, rep.ExportHeapMB, rep.ImportS, rep.ImportMBs, rep.ImportHeapMB)
+		fmt.Printf("  writing the same KB directly took %.1f s (heap +%.0f MB): the import takes %.2f× that\n", rep.BuildS, rep.BuildHeapMB, rep.ImportVsBuild)
 	})
 }

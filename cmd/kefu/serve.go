@@ -16,6 +16,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 40, "requests a key may burst above --rate")
 	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
 	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
+	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
 	llm := llmFlags(fs)
@@ -102,6 +104,7 @@ func runServe(ctx context.Context, args []string) error {
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
 		Keys: a.local, AnswerLog: a.local, Reports: a.local, Logger: a.log, Metrics: metrics,
+		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 	}
