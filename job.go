@@ -14,7 +14,10 @@ const (
 	JobQueued  JobState = "queued"
 	JobRunning JobState = "running"
 	JobDone    JobState = "done"   // finished; some files may have failed
-	JobFailed  JobState = "failed" // stopped as a whole (e.g. the KB was deleted)
+	JobFailed  JobState = "failed" // stopped as a whole
+	// JobCancelled: its KB was deleted; what it had not stored is dropped,
+	// and it writes nothing into a KB created again under the name.
+	JobCancelled JobState = "cancelled"
 )
 
 // Failure is a file an ingest job refused, with the reason.
@@ -37,6 +40,7 @@ type Job struct {
 	Embedded   int        `json:"embedded"`  // texts sent to the model
 	Reused     int        `json:"reused"`    // chunks whose stored vectors were kept
 	Failed     []Failure  `json:"failed"`
+	Error      string     `json:"error,omitempty"` // why a cancelled or failed job stopped
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
@@ -61,6 +65,8 @@ type Ingester interface {
 	// Reindex starts a job that parses a document's stored source again
 	// with the KB's current settings.
 	Reindex(ctx context.Context, kb, docID string) (*Job, error)
+	// CancelKB cancels the jobs of kb, a KB just deleted.
+	CancelKB(kb string)
 }
 
 // Document metadata the ingest service sets on documents that came out of

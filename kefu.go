@@ -36,6 +36,9 @@ type KB struct {
 	Version   uint64    `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Incarnation tells this KB from one deleted under the same name: the
+	// store's CreateKB gives each KB a new one (see WithIncarnation).
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // KBStats counts what a KB holds.

@@ -307,7 +307,7 @@ func waitJob(t *testing.T, base, key, id string) kefu.Job {
 		if r := call(t, "GET", base+"/v1/jobs/"+id, key, nil, &j); r.StatusCode != 200 {
 			t.Fatalf("job %s: %d %s", id, r.StatusCode, bodyOf(r))
 		}
-		if j.State == kefu.JobDone || j.State == kefu.JobFailed {
+		if j.State == kefu.JobDone || j.State == kefu.JobFailed || j.State == kefu.JobCancelled {
 			return j
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -172,9 +172,13 @@ func (s *Server) updateKB(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
+// deleteKB deletes a KB and cancels its ingest jobs.
 func (s *Server) deleteKB(c *fiber.Ctx) error {
 	if err := s.cfg.Store.DeleteKB(c.UserContext(), c.Params("kb")); err != nil {
 		return err
+	}
+	if s.cfg.Ingester != nil {
+		s.cfg.Ingester.CancelKB(c.Params("kb"))
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

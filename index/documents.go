@@ -118,6 +118,9 @@ func (s *Store) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) err
 		if err != nil {
 			return err
 		}
+		if err := kefu.CheckIncarnation(ctx, kb); err != nil {
+			return err
+		}
 		b := tx.Bucket(kbBucket(kbName))
 		now := time.Now().UTC()
 		for u, up := range ups {

@@ -27,6 +27,11 @@ func (s *Store) PutSource(ctx context.Context, kb, docID string, data []byte) er
 	if err := s.holds(kb); err != nil {
 		return err
 	}
+	if cur, err := s.KB(ctx, kb); err == nil {
+		if err := kefu.CheckIncarnation(ctx, cur); err != nil {
+			return err
+		}
+	}
 	p := s.sourcePath(kb, docID)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err

@@ -21,6 +21,8 @@ package index
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,6 +192,7 @@ func (s *Store) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	}
 	now := time.Now().UTC()
 	kb.CreatedAt, kb.UpdatedAt, kb.Version = now, now, 1
+	kb.Incarnation = newIncarnation()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := putJSON(tx.Bucket(bucketKBs), []byte(kb.Name), kb); err != nil {
 			return err
@@ -219,6 +222,14 @@ func (s *Store) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	}
 	s.kbs[kb.Name] = st
 	return nil
+}
+
+// newIncarnation names a new KB: random, so a KB created under the name of
+// a deleted one never shares it.
+func newIncarnation() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func validSettings(set *kefu.KBSettings) error { return keyword.ValidSettings(set) }

@@ -58,7 +58,7 @@ func (b *batcher) add(ctx context.Context, p pending) {
 func (b *batcher) flush(ctx context.Context) {
 	docs := b.docs
 	b.docs, b.chunks = nil, 0
-	if len(docs) == 0 {
+	if len(docs) == 0 || b.j.cancelled() {
 		return
 	}
 	var all []kefu.Chunk

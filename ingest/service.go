@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -57,8 +59,18 @@ var _ kefu.Ingester = (*Service)(nil)
 
 // job is a running or finished job and its lock.
 type job struct {
-	mu sync.Mutex
-	j  kefu.Job
+	mu     sync.Mutex
+	j      kefu.Job
+	ctx    context.Context // the job's own; ends when it is cancelled
+	cancel context.CancelCauseFunc
+}
+
+// errKBDeleted is the cause of the context of a job whose KB was deleted.
+var errKBDeleted = errors.New("knowledge base deleted")
+
+// cancelled reports whether the job was cancelled (CancelKB).
+func (j *job) cancelled() bool {
+	return j.ctx != nil && context.Cause(j.ctx) == errKBDeleted
 }
 
 func (j *job) update(fn func(*kefu.Job)) {
@@ -79,7 +91,12 @@ func (j *job) snapshot() kefu.Job {
 	return c
 }
 
+// fail records a file the job refused; once the job is cancelled, what
+// fails is its cancellation's doing and is not reported.
 func (j *job) fail(source string, err error) {
+	if j.cancelled() {
+		return
+	}
 	j.update(func(x *kefu.Job) {
 		x.Failed = append(x.Failed, kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)})
 	})
@@ -92,8 +109,8 @@ func (s *Service) Submit(ctx context.Context, kb string, files []kefu.Upload) (*
 	if err != nil {
 		return nil, err
 	}
-	j := s.newJob(kb, len(files))
-	go s.run(context.WithoutCancel(ctx), j, k, files, nil)
+	j := s.newJob(context.WithoutCancel(ctx), kb, len(files))
+	go s.run(j, k, files, nil)
 	snap := j.snapshot()
 	return &snap, nil
 }
@@ -106,8 +123,8 @@ func (s *Service) Ingest(ctx context.Context, kb string, files []kefu.Upload, pr
 	if err != nil {
 		return nil, err
 	}
-	j := s.newJob(kb, len(files))
-	s.run(ctx, j, k, files, progress)
+	j := s.newJob(ctx, kb, len(files))
+	s.run(j, k, files, progress)
 	snap := j.snapshot()
 	return &snap, nil
 }
@@ -150,8 +167,26 @@ func (s *Service) prepare(ctx context.Context, name string) (*kefu.KB, error) {
 	return kb, nil
 }
 
-func (s *Service) newJob(kb string, files int) *job {
+// CancelKB cancels the jobs of kb, which was just deleted: a job waiting
+// for its turn ends at once, a running one at its next step, as
+// JobCancelled. The store refuses whatever write of theirs was under way
+// (kefu.WithIncarnation), so nothing of them reaches a KB created again
+// under the name.
+func (s *Service) CancelKB(kb string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		if j.cancel != nil && j.snapshot().KB == kb {
+			j.cancel(errKBDeleted)
+		}
+	}
+}
+
+// newJob registers a job that runs under a context of its own, derived
+// from ctx.
+func (s *Service) newJob(ctx context.Context, kb string, files int) *job {
 	j := &job{j: kefu.Job{ID: newJobID(), KB: kb, State: kefu.JobQueued, Files: files, StartedAt: time.Now().UTC(), Failed: []kefu.Failure{}}}
+	j.ctx, j.cancel = context.WithCancelCause(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jobs == nil {
@@ -182,8 +217,11 @@ func newJobID() string {
 }
 
 // run ingests the files one after the other, each in a turn the
-// scheduler grants; the last turn embeds and stores what is left.
-func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
+// scheduler grants; the last turn embeds and stores what is left. Its
+// writes apply only to kb's incarnation.
+func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
+	defer j.cancel(nil)
+	ctx := kefu.WithIncarnation(j.ctx, kb)
 	report := func() {
 		if progress != nil {
 			progress(j.snapshot())
@@ -208,6 +246,9 @@ func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upl
 	b := &batcher{s: s, j: j, kb: kb, report: report}
 	for i, f := range files {
 		if err := turn(); err != nil {
+			if j.cancelled() {
+				break
+			}
 			for _, rest := range files[i:] {
 				j.fail(rest.Name, kefu.Errorf(kefu.ETIMEOUT, "%s: not ingested: %v", rest.Name, err))
 			}
@@ -226,6 +267,9 @@ func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upl
 	now := time.Now().UTC()
 	j.update(func(x *kefu.Job) {
 		x.State = kefu.JobDone
+		if j.cancelled() {
+			x.State, x.Error = kefu.JobCancelled, fmt.Sprintf("knowledge base %q was deleted: the files not yet stored were dropped", kb.Name)
+		}
 		x.FinishedAt = &now
 	})
 	report()

@@ -122,6 +122,9 @@ func (s *Store) change(ctx context.Context, kbName string, ups []kefu.DocumentUp
 	if err != nil {
 		return err
 	}
+	if err := kefu.CheckIncarnation(ctx, &rec.KB); err != nil {
+		return err
+	}
 	dim, keys, err := validate(kbName, rec.KB.Dim, ups)
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ func decodeRecord(p map[string]*qdrant.Value) (*kbRecord, error) {
 	if err := json.Unmarshal([]byte(p[keyRecord].GetStringValue()), rec); err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "qdrant: knowledge base record: %v", err)
 	}
+	rec.KB.Incarnation = rec.ID
 	return rec, nil
 }
 
@@ -93,6 +94,7 @@ func (s *Store) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	now := time.Now().UTC()
 	kb.CreatedAt, kb.UpdatedAt, kb.Version = now, now, 1
 	rec := &kbRecord{KB: *kb, ID: kb.Name + "-" + strconv.FormatInt(now.UnixNano(), 36)}
+	kb.Incarnation = rec.ID
 	if err := s.commit(ctx, rec, true); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, o Opener) {
 		{"ReplaceIsAtomicUnderConcurrentSearch", testReplaceIsAtomicUnderConcurrentSearch},
 		{"KBLifecycleAndValidation", testKBLifecycleAndValidation},
 		{"CreateWhileDeleting", testCreateWhileDeleting},
+		{"WritesOfADeletedIncarnation", testWritesOfADeletedIncarnation},
 		{"ReembedChangesModelAndDim", testReembedChangesModelAndDim},
 		{"PutDocumentsBatch", testPutDocumentsBatch},
 		{"SearchSelectLoadsOnlyChosenChunks", testSearchSelectLoadsOnlyChosenChunks},
@@ -397,6 +398,60 @@ func testCreateWhileDeleting(t *testing.T, o Opener) {
 		if err := s.DeleteKB(ctx, "kb"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A write made for a KB that was deleted and created again under its name
+// (kefu.WithIncarnation, as an ingest job writes) is refused with
+// ECONFLICT and leaves the new KB as it was; the new KB's own writes go
+// through, and so do writes without the expectation.
+func testWritesOfADeletedIncarnation(t *testing.T, o Opener) {
+	s := openOne(t, o)
+	ctx := context.Background()
+	NewKB(t, s, "kb")
+	old, err := s.KB(ctx, "kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Incarnation == "" {
+		t.Fatal("CreateKB gave the KB no incarnation")
+	}
+	jobCtx := kefu.WithIncarnation(ctx, old)
+	put := func(ctx context.Context, id, text string) error {
+		ch := Passages(text)
+		return s.PutDocuments(ctx, []kefu.DocumentUpdate{{Doc: &kefu.Document{ID: id, KB: "kb", Source: id + ".md"}, Chunks: ch, Vectors: VecsOf(ch)}})
+	}
+	if err := put(jobCtx, "first", "written while its KB stands"); err != nil {
+		t.Fatalf("a write for the current incarnation: %v", err)
+	}
+	if err := s.DeleteKB(ctx, "kb"); err != nil {
+		t.Fatal(err)
+	}
+	NewKB(t, s, "kb")
+	cur, err := s.KB(ctx, "kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Incarnation == old.Incarnation {
+		t.Fatalf("the KB created again kept incarnation %q", old.Incarnation)
+	}
+	if err := put(jobCtx, "late", "a late write of the deleted KB's job"); kefu.ErrorCode(err) != kefu.ECONFLICT {
+		t.Fatalf("a write for the deleted incarnation: %v, want %s", err, kefu.ECONFLICT)
+	}
+	if err := s.DeleteDocument(ctx, "kb", "late"); kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		t.Errorf("the refused write left document \"late\" (delete: %v)", err)
+	}
+	if docs, _ := s.Documents(ctx, "kb"); len(docs) != 0 {
+		t.Errorf("the new KB holds %d documents after the refused write", len(docs))
+	}
+	if err := put(kefu.WithIncarnation(ctx, cur), "new", "the new KB's own write"); err != nil {
+		t.Fatalf("a write for the new incarnation: %v", err)
+	}
+	if err := put(ctx, "plain", "a write without an expected incarnation"); err != nil {
+		t.Fatalf("a write without an expectation: %v", err)
+	}
+	if docs, _ := s.Documents(ctx, "kb"); len(docs) != 2 {
+		t.Errorf("the new KB holds %d documents, want 2", len(docs))
 	}
 }
 
