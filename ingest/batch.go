@@ -33,6 +33,9 @@ type batcher struct {
 	report func()
 	docs   []pending
 	chunks int
+	// ended counts the job's files done with: all their documents are
+	// in docs or were stored or refused.
+	ended int
 }
 
 func (b *batcher) add(ctx context.Context, p pending) {
@@ -55,10 +58,23 @@ func (b *batcher) add(ctx context.Context, p pending) {
 // documents has left (its file's MaxTime less its parse and chunking);
 // when that runs out, each document is tried alone within its own time,
 // and one that runs out of it fails with ETOOLARGE.
+//
+// Then the job's spool records the files ended before the flush began as
+// done with (unless the job was halted meanwhile: what failed then is to be
+// read again).
 func (b *batcher) flush(ctx context.Context) {
+	ended := b.ended
+	b.store(ctx)
+	if !b.j.halted() {
+		b.s.checkpoint(b.j, ended)
+	}
+}
+
+// store embeds and stores the waiting documents (flush).
+func (b *batcher) store(ctx context.Context) {
 	docs := b.docs
 	b.docs, b.chunks = nil, 0
-	if len(docs) == 0 || b.j.cancelled() {
+	if len(docs) == 0 || b.j.halted() {
 		return
 	}
 	var all []kefu.Chunk
@@ -82,7 +98,7 @@ func (b *batcher) flush(ctx context.Context) {
 		}
 		for _, d := range docs {
 			b.docs, b.chunks = []pending{d}, len(d.chunks)
-			b.flush(ctx)
+			b.store(ctx)
 		}
 		return
 	}

@@ -354,6 +354,7 @@ type fakeStore struct {
 	chunks map[string]map[string][]kefu.Chunk  // kb → doc → chunks
 	vecs   map[string]map[string][][][]float32 // kb → doc → vectors per chunk
 	puts   int
+	made   int // KBs created, numbering their incarnations
 }
 
 func newFakeStore() *fakeStore {
@@ -367,6 +368,8 @@ func (s *fakeStore) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	if s.kbs[kb.Name] != nil {
 		return kefu.Errorf(kefu.ECONFLICT, "kb %s exists", kb.Name)
 	}
+	s.made++
+	kb.Incarnation = fmt.Sprint(s.made)
 	c := *kb
 	s.kbs[kb.Name] = &c
 	s.docs[kb.Name] = map[string]*kefu.Document{}
@@ -439,6 +442,9 @@ func (s *fakeStore) PutDocument(ctx context.Context, doc *kefu.Document, chunks 
 	defer s.mu.Unlock()
 	if s.kbs[doc.KB] == nil {
 		return kefu.Errorf(kefu.ENOTFOUND, "no kb %s", doc.KB)
+	}
+	if err := kefu.CheckIncarnation(ctx, s.kbs[doc.KB]); err != nil {
+		return err
 	}
 	if len(vectors) != len(chunks) {
 		return kefu.Errorf(kefu.EINVALID, "%d vectors for %d chunks", len(vectors), len(chunks))

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -47,12 +49,24 @@ type Service struct {
 	MaxRunning int
 	// OnFinish, when set, is called with each job as it ends (metrics).
 	OnFinish func(kefu.Job)
+	// Spool is the folder where Submit keeps accepted jobs until they end
+	// (spool.go); Resume starts them again after a restart. "" keeps jobs
+	// in memory only.
+	Spool string
+	// MaxSpoolBytes bounds the bytes of files waiting in the spool, all
+	// jobs together; 0 is DefaultMaxSpoolBytes. An upload over it is
+	// refused (ERATELIMIT) until jobs in progress end.
+	MaxSpoolBytes int64
+	// Logger reports what a job could not record; nil discards it.
+	Logger *slog.Logger
 
 	mu        sync.Mutex
 	jobs      map[string]*job
 	order     []string // job ids, oldest first
 	sched     *scheduler
 	schedOnce sync.Once
+	spool     spoolState
+	running   sync.WaitGroup // jobs started by Submit and Resume
 }
 
 var _ kefu.Ingester = (*Service)(nil)
@@ -63,6 +77,8 @@ type job struct {
 	j      kefu.Job
 	ctx    context.Context // the job's own; ends when it is cancelled
 	cancel context.CancelCauseFunc
+	rec    *jobRecord            // its record in the spool; nil: none
+	seen   map[kefu.Failure]bool // a resumed job's failures, reported once
 }
 
 // errKBDeleted is the cause of the context of a job whose KB was deleted.
@@ -71,6 +87,11 @@ var errKBDeleted = errors.New("knowledge base deleted")
 // cancelled reports whether the job was cancelled (CancelKB).
 func (j *job) cancelled() bool {
 	return j.ctx != nil && context.Cause(j.ctx) == errKBDeleted
+}
+
+// halted reports whether the job was cancelled or stopped (Stop).
+func (j *job) halted() bool {
+	return j.cancelled() || j.ctx != nil && context.Cause(j.ctx) == errStopped
 }
 
 func (j *job) update(fn func(*kefu.Job)) {
@@ -91,14 +112,21 @@ func (j *job) snapshot() kefu.Job {
 	return c
 }
 
-// fail records a file the job refused; once the job is cancelled, what
-// fails is its cancellation's doing and is not reported.
+// fail records a file the job refused; once the job is cancelled or
+// stopped, what fails is that's doing and is not reported.
 func (j *job) fail(source string, err error) {
-	if j.cancelled() {
+	if j.halted() {
 		return
 	}
+	f := kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)}
 	j.update(func(x *kefu.Job) {
-		x.Failed = append(x.Failed, kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)})
+		if j.seen != nil {
+			if j.seen[f] {
+				return // a file read again after a restart
+			}
+			j.seen[f] = true
+		}
+		x.Failed = append(x.Failed, f)
 	})
 }
 
@@ -110,7 +138,18 @@ func (s *Service) Submit(ctx context.Context, kb string, files []kefu.Upload) (*
 		return nil, err
 	}
 	j := s.newJob(context.WithoutCancel(ctx), kb, len(files))
-	go s.run(j, k, files, nil)
+	if s.Spool != "" {
+		if files, err = s.spoolJob(j, k, files); err != nil {
+			s.forget(j.j.ID)
+			return nil, err
+		}
+	}
+	t := s.ticket(kb)
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		s.run(j, k, files, 0, t, nil)
+	}()
 	snap := j.snapshot()
 	return &snap, nil
 }
@@ -124,7 +163,7 @@ func (s *Service) Ingest(ctx context.Context, kb string, files []kefu.Upload, pr
 		return nil, err
 	}
 	j := s.newJob(ctx, kb, len(files))
-	s.run(j, k, files, progress)
+	s.run(j, k, files, 0, s.ticket(kb), progress)
 	snap := j.snapshot()
 	return &snap, nil
 }
@@ -187,6 +226,13 @@ func (s *Service) CancelKB(kb string) {
 func (s *Service) newJob(ctx context.Context, kb string, files int) *job {
 	j := &job{j: kefu.Job{ID: newJobID(), KB: kb, State: kefu.JobQueued, Files: files, StartedAt: time.Now().UTC(), Failed: []kefu.Failure{}}}
 	j.ctx, j.cancel = context.WithCancelCause(ctx)
+	s.remember(j)
+	return j
+}
+
+// remember registers a job, and forgets the oldest finished ones (and
+// their spooled records) beyond MaxJobs.
+func (s *Service) remember(j *job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jobs == nil {
@@ -203,11 +249,33 @@ func (s *Service) newJob(ctx context.Context, kb string, files int) *job {
 		if old := s.jobs[id]; old != j && old.snapshot().FinishedAt != nil {
 			delete(s.jobs, id)
 			s.order = slices.Delete(s.order, i, i+1)
+			if s.Spool != "" {
+				os.RemoveAll(s.jobDir(id))
+			}
 			continue
 		}
 		i++
 	}
-	return j
+}
+
+// forget drops a job that was never accepted.
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.jobs, id)
+	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
+}
+
+// ticket puts a job in its KB's queue, in the order jobs are accepted.
+func (s *Service) ticket(kb string) *ticket {
+	s.schedOnce.Do(func() { s.sched = newScheduler(s.MaxRunning) })
+	return s.sched.join(kb)
+}
+
+func (s *Service) logf(format string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Error(fmt.Sprintf(format, args...))
+	}
 }
 
 func newJobID() string {
@@ -217,9 +285,10 @@ func newJobID() string {
 }
 
 // run ingests the files one after the other, each in a turn the
-// scheduler grants; the last turn embeds and stores what is left. Its
-// writes apply only to kb's incarnation.
-func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
+// scheduler grants to t; the last turn embeds and stores what is left. Its
+// writes apply only to kb's incarnation. files are the job's from the
+// first-th on (a resumed job's first not yet done with).
+func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, first int, t *ticket, progress func(kefu.Job)) {
 	defer j.cancel(nil)
 	ctx := kefu.WithIncarnation(j.ctx, kb)
 	report := func() {
@@ -227,8 +296,6 @@ func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(ke
 			progress(j.snapshot())
 		}
 	}
-	s.schedOnce.Do(func() { s.sched = newScheduler(s.MaxRunning) })
-	t := s.sched.join(kb.Name)
 	defer s.sched.leave(t)
 	started := false
 	turn := func() error {
@@ -243,7 +310,7 @@ func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(ke
 		return nil
 	}
 	ch := s.chunker(kb)
-	b := &batcher{s: s, j: j, kb: kb, report: report}
+	b := &batcher{s: s, j: j, kb: kb, report: report, ended: first}
 	for i, f := range files {
 		if err := turn(); err != nil {
 			if j.cancelled() {
@@ -256,6 +323,10 @@ func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(ke
 		}
 		s.file(ctx, b, ch, f)
 		s.sched.done()
+		b.ended = first + i + 1
+		if len(b.docs) == 0 && !j.halted() {
+			s.checkpoint(j, b.ended)
+		}
 		report()
 	}
 	if len(b.docs) > 0 {
@@ -264,8 +335,11 @@ func (s *Service) run(j *job, kb *kefu.KB, files []kefu.Upload, progress func(ke
 		}
 		b.flush(ctx) // fails what is left when ctx has ended
 	}
+	if context.Cause(j.ctx) == errStopped {
+		return // its spool starts it again (Resume)
+	}
 	now := time.Now().UTC()
-	j.update(func(x *kefu.Job) {
+	s.finish(j, func(x *kefu.Job) {
 		x.State = kefu.JobDone
 		if j.cancelled() {
 			x.State, x.Error = kefu.JobCancelled, fmt.Sprintf("knowledge base %q was deleted: the files not yet stored were dropped", kb.Name)

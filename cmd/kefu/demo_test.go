@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if demoDir != "" {
 		os.RemoveAll(demoDir)
 	}
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
 	os.Exit(code)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/kefu-dev/kefu/api/web"
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/index/keyword"
+	"github.com/kefu-dev/kefu/ingest"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
 )
@@ -33,6 +35,7 @@ func runServe(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 40, "requests a key may burst above --rate")
 	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
 	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
+	maxSpool := fs.Int64("max-spool-bytes", ingest.DefaultMaxSpoolBytes, "bytes of accepted uploads kept on disk (<data-dir>/jobs) until they are ingested, all jobs together; uploads over it get 429")
 	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
@@ -95,6 +98,10 @@ func runServe(ctx context.Context, args []string) error {
 		metrics.ObserveJob(j)
 		cal.Changed(j.KB)
 	}
+	// Accepted uploads are kept in the data directory until ingested; jobs
+	// stop before the store closes, and start again at the next start.
+	ing.Spool, ing.MaxSpoolBytes, ing.Logger = filepath.Join(a.dataDir, "jobs"), *maxSpool, a.log
+	defer ing.Stop()
 	var origins []string
 	for _, o := range strings.Split(*corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -140,6 +147,10 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := a.prepareKBs(ctx, *demo, e); err != nil {
+		shutdown(srv, a, time.Second)
+		return err
+	}
+	if err := ing.Resume(ctx); err != nil {
 		shutdown(srv, a, time.Second)
 		return err
 	}

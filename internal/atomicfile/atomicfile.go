@@ -60,12 +60,14 @@ func Write(path string, perm os.FileMode, write func(w io.Writer) error) (err er
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// syncDir makes a rename in dir durable. File systems that cannot sync a
-// folder (EINVAL) are not an error: they give no stronger promise.
-func syncDir(dir string) error {
+// SyncDir makes the entries created, renamed or removed in dir durable
+// (files written and synced one by one, then their folder once). File
+// systems that cannot sync a folder (EINVAL) are not an error: they give
+// no stronger promise.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

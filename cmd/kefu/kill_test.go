@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/testenv"
+)
+
+// Uploads survive kill -9 of `kefu serve`: batches of files are uploaded to
+// a real server process, which is killed (SIGKILL) at a random moment
+// during or after each upload and started again on the same data
+// directory. At the end every file of every upload that was answered 202
+// is stored, once, and every accepted job answers GET /v1/jobs/{id} as done
+// without failures. KEFU_KILLS sets the number of kills (default 3, to keep
+// the test near a minute: each start loads the model and the word
+// segmenter); KEFU_KILL_SEED replays a run.
+func TestKillDuringUpload(t *testing.T) {
+	lib := testenv.RequireORT(t)
+	testenv.Model(t, "tiny-en")
+	kills := 3
+	if v, err := strconv.Atoi(os.Getenv("KEFU_KILLS")); err == nil && v > 0 {
+		kills = v
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("KEFU_KILL_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("seed %d (KEFU_KILL_SEED=%d replays it), %d kills", seed, seed, kills)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	bin := kefuBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+
+	accepted := map[string][]string{} // job id → its files' document ids
+	var ids []string
+	pendingFiles := 0 // spooled files not yet ingested at each kill, summed
+	unfinished := 0   // kills that came while the API showed the round's job unfinished
+	for round := range kills {
+		k := startServe(t, bin, lib, data)
+		if round == 0 {
+			if code, body := k.do(t, "POST", "/v1/kbs", "application/json", strings.NewReader(`{"name":"a"}`)); code != 201 {
+				t.Fatalf("create: %d %s", code, body)
+			}
+		}
+		n := 60 + rng.IntN(90)
+		ct, body, docs := uploadBatch(t, round, n)
+		// Kill at a random moment: while the upload is read, or while its
+		// files (and earlier rounds' resumed ones) are ingested.
+		delay := time.Duration(rng.IntN(2000)) * time.Millisecond
+		type result struct {
+			code int
+			body []byte
+		}
+		res := make(chan result, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", k.base+"/v1/kbs/a/documents", bytes.NewReader(body))
+			req.Header.Set("Content-Type", ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				res <- result{}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			res <- result{resp.StatusCode, b}
+		}()
+		time.Sleep(delay)
+		var r result
+		var before kefu.Job // the job as the API showed it just before the kill
+		select {
+		case r = <-res:
+			if r.code == 202 {
+				json.Unmarshal(r.body, &before)
+				if code, b := k.do(t, "GET", "/v1/jobs/"+before.ID, "", nil); code == 200 {
+					json.Unmarshal(b, &before)
+				}
+			}
+			k.kill(t)
+		default:
+			k.kill(t)
+			r = <-res
+		}
+		if before.ID != "" && before.FinishedAt == nil {
+			unfinished++
+		}
+		pending, _ := filepath.Glob(filepath.Join(data, "jobs", "*", "[0-9]*"))
+		pendingFiles += len(pending)
+		switch r.code {
+		case 202:
+			var j kefu.Job
+			if err := json.Unmarshal(r.body, &j); err != nil {
+				t.Fatal(err)
+			}
+			accepted[j.ID] = docs
+			ids = append(ids, docs...)
+			t.Logf("round %d: %d files accepted as %s, killed %v after the upload began, the job at %s with %d documents done; %d files of this and earlier uploads not yet ingested",
+				round, n, j.ID, delay, before.State, before.Done, len(pending))
+		case 0:
+			t.Logf("round %d: killed %v after the upload began, before it was answered: not accepted; %d files not yet ingested", round, delay, len(pending))
+		default:
+			t.Fatalf("round %d: upload answered %d %s", round, r.code, r.body)
+		}
+	}
+	if unfinished == 0 {
+		t.Fatalf("no kill came while an accepted job was unfinished (seed %d): nothing was tested", seed)
+	}
+
+	k := startServe(t, bin, lib, data)
+	defer k.stop(t)
+	for id, docs := range accepted {
+		j := k.waitJob(t, id)
+		if j.State != kefu.JobDone || len(j.Failed) != 0 {
+			t.Errorf("job %s after the restarts: %s, failed %+v", id, j.State, j.Failed)
+		}
+		if j.Done+j.Unchanged < len(docs) {
+			t.Errorf("job %s: %d done + %d unchanged of %d files", id, j.Done, j.Unchanged, len(docs))
+		}
+	}
+	code, body := k.do(t, "GET", "/v1/kbs/a/documents", "", nil)
+	if code != 200 {
+		t.Fatalf("documents: %d %s", code, body)
+	}
+	var list struct{ Documents []kefu.Document }
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	chunks := 0
+	for _, d := range list.Documents {
+		stored[d.ID]++
+		chunks += d.Chunks
+	}
+	lost, dups := 0, 0
+	for _, id := range ids {
+		if stored[id] == 0 {
+			lost++
+			t.Errorf("accepted file %s was never stored", id)
+		}
+	}
+	for id, n := range stored {
+		if n > 1 {
+			dups++
+			t.Errorf("document %s stored %d times", id, n)
+		}
+	}
+	var kb struct{ Stats kefu.KBStats }
+	if code, body := k.do(t, "GET", "/v1/kbs/a", "", nil); code != 200 || json.Unmarshal(body, &kb) != nil {
+		t.Fatalf("kb: %d %s", code, body)
+	}
+	if kb.Stats.Documents != len(list.Documents) || kb.Stats.Chunks > chunks {
+		t.Errorf("the KB counts %d documents and %d chunks; its documents list %d and %d", kb.Stats.Documents, kb.Stats.Chunks, len(list.Documents), chunks)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "jobs", "*", "[0-9]*")); len(left) != 0 {
+		t.Errorf("%d spooled files left after every job ended", len(left))
+	}
+	t.Logf("%d kills, %d of them with the round's job unfinished; %d uploads accepted with %d files, %d files waiting in the spool at the kills: %d lost, %d stored twice",
+		kills, unfinished, len(accepted), len(ids), pendingFiles, lost, dups)
+}
+
+// uploadBatch is a multipart upload of n Markdown files named for the
+// round, and their document ids.
+func uploadBatch(t *testing.T, round, n int) (string, []byte, []string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	var ids []string
+	for i := range n {
+		name := fmt.Sprintf("r%02d-%03d.md", round, i)
+		fw, err := w.CreateFormFile("file", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(fw, "# Note %d of round %d\n\n", i, round)
+		for p := range 6 {
+			fmt.Fprintf(fw, "Paragraph %d of note %d, round %d: the shop ships parcel %d to the customer and keeps the receipt number %d on file.\n\n", p, i, round, i*7+p, round*1000+i*10+p)
+		}
+		ids = append(ids, name)
+	}
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes(), ids
+}
+
+// serveProc is a `kefu serve` child process.
+type serveProc struct {
+	cmd    *exec.Cmd
+	base   string
+	exited chan error
+	logs   *testenv.SyncBuffer
+}
+
+// startServe starts `kefu serve` on data with the tiny model and waits
+// until it is ready.
+func startServe(t *testing.T, bin, lib, data string) *serveProc {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &serveProc{base: "http://" + addr, exited: make(chan error, 1), logs: &testenv.SyncBuffer{}}
+	p.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", data, "--model", "tiny-en")
+	p.cmd.Env = append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+lib)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-p.exited:
+			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, p.logs.String())
+		default:
+		}
+		if res, err := http.Get(p.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kefu serve not ready after 3 minutes\n%s", p.logs.String())
+		}
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *serveProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+// stop ends the process with SIGTERM, as an operator does.
+func (p *serveProc) stop(t *testing.T) {
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if t.Failed() {
+		t.Logf("kefu serve output:\n%s", p.logs.String())
+	}
+}
+
+func (p *serveProc) do(t *testing.T, method, path, ct string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, p.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// waitJob polls a job until it ends (two minutes at most).
+func (p *serveProc) waitJob(t *testing.T, id string) kefu.Job {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		code, body := p.do(t, "GET", "/v1/jobs/"+id, "", nil)
+		if code != 200 {
+			t.Fatalf("job %s after a restart: %d %s", id, code, body)
+		}
+		var j kefu.Job
+		if err := json.Unmarshal(body, &j); err != nil {
+			t.Fatal(err)
+		}
+		if j.FinishedAt != nil {
+			return j
+		}
+	}
+	t.Fatalf("job %s did not end in two minutes", id)
+	return kefu.Job{}
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// kefuBinary builds this command once for the package's tests.
+func kefuBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kefu-kill-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "kefu")
+		cmd := exec.Command("go", "build", "-o", buildBin, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
