@@ -31,9 +31,11 @@ func (s *Server) ask(c *fiber.Ctx) error {
 		return kefu.Errorf(kefu.EINVALID, "question is empty")
 	}
 	if !strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
-		ans, err := s.cfg.Answerer.Ask(c.UserContext(), req, nil)
+		ctx, stop := s.answerContext(c)
+		ans, err := s.cfg.Answerer.Ask(ctx, req, nil)
+		stop()
 		if err != nil {
-			return err
+			return s.answerError(ctx, err)
 		}
 		return c.JSON(ans)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -292,6 +293,8 @@ type lingerConn struct {
 	net.Conn
 	linger atomic.Bool
 	closed atomic.Bool
+	mu     sync.Mutex
+	early  []byte // read by watch (deadline.go) before the server asked
 }
 
 func (c *lingerConn) Close() error {

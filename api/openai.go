@@ -197,9 +197,11 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 	}
 	created := time.Now().Unix()
 	if !req.Stream {
-		ans, err := s.cfg.Answerer.Ask(c.UserContext(), ask, nil)
+		ctx, stop := s.answerContext(c)
+		ans, err := s.cfg.Answerer.Ask(ctx, ask, nil)
+		stop()
 		if err != nil {
-			return err
+			return s.answerError(ctx, err)
 		}
 		comp := text.EstimateTokens(ans.Text)
 		return c.JSON(ChatCompletion{

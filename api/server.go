@@ -86,6 +86,10 @@ type Config struct {
 	// StreamHeartbeat is how often an idle event stream gets a comment
 	// line, which also tells when its client has gone. Default 10 s.
 	StreamHeartbeat time.Duration
+	// AskTimeout bounds a JSON answer (/ask, chat completions without
+	// stream) from the question to the answer (--ask-timeout); 0 is
+	// DefaultAskTimeout.
+	AskTimeout time.Duration
 	// ShutdownGrace is how long Shutdown lets answers in flight finish
 	// when its context has no deadline. Default 10 s.
 	ShutdownGrace time.Duration

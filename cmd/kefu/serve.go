@@ -38,6 +38,7 @@ func runServe(ctx context.Context, args []string) error {
 	maxSpool := fs.Int64("max-spool-bytes", ingest.DefaultMaxSpoolBytes, "bytes of accepted uploads kept on disk (<data-dir>/jobs) until they are ingested, all jobs together; uploads over it get 429")
 	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
+	askTimeout := fs.Duration("ask-timeout", api.DefaultAskTimeout, "longest a JSON answer (/ask, chat completions without stream) may take, LLM included; past it the client gets 504")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
 	llm := llmFlags(fs)
 	fs.Usage = func() {
@@ -114,6 +115,7 @@ func runServe(ctx context.Context, args []string) error {
 		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
+		AskTimeout: *askTimeout,
 	}
 	srv := api.New(cfg)
 
