@@ -59,14 +59,20 @@ func ErrorCode(err error) string {
 }
 
 // ErrorMessage returns the user-facing message of the first Error in err's
-// chain; other errors get a generic message so internals do not leak.
+// chain. An EINTERNAL error, and any error that is no Error, gets
+// InternalMessage: its text may hold a library's words, file paths or
+// other internals, which belong in the server's log (err.Error()), not in
+// a client's answer.
 func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Code != EINTERNAL {
 		return e.Message
 	}
-	return "internal error"
+	return InternalMessage
 }
+
+// InternalMessage is all a client learns of an internal error.
+const InternalMessage = "internal error"

@@ -60,13 +60,17 @@ func (s *Server) importKB(c *fiber.Ctx) error {
 	if p := principalOf(c); p.kb != "" {
 		return kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q; importing creates one: use an admin key for every knowledge base", p.kb)
 	}
+	reembed, err := queryBool(c, "reembed")
+	if err != nil {
+		return err
+	}
 	n := int64(s.cfg.ImportLimit)
 	body, err := s.body(c, bodyLimit{max: n, shown: n, what: "archive", flag: "--import-limit"})
 	if err != nil {
 		return err
 	}
 	res, err := s.cfg.Archiver.ImportKB(c.UserContext(), body, kefu.ImportRequest{
-		Name: c.Query("as"), Reembed: c.QueryBool("reembed"),
+		Name: c.Query("as"), Reembed: reembed,
 		MaxBytes: int64(s.cfg.ImportLimit) * importUnpacked, MaxBytesName: fmt.Sprintf("%d × --import-limit", importUnpacked),
 	})
 	if err != nil {

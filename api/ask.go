@@ -158,9 +158,9 @@ func (s *Server) unanswered(c *fiber.Ctx) error {
 	if s.cfg.AnswerLog == nil {
 		return unavailable("answer log")
 	}
-	limit := c.QueryInt("limit", 50)
-	if limit <= 0 || limit > 1000 {
-		return kefu.Errorf(kefu.EINVALID, "limit must be in [1, 1000]")
+	limit, err := queryInt(c, "limit", defaultUnanswer, 1, MaxUnansweredN)
+	if err != nil {
+		return err
 	}
 	kb := c.Params("kb")
 	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {

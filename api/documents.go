@@ -167,15 +167,29 @@ func (s *Server) getJob(c *fiber.Ctx) error {
 	return c.JSON(j)
 }
 
+// listDocuments lists a KB's documents by id: all of them, or with
+// ?limit=N&offset=M a page, with the total.
 func (s *Server) listDocuments(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit", MaxListLimit, 1, MaxListLimit)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(c, "offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
 	docs, err := s.cfg.Store.Documents(c.UserContext(), c.Params("kb"))
 	if err != nil {
 		return err
 	}
+	total := len(docs)
+	if c.Query("limit") != "" || offset > 0 {
+		docs = docs[min(offset, total):min(offset+limit, total)]
+	}
 	if docs == nil {
 		docs = []*kefu.Document{}
 	}
-	return c.JSON(fiber.Map{"documents": docs})
+	return c.JSON(fiber.Map{"documents": docs, "total": total})
 }
 
 // docID is the route's {id}, which clients path-escape (ids contain "/").

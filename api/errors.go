@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -73,11 +74,14 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderXRequestID, id)
 	}
 	status := ErrorStatus(err)
-	if status == http.StatusInternalServerError {
+	msg := kefu.ErrorMessage(err)
+	if kefu.ErrorCode(err) == kefu.EINTERNAL {
+		// The cause stays in the log, under the request id the client sees.
 		s.log.Error("request failed", "request_id", id, "path", c.Path(), "err", err)
+		msg = fmt.Sprintf("%s (request %s; the server's log has the cause)", kefu.InternalMessage, id)
 	}
 	return c.Status(status).JSON(ErrorBody{
-		Error:     ErrorDetail{Code: kefu.ErrorCode(err), Message: kefu.ErrorMessage(err)},
+		Error:     ErrorDetail{Code: kefu.ErrorCode(err), Message: msg},
 		RequestID: id,
 	})
 }

@@ -87,7 +87,7 @@ func mergeSettings(set *kefu.KBSettings, raw json.RawMessage, hosts *kefu.LLMHos
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(set); err != nil {
-		return kefu.Errorf(kefu.EINVALID, "settings: %v", err)
+		return jsonError(err, "settings", "settings {\"threshold\", \"floor\", \"llm\", …}")
 	}
 	if set.LLM == nil {
 		return nil

@@ -63,10 +63,19 @@ func NewSearchResponse(r *kefu.Retrieval) SearchResponse {
 const MaxQueryBytes = 4096
 
 func (s *Server) search(c *fiber.Ctx) error {
-	var req SearchRequest
-	if err := s.decode(c, &req, `{"query", "k"?}`); err != nil {
+	var body struct {
+		SearchRequest
+		K *int `json:"k"` // absent is the default, 0 an error
+	}
+	if err := s.decode(c, &body, `{"query", "k"?, "mode"?, "filter"?}`); err != nil {
 		return err
 	}
+	req := body.SearchRequest
+	k, err := checkK(body.K)
+	if err != nil {
+		return err
+	}
+	req.K = k
 	if req.Query == "" {
 		return kefu.Errorf(kefu.EINVALID, "query is empty")
 	}

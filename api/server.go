@@ -411,7 +411,7 @@ func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
 		return kefu.Errorf(kefu.EINVALID, "empty body: send JSON %s", shape)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return kefu.Errorf(kefu.EINVALID, "body must be JSON %s: %v", shape, err)
+		return jsonError(err, "", shape)
 	}
 	return nil
 }

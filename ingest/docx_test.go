@@ -66,7 +66,7 @@ func TestDOCXBombRefused(t *testing.T) {
 		t.Fatalf("fixture is %d bytes", len(data))
 	}
 	_, err := Parse(context.Background(), "bomb.docx", data, Limits{MaxDecompressedBytes: 1 << 20})
-	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.docx", "max_decompressed_bytes")
+	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.docx", "--max-unpacked-bytes")
 }
 
 func TestDOCXMalformed(t *testing.T) {

@@ -319,7 +319,7 @@ func (p *parser) xlsx(name string, data []byte) (*Doc, error) {
 			UnzipXMLSizeLimit: min(limit, 16<<20),
 		})
 		if err != nil {
-			return invalid(name, "not a readable XLSX workbook: %v", err)
+			return invalid(name, "not a readable XLSX workbook: %s", zipReason(err))
 		}
 		defer f.Close()
 		doc = &Doc{}

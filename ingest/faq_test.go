@@ -91,7 +91,7 @@ func TestFAQRowLimit(t *testing.T) {
 		fmt.Fprintf(&b, "q%d,a%d\n", i, i)
 	}
 	_, err := Parse(context.Background(), "shop.csv", []byte(b.String()), Limits{MaxRows: 100})
-	wantRefusal(t, err, kefu.ETOOLARGE, "shop.csv: more than 100 rows (limit max_rows)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "shop.csv: more than 100 rows (limit --max-rows)")
 	doc := parseOne(t, "shop.csv", []byte(b.String()), Limits{MaxRows: 101})
 	if len(doc.FAQs) != 101 {
 		t.Errorf("%d entries", len(doc.FAQs))
@@ -139,7 +139,7 @@ func TestXLSXLimits(t *testing.T) {
 	}
 	data := xlsxOf(t, map[string][][]string{"S": rows})
 	_, err := Parse(context.Background(), "shop.xlsx", data, Limits{MaxRows: 50})
-	wantRefusal(t, err, kefu.ETOOLARGE, "shop.xlsx: more than 50 rows (limit max_rows)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "shop.xlsx: more than 50 rows (limit --max-rows)")
 
 	// A sheet that unpacks past the limit is refused before excelize reads it.
 	big := [][]string{{"question", "answer"}}
@@ -148,7 +148,7 @@ func TestXLSXLimits(t *testing.T) {
 	}
 	data = xlsxOf(t, map[string][][]string{"S": big})
 	_, err = Parse(context.Background(), "bomb.xlsx", data, Limits{MaxDecompressedBytes: 256 << 10})
-	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.xlsx", "max_decompressed_bytes")
+	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.xlsx", "--max-unpacked-bytes")
 }
 
 // Workbooks inside an archive share its decompression budget: each fits,
@@ -172,7 +172,7 @@ func TestXLSXInZIPShareTheBudget(t *testing.T) {
 		t.Fatalf("two workbooks within the budget: %v", err)
 	}
 	_, err = Parse(context.Background(), "three.zip", zipOf(t, "a.xlsx", book, "b.xlsx", book, "c.xlsx", book), lim)
-	wantRefusal(t, err, kefu.ETOOLARGE, "max_decompressed_bytes")
+	wantRefusal(t, err, kefu.ETOOLARGE, "--max-unpacked-bytes")
 }
 
 func TestXLSXNoFAQSheet(t *testing.T) {

@@ -63,7 +63,7 @@ func TestJSONNotRecords(t *testing.T) {
 	_, err := Parse(context.Background(), "broken.json", []byte(`[{"text": "a"`), Limits{})
 	wantRefusal(t, err, kefu.EINVALID, "broken.json")
 	_, err = Parse(context.Background(), "rows.jsonl", []byte("{\"text\":\"a\"}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n"), Limits{MaxRows: 2})
-	wantRefusal(t, err, kefu.ETOOLARGE, "rows.jsonl: more than 2 records (limit max_rows)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "rows.jsonl: more than 2 records (limit --max-rows)")
 }
 
 func TestSciFactRecords(t *testing.T) {
@@ -175,7 +175,7 @@ func TestZIPLimits(t *testing.T) {
 	zw.Close()
 	start := time.Now()
 	_, err = Parse(context.Background(), "bomb.zip", buf.Bytes(), Limits{MaxDecompressedBytes: 1 << 20})
-	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.zip: unpacks to more than 1048576 bytes (limit max_decompressed_bytes)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "bomb.zip: unpacks to more than 1048576 bytes (limit --max-unpacked-bytes)")
 	if time.Since(start) > 5*time.Second {
 		t.Error("the bomb was unpacked before being refused")
 	}
@@ -197,7 +197,7 @@ func TestZIPLimits(t *testing.T) {
 		files = append(files, strings.Repeat("x", i+1)+".txt", "hi")
 	}
 	_, err = Parse(context.Background(), "many.zip", zipOf(t, files...), Limits{MaxZipEntries: 20})
-	wantRefusal(t, err, kefu.ETOOLARGE, "many.zip: more than 20 archive entries (limit max_zip_entries)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "many.zip: more than 20 archive entries (limit --max-zip-entries)")
 }
 
 func TestDecodeText(t *testing.T) {
@@ -275,7 +275,7 @@ func TestDetectFormat(t *testing.T) {
 
 func TestFileLimits(t *testing.T) {
 	_, err := Parse(context.Background(), "big.md", make([]byte, 2000), Limits{MaxFileBytes: 1000})
-	wantRefusal(t, err, kefu.ETOOLARGE, "big.md: more than 1000 bytes (limit max_file_bytes)")
+	wantRefusal(t, err, kefu.ETOOLARGE, "big.md: more than 1000 bytes (limit --max-file-bytes)")
 	_, err = Parse(context.Background(), "many.md", []byte(strings.Repeat("para\n\n", 50)), Limits{MaxBlocks: 10})
 	wantRefusal(t, err, kefu.ETOOLARGE, "many.md", "max_blocks")
 }

@@ -12,11 +12,11 @@ import (
 // Limits bound what one uploaded file may cost. Every refusal is a
 // *kefu.Error whose message names the file and the limit.
 type Limits struct {
-	MaxFileBytes         int64         // bytes of one uploaded file (max_file_bytes)
-	MaxDecompressedBytes int64         // bytes unpacked from one file: ZIP members, DOCX/XLSX parts, PDF streams (max_decompressed_bytes)
-	MaxPages             int           // pages of a PDF (max_pages)
-	MaxRows              int           // rows of a sheet, records of a JSON file (max_rows)
-	MaxZipEntries        int           // entries of an archive, nested ones included (max_zip_entries)
+	MaxFileBytes         int64         // bytes of one uploaded file (--max-file-bytes)
+	MaxDecompressedBytes int64         // bytes unpacked from one file: ZIP members, DOCX/XLSX parts, PDF streams (--max-unpacked-bytes)
+	MaxPages             int           // pages of a PDF (--max-pages)
+	MaxRows              int           // rows of a sheet, records of a JSON file (--max-rows)
+	MaxZipEntries        int           // entries of an archive, nested ones included (--max-zip-entries)
 	MaxZipDepth          int           // archives inside archives: 1 is a ZIP of plain files (max_zip_depth)
 	MaxFieldBytes        int           // bytes of one CSV/XLSX cell or JSON text field (max_field_bytes)
 	MaxBlocks            int           // blocks (paragraphs, rows, items) of one document (max_blocks)
@@ -62,10 +62,23 @@ func orDefault[T int | int64 | time.Duration](v *T, d T) {
 	}
 }
 
-// tooLarge is the refusal of a file that hit a limit, e.g.
-// "shop.xlsx: more than 100000 rows (limit max_rows)".
+// tooLarge is the refusal of a file that hit a limit, named by the flag
+// that sets it, e.g. "shop.xlsx: more than 100000 rows (limit --max-rows)";
+// a limit no flag sets keeps its name here (max_blocks).
 func tooLarge(name, limit, format string, args ...any) *kefu.Error {
+	if f, ok := limitFlags[limit]; ok {
+		limit = f
+	}
 	return kefu.Errorf(kefu.ETOOLARGE, "%s: %s (limit %s)", name, fmt.Sprintf(format, args...), limit)
+}
+
+// limitFlags are the flags of kefu serve and kefu ingest that set Limits.
+var limitFlags = map[string]string{
+	"max_file_bytes":         "--max-file-bytes",
+	"max_decompressed_bytes": "--max-unpacked-bytes",
+	"max_pages":              "--max-pages",
+	"max_rows":               "--max-rows",
+	"max_zip_entries":        "--max-zip-entries",
 }
 
 func invalid(name, format string, args ...any) *kefu.Error {

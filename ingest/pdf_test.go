@@ -113,7 +113,7 @@ func TestPDFPageLimit(t *testing.T) {
 		pdfStream("", "BT /F1 12 Tf (x) Tj ET"),
 	})
 	_, err := Parse(context.Background(), "big.pdf", data, Limits{})
-	wantRefusal(t, err, kefu.ETOOLARGE, "big.pdf", "more than 2000 pages", "max_pages")
+	wantRefusal(t, err, kefu.ETOOLARGE, "big.pdf", "more than 2000 pages", "--max-pages")
 
 	// A tree that lies about its count is counted as it is walked.
 	pages := make([][]any, 5)
@@ -121,7 +121,7 @@ func TestPDFPageLimit(t *testing.T) {
 		pages[i] = []any{fmt.Sprintf("Page %d text.", i+1)}
 	}
 	_, err = Parse(context.Background(), "five.pdf", pdfText(pages), Limits{MaxPages: 4})
-	wantRefusal(t, err, kefu.ETOOLARGE, "five.pdf", "more than 4 pages", "max_pages")
+	wantRefusal(t, err, kefu.ETOOLARGE, "five.pdf", "more than 4 pages", "--max-pages")
 }
 
 func TestPDFCyclicPageTree(t *testing.T) {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -39,7 +40,7 @@ func (p *parser) records(name, id, s, format string, raw []byte) ([]*Doc, error)
 		var r record
 		if err := json.Unmarshal(data, &r); err != nil {
 			if format == FormatJSONL {
-				return invalid(name, "line %d is not a JSON object: %v", n, err)
+				return invalid(name, "line %d is not a JSON object: %s", n, jsonReason(err))
 			}
 			return nil // not an object: not a record
 		}
@@ -159,21 +160,21 @@ func eachJSONRecord(name, s string, fn func([]byte) error) error {
 	dec := json.NewDecoder(strings.NewReader(s))
 	tok, err := dec.Token()
 	if err != nil {
-		return invalid(name, "not valid JSON: %v", err)
+		return invalid(name, "not valid JSON: %s", jsonReason(err))
 	}
 	switch tok {
 	case json.Delim('['):
 		for dec.More() {
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				return invalid(name, "not valid JSON: %v", err)
+				return invalid(name, "not valid JSON: %s", jsonReason(err))
 			}
 			if err := fn(raw); err != nil {
 				return err
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			return invalid(name, "not valid JSON: %v", err)
+			return invalid(name, "not valid JSON: %s", jsonReason(err))
 		}
 	case json.Delim('{'):
 		if !json.Valid([]byte(s)) {
@@ -187,4 +188,22 @@ func eachJSONRecord(name, s string, fn func([]byte) error) error {
 		return invalid(name, "trailing data after JSON")
 	}
 	return nil
+}
+
+// jsonReason says why encoding/json refused a text, without its words
+// (which name Go types).
+func jsonReason(err error) string {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("unexpected text at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("found %s where an object was expected", te.Value)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "it ends before its value does"
+	}
+	return "malformed"
 }

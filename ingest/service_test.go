@@ -178,8 +178,8 @@ func TestIngestFailuresDoNotStopOthers(t *testing.T) {
 		"scan.pdf":  "unsupported: scan.pdf: no text layer: the PDF is scanned or holds only images; run it through OCR first",
 		"photo.png": "unsupported: photo.png: PNG image files are not supported",
 		"b.md":      "unavailable: model crashed on purpose",
-		"huge.txt":  "too_large: huge.txt: more than 4096 bytes (limit max_file_bytes)",
-		"liar.txt":  "too_large: liar.txt: more than 4096 bytes (limit max_file_bytes)",
+		"huge.txt":  "too_large: huge.txt: more than 4096 bytes (limit --max-file-bytes)",
+		"liar.txt":  "too_large: liar.txt: more than 4096 bytes (limit --max-file-bytes)",
 		"empty.md":  "invalid: empty.md: no text to index",
 	}
 	for k, v := range want {

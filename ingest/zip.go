@@ -3,6 +3,7 @@ package ingest
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"io"
 	"path"
 	"sort"
@@ -13,7 +14,7 @@ import (
 func zipFormat(name string, data []byte) (string, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return "", invalid(name, "broken ZIP container: %v", err)
+		return "", invalid(name, "not a readable ZIP container (archive, DOCX or XLSX): %s", zipReason(err))
 	}
 	var word, xl bool
 	for _, f := range zr.File {
@@ -45,7 +46,7 @@ func zipFormat(name string, data []byte) (string, error) {
 func (p *parser) openZip(name string, data []byte) (*zip.Reader, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, invalid(name, "broken ZIP container: %v", err)
+		return nil, invalid(name, "not a readable ZIP container (archive, DOCX or XLSX): %s", zipReason(err))
 	}
 	p.entries += len(zr.File)
 	if p.entries > p.lim.MaxZipEntries {
@@ -71,12 +72,12 @@ func (p *parser) readMember(name string, f *zip.File, limit int64) ([]byte, erro
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, invalid(name, "broken archive entry: %v", err)
+		return nil, invalid(name, "broken archive entry: %s", zipReason(err))
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
 	if err != nil {
-		return nil, invalid(name, "broken archive entry: %v", err)
+		return nil, invalid(name, "broken archive entry: %s", zipReason(err))
 	}
 	if uint64(len(data)) > f.UncompressedSize64 {
 		return nil, invalid(name, "archive entry larger than declared")
@@ -187,4 +188,20 @@ var knownExt = map[string]bool{
 	".pdf": true, ".docx": true, ".txt": true, ".text": true,
 	".csv": true, ".tsv": true, ".xlsx": true,
 	".json": true, ".jsonl": true, ".ndjson": true, ".zip": true,
+}
+
+// zipReason says why archive/zip refused an archive or an entry, in
+// words of ours rather than the library's ("zip: not a valid zip file").
+func zipReason(err error) string {
+	switch {
+	case errors.Is(err, zip.ErrFormat):
+		return "its directory is missing or damaged"
+	case errors.Is(err, zip.ErrAlgorithm):
+		return "it is compressed with a method other than store or deflate"
+	case errors.Is(err, zip.ErrChecksum):
+		return "its data does not match its checksum"
+	case errors.Is(err, zip.ErrInsecurePath):
+		return "it names a path outside the archive"
+	}
+	return "its data is damaged"
 }

@@ -139,7 +139,7 @@ func (c *Calibrator) settle(ctx context.Context, name string) {
 		}
 	}
 	if _, err := c.Calibrate(ctx, name, false); err != nil && ctx.Err() == nil {
-		c.Logger.Info("self-calibration skipped", "kb", name, "reason", kefu.ErrorMessage(err))
+		c.Logger.Info("self-calibration skipped", "kb", name, "reason", err.Error())
 	}
 }
 
