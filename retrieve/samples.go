@@ -182,4 +182,3 @@ func (r *Retriever) Samples(ctx context.Context, kb *kefu.KB, set *kefu.Labelled
 	}
 	return out, nil
 }
-
