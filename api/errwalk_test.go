@@ -46,8 +46,10 @@ func TestMalformedInputOnEveryRoute(t *testing.T) {
 	cfg.DevMode = true
 	srv, base := serve(t, cfg)
 
+	requests := 0
 	do := func(method, path, ct, encoding string, body []byte) (int, string) {
 		t.Helper()
+		requests++
 		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -206,6 +208,7 @@ func TestMalformedInputOnEveryRoute(t *testing.T) {
 		}
 		checkNoLeak(t, what+", gzip that is not", body)
 	}
+	t.Logf("%d routes, %d malformed requests", len(routes), requests)
 	// Nothing malformed changed the stack's KB.
 	var kb api.KBView
 	if r := call(t, "GET", base+"/v1/kbs/shop", "", nil, &kb); r.StatusCode != 200 || kb.KB == nil || kb.Settings.Threshold != kefu.DefaultThreshold {

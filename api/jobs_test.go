@@ -114,4 +114,5 @@ func TestDeleteKBCancelsItsJobs(t *testing.T) {
 	if len(docs) != 1 || docs[0].ID != "new.md" {
 		t.Fatalf("the new KB holds %v, want only new.md", ids)
 	}
+	t.Logf("20 files uploaded, %d stored before the delete; the old job %s; the new KB holds %v", old.Done, old.State, ids)
 }
