@@ -79,6 +79,7 @@ type job struct {
 	cancel context.CancelCauseFunc
 	rec    *jobRecord            // its record in the spool; nil: none
 	seen   map[kefu.Failure]bool // a resumed job's failures, reported once
+	log    *slog.Logger          // for the causes of internal failures; nil: none
 }
 
 // errKBDeleted is the cause of the context of a job whose KB was deleted.
@@ -112,13 +113,17 @@ func (j *job) snapshot() kefu.Job {
 	return c
 }
 
-// fail records a file the job refused; once the job is cancelled or
-// stopped, what fails is that's doing and is not reported.
+// fail records a file the job refused. Once the job is cancelled or
+// stopped, what fails fails because of that, and is not reported. An
+// internal failure shows as kefu.InternalMessage; its cause is logged.
 func (j *job) fail(source string, err error) {
 	if j.halted() {
 		return
 	}
 	f := kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)}
+	if f.Code == kefu.EINTERNAL && j.log != nil {
+		j.log.Error("ingest: file failed", "job", j.snapshot().ID, "source", source, "err", err)
+	}
 	j.update(func(x *kefu.Job) {
 		if j.seen != nil {
 			if j.seen[f] {
@@ -226,6 +231,7 @@ func (s *Service) CancelKB(kb string) {
 func (s *Service) newJob(ctx context.Context, kb string, files int) *job {
 	j := &job{j: kefu.Job{ID: newJobID(), KB: kb, State: kefu.JobQueued, Files: files, StartedAt: time.Now().UTC(), Failed: []kefu.Failure{}}}
 	j.ctx, j.cancel = context.WithCancelCause(ctx)
+	j.log = s.Logger
 	s.remember(j)
 	return j
 }

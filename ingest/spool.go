@@ -285,7 +285,7 @@ func (s *Service) resume(ctx context.Context, rec *jobRecord) {
 	if snap.Failed == nil {
 		snap.Failed = []kefu.Failure{}
 	}
-	j := &job{j: snap, rec: rec, seen: map[kefu.Failure]bool{}}
+	j := &job{j: snap, rec: rec, seen: map[kefu.Failure]bool{}, log: s.Logger}
 	for _, f := range snap.Failed {
 		j.seen[f] = true
 	}
