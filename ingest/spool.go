@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/kefu-dev/kefu"
@@ -21,11 +20,13 @@ import (
 //
 //	<spool>/<job id>/job.json   the job: its state, its files, and how many
 //	                            of them are stored for good (jobRecord)
-//	<spool>/<job id>/<n>        file n's bytes, while the job runs
+//	<spool>/<job id>/files      the files' bytes one after another, while
+//	                            the job runs
 //
-// Submit writes every file, synced, then the record (atomicfile), before it
-// returns: a job without a record was never accepted, and Resume removes
-// it. After each batch the store commits, the record moves on past the
+// Submit writes the files, synced once, then the record (atomicfile), before
+// it returns: a job without a record was never accepted, and Resume removes
+// it. (One data file and one sync per upload rather than per file: a sync
+// costs milliseconds, and an upload may hold 1,000 files; BenchmarkSpool.) After each batch the store commits, the record moves on past the
 // files whose documents are all stored or refused; Resume starts a job
 // again from there. A file half stored when the process stopped is read
 // again: its documents already stored count as unchanged, so nothing is
@@ -41,17 +42,22 @@ type jobRecord struct {
 	Next        int         `json:"next"` // files[:Next] are stored or refused for good
 }
 
-// spoolFile is one accepted file; its bytes are the file named by its
-// index.
+// spoolFile is one accepted file; its bytes are Size bytes at Offset of
+// the job's data file.
 type spoolFile struct {
-	Name  string            `json:"name"`
-	DocID string            `json:"doc_id,omitempty"`
-	Size  int64             `json:"size"`
-	Meta  map[string]string `json:"meta,omitempty"`
-	Force bool              `json:"force,omitempty"`
+	Name   string            `json:"name"`
+	DocID  string            `json:"doc_id,omitempty"`
+	Offset int64             `json:"offset"`
+	Size   int64             `json:"size"`
+	Meta   map[string]string `json:"meta,omitempty"`
+	Force  bool              `json:"force,omitempty"`
 }
 
-const recordName = "job.json"
+// The files of a job's folder.
+const (
+	recordName = "job.json"
+	dataName   = "files"
+)
 
 // DefaultMaxSpoolBytes bounds the bytes of accepted files waiting to be
 // ingested, all jobs together.
@@ -86,9 +92,14 @@ func (s *Service) spoolJob(j *job, kb *kefu.KB, files []kefu.Upload) (_ []kefu.U
 		}
 	}()
 	rec := jobRecord{Job: j.snapshot(), Incarnation: kb.Incarnation, Files: make([]spoolFile, len(files))}
+	f, err := os.OpenFile(filepath.Join(dir, dataName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, spoolErr(err)
+	}
+	defer f.Close()
 	for i, up := range files {
 		room := s.reserve(j.j.ID, 0)
-		n, err := spoolFileData(filepath.Join(dir, strconv.Itoa(i)), up, min(lim.MaxFileBytes+1, room+1))
+		n, err := copyUpload(f, up, min(lim.MaxFileBytes+1, room+1))
 		if err != nil {
 			return nil, err
 		}
@@ -96,19 +107,22 @@ func (s *Service) spoolJob(j *job, kb *kefu.KB, files []kefu.Upload) (_ []kefu.U
 			return nil, kefu.Errorf(kefu.ERATELIMIT, "the ingest queue is full: accepted uploads waiting to be ingested hold %d bytes (--max-spool-bytes); retry when the jobs in progress are done", s.maxSpool())
 		}
 		s.reserve(j.j.ID, n)
+		rec.Files[i] = spoolFile{Name: up.Name, DocID: up.DocID, Offset: total, Size: n, Meta: up.Meta, Force: up.Force}
 		total += n
-		rec.Files[i] = spoolFile{Name: up.Name, DocID: up.DocID, Size: n, Meta: up.Meta, Force: up.Force}
 	}
-	if err := s.writeRecord(&rec); err != nil {
+	if err := f.Sync(); err != nil {
+		return nil, spoolErr(err)
+	}
+	if err := s.writeRecord(&rec); err != nil { // syncs the folder too
 		return nil, err
 	}
 	j.rec = &rec
 	return s.spooledUploads(&rec, 0), nil
 }
 
-// spoolFileData copies an upload to path, synced, reading at most limit
-// bytes; it returns how many it kept.
-func spoolFileData(path string, up kefu.Upload, limit int64) (int64, error) {
+// copyUpload appends an upload to w, reading at most limit bytes; it
+// returns how many it wrote.
+func copyUpload(w io.Writer, up kefu.Upload, limit int64) (int64, error) {
 	if up.Open == nil {
 		return 0, kefu.Errorf(kefu.EINVALID, "%s: nothing to read", up.Name)
 	}
@@ -117,17 +131,7 @@ func spoolFileData(path string, up kefu.Upload, limit int64) (int64, error) {
 		return 0, kefu.Errorf(kefu.EINVALID, "%s: cannot open: %w", up.Name, err)
 	}
 	defer rc.Close()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return 0, spoolErr(err)
-	}
-	n, err := io.Copy(f, io.LimitReader(rc, limit))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	n, err := io.Copy(w, io.LimitReader(rc, limit))
 	if err != nil {
 		return 0, spoolErr(err)
 	}
@@ -137,14 +141,26 @@ func spoolFileData(path string, up kefu.Upload, limit int64) (int64, error) {
 // spooledUploads are the files of rec from the n-th on, read from the
 // spool.
 func (s *Service) spooledUploads(rec *jobRecord, from int) []kefu.Upload {
-	dir := s.jobDir(rec.Job.ID)
+	path := filepath.Join(s.jobDir(rec.Job.ID), dataName)
 	ups := make([]kefu.Upload, 0, len(rec.Files)-from)
 	for i := from; i < len(rec.Files); i++ {
-		f, path := rec.Files[i], filepath.Join(dir, strconv.Itoa(i))
-		ups = append(ups, kefu.Upload{Name: f.Name, DocID: f.DocID, Size: f.Size, Meta: f.Meta, Force: f.Force,
-			Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+		sf := rec.Files[i]
+		ups = append(ups, kefu.Upload{Name: sf.Name, DocID: sf.DocID, Size: sf.Size, Meta: sf.Meta, Force: sf.Force,
+			Open: func() (io.ReadCloser, error) {
+				f, err := os.Open(path)
+				if err != nil {
+					return nil, err
+				}
+				return sectionFile{io.NewSectionReader(f, sf.Offset, sf.Size), f}, nil
+			}})
 	}
 	return ups
+}
+
+// sectionFile reads one file of a job's data file.
+type sectionFile struct {
+	*io.SectionReader
+	io.Closer
 }
 
 // writeRecord replaces a job's record crash-safely.
@@ -196,12 +212,7 @@ func (s *Service) finish(j *job, end func(*kefu.Job)) {
 
 // removeFiles removes a job's files from the spool, keeping its record.
 func (s *Service) removeFiles(id string) {
-	entries, _ := os.ReadDir(s.jobDir(id))
-	for _, e := range entries {
-		if e.Name() != recordName {
-			os.Remove(filepath.Join(s.jobDir(id), e.Name()))
-		}
-	}
+	os.Remove(filepath.Join(s.jobDir(id), dataName))
 }
 
 // reserve adds n bytes to a job's share of the spool and returns the room
