@@ -65,6 +65,12 @@ type KBSettings struct {
 	// phrasings (words that one phrasing uses where another uses another),
 	// refreshed by self-calibration.
 	LearnedSynonyms []string `json:"learned_synonyms,omitempty"`
+
+	// Handoff are the KB's hand-off triggers, service hours and notices.
+	Handoff *HandoffSettings `json:"handoff,omitempty"`
+	// RetentionDays is how long a conversation is kept after its last
+	// message; 0 is DefaultRetentionDays.
+	RetentionDays int `json:"retention_days,omitempty"`
 }
 
 // LexiconNone turns the built-in synonym lexicon off for a KB.
