@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
+	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/ingest"
@@ -27,6 +29,7 @@ type common struct {
 	sessions int
 	threads  int
 	limits   ingest.Limits
+	retryFor time.Duration // webhook deliveries' retry window (serve's --webhook-retry-for)
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -89,7 +92,7 @@ func newApp(c common) (*app, error) {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	a := &app{common: c, log: slog.New(h)}
-	st, err := index.Open(c.dataDir, index.Options{Logger: a.log})
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, RetryFor: c.retryFor})
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +180,19 @@ func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, 
 	return answer.New(opts)
 }
 
+// desk runs conversations over the bot r answers with (opts as answerer's);
+// the desk logs the answers, in each turn's transaction, so the bot does
+// not. notify, when set, wakes the webhook dispatcher.
+func (a *app) desk(r kefu.Retriever, opts answer.Options, notify func()) (*desk.Service, *answer.Service, error) {
+	opts.Retriever, opts.KBs, opts.AnswerLog, opts.Logger = r, a.store, nil, a.log
+	bot, err := answer.New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := desk.New(desk.Options{Store: a.store, Log: a.store, Answerer: bot, KBs: a.store, Channels: a.store, Logger: a.log, Notify: notify})
+	return d, bot, err
+}
+
 // demoSeeder seeds the demo KBs with e, drawing ingest progress on stderr.
 func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
 	r := a.retriever(e)
@@ -205,3 +221,12 @@ func (noAnswerLog) Unanswered(context.Context, string, int) ([]kefu.AnswerRecord
 	return nil, nil
 }
 func (noAnswerLog) AddFeedback(context.Context, string, kefu.Feedback) error { return nil }
+func (noAnswerLog) ReviewUnanswered(context.Context, string, []string, kefu.Review) error {
+	return nil
+}
+func (noAnswerLog) AnswerRecord(_ context.Context, kb, id string) (*kefu.AnswerRecord, error) {
+	return nil, kefu.Errorf(kefu.ENOTFOUND, "answer %q is not logged", id)
+}
+func (noAnswerLog) FeedbackList(context.Context, string, int, int) ([]kefu.FeedbackRecord, error) {
+	return nil, nil
+}
