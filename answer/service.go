@@ -351,7 +351,7 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		r.out.write(text)
 		r.a.Citations = citations(r.hits, cited)
 	}
-	if !r.confident && r.a.Route != kefu.RouteUnknown && r.a.Route != kefu.RouteDisclaimer {
+	if !r.confident && r.a.Route != kefu.RouteUnknown && r.a.Route != kefu.RouteDisclaimer && r.a.Route != kefu.RouteHandoff {
 		r.disclaim(r.msgs.Disclaimer)
 	}
 	a := s.finish(ctx, r, start)

@@ -21,8 +21,8 @@ import (
 
 // faqs are the scripted KB's entries: question → answer.
 var faqs = map[string]string{
-	"怎么申请退款？":   "在“我的订单”中申请售后即可。",
-	"七天无理由退货怎么算？": "签收后七天内可无理由退货，运费由买家承担。",
+	"怎么申请退款？":                    "在“我的订单”中申请售后即可。",
+	"七天无理由退货怎么算？":                "签收后七天内可无理由退货，运费由买家承担。",
 	"How do I request a refund?": "Open your order and choose Request a refund.",
 }
 
