@@ -121,7 +121,8 @@ func (s *Server) chatHandler() fiber.Handler {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return kefu.Errorf(kefu.EINVALID, "this route speaks the WebSocket protocol: send an Upgrade request")
 		}
-		if !s.originAllowed(c) {
+		// A public key's origin was checked against its own origins.
+		if !principalOf(c).public() && !s.originAllowed(c) {
 			s.corsRefused(c.Get(fiber.HeaderOrigin))
 			return kefu.Errorf(kefu.EFORBIDDEN, "origin %q may not open a chat: add it to --cors-origins (or to a public key's origins)", c.Get(fiber.HeaderOrigin))
 		}
@@ -142,7 +143,7 @@ func (s *Server) chatHandler() fiber.Handler {
 // Origin are not browsers.
 func (s *Server) originAllowed(c *fiber.Ctx) bool {
 	o := c.Get(fiber.HeaderOrigin)
-	return o == "" || sameOrigin(c) || s.origins.allowed(o)
+	return o == "" || sameOrigin(c) || s.originOK(c.UserContext(), o)
 }
 
 // chat is one WebSocket chat connection.

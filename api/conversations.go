@@ -407,6 +407,8 @@ func (s *Server) conversationEvents(c *fiber.Ctx) error {
 			select {
 			case <-ctx.Done():
 				return
+			case <-s.stopping:
+				return
 			case <-overflow:
 				s.log.Warn("live stream does not read: closing it", "conversation_id", id, "request_id", kefu.RequestID(ctx))
 				return
@@ -469,6 +471,8 @@ func (s *Server) inboxEvents(c *fiber.Ctx) error {
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-s.stopping:
 				return
 			case <-overflow:
 				s.log.Warn("inbox stream does not read: closing it", "request_id", kefu.RequestID(ctx))

@@ -31,7 +31,13 @@ type origins struct {
 	public atomic.Pointer[map[string]bool] // every public key's origins
 	logged *lru.Cache[string, time.Time]   // refused origin → when last logged
 	loadMu sync.Mutex
+	loaded atomic.Int64 // when public was last read (Unix ns)
 }
+
+// reloadEvery bounds how often an origin that is not allowed makes the
+// server read the public keys again (a key created by another process, or
+// straight in the store, is found within it).
+const reloadEvery = 5 * time.Second
 
 func newOrigins(static []string) *origins {
 	o := &origins{}
@@ -74,6 +80,20 @@ func (s *Server) reloadOrigins(ctx context.Context) {
 		}
 	}
 	o.public.Store(&m)
+	o.loaded.Store(time.Now().UnixNano())
+}
+
+// originOK reports whether a browser on origin may call the API, reading the public keys again first when origin is not allowed and they
+// were read more than reloadEvery ago.
+func (s *Server) originOK(ctx context.Context, origin string) bool {
+	if s.origins.allowed(origin) {
+		return true
+	}
+	if time.Since(time.Unix(0, s.origins.loaded.Load())) < reloadEvery {
+		return false
+	}
+	s.reloadOrigins(ctx)
+	return s.origins.allowed(origin)
 }
 
 // allowed reports whether a browser on origin may call the API.
@@ -103,7 +123,7 @@ func (s *Server) cors() fiber.Handler {
 	return cors.New(cors.Config{
 		Next: func(c *fiber.Ctx) bool { return c.Get(fiber.HeaderOrigin) == "" || sameOrigin(c) },
 		AllowOriginsFunc: func(origin string) bool {
-			if s.origins.allowed(origin) {
+			if s.originOK(context.Background(), origin) {
 				return true
 			}
 			s.corsRefused(origin)

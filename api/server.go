@@ -120,7 +120,11 @@ type Server struct {
 	base   context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
 	chats  *chatHub
-	bg     sync.WaitGroup // goroutines outside requests: streams, job watchers
+	// stopping is closed when Shutdown starts: live-event streams, which
+	// never end by themselves, end then.
+	stopping chan struct{}
+	stopOnce sync.Once
+	bg       sync.WaitGroup // goroutines outside requests: streams, job watchers
 }
 
 // New builds the server and its routes.
@@ -166,6 +170,7 @@ func New(cfg Config) *Server {
 	s.reloadOrigins(context.Background())
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
+	s.stopping = make(chan struct{})
 	s.ready.Store(!cfg.Starting)
 	s.dev.Store(cfg.DevMode)
 	s.app = fiber.New(fiber.Config{
@@ -309,6 +314,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	s.ready.Store(false)
+	s.stopOnce.Do(func() { close(s.stopping) })
 	chatsDone := make(chan struct{})
 	go func() {
 		s.chats.shutdown(ctx)

@@ -235,7 +235,7 @@ func (d *Dispatcher) attempt(ctx context.Context, l kefu.Lease) kefu.AttemptResu
 		} else {
 			res.State, res.NextAt = kefu.DeliveryPending, next
 			d.log.Warn("webhook delivery failed; retrying", "delivery_id", dl.ID, "event_id", dl.EventID, "event", dl.EventType,
-				"target", dl.Target+":"+dl.TargetID, "attempt", dl.Attempts+1, "status", status, "err", a.Error, "retry_in", wait.Round(time.Second).String())
+				"target", dl.Target+":"+dl.TargetID, "attempt", dl.Attempts+1, "status", status, "err", a.Error, "retry_in", wait.Round(time.Millisecond).String())
 		}
 	}
 	d.observe(dl, a, res.State)
