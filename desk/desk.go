@@ -24,9 +24,9 @@ const (
 )
 
 // historyMessages is how many stored messages are read to rebuild the
-// history of turns an answer needs: enough for the answerer's five turns
-// and a run of unknown answers around agent messages and events.
-const historyMessages = 60
+// history of turns an answer needs: the answerer's five turns (ten
+// messages) and a few events and agent messages between them.
+const historyMessages = 24
 
 // KBs reads KBs; index.Store is one.
 type KBs interface {

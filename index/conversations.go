@@ -121,7 +121,7 @@ func (s *Store) UpdateConversation(ctx context.Context, kb, id string, fn func(c
 		return nil, kefu.Errorf(kefu.EINVALID, "invalid conversation id %q: 1 to %d letters, digits and - _ . : @ + =", id, kefu.MaxConversationID)
 	}
 	var out *kefu.Conversation
-	err := s.conv.do(func(tx *bolt.Tx) error {
+	err := s.commits.do(func(tx *bolt.Tx) error {
 		cb, err := kbConvBuckets(tx, kb, true)
 		if err != nil {
 			return err
@@ -440,7 +440,7 @@ func (s *Store) PurgeConversations(ctx context.Context, kb string, before time.T
 	total := 0
 	for {
 		n := 0
-		err := s.conv.do(func(tx *bolt.Tx) error {
+		err := s.commits.do(func(tx *bolt.Tx) error {
 			n = 0
 			cb, err := kbConvBuckets(tx, kb, false)
 			if err != nil || cb.convs == nil {

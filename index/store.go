@@ -69,7 +69,7 @@ type Store struct {
 	mu  sync.Mutex // guards kbs
 	kbs map[string]*kbState
 
-	conv *groupCommit // conversation writes
+	commits *groupCommit // conversation writes and enqueued events
 }
 
 var (
@@ -107,7 +107,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, opts: opts, log: opts.Logger, kbs: map[string]*kbState{}, conv: &groupCommit{db: db}}
+	s := &Store{dir: dir, db: db, opts: opts, log: opts.Logger, kbs: map[string]*kbState{}, commits: &groupCommit{db: db}}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketKBs)
 		return err

@@ -290,7 +290,7 @@ func (s *Store) Enqueue(ctx context.Context, events ...kefu.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return s.enqueueTx(tx, events) })
+	return s.commits.do(func(tx *bolt.Tx) error { return s.enqueueTx(tx, events) })
 }
 
 // outbox are the outbox's buckets in a write transaction.
