@@ -238,7 +238,10 @@ type AuthInfo struct {
 	Scope   *kefu.Scope `json:"scope"`
 	KB      string      `json:"kb"`
 	KeyID   string      `json:"key_id,omitempty"`
-	Warning string      `json:"warning,omitempty"`
+	// Agent is the name agent actions with this key are recorded under
+	// when their body names none: the key's name, else its id.
+	Agent   string `json:"agent,omitempty"`
+	Warning string `json:"warning,omitempty"`
 }
 
 func (s *Server) authInfo(c *fiber.Ctx) error {
@@ -251,6 +254,9 @@ func (s *Server) authInfo(c *fiber.Ctx) error {
 	if err == nil && (p.keyID != "" || dev) {
 		sc := p.scope
 		out.Scope, out.KB, out.KeyID = &sc, p.kb, p.keyID
+		if sc.Includes(kefu.ScopeAgent) {
+			out.Agent = p.agentName()
+		}
 	} else if err != nil && c.Get(fiber.HeaderAuthorization) != "" {
 		return err
 	}

@@ -324,7 +324,7 @@ func TestDevModeAndAuthInfo(t *testing.T) {
 	_, dev := serve(t, cfg)
 	var info api.AuthInfo
 	call(t, "GET", dev+"/v1/auth", "", nil, &info)
-	if !info.DevMode || info.Scope == nil || *info.Scope != kefu.ScopeAdmin || info.Warning == "" {
+	if !info.DevMode || info.Scope == nil || *info.Scope != kefu.ScopeAdmin || info.Warning == "" || info.Agent != "admin" {
 		t.Fatalf("dev mode /v1/auth: %+v", info)
 	}
 	if r := call(t, "GET", dev+"/v1/kbs", "", nil, nil); r.StatusCode != 200 {
@@ -332,9 +332,15 @@ func TestDevModeAndAuthInfo(t *testing.T) {
 	}
 	// A key sent in dev mode still counts.
 	key := s.newKey(t, kefu.ScopeQuery, "shop")
+	info = api.AuthInfo{}
 	call(t, "GET", dev+"/v1/auth", key, nil, &info)
-	if info.Scope == nil || *info.Scope != kefu.ScopeQuery || info.KB != "shop" {
+	if info.Scope == nil || *info.Scope != kefu.ScopeQuery || info.KB != "shop" || info.Agent != "" {
 		t.Fatalf("dev mode with a query key: %+v", info)
+	}
+	agent := s.newKey(t, kefu.ScopeAgent, "shop") // named after the test
+	call(t, "GET", dev+"/v1/auth", agent, nil, &info)
+	if info.Scope == nil || *info.Scope != kefu.ScopeAgent || info.Agent != t.Name() {
+		t.Fatalf("dev mode with an agent key: %+v", info)
 	}
 	if r := call(t, "DELETE", dev+"/v1/kbs/shop", key, nil, nil); r.StatusCode != 403 {
 		t.Fatalf("dev mode, query key deleting a KB: %d", r.StatusCode)
