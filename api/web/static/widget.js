@@ -157,6 +157,7 @@
   }
 
   function setState(state, assignee) {
+    if ((convState === 'waiting' || convState === 'agent') && state === 'resolved') notice(t('resolved'));
     convState = state || 'bot';
     host.dataset.state = convState;
     const text = { waiting: t('waiting'), agent: assignee ? t('agentOn', { name: assignee }) : t('agentAnon'), closed: t('closed') }[convState];
