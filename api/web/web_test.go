@@ -187,7 +187,7 @@ func TestStringsUsed(t *testing.T) {
 
 	// The values each family takes, from the domain and from the client.
 	values := map[string][]string{
-		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown)},
+		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown), string(kefu.RouteAgent)},
 		"docs.status.": {string(kefu.DocPending), string(kefu.DocIndexed), string(kefu.DocFailed)},
 		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeBM25), string(kefu.ModeDense)},
 		"chat.conn.":   {"idle"},

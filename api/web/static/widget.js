@@ -78,7 +78,9 @@
   const root = host.attachShadow({ mode: 'open' });
   root.append(el('style', null, CSS()));
 
-  const launcher = el('button', { type: 'button', class: 'launcher', 'aria-label': t('open'), title: t('open'), 'aria-expanded': 'false' }, bubbleIcon());
+  const BUBBLE = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2h-7l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z';
+  const THUMB = 'M7 10v11H3V10h4zm2 11h8.3a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 18.7 10H14l.9-4.4a1.6 1.6 0 0 0-2.8-1.4L9 9v12z';
+  const launcher = el('button', { type: 'button', class: 'launcher', 'aria-label': t('open'), title: t('open'), 'aria-expanded': 'false' }, icon(BUBBLE));
   const status = el('div', { class: 'status', hidden: true, role: 'status' });
   const log = el('div', { class: 'log', role: 'log', 'aria-live': 'polite' });
   const input = el('textarea', { rows: '1', maxlength: '2000', placeholder: t('placeholder'), 'aria-label': t('placeholder') });
@@ -151,8 +153,8 @@
         box.replaceChildren(t('failed', { msg: err.message }));
       }
     };
-    box.append(el('button', { type: 'button', class: 'vote', 'aria-label': t('up'), title: t('up'), onclick: vote(1) }, '👍'),
-      el('button', { type: 'button', class: 'vote', 'aria-label': t('down'), title: t('down'), onclick: vote(-1) }, '👎'));
+    box.append(el('button', { type: 'button', class: 'vote', 'aria-label': t('up'), title: t('up'), onclick: vote(1) }, icon(THUMB)),
+      el('button', { type: 'button', class: 'vote down', 'aria-label': t('down'), title: t('down'), onclick: vote(-1) }, icon(THUMB)));
     m.append(box);
   }
 
@@ -366,13 +368,14 @@
   if (document.body) start();
   else document.addEventListener('DOMContentLoaded', start);
 
-  function bubbleIcon() {
+  // Icons are inline SVG: emoji fonts are not on every machine.
+  function icon(d) {
     const ns = 'http://www.w3.org/2000/svg'; // a namespace, not a fetch
     const svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
     const path = document.createElementNS(ns, 'path');
-    path.setAttribute('d', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2h-7l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z');
+    path.setAttribute('d', d);
     svg.append(path);
     return svg;
   }
@@ -411,7 +414,9 @@ header button { background: none; border: 0; color: inherit; cursor: pointer; fo
 .cites { margin: 4px 0 0; padding-left: 20px; font-size: 12px; color: #4b5563; }
 .cites a { color: #2563eb; }
 .votes { font-size: 12px; color: #6b7280; }
-.vote { background: none; border: 0; cursor: pointer; font-size: 14px; padding: 0 3px; opacity: .7; }
+.vote { background: none; border: 0; cursor: pointer; padding: 0 3px; opacity: .6; color: inherit; }
+.vote svg { width: 15px; height: 15px; fill: currentColor; vertical-align: middle; }
+.vote.down svg { transform: rotate(180deg); }
 .vote:hover { opacity: 1; }
 .composer { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
 textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px; padding: 8px 10px; font: inherit; color: inherit; background: #fff; max-height: 120px; }

@@ -9,6 +9,7 @@ import { api, kbPath } from '../api.js';
 import { h, time, badge, busy, notify, field } from '../dom.js';
 
 const LIMIT = 200;
+let formN = 0; // ids of the action forms' fields
 
 export async function render(root, ctx) {
   const kb = ctx.kb;
@@ -88,8 +89,8 @@ function table(cols, items, ctx) {
     const panel = h('tr', { class: 'action-row', hidden: true }, h('td', { colspan: String(cols.length + 1) }));
     const row = h('tr', { dataset: { ids: it.id } },
       h('th', { scope: 'row' }, it.question, it.extra || null),
-      it.cells,
-      h('td', { class: 'actions' }, actions(it, panel, row, ctx)));
+      it.cells);
+    row.append(h('td', { class: 'actions' }, actions(it, panel, row, ctx)));
     body.append(row, panel);
   }
   return h('table', { class: 'table review-table' }, head, body);
@@ -114,8 +115,8 @@ function actions(it, panel, row, ctx) {
     const a = h('textarea', { rows: '3', required: true, maxlength: '8000' });
     const ok = h('button', { type: 'submit', class: 'primary small', i18n: 'un.add_faq.submit' });
     const form = h('form', { class: 'review-form' },
-      field(`faq-q-${row.rowIndex}`, 'un.faq.question', q),
-      field(`faq-a-${row.rowIndex}`, 'un.faq.answer', a),
+      field(`faq-q-${++formN}`, 'un.faq.question', q),
+      field(`faq-a-${formN}`, 'un.faq.answer', a),
       h('div', { class: 'buttons' }, ok));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -130,7 +131,7 @@ function actions(it, panel, row, ctx) {
     const hits = h('ul', { class: 'entry-hits' });
     const form = h('form', { class: 'review-form' },
       h('p', { class: 'muted small', i18n: 'un.phrasing.hint' }),
-      h('div', { class: 'row' }, h('div', { class: 'field grow' }, field(`phr-q-${row.rowIndex}`, 'un.faq.question', q)), find),
+      h('div', { class: 'row' }, h('div', { class: 'field grow' }, field(`phr-q-${++formN}`, 'un.faq.question', q)), find),
       hits);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();

@@ -10,6 +10,7 @@ import { h, field, busy, time, notify, confirmAction, badge } from '../dom.js';
 const EVENTS = ['handoff.requested', 'conversation.message', 'conversation.resolved', 'answer.unknown', 'feedback.created', 'document.ingested'];
 const DELIVERY_STATES = ['pending', 'delivered', 'dead'];
 const LOG = 20;
+const REFRESH_MS = 2000;
 
 export async function render(root, ctx) {
   const kb = ctx.kb;
@@ -162,11 +163,18 @@ function deliveryBadge(d) {
   return badge(`delivery-${st}`, `hooks.state.${st}`);
 }
 
-/** The delivery log of one subscription, with redelivery. */
+/**
+ * The delivery log of one subscription, with redelivery; while a delivery
+ * is pending and the log is open, it is read again every few seconds.
+ */
 async function deliveries(cell, sub, ctx) {
-  cell.replaceChildren(h('p', { class: 'loading', i18n: 'common.loading' }));
+  clearTimeout(cell.refresh);
+  if (!cell.childElementCount) cell.replaceChildren(h('p', { class: 'loading', i18n: 'common.loading' }));
   const res = await api('GET', `/v1/deliveries?webhook=${encodeURIComponent(sub.id)}&limit=${LOG}`);
-  if (ctx.stale()) return;
+  if (ctx.stale() || !cell.isConnected || cell.parentElement.hidden) return;
+  if ((res.deliveries || []).some((d) => d.state === 'pending')) {
+    cell.refresh = setTimeout(() => deliveries(cell, sub, ctx).catch(() => {}), REFRESH_MS);
+  }
   const ds = res.deliveries || [];
   if (!ds.length) {
     cell.replaceChildren(h('p', { class: 'muted small', i18n: 'hooks.never' }));
