@@ -114,7 +114,7 @@ function answers(a) {
         h('td', { class: 'num mono' }, pct(st.confident_right_share)),
         h('td', { class: 'num mono' }, st.confident ? pct(st.precision) : '—'),
         h('td', { class: 'num mono' }, `${st.negative_confident} / ${st.negatives}`),
-        h('td', { class: 'num mono' }, `${st.handoffs_caught} / ${st.handoffs}`))))))));
+        h('td', { class: 'num mono' }, `${st.handoffs_caught} / ${st.handoffs}`)))))));
 }
 
 // The calibration figures of a report, in the console's words.
