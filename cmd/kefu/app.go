@@ -143,6 +143,40 @@ func (c content) ReportFile(ctx context.Context, kb, name string) ([]byte, error
 	return c.local.ReportFile(ctx, kb, name)
 }
 
+// PutDocument stores a document; one another store wrote gets its
+// document.ingested event here.
+func (c content) PutDocument(ctx context.Context, doc *kefu.Document, chunks []kefu.Chunk, vectors [][][]float32) error {
+	if err := c.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
+		return err
+	}
+	return c.ingested(ctx, doc)
+}
+
+// PutDocuments stores documents as PutDocument does.
+func (c content) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) error {
+	if err := c.Store.PutDocuments(ctx, ups); err != nil {
+		return err
+	}
+	docs := make([]*kefu.Document, len(ups))
+	for i, u := range ups {
+		docs[i] = u.Doc
+	}
+	return c.ingested(ctx, docs...)
+}
+
+// ingested enqueues, in the data directory's outbox, the document.ingested
+// events of documents another store wrote; the data directory's own store
+// writes them in the document's transaction.
+func (c content) ingested(ctx context.Context, docs ...*kefu.Document) error {
+	if c.Store == kefu.Store(c.local) {
+		return nil
+	}
+	if err := c.local.DocumentsStored(ctx, docs...); err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "documents stored, but their document.ingested webhook events were not: %w", err)
+	}
+	return nil
+}
+
 // DeleteDocument deletes a document and its source.
 func (c content) DeleteDocument(ctx context.Context, kb, docID string) error {
 	if err := c.Store.DeleteDocument(ctx, kb, docID); err != nil {
