@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"os"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -85,6 +86,18 @@ func (s *Store) nodeBucket(tx *bolt.Tx, kb string, create bool) (*bolt.Bucket, e
 // store's, which are written in the document's own transaction, these
 // events are lost if the process dies between the two writes.
 func (s *Store) DocumentsStored(ctx context.Context, docs ...*kefu.Document) error {
+	wanted := false
+	s.db.View(func(tx *bolt.Tx) error {
+		subs := subscriptions(tx)
+		for _, doc := range docs {
+			probe := kefu.Event{Type: kefu.EventDocumentIngested, KB: doc.KB}
+			wanted = wanted || slices.ContainsFunc(subs, func(sub *kefu.Subscription) bool { return sub.Wants(&probe) })
+		}
+		return nil
+	})
+	if !wanted {
+		return nil // no commit for nothing
+	}
 	return s.commits.do(func(tx *bolt.Tx) error {
 		for _, doc := range docs {
 			if err := s.documentEvent(ctx, tx, doc); err != nil {
