@@ -40,7 +40,7 @@ func (c *common) register(fs *flag.FlagSet) {
 		def = "data"
 	}
 	fs.StringVar(&c.dataDir, "data-dir", def, "data directory (env KEFU_DATA_DIR)")
-	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, sources and reports stay in the data directory")
+	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, conversations, webhooks and their outbox, channels, sources and reports stay in the data directory")
 	fs.StringVar(&c.model, "model", os.Getenv("KEFU_MODEL"), "embedding model: a name from 'kefu models list' or a folder (env KEFU_MODEL; default: the KB's own model, else the best available)")
 	fs.StringVar(&c.ortLib, "ort-lib", "", "path of libonnxruntime.so (env KEFU_ORT_LIB; default: the one 'make' fetched)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -76,7 +76,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type app struct {
 	common
 	log   *slog.Logger
-	local *index.Store // this node's data directory: keys, answer log, sources, reports
+	local *index.Store // this node's data directory: keys, answer log, conversations, webhooks, channels, sources, reports
 	store content      // KB content: the data directory's or Qdrant's
 	emb   *embed.Engine
 
