@@ -28,7 +28,7 @@ func (s *Server) ask(c *fiber.Ctx) error {
 		return unavailable("answerer")
 	}
 	var body AskBody
-	if err := decode(c, &body, `{"question", "conversation_id"?, "user"?, "metadata"?}`); err != nil {
+	if err := s.decode(c, &body, `{"question", "conversation_id"?, "user"?, "metadata"?}`); err != nil {
 		return err
 	}
 	p := principalOf(c)

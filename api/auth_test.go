@@ -35,6 +35,8 @@ var contract = []struct {
 	{"GET", "/v1/kbs/:kb", kefu.ScopeQuery},
 	{"PATCH", "/v1/kbs/:kb", kefu.ScopeAdmin},
 	{"DELETE", "/v1/kbs/:kb", kefu.ScopeAdmin},
+	{"GET", "/v1/kbs/:kb/export", kefu.ScopeAdmin},
+	{"POST", "/v1/kbs/import", kefu.ScopeAdmin},
 	{"POST", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
 	{"GET", "/v1/jobs/:id", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
@@ -210,7 +212,7 @@ func TestRouteAuthWalk(t *testing.T) {
 	}
 	// Routes that name a KB by another means than :kb. Keys, webhooks and
 	// channels need an admin key for every KB.
-	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true,
+	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true, "POST /v1/kbs/import": true,
 		"GET /v1/keys": true, "POST /v1/keys": true, "DELETE /v1/keys/:id": true}
 	for _, r := range contract {
 		if strings.HasPrefix(r.path, "/v1/webhooks") || strings.HasPrefix(r.path, "/v1/deliveries") || (strings.HasPrefix(r.path, "/v1/channels") && r.scope != "") {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,10 +75,21 @@ func ParseChannelMessage(body []byte, channel string) (*ChannelMessage, error) {
 	return &m, nil
 }
 
+// channelLimit bounds a channel message's body: MaxChannelMessage, or
+// --body-limit when that is smaller.
+func (s *Server) channelLimit() bodyLimit {
+	l := s.jsonLimit()
+	if l.max > MaxChannelMessage {
+		l = bodyLimit{max: MaxChannelMessage, shown: MaxChannelMessage, flag: "the channel webhook's limit"}
+	}
+	l.what = "channel message"
+	return l
+}
+
 // channelMessage is the channel webhook. It authenticates the sender by the
 // signature (the channel's secret) before it reads the body: the channel
-// must exist and the header's timestamp be fresh; then the body, within
-// MaxChannelMessage, must match the signature.
+// must exist and the header's timestamp be fresh; then the body, read
+// through Server.body within channelLimit, must match the signature.
 func (s *Server) channelMessage(c *fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
@@ -102,12 +114,13 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 		s.log.Warn("channel message refused: bad signature", "channel", name, "reason", kefu.ErrorMessage(err), "ip", c.IP(), "request_id", requestID(c))
 		return err
 	}
-	if n := c.Request().Header.ContentLength(); n > MaxChannelMessage {
-		return kefu.Errorf(kefu.ETOOLARGE, "channel message over %d bytes", MaxChannelMessage)
+	r, err := s.body(c, s.channelLimit())
+	if err != nil {
+		return err
 	}
-	body := c.Body()
-	if len(body) > MaxChannelMessage {
-		return kefu.Errorf(kefu.ETOOLARGE, "channel message over %d bytes", MaxChannelMessage)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
 	}
 	if err := sig.Verify(ch.Secret, body); err != nil {
 		s.log.Warn("channel message refused: bad signature", "channel", name, "reason", kefu.ErrorMessage(err), "ip", c.IP(), "request_id", requestID(c))
@@ -172,7 +185,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 		return err
 	}
 	var req ChannelRequest
-	if err := decode(c, &req, `{"name", "kb", "outbound_url"?, "description"?}`); err != nil {
+	if err := s.decode(c, &req, `{"name", "kb", "outbound_url"?, "description"?}`); err != nil {
 		return err
 	}
 	if _, err := cs.Channel(c.UserContext(), req.Name); err == nil {
@@ -220,7 +233,7 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 		return err
 	}
 	var req ChannelRequest
-	if err := decode(c, &req, `{"kb"?, "outbound_url"?, "description"?}`); err != nil {
+	if err := s.decode(c, &req, `{"kb"?, "outbound_url"?, "description"?}`); err != nil {
 		return err
 	}
 	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))

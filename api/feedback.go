@@ -70,7 +70,7 @@ func (s *Server) feedback(c *fiber.Ctx) error {
 		return unavailable("answer log")
 	}
 	var body FeedbackBody
-	if err := decode(c, &body, `{"vote": 1 or -1, "comment"?}`); err != nil {
+	if err := s.decode(c, &body, `{"vote": 1 or -1, "comment"?}`); err != nil {
 		return err
 	}
 	if body.Vote != 1 && body.Vote != -1 {
@@ -281,7 +281,7 @@ func (s *Server) unansweredAction(c *fiber.Ctx) error {
 		return unavailable("answer log")
 	}
 	var req UnansweredAction
-	if err := decode(c, &req, `{"action", "answer_ids": [...], "question"?, "answer"?, "doc_id"?, "chunk_id"?, "note"?}`); err != nil {
+	if err := s.decode(c, &req, `{"action", "answer_ids": [...], "question"?, "answer"?, "doc_id"?, "chunk_id"?, "note"?}`); err != nil {
 		return err
 	}
 	kb := c.Params("kb")

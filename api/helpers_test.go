@@ -18,6 +18,7 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
@@ -165,6 +166,7 @@ func (s *realStack) config() api.Config {
 		Store: s.store, Retriever: s.ret, Answerer: s.desk, Ingester: s.ing, Embedder: s.emb,
 		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
 		Desk: s.desk, Webhooks: s.store, Channels: s.store, FAQ: s.ing,
+		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb},
 	}
 }
 

@@ -38,7 +38,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	var req KeyRequest
-	if err := decode(c, &req, `{"scope", "kb"?, "name"?, "origins"?}`); err != nil {
+	if err := s.decode(c, &req, `{"scope", "kb"?, "name"?, "origins"?}`); err != nil {
 		return err
 	}
 	if req.KB != "" {

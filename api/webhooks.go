@@ -70,7 +70,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	var req WebhookRequest
-	if err := decode(c, &req, `{"url", "events": [...], "kb"?, "description"?}`); err != nil {
+	if err := s.decode(c, &req, `{"url", "events": [...], "kb"?, "description"?}`); err != nil {
 		return err
 	}
 	sub := &kefu.Subscription{ID: newID("wh_"), Secret: signature.NewSecret()}
@@ -120,7 +120,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	var req WebhookRequest
-	if err := decode(c, &req, `{"url"?, "events"?, "kb"?, "description"?, "disabled"?}`); err != nil {
+	if err := s.decode(c, &req, `{"url"?, "events"?, "kb"?, "description"?, "disabled"?}`); err != nil {
 		return err
 	}
 	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))

@@ -342,6 +342,31 @@ func TestPurgeByRetention(t *testing.T) {
 	}
 }
 
+// A vote on an answer whose conversation was purged still reaches the
+// answer log and the feedback.created webhook, without a conversation.
+func TestFeedbackAfterPurge(t *testing.T) {
+	r := newRig(t)
+	r.subscribeAll(t)
+	ctx := context.Background()
+	a := r.ask(t, kefu.AskRequest{Question: "How do I request a refund?"})
+	r.now = time.Now().Add(24 * time.Hour)
+	if n, err := r.store.PurgeConversations(ctx, "shop", r.now); err != nil || n != 1 {
+		t.Fatalf("purged %d %v", n, err)
+	}
+	if err := r.desk.Feedback(ctx, "shop", kefu.Feedback{AnswerID: a.ID, Vote: -1, Comment: "late"}); err != nil {
+		t.Fatalf("feedback after purge: %v", err)
+	}
+	var fb struct{ Feedback kefu.FeedbackRecord }
+	r.eventData(t, kefu.EventFeedbackCreated, &fb)
+	if fb.Feedback.Vote != -1 || fb.Feedback.Answer != a.Text || fb.Feedback.ConversationID != "" {
+		t.Errorf("feedback.created %+v", fb.Feedback)
+	}
+	list, err := r.store.FeedbackList(ctx, "shop", -1, 10)
+	if err != nil || len(list) != 1 || list[0].Comment != "late" {
+		t.Errorf("feedback list %+v %v", list, err)
+	}
+}
+
 // Bad customer messages are refused before anything is stored.
 func TestAskRefused(t *testing.T) {
 	r := newRig(t)

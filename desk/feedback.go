@@ -10,7 +10,8 @@ import (
 // Feedback records a customer's vote on an answer: in the answer log, on
 // the answer's message (so a request for a person right after a thumbs-down
 // can hand off) and as a feedback.created event, in one transaction. An
-// answer outside any conversation only goes to the log.
+// answer outside any conversation (or whose conversation was purged) goes
+// to the log, and its event is enqueued after.
 func (d *Service) Feedback(ctx context.Context, kb string, fb kefu.Feedback) error {
 	if fb.Vote != 1 && fb.Vote != -1 {
 		return kefu.Errorf(kefu.EINVALID, "vote must be 1 or -1")
@@ -33,7 +34,15 @@ func (d *Service) Feedback(ctx context.Context, kb string, fb kefu.Feedback) err
 		return map[string]any{"feedback": kefu.FeedbackRecord{Feedback: fb, KB: kb, Question: rec.Question, Answer: rec.Answer,
 			Route: rec.Route, Confidence: rec.Confidence}}
 	}
-	if rec.ConversationID == "" {
+	if rec.ConversationID != "" {
+		// The conversation may have been purged since the answer was given.
+		if _, err := d.opts.Store.Conversation(ctx, kb, rec.ConversationID); kefu.ErrorCode(err) == kefu.ENOTFOUND {
+			fb.ConversationID = ""
+		} else if err != nil {
+			return err
+		}
+	}
+	if fb.ConversationID == "" {
 		ev, err := kefu.NewEvent(ctx, kefu.EventFeedbackCreated, kb, data())
 		if err != nil {
 			return err

@@ -24,9 +24,9 @@ func (s *Store) logAnswerTx(tx *bolt.Tx, rec kefu.AnswerRecord) error {
 	if rec.At.IsZero() {
 		rec.At = time.Now().UTC()
 	}
-	b := tx.Bucket(kbBucket(rec.KB))
-	if b == nil {
-		return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", rec.KB)
+	b, err := s.nodeBucket(tx, rec.KB, true)
+	if err != nil {
+		return err
 	}
 	ab := b.Bucket(bucketAnswers)
 	seq, err := ab.NextSequence()
@@ -76,9 +76,9 @@ func (s *Store) Unanswered(ctx context.Context, kb string, limit int) ([]kefu.An
 	}
 	var out []kefu.AnswerRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(kbBucket(kb))
-		if b == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		b, err := s.nodeBucket(tx, kb, false)
+		if err != nil || b == nil {
+			return err
 		}
 		c := b.Bucket(bucketAnswers).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
@@ -97,10 +97,10 @@ func (s *Store) Unanswered(ctx context.Context, kb string, limit int) ([]kefu.An
 
 // AddFeedback records a vote on a logged answer.
 func (s *Store) AddFeedback(ctx context.Context, kb string, fb kefu.Feedback) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return addFeedbackTx(tx, kb, fb) })
+	return s.db.Update(func(tx *bolt.Tx) error { return s.addFeedbackTx(tx, kb, fb) })
 }
 
-func addFeedbackTx(tx *bolt.Tx, kb string, fb kefu.Feedback) error {
+func (s *Store) addFeedbackTx(tx *bolt.Tx, kb string, fb kefu.Feedback) error {
 	if fb.Vote != 1 && fb.Vote != -1 {
 		return kefu.Errorf(kefu.EINVALID, "vote must be 1 or -1")
 	}
@@ -110,11 +110,11 @@ func addFeedbackTx(tx *bolt.Tx, kb string, fb kefu.Feedback) error {
 	if fb.At.IsZero() {
 		fb.At = time.Now().UTC()
 	}
-	b := tx.Bucket(kbBucket(kb))
-	if b == nil {
-		return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+	b, err := s.nodeBucket(tx, kb, false)
+	if err != nil {
+		return err
 	}
-	if b.Bucket(bucketAnswerIDs).Get([]byte(fb.AnswerID)) == nil {
+	if b == nil || b.Bucket(bucketAnswerIDs).Get([]byte(fb.AnswerID)) == nil {
 		return kefu.Errorf(kefu.ENOTFOUND, "answer %q not found in %q", fb.AnswerID, kb)
 	}
 	fbb := b.Bucket(bucketFeedback)
@@ -129,11 +129,13 @@ func addFeedbackTx(tx *bolt.Tx, kb string, fb kefu.Feedback) error {
 func (s *Store) AnswerRecord(ctx context.Context, kb, id string) (*kefu.AnswerRecord, error) {
 	var rec *kefu.AnswerRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(kbBucket(kb))
-		if b == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		b, err := s.nodeBucket(tx, kb, false)
+		if err != nil {
+			return err
 		}
-		rec = answerByID(b, id)
+		if b != nil {
+			rec = answerByID(b, id)
+		}
 		if rec == nil {
 			return kefu.Errorf(kefu.ENOTFOUND, "answer %q not found in %q", id, kb)
 		}
@@ -163,9 +165,9 @@ func (s *Store) FeedbackList(ctx context.Context, kb string, vote, limit int) ([
 	}
 	var out []kefu.FeedbackRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(kbBucket(kb))
-		if b == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		b, err := s.nodeBucket(tx, kb, false)
+		if err != nil || b == nil {
+			return err
 		}
 		c := b.Bucket(bucketFeedback).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
@@ -197,9 +199,9 @@ func (s *Store) Feedback(ctx context.Context, kb string, limit int) ([]kefu.Feed
 	}
 	var out []kefu.Feedback
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(kbBucket(kb))
-		if b == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		b, err := s.nodeBucket(tx, kb, false)
+		if err != nil || b == nil {
+			return err
 		}
 		c := b.Bucket(bucketFeedback).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
@@ -221,11 +223,14 @@ func (s *Store) ReviewUnanswered(ctx context.Context, kb string, ids []string, r
 		r.At = time.Now().UTC()
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(kbBucket(kb))
-		if b == nil {
-			return kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		b, err := s.nodeBucket(tx, kb, false)
+		if err != nil {
+			return err
 		}
 		for _, id := range ids {
+			if b == nil {
+				return kefu.Errorf(kefu.ENOTFOUND, "answer %q not found in %q", id, kb)
+			}
 			seq := bytes.Clone(b.Bucket(bucketAnswerIDs).Get([]byte(id)))
 			rec := answerByID(b, id)
 			if rec == nil {

@@ -41,10 +41,13 @@ type convBuckets struct {
 	convs, msgs, byTime, byState, ext, users *bolt.Bucket
 }
 
-func kbConvBuckets(tx *bolt.Tx, kb string, create bool) (*convBuckets, error) {
-	b := tx.Bucket(kbBucket(kb))
+func (s *Store) kbConvBuckets(tx *bolt.Tx, kb string, create bool) (*convBuckets, error) {
+	b, err := s.nodeBucket(tx, kb, create)
+	if err != nil {
+		return nil, err
+	}
 	if b == nil {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", kb)
+		return &convBuckets{}, nil
 	}
 	get := func(name []byte) (*bolt.Bucket, error) {
 		if !create {
@@ -101,7 +104,7 @@ func notFoundConv(kb, id string) error {
 func (s *Store) Conversation(ctx context.Context, kb, id string) (*kefu.Conversation, error) {
 	var c *kefu.Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil {
 			return err
 		}
@@ -122,7 +125,7 @@ func (s *Store) UpdateConversation(ctx context.Context, kb, id string, fn func(c
 	}
 	var out *kefu.Conversation
 	err := s.commits.do(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, true)
+		cb, err := s.kbConvBuckets(tx, kb, true)
 		if err != nil {
 			return err
 		}
@@ -165,7 +168,7 @@ func (s *Store) UpdateConversation(ctx context.Context, kb, id string, fn func(c
 			}
 		}
 		if ch.Feedback != nil {
-			if err := addFeedbackTx(tx, kb, *ch.Feedback); err != nil {
+			if err := s.addFeedbackTx(tx, kb, *ch.Feedback); err != nil {
 				return err
 			}
 		}
@@ -259,7 +262,7 @@ func (s *Store) Conversations(ctx context.Context, kb string, f kefu.Conversatio
 	f.Limit = min(f.Limit, kefu.MaxConversationsListed)
 	var out []*kefu.Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil || cb.convs == nil {
 			return err
 		}
@@ -331,7 +334,7 @@ func (s *Store) Messages(ctx context.Context, kb, id string, after uint64, limit
 	}
 	var out []kefu.Message
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil {
 			return err
 		}
@@ -360,7 +363,7 @@ func (s *Store) Messages(ctx context.Context, kb, id string, after uint64, limit
 func (s *Store) RecentMessages(ctx context.Context, kb, id string, n int) ([]kefu.Message, error) {
 	var out []kefu.Message
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil || cb.msgs == nil {
 			return err
 		}
@@ -390,7 +393,7 @@ func (s *Store) RecentMessages(ctx context.Context, kb, id string, n int) ([]kef
 func (s *Store) MessageByExternalID(ctx context.Context, kb, channel, externalID string) (*kefu.Message, error) {
 	var m *kefu.Message
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil {
 			return err
 		}
@@ -416,7 +419,7 @@ func (s *Store) MessageByExternalID(ctx context.Context, kb, channel, externalID
 func (s *Store) OpenConversation(ctx context.Context, kb, channel, endUser string) (*kefu.Conversation, error) {
 	var c *kefu.Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cb, err := kbConvBuckets(tx, kb, false)
+		cb, err := s.kbConvBuckets(tx, kb, false)
 		if err != nil {
 			return err
 		}
@@ -442,7 +445,7 @@ func (s *Store) PurgeConversations(ctx context.Context, kb string, before time.T
 		n := 0
 		err := s.commits.do(func(tx *bolt.Tx) error {
 			n = 0
-			cb, err := kbConvBuckets(tx, kb, false)
+			cb, err := s.kbConvBuckets(tx, kb, false)
 			if err != nil || cb.convs == nil {
 				return err
 			}

@@ -27,7 +27,7 @@ func checkParse(t *testing.T, name string, data []byte) {
 		if !errors.As(err, &ke) || ke.Code == kefu.EINTERNAL {
 			t.Fatalf("error %v is not a refusal", err)
 		}
-		if strings.Contains(ke.Message, "max_time") {
+		if strings.Contains(ke.Message, "--max-file-time") {
 			t.Fatalf("parse hung: %v", err)
 		}
 		if !strings.Contains(ke.Message, name) {

@@ -286,6 +286,7 @@ type fakeEmbedder struct {
 	dim   int
 	texts []string
 	fail  string        // a text that makes EmbedPassages fail
+	hang  string        // a text that makes EmbedPassages wait for its context to end
 	gate  chan struct{} // when set, EmbedPassages waits for it
 }
 
@@ -303,6 +304,12 @@ func (e *fakeEmbedder) EmbedPassages(ctx context.Context, texts []string) ([][]f
 		select {
 		case <-e.gate:
 		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for _, t := range texts {
+		if e.hang != "" && strings.Contains(t, e.hang) {
+			<-ctx.Done()
 			return nil, ctx.Err()
 		}
 	}

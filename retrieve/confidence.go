@@ -75,6 +75,10 @@ const (
 	// query must hold to restate it (积分怎么用？ asked as 积分怎么用): then a
 	// single word is the whole question, not a one-word overlap.
 	restatedAll = 0.9
+	// rivalMargin and rivalCover bound the keyword margin and cover margin
+	// of a top hit with a rival about as good.
+	rivalMargin = 0.1
+	rivalCover  = 0.05
 	// outcovered is how much more of the query's content another entry
 	// may hold than the top hit before the top hit cannot be answered
 	// plainly: the ranking and the words disagree.
@@ -93,6 +97,14 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 		p = min(p, OneWordCap)
 	}
 	if f.QueryTerms > 0 && f.CoverMargin < -outcovered {
+		p = min(p, OneWordCap)
+	}
+	// A rival about as good: the two best documents score within
+	// rivalMargin of each other and hold the query alike. Which one is
+	// meant cannot be told from the words (a KB of near-duplicate
+	// questions is full of these).
+	if f.QueryTerms > 0 && f.KeywordMargin < rivalMargin && f.CoverMargin <= rivalCover &&
+		f.Restated < restatedAll && f.HitVector < VouchCosine {
 		p = min(p, OneWordCap)
 	}
 	return p

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/text"
@@ -117,6 +118,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 	samples := make([]Sample, 0, len(probes))
 	groups := make([]int, 0, len(probes))
 	families := make([]string, 0, len(probes))
+	sampleKinds := make([]string, 0, len(probes))
 	kinds := map[string]int{}
 	for i, p := range probes {
 		if err := ctx.Err(); err != nil {
@@ -147,9 +149,10 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		}
 		groups = append(groups, p.group)
 		families = append(families, family(p))
+		sampleKinds = append(sampleKinds, p.kind)
 		kinds[p.kind]++
 	}
-	weigh(samples, families)
+	weigh(samples, families, sampleKinds)
 	if opts.Progress != nil {
 		opts.Progress(len(probes), len(probes))
 	}
@@ -219,14 +222,21 @@ func family(p probe) string {
 	return "answerable"
 }
 
-// weigh gives each sample its family's share of the weight.
-func weigh(samples []Sample, families []string) {
-	n := map[string]int{}
-	for _, f := range families {
-		n[f]++
+// weigh gives each family its share of the weight, split evenly between
+// the kinds of questions in it: a few hard fragments count as much as many
+// easy rewordings.
+func weigh(samples []Sample, families, kinds []string) {
+	perKind := map[string]int{}
+	kindsOf := map[string]map[string]bool{}
+	for i, f := range families {
+		perKind[kinds[i]]++
+		if kindsOf[f] == nil {
+			kindsOf[f] = map[string]bool{}
+		}
+		kindsOf[f][kinds[i]] = true
 	}
 	for i, f := range families {
-		samples[i].Weight = familyShare[f] * float64(len(samples)) / float64(n[f])
+		samples[i].Weight = familyShare[f] * float64(len(samples)) / float64(len(kindsOf[f])*perKind[kinds[i]])
 	}
 }
 
@@ -586,6 +596,24 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 					out = append(out, pos(withContext(t, s, p.zh), "context_added"))
 				}
 			}
+			// Fragments: about half the content words, in order. In a KB of
+			// near-duplicates (thousands of user questions) a fragment's top
+			// hit is often another entry, as a real question's is; where
+			// the vocabulary is distinct it is not.
+			if len(cont) >= 2 {
+				for range 2 {
+					var w []string
+					for i := range surf {
+						if slices.Contains(cont, i) && g.rng.IntN(2) == 0 {
+							w = append(w, surf[i])
+						}
+					}
+					if len(w) == 0 || len(w) == len(cont) {
+						continue
+					}
+					out = append(out, pos(p.join(append(w, g.commonWords(p.zh, c, 1)...)), "fragment"))
+				}
+			}
 			for range 2 {
 				w := slices.Clone(surf)
 				for _, i := range cont {
@@ -670,19 +698,23 @@ func frame(q string, zh bool, rng *rand.Rand) string {
 }
 
 // passageQuestions makes up to three questions from a passage: its heading
-// path or title, and the content words of one or two of its sentences.
+// path or title, when it is words rather than a name (a file name or an id
+// such as "d17"), and one or two of its sentences, clipped when long.
 func passageQuestions(c *kefu.Chunk, rng *rand.Rand) []string {
 	var out []string
-	if len(c.Headings) > 0 {
-		out = append(out, c.Headings[len(c.Headings)-1])
-	} else if c.Title != "" {
-		out = append(out, c.Title)
+	for _, h := range append(slices.Clone(c.Headings), c.Title) {
+		if wordy(h, c) {
+			out = append(out, h)
+			break
+		}
 	}
-	sents := text.Sentences(c.Text)
 	var good []string
-	for _, s := range sents {
-		if n := len([]rune(s)); n >= 20 && n <= 300 {
-			good = append(good, s)
+	for _, s := range text.Sentences(c.Text) {
+		n := len([]rune(s))
+		if text.Lang(s) == "zh" && n >= 6 || len(strings.Fields(s)) >= 4 {
+			if n <= 300 {
+				good = append(good, s)
+			}
 		}
 	}
 	for range min(2, len(good)) {
@@ -692,11 +724,33 @@ func passageQuestions(c *kefu.Chunk, rng *rand.Rand) []string {
 	return out
 }
 
+// wordy reports whether a heading or title says something: not empty, not
+// the document's id or source name, and not a name with no words in it.
+func wordy(h string, c *kefu.Chunk) bool {
+	h = strings.TrimSpace(h)
+	if h == "" || h == c.DocID || h == c.Source || strings.ContainsAny(h, "/\\") {
+		return false
+	}
+	if dot := strings.LastIndexByte(h, '.'); dot > 0 && dot >= len(h)-5 && !strings.Contains(h, " ") {
+		return false // a file name: faq.mdx, report_2024.pdf
+	}
+	letters := 0
+	for _, r := range h {
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return letters >= 3 || text.Lang(h) == "zh" && letters >= 2
+}
+
 // clip keeps a sentence's middle: people ask with part of what a passage
 // says, not all of it.
 func clip(s string, rng *rand.Rand) string {
 	r := []rune(s)
 	if text.Lang(s) == "zh" {
+		if len(r) <= 16 {
+			return s
+		}
 		n := min(len(r), 8+rng.IntN(8))
 		at := rng.IntN(len(r) - n + 1)
 		return string(r[at : at+n])

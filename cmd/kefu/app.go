@@ -13,6 +13,7 @@ import (
 	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/index/qdrant"
 	"github.com/kefu-dev/kefu/ingest"
 	"github.com/kefu-dev/kefu/internal/demo"
 	"github.com/kefu-dev/kefu/models"
@@ -22,6 +23,7 @@ import (
 // common holds the flags every command takes.
 type common struct {
 	dataDir  string
+	store    string
 	model    string
 	ortLib   string
 	logLevel string
@@ -38,6 +40,7 @@ func (c *common) register(fs *flag.FlagSet) {
 		def = "data"
 	}
 	fs.StringVar(&c.dataDir, "data-dir", def, "data directory (env KEFU_DATA_DIR)")
+	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, conversations, webhooks and their outbox, channels, sources and reports stay in the data directory")
 	fs.StringVar(&c.model, "model", os.Getenv("KEFU_MODEL"), "embedding model: a name from 'kefu models list' or a folder (env KEFU_MODEL; default: the KB's own model, else the best available)")
 	fs.StringVar(&c.ortLib, "ort-lib", "", "path of libonnxruntime.so (env KEFU_ORT_LIB; default: the one 'make' fetched)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -73,7 +76,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type app struct {
 	common
 	log   *slog.Logger
-	store *index.Store
+	local *index.Store // this node's data directory: keys, answer log, conversations, webhooks, channels, sources, reports
+	store content      // KB content: the data directory's or Qdrant's
 	emb   *embed.Engine
 
 	mu        sync.Mutex
@@ -92,12 +96,110 @@ func newApp(c common) (*app, error) {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	a := &app{common: c, log: slog.New(h)}
-	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, RetryFor: c.retryFor})
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, RetryFor: c.retryFor, ExternalKBs: c.store != ""})
 	if err != nil {
 		return nil, err
 	}
-	a.store = st
+	a.local, a.store = st, content{Store: st, local: st}
+	if c.store != "" {
+		o, err := qdrant.ParseURL(c.store)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		o.Logger = a.log
+		q, err := qdrant.Open(context.Background(), o)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		a.store.Store = q
+		a.log.Info("knowledge bases in Qdrant", "store", q.Backend(), "prefix", o.Prefix)
+	}
 	return a, nil
+}
+
+// content is the store of KB content with this node's own state beside it:
+// sources and evaluation reports stay in the data directory whichever
+// store holds the KBs.
+type content struct {
+	kefu.Store
+	local *index.Store
+}
+
+func (c content) PutSource(ctx context.Context, kb, docID string, data []byte) error {
+	return c.local.PutSource(ctx, kb, docID, data)
+}
+
+func (c content) Source(ctx context.Context, kb, docID string) ([]byte, error) {
+	return c.local.Source(ctx, kb, docID)
+}
+
+func (c content) PutReport(ctx context.Context, kb string, files map[string][]byte) error {
+	return c.local.PutReport(ctx, kb, files)
+}
+
+func (c content) ReportFile(ctx context.Context, kb, name string) ([]byte, error) {
+	return c.local.ReportFile(ctx, kb, name)
+}
+
+// PutDocument stores a document; one another store wrote gets its
+// document.ingested event here.
+func (c content) PutDocument(ctx context.Context, doc *kefu.Document, chunks []kefu.Chunk, vectors [][][]float32) error {
+	if err := c.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
+		return err
+	}
+	return c.ingested(ctx, doc)
+}
+
+// PutDocuments stores documents as PutDocument does.
+func (c content) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) error {
+	if err := c.Store.PutDocuments(ctx, ups); err != nil {
+		return err
+	}
+	docs := make([]*kefu.Document, len(ups))
+	for i, u := range ups {
+		docs[i] = u.Doc
+	}
+	return c.ingested(ctx, docs...)
+}
+
+// ingested enqueues, in the data directory's outbox, the document.ingested
+// events of documents another store wrote; the data directory's own store
+// writes them in the document's transaction.
+func (c content) ingested(ctx context.Context, docs ...*kefu.Document) error {
+	if c.Store == kefu.Store(c.local) {
+		return nil
+	}
+	if err := c.local.DocumentsStored(ctx, docs...); err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "documents stored, but their document.ingested webhook events were not: %w", err)
+	}
+	return nil
+}
+
+// DeleteDocument deletes a document and its source.
+func (c content) DeleteDocument(ctx context.Context, kb, docID string) error {
+	if err := c.Store.DeleteDocument(ctx, kb, docID); err != nil {
+		return err
+	}
+	c.local.DeleteSource(ctx, kb, docID)
+	return nil
+}
+
+// DeleteKB deletes a KB with its sources and reports.
+func (c content) DeleteKB(ctx context.Context, name string) error {
+	if err := c.Store.DeleteKB(ctx, name); err != nil {
+		return err
+	}
+	return c.local.DeleteKBFiles(ctx, name)
+}
+
+// Health is the KB store's health: always up for the data directory.
+func (c content) Health(ctx context.Context) error {
+	if h, ok := c.Store.(kefu.HealthChecker); ok {
+		return h.Health(ctx)
+	}
+	return nil
 }
 
 func (a *app) close() {
@@ -107,8 +209,13 @@ func (a *app) close() {
 	for _, r := range a.rerankers {
 		r.Close()
 	}
-	if a.store != nil {
+	if a.store.Store != nil && a.store.Store != kefu.Store(a.local) {
 		if err := a.store.Close(); err != nil {
+			a.log.Error("closing the store", "err", err)
+		}
+	}
+	if a.local != nil {
+		if err := a.local.Close(); err != nil {
 			a.log.Error("closing the store", "err", err)
 		}
 	}
@@ -172,7 +279,7 @@ func (a *app) ingester(e kefu.Embedder) *ingest.Service {
 func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
 	opts.Retriever, opts.KBs = r, a.store
 	if opts.AnswerLog == nil {
-		opts.AnswerLog = a.store
+		opts.AnswerLog = a.local
 	}
 	if opts.Logger == nil {
 		opts.Logger = a.log
@@ -189,7 +296,9 @@ func (a *app) desk(r kefu.Retriever, opts answer.Options, notify func()) (*desk.
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := desk.New(desk.Options{Store: a.store, Log: a.store, Answerer: bot, KBs: a.store, Channels: a.store, Logger: a.log, Notify: notify})
+	// Conversations, the outbox and channels are this node's state, in the
+	// data directory whichever store holds the KBs.
+	d, err := desk.New(desk.Options{Store: a.local, Log: a.local, Answerer: bot, KBs: a.store, Channels: a.local, Logger: a.log, Notify: notify})
 	return d, bot, err
 }
 

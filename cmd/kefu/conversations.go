@@ -92,7 +92,7 @@ func runConversations(ctx context.Context, args []string) error {
 	case "export":
 		return exportConversations(ctx, a, kbs, f, *limit, *out)
 	default:
-		n, err := desk.Purge(ctx, a.store, a.store, time.Now(), a.log)
+		n, err := desk.Purge(ctx, a.local, a.store, time.Now(), a.log)
 		for k, v := range n {
 			fmt.Printf("%s: %d conversations purged\n", k, v)
 		}
@@ -117,7 +117,7 @@ func when(s string) (time.Time, error) {
 func listConversations(ctx context.Context, a *app, kbs []string, f kefu.ConversationFilter, asJSON bool) error {
 	var all []*kefu.Conversation
 	for _, kb := range kbs {
-		convs, err := a.store.Conversations(ctx, kb, f)
+		convs, err := a.local.Conversations(ctx, kb, f)
 		if err != nil {
 			return err
 		}
@@ -149,11 +149,11 @@ func dash(s string) string {
 }
 
 func showConversation(ctx context.Context, a *app, kb, id string, asJSON bool) error {
-	conv, err := a.store.Conversation(ctx, kb, id)
+	conv, err := a.local.Conversation(ctx, kb, id)
 	if err != nil {
 		return err
 	}
-	msgs, err := a.store.Messages(ctx, kb, id, 0, 0)
+	msgs, err := a.local.Messages(ctx, kb, id, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func exportConversations(ctx context.Context, a *app, kbs []string, f kefu.Conve
 		limit = 1 << 30
 	}
 	f.Limit = 1000
-	n, err := api.ExportConversations(ctx, a.store, kbs, f, limit, func(line api.ConversationExport) error {
+	n, err := api.ExportConversations(ctx, a.local, kbs, f, limit, func(line api.ConversationExport) error {
 		b, err := json.Marshal(line)
 		if err != nil {
 			return err

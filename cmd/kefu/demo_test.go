@@ -175,7 +175,7 @@ func TestDemoShopRouting(t *testing.T) {
 		}
 		t.Logf("%-45q %-10s %.2f", c.q, ans.Route, ans.Confidence)
 	}
-	un, err := a.store.Unanswered(context.Background(), "shop", 50)
+	un, err := a.local.Unanswered(context.Background(), "shop", 50)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,5 +203,5 @@ func (a *app) corpusKB(ctx context.Context, d *eval.Dataset, e kefu.Embedder, qu
 	if !quiet {
 		printJobSummary(os.Stderr, job)
 	}
-	return name, a.store.Flush()
+	return name, a.local.Flush()
 }

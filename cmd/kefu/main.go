@@ -4,9 +4,9 @@
 //	kefu ingest --kb NAME PATH...                      add files or folders to a KB
 //	kefu search --kb NAME [--k N] [--json] QUERY       hybrid search
 //	kefu ask    --kb NAME [--json] QUESTION            answer a question
-//	kefu kb     list|show|create|delete                manage knowledge bases
+//	kefu kb     list|show|create|delete|export|import  manage, back up and move knowledge bases
 //	kefu keys   create --scope admin|ingest|agent|query|public [--kb NAME] | list | delete ID
-//	kefu conversations list|show|export|purge           stored conversations
+//	kefu conversations list|show|export|purge          stored conversations
 //	kefu webhooks list|deliveries|redeliver            webhook subscriptions and the outbox
 //	kefu eval   --dataset DIR | --kb NAME --questions FILE
 //	kefu models list                                   supported embedding models
@@ -46,7 +46,7 @@ func init() {
 		{"ingest", "ingest files or folders into a knowledge base", runIngest},
 		{"search", "search a knowledge base", runSearch},
 		{"ask", "answer a question from a knowledge base", runAsk},
-		{"kb", "list, show, create or delete knowledge bases", runKB},
+		{"kb", "list, show, create, delete, export or import knowledge bases", runKB},
 		{"keys", "create, list or delete API keys", runKeys},
 		{"conversations", "list, show, export or purge stored conversations", runConversations},
 		{"webhooks", "list webhooks and deliveries, redeliver dead letters", runWebhooks},

@@ -17,6 +17,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -34,6 +35,7 @@ func runServe(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 40, "requests a key may burst above --rate")
 	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
 	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
+	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none (public keys add their own)")
 	publicRate := fs.Float64("public-rate", 100, "requests per second per public (widget) key, shared by its visitors")
 	visitorRate := fs.Float64("visitor-rate", 1, "requests per second per visitor of a public key (per IP, and per conversation for asks), burst 20")
@@ -58,7 +60,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 
-	keys, err := a.store.Keys(ctx)
+	keys, err := a.local.Keys(ctx)
 	if err != nil {
 		return err
 	}
@@ -79,16 +81,25 @@ func runServe(ctx context.Context, args []string) error {
 	metrics := api.NewMetrics()
 	oe := metrics.Embedder(e)
 	r := a.retriever(oe)
+	global, err := llm.settings()
+	if err != nil {
+		return err
+	}
+	hosts, err := llm.hosts()
+	if err != nil {
+		return err
+	}
 	// The webhook dispatcher and the desk's retention run until shutdown,
-	// after the server has stopped and before the store closes.
-	disp := webhook.New(webhook.Options{Store: a.store, Logger: a.log, OnAttempt: metrics.ObserveDelivery, Backoff: *hookBackoff})
+	// after the server has stopped and before the store closes. The outbox
+	// is this node's, in the data directory.
+	disp := webhook.New(webhook.Options{Store: a.local, Logger: a.log, OnAttempt: metrics.ObserveDelivery, Backoff: *hookBackoff})
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	defer func() {
 		stopBg()
 		bg.Wait()
 	}()
-	dsk, ans, err := a.desk(r, answer.Options{LLM: llm.settings(), PolicyFile: *policy, Observer: answerObserver{metrics}}, disp.Notify)
+	dsk, ans, err := a.desk(r, answer.Options{LLM: global, KBHosts: hosts, PolicyFile: *policy, Observer: answerObserver{metrics}}, disp.Notify)
 	if err != nil {
 		return err
 	}
@@ -111,11 +122,12 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: dsk, Ingester: ing, Embedder: oe,
-		Keys: a.store, AnswerLog: a.store, Reports: a.store, Logger: a.log, Metrics: metrics,
-		Desk: dsk, Webhooks: a.store, Channels: a.store, Notify: disp.Notify, FAQ: ing,
+		Keys: a.local, AnswerLog: a.local, Reports: a.local, Logger: a.log, Metrics: metrics,
+		Desk: dsk, Webhooks: a.local, Channels: a.local, Notify: disp.Notify, FAQ: ing,
 		PublicRate: *publicRate, PublicBurst: 2 * int(*publicRate), VisitorRate: *visitorRate, VisitorBurst: 20,
+		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
-		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 	}
 	srv := api.New(cfg)
 
@@ -202,7 +214,7 @@ func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) erro
 			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
 		}
 	}
-	return a.store.Flush()
+	return a.local.Flush()
 }
 
 // answerObserver forwards the answerer's metrics to the API's Prometheus

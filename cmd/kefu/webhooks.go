@@ -46,7 +46,7 @@ func runWebhooks(ctx context.Context, args []string) error {
 	defer a.close()
 	switch pos[0] {
 	case "list":
-		subs, err := a.store.Subscriptions(ctx)
+		subs, err := a.local.Subscriptions(ctx)
 		if err != nil || *asJSON {
 			if subs == nil {
 				subs = []*kefu.Subscription{}
@@ -68,7 +68,7 @@ func runWebhooks(ctx context.Context, args []string) error {
 		if *webhook != "" {
 			f.Target, f.TargetID = kefu.TargetSubscription, *webhook
 		}
-		ds, err := a.store.Deliveries(ctx, f)
+		ds, err := a.local.Deliveries(ctx, f)
 		if err != nil || *asJSON {
 			if ds == nil {
 				ds = []kefu.Delivery{}
@@ -87,7 +87,7 @@ func runWebhooks(ctx context.Context, args []string) error {
 		return w.Flush()
 	default:
 		for _, id := range pos[1:] {
-			d, err := a.store.Redeliver(ctx, id)
+			d, err := a.local.Redeliver(ctx, id)
 			if err != nil {
 				return err
 			}
