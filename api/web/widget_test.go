@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kefu-dev/kefu/internal/testenv"
@@ -121,7 +123,7 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 	// conversation; alice claims it and replies.
 	a := newDriver(t, base, 1280, 800)
 	defer a.screenshotOnFailure()
-	a.do(chromedp.Navigate(base+"/favicon.svg"), chromedp.Evaluate[chromedp.Void](`localStorage.setItem('kefu.key', `+jsString(agent)+`)`))
+	a.useKey(agent)
 	a.do(chromedp.Navigate(base + "/#/kb/shop/inbox"))
 	row := `#queue-waiting li[data-conv="` + conv + `"] button`
 	a.waitJS(`document.querySelector(` + jsString(row) + `) !== null`)
@@ -215,6 +217,18 @@ func apiGet(t *testing.T, url, key string, v any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// useKey has the console find key in localStorage, as if entered before,
+// from the next page loaded on.
+func (d *driver) useKey(key string) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, stepTimeout)
+	defer cancel()
+	src := `localStorage.setItem('kefu.key', ` + jsString(key) + `)`
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+		d.t.Fatal(err)
 	}
 }
 
