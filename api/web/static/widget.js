@@ -158,8 +158,11 @@
     m.append(box);
   }
 
+  let holder = ''; // the agent who has the conversation
   function setState(state, assignee) {
     if ((convState === 'waiting' || convState === 'agent') && state === 'resolved') notice(t('resolved'));
+    if (assignee !== undefined || state !== 'agent') holder = assignee || '';
+    assignee = holder;
     convState = state || 'bot';
     host.dataset.state = convState;
     const text = { waiting: t('waiting'), agent: assignee ? t('agentOn', { name: assignee }) : t('agentAnon'), closed: t('closed') }[convState];
