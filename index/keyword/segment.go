@@ -18,6 +18,9 @@ import (
 var domainWords = strings.Fields(`
 花呗 借呗 余额宝 天猫 拼多多 运费险 专票 普票 收款码 付款码 网商贷 芝麻分 信用分
 提额 降额 绑卡 解绑 到账 价保 包邮 满减 相互宝 揽收 催单 工单
+微信 云闪付 网银 免密 返现 抵现 抵用券 唯品会 抖音
+顺丰 中通 申通 韵达 极兔 德邦 闪送 丰巢 自提 揽件 派件 取件 寄件 清关 海淘 直邮
+登入 换绑 漏发 错发 少件 缺件 断货 下架 晒单 差评 延保
 `)
 
 // domainWordFreq is the dictionary frequency given to domainWords: high enough
