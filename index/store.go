@@ -257,19 +257,26 @@ func validSettings(set *kefu.KBSettings) error {
 	return nil
 }
 
-// Weights of synonym rules: an original query word weighs 1.
+// Weights of synonym rules: an original query word weighs 1. A word of the
+// other language weighs less than one of the query's own, so that an entry
+// in the question's language wins when both hold the need (shop_dev top-1
+// 0.879 at 0.5, 0.886 at 0.35: English questions stop landing on the
+// Chinese twin of their entry).
 const (
-	builtinSynonymWeight = 0.5
-	teamSynonymWeight    = 0.8
-	learnedSynonymWeight = 0.4
+	builtinSynonymWeight   = 0.5
+	bilingualSynonymWeight = 0.35
+	teamSynonymWeight      = 0.8
+	learnedSynonymWeight   = 0.4
 )
 
 // lexiconRules are the synonym rules a KB's keyword index adds to queries:
-// the built-in lexicon, the team's rules and those learned from its FAQ.
+// the built-in lexicons (customer-service words and their Chinese ↔
+// English links), the team's rules and those learned from its FAQ.
 func lexiconRules(set *kefu.KBSettings) ([]keyword.Rule, error) {
 	var rules []keyword.Rule
 	if set.Lexicon != kefu.LexiconNone {
 		rules = append(rules, keyword.BuiltinSynonyms(builtinSynonymWeight)...)
+		rules = append(rules, keyword.BilingualSynonyms(bilingualSynonymWeight)...)
 	}
 	for _, src := range []struct {
 		lines  []string

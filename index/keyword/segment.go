@@ -4,7 +4,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/go-ego/gse"
 
@@ -62,14 +61,7 @@ func Preload() error {
 // log(total/freq) over log(total), 1 for a word it does not hold. Only
 // Chinese words have one; others get -1.
 func specificity(word string) float64 {
-	han := false
-	for _, r := range word {
-		if unicode.Is(unicode.Han, r) {
-			han = true
-			break
-		}
-	}
-	if !han {
+	if !hasHan(word) {
 		return -1
 	}
 	seg, err := segmenter()
