@@ -11,7 +11,7 @@ ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FUZZTIME ?= 4s
 
-.PHONY: all build run test test-deps test-go test-fallback fuzz ort bench clean
+.PHONY: all build run test test-deps test-go test-fallback test-qdrant test-docker fuzz ort bench clean
 
 LDFLAGS := -X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))
 
@@ -42,6 +42,12 @@ test-go:
 test-fallback:
 	GOEXPERIMENT= KEFU_REQUIRE_SHARED=1 KEFU_SHARED=$(SHARED) $(GO) test -count=1 ./index/...
 
+# The Store contract against a real Qdrant, e.g. compose.yaml's:
+# make test-qdrant KEFU_QDRANT_URL=qdrant://127.0.0.1:6334
+test-qdrant:
+	@test -n "$(KEFU_QDRANT_URL)" || { echo "make test-qdrant: set KEFU_QDRANT_URL=qdrant://HOST:6334 (a running Qdrant)" >&2; exit 2; }
+	KEFU_QDRANT_URL=$(KEFU_QDRANT_URL) KEFU_REQUIRE_SHARED=1 KEFU_SHARED=$(SHARED) $(GO) test -count=1 -v -run 'TestStoreContract|TestKeywordParity' ./index/qdrant/
+
 # Every fuzz target for a short time; longer runs: make fuzz FUZZTIME=5m
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
@@ -50,6 +56,10 @@ fuzz:
 # bin/kefu-bench embed|vector|hnsw|search|ingest|http|ws (BENCHMARKS.md).
 bench: ort
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kefu-bench ./cmd/kefu-bench
+
+# The Dockerfile built with podman and the image smoke-tested (scripts/docker-test.sh).
+test-docker:
+	KEFU_SHARED=$(SHARED) ./scripts/docker-test.sh
 
 clean:
 	rm -rf bin

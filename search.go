@@ -2,6 +2,7 @@ package kefu
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -182,6 +183,7 @@ type Features struct {
 	Content       float64 `json:"content"`          // content terms in the query
 	CoverMargin   float64 `json:"cover_margin"`     // Cover minus the best Cover of a hit from another document
 	QAAgreement   float64 `json:"qa_agreement"`     // 1 if the top hit is also the best by question cover and by answer cover
+	Restated      float64 `json:"restated"`         // the largest share of one of the top hit's questions (title, heading) the query holds, in characters and words
 	VectorOn      float64 `json:"vector_on"`        // 1 if the vector side ran (the model knows the query's language)
 	HitVector     float64 `json:"hit_vector"`       // cosine of the top hit, 0 if the vector side did not find it
 }
@@ -189,12 +191,12 @@ type Features struct {
 // Vector returns the features in the order of FeatureNames.
 func (f Features) Vector() []float64 {
 	return []float64{f.TopVector, f.TopKeyword, f.VectorMargin, f.KeywordMargin, f.Coverage, f.Agreement, f.QueryTerms,
-		f.QuestionCover, f.AnswerCover, f.Cover, f.Unknown, f.UnknownSpec, f.Missing, f.Evidence, f.CharCover, f.Matched, f.Content, f.CoverMargin, f.QAAgreement, f.VectorOn, f.HitVector}
+		f.QuestionCover, f.AnswerCover, f.Cover, f.Unknown, f.UnknownSpec, f.Missing, f.Evidence, f.CharCover, f.Matched, f.Content, f.CoverMargin, f.QAAgreement, f.VectorOn, f.HitVector, f.Restated}
 }
 
 // FeatureNames names the entries of Features.Vector.
 var FeatureNames = []string{"top_vector", "top_keyword", "vector_margin", "keyword_margin", "coverage", "agreement", "query_terms",
-	"question_cover", "answer_cover", "cover", "unknown", "unknown_specific", "missing", "evidence", "char_cover", "matched", "content", "cover_margin", "qa_agreement", "vector_on", "hit_vector"}
+	"question_cover", "answer_cover", "cover", "unknown", "unknown_specific", "missing", "evidence", "char_cover", "matched", "content", "cover_margin", "qa_agreement", "vector_on", "hit_vector", "restated"}
 
 // Reranker scores (query, passage) pairs with a cross-encoder; higher is
 // more relevant.
@@ -250,6 +252,26 @@ type Calibration struct {
 	// Fingerprint identifies the content and settings a self-calibration
 	// was fitted on; it is fitted again when they change.
 	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Summary says in one line what the calibration was fitted on, when, and
+// how it measured on held-out questions.
+func (c *Calibration) Summary() string {
+	if c == nil || len(c.Weights) == 0 {
+		return "not calibrated yet: the built-in default confidence mapping (conservative)"
+	}
+	what := "fitted on labelled questions"
+	switch c.Source {
+	case CalibrationSelf:
+		what = "calibrated itself from its content"
+	case CalibrationMixed:
+		what = "fitted on labelled questions and its own content"
+	}
+	s := fmt.Sprintf("%s on %s (%d questions)", what, c.FittedAt.UTC().Format("2006-01-02 15:04 MST"), c.Samples)
+	if c.Threshold > 0 {
+		s += fmt.Sprintf("; held out: precision %.2f at %.2f, coverage %.2f, ECE %.3f", c.Precision, c.Threshold, c.Coverage, c.ECE)
+	}
+	return s
 }
 
 // Calibration sources.

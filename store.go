@@ -67,3 +67,11 @@ type ReportStore interface {
 	// has no report or the report no such file.
 	ReportFile(ctx context.Context, kb, name string) ([]byte, error)
 }
+
+// HealthChecker is a store that depends on a service (Qdrant) and can say
+// whether it is reachable; /readyz and the metrics ask it.
+type HealthChecker interface {
+	// Health checks the service now: nil when it answers, else an
+	// EUNAVAILABLE error naming it.
+	Health(ctx context.Context) error
+}

@@ -115,6 +115,9 @@ func (s *Service) llmClient(st *kefu.LLMSettings) *llmClient {
 		cfg.BaseURL = strings.TrimRight(st.BaseURL, "/")
 	}
 	cfg.HTTPClient = s.httpClient
+	if st.BaseURL != "" && (s.opts.LLM == nil || st.BaseURL != s.opts.LLM.BaseURL) {
+		cfg.HTTPClient = s.kbClient // the URL is a KB's (mergeLLM)
+	}
 	endpoint := endpointName(cfg.BaseURL, st.Model)
 	return &llmClient{s: s, settings: st, client: openai.NewClientWithConfig(cfg), breaker: s.breaker(endpoint), endpoint: endpoint}
 }
@@ -243,7 +246,7 @@ func (c *llmClient) once(parent context.Context, req openai.ChatCompletionReques
 		if cause := context.Cause(ctx); cause != nil && parent.Err() == nil {
 			err = cause // our own deadline cut the request
 		}
-		le := &llmError{err: err, started: started}
+		le := &llmError{err: redactKey(err, c.settings.APIKey), started: started}
 		var ae *openai.APIError
 		var re *openai.RequestError
 		switch {
@@ -336,7 +339,7 @@ func (c *llmClient) complete(ctx context.Context, msgs []openai.ChatCompletionMe
 	}
 	done(err)
 	if err != nil {
-		return "", err
+		return "", redactKey(err, c.settings.APIKey)
 	}
 	return resp.Choices[0].Message.Content, nil
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu"
+	openai "github.com/sashabaranov/go-openai"
 	"go.uber.org/goleak"
 )
 
@@ -609,4 +612,66 @@ func TestFollowUpLLMRewrite(t *testing.T) {
 		t.Errorf("heuristic fallback query %q", a.Query)
 	}
 	srv.sawClientGo(t)
+}
+
+// TestKBHTTPClient: the client for LLMs a KB names connects to listed
+// hosts, and elsewhere only to public addresses — checked on the address a
+// name resolves to, as the connection is made — and follows no redirect.
+func TestKBHTTPClient(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "http://example.com/", http.StatusTemporaryRedirect)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	get := func(c *http.Client, url string) error {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	forbidden := func(err error) bool {
+		var ke *kefu.Error
+		return errors.As(err, &ke) && ke.Code == kefu.EFORBIDDEN
+	}
+	open := kbHTTPClient(&kefu.LLMHosts{})
+	if err := get(open, srv.URL); !forbidden(err) {
+		t.Errorf("a loopback address: %v", err)
+	}
+	if host, _ := os.Hostname(); host != "" {
+		addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+		if err == nil && len(addrs) > 0 && !kefu.PublicAddr(addrs[0]) {
+			if err := get(open, "http://"+net.JoinHostPort(host, port)); !forbidden(err) || !strings.Contains(err.Error(), "resolved to") {
+				t.Errorf("a name of an internal address (%s → %v): %v", host, addrs, err)
+			}
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("an internal address was reached %d times", n)
+	}
+	listed := kbHTTPClient(&kefu.LLMHosts{Allow: []string{"127.0.0.1:" + port}})
+	if err := get(listed, srv.URL); err != nil || hits.Load() != 1 {
+		t.Errorf("a listed host: %v", err)
+	}
+	if err := get(listed, srv.URL+"/redirect"); !errors.Is(err, errRedirect) {
+		t.Errorf("a redirect: %v", err)
+	}
+}
+
+// TestRedactKey: an LLM error quoting the key is logged without it, and
+// keeps its cause.
+func TestRedactKey(t *testing.T) {
+	cause := &openai.APIError{HTTPStatusCode: 401, Message: "Incorrect API key provided: sk-abc123"}
+	err := redactKey(cause, "sk-abc123")
+	var ae *openai.APIError
+	if strings.Contains(err.Error(), "sk-abc123") || !strings.Contains(err.Error(), kefu.RedactedKey) || !errors.As(err, &ae) {
+		t.Errorf("%v", err)
+	}
+	if redactKey(cause, "") != error(cause) || redactKey(nil, "k") != nil {
+		t.Error("nothing to redact")
+	}
 }

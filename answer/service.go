@@ -35,6 +35,10 @@ type Options struct {
 	// LLM is the global default model; a KB's own LLM settings override it
 	// field by field. Nil here and in the KB: answers are extractive.
 	LLM *kefu.LLMSettings
+	// KBHosts are where a base URL from a KB's settings may be connected to
+	// (kbHTTPClient); nil does not check them (a tool with its own local
+	// LLM, tests). kefu serve always sets it.
+	KBHosts *kefu.LLMHosts
 	// PolicyFile is an optional JSON Policy, read by New and by Reload.
 	PolicyFile string
 
@@ -49,7 +53,7 @@ type Options struct {
 
 	Observer   Observer     // may be nil
 	Logger     *slog.Logger // default slog.Default()
-	HTTPClient *http.Client // for the LLM; default one without Timeout (deadlines are the answerer's own)
+	HTTPClient *http.Client // for the global LLM (and a KB's without KBHosts); default one without Timeout (deadlines are the answerer's own)
 
 	FirstTokenTimeout time.Duration // request start to first token; default 20s
 	IdleTimeout       time.Duration // between chunks once streaming; default 15s
@@ -105,6 +109,7 @@ type Service struct {
 	opts       Options
 	log        *slog.Logger
 	httpClient *http.Client
+	kbClient   *http.Client // for LLMs a KB names: httpClient without KBHosts
 
 	reloadMu sync.Mutex
 	gen      atomic.Uint64
@@ -133,6 +138,10 @@ func New(opts Options) (*Service, error) {
 	s := &Service{opts: opts, log: opts.Logger, httpClient: opts.HTTPClient}
 	if s.httpClient == nil {
 		s.httpClient = &http.Client{}
+	}
+	s.kbClient = s.httpClient
+	if opts.KBHosts != nil {
+		s.kbClient = kbHTTPClient(opts.KBHosts)
 	}
 	s.matchers, _ = lru.New[string, *matcher](128)
 	s.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](64)

@@ -23,7 +23,7 @@ func (s *Server) ask(c *fiber.Ctx) error {
 		return unavailable("answerer")
 	}
 	var body AskBody
-	if err := decode(c, &body, `{"question", "conversation_id"?}`); err != nil {
+	if err := s.decode(c, &body, `{"question", "conversation_id"?}`); err != nil {
 		return err
 	}
 	req := kefu.AskRequest{KB: c.Params("kb"), Question: body.Question, ConversationID: body.ConversationID}
@@ -139,7 +139,7 @@ func (s *Server) feedback(c *fiber.Ctx) error {
 		return unavailable("answer log")
 	}
 	var body FeedbackBody
-	if err := decode(c, &body, `{"vote": 1 or -1, "comment"?}`); err != nil {
+	if err := s.decode(c, &body, `{"vote": 1 or -1, "comment"?}`); err != nil {
 		return err
 	}
 	if body.Vote != 1 && body.Vote != -1 {

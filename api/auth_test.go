@@ -33,6 +33,8 @@ var contract = []struct {
 	{"GET", "/v1/kbs/:kb", kefu.ScopeQuery},
 	{"PATCH", "/v1/kbs/:kb", kefu.ScopeAdmin},
 	{"DELETE", "/v1/kbs/:kb", kefu.ScopeAdmin},
+	{"GET", "/v1/kbs/:kb/export", kefu.ScopeAdmin},
+	{"POST", "/v1/kbs/import", kefu.ScopeAdmin},
 	{"POST", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
 	{"GET", "/v1/jobs/:id", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/documents", kefu.ScopeIngest},
@@ -139,7 +141,7 @@ func TestRouteAuthWalk(t *testing.T) {
 	}
 	// Routes that name a KB by another means than :kb.
 	// Key management needs an admin key for every KB.
-	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true,
+	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true, "POST /v1/kbs/import": true,
 		"GET /v1/keys": true, "POST /v1/keys": true, "DELETE /v1/keys/:id": true}
 	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-created") })
 

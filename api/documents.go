@@ -21,24 +21,40 @@ const (
 	maxParts       = MaxUploadFiles + 16
 )
 
-// readUploads reads the files of a multipart/form-data body: every part
-// named "file" is one file, and an optional "doc_id" names a single file's
-// document. The bytes are copied, so the ingest job can read them after the
-// request is gone. Written over mime/multipart rather than Fiber's
-// MultipartForm to count the upload limit over all parts as they are read.
-func readUploads(c *fiber.Ctx, limit int) ([]kefu.Upload, error) {
-	return parseUploads(string(c.Request().Header.ContentType()), c.Body(), limit)
+// readUploads reads the files of a multipart/form-data body as it streams
+// in, through the upload limit (Server.body): every part named "file" is
+// one file, and an optional "doc_id" names a single file's document.
+func (s *Server) readUploads(c *fiber.Ctx) ([]kefu.Upload, error) {
+	ct := string(c.Request().Header.ContentType())
+	if err := multipartType(ct); err != nil {
+		return nil, err // before reading anything
+	}
+	r, err := s.body(c, s.uploadLimit())
+	if err != nil {
+		return nil, err
+	}
+	return parseUploads(ct, r, s.cfg.UploadLimit)
 }
 
-func parseUploads(contentType string, body []byte, limit int) ([]kefu.Upload, error) {
+func multipartType(contentType string) error {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, kefu.Errorf(kefu.EUNSUPPORTED, "send the files as multipart/form-data, one \"file\" field each")
+		return kefu.Errorf(kefu.EUNSUPPORTED, "send the files as multipart/form-data, one \"file\" field each")
 	}
-	if len(body) > limit+64<<10 {
-		return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes", limit)
+	return nil
+}
+
+// parseUploads reads the parts of body, a multipart/form-data stream, the
+// files' bytes together at most limit. The bytes are copied, so the ingest
+// job can read them after the request is gone. Written over mime/multipart
+// rather than Fiber's MultipartForm to read the parts as they come, and
+// count the limit over all of them.
+func parseUploads(contentType string, body io.Reader, limit int) ([]kefu.Upload, error) {
+	if err := multipartType(contentType); err != nil {
+		return nil, err
 	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	_, params, _ := mime.ParseMediaType(contentType)
+	mr := multipart.NewReader(body, params["boundary"])
 	var (
 		ups   []kefu.Upload
 		docID string
@@ -50,24 +66,27 @@ func parseUploads(contentType string, body []byte, limit int) ([]kefu.Upload, er
 			break
 		}
 		if err != nil {
-			return nil, kefu.Errorf(kefu.EINVALID, "malformed multipart body: %v", err)
+			return nil, partError(err)
 		}
 		if i >= maxParts {
-			return nil, kefu.Errorf(kefu.ETOOLARGE, "more than %d files in one upload", MaxUploadFiles)
+			return nil, kefu.Errorf(kefu.ETOOLARGE, "more than %d parts in one upload", maxParts)
 		}
 		switch part.FormName() {
 		case "file":
+			if len(ups) == MaxUploadFiles {
+				return nil, kefu.Errorf(kefu.ETOOLARGE, "more than %d files in one upload (the most one upload may hold): send them in several", MaxUploadFiles)
+			}
 			name := part.FileName()
 			if name == "" || name == "." || name == "/" {
 				return nil, kefu.Errorf(kefu.EINVALID, "a \"file\" part has no file name")
 			}
 			data, err := io.ReadAll(io.LimitReader(part, int64(limit-total)+1))
 			if err != nil {
-				return nil, kefu.Errorf(kefu.EINVALID, "reading %s: %v", name, err)
+				return nil, partError(err)
 			}
 			total += len(data)
 			if total > limit {
-				return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes (at %s)", limit, name)
+				return nil, kefu.Errorf(kefu.ETOOLARGE, "upload over %d bytes (--upload-limit), at %s", limit, name)
 			}
 			ups = append(ups, kefu.Upload{Name: name, Size: int64(len(data)), Open: opener(data)})
 		case "doc_id":
@@ -93,6 +112,17 @@ func parseUploads(contentType string, body []byte, limit int) ([]kefu.Upload, er
 	return ups, nil
 }
 
+// partError is the error of a part that cannot be read: the body's own
+// (too large, malformed compression, cut short) or a malformed multipart
+// stream, in the API's words.
+func partError(err error) error {
+	var ke *kefu.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	return kefu.Errorf(kefu.EINVALID, "malformed multipart body: the parts do not follow the boundary")
+}
+
 func opener(data []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 }
@@ -101,7 +131,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	if s.cfg.Ingester == nil {
 		return unavailable("ingest service")
 	}
-	ups, err := readUploads(c, s.cfg.UploadLimit)
+	ups, err := s.readUploads(c)
 	if err != nil {
 		return err
 	}

@@ -184,7 +184,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 	var upd api.KBView
 	r := call(t, "PATCH", base+"/v1/kbs/docs", key, map[string]any{"settings": map[string]any{
 		"threshold": 0.9, "chunking": map[string]any{"overlap_tokens": 16},
-		"llm": map[string]any{"base_url": "http://127.0.0.1:1/v1", "model": "m", "api_key": "sk-secret"},
+		"llm": map[string]any{"base_url": "https://llm.example.com/v1", "model": "m", "api_key": "sk-secret"},
 	}}, &upd)
 	if r.StatusCode != 200 || upd.Settings.Threshold != 0.9 || upd.Settings.Floor != kefu.DefaultFloor ||
 		upd.Settings.Chunking.MaxTokens != kefu.DefaultChunkSize || upd.Settings.Chunking.OverlapTokens != 16 ||

@@ -2,7 +2,11 @@ package api
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"strings"
@@ -26,7 +30,7 @@ func FuzzParseUploads(f *testing.F) {
 	f.Add("application/json", []byte(`{"file":1}`))
 	const limit = 4096
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
-		ups, err := parseUploads(ct, body, limit)
+		ups, err := parseUploads(ct, bytes.NewReader(body), limit)
 		if err != nil {
 			if code := kefu.ErrorCode(err); code == kefu.EINTERNAL {
 				t.Fatalf("not a domain error: %v", err)
@@ -50,6 +54,56 @@ func FuzzParseUploads(f *testing.F) {
 		}
 		if total > limit {
 			t.Fatalf("%d bytes over the %d limit", total, limit)
+		}
+	})
+}
+
+// FuzzDecodeBody: any body in any supported Content-Encoding reads to its
+// end or to a domain error (400 malformed, 413 over the limit) in the
+// API's words, never a panic, never more than the limit; a plain body
+// within the limit reads back as sent.
+func FuzzDecodeBody(f *testing.F) {
+	var gz, zl, raw bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write([]byte(`{"query":"refund"}`))
+	gw.Close()
+	zw := zlib.NewWriter(&zl)
+	zw.Write(bytes.Repeat([]byte("a"), 10000))
+	zw.Close()
+	fw, _ := flate.NewWriter(&raw, flate.BestSpeed)
+	fw.Write([]byte("raw deflate"))
+	fw.Close()
+	f.Add(uint8(1), gz.Bytes())
+	f.Add(uint8(2), zl.Bytes())
+	f.Add(uint8(2), raw.Bytes())
+	f.Add(uint8(0), []byte(`{"query":"x"}`))
+	f.Add(uint8(1), []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
+	const limit = 4096
+	lim := bodyLimit{max: limit, shown: limit, what: "request body", flag: "--body-limit"}
+	f.Fuzz(func(t *testing.T, coding uint8, body []byte) {
+		c := bodyEncodings[int(coding)%len(bodyEncodings)]
+		r, _, err := decodeBody(bytes.NewReader(body), c, lim)
+		var out []byte
+		if err == nil {
+			out, err = io.ReadAll(r)
+		}
+		if len(out) > limit {
+			t.Fatalf("%s: %d bytes read, limit %d", c, len(out), limit)
+		}
+		if c == "identity" && len(body) <= limit && (err != nil || !bytes.Equal(out, body)) {
+			t.Fatalf("plain body: %v, %d of %d bytes", err, len(out), len(body))
+		}
+		if err == nil {
+			return
+		}
+		var ke *kefu.Error
+		if !errors.As(err, &ke) || ke.Code != kefu.EINVALID && ke.Code != kefu.ETOOLARGE {
+			t.Fatalf("%s: not a domain error: %v", c, err)
+		}
+		for _, lib := range []string{"flate:", "zlib:", "gzip:", "EOF", "checksum", "header"} {
+			if strings.Contains(ke.Message, lib) {
+				t.Fatalf("%s: library text in %q", c, ke.Message)
+			}
 		}
 	})
 }
@@ -88,25 +142,31 @@ func FuzzChatCompletionRequest(f *testing.F) {
 }
 
 // FuzzMergeSettings: settings sent by a client either merge into valid
-// JSON settings or are refused with EINVALID; the stored LLM key survives
-// the redaction placeholder.
+// JSON settings or are refused with EINVALID (EFORBIDDEN for a base_url at
+// an internal host); the stored LLM key survives the redaction placeholder
+// and never goes with another base_url.
 func FuzzMergeSettings(f *testing.F) {
 	f.Add([]byte(`{"threshold":0.9,"chunking":{"max_tokens":128}}`))
 	f.Add([]byte(`{"llm":{"api_key":"********","model":"m"}}`))
 	f.Add([]byte(`{"sensitive_words":["退款"],"fusion":{"method":"rrf"}}`))
 	f.Add([]byte(`{"treshold":1}`))
+	f.Add([]byte(`{"llm":{"base_url":"https://evil.example/v1"}}`))
+	f.Add([]byte(`{"llm":{"base_url":"file:///etc/passwd","api_key":"********"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		set := kefu.DefaultSettings()
 		set.LLM = &kefu.LLMSettings{BaseURL: "http://x/v1", APIKey: "sk-kept"}
-		err := mergeSettings(&set, raw)
+		err := mergeSettings(&set, raw, nil)
 		if err != nil {
-			if kefu.ErrorCode(err) != kefu.EINVALID {
-				t.Fatalf("code %s: %v", kefu.ErrorCode(err), err)
+			if code := kefu.ErrorCode(err); code != kefu.EINVALID && code != kefu.EFORBIDDEN {
+				t.Fatalf("code %s: %v", code, err)
 			}
 			return
 		}
 		if set.LLM != nil && set.LLM.APIKey == RedactedKey {
 			t.Fatal("the placeholder replaced the stored key")
+		}
+		if set.LLM != nil && set.LLM.APIKey == "sk-kept" && set.LLM.BaseURL != "http://x/v1" {
+			t.Fatalf("the stored key goes to %q", set.LLM.BaseURL)
 		}
 		if _, err := json.Marshal(set); err != nil {
 			t.Fatal(err)

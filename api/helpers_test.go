@@ -18,6 +18,7 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/ingest"
@@ -157,6 +158,7 @@ func (s *realStack) config() api.Config {
 	return api.Config{
 		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
 		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
+		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb},
 	}
 }
 

@@ -14,26 +14,18 @@ import (
 type KBView struct {
 	*kefu.KB
 	Stats kefu.KBStats `json:"stats"`
+	// Confidence says in a line how the KB's confidence is calibrated
+	// (settings.calibration has the details).
+	Confidence string `json:"confidence"`
 }
 
 // RedactedKey stands for a KB's LLM API key in responses; sending it back
-// in a PATCH keeps the stored key.
-const RedactedKey = "********"
-
-func redact(kb *kefu.KB) *kefu.KB {
-	if kb.Settings.LLM != nil && kb.Settings.LLM.APIKey != "" {
-		c := *kb
-		llm := *kb.Settings.LLM
-		llm.APIKey = RedactedKey
-		c.Settings.LLM = &llm
-		return &c
-	}
-	return kb
-}
+// in a PATCH keeps the stored key, unless the base URL changes.
+const RedactedKey = kefu.RedactedKey
 
 func (s *Server) view(c *fiber.Ctx, kb *kefu.KB) (KBView, error) {
 	st, err := s.cfg.Store.Stats(c.UserContext(), kb.Name)
-	return KBView{KB: redact(kb), Stats: st}, err
+	return KBView{KB: kb.Redacted(), Stats: st, Confidence: kb.Settings.Calibration.Summary()}, err
 }
 
 func (s *Server) listKBs(c *fiber.Ctx) error {
@@ -78,28 +70,55 @@ type KBRequest struct {
 }
 
 // mergeSettings decodes raw over set; unknown fields are refused.
-func mergeSettings(set *kefu.KBSettings, raw json.RawMessage) error {
+//
+// A KB's LLM key goes only where it was given for: when the request changes
+// settings.llm.base_url without giving settings.llm.api_key again, the
+// stored key is dropped, so an admin (one limited to this KB included)
+// cannot have it sent to a server of their choosing. A new base_url must be
+// a URL hosts allows.
+func mergeSettings(set *kefu.KBSettings, raw json.RawMessage, hosts *kefu.LLMHosts) error {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	oldKey := ""
+	oldKey, oldURL := "", ""
 	if set.LLM != nil {
-		oldKey = set.LLM.APIKey
+		oldKey, oldURL = set.LLM.APIKey, set.LLM.BaseURL
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(set); err != nil {
 		return kefu.Errorf(kefu.EINVALID, "settings: %v", err)
 	}
-	if set.LLM != nil && set.LLM.APIKey == RedactedKey {
+	if set.LLM == nil {
+		return nil
+	}
+	var sent struct {
+		LLM *struct {
+			APIKey *string `json:"api_key"`
+		} `json:"llm"`
+	}
+	_ = json.Unmarshal(raw, &sent) // raw decoded above
+	given := sent.LLM != nil && sent.LLM.APIKey != nil && *sent.LLM.APIKey != RedactedKey
+	if !given {
 		set.LLM.APIKey = oldKey
+	}
+	if set.LLM.BaseURL == oldURL {
+		return nil
+	}
+	if set.LLM.BaseURL != "" {
+		if err := hosts.CheckBaseURL(set.LLM.BaseURL); err != nil {
+			return kefu.Errorf(kefu.ErrorCode(err), "settings.llm.%s", kefu.ErrorMessage(err))
+		}
+	}
+	if !given {
+		set.LLM.APIKey = ""
 	}
 	return nil
 }
 
 func (s *Server) createKB(c *fiber.Ctx) error {
 	var req KBRequest
-	if err := decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
+	if err := s.decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
 		return err
 	}
 	if !principalOf(c).allows(req.Name) {
@@ -112,7 +131,7 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 	if req.Description != nil {
 		kb.Description = *req.Description
 	}
-	if err := mergeSettings(&kb.Settings, req.Settings); err != nil {
+	if err := mergeSettings(&kb.Settings, req.Settings, s.cfg.LLMHosts); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.CreateKB(c.UserContext(), kb); err != nil {
@@ -127,7 +146,7 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 
 func (s *Server) updateKB(c *fiber.Ctx) error {
 	var req KBRequest
-	if err := decode(c, &req, `{"description"?, "settings"?}`); err != nil {
+	if err := s.decode(c, &req, `{"description"?, "settings"?}`); err != nil {
 		return err
 	}
 	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
@@ -140,7 +159,7 @@ func (s *Server) updateKB(c *fiber.Ctx) error {
 	if req.Description != nil {
 		kb.Description = *req.Description
 	}
-	if err := mergeSettings(&kb.Settings, req.Settings); err != nil {
+	if err := mergeSettings(&kb.Settings, req.Settings, s.cfg.LLMHosts); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.UpdateKB(c.UserContext(), kb); err != nil {

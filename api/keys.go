@@ -36,7 +36,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	var req KeyRequest
-	if err := decode(c, &req, `{"scope", "kb"?, "name"?}`); err != nil {
+	if err := s.decode(c, &req, `{"scope", "kb"?, "name"?}`); err != nil {
 		return err
 	}
 	if req.KB != "" {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,8 @@ type Metrics struct {
 	llmBreaker    *prometheus.GaugeVec     // endpoint, state
 
 	wsConns prometheus.Gauge
+
+	storeOnce sync.Once
 
 	cacheHits, cacheable atomic.Int64 // answers from the cache; answers that could be (not hand-offs)
 }
@@ -179,4 +182,19 @@ func (o *observedEmbedder) EmbedPassages(ctx context.Context, texts []string) ([
 	v, err := o.Embedder.EmbedPassages(ctx, texts)
 	o.observe("passage", len(texts), start, err)
 	return v, err
+}
+
+// StoreHealth exports kefu_store_up, 1 while the KB store's service (Qdrant)
+// answers its health check, 0 when it does not; each scrape asks it once.
+func (m *Metrics) StoreHealth(h kefu.HealthChecker) {
+	m.storeOnce.Do(func() {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kefu_store_up", Help: "1 if the knowledge-base store's service (Qdrant) answers its health check."}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), storeHealthTimeout)
+			defer cancel()
+			if h.Health(ctx) != nil {
+				return 0
+			}
+			return 1
+		}))
+	})
 }

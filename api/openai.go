@@ -179,7 +179,7 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 		return unavailable("answerer")
 	}
 	var req ChatCompletionRequest
-	if err := decode(c, &req, `{"model": KB name, "messages": [...]}`); err != nil {
+	if err := s.decode(c, &req, `{"model": KB name, "messages": [...]}`); err != nil {
 		return err
 	}
 	if p := principalOf(c); !p.allows(req.Model) {
@@ -288,7 +288,7 @@ func (s *Server) embeddings(c *fiber.Ctx) error {
 		return unavailable("embedding model")
 	}
 	var req EmbeddingsRequest
-	if err := decode(c, &req, `{"input": string or [string], "model"}`); err != nil {
+	if err := s.decode(c, &req, `{"input": string or [string], "model"}`); err != nil {
 		return err
 	}
 	spec := e.Model()

@@ -64,7 +64,7 @@ const MaxQueryBytes = 4096
 
 func (s *Server) search(c *fiber.Ctx) error {
 	var req SearchRequest
-	if err := decode(c, &req, `{"query", "k"?}`); err != nil {
+	if err := s.decode(c, &req, `{"query", "k"?}`); err != nil {
 		return err
 	}
 	if req.Query == "" {

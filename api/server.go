@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -33,6 +34,7 @@ import (
 const (
 	DefaultBodyLimit   = 1 << 20  // JSON request bodies
 	DefaultUploadLimit = 64 << 20 // one multipart upload, all files together
+	DefaultImportLimit = 64 << 20 // one KB archive imported through the API
 )
 
 // Config wires the server to the stages. Store and Retriever are required;
@@ -46,6 +48,7 @@ type Config struct {
 	Keys      kefu.KeyStore    // API keys; nil means no key exists
 	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
 	Reports   kefu.ReportStore // each KB's latest evaluation report
+	Archiver  kefu.Archiver    // KB export and import
 	Logger    *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
@@ -62,6 +65,7 @@ type Config struct {
 
 	BodyLimit   int // JSON request bodies in bytes; default DefaultBodyLimit
 	UploadLimit int // one multipart upload in bytes; default DefaultUploadLimit
+	ImportLimit int // one KB archive in bytes; default DefaultImportLimit
 	// Rate and Burst are each key's token bucket (in dev mode each client
 	// IP's): requests per second and the burst allowed. Rate 0 is no limit.
 	Rate  float64
@@ -69,6 +73,9 @@ type Config struct {
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (chat widgets); none by default, "*" for any.
 	CORSOrigins []string
+	// LLMHosts are where a KB's settings.llm.base_url may point; nil allows
+	// public hosts only (kefu.LLMHosts).
+	LLMHosts *kefu.LLMHosts
 
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.
@@ -112,6 +119,9 @@ func New(cfg Config) *Server {
 	if cfg.UploadLimit <= 0 {
 		cfg.UploadLimit = DefaultUploadLimit
 	}
+	if cfg.ImportLimit <= 0 {
+		cfg.ImportLimit = DefaultImportLimit
+	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
@@ -127,6 +137,9 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
+	if h, ok := cfg.Store.(kefu.HealthChecker); ok {
+		cfg.Metrics.StoreHealth(h)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{}}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
@@ -138,15 +151,18 @@ func New(cfg Config) *Server {
 		// in ingest jobs, streams and metric labels. Immutable copies them.
 		Immutable:   true,
 		JSONEncoder: marshalJSON,
-		// Fiber's limit is the largest body of any route (uploads, plus room
-		// for the multipart framing); checkBodyLimit applies the smaller
-		// JSON limit to the other routes.
-		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit+64<<10),
-		ErrorHandler:          s.errorHandler,
-		DisableStartupMessage: true,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Handlers run once the headers are in; Server.body reads the body
+		// through the route's limit (body.go). fasthttp applies no limit to
+		// a streamed body, so Fiber's BodyLimit is not set.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 s.errorHandler,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
+	s.app.Server().HeaderReceived = headerReceived
+	s.app.Use(s.drainBody)
 	s.app.Use(s.requestID)
 	s.app.Use(s.observe)
 	s.app.Use(recover.New()) // inside observe: a panic is counted and logged as a 500
@@ -175,14 +191,12 @@ func New(cfg Config) *Server {
 }
 
 // route is one entry of the route table: the scope a key needs ("" for a
-// public route), whether the WebSocket's ?access_token= is accepted, and
-// whether the body is an upload (UploadLimit instead of BodyLimit).
+// public route) and whether the WebSocket's ?access_token= is accepted.
 type route struct {
 	method, path string
 	scope        kefu.Scope
 	handler      fiber.Handler
 	tokenInQuery bool
-	upload       bool
 }
 
 // table lists every route of the API in one place, with the scope it needs.
@@ -203,8 +217,10 @@ func (s *Server) table() []route {
 		{method: get, path: "/v1/kbs/:kb", scope: q, handler: s.getKB},
 		{method: patch, path: "/v1/kbs/:kb", scope: adm, handler: s.updateKB},
 		{method: del, path: "/v1/kbs/:kb", scope: adm, handler: s.deleteKB},
+		{method: get, path: "/v1/kbs/:kb/export", scope: adm, handler: s.exportKB},
+		{method: post, path: "/v1/kbs/import", scope: adm, handler: s.importKB},
 
-		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload, upload: true},
+		{method: post, path: "/v1/kbs/:kb/documents", scope: in, handler: s.upload},
 		{method: get, path: "/v1/jobs/:id", scope: in, handler: s.getJob},
 		{method: get, path: "/v1/kbs/:kb/documents", scope: in, handler: s.listDocuments},
 		{method: get, path: "/v1/kbs/:kb/documents/:id", scope: in, handler: s.getDocument},
@@ -240,7 +256,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lingerListener{ln}) }
 
 // Shutdown stops accepting connections, lets requests and answers in flight
 // finish until ctx's deadline (ShutdownGrace when it has none), tells every
@@ -275,19 +291,26 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.ready.Load() {
 		return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 	}
+	if h, ok := s.cfg.Store.(kefu.HealthChecker); ok {
+		ctx, cancel := context.WithTimeout(c.UserContext(), storeHealthTimeout)
+		defer cancel()
+		if err := h.Health(ctx); err != nil {
+			return err
+		}
+	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// guard refuses /v1 requests while the server starts and applies the JSON
-// body limit to every route but the upload.
+// storeHealthTimeout bounds /readyz's check of the KB store's service.
+const storeHealthTimeout = 2 * time.Second
+
+// guard refuses /v1 requests while the server starts. It reads no body:
+// handlers read theirs through Server.body, after authorize.
 func (s *Server) guard(r route) fiber.Handler {
 	v1 := strings.HasPrefix(r.path, "/v1/") && r.path != "/v1/auth"
 	return func(c *fiber.Ctx) error {
 		if v1 && !s.ready.Load() {
 			return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
-		}
-		if !r.upload && len(c.Body()) > s.cfg.BodyLimit {
-			return kefu.Errorf(kefu.ETOOLARGE, "request body over %d bytes", s.cfg.BodyLimit)
 		}
 		return c.Next()
 	}
@@ -322,6 +345,7 @@ type localKey int
 const (
 	localRequestID localKey = iota
 	localPrincipal
+	localBody // the *wireBody of a body being read
 )
 
 func requestID(c *fiber.Ctx) string {
@@ -369,9 +393,16 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// decode reads a JSON body into v.
-func decode(c *fiber.Ctx, v any, shape string) error {
-	body := c.Body()
+// decode reads a JSON body into v, through the JSON body limit.
+func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
+	r, err := s.body(c, s.jsonLimit())
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	if len(body) == 0 {
 		return kefu.Errorf(kefu.EINVALID, "empty body: send JSON %s", shape)
 	}

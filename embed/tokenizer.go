@@ -21,6 +21,9 @@ const maxTokenizerFile = 64 << 20
 
 // maxTextBytes bounds one input text; longer texts are cut (at a character
 // boundary) before tokenising, since the model sees at most MaxTokens anyway.
+// With it, the work per text is bounded: every step (normalisers,
+// pre-tokenizers, WordPiece, Unigram) is linear in the text's length, and
+// Encode stops at the model's limit (BenchmarkTokenizeLong).
 const maxTextBytes = 1 << 20
 
 // Tokenizer turns text into the token ids a model expects, exactly as the
@@ -36,6 +39,7 @@ const maxTextBytes = 1 << 20
 type Tokenizer struct {
 	tk        *tokenizer.Tokenizer // model and pre-tokenizer only
 	vocab     tokenizer.Model      // the vocabulary model, for the fast paths
+	words     wordModel            // WordPiece or Unigram written here; nil: sugarme's
 	pre       preTokenizer         // how text is cut into words
 	norm      textNormalizer       // nil: identity
 	raw       *addedMatcher        // added tokens matched on the raw text
@@ -68,7 +72,10 @@ type tokenizerFile struct {
 		Invert   bool   `json:"invert"`
 	} `json:"pre_tokenizer"`
 	Model struct {
-		Type string `json:"type"`
+		Type          string  `json:"type"`
+		UnkToken      string  `json:"unk_token"`
+		SubwordPrefix *string `json:"continuing_subword_prefix"`
+		MaxInputChars int     `json:"max_input_chars_per_word"`
 	} `json:"model"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Padding       *struct {
@@ -125,6 +132,13 @@ func parseTokenizer(data []byte, maxTokens int) (t *Tokenizer, err error) {
 	if model == nil {
 		return nil, kefu.Errorf(kefu.EINVALID, "tokenizer.json: no model")
 	}
+	words, err := newWordModel(mine, data, model)
+	if err != nil {
+		return nil, err
+	}
+	if words != nil {
+		model = sugarmeModel{Model: model, words: words} // sugarme's own pipeline uses it too
+	}
 	tk := tokenizer.NewTokenizer(model)
 	pre, err := pretrained.CreatePreTokenizer(cfg.PreTokenizer)
 	if err != nil {
@@ -133,7 +147,7 @@ func parseTokenizer(data []byte, maxTokens int) (t *Tokenizer, err error) {
 	if pre != nil {
 		tk.WithPreTokenizer(pre)
 	}
-	t = &Tokenizer{tk: tk, vocab: model, maxTokens: maxTokens, pre: fastPreTokenizer(mine)}
+	t = &Tokenizer{tk: tk, vocab: model, words: words, maxTokens: maxTokens, pre: fastPreTokenizer(mine)}
 	if t.norm, err = newNormalizer(mine.Normalizer); err != nil {
 		return nil, err
 	}
@@ -211,7 +225,10 @@ func (t *Tokenizer) Encode(text string) ([]int, error) {
 }
 
 // CountTokens counts the tokens of text without special tokens and without
-// truncation; texts that fail to tokenise count by their bytes.
+// truncation; texts that fail to tokenise count by their bytes. It counts
+// the whole text (up to maxTextBytes), not just what the model sees: the
+// chunker budgets with it, and cuts what is over. A word longer than the
+// model's max_input_chars_per_word counts one ([UNK]), as it embeds.
 func (t *Tokenizer) CountTokens(text string) int {
 	ids, err := t.content(text, 0)
 	if err != nil {
@@ -254,7 +271,7 @@ func (t *Tokenizer) content(text string, limit int) (ids []int, err error) {
 				ids = append(ids, sub.id)
 				continue
 			}
-			if ids, err = t.model(ids, sub.text); err != nil {
+			if ids, err = t.model(ids, sub.text, limit); err != nil {
 				return nil, err
 			}
 		}
@@ -295,8 +312,9 @@ func fastPreTokenizer(f tokenizerFile) preTokenizer {
 	return preSugarme
 }
 
-// model appends the vocabulary ids of normalised text.
-func (t *Tokenizer) model(ids []int, text string) (_ []int, err error) {
+// model appends the vocabulary ids of normalised text. With the pre-tokenizers
+// written here it stops once ids holds limit ids (0: no limit).
+func (t *Tokenizer) model(ids []int, text string, limit int) (_ []int, err error) {
 	if text == "" {
 		return ids, nil
 	}
@@ -309,31 +327,36 @@ func (t *Tokenizer) model(ids []int, text string) (_ []int, err error) {
 	case preBert:
 		start := -1 // start of the current word, -1 between words
 		for i, r := range text {
+			if limit > 0 && len(ids) >= limit {
+				return ids, nil
+			}
 			space, punct := unicode.IsSpace(r), !unicode.IsSpace(r) && isBertPunct(r)
 			if (space || punct) && start >= 0 {
-				if ids, err = t.word(ids, text[start:i]); err != nil {
+				if ids, err = t.word(ids, text[start:i], limit); err != nil {
 					return nil, err
 				}
 				start = -1
 			}
 			switch {
 			case punct:
-				if ids, err = t.word(ids, text[i:i+utf8.RuneLen(r)]); err != nil {
+				if ids, err = t.word(ids, text[i:i+utf8.RuneLen(r)], limit); err != nil {
 					return nil, err
 				}
 			case !space && start < 0:
 				start = i
 			}
 		}
-		if start >= 0 {
-			return t.word(ids, text[start:])
+		if start >= 0 && (limit <= 0 || len(ids) < limit) {
+			return t.word(ids, text[start:], limit)
 		}
 		return ids, nil
 	case preSpace:
-		for _, w := range strings.Split(text, " ") {
-			if ids, err = t.word(ids, w); err != nil {
+		for text != "" && (limit <= 0 || len(ids) < limit) {
+			w, rest, _ := strings.Cut(text, " ")
+			if ids, err = t.word(ids, w, limit); err != nil {
 				return nil, err
 			}
+			text = rest
 		}
 		return ids, nil
 	}
@@ -344,10 +367,14 @@ func (t *Tokenizer) model(ids []int, text string) (_ []int, err error) {
 	return append(ids, enc.Ids...), nil
 }
 
-// word appends the vocabulary ids of one pre-tokenized word.
-func (t *Tokenizer) word(ids []int, w string) ([]int, error) {
+// word appends the vocabulary ids of one pre-tokenized word; a Unigram
+// word may stop early once ids holds limit ids.
+func (t *Tokenizer) word(ids []int, w string, limit int) ([]int, error) {
 	if w == "" {
 		return ids, nil
+	}
+	if t.words != nil {
+		return t.words.tokenize(ids, w, limit)
 	}
 	toks, err := t.vocab.Tokenize(w)
 	if err != nil {

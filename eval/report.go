@@ -85,6 +85,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		cal := map[string]any{
 			"ece": c.ECE, "precision@" + t: precision, "coverage@" + t: c.Coverage,
 			"confident": c.Confident, "queries": c.Queries, "source": c.Source, "bins": c.Bins,
+			"threshold": c.Threshold, "precision": precision, "coverage": c.Coverage,
 		}
 		m["calibration"] = cal
 		for _, k := range []string{"ece", "precision@" + t, "coverage@" + t} {

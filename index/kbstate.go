@@ -347,7 +347,7 @@ func (st *kbState) waitGraph(d time.Duration) {
 
 // setLexicon gives the keyword index the synonym rules of the KB's settings.
 func (st *kbState) setLexicon(set *kefu.KBSettings) error {
-	rules, err := lexiconRules(set)
+	rules, err := keyword.SettingsRules(set)
 	if err != nil {
 		return err
 	}

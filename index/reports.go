@@ -26,7 +26,7 @@ func reportName(name string) bool {
 // written crash-safely; files of the previous report that the new one does
 // not have are removed afterwards.
 func (s *Store) PutReport(ctx context.Context, kb string, files map[string][]byte) error {
-	if _, err := s.state(kb); err != nil {
+	if err := s.holds(kb); err != nil {
 		return err
 	}
 	for name := range files {
@@ -54,7 +54,7 @@ func (s *Store) PutReport(ctx context.Context, kb string, files map[string][]byt
 
 // ReportFile returns one file of kb's latest evaluation report.
 func (s *Store) ReportFile(ctx context.Context, kb, name string) ([]byte, error) {
-	if _, err := s.state(kb); err != nil {
+	if err := s.holds(kb); err != nil {
 		return nil, err
 	}
 	if !reportName(name) {

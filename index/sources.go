@@ -24,7 +24,7 @@ func (s *Store) sourcePath(kb, docID string) string {
 // PutSource keeps the bytes a document was made from, crash-safely: a
 // reader sees the old file or the new one.
 func (s *Store) PutSource(ctx context.Context, kb, docID string, data []byte) error {
-	if _, err := s.state(kb); err != nil {
+	if err := s.holds(kb); err != nil {
 		return err
 	}
 	p := s.sourcePath(kb, docID)
@@ -36,7 +36,7 @@ func (s *Store) PutSource(ctx context.Context, kb, docID string, data []byte) er
 
 // Source returns the bytes a document was made from.
 func (s *Store) Source(ctx context.Context, kb, docID string) ([]byte, error) {
-	if _, err := s.state(kb); err != nil {
+	if err := s.holds(kb); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(s.sourcePath(kb, docID))

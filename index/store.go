@@ -30,7 +30,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +48,9 @@ type Options struct {
 	// AnswerLogLimit bounds the answers kept per KB (default 100k); the
 	// oldest go first.
 	AnswerLogLimit int
+	// ExternalKBs says another store (Qdrant) holds the KBs: sources and
+	// reports are kept here for any KB name (see external.go).
+	ExternalKBs bool
 }
 
 // Store implements kefu.Store and kefu.AnswerLog on a data directory.
@@ -219,84 +221,7 @@ func (s *Store) CreateKB(ctx context.Context, kb *kefu.KB) error {
 	return nil
 }
 
-func validSettings(set *kefu.KBSettings) error {
-	def := kefu.DefaultSettings()
-	if set.Threshold == 0 {
-		set.Threshold = def.Threshold
-	}
-	if set.Floor == 0 {
-		set.Floor = def.Floor
-	}
-	if set.Fusion.Method == "" {
-		set.Fusion = def.Fusion
-	}
-	if set.Chunking.MaxTokens == 0 {
-		set.Chunking = def.Chunking
-	}
-	switch {
-	case set.Threshold <= 0 || set.Threshold > 1:
-		return kefu.Errorf(kefu.EINVALID, "threshold %v is not in (0, 1]", set.Threshold)
-	case set.Floor < 0 || set.Floor > set.Threshold:
-		return kefu.Errorf(kefu.EINVALID, "floor %v must be in [0, threshold]", set.Floor)
-	case set.Fusion.Method != kefu.FusionRRF && set.Fusion.Method != kefu.FusionMinMax:
-		return kefu.Errorf(kefu.EINVALID, "fusion method %q: use %q or %q", set.Fusion.Method, kefu.FusionRRF, kefu.FusionMinMax)
-	case set.Fusion.VectorWeight < 0 || set.Fusion.VectorWeight > 1:
-		return kefu.Errorf(kefu.EINVALID, "vector weight %v is not in [0, 1]", set.Fusion.VectorWeight)
-	case set.Fusion.PerDocCap < 0:
-		return kefu.Errorf(kefu.EINVALID, "per-document cap %d is negative", set.Fusion.PerDocCap)
-	case set.Chunking.MaxTokens < 16 || set.Chunking.MaxTokens > 8192:
-		return kefu.Errorf(kefu.EINVALID, "chunk size %d tokens is not in [16, 8192]", set.Chunking.MaxTokens)
-	case set.Chunking.OverlapTokens < 0 || set.Chunking.OverlapTokens >= set.Chunking.MaxTokens:
-		return kefu.Errorf(kefu.EINVALID, "chunk overlap %d must be in [0, chunk size)", set.Chunking.OverlapTokens)
-	case set.Lexicon != "" && set.Lexicon != kefu.LexiconNone:
-		return kefu.Errorf(kefu.EINVALID, "lexicon %q: use \"\" (the built-in customer-service lexicon) or %q", set.Lexicon, kefu.LexiconNone)
-	}
-	if _, err := lexiconRules(set); err != nil {
-		return err
-	}
-	return nil
-}
-
-// Weights of synonym rules: an original query word weighs 1. A word of the
-// other language weighs less than one of the query's own, so that an entry
-// in the question's language wins when both hold the need (shop_dev top-1
-// 0.879 at 0.5, 0.886 at 0.35: English questions stop landing on the
-// Chinese twin of their entry).
-const (
-	builtinSynonymWeight   = 0.5
-	bilingualSynonymWeight = 0.35
-	teamSynonymWeight      = 0.8
-	learnedSynonymWeight   = 0.4
-)
-
-// lexiconRules are the synonym rules a KB's keyword index adds to queries:
-// the built-in lexicons (customer-service words and their Chinese ↔
-// English links), the team's rules and those learned from its FAQ.
-func lexiconRules(set *kefu.KBSettings) ([]keyword.Rule, error) {
-	var rules []keyword.Rule
-	if set.Lexicon != kefu.LexiconNone {
-		rules = append(rules, keyword.BuiltinSynonyms(builtinSynonymWeight)...)
-		rules = append(rules, keyword.BilingualSynonyms(bilingualSynonymWeight)...)
-	}
-	for _, src := range []struct {
-		lines  []string
-		weight float64
-		what   string
-	}{{set.Synonyms, teamSynonymWeight, "synonyms"}, {set.LearnedSynonyms, learnedSynonymWeight, "learned_synonyms"}} {
-		if len(src.lines) == 0 {
-			continue
-		}
-		r, err := keyword.ParseSynonyms(strings.Join(src.lines, "\n"), src.weight)
-		if err != nil {
-			return nil, kefu.Errorf(kefu.EINVALID, "settings.%s: %s", src.what, kefu.ErrorMessage(err))
-		}
-		rules = append(rules, r...)
-	}
-	if len(rules) > keyword.MaxRules {
-		return nil, kefu.Errorf(kefu.ETOOLARGE, "settings.synonyms: more than %d rules with the built-in lexicon", keyword.MaxRules)
-	}
-	return rules, nil
-}
+func validSettings(set *kefu.KBSettings) error { return keyword.ValidSettings(set) }
 
 // KB returns a KB by name.
 func (s *Store) KB(ctx context.Context, name string) (*kefu.KB, error) {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -19,6 +20,7 @@ type pending struct {
 	doc    *kefu.Document
 	chunks []kefu.Chunk
 	src    *source
+	left   time.Duration // of its file's MaxTime, after parsing and chunking
 }
 
 // batcher gathers chunked documents and embeds and stores them together:
@@ -48,6 +50,11 @@ func (b *batcher) add(ctx context.Context, p pending) {
 // flush embeds what the waiting documents need and stores them. When the
 // batch cannot be embedded or stored as a whole, each document is handled
 // on its own, so one bad document fails alone.
+//
+// Embedding a batch may take as long as the least time any of its
+// documents has left (its file's MaxTime less its parse and chunking);
+// when that runs out, each document is tried alone within its own time,
+// and one that runs out of it fails with ETOOLARGE.
 func (b *batcher) flush(ctx context.Context) {
 	docs := b.docs
 	b.docs, b.chunks = nil, 0
@@ -55,13 +62,20 @@ func (b *batcher) flush(ctx context.Context) {
 		return
 	}
 	var all []kefu.Chunk
+	left := docs[0].left
 	for _, d := range docs {
 		all = append(all, d.chunks...)
+		left = min(left, d.left)
 	}
-	vectors, err := b.s.vectors(ctx, b.j, b.kb, all, b.report)
+	ectx, cancel := context.WithTimeoutCause(ctx, left, errMaxTime)
+	vectors, err := b.s.vectors(ectx, b.j, b.kb, all, b.report)
+	cancel()
 	if err != nil {
 		if len(docs) == 1 || ctx.Err() != nil {
 			for _, d := range docs {
+				if context.Cause(ectx) == errMaxTime {
+					err = maxTimeErr(d.doc.Source, b.s.Limits.withDefaults())
+				}
 				b.j.fail(d.doc.Source, err)
 			}
 			return

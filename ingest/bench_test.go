@@ -54,3 +54,31 @@ func BenchmarkParseChunkDemo(b *testing.B) { benchParseChunk(b, "data/demo", App
 func BenchmarkParseChunkSciFact(b *testing.B) {
 	benchParseChunk(b, "data/eval/scifact/corpus.jsonl", ApproxCounter{})
 }
+
+// PDF parse throughput (MB/s is the PDF bytes) on the fidelity fixtures,
+// by producer: Chromium's Type 0 and Type 3 fonts, LibreOffice's simple ones.
+func BenchmarkParsePDF(b *testing.B) {
+	for _, producer := range []string{"chromium", "libreoffice"} {
+		b.Run(producer, func(b *testing.B) {
+			paths, _ := filepath.Glob("testdata/pdf/*." + producer + ".pdf")
+			var data [][]byte
+			var total int64
+			for _, p := range paths {
+				d, err := os.ReadFile(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data, total = append(data, d), total+int64(len(d))
+			}
+			b.SetBytes(total)
+			b.ReportAllocs()
+			for b.Loop() {
+				for i, d := range data {
+					if _, err := Parse(context.Background(), paths[i], d, Limits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"unicode"
@@ -66,17 +67,34 @@ func (c *Chunker) limits() (maxTok, overlap int) {
 // Chunk cuts doc into chunks: one kefu.KindFAQ chunk per FAQ entry, and
 // passages of its blocks. IDs are doc.ID + "#" + Seq.
 func (c *Chunker) Chunk(doc *Doc) []kefu.Chunk {
+	chunks, _ := c.ChunkContext(context.Background(), doc)
+	return chunks
+}
+
+// ChunkContext is Chunk that stops when ctx is done (the file's deadline),
+// between blocks, FAQ entries, units and the pieces of an overlong run,
+// and then returns ctx's error.
+func (c *Chunker) ChunkContext(ctx context.Context, doc *Doc) ([]kefu.Chunk, error) {
 	maxTok, overlap := c.limits()
-	b := &chunkBuilder{c: c, doc: doc, max: maxTok, overlap: overlap}
+	b := &chunkBuilder{c: c, ctx: ctx, doc: doc, max: maxTok, overlap: overlap}
 	for _, e := range doc.FAQs {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		b.faq(e)
 	}
 	b.setPrefix()
 	for _, blk := range doc.Blocks {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		b.block(blk)
 	}
 	b.end()
-	return b.out
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return b.out, nil
 }
 
 // unitKind tells what a unit is, for joining and overlap.
@@ -106,6 +124,7 @@ type unit struct {
 // chunkBuilder packs one document's units into chunks.
 type chunkBuilder struct {
 	c        *Chunker
+	ctx      context.Context // once done, nothing more is cut or retried: the builder winds down
 	doc      *Doc
 	max      int
 	overlap  int
@@ -172,9 +191,9 @@ func (b *chunkBuilder) setPrefix() {
 		b.headings = b.headings[1:]
 	}
 	if b.prefixTokens() > limit {
-		b.title = b.c.firstPiece(b.title, limit/2)
+		b.title = b.c.firstPiece(b.ctx, b.title, limit/2)
 		if len(b.headings) == 1 {
-			b.headings[0] = b.c.firstPiece(b.headings[0], limit/2)
+			b.headings[0] = b.c.firstPiece(b.ctx, b.headings[0], limit/2)
 		}
 	}
 	b.budget = max(b.max-b.prefixTokens(), 1)
@@ -247,7 +266,7 @@ func (b *chunkBuilder) sentenceUnits(s, join string, budget int) []unit {
 			join = "sentence"
 			continue
 		}
-		for _, piece := range b.c.cut(sent, budget) {
+		for _, piece := range b.c.cut(b.ctx, sent, budget) {
 			out = append(out, unit{text: piece, tokens: b.c.count(piece), join: join, kind: unitSentence, page: b.page})
 			join = "sentence"
 		}
@@ -287,7 +306,7 @@ func (b *chunkBuilder) lineUnits(s string, budget int) []unit {
 		n := b.c.count(line) + 1
 		if n > budget {
 			emit()
-			for _, piece := range b.c.cut(line, budget) {
+			for _, piece := range b.c.cut(b.ctx, line, budget) {
 				out = append(out, unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitPiece, page: b.page})
 			}
 			continue
@@ -345,7 +364,7 @@ func (b *chunkBuilder) rowUnits(lines []string, budget int) []unit {
 			out = append(out, unit{text: line, tokens: n, join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
 			continue
 		}
-		for _, piece := range b.c.cut(line, budget-headerTok) {
+		for _, piece := range b.c.cut(b.ctx, line, budget-headerTok) {
 			out = append(out, unit{text: piece, tokens: b.c.count(piece), join: "\n", kind: unitRow, page: b.page, table: b.tables, header: header})
 		}
 	}
@@ -465,7 +484,7 @@ func (b *chunkBuilder) emit(units []unit) []unit {
 		least = 2 // a repeated table header and its first row
 	}
 	for k := len(units); k > least; k-- {
-		if ch := b.chunkOf(units[:k]); ch.Tokens <= b.max {
+		if ch := b.chunkOf(units[:k]); ch.Tokens <= b.max || b.ctx.Err() != nil {
 			b.out = append(b.out, ch)
 			return units[k:]
 		}
@@ -474,7 +493,7 @@ func (b *chunkBuilder) emit(units []unit) []unit {
 	u, rest := units[least-1], units[least:]
 	for attempt := 0; ; attempt++ {
 		ch := b.chunkOf(append(lead[:len(lead):len(lead)], u))
-		if ch.Tokens <= b.max || attempt == 32 {
+		if ch.Tokens <= b.max || attempt == 32 || b.ctx.Err() != nil {
 			b.out = append(b.out, ch)
 			return rest
 		}
@@ -514,7 +533,7 @@ func (b *chunkBuilder) split(u unit, target int) []unit {
 		return parts
 	}
 	parts = parts[:0]
-	for _, p := range b.c.cut(u.text, target) {
+	for _, p := range b.c.cut(b.ctx, u.text, target) {
 		parts = append(parts, unit{text: p, tokens: b.c.count(p), join: u.join, kind: unitPiece, page: u.page, table: u.table, header: u.header})
 	}
 	return parts
@@ -562,8 +581,8 @@ func (b *chunkBuilder) chunkOf(units []unit) kefu.Chunk {
 }
 
 // firstPiece returns the longest start of s within budget tokens.
-func (c *Chunker) firstPiece(s string, budget int) string {
-	if pieces := c.cut(s, max(budget, 1)); len(pieces) > 0 {
+func (c *Chunker) firstPiece(ctx context.Context, s string, budget int) string {
+	if pieces := c.cut(ctx, s, max(budget, 1)); len(pieces) > 0 {
 		return pieces[0]
 	}
 	return s
@@ -571,8 +590,11 @@ func (c *Chunker) firstPiece(s string, budget int) string {
 
 // cut splits s into pieces of at most budget tokens, at spaces (or after
 // CJK punctuation) where it can, else between characters. A piece is never
-// empty; a single character over the budget is a piece of its own.
-func (c *Chunker) cut(s string, budget int) []string {
+// empty; a single character over the budget is a piece of its own. Its
+// work is linear in len(s): each piece costs a few counts of at most twice
+// its length (TestChunkLongRunLinear). Once ctx is done, the rest is one
+// piece.
+func (c *Chunker) cut(ctx context.Context, s string, budget int) []string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil
@@ -580,6 +602,9 @@ func (c *Chunker) cut(s string, budget int) []string {
 	budget = max(budget, 1)
 	var out []string
 	for s != "" {
+		if ctx.Err() != nil {
+			return append(out, s)
+		}
 		n := c.fitPrefix(s, budget)
 		if n < len(s) {
 			n = breakBefore(s, n)

@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -341,4 +345,88 @@ func inOneChunk(chunks []kefu.Chunk, s string) bool {
 		}
 	}
 	return false
+}
+
+// meter counts the bytes a counter is asked to count.
+type meter struct {
+	kefu.TokenCounter
+	bytes int
+}
+
+func (m *meter) CountTokens(s string) int {
+	m.bytes += len(s)
+	return m.TokenCounter.CountTokens(s)
+}
+
+// TestChunkLongRunLinear: a paragraph without spaces or sentence ends (a
+// base64 blob, a Chinese run) is cut in work linear in its length — the
+// bytes counted for 1 MiB are ten times those for 100 KiB, within a fixed
+// multiple of the text — and every byte lands in a chunk within budget.
+func TestChunkLongRunLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	raw := make([]byte, 800<<10)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	runs := map[string]string{
+		"base64": base64.StdEncoding.EncodeToString(raw)[:1<<20],
+		"han":    strings.Repeat("退款审核通过后原路退回请耐心等待", 1<<20/48+1)[:1<<20/48*48],
+	}
+	for name, run := range runs {
+		for _, counter := range []kefu.TokenCounter{ApproxCounter{}, byteCounter{}} {
+			var per [2]float64
+			for i, n := range []int{100 << 10, 1 << 20} {
+				text := run[:n/48*48]
+				m := &meter{TokenCounter: counter}
+				chunks := (&Chunker{Counter: m, MaxTokens: 256}).Chunk(&Doc{ID: "d", Blocks: []Block{{Kind: BlockParagraph, Text: text}}})
+				var joined strings.Builder
+				for _, c := range chunks {
+					if c.Tokens > 256 {
+						t.Errorf("%s %T: chunk of %d tokens", name, counter, c.Tokens)
+					}
+					joined.WriteString(c.Text)
+				}
+				if joined.String() != text {
+					t.Errorf("%s %T %d: text lost or reordered", name, counter, n)
+				}
+				per[i] = float64(m.bytes) / float64(len(text))
+			}
+			if per[1] > 32 || per[1] > 1.25*per[0] {
+				t.Errorf("%s %T: counted %.1f× the text at 100 KiB, %.1f× at 1 MiB: not linear", name, counter, per[0], per[1])
+			}
+		}
+	}
+}
+
+// TestChunkStopsAtDeadline: a chunker whose context is done returns its
+// error instead of chunking the rest of the document.
+func TestChunkStopsAtDeadline(t *testing.T) {
+	var blocks []Block
+	for i := range 10000 {
+		blocks = append(blocks, Block{Kind: BlockParagraph, Text: fmt.Sprintf("Paragraph %d. %s", i, strings.Repeat("word ", 300))})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &meter{TokenCounter: cancelAfter{wordCounter{}, 50, cancel, new(int)}}
+	chunks, err := (&Chunker{Counter: m, MaxTokens: 64}).ChunkContext(ctx, &Doc{ID: "d", Blocks: blocks})
+	if !errors.Is(err, context.Canceled) || chunks != nil {
+		t.Fatalf("%d chunks, %v; want the context's error", len(chunks), err)
+	}
+	if total := 10000 * 1500; m.bytes > total/50 {
+		t.Errorf("counted %d bytes of %d after the deadline", m.bytes, total)
+	}
+}
+
+// cancelAfter cancels its context after n counts.
+type cancelAfter struct {
+	kefu.TokenCounter
+	n      int
+	cancel func()
+	calls  *int
+}
+
+func (c cancelAfter) CountTokens(s string) int {
+	if *c.calls++; *c.calls == c.n {
+		c.cancel()
+	}
+	return c.TokenCounter.CountTokens(s)
 }

@@ -27,7 +27,7 @@ func checkParse(t *testing.T, name string, data []byte) {
 		if !errors.As(err, &ke) || ke.Code == kefu.EINTERNAL {
 			t.Fatalf("error %v is not a refusal", err)
 		}
-		if strings.Contains(ke.Message, "max_time") {
+		if strings.Contains(ke.Message, "--max-file-time") {
 			t.Fatalf("parse hung: %v", err)
 		}
 		if !strings.Contains(ke.Message, name) {
@@ -74,8 +74,35 @@ func FuzzParsePDF(f *testing.F) {
 	f.Add(pdfText([][]any{{"Hello world.", "Second line."}, {[]any{"A", -2000, "B"}}}))
 	f.Add(pdfImageOnly())
 	f.Add(pdfChinese())
+	f.Add(pdfType0Words())
+	f.Add(pdfType3Chinese())
+	f.Add(pdfForm("BT /F1 12 Tf 0 700 Td (Shipping is free.) Tj ET"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkParse(t, "file.pdf", data)
+	})
+}
+
+// FuzzReadPDFCMap parses fuzzed CMaps (ToUnicode maps, Type 0 encodings)
+// and checks they stay within their bounds and give valid text.
+func FuzzReadPDFCMap(f *testing.F) {
+	f.Add([]byte("1 begincodespacerange <00> <FF> endcodespacerange 2 beginbfchar <01> <9000> <02> /f_i endbfchar"))
+	f.Add([]byte("2 begincodespacerange <00> <80> <8140> <FEFE> endcodespacerange 1 beginbfrange <50> <52> [<0070> (q) <0072>] endbfrange"))
+	f.Add([]byte("1 beginbfrange <0000> <FFFF> <D83DDE00> endbfrange 1 begincidrange <8150> <8160> 100 endcidrange /UniGB-UCS2-H usecmap"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := readPDFCMap(data)
+		if len(m.uni)+len(m.cid) > pdfCMapMaxEntries || len(m.uniRng) > pdfCMapMaxRanges || len(m.cidRng) > pdfCMapMaxRanges {
+			t.Fatalf("%d+%d entries, %d+%d ranges", len(m.uni), len(m.cid), len(m.uniRng), len(m.cidRng))
+		}
+		for _, code := range []uint32{0, 1, 0x41, 0x8140, 0xFFFF, 0xFFFFFFFF} {
+			if s, _ := m.text(code); !utf8Valid(s) {
+				t.Fatalf("text(%#x) = %q", code, s)
+			}
+		}
+		for _, s := range []string{"\x00", "\x81\x40", "\xff\xff\xff\xff"} {
+			if n := m.codeLen(s); n < 0 || n > len(s) {
+				t.Fatalf("codeLen(%q) = %d", s, n)
+			}
+		}
 	})
 }
 

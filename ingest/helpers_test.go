@@ -63,6 +63,11 @@ func (superCounter) CountTokens(s string) int {
 // pdfObjects assembles a PDF from numbered object bodies (1-based), with a
 // correct xref table; the catalog must be object 1.
 func pdfObjects(objs []string) []byte {
+	return pdfObjectsTrailer(objs, "")
+}
+
+// pdfObjectsTrailer is pdfObjects with more trailer entries (an /Info).
+func pdfObjectsTrailer(objs []string, trailer string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))
@@ -75,7 +80,7 @@ func pdfObjects(objs []string) []byte {
 	for _, off := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n \n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailer, xref)
 	return b.Bytes()
 }
 
@@ -172,6 +177,23 @@ end`
 	})
 }
 
+// pdfWithFonts builds a one-page PDF whose page draws content with the
+// fonts F1, F2… given as objects 5, 6…; more objects (ToUnicode maps,
+// descendant fonts) follow them and are referred to by number.
+func pdfWithFonts(content string, fonts []string, more ...string) []byte {
+	var res strings.Builder
+	for i := range fonts {
+		fmt.Fprintf(&res, "/F%d %d 0 R ", i+1, 5+i)
+	}
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << " + res.String() + ">> >> /Contents 4 0 R >>",
+		pdfStream("", content),
+	}
+	return pdfObjects(append(append(objs, fonts...), more...))
+}
+
 // zipOf builds a ZIP archive of name → content, in the order given.
 func zipOf(t testing.TB, files ...string) []byte {
 	t.Helper()
@@ -264,6 +286,7 @@ type fakeEmbedder struct {
 	dim   int
 	texts []string
 	fail  string        // a text that makes EmbedPassages fail
+	hang  string        // a text that makes EmbedPassages wait for its context to end
 	gate  chan struct{} // when set, EmbedPassages waits for it
 }
 
@@ -281,6 +304,12 @@ func (e *fakeEmbedder) EmbedPassages(ctx context.Context, texts []string) ([][]f
 		select {
 		case <-e.gate:
 		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for _, t := range texts {
+		if e.hang != "" && strings.Contains(t, e.hang) {
+			<-ctx.Done()
 			return nil, ctx.Err()
 		}
 	}

@@ -12,16 +12,16 @@ import (
 // Limits bound what one uploaded file may cost. Every refusal is a
 // *kefu.Error whose message names the file and the limit.
 type Limits struct {
-	MaxFileBytes         int64 // bytes of one uploaded file (max_file_bytes)
-	MaxDecompressedBytes int64 // bytes unpacked from one file: ZIP members, DOCX/XLSX parts, PDF streams (max_decompressed_bytes)
-	MaxPages             int   // pages of a PDF (max_pages)
-	MaxRows              int   // rows of a sheet, records of a JSON file (max_rows)
-	MaxZipEntries        int   // entries of an archive, nested ones included (max_zip_entries)
-	MaxZipDepth          int   // archives inside archives: 1 is a ZIP of plain files (max_zip_depth)
-	MaxFieldBytes        int   // bytes of one CSV/XLSX cell or JSON text field (max_field_bytes)
-	MaxBlocks            int   // blocks (paragraphs, rows, items) of one document (max_blocks)
-	MaxPageContentBytes  int64 // unpacked drawing instructions of one PDF page (max_page_content_bytes)
-	MaxTime              time.Duration
+	MaxFileBytes         int64         // bytes of one uploaded file (max_file_bytes)
+	MaxDecompressedBytes int64         // bytes unpacked from one file: ZIP members, DOCX/XLSX parts, PDF streams (max_decompressed_bytes)
+	MaxPages             int           // pages of a PDF (max_pages)
+	MaxRows              int           // rows of a sheet, records of a JSON file (max_rows)
+	MaxZipEntries        int           // entries of an archive, nested ones included (max_zip_entries)
+	MaxZipDepth          int           // archives inside archives: 1 is a ZIP of plain files (max_zip_depth)
+	MaxFieldBytes        int           // bytes of one CSV/XLSX cell or JSON text field (max_field_bytes)
+	MaxBlocks            int           // blocks (paragraphs, rows, items) of one document (max_blocks)
+	MaxPageContentBytes  int64         // unpacked drawing instructions of one PDF page (max_page_content_bytes)
+	MaxTime              time.Duration // parsing, chunking and embedding one file (--max-file-time)
 }
 
 // DefaultLimits returns limits fit for a support team's documents.
@@ -76,8 +76,14 @@ func unsupported(name, format string, args ...any) *kefu.Error {
 	return kefu.Errorf(kefu.EUNSUPPORTED, "%s: %s", name, fmt.Sprintf(format, args...))
 }
 
-// errMaxTime is the cause of the context of a parse that ran out of time.
+// errMaxTime is the cause of the context of a file that ran out of time.
 var errMaxTime = errors.New("max_time")
+
+// maxTimeErr is the refusal of a file that took longer than MaxTime to
+// parse, chunk and embed; it names the flag that sets it.
+func maxTimeErr(name string, lim Limits) *kefu.Error {
+	return tooLarge(name, "--max-file-time", "took longer than %s", lim.MaxTime)
+}
 
 // ctxErr turns a finished context into the refusal of the file it was
 // parsing, or returns nil while the context is live.
@@ -86,7 +92,7 @@ func ctxErr(ctx context.Context, name string, lim Limits) error {
 		return nil
 	}
 	if context.Cause(ctx) == errMaxTime {
-		return tooLarge(name, "max_time", "took longer than %s", lim.MaxTime)
+		return maxTimeErr(name, lim)
 	}
 	return kefu.Errorf(kefu.ETIMEOUT, "%s: %w", name, ctx.Err())
 }

@@ -18,7 +18,9 @@ import (
 // limits, skips what is already indexed byte for byte, parses, chunks,
 // drops duplicate chunks, reuses the stored vectors of unchanged chunks,
 // embeds the rest in batches and replaces the document atomically. A file
-// that fails is reported and the others go on.
+// that fails is reported and the others go on; one that takes longer than
+// Limits.MaxTime to parse, chunk and embed fails with ETOOLARGE. Jobs of
+// different KBs share the slots fairly, one file at a time (scheduler).
 type Service struct {
 	Store    kefu.Store
 	Embedder kefu.Embedder
@@ -37,17 +39,18 @@ type Service struct {
 	// CreateKB makes a job create its KB, with the embedder's model, when
 	// it does not exist; otherwise such a job is refused.
 	CreateKB bool
-	// MaxRunning is how many jobs run at once; the others wait, queued.
-	// 0 is 1: jobs share the embedder, which uses the cores already.
+	// MaxRunning is how many files are processed at once, from the jobs of
+	// different KBs (a KB's jobs run one after another); the others wait,
+	// queued. 0 is 1: jobs share the embedder, which uses the cores already.
 	MaxRunning int
 	// OnFinish, when set, is called with each job as it ends (metrics).
 	OnFinish func(kefu.Job)
 
-	mu      sync.Mutex
-	jobs    map[string]*job
-	order   []string // job ids, oldest first
-	slots   chan struct{}
-	slotsMu sync.Once
+	mu        sync.Mutex
+	jobs      map[string]*job
+	order     []string // job ids, oldest first
+	sched     *scheduler
+	schedOnce sync.Once
 }
 
 var _ kefu.Ingester = (*Service)(nil)
@@ -178,34 +181,48 @@ func newJobID() string {
 	return "job_" + hex.EncodeToString(b[:])
 }
 
-// run ingests the files one after the other, once a slot is free.
+// run ingests the files one after the other, each in a turn the
+// scheduler grants; the last turn embeds and stores what is left.
 func (s *Service) run(ctx context.Context, j *job, kb *kefu.KB, files []kefu.Upload, progress func(kefu.Job)) {
 	report := func() {
 		if progress != nil {
 			progress(j.snapshot())
 		}
 	}
-	s.slotsMu.Do(func() { s.slots = make(chan struct{}, max(s.MaxRunning, 1)) })
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-ctx.Done():
+	s.schedOnce.Do(func() { s.sched = newScheduler(s.MaxRunning) })
+	t := s.sched.join(kb.Name)
+	defer s.sched.leave(t)
+	started := false
+	turn := func() error {
+		if err := s.sched.turn(ctx, t); err != nil {
+			return err
+		}
+		if !started {
+			started = true
+			j.update(func(x *kefu.Job) { x.State = kefu.JobRunning })
+			report()
+		}
+		return nil
 	}
-	j.update(func(x *kefu.Job) { x.State = kefu.JobRunning })
-	report()
 	ch := s.chunker(kb)
 	b := &batcher{s: s, j: j, kb: kb, report: report}
 	for i, f := range files {
-		if err := ctx.Err(); err != nil {
+		if err := turn(); err != nil {
 			for _, rest := range files[i:] {
 				j.fail(rest.Name, kefu.Errorf(kefu.ETIMEOUT, "%s: not ingested: %v", rest.Name, err))
 			}
 			break
 		}
 		s.file(ctx, b, ch, f)
+		s.sched.done()
 		report()
 	}
-	b.flush(ctx)
+	if len(b.docs) > 0 {
+		if turn() == nil {
+			defer s.sched.done()
+		}
+		b.flush(ctx) // fails what is left when ctx has ended
+	}
 	now := time.Now().UTC()
 	j.update(func(x *kefu.Job) {
 		x.State = kefu.JobDone
@@ -241,10 +258,14 @@ func (s *Service) chunker(kb *kefu.KB) *Chunker {
 }
 
 // file reads, parses and chunks one upload (one document, or one per
-// archive member or record) and hands the documents to the batcher.
+// archive member or record) within its deadline, Limits.MaxTime, and hands
+// the documents to the batcher with the time the file has left to embed.
 func (s *Service) file(ctx context.Context, b *batcher, ch *Chunker, up kefu.Upload) {
 	j, kb := b.j, b.kb
 	lim := s.Limits.withDefaults()
+	start := time.Now()
+	fctx, cancel := context.WithTimeoutCause(ctx, lim.MaxTime, errMaxTime)
+	defer cancel()
 	id := up.DocID
 	if id == "" {
 		id = up.Name
@@ -261,12 +282,12 @@ func (s *Service) file(ctx context.Context, b *batcher, ch *Chunker, up kefu.Upl
 	}
 	single := format != FormatZIP && format != FormatJSON && format != FormatJSONL
 	if single && !up.Force {
-		if old, err := s.Store.Document(ctx, kb.Name, id); err == nil && old.Hash == hashBytes(data) && old.Status == kefu.DocIndexed {
+		if old, err := s.Store.Document(fctx, kb.Name, id); err == nil && old.Hash == hashBytes(data) && old.Status == kefu.DocIndexed {
 			j.update(func(x *kefu.Job) { x.Unchanged++ })
 			return
 		}
 	}
-	docs, err := parseAs(ctx, up.Name, id, data, lim)
+	docs, err := parseAs(fctx, up.Name, id, data, lim)
 	if err != nil {
 		j.fail(up.Name, err)
 		return
@@ -286,13 +307,14 @@ func (s *Service) file(ctx context.Context, b *batcher, ch *Chunker, up kefu.Upl
 			j.fail(d.Source, d.Err)
 			continue
 		}
-		p, err := s.document(ctx, j, kb, ch, d, meta, up.Force)
+		p, err := s.document(fctx, j, kb, ch, d, meta, up.Force, lim)
 		if err != nil {
 			j.fail(d.Source, err)
 			continue
 		}
 		if p != nil {
 			p.src = src
+			p.left = lim.MaxTime - time.Since(start)
 			b.add(ctx, *p)
 		}
 	}
@@ -347,7 +369,7 @@ func readUpload(up kefu.Upload, limit int64) ([]byte, error) {
 }
 
 // document chunks one parsed document; nil when it is unchanged.
-func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, force bool) (*pending, error) {
+func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker, d *Doc, meta map[string]string, force bool, lim Limits) (*pending, error) {
 	j.update(func(x *kefu.Job) { x.Documents++ })
 	old, err := s.Store.Document(ctx, kb.Name, d.ID)
 	if err != nil {
@@ -360,7 +382,11 @@ func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker
 	if d.Empty() {
 		return nil, invalid(d.Source, "no text to index")
 	}
-	chunks := dedupChunks(ch.Chunk(d))
+	chunks, err := ch.ChunkContext(ctx, d)
+	if err != nil {
+		return nil, ctxErr(ctx, d.Source, lim)
+	}
+	chunks = dedupChunks(chunks)
 	if len(chunks) == 0 {
 		return nil, invalid(d.Source, "no text to index")
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -350,4 +351,117 @@ func TestJobsQueue(t *testing.T) {
 	if j, _ := svc.Job(second.ID); j.Done != 1 {
 		t.Errorf("second job %+v", j)
 	}
+}
+
+// waitState polls a job until it reaches state, failing after a minute.
+func waitState(t *testing.T, svc *Service, id string, state kefu.JobState) kefu.Job {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j, err := svc.Job(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == state {
+			return *j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is %s, want %s: %+v", id, j.State, state, j)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A KB busy with a long job delays another KB's small job by one file, not
+// by the whole job: the scheduler gives the KBs turns file by file. The
+// embedder holds every call until the test lets one through, so the order
+// of the calls, not time, tells who went first.
+func TestJobsOfOtherKBsDoNotQueueBehind(t *testing.T) {
+	svc, _, em := newService()
+	svc.FlushChunks = 1 // each file is embedded in its own turn
+	em.gate = make(chan struct{})
+	ctx := context.Background()
+	var big []kefu.Upload
+	for i := range 3 {
+		big = append(big, upload(fmt.Sprintf("a%d.md", i), []byte(fmt.Sprintf("# A%d\n\nSlow file %d of KB a.", i, i))))
+	}
+	a, err := svc.Submit(ctx, "a", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, svc, a.ID, kefu.JobRunning) // a0 waits in the embedder
+	b, err := svc.Submit(ctx, "b", []kefu.Upload{upload("b.md", []byte("# B\n\nSmall file of KB b."))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !svc.sched.waiting("b"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("job b never asked for a turn")
+		}
+	}
+	em.gate <- struct{}{} // a0 is embedded
+	em.gate <- struct{}{} // the next call is b's, not a1's
+	jb := waitState(t, svc, b.ID, kefu.JobDone)
+	if ja, _ := svc.Job(a.ID); jb.Done != 1 || ja.Done != 1 {
+		t.Errorf("b done %d; a done %d when b finished, want 1 (one file)", jb.Done, ja.Done)
+	}
+	close(em.gate)
+	if ja := waitState(t, svc, a.ID, kefu.JobDone); ja.Done != 3 {
+		t.Errorf("job a: %+v", ja)
+	}
+	var order []string
+	for _, s := range em.embedded() {
+		order = append(order, strings.Fields(s)[0])
+	}
+	if got := strings.Join(order, " "); !strings.HasPrefix(got, "A0 B A1") {
+		t.Errorf("embedding order %q, want A0 B A1 …", got)
+	}
+}
+
+// A file that takes longer than MaxTime fails with too_large naming the
+// limit and its flag, whichever stage runs out of time; the job's other
+// files go on.
+func TestFileDeadline(t *testing.T) {
+	many := strings.Repeat("A sentence of the long file. ", 20)
+	var long strings.Builder
+	for range 3000 {
+		long.WriteString(many + "\n\n")
+	}
+	for _, stage := range []string{"chunk", "embed"} {
+		t.Run(stage, func(t *testing.T) {
+			svc, _, em := newService()
+			svc.Limits = Limits{MaxTime: 300 * time.Millisecond}
+			files := []kefu.Upload{upload("small.md", []byte("# S\n\nA small file."))}
+			switch stage {
+			case "chunk": // a counter slow enough that the file cannot be chunked in time
+				svc.Counter = slowCounter{wordCounter{}, time.Millisecond}
+				files = append(files, upload("long.md", []byte(long.String())))
+			case "embed": // an embedder that hangs on the long file's text until its context ends
+				em.hang = "slow to embed"
+				files = append(files, upload("long.md", []byte("# L\n\nThis one is slow to embed.")))
+			}
+			job, err := svc.Ingest(context.Background(), "kb", files, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if job.Done != 1 || len(job.Failed) != 1 {
+				t.Fatalf("job %+v", job)
+			}
+			f := job.Failed[0]
+			if f.Source != "long.md" || f.Code != kefu.ETOOLARGE || !strings.Contains(f.Reason, "300ms") || !strings.Contains(f.Reason, "--max-file-time") {
+				t.Errorf("failure %+v", f)
+			}
+		})
+	}
+}
+
+// slowCounter takes d per count.
+type slowCounter struct {
+	kefu.TokenCounter
+	d time.Duration
+}
+
+func (c slowCounter) CountTokens(s string) int {
+	time.Sleep(c.d)
+	return c.TokenCounter.CountTokens(s)
 }

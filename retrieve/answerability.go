@@ -3,15 +3,22 @@ package retrieve
 import (
 	"math"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // partCredit is the share of a word's weight a hit earns when it lacks the
 // word but holds some of its characters (a Chinese word cut differently in
 // the query and in the KB: 退回来 vs 退回): half, in proportion to the
-// characters held.
-const partCredit = 0.5
+// characters held. A hit that holds all of them (发票 and 开 in 开发票) earns
+// wholeCredit and counts as holding the word.
+const (
+	partCredit  = 0.5
+	wholeCredit = 0.8
+)
 
 // content is the query's content words as the answerability features see
 // them: their weights and, per word, the masks that count as holding it.
@@ -132,6 +139,9 @@ func (ct *content) held(j int, m uint64) float64 {
 			n++
 		}
 	}
+	if n == len(ct.parts[j]) {
+		return wholeCredit
+	}
 	return partCredit * float64(n) / float64(len(ct.parts[j]))
 }
 
@@ -146,7 +156,7 @@ func (ct *content) cover(m uint64) (share, matched, missing, evidence float64) {
 	for j, w := range ct.weight {
 		h := ct.held(j, m)
 		share += w * h
-		if h == 1 {
+		if h >= wholeCredit {
 			matched++
 		}
 		missing = math.Max(missing, w*(1-h)/ct.maxIDF)
@@ -231,4 +241,61 @@ func answerability(f *kefu.Features, c *kefu.Candidates, hits []kefu.Hit) {
 	}
 	f.CoverMargin = f.Cover - bestOther
 	f.QAAgreement = agree
+}
+
+// restated returns the largest share of one of the chunk's questions (an
+// FAQ entry's phrasings; a passage's last heading or title) that the query
+// holds: Chinese characters and Latin words, after width folding, case
+// folding and Traditional → Simplified. 1 means the query restates it.
+func restated(query string, c *kefu.Chunk) float64 {
+	qs := c.Questions
+	if len(qs) == 0 {
+		if len(c.Headings) > 0 {
+			qs = c.Headings[len(c.Headings)-1:]
+		} else if c.Title != "" {
+			qs = []string{c.Title}
+		}
+	}
+	have := units(query)
+	best := 0.0
+	for _, q := range qs {
+		u := units(q)
+		if len(u) == 0 {
+			continue
+		}
+		n := 0
+		for k := range u {
+			if have[k] {
+				n++
+			}
+		}
+		best = math.Max(best, float64(n)/float64(len(u)))
+	}
+	return best
+}
+
+// units are a text's Han characters and lower-cased Latin words and numbers.
+func units(s string) map[string]bool {
+	s = strings.ToLower(string(text.Simplify([]byte(text.Normalize(s)))))
+	out := map[string]bool{}
+	word := strings.Builder{}
+	flush := func() {
+		if word.Len() > 0 {
+			out[word.String()] = true
+			word.Reset()
+		}
+	}
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flush()
+			out[string(r)] = true
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			word.WriteRune(r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
 }

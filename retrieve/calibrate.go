@@ -201,41 +201,56 @@ func (r CalibrationReport) PrecisionText() string {
 // Reliability bins confidences into ten equal-width bins and computes the
 // expected calibration error and the precision and coverage at threshold.
 func Reliability(conf []float64, relevant []bool, threshold float64) CalibrationReport {
+	return WeightedReliability(conf, relevant, nil, threshold)
+}
+
+// WeightedReliability is Reliability with each query counting its weight
+// (nil: 1 each), for samples drawn in other proportions than the traffic
+// they stand for. Counts stay counts of queries.
+func WeightedReliability(conf []float64, relevant []bool, weights []float64, threshold float64) CalibrationReport {
 	const nb = 10
 	r := CalibrationReport{Threshold: threshold, Queries: len(conf)}
 	bins := make([]Bin, nb)
+	binW := make([]float64, nb)
 	for i := range bins {
 		bins[i].Lo, bins[i].Hi = float64(i)/nb, float64(i+1)/nb
 		bins[i].Range = fmt.Sprintf("%.1f-%.1f", bins[i].Lo, bins[i].Hi)
 	}
-	hit := 0
+	var total, confW, hitW float64
 	for i, c := range conf {
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
+		total += w
 		b := min(int(c*nb), nb-1)
 		bins[b].Count++
-		bins[b].Confidence += c
+		binW[b] += w
+		bins[b].Confidence += w * c
 		if relevant[i] {
-			bins[b].Accuracy++
+			bins[b].Accuracy += w
 		}
 		if c >= threshold {
 			r.Confident++
+			confW += w
 			if relevant[i] {
-				hit++
+				hitW += w
 			}
 		}
 	}
 	for i := range bins {
-		if n := bins[i].Count; n > 0 {
-			bins[i].Confidence /= float64(n)
-			bins[i].Accuracy /= float64(n)
-			r.ECE += float64(n) / float64(len(conf)) * math.Abs(bins[i].Accuracy-bins[i].Confidence)
+		if w := binW[i]; w > 0 {
+			bins[i].Confidence /= w
+			bins[i].Accuracy /= w
+			r.ECE += w / total * math.Abs(bins[i].Accuracy-bins[i].Confidence)
 		}
 	}
 	r.Bins = bins
-	if len(conf) > 0 {
-		r.Coverage = float64(r.Confident) / float64(len(conf))
+	if total > 0 {
+		r.Coverage = confW / total
 	}
-	if r.Confident > 0 {
-		r.Precision = float64(hit) / float64(r.Confident)
+	if confW > 0 {
+		r.Precision = hitW / confW
 	}
 	return r
 }

@@ -9,7 +9,7 @@ import (
 
 // ComputeFeatures describes a search's candidates and its fused top hit for
 // the confidence model.
-func ComputeFeatures(c *kefu.Candidates, hits []kefu.Hit) kefu.Features {
+func ComputeFeatures(query string, c *kefu.Candidates, hits []kefu.Hit) kefu.Features {
 	var f kefu.Features
 	if len(c.Vector) > 0 {
 		f.TopVector = c.Vector[0].Score
@@ -54,6 +54,9 @@ func ComputeFeatures(c *kefu.Candidates, hits []kefu.Hit) kefu.Features {
 		}
 	}
 	answerability(&f, c, hits)
+	if len(hits) > 0 {
+		f.Restated = restated(query, hits[0].Chunk)
+	}
 	return f
 }
 
@@ -68,6 +71,14 @@ const (
 	// (the encoder knows the query's language and finds it as close as a
 	// paraphrase).
 	VouchCosine = 0.8
+	// restatedAll is the share of a question's characters and words a
+	// query must hold to restate it (积分怎么用？ asked as 积分怎么用): then a
+	// single word is the whole question, not a one-word overlap.
+	restatedAll = 0.9
+	// rivalMargin and rivalCover bound the keyword margin and cover margin
+	// of a top hit with a rival about as good.
+	rivalMargin = 0.1
+	rivalCover  = 0.05
 	// outcovered is how much more of the query's content another entry
 	// may hold than the top hit before the top hit cannot be answered
 	// plainly: the ranking and the words disagree.
@@ -82,10 +93,18 @@ func Confidence(f kefu.Features, cal *kefu.Calibration) float64 {
 		cal = DefaultCalibration()
 	}
 	p := Predict(f, cal)
-	if f.QueryTerms > 0 && f.Matched < 2 && f.HitVector < VouchCosine {
+	if f.QueryTerms > 0 && f.Matched < 2 && f.HitVector < VouchCosine && f.Restated < restatedAll {
 		p = min(p, OneWordCap)
 	}
 	if f.QueryTerms > 0 && f.CoverMargin < -outcovered {
+		p = min(p, OneWordCap)
+	}
+	// A rival about as good: the two best documents score within
+	// rivalMargin of each other and hold the query alike. Which one is
+	// meant cannot be told from the words (a KB of near-duplicate
+	// questions is full of these).
+	if f.QueryTerms > 0 && f.KeywordMargin < rivalMargin && f.CoverMargin <= rivalCover &&
+		f.Restated < restatedAll && f.HitVector < VouchCosine {
 		p = min(p, OneWordCap)
 	}
 	return p

@@ -182,7 +182,7 @@ func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidate
 			return nil, err
 		}
 	}
-	feat := ComputeFeatures(cands, hits)
+	feat := ComputeFeatures(q.Text, cands, hits)
 	conf := 0.0
 	if len(hits) > 0 {
 		conf = Confidence(feat, kb.Settings.Calibration)

@@ -133,7 +133,7 @@ func (r *Retriever) Samples(kb *kefu.KB, cands map[string]*kefu.Candidates, set 
 		// features match the product's.
 		c = r.View(c, set.Queries[q], kefu.ModeHybrid)
 		hits := Fuse(c, kb.Settings.Fusion, 10)
-		s := Sample{Features: ComputeFeatures(c, hits)}
+		s := Sample{Features: ComputeFeatures(set.Queries[q], c, hits)}
 		if len(hits) > 0 {
 			id := hits[0].Chunk.DocID
 			if set.ByChunk {

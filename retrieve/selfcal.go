@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/text"
@@ -25,7 +26,7 @@ type SelfCalOptions struct {
 	// MaxItems bounds the FAQ entries and passages questions are made from
 	// (default 300, sampled evenly when the KB has more).
 	MaxItems int
-	// MaxQuestions bounds the questions made from them (default 2500,
+	// MaxQuestions bounds the questions made from them (default 1500,
 	// sampled evenly), which bounds the time a fit takes.
 	MaxQuestions int
 	// OffTopic are questions no KB of a shop, a product or a service
@@ -54,7 +55,7 @@ var SelfCalFeatures = []struct {
 }{
 	{"question_cover", +1}, {"answer_cover", +1}, {"cover", +1}, {"unknown", -1}, {"unknown_specific", -1}, {"missing", -1}, {"evidence", +1}, {"char_cover", +1},
 	{"matched", +1}, {"content", 0}, {"cover_margin", +1}, {"qa_agreement", +1},
-	{"keyword_margin", +1}, {"agreement", +1}, {"vector_on", 0}, {"hit_vector", +1}, {"vector_margin", +1},
+	{"keyword_margin", +1}, {"agreement", +1}, {"vector_on", 0}, {"hit_vector", +1}, {"vector_margin", +1}, {"restated", +1},
 }
 
 // probe is one generated question with what answers it: an FAQ entry or a
@@ -83,7 +84,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		opts.MaxItems = 300
 	}
 	if opts.MaxQuestions <= 0 {
-		opts.MaxQuestions = 2500
+		opts.MaxQuestions = 1500
 	}
 	if opts.OffTopic == nil {
 		opts.OffTopic = OffTopicQuestions()
@@ -117,6 +118,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 	samples := make([]Sample, 0, len(probes))
 	groups := make([]int, 0, len(probes))
 	families := make([]string, 0, len(probes))
+	sampleKinds := make([]string, 0, len(probes))
 	kinds := map[string]int{}
 	for i, p := range probes {
 		if err := ctx.Err(); err != nil {
@@ -147,15 +149,16 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		}
 		groups = append(groups, p.group)
 		families = append(families, family(p))
+		sampleKinds = append(sampleKinds, p.kind)
 		kinds[p.kind]++
 	}
-	weigh(samples, families)
+	weigh(samples, families, sampleKinds)
 	if opts.Progress != nil {
 		opts.Progress(len(probes), len(probes))
 	}
 
 	// Held out: fit on one half, measure on the other, both ways.
-	var conf []float64
+	var conf, weights []float64
 	var relevant []bool
 	for held := 0; held < 2; held++ {
 		var train, test []Sample
@@ -173,9 +176,11 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 		for _, s := range test {
 			conf = append(conf, Confidence(s.Features, cal))
 			relevant = append(relevant, s.Relevant)
+			weights = append(weights, s.weight())
 		}
 	}
-	held := Reliability(conf, relevant, opts.Threshold)
+	// Measured in the proportions the fit assumes traffic has (familyShare).
+	held := WeightedReliability(conf, relevant, weights, opts.Threshold)
 	cal, err := fitSigned(append(samples, opts.Labelled...))
 	if err != nil {
 		return nil, err
@@ -205,7 +210,7 @@ func (r *Retriever) SelfCalibrate(ctx context.Context, kb *kefu.KB, content Cont
 // their numbers: questions the KB answers as much as those it does not, and
 // among these, near-misses made from its own entries as much as off-topic
 // ones (which are many and easy).
-var familyShare = map[string]float64{"answerable": 0.7, "near_miss": 0.15, "off_topic": 0.15}
+var familyShare = map[string]float64{"answerable": 0.8, "near_miss": 0.1, "off_topic": 0.1}
 
 func family(p probe) string {
 	switch {
@@ -217,14 +222,21 @@ func family(p probe) string {
 	return "answerable"
 }
 
-// weigh gives each sample its family's share of the weight.
-func weigh(samples []Sample, families []string) {
-	n := map[string]int{}
-	for _, f := range families {
-		n[f]++
+// weigh gives each family its share of the weight, split evenly between
+// the kinds of questions in it: a few hard fragments count as much as many
+// easy rewordings.
+func weigh(samples []Sample, families, kinds []string) {
+	perKind := map[string]int{}
+	kindsOf := map[string]map[string]bool{}
+	for i, f := range families {
+		perKind[kinds[i]]++
+		if kindsOf[f] == nil {
+			kindsOf[f] = map[string]bool{}
+		}
+		kindsOf[f][kinds[i]] = true
 	}
 	for i, f := range families {
-		samples[i].Weight = familyShare[f] * float64(len(samples)) / float64(n[f])
+		samples[i].Weight = familyShare[f] * float64(len(samples)) / float64(len(kindsOf[f])*perKind[kinds[i]])
 	}
 }
 
@@ -422,6 +434,16 @@ func (p phrase) content() []int {
 	return out
 }
 
+// holds reports whether the phrase has the analysed word.
+func (p phrase) holds(term string) bool {
+	for _, w := range p.words {
+		if w.Text == term {
+			return true
+		}
+	}
+	return false
+}
+
 // key returns the index of the rarest content word the KB knows, or -1.
 func (p phrase) key() int {
 	for _, i := range p.content() {
@@ -574,6 +596,24 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 					out = append(out, pos(withContext(t, s, p.zh), "context_added"))
 				}
 			}
+			// Fragments: about half the content words, in order. In a KB of
+			// near-duplicates (thousands of user questions) a fragment's top
+			// hit is often another entry, as a real question's is; where
+			// the vocabulary is distinct it is not.
+			if len(cont) >= 2 {
+				for range 2 {
+					var w []string
+					for i := range surf {
+						if slices.Contains(cont, i) && g.rng.IntN(2) == 0 {
+							w = append(w, surf[i])
+						}
+					}
+					if len(w) == 0 || len(w) == len(cont) {
+						continue
+					}
+					out = append(out, pos(p.join(append(w, g.commonWords(p.zh, c, 1)...)), "fragment"))
+				}
+			}
 			for range 2 {
 				w := slices.Clone(surf)
 				for _, i := range cont {
@@ -589,19 +629,32 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 				out = append(out, pos(q, "mixed_rewording"))
 			}
 			// With the answer's words: the key word of the question and the
-			// two rarest of the answer.
-			if k := p.key(); k >= 0 {
+			// two rarest of the answer. And its counterpart, the question's
+			// key word with a detail the answer mentions in passing but the
+			// question does not ask about (优惠券 + 叠加, when the answer
+			// says sale items cannot be stacked with coupons): sometimes the
+			// answer covers it (积分 + 有效期), often it does not, and words
+			// alone cannot tell which, so such matches must not look certain.
+			if k := p.key(); k >= 0 && c.Kind == kefu.KindFAQ {
 				w := []string{surf[k]}
+				var detail string
 				for _, j := range ans.content() {
-					if len(w) == 3 {
-						break
+					aw := ans.words[j]
+					if aw.DF == 0 || slices.Contains(w, aw.Surface) {
+						continue
 					}
-					if ans.words[j].DF > 0 && !slices.Contains(w, ans.words[j].Surface) {
-						w = append(w, ans.words[j].Surface)
+					if len(w) < 3 {
+						w = append(w, aw.Surface)
+					}
+					if detail == "" && aw.DF <= 2 && !p.holds(aw.Text) {
+						detail = aw.Surface
 					}
 				}
 				if len(w) > 1 {
 					out = append(out, pos(p.join(w), "answer_words"))
+				}
+				if detail != "" {
+					out = append(out, neg(p.join([]string{surf[k], detail}), "answer_detail"))
 				}
 			}
 			// Near-misses: the key word replaced by something the KB never
@@ -645,19 +698,23 @@ func frame(q string, zh bool, rng *rand.Rand) string {
 }
 
 // passageQuestions makes up to three questions from a passage: its heading
-// path or title, and the content words of one or two of its sentences.
+// path or title, when it is words rather than a name (a file name or an id
+// such as "d17"), and one or two of its sentences, clipped when long.
 func passageQuestions(c *kefu.Chunk, rng *rand.Rand) []string {
 	var out []string
-	if len(c.Headings) > 0 {
-		out = append(out, c.Headings[len(c.Headings)-1])
-	} else if c.Title != "" {
-		out = append(out, c.Title)
+	for _, h := range append(slices.Clone(c.Headings), c.Title) {
+		if wordy(h, c) {
+			out = append(out, h)
+			break
+		}
 	}
-	sents := text.Sentences(c.Text)
 	var good []string
-	for _, s := range sents {
-		if n := len([]rune(s)); n >= 20 && n <= 300 {
-			good = append(good, s)
+	for _, s := range text.Sentences(c.Text) {
+		n := len([]rune(s))
+		if text.Lang(s) == "zh" && n >= 6 || len(strings.Fields(s)) >= 4 {
+			if n <= 300 {
+				good = append(good, s)
+			}
 		}
 	}
 	for range min(2, len(good)) {
@@ -667,11 +724,33 @@ func passageQuestions(c *kefu.Chunk, rng *rand.Rand) []string {
 	return out
 }
 
+// wordy reports whether a heading or title says something: not empty, not
+// the document's id or source name, and not a name with no words in it.
+func wordy(h string, c *kefu.Chunk) bool {
+	h = strings.TrimSpace(h)
+	if h == "" || h == c.DocID || h == c.Source || strings.ContainsAny(h, "/\\") {
+		return false
+	}
+	if dot := strings.LastIndexByte(h, '.'); dot > 0 && dot >= len(h)-5 && !strings.Contains(h, " ") {
+		return false // a file name: faq.mdx, report_2024.pdf
+	}
+	letters := 0
+	for _, r := range h {
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return letters >= 3 || text.Lang(h) == "zh" && letters >= 2
+}
+
 // clip keeps a sentence's middle: people ask with part of what a passage
 // says, not all of it.
 func clip(s string, rng *rand.Rand) string {
 	r := []rune(s)
 	if text.Lang(s) == "zh" {
+		if len(r) <= 16 {
+			return s
+		}
 		n := min(len(r), 8+rng.IntN(8))
 		at := rng.IntN(len(r) - n + 1)
 		return string(r[at : at+n])

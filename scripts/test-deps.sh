@@ -10,6 +10,8 @@ command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
 # A CJK font, or Chromium draws Chinese as empty boxes in the screenshots.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_pkgs+=(fonts-wqy-microhei)
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || apt_pkgs+=(python3-sklearn)
+# The zstd tool reads KB archives in a test independent of Go's libraries.
+command -v zstd >/dev/null 2>&1 || apt_pkgs+=(zstd)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -3,11 +3,12 @@
 //
 //	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2]   the embedding engine vs the plain integration
 //	kefu-bench vector  [--n 100000] [--dim 384]                            kernels, exact and int8 scans, chromem-go
-//	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N]                  HNSW recall and latency
-//	kefu-bench search  [--chunks 100000] [--procs 1]                       hybrid search latency
+//	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N] [--data real] [--coder]   HNSW recall and latency
+//	kefu-bench search  [--chunks 100000] [--procs 1] [--store URL|inprocess] hybrid search latency
 //	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
 //	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
 //	kefu-bench ws      [--conns 10000]                                     idle and streaming WebSocket chats
+//	kefu-bench backup  [--chunks 100000] [--dim 384]                       KB export and import (archives)
 //
 // Every command takes --json. `make bench` builds bin/kefu-bench; it is a
 // binary of its own so that bin/kefu ships none of the harnesses (a load
@@ -26,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +46,7 @@ var benches = map[string]func(ctx context.Context, args []string) error{
 	"ingest": ingestCmd,
 	"http":   httpCmd,
 	"ws":     wsCmd,
+	"backup": backupCmd,
 }
 
 var errUsage = errors.New("usage")
@@ -110,6 +113,8 @@ func embedCmd(ctx context.Context, args []string) error {
 	minTok := fs.Int("min-tokens", 8, "shortest text, in the model's tokens (the longest fills the model)")
 	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
 	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
+	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; npm ci --ignore-scripts in tests/nodeort first)")
+	nodeScript := fs.String("node-script", bench.DefaultNodeScript(), "the Node.js baseline's script")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -126,8 +131,11 @@ func embedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := bench.Embed(ctx, spec, texts, bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds,
-		Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}})
+	eo := bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds, Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}}
+	if *node {
+		eo.NodeScript = *nodeScript
+	}
+	rep, err := bench.Embed(ctx, spec, texts, eo)
 	if err != nil {
 		return err
 	}
@@ -137,6 +145,10 @@ func embedCmd(ctx context.Context, args []string) error {
 		fmt.Printf("  padded batches of %d in input order:                        %7.1f texts/s %8.0f tokens/s\n", rep.PaddedBatch, rep.PaddedTextsPerS, rep.PaddedTokensPerS)
 		fmt.Printf("  one text per run:                                           %7.1f texts/s %8.0f tokens/s\n", rep.SingleTextsPerS, rep.SingleTokensPerS)
 		fmt.Printf("  engine vs padded %.2fx, vs one-by-one %.2fx; time outside ORT %.1f%%\n", rep.RatioVsPadded, rep.RatioVsSingle, 100*rep.OutsideORTShare)
+		if nd := rep.Node; nd != nil {
+			fmt.Printf("  onnxruntime-node, length-sorted batches of %d, %s: %7.1f texts/s (tokenising excluded); engine %.2fx; max |diff| %.2g\n",
+				nd.Batch, nd.Layout, nd.TextsPerS, nd.RatioEngineVsNode, nd.MaxAbsDiff)
+		}
 	})
 }
 
@@ -156,11 +168,16 @@ func vectorCmd(ctx context.Context, args []string) error {
 	return output(*asJSON, rep, func() {
 		fmt.Printf("kernel %s, %d x %d float32\n", rep.Kernel, rep.N, rep.Dim)
 		fmt.Printf("  dot: %.1f ns (naive loop %.1f ns): %.1fx\n", rep.DotNs, rep.DotNaiveNs, rep.DotSpeedupVsNaive)
-		fmt.Printf("  exact scan: %.2f ms = %.1f GB/s of %.1f GB/s memory read bandwidth (%.0f%%)\n", rep.ScanMs, rep.ScanGBs, rep.MemReadGBs, 100*rep.ScanBandwidthShare)
+		fmt.Printf("  read bandwidth, best pass: 1 stream %.1f, 2 %.1f, 4 %.1f, 8 %.1f GB/s\n", rep.MemReadStreamsGBs[1], rep.MemReadStreamsGBs[2], rep.MemReadStreamsGBs[4], rep.MemReadStreamsGBs[8])
+		fmt.Printf("  exact scan: %.2f ms = %.1f GB/s median, %.1f GB/s best, of %.1f GB/s read bandwidth (best %.0f%%, median %.0f%%)\n",
+			rep.ScanMs, rep.ScanGBs, rep.ScanBestGBs, rep.MemReadGBs, 100*rep.ScanBandwidthShare, 100*rep.ScanMedianShare)
 		if rep.ChromemMs > 0 {
 			fmt.Printf("  chromem-go: %.2f ms: exact scan %.1fx faster\n", rep.ChromemMs, rep.ScanSpeedupVsChromem)
 		}
 		fmt.Printf("  int8 + rescoring: %.2f ms, %.1fx float32, recall@10 %.4f\n", rep.Int8Ms, rep.Int8SpeedupVsF32, rep.Int8RecallAt10)
+		if rep.Int8PrevKernel != "" {
+			fmt.Printf("  int8 with the %s kernel: %.2f ms (%s %.2fx)\n", rep.Int8PrevKernel, rep.Int8PrevMs, rep.Kernel, rep.Int8SpeedupVsPrev)
+		}
 		fmt.Printf("  load %.1f ms for %d MB\n", rep.LoadMs, rep.FileBytes>>20)
 	})
 }
@@ -170,19 +187,57 @@ func hnswCmd(ctx context.Context, args []string) error {
 	n := fs.Int("n", 1_000_000, "vectors")
 	dim := fs.Int("dim", 384, "dimensions")
 	ef := fs.Int("ef", 0, "ef at search (0: default)")
+	sweep := fs.String("ef-sweep", "", "more ef values to measure, comma-separated")
+	data := fs.String("data", "clusters", "clusters (synthetic) or real (sentences of ../shared embedded with --model, cached in .cache/kefu-bench)")
+	model := fs.String("model", "use-lite-en", "embedding model of --data real")
+	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	queries := fs.Int("queries", 0, "queries (default 200; with --data real every SciFact claim, 1,109)")
+	coder := fs.Bool("coder", false, "also measure github.com/coder/hnsw on the same vectors")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep, err := bench.HNSW(ctx, bench.HNSWOptions{N: *n, Dim: *dim, EfSearch: *ef})
+	var efs []int
+	for f := range strings.SplitSeq(*sweep, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			return kefu.Errorf(kefu.EINVALID, "--ef-sweep: %q is not a positive number", f)
+		}
+		efs = append(efs, v)
+	}
+	o := bench.HNSWOptions{N: *n, Dim: *dim, EfSearch: *ef, EfSweep: efs, Data: *data, Queries: *queries, Coder: *coder,
+		Real: bench.RealOptions{Model: *model, ORTLib: *ortLib, Log: logTo(*asJSON)}}
+	if *data == "real" && !flagSet(fs, "n") {
+		o.N = 0 // all of them
+	}
+	rep, err := bench.HNSW(ctx, o)
 	if err != nil {
 		return err
 	}
 	return output(*asJSON, rep, func() {
-		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d)\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch)
-		fmt.Printf("  recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
-		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20)
+		fmt.Printf("HNSW %d x %d (M %d, efConstruction %d, ef %d): %s\n", rep.N, rep.Dim, rep.M, rep.EfConstruction, rep.EfSearch, rep.Data)
+		for _, p := range rep.Sweep {
+			fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (CPU %.3f / %.3f ms)\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms, p.CPUP50Ms, p.CPUP99Ms)
+		}
+		fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (exact scan %.2f ms)\n", rep.EfSearch, rep.RecallAt10, rep.P50Ms, rep.P99Ms, rep.ExactMs)
+		fmt.Printf("  build %.1f s on %d goroutines, memory %d MB (graph %d MB)\n", rep.BuildS, rep.Workers, rep.MemoryBytes>>20, rep.GraphBytes>>20)
+		if c := rep.Coder; c != nil {
+			fmt.Printf("github.com/coder/hnsw %s (M %d): build %.1f s on 1 goroutine, graph heap %d MB\n", c.Version, c.M, c.BuildS, c.HeapBytes>>20)
+			for _, p := range c.Sweep {
+				fmt.Printf("  ef %4d: recall@10 %.4f, p50 %.3f ms, p99 %.3f ms (CPU %.3f / %.3f ms)\n", p.EfSearch, p.RecallAt10, p.P50Ms, p.P99Ms, p.CPUP50Ms, p.CPUP99Ms)
+			}
+		}
 	})
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func searchCmd(ctx context.Context, args []string) error {
@@ -192,6 +247,7 @@ func searchCmd(ctx context.Context, args []string) error {
 	q := fs.Int("queries", 500, "queries timed")
 	procs := fs.Int("procs", 1, "GOMAXPROCS while timing (1: one core)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
+	store := fs.String("store", "", "also time the same searches on this store: qdrant://HOST:PORT, or inprocess (the tests' in-process Qdrant)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -201,14 +257,17 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Progress: progress})
+	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Progress: progress})
 	if err != nil {
 		return err
 	}
 	return output(*asJSON, rep, func() {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
-		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms)\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50)
+		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms); CPU time p50 %.2f ms, p99 %.2f ms\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50, rep.CPUP50MS, rep.CPUP99MS)
 		fmt.Printf("  build %.1f s; reopening the store (vectors loaded, no re-embedding) %.2f s\n", rep.BuildS, rep.StartupS)
+		if o := rep.Other; o != nil {
+			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; first search %.1f ms; build %.1f s\n", o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.FirstMS, o.BuildS)
+		}
 	})
 }
 
@@ -287,5 +346,30 @@ func wsCmd(ctx context.Context, args []string) error {
 			rep.BytesPerConn/1024, rep.HeapPerConn/1024, rep.StackPerConn/1024, rep.RSSPerConn/1024, rep.GoroutinesConn)
 		fmt.Printf("  streamed answers: %d asks on %d sockets, %d tokens %.0f ms apart: added latency per token p50 %.2f ms, p99 %.2f ms, max %.2f ms; first token p50 %.2f ms, p99 %.2f ms\n",
 			rep.Asks, rep.Streams, rep.TokensPerAsk, rep.TokenInterval, rep.AddedP50MS, rep.AddedP99MS, rep.AddedMaxMS, rep.FirstP50MS, rep.FirstP99MS)
+	})
+}
+
+func backupCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	n := fs.Int("chunks", 100_000, "chunks in the KB")
+	dim := fs.Int("dim", 384, "vector dimensions")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	progress := func(s string) {
+		if !*asJSON {
+			fmt.Fprintf(os.Stderr, "\r%s   ", s)
+		}
+	}
+	rep, err := bench.Archive(ctx, bench.ArchiveOptions{Chunks: *n, Dim: *dim, Progress: progress})
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("\nKB archive of %d chunks (%d dims), %d documents with %.1f MB of sources:\n", rep.Chunks, rep.Dim, rep.Documents, float64(rep.SourceBytes)/1e6)
+		fmt.Printf("  archive %.1f MB, unpacked %.1f MB (vectors %.1f MB): compression %.2f×\n", float64(rep.ArchiveBytes)/1e6, float64(rep.UnpackedBytes)/1e6, float64(rep.VectorBytes)/1e6, rep.Ratio)
+		fmt.Printf("  export %.1f s (%.0f MB/s unpacked, heap +%.0f MB); import %.1f s (%.0f MB/s, heap +%.0f MB)\n", rep.ExportS, rep.ExportMBs, rep.ExportHeapMB, rep.ImportS, rep.ImportMBs, rep.ImportHeapMB)
+		fmt.Printf("  writing the same KB directly took %.1f s (heap +%.0f MB): the import takes %.2f× that\n", rep.BuildS, rep.BuildHeapMB, rep.ImportVsBuild)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
+	"github.com/kefu-dev/kefu/index/qdrant"
 	"github.com/kefu-dev/kefu/ingest"
 	"github.com/kefu-dev/kefu/internal/demo"
 	"github.com/kefu-dev/kefu/models"
@@ -20,6 +21,7 @@ import (
 // common holds the flags every command takes.
 type common struct {
 	dataDir  string
+	store    string
 	model    string
 	ortLib   string
 	logLevel string
@@ -35,6 +37,7 @@ func (c *common) register(fs *flag.FlagSet) {
 		def = "data"
 	}
 	fs.StringVar(&c.dataDir, "data-dir", def, "data directory (env KEFU_DATA_DIR)")
+	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, sources and reports stay in the data directory")
 	fs.StringVar(&c.model, "model", os.Getenv("KEFU_MODEL"), "embedding model: a name from 'kefu models list' or a folder (env KEFU_MODEL; default: the KB's own model, else the best available)")
 	fs.StringVar(&c.ortLib, "ort-lib", "", "path of libonnxruntime.so (env KEFU_ORT_LIB; default: the one 'make' fetched)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -70,7 +73,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type app struct {
 	common
 	log   *slog.Logger
-	store *index.Store
+	local *index.Store // this node's data directory: keys, answer log, sources, reports
+	store content      // KB content: the data directory's or Qdrant's
 	emb   *embed.Engine
 
 	mu        sync.Mutex
@@ -89,12 +93,76 @@ func newApp(c common) (*app, error) {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	a := &app{common: c, log: slog.New(h)}
-	st, err := index.Open(c.dataDir, index.Options{Logger: a.log})
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, ExternalKBs: c.store != ""})
 	if err != nil {
 		return nil, err
 	}
-	a.store = st
+	a.local, a.store = st, content{Store: st, local: st}
+	if c.store != "" {
+		o, err := qdrant.ParseURL(c.store)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		o.Logger = a.log
+		q, err := qdrant.Open(context.Background(), o)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		a.store.Store = q
+		a.log.Info("knowledge bases in Qdrant", "store", q.Backend(), "prefix", o.Prefix)
+	}
 	return a, nil
+}
+
+// content is the store of KB content with this node's own state beside it:
+// sources and evaluation reports stay in the data directory whichever
+// store holds the KBs.
+type content struct {
+	kefu.Store
+	local *index.Store
+}
+
+func (c content) PutSource(ctx context.Context, kb, docID string, data []byte) error {
+	return c.local.PutSource(ctx, kb, docID, data)
+}
+
+func (c content) Source(ctx context.Context, kb, docID string) ([]byte, error) {
+	return c.local.Source(ctx, kb, docID)
+}
+
+func (c content) PutReport(ctx context.Context, kb string, files map[string][]byte) error {
+	return c.local.PutReport(ctx, kb, files)
+}
+
+func (c content) ReportFile(ctx context.Context, kb, name string) ([]byte, error) {
+	return c.local.ReportFile(ctx, kb, name)
+}
+
+// DeleteDocument deletes a document and its source.
+func (c content) DeleteDocument(ctx context.Context, kb, docID string) error {
+	if err := c.Store.DeleteDocument(ctx, kb, docID); err != nil {
+		return err
+	}
+	c.local.DeleteSource(ctx, kb, docID)
+	return nil
+}
+
+// DeleteKB deletes a KB with its sources and reports.
+func (c content) DeleteKB(ctx context.Context, name string) error {
+	if err := c.Store.DeleteKB(ctx, name); err != nil {
+		return err
+	}
+	return c.local.DeleteKBFiles(ctx, name)
+}
+
+// Health is the KB store's health: always up for the data directory.
+func (c content) Health(ctx context.Context) error {
+	if h, ok := c.Store.(kefu.HealthChecker); ok {
+		return h.Health(ctx)
+	}
+	return nil
 }
 
 func (a *app) close() {
@@ -104,8 +172,13 @@ func (a *app) close() {
 	for _, r := range a.rerankers {
 		r.Close()
 	}
-	if a.store != nil {
+	if a.store.Store != nil && a.store.Store != kefu.Store(a.local) {
 		if err := a.store.Close(); err != nil {
+			a.log.Error("closing the store", "err", err)
+		}
+	}
+	if a.local != nil {
+		if err := a.local.Close(); err != nil {
 			a.log.Error("closing the store", "err", err)
 		}
 	}
@@ -167,13 +240,20 @@ func (a *app) ingester(e kefu.Embedder) *ingest.Service {
 }
 
 func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, error) {
-	opts.Retriever, opts.KBs, opts.AnswerLog, opts.Logger = r, a.store, a.store, a.log
+	opts.Retriever, opts.KBs = r, a.store
+	if opts.AnswerLog == nil {
+		opts.AnswerLog = a.local
+	}
+	if opts.Logger == nil {
+		opts.Logger = a.log
+	}
 	return answer.New(opts)
 }
 
 // demoSeeder seeds the demo KBs with e, drawing ingest progress on stderr.
 func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
-	return &demo.Seeder{Store: a.store, Embedder: e, Retriever: a.retriever(e), Out: os.Stderr,
+	r := a.retriever(e)
+	s := &demo.Seeder{Store: a.store, Embedder: e, Retriever: r, Out: os.Stderr,
 		Ingest: func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error) {
 			job, err := ingestWithProgress(ctx, a.ingester(e), kb, ups, os.Stderr)
 			if err == nil {
@@ -181,4 +261,20 @@ func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
 			}
 			return job, err
 		}}
+	// The first report's answers are extractive, as a KB without an LLM
+	// answers.
+	if ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1, AnswerLog: noAnswerLog{}, Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		s.Answerer = ans
+	}
+	return s
 }
+
+// noAnswerLog keeps no record: the demo's report questions are not
+// customers' questions and must not show up as unanswered.
+type noAnswerLog struct{}
+
+func (noAnswerLog) LogAnswer(context.Context, kefu.AnswerRecord) error { return nil }
+func (noAnswerLog) Unanswered(context.Context, string, int) ([]kefu.AnswerRecord, error) {
+	return nil, nil
+}
+func (noAnswerLog) AddFeedback(context.Context, string, kefu.Feedback) error { return nil }

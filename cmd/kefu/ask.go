@@ -45,7 +45,15 @@ func runAsk(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := a.answerer(a.retriever(e), answer.Options{LLM: llm.settings()})
+	global, err := llm.settings()
+	if err != nil {
+		return err
+	}
+	hosts, err := llm.hosts()
+	if err != nil {
+		return err
+	}
+	svc, err := a.answerer(a.retriever(e), answer.Options{LLM: global, KBHosts: hosts})
 	if err != nil {
 		return err
 	}
@@ -71,24 +79,39 @@ func runAsk(ctx context.Context, args []string) error {
 	return nil
 }
 
-// llmOptions are the flags of an OpenAI-compatible LLM.
-type llmOptions struct{ base, model, key *string }
+// llmOptions are the flags of an OpenAI-compatible LLM, and of where the
+// LLMs KBs name may be.
+type llmOptions struct{ base, model, key, allow *string }
 
 func llmFlags(fs *flag.FlagSet) llmOptions {
 	return llmOptions{
 		base:  fs.String("llm-base-url", os.Getenv("KEFU_LLM_BASE_URL"), "OpenAI-compatible API base URL, e.g. http://localhost:11434/v1 (env KEFU_LLM_BASE_URL; empty: answer extractively)"),
 		model: fs.String("llm-model", os.Getenv("KEFU_LLM_MODEL"), "LLM model name (env KEFU_LLM_MODEL)"),
 		key:   fs.String("llm-api-key", "", "LLM API key (env KEFU_LLM_API_KEY; prefer the env)"),
+		allow: fs.String("llm-allow-hosts", "", "comma-separated hosts a KB's own LLM base_url may name: host, host:port or *.example.com; default: any public host (never loopback, private or link-local addresses) and the --llm-base-url host"),
 	}
 }
 
-func (o llmOptions) settings() *kefu.LLMSettings {
+// settings returns the global LLM, nil when none is configured.
+func (o llmOptions) settings() (*kefu.LLMSettings, error) {
 	if *o.base == "" {
-		return nil
+		return nil, nil
+	}
+	if _, err := kefu.ParseLLMURL(*o.base); err != nil {
+		return nil, kefu.Errorf(kefu.EINVALID, "--llm-base-url: %s", kefu.ErrorMessage(err))
 	}
 	key := *o.key
 	if key == "" {
 		key = os.Getenv("KEFU_LLM_API_KEY")
 	}
-	return &kefu.LLMSettings{BaseURL: *o.base, Model: *o.model, APIKey: key, Temperature: 0.2, MaxTokens: 512, ContextTokens: 8192}
+	return &kefu.LLMSettings{BaseURL: *o.base, Model: *o.model, APIKey: key, Temperature: 0.2, MaxTokens: 512, ContextTokens: 8192}, nil
+}
+
+// hosts returns where the LLMs KBs name may be (kefu.LLMHosts).
+func (o llmOptions) hosts() (*kefu.LLMHosts, error) {
+	allow, err := kefu.ParseAllowHosts(*o.allow)
+	if err != nil {
+		return nil, err
+	}
+	return &kefu.LLMHosts{Allow: allow, Global: *o.base}, nil
 }

@@ -128,7 +128,7 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	if *answers {
-		ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1})
+		ans, err := a.answerer(r, answer.Options{CacheSize: -1, Turns: -1, AnswerLog: noAnswerLog{}})
 		if err != nil {
 			return err
 		}
@@ -203,5 +203,5 @@ func (a *app) corpusKB(ctx context.Context, d *eval.Dataset, e kefu.Embedder, qu
 	if !quiet {
 		printJobSummary(os.Stderr, job)
 	}
-	return name, a.store.Flush()
+	return name, a.local.Flush()
 }

@@ -60,7 +60,7 @@ func runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.Flush(); err != nil {
+	if err := a.local.Flush(); err != nil {
 		return err
 	}
 	printJobSummary(os.Stdout, job)

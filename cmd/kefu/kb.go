@@ -13,8 +13,11 @@ func runKB(ctx context.Context, args []string) error {
 	var c common
 	c.register(fs)
 	threshold := fs.Float64("threshold", 0, "create: confident-answer threshold (default 0.85)")
+	out := fs.String("o", "", "export: write the archive to this file (default: standard output)")
+	as := fs.String("as", "", "import: the new knowledge base's name (default: the archived one's)")
+	reembed := fs.Bool("reembed", false, "import: embed an archive made with another model again with this kefu's model")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kefu kb list | show NAME | create NAME | delete NAME")
+		fmt.Fprintln(fs.Output(), "usage: kefu kb list | show NAME | create NAME | delete NAME | export NAME [-o FILE] | import FILE|- [--as NAME] [--reembed]")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -26,11 +29,18 @@ func runKB(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	a, err := newApp(c)
+	if kefu.ErrorCode(err) == kefu.ECONFLICT && (pos[0] == "export" || pos[0] == "import") {
+		return kefu.Errorf(kefu.ECONFLICT, "%s; while it runs, use its API with an admin key: GET /v1/kbs/NAME/export, POST /v1/kbs/import", kefu.ErrorMessage(err))
+	}
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	switch pos[0] {
+	case "export":
+		return a.exportKB(ctx, pos[1], *out)
+	case "import":
+		return a.importKB(ctx, pos[1], *as, *reembed)
 	case "list":
 		kbs, err := a.store.KBs(ctx)
 		if err != nil {
@@ -54,8 +64,9 @@ func runKB(ctx context.Context, args []string) error {
 		}
 		return printJSON(struct {
 			*kefu.KB
-			Stats kefu.KBStats `json:"stats"`
-		}{kb, st})
+			Stats      kefu.KBStats `json:"stats"`
+			Confidence string       `json:"confidence"`
+		}{kb.Redacted(), st, kb.Settings.Calibration.Summary()})
 	case "create":
 		e, err := a.embedder(ctx, "")
 		if err != nil {

@@ -60,7 +60,7 @@ func runKeys(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := a.store.CreateKey(ctx, k); err != nil {
+		if err := a.local.CreateKey(ctx, k); err != nil {
 			return err
 		}
 		where := "every knowledge base"
@@ -70,7 +70,7 @@ func runKeys(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "created key %s (scope %s, %s); the secret below is shown once:\n", k.ID, k.Scope, where)
 		fmt.Println(secret)
 	case "list":
-		keys, err := a.store.Keys(ctx)
+		keys, err := a.local.Keys(ctx)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func runKeys(ctx context.Context, args []string) error {
 		}
 		return w.Flush()
 	case "delete":
-		if err := a.store.DeleteKey(ctx, pos[1]); err != nil {
+		if err := a.local.DeleteKey(ctx, pos[1]); err != nil {
 			return err
 		}
 		fmt.Printf("deleted key %s\n", pos[1])

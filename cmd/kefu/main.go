@@ -4,7 +4,7 @@
 //	kefu ingest --kb NAME PATH...                      add files or folders to a KB
 //	kefu search --kb NAME [--k N] [--json] QUERY       hybrid search
 //	kefu ask    --kb NAME [--json] QUESTION            answer a question
-//	kefu kb     list|show|create|delete                manage knowledge bases
+//	kefu kb     list|show|create|delete|export|import  manage, back up and move knowledge bases
 //	kefu keys   create --scope admin|ingest|query [--kb NAME] | list | delete ID
 //	kefu eval   --dataset DIR | --kb NAME --questions FILE
 //	kefu models list                                   supported embedding models
@@ -44,7 +44,7 @@ func init() {
 		{"ingest", "ingest files or folders into a knowledge base", runIngest},
 		{"search", "search a knowledge base", runSearch},
 		{"ask", "answer a question from a knowledge base", runAsk},
-		{"kb", "list, show, create or delete knowledge bases", runKB},
+		{"kb", "list, show, create, delete, export or import knowledge bases", runKB},
 		{"keys", "create, list or delete API keys", runKeys},
 		{"eval", "evaluate retrieval on a labelled dataset", runEval},
 		{"bench", "moved to kefu-bench ('make bench' builds bin/kefu-bench)", runBench},

@@ -16,6 +16,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/api/web"
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 40, "requests a key may burst above --rate")
 	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
 	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
+	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
 	llm := llmFlags(fs)
@@ -52,7 +54,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 
-	keys, err := a.store.Keys(ctx)
+	keys, err := a.local.Keys(ctx)
 	if err != nil {
 		return err
 	}
@@ -73,7 +75,15 @@ func runServe(ctx context.Context, args []string) error {
 	metrics := api.NewMetrics()
 	oe := metrics.Embedder(e)
 	r := a.retriever(oe)
-	ans, err := a.answerer(r, answer.Options{LLM: llm.settings(), PolicyFile: *policy, Observer: answerObserver{metrics}})
+	global, err := llm.settings()
+	if err != nil {
+		return err
+	}
+	hosts, err := llm.hosts()
+	if err != nil {
+		return err
+	}
+	ans, err := a.answerer(r, answer.Options{LLM: global, KBHosts: hosts, PolicyFile: *policy, Observer: answerObserver{metrics}})
 	if err != nil {
 		return err
 	}
@@ -93,9 +103,10 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	cfg := api.Config{
 		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
-		Keys: a.store, AnswerLog: a.store, Reports: a.store, Logger: a.log, Metrics: metrics,
+		Keys: a.local, AnswerLog: a.local, Reports: a.local, Logger: a.log, Metrics: metrics,
+		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
-		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, ShutdownGrace: *grace, Web: web.FS(),
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 	}
 	srv := api.New(cfg)
 
@@ -182,7 +193,7 @@ func (a *app) prepareKBs(ctx context.Context, demo string, e kefu.Embedder) erro
 			return fmt.Errorf("re-embed %s: %w", kb.Name, err)
 		}
 	}
-	return a.store.Flush()
+	return a.local.Flush()
 }
 
 // answerObserver forwards the answerer's metrics to the API's Prometheus

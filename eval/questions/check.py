@@ -8,7 +8,7 @@ unknown or missing fields, a label that is not exactly one of faq_questions /
 doc_ids / none / handoff (a hand-off may also name an FAQ entry), an FAQ
 question not copied exactly from shop_faq.csv, a doc id that is not a file of
 the help KB, or a question repeated in these files or in the older
-cmd/kefu/demo/*_questions.jsonl of the same KB.
+eval/questions/*_labelled.jsonl of the same KB.
 """
 import argparse
 import collections
@@ -25,10 +25,10 @@ FILES = {'shop_dev.jsonl': 'faq', 'help_dev.jsonl': 'doc',
          'shop_test.jsonl': 'faq', 'help_test.jsonl': 'doc'}
 # the older labelled questions of the same KB (the same question asked of the
 # other KB is a different test case)
-OLD = {'shop_dev.jsonl': 'cmd/kefu/demo/shop_questions.jsonl',
-       'help_dev.jsonl': 'cmd/kefu/demo/help_questions.jsonl',
-       'shop_test.jsonl': 'cmd/kefu/demo/shop_questions.jsonl',
-       'help_test.jsonl': 'cmd/kefu/demo/help_questions.jsonl'}
+OLD = {'shop_dev.jsonl': 'eval/questions/shop_labelled.jsonl',
+       'help_dev.jsonl': 'eval/questions/help_labelled.jsonl',
+       'shop_test.jsonl': 'eval/questions/shop_labelled.jsonl',
+       'help_test.jsonl': 'eval/questions/help_labelled.jsonl'}
 KINDS = ['exact', 'paraphrase', 'colloquial', 'typo', 'traditional', 'mixed',
          'near_miss', 'off_topic', 'handoff']
 LANGS = ['zh', 'en', 'mixed']

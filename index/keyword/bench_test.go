@@ -276,3 +276,23 @@ func BenchmarkLoadSegmenter(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "heap_MB")
 	runtime.KeepAlive(keep)
 }
+
+// BenchmarkSoundIndex measures the pinyin index of the vocabulary that typo
+// correction of Chinese queries reads (typos.go: sounds). It is rebuilt
+// whole by the first search after every change of the index, which that
+// search pays; KEFU_BENCH_CHUNKS sets the index's size.
+func BenchmarkSoundIndex(b *testing.B) {
+	ix, _ := benchIndex(b)
+	sn, err := ix.snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sn.close()
+	var words int
+	for b.Loop() {
+		ix.gen.Add(1) // as a change does
+		si := ix.sounds(sn)
+		words = len(si.words)
+	}
+	b.ReportMetric(float64(words), "sounds")
+}

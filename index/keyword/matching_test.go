@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/blevesearch/vellum"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -245,5 +248,57 @@ func TestQueryInfo(t *testing.T) {
 	}
 	if s := specificity("refund"); s != -1 {
 		t.Errorf("specificity of an English word %.2f, want -1 (unknown)", s)
+	}
+}
+
+// The pinyin index reads only the dictionaries' Han key ranges, and finds
+// what a read of every term finds: the words of every Han block, and none of
+// the Latin words or marked bigrams around them.
+func TestSoundIndexCoversEveryHanWord(t *testing.T) {
+	ix := openMem(t, Options{})
+	apply(t, ix, append(slices.Clone(shopFAQ),
+		Doc{ID: "rare", Kind: "passage", Body: "𠮷野家的牛肉饭 and 豈有此理 zebra 龘龘 ⺀字"},
+		Doc{ID: "mixed", Kind: "passage", Title: "退款 refund", Body: "快递 tracking 花呗 huabei"}), nil, nil)
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	got := ix.sounds(sn).words
+	want := map[string][]string{}
+	seen := map[string]bool{}
+	for i := range sn.segs {
+		for f := range textFields {
+			d, err := sn.dict(i, f)
+			if err != nil || d == nil {
+				continue
+			}
+			it := d.AutomatonIterator(&vellum.AlwaysMatch{}, nil, nil)
+			for e, err := it.Next(); err == nil && e != nil; e, err = it.Next() {
+				w := e.Term
+				if seen[w] || strings.HasPrefix(w, bigramMark) || !allHan(w) {
+					continue
+				}
+				seen[w] = true
+				if n := utf8.RuneCountInString(w); n >= 2 && n <= maxHanWindow {
+					if s := soundOf(w); s != "" {
+						want[s] = append(want[s], w)
+					}
+				}
+			}
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("only %d sounds in the reference: %v", len(want), want)
+	}
+	for s, ws := range want {
+		slices.Sort(ws)
+		g := slices.Sorted(slices.Values(got[s]))
+		if !slices.Equal(g, ws) {
+			t.Errorf("sound %q: %v, full read %v", s, g, ws)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d sounds, full read %d", len(got), len(want))
 	}
 }

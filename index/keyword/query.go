@@ -110,8 +110,14 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						return out
 					}
 					added++
-					for j := range n {
-						out[i].of = appendOnce(out[i].of, words[p+j].term)
+					// A synonym stands for the words it replaces only when it
+					// is a whole phrase of one content word: one word of a
+					// longer phrase (一起 of 一起用), or a function word (用),
+					// found in a chunk does not mean the chunk says the same.
+					if len(e.words) == 1 && !isFunctionWord(w) {
+						for j := range n {
+							out[i].of = appendOnce(out[i].of, words[p+j].term)
+						}
 					}
 				}
 			}

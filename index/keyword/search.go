@@ -157,7 +157,7 @@ func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Fi
 		ix.scratch.Put(s)
 	}()
 	s.prepare(sn.size())
-	qts = ix.corrections(sn, s, qts, query)
+	qts = corrections(snapVocab{ix, sn, s}, qts, query)
 	dfs := make([]int, len(qts))
 	defer func() { info.Terms = describe(qts, dfs) }()
 	if !f.Empty() {

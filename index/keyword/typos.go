@@ -89,22 +89,24 @@ func (ix *Index) sounds(sn *snap) *soundIndex {
 			if err != nil || d == nil {
 				continue
 			}
-			it := d.AutomatonIterator(&vellum.AlwaysMatch{}, nil, nil)
-			for {
-				e, err := it.Next()
-				if err != nil || e == nil {
-					break
-				}
-				w := e.Term
-				if seen[w] || strings.HasPrefix(w, bigramMark) || !allHan(w) {
-					continue
-				}
-				seen[w] = true
-				if n := utf8.RuneCountInString(w); n < 2 || n > maxHanWindow {
-					continue
-				}
-				if s := soundOf(w); s != "" {
-					si.words[s] = append(si.words[s], w)
+			for _, hr := range hanRanges {
+				it := d.AutomatonIterator(&vellum.AlwaysMatch{}, []byte(hr[0]), []byte(hr[1]))
+				for {
+					e, err := it.Next()
+					if err != nil || e == nil {
+						break
+					}
+					w := e.Term
+					if seen[w] || strings.HasPrefix(w, bigramMark) || !allHan(w) {
+						continue
+					}
+					seen[w] = true
+					if n := utf8.RuneCountInString(w); n < 2 || n > maxHanWindow {
+						continue
+					}
+					if s := soundOf(w); s != "" {
+						si.words[s] = append(si.words[s], w)
+					}
 				}
 			}
 		}
@@ -112,6 +114,14 @@ func (ix *Index) sounds(sn *snap) *soundIndex {
 	ix.soundIx.Store(si)
 	return si
 }
+
+// hanRanges are the key ranges of the terms dictionaries that hold every
+// word of Han characters with a reading: UTF-8 sorts as code points, so a
+// word lies in the range of its first character's block (CJK radicals to
+// the Unified Ideographs, the compatibility ideographs, the supplementary
+// planes' extensions). The pinyin index reads only these, skipping the
+// Latin words and marked bigrams that make most of a mixed vocabulary.
+var hanRanges = [][2]string{{"\u2e80", "\ua000"}, {"\uf900", "\ufb00"}, {"\U00020000", "\U00032400"}}
 
 func allHan(s string) bool {
 	for _, r := range s {
@@ -122,18 +132,37 @@ func allHan(s string) bool {
 	return s != ""
 }
 
+// vocab is what typo correction needs of a KB's terms: the index's
+// snapshot (snapVocab), or a Vocabulary an external engine reports.
+type vocab interface {
+	held(term string) bool
+	fuzzy(word string) []string  // Latin terms within edit distance, the most frequent first
+	sounds() map[string][]string // toneless pinyin → the Chinese words of 2–4 characters
+}
+
+// snapVocab is the vocabulary of one snapshot of the index.
+type snapVocab struct {
+	ix *Index
+	sn *snap
+	s  *scratch
+}
+
+func (v snapVocab) held(term string) bool {
+	for _, fp := range v.ix.searchedFields() {
+		if n, err := v.sn.count(fp.slot, []byte(term), v.s); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (v snapVocab) fuzzy(word string) []string  { return v.ix.fuzzy(v.sn, word) }
+func (v snapVocab) sounds() map[string][]string { return v.ix.sounds(v.sn).words }
+
 // corrections adds to qts, as synonyms, the corrections of the query words
 // that the KB does not hold.
-func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string) []queryTerm {
-	fields := ix.searchedFields()
-	held := func(term string) bool {
-		for _, fp := range fields {
-			if n, err := sn.count(fp.slot, []byte(term), s); err == nil && n > 0 {
-				return true
-			}
-		}
-		return false
-	}
+func corrections(v vocab, qts []queryTerm, query string) []queryTerm {
+	held := v.held
 	has := map[string]int{}
 	for i, q := range qts {
 		has[q.term] = i
@@ -163,7 +192,7 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 			hanWords = append(hanWords, i)
 			continue
 		}
-		for _, c := range ix.fuzzy(sn, q.term) {
+		for _, c := range v.fuzzy(q.term) {
 			qts = add(c, c, []int{i})
 		}
 	}
@@ -173,8 +202,8 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 	// By sound: each window of the query's Chinese runs that is not a
 	// word of the KB, looked up by its pinyin. A window must overlap an
 	// unheld word.
-	si := ix.sounds(sn)
-	if len(si.words) == 0 {
+	sounds := v.sounds()
+	if len(sounds) == 0 {
 		return qts
 	}
 	words := map[string]int{} // query word → index, for the windows' words
@@ -207,7 +236,7 @@ func (ix *Index) corrections(sn *snap, s *scratch, qts []queryTerm, query string
 						of = appendOnce(of, i)
 					}
 				}
-				cands := si.words[soundOf(win)]
+				cands := sounds[soundOf(win)]
 				for k, c := range cands {
 					if k == maxCorrections {
 						break

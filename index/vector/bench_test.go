@@ -39,7 +39,7 @@ func BenchmarkDot(b *testing.B) {
 	v := make([]float32, 768)
 	cl.Fill(v)
 	x, y := v[:384], v[384:]
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		b.Run(ks.name, func(b *testing.B) {
 			for b.Loop() {
 				sink = ks.dot(x, y)

@@ -5,8 +5,11 @@
 // a crash-safe, checksummed file format.
 //
 // The kernels use Go's simd/archsimd package (GOEXPERIMENT=simd, amd64) with
-// AVX-512 and AVX2 paths chosen at run time; other builds and CPUs use the
-// pure-Go kernels in generic.go. Kernel reports which one is in use.
+// AVX-512 and AVX2 paths chosen at run time, and on CPUs with AVX512-VNNI
+// an assembly int8 kernel (kernel_vnni_amd64.s: VPDPBUSD, which archsimd
+// does not offer); other builds and CPUs use the pure-Go kernels in
+// generic.go. Kernel reports which set is in use, Kernels those the CPU can
+// run, and UseKernel switches sets for benchmarks.
 //
 // Search modes (Options.Mode):
 //   - flat: exact scan of the float32 rows, memory-bound (kernel_simd.go).
@@ -30,7 +33,7 @@
 // few rows the search scores just those rows instead.
 //
 // The package holds the product's vector search only: the measurements of
-// `kefu-bench vector` and `kefu-bench hnsw` live in internal/bench, and use
-// SearchExact, SearchInt8, FromRows and Sum from here. It imports the root
-// (kefu) and internal/atomicfile, no other stage.
+// `kefu-bench vector` and `kefu-bench hnsw` live in internal/bench, and
+// use SearchExact, SearchInt8, FromRows, SumStreams and UseKernel from
+// here. It imports the root (kefu) and internal/atomicfile, no other stage.
 package vector

@@ -44,6 +44,17 @@ func scanCodesGeneric(q []int8, codes []uint8, stride int, out []int32) {
 	}
 }
 
+// gatherWith returns the gather kernel of a set without one of its own: it
+// sets out[i] to the integer dot product of q with row ids[i] of codes (the
+// rows an HNSW hop scores), one row at a time with code; len(out) ≥ len(ids).
+func gatherWith(code func(q []int8, codes []uint8, stride int, out []int32)) func(q []int8, codes []uint8, stride int, ids []uint32, out []int32) {
+	return func(q []int8, codes []uint8, stride int, ids []uint32, out []int32) {
+		for i, id := range ids {
+			code(q, codes[int(id)*stride:int(id)*stride+stride], stride, out[i:i+1])
+		}
+	}
+}
+
 // readGeneric sums buf with eight accumulators: the memory-bandwidth probe
 // when no SIMD kernel is available.
 func readGeneric(buf []float32) float32 {
@@ -64,4 +75,20 @@ func readGeneric(buf []float32) float32 {
 		s[0] += buf[i]
 	}
 	return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]
+}
+
+// readStreamsGeneric sums buf read as streams equal parts side by side, 64
+// bytes of each in turn.
+func readStreamsGeneric(buf []float32, streams int) float32 {
+	if streams < 2 || streams > 8 {
+		return readGeneric(buf)
+	}
+	part := len(buf) / streams &^ 15
+	var sum float32
+	for i := 0; i < part; i += 16 {
+		for s := range streams {
+			sum += readGeneric(buf[s*part+i : s*part+i+16])
+		}
+	}
+	return sum + readGeneric(buf[streams*part:])
 }

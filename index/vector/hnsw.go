@@ -98,7 +98,7 @@ type hnswScratch struct {
 	res   []cand // min-heap: the ef best allowed nodes
 	nbuf  []uint32
 	ids   []uint32
-	sims  []float32
+	sc    []float32 // the similarities of ids
 	sel   []cand
 
 	// The query: float32, and int8 when approx (search with codes).
@@ -108,6 +108,7 @@ type hnswScratch struct {
 	corr   int32
 	approx bool
 	acc    [1]int32 // the int8 kernel's output; a local escapes through the kernel variable
+	accs   []int32  // the gather kernel's output
 }
 
 // setQuery sets the query of the next searches; with approx they score
@@ -129,6 +130,23 @@ func (s *hnswScratch) rescore(d *rowData, cs []cand) []cand {
 		}
 	}
 	return cs
+}
+
+// sims sets out[i] to the similarity of row ids[i] to the query; with
+// approx, in one call of the gather kernel, which overlaps the rows' cache
+// misses.
+func (s *hnswScratch) sims(d *rowData, ids []uint32, out []float32) {
+	if !s.approx {
+		for i, id := range ids {
+			out[i] = dotKernel(s.q, d.row(id))
+		}
+		return
+	}
+	s.accs = slices.Grow(s.accs[:0], len(ids))[:len(ids)]
+	gatherKernel(s.q8, d.codes, d.stride, ids, s.accs)
+	for i, id := range ids {
+		out[i] = float32(s.accs[i]-s.corr) * d.scales[id] * s.qs
+	}
 }
 
 // sim scores row id against the query.
@@ -187,8 +205,11 @@ func (g *graph) search(q []float32, ef int, allow *Bitset, s *hnswScratch) []can
 func (g *graph) greedy(ep cand, level int, locked bool, s *hnswScratch) cand {
 	for changed := true; changed; {
 		changed = false
-		for _, n := range g.links(ep.id, level, locked, s) {
-			if v := s.sim(g.d, n); v > ep.sim {
+		ns := g.links(ep.id, level, locked, s)
+		s.sc = slices.Grow(s.sc[:0], len(ns))[:len(ns)]
+		s.sims(g.d, ns, s.sc)
+		for i, n := range ns {
+			if v := s.sc[i]; v > ep.sim {
 				ep, changed = cand{v, n}, true
 			}
 		}
@@ -234,12 +255,10 @@ func (g *graph) searchLayer(eps []cand, ef, level int, ok func(uint32) bool, loc
 				s.ids = append(s.ids, n)
 			}
 		}
-		s.sims = slices.Grow(s.sims[:0], len(s.ids))[:len(s.ids)]
+		s.sc = slices.Grow(s.sc[:0], len(s.ids))[:len(s.ids)]
+		s.sims(g.d, s.ids, s.sc)
 		for i, n := range s.ids {
-			s.sims[i] = s.sim(g.d, n)
-		}
-		for i, n := range s.ids {
-			v := s.sims[i]
+			v := s.sc[i]
 			if len(s.res) < ef || v > s.res[0].sim {
 				s.cands = pushMin(s.cands, cand{-v, n})
 				if ok(n) {

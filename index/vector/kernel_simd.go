@@ -13,13 +13,18 @@ import (
 // tails are copied to a local array first (archsimd's masked slice loads
 // build a pointer past the slice, which -race's checkptr rejects).
 
+// init adds the sets this CPU can run, best last, and uses the last.
 func init() {
-	switch {
-	case archsimd.X86.AVX512():
-		kernelName, dotKernel, scanKernel, codeKernel, readKernel = "avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512
-	case archsimd.X86.AVX2() && archsimd.X86.FMA():
-		kernelName, dotKernel, scanKernel, codeKernel, readKernel = "avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		kernelSets = append(kernelSets, kernelSet{"avx2", dotAVX2, scanAVX2, scanCodesAVX2, readAVX2, readStreamsGeneric, queryMaxSat, nil})
 	}
+	if archsimd.X86.AVX512() {
+		kernelSets = append(kernelSets, kernelSet{"avx512", dotAVX512, scanAVX512, scanCodesAVX512, readAVX512, readStreamsAVX512, queryMaxSat, nil})
+		if archsimd.X86.AVX512VNNI() {
+			kernelSets = append(kernelSets, kernelSet{"avx512-vnni", dotAVX512, scanAVX512, scanCodesVNNI, readAVX512, readStreamsAVX512, queryMaxWide, gatherVNNI})
+		}
+	}
+	use(kernelSets[len(kernelSets)-1])
 }
 
 func f16(p unsafe.Pointer, i int) archsimd.Float32x16 {
@@ -295,6 +300,61 @@ func readAVX2(buf []float32) float32 {
 	}
 	s := sum8(s0.Add(s1).Add(s2.Add(s3)).Add(s4.Add(s5).Add(s6.Add(s7))))
 	for _, v := range buf[n:] {
+		s += v
+	}
+	return s
+}
+
+// readStreamsAVX512 sums buf read as streams equal parts side by side,
+// each advanced by two 64-byte loads (a 128-byte line pair) a round: the
+// several independent streams of a STREAM-class bandwidth probe, which
+// keep more of the core's line-fill buffers and prefetch streams busy
+// than one stream does. streams is 2, 4 or 8; other values read one.
+func readStreamsAVX512(buf []float32, streams int) float32 {
+	if streams != 2 && streams != 4 && streams != 8 {
+		return readAVX512(buf)
+	}
+	part := len(buf) / streams &^ 31
+	p := unsafe.Pointer(unsafe.SliceData(buf))
+	at := func(s int) unsafe.Pointer { return unsafe.Add(p, s*part*4) }
+	var s0, s1, s2, s3, s4, s5, s6, s7 archsimd.Float32x16
+	switch streams {
+	case 2:
+		p0, p1 := at(0), at(1)
+		for i := 0; i < part; i += 32 {
+			s0 = s0.Add(f16(p0, i))
+			s1 = s1.Add(f16(p0, i+16))
+			s2 = s2.Add(f16(p1, i))
+			s3 = s3.Add(f16(p1, i+16))
+		}
+	case 4:
+		p0, p1, p2, p3 := at(0), at(1), at(2), at(3)
+		for i := 0; i < part; i += 32 {
+			s0 = s0.Add(f16(p0, i))
+			s1 = s1.Add(f16(p0, i+16))
+			s2 = s2.Add(f16(p1, i))
+			s3 = s3.Add(f16(p1, i+16))
+			s4 = s4.Add(f16(p2, i))
+			s5 = s5.Add(f16(p2, i+16))
+			s6 = s6.Add(f16(p3, i))
+			s7 = s7.Add(f16(p3, i+16))
+		}
+	case 8:
+		p0, p1, p2, p3 := at(0), at(1), at(2), at(3)
+		p4, p5, p6, p7 := at(4), at(5), at(6), at(7)
+		for i := 0; i < part; i += 32 {
+			s0 = s0.Add(f16(p0, i)).Add(f16(p0, i+16))
+			s1 = s1.Add(f16(p1, i)).Add(f16(p1, i+16))
+			s2 = s2.Add(f16(p2, i)).Add(f16(p2, i+16))
+			s3 = s3.Add(f16(p3, i)).Add(f16(p3, i+16))
+			s4 = s4.Add(f16(p4, i)).Add(f16(p4, i+16))
+			s5 = s5.Add(f16(p5, i)).Add(f16(p5, i+16))
+			s6 = s6.Add(f16(p6, i)).Add(f16(p6, i+16))
+			s7 = s7.Add(f16(p7, i)).Add(f16(p7, i+16))
+		}
+	}
+	s := sum16(s0.Add(s1).Add(s2.Add(s3)).Add(s4.Add(s5).Add(s6.Add(s7))))
+	for _, v := range buf[streams*part:] {
 		s += v
 	}
 	return s

@@ -8,15 +8,6 @@ import (
 	"github.com/kefu-dev/kefu/internal/vecmath"
 )
 
-// kernelSet is one implementation of the kernels, for the agreement tests.
-type kernelSet struct {
-	name string
-	dot  func(a, b []float32) float32
-	scan func(q, rows, out []float32)
-	code func(q []int8, codes []uint8, stride int, out []int32)
-	read func(buf []float32) float32
-}
-
 // refDot is the dot product in float64 and the sum of |a_i·b_i|, the scale
 // of its rounding error.
 func refDot(a, b []float32) (dot, mag float64) {
@@ -46,16 +37,16 @@ func offsetSlice(rng *rand.Rand, n, off int) []float32 {
 }
 
 func TestKernelIsSelected(t *testing.T) {
-	want := map[string]bool{"avx512": true, "avx2": true, "generic": true}
+	want := map[string]bool{"avx512-vnni": true, "avx512": true, "avx2": true, "generic": true}
 	if !want[Kernel()] {
 		t.Fatalf("Kernel() = %q", Kernel())
 	}
-	t.Logf("kernel %s; tested sets %d", Kernel(), len(kernelSets()))
+	t.Logf("kernel %s; tested sets %d", Kernel(), len(kernelSets))
 }
 
 func TestDotAgreesWithReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for trial := range 3000 {
 			n := rng.IntN(2001)
 			if trial < 100 {
@@ -75,7 +66,7 @@ func TestDotNaNAndInf(t *testing.T) {
 	inf := float32(math.Inf(1))
 	nan := float32(math.NaN())
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for _, n := range []int{1, 7, 16, 17, 63, 64, 65, 384, 1000} {
 			for range 20 {
 				i, j := rng.IntN(n), rng.IntN(n)
@@ -112,7 +103,7 @@ func TestDotNaNAndInf(t *testing.T) {
 
 func TestScanAgreesWithDot(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for range 300 {
 			dim, n := 1+rng.IntN(700), rng.IntN(40)
 			if rng.IntN(3) == 0 {
@@ -134,7 +125,7 @@ func TestScanAgreesWithDot(t *testing.T) {
 
 func TestCodeKernelIsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, ks := range kernelSets() {
+	for _, ks := range kernelSets {
 		for trial := range 200 {
 			dim, n := 1+rng.IntN(1100), rng.IntN(30)
 			if trial < 8 { // the widths with kernels of their own, and neighbours
@@ -143,7 +134,7 @@ func TestCodeKernelIsExact(t *testing.T) {
 			stride := codeStride(dim)
 			q := make([]int8, stride)
 			for i := range dim {
-				q[i] = int8(rng.IntN(2*queryMax+1) - queryMax)
+				q[i] = int8(rng.IntN(2*int(ks.qmax)+1) - int(ks.qmax))
 			}
 			codes := make([]uint8, n*stride+rng.IntN(64))
 			for i := range codes {
@@ -154,7 +145,7 @@ func TestCodeKernelIsExact(t *testing.T) {
 					codes[i] = 255
 				}
 				for i := range dim {
-					q[i] = queryMax
+					q[i] = int8(ks.qmax)
 				}
 			}
 			off := rng.IntN(len(codes) - n*stride + 1)
@@ -232,8 +223,8 @@ func FuzzDot(f *testing.F) {
 
 func TestReadKernelSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, ks := range kernelSets() {
-		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 1000, 4099} {
+	for _, ks := range kernelSets {
+		for _, n := range []int{0, 1, 63, 64, 127, 128, 129, 255, 256, 257, 1000, 1023, 4099, 8191} {
 			buf := make([]float32, n)
 			var want float64
 			for i := range buf {
@@ -242,6 +233,11 @@ func TestReadKernelSums(t *testing.T) {
 			}
 			if got := ks.read(buf); float64(got) != want {
 				t.Fatalf("%s: n=%d: sum %v, want %v", ks.name, n, got, want)
+			}
+			for _, s := range []int{0, 1, 2, 3, 4, 8, 9} {
+				if got := ks.streams(buf, s); float64(got) != want {
+					t.Fatalf("%s: n=%d, %d streams: sum %v, want %v", ks.name, n, s, got, want)
+				}
 			}
 		}
 	}
@@ -254,4 +250,75 @@ func dotNaive(a, b []float32) float32 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// Every kernel set finds the exact top 10 by the int8 scan with rescoring,
+// and UseKernel switches to each by name and refuses unknown names.
+func TestUseKernel(t *testing.T) {
+	defer UseKernel(Kernel())
+	if err := UseKernel("avx1024"); err == nil {
+		t.Fatal("UseKernel of an unknown set succeeded")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	ix, err := New(Options{Dim: 96, Mode: ModeInt8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		v := offsetSlice(rng, 96, 0)
+		vecmath.Normalize(v)
+		if err := ix.Add(uint32(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range Kernels() {
+		if err := UseKernel(name); err != nil || Kernel() != name {
+			t.Fatalf("UseKernel(%q): %v, in use %q", name, err, Kernel())
+		}
+		for range 20 {
+			q := offsetSlice(rng, 96, 0)
+			vecmath.Normalize(q)
+			if r := Recall(ix.SearchInt8(q, 10, nil), ix.SearchExact(q, 10, nil)); r < 1 {
+				t.Fatalf("%s: int8 recall@10 %.2f", name, r)
+			}
+		}
+	}
+}
+
+// The gather kernels score scattered rows exactly.
+func TestGatherKernelIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, ks := range kernelSets {
+		gather := ks.gather
+		if gather == nil {
+			gather = gatherWith(ks.code)
+		}
+		for range 100 {
+			dim, rows := 1+rng.IntN(800), 1+rng.IntN(200)
+			stride := codeStride(dim)
+			q := make([]int8, stride)
+			for i := range dim {
+				q[i] = int8(rng.IntN(2*int(ks.qmax)+1) - int(ks.qmax))
+			}
+			codes := make([]uint8, rows*stride)
+			for i := range codes {
+				codes[i] = uint8(rng.IntN(256))
+			}
+			ids := make([]uint32, rng.IntN(40))
+			for i := range ids {
+				ids[i] = uint32(rng.IntN(rows))
+			}
+			out := make([]int32, len(ids))
+			gather(q, codes, stride, ids, out)
+			for i, id := range ids {
+				var want int32
+				for j := range stride {
+					want += int32(codes[int(id)*stride+j]) * int32(q[j])
+				}
+				if out[i] != want {
+					t.Fatalf("%s: dim %d, row %d: %d, want %d", ks.name, dim, id, out[i], want)
+				}
+			}
+		}
+	}
 }

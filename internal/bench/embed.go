@@ -23,6 +23,10 @@ type EmbedOptions struct {
 	PaddedBatch int
 	// Rounds repeats each way, keeping its fastest round; 0 is 1.
 	Rounds int
+	// NodeScript, when set, also runs the Node.js baseline
+	// (DefaultNodeScript: onnxruntime-node, length-sorted batches) on
+	// the same token ids.
+	NodeScript string
 }
 
 // EmbedReport compares the engine with two usual ways of running the same
@@ -63,6 +67,8 @@ type EmbedReport struct {
 	// MaxAbsDiff is the largest difference between the engine's vectors and
 	// the padded integration's: both must compute the same embeddings.
 	MaxAbsDiff float64 `json:"max_abs_diff"`
+	// Node is the Node.js baseline, when asked for.
+	Node *NodeReport `json:"node,omitempty"`
 }
 
 // Embed embeds texts three ways on the same cores and reports their
@@ -103,12 +109,14 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 		EngineBatchTokens: eopts.BatchTokens, PaddedBatch: opts.PaddedBatch,
 	}
 	lens := make([]int, len(texts))
+	allIDs := make([][]int, len(texts))
 	for i, t := range texts {
 		ids, err := eng.Tokenizer().Encode(eng.Model().PassagePrefix + t)
 		if err != nil {
 			return nil, err
 		}
 		lens[i] = len(ids)
+		allIDs[i] = ids
 		rep.Tokens += len(ids)
 	}
 	rep.EnginePadShare = padShare(eng.Plan(lens), lens, rep.Tokens)
@@ -155,6 +163,12 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 		for j := range engVecs[i] {
 			rep.MaxAbsDiff = max(rep.MaxAbsDiff, math.Abs(float64(engVecs[i][j]-padVecs[i][j])))
 		}
+	}
+	if opts.NodeScript != "" {
+		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
+			return nil, err
+		}
+		rep.Node.RatioEngineVsNode = rep.Node.Seconds / rep.EngineSeconds
 	}
 	n, tok := float64(len(texts)), float64(rep.Tokens)
 	rep.EngineTextsPerS, rep.EngineTokensPerS = n/rep.EngineSeconds, tok/rep.EngineSeconds

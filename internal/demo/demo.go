@@ -1,7 +1,9 @@
 // Package demo seeds the demo knowledge bases that `kefu serve --demo`
 // (and `kefu-bench http`) start with: shop, a shop FAQ, and help, a
-// product's help-center docs, each calibrated on labelled questions written
-// for it, with a first evaluation report for the console.
+// product's help-center docs, each calibrated from its own content (no
+// labelled questions, as any team's KB is), with a first evaluation report
+// for the console measured on the dev questions written for them
+// (eval.DevQuestions).
 //
 // It is wiring, like cmd: it drives the stages (ingest through the Ingest
 // hook, retrieve, eval, models) and is imported only by commands.
@@ -9,7 +11,6 @@ package demo
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -22,21 +23,6 @@ import (
 	"github.com/kefu-dev/kefu/retrieve"
 )
 
-// Labelled questions for the demo knowledge bases, written for them as a
-// support team would label its own traffic: paraphrases of what the KB
-// answers, with the FAQ entries or documents that answer them, and
-// questions it cannot answer. The demo fits each KB's confidence on them,
-// the way `kefu eval --kb NAME --questions FILE --calibrate` does for a
-// team's own KB.
-var (
-	//go:embed shop_questions.jsonl
-	shopQuestions []byte
-	//go:embed help_questions.jsonl
-	helpQuestions []byte
-)
-
-var questions = map[string][]byte{"shop": shopQuestions, "help": helpQuestions}
-
 // Store is what seeding needs of the store: KBs and a place for reports.
 type Store interface {
 	kefu.Store
@@ -48,6 +34,9 @@ type Seeder struct {
 	Store     Store
 	Embedder  kefu.Embedder
 	Retriever *retrieve.Retriever
+	// Answerer answers the dev questions of the first report; nil: the
+	// report has no answer-level section.
+	Answerer kefu.Answerer
 	// Ingest runs an ingest job (the CLI draws a progress bar and prints
 	// a summary).
 	Ingest func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error)
@@ -90,45 +79,40 @@ func (s *Seeder) Seed(ctx context.Context, dir string) error {
 	return nil
 }
 
-// calibrate fits a demo KB's confidence on its labelled questions and
-// stores a first report.
+// calibrate fits a demo KB's confidence from its own content and stores a
+// first report, measured on its dev questions, which the fit never saw.
 func (s *Seeder) calibrate(ctx context.Context, kbName string) error {
+	c := &retrieve.Calibrator{Retriever: s.Retriever, Store: s.Store}
+	cal, err := c.Calibrate(ctx, kbName, true)
+	if err != nil {
+		return err
+	}
+	s.say("kefu: %q calibrated itself from its content in %s (held-out precision %.2f at %.2f, coverage %.2f)\n",
+		kbName, cal.Took, cal.Precision, cal.Threshold, cal.Coverage)
+	name, data, ok := eval.DevQuestions(kbName)
+	if !ok {
+		return nil
+	}
 	faqs, err := eval.FAQIndex(ctx, s.Store, kbName)
 	if err != nil {
 		return err
 	}
-	name := "demo/" + kbName + "_questions.jsonl"
-	set, err := eval.ParseQuestions(name, questions[kbName], faqs)
+	set, err := eval.ParseQuestions(name, data, faqs)
 	if err != nil {
 		return err
 	}
-	kb, err := s.Store.KB(ctx, kbName)
-	if err != nil {
-		return err
-	}
-	samples, err := retrieve.SamplesFor(ctx, s.Retriever, kb, set)
-	if err != nil {
-		return err
-	}
-	cal, err := retrieve.FitLogistic(samples, nil, 1.0)
-	if err != nil {
-		return err
-	}
-	cal.Model, cal.FittedOn = kb.Model, fmt.Sprintf("%s, %d labelled questions", name, len(samples))
-	kb.Settings.Calibration = cal
-	if err := s.Store.UpdateKB(ctx, kb); err != nil {
-		return err
-	}
-	s.say("kefu: calibrated %q on %d labelled demo questions\n", kbName, len(samples))
-	// A first report for the console: the KB measured on the same questions
-	// (the calibration's fit, not a held-out test; `kefu eval --kb NAME
-	// --questions FILE --calibrate` measures on a held-out half).
-	ev := &eval.Evaluator{Retriever: s.Retriever, KBs: s.Store}
+	ev := &eval.Evaluator{Retriever: s.Retriever, KBs: s.Store, Content: s.Store}
 	rep, err := ev.Run(ctx, kbName, set, nil, eval.Options{})
 	if err != nil {
 		return err
 	}
-	rep.Notes = append(rep.Notes, "Measured on the labelled questions the confidence was fitted on, when the demo was set up: run `kefu eval --kb "+kbName+" --questions FILE --calibrate` for a held-out measurement.")
+	if s.Answerer != nil {
+		aev := &eval.AnswerEvaluator{Answerer: s.Answerer, Content: s.Store}
+		if rep.Answers, err = aev.Run(ctx, kbName, set); err != nil {
+			return err
+		}
+	}
+	rep.Notes = append(rep.Notes, "Measured when the demo was set up, on the dev questions written for this KB, which its self-calibration never saw: `kefu eval --kb "+kbName+" --questions eval/"+name+" --answers` measures it again.")
 	files, err := rep.Files()
 	if err != nil {
 		return err

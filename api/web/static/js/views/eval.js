@@ -1,4 +1,5 @@
-// The latest `kefu eval` summary of the KB, with a link to its HTML report.
+// How the KB's confidence is calibrated, and the latest `kefu eval` summary
+// of the KB (retrieval, calibration, answers), with a link to its HTML report.
 
 import { t, fmtNum } from '../i18n.js';
 import { api, kbPath, getKey, APIError } from '../api.js';
@@ -6,6 +7,9 @@ import { h, showError } from '../dom.js';
 
 export async function render(root, ctx) {
   root.append(h('h1', { tabindex: '-1', i18n: 'eval.title' }));
+  const kb = await api('GET', kbPath(ctx.kb));
+  if (ctx.stale()) return;
+  root.append(confidence(kb.settings?.calibration));
   let rep;
   try {
     rep = await api('GET', `${kbPath(ctx.kb)}/eval`);
@@ -34,6 +38,7 @@ export async function render(root, ctx) {
   root.append(h('section', { class: 'card' },
     h('div', { class: 'card-head' }, h('h2', { i18n: 'eval.summary' }), link), facts));
   if (rep.modes && Object.keys(rep.modes).length) root.append(modesTable(rep.modes));
+  if (rep.answers) root.append(answers(rep.answers));
   if (rep.calibration) root.append(calibration(rep.calibration));
   if (rep.tuning) root.append(tuning(rep.tuning));
   if (rep.notes?.length) {
@@ -71,11 +76,61 @@ function modesTable(modes) {
   return h('section', { class: 'card' }, h('h2', { i18n: 'eval.retrieval' }), metricsTable(rows, 'eval.retrieval'));
 }
 
+// confidence shows the KB's own calibration: self-calibrated from its
+// content, fitted on labelled questions, or not yet.
+function confidence(cal) {
+  const card = h('section', { class: 'card' }, h('h2', { i18n: 'eval.confidence' }));
+  if (!cal || !cal.weights?.length) {
+    card.append(h('p', { i18n: 'eval.conf.default' }));
+    return card;
+  }
+  const source = { self: 'eval.conf.self', labelled: 'eval.conf.labelled', mixed: 'eval.conf.mixed' }[cal.source] || 'eval.conf.labelled';
+  const num = (v) => h('span', { class: 'mono' }, typeof v === 'number' ? v.toFixed(3) : '—');
+  card.append(h('dl', { class: 'facts' },
+    fact('eval.conf.source', h('span', { i18n: source })),
+    fact('eval.conf.when', cal.fitted_at ? new Date(cal.fitted_at).toLocaleString() : '—'),
+    fact('eval.conf.questions', fmtNum(cal.samples || 0)),
+    cal.threshold ? fact('eval.conf.precision', [num(cal.precision), ` (≥ ${cal.threshold})`]) : null,
+    cal.threshold ? fact('eval.conf.coverage', num(cal.coverage)) : null,
+    fact('eval.conf.ece', num(cal.ece)),
+    fact('eval.conf.details', h('span', { class: 'small' }, cal.fitted_on || '—'))));
+  return card;
+}
+
+// answers shows how labelled questions were answered, per language.
+function answers(a) {
+  const pct = (v) => `${(100 * (v || 0)).toFixed(1)}%`;
+  const rows = Object.entries(a.langs || {}).sort(([x], [y]) => x.localeCompare(y));
+  rows.push(['all', a.all]);
+  const cols = ['eval.ans.questions', 'eval.ans.right', 'eval.ans.plainright', 'eval.ans.precision', 'eval.ans.negatives', 'eval.ans.handoffs'];
+  return h('section', { class: 'card' }, h('h2', { i18n: 'eval.answers' }),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table metrics' },
+      h('caption', { class: 'sr-only', i18n: 'eval.answers' }),
+      h('thead', null, h('tr', null, h('th', { scope: 'col', i18n: 'eval.ans.lang' }), cols.map((c) => h('th', { scope: 'col', class: 'num', i18n: c })))),
+      h('tbody', null, rows.map(([lang, st]) => h('tr', null,
+        h('th', { scope: 'row' }, lang),
+        h('td', { class: 'num mono' }, String(st.questions)),
+        h('td', { class: 'num mono' }, pct(st.right_share)),
+        h('td', { class: 'num mono' }, pct(st.confident_right_share)),
+        h('td', { class: 'num mono' }, st.confident ? pct(st.precision) : '—'),
+        h('td', { class: 'num mono' }, `${st.negative_confident} / ${st.negatives}`),
+        h('td', { class: 'num mono' }, `${st.handoffs_caught} / ${st.handoffs}`)))))));
+}
+
+// The calibration figures of a report, in the console's words.
+const calibrationLabels = [
+  ['source', 'cal.source'], ['threshold', 'cal.threshold'], ['precision', 'cal.precision'], ['coverage', 'cal.coverage'],
+  ['confident', 'cal.confident'], ['queries', 'cal.queries'], ['ece', 'cal.ece'],
+];
+
 function calibration(c) {
-  const items = Object.entries(c).filter(([k, v]) => k !== 'bins' && (typeof v === 'number' || typeof v === 'string'));
+  const items = calibrationLabels.filter(([k]) => c[k] !== undefined && c[k] !== null);
   return h('section', { class: 'card' },
     h('h2', { i18n: 'eval.calibration' }),
-    h('dl', { class: 'facts' }, items.map(([k, v]) => [h('dt', { class: 'mono' }, k), h('dd', { class: 'mono' }, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))])));
+    h('dl', { class: 'facts' }, items.map(([k, label]) => {
+      const v = c[k];
+      return [h('dt', { i18n: label }), h('dd', { class: k === 'source' ? 'small' : 'mono' }, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))];
+    })));
 }
 
 function tuning(tu) {

@@ -1,0 +1,345 @@
+package qdrant
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qdrant/go-client/qdrant"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/index/keyword"
+)
+
+// MaxCandidates bounds the candidates one search may ask for per side.
+const MaxCandidates = 2000
+
+// vocabLimit bounds the distinct terms one facet call may return: a KB's
+// vocabulary beyond it is cut (the rarest terms first), which only costs
+// typo correction and the document frequency of those terms.
+const vocabLimit = 4_000_000
+
+// termStats is what a KB's keyword side knows at one version: its chunk
+// count and every term's document frequency (Qdrant's facet counts of the
+// chunks' "terms"), cached per KB until the version changes.
+type termStats struct {
+	version uint64
+	col     string
+	docs    int
+	vocab   *keyword.Vocabulary
+	ready   chan struct{}
+	err     error
+	took    time.Duration
+}
+
+// analysisAt is the analysis of a KB's queries with its synonym rules.
+type analysisAt struct {
+	settings string // the settings it was made for
+	an       *keyword.Analysis
+}
+
+// analysis returns the query analysis for a KB's current settings.
+func (s *Store) analysis(kb *kefu.KB) (*keyword.Analysis, error) {
+	key := strings.Join(kb.Settings.Synonyms, "\n") + "\x00" + strings.Join(kb.Settings.LearnedSynonyms, "\n") + "\x00" + kb.Settings.Lexicon
+	s.mu.Lock()
+	a := s.an[kb.Name]
+	s.mu.Unlock()
+	if a != nil && a.settings == key {
+		return a.an, nil
+	}
+	rules, err := keyword.SettingsRules(&kb.Settings)
+	if err != nil {
+		return nil, err
+	}
+	an := keyword.NewAnalysis(s.opts.Keyword)
+	an.SetLexicon(rules)
+	s.mu.Lock()
+	s.an[kb.Name] = &analysisAt{settings: key, an: an}
+	s.mu.Unlock()
+	return an, nil
+}
+
+// vocabulary returns the KB's term statistics at the record's version,
+// from the cache or from one count and one facet call, made once however
+// many searches wait for it.
+func (s *Store) vocabulary(ctx context.Context, rec *kbRecord) (*termStats, error) {
+	s.mu.Lock()
+	ts := s.stats[rec.KB.Name]
+	if ts != nil && ts.version == rec.KB.Version && ts.col == rec.Collection {
+		s.mu.Unlock()
+		select {
+		case <-ts.ready:
+		case <-ctx.Done():
+			return nil, kefu.Errorf(kefu.ETIMEOUT, "qdrant: term statistics: %v", ctx.Err())
+		}
+		if ts.err != nil {
+			return nil, ts.err
+		}
+		return ts, nil
+	}
+	ts = &termStats{version: rec.KB.Version, col: rec.Collection, ready: make(chan struct{})}
+	s.stats[rec.KB.Name] = ts
+	s.mu.Unlock()
+	t := time.Now()
+	ts.err = s.loadVocabulary(ctx, rec, ts)
+	ts.took = time.Since(t)
+	close(ts.ready)
+	if ts.err != nil {
+		s.mu.Lock()
+		if s.stats[rec.KB.Name] == ts {
+			delete(s.stats, rec.KB.Name)
+		}
+		s.mu.Unlock()
+		return nil, ts.err
+	}
+	return ts, nil
+}
+
+func (s *Store) loadVocabulary(ctx context.Context, rec *kbRecord, ts *termStats) error {
+	f := visible(rec.KB.Version)
+	var (
+		wg         sync.WaitGroup
+		hits       []*qdrant.FacetHit
+		count      uint64
+		ferr, cerr error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		ferr = s.call(ctx, "term statistics", func(ctx context.Context) (err error) {
+			hits, err = s.client.Facet(ctx, &qdrant.FacetCounts{CollectionName: rec.Collection, Key: keyTerms, Filter: f, Limit: ptr(uint64(vocabLimit)), Exact: ptr(true)})
+			return err
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		cerr = s.call(ctx, "count chunks", func(ctx context.Context) (err error) {
+			count, err = s.client.Count(ctx, &qdrant.CountPoints{CollectionName: rec.Collection, Filter: f, Exact: ptr(true)})
+			return err
+		})
+	}()
+	wg.Wait()
+	if ferr != nil {
+		return ferr
+	}
+	if cerr != nil {
+		return cerr
+	}
+	df := make(map[string]int, len(hits))
+	for _, h := range hits {
+		df[h.GetValue().GetStringValue()] = int(h.Count)
+	}
+	v, err := keyword.NewVocabulary(df)
+	if err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "qdrant: vocabulary: %v", err)
+	}
+	ts.docs, ts.vocab = int(count), v
+	return nil
+}
+
+// Search runs both sides of req in one QueryBatch call on the KB's version
+// read just before, and computes what the keyword side reports beside the
+// ranking (document frequencies, term masks, coverage) as kefu's own index
+// does: from the cached term statistics and the hits' analysed fields.
+//
+// The points of the version a search read stay at least RetireGrace after
+// a newer commit; a search that took longer than half of it (a stalled
+// process, the segmenter loading on the first query) may have missed some,
+// and runs again on the current version.
+func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
+	for attempt := 0; ; attempt++ {
+		t := time.Now()
+		out, err := s.search(ctx, kb, req)
+		if err != nil || time.Since(t) < s.opts.RetireGrace/2 || attempt == 2 {
+			return out, err
+		}
+		s.log.Debug("slow search ran again on the current version", "kb", kb, "took", time.Since(t).String())
+	}
+}
+
+func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
+	if req.K <= 0 {
+		req.K = 10
+	}
+	if req.K > MaxCandidates {
+		return nil, kefu.Errorf(kefu.EINVALID, "at most %d candidates per search", MaxCandidates)
+	}
+	rec, err := s.record(ctx, kb)
+	if err != nil {
+		return nil, err
+	}
+	if req.Vector != nil && rec.KB.Dim > 0 && rec.Stats.Vectors > 0 && len(req.Vector) != rec.KB.Dim {
+		return nil, kefu.Errorf(kefu.EMODEL, "query vector has %d dims, knowledge base %q has %d", len(req.Vector), kb, rec.KB.Dim)
+	}
+	out := &kefu.Candidates{Chunks: map[string]*kefu.Chunk{}, Docs: map[string]string{}, Version: rec.KB.Version, Timings: map[kefu.TimingKey]time.Duration{}}
+	var q keyword.Query
+	if req.Query != "" {
+		an, err := s.analysis(&rec.KB)
+		if err != nil {
+			return nil, err
+		}
+		var ts *termStats
+		if rec.Collection != "" {
+			if ts, err = s.vocabulary(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
+		if ts != nil {
+			q = an.Query(req.Query, ts.vocab)
+			out.DocCount = ts.docs
+			for i := range q.Terms {
+				q.Terms[i].DF = ts.vocab.DF(q.Indexed[i])
+			}
+		} else {
+			q = an.Query(req.Query, nil)
+		}
+		out.Terms = keyword.Terms(req.Query)
+		out.QueryTerms = q.Terms
+	}
+	if rec.Collection == "" {
+		return out, nil
+	}
+	filter := withFilter(visible(rec.KB.Version), req.Filter)
+	payload := qdrant.NewWithPayloadExclude(keyTerms)
+	var queries []*qdrant.QueryPoints
+	kwAt, vecAt := -1, -1
+	if len(q.Indexed) > 0 {
+		byIx := map[uint32]float32{}
+		for i, t := range q.Indexed {
+			byIx[termIndex(t)] += float32(q.Terms[i].Weight)
+		}
+		ix := make([]uint32, 0, len(byIx))
+		vals := make([]float32, 0, len(byIx))
+		for k, v := range byIx {
+			ix = append(ix, k)
+			vals = append(vals, v)
+		}
+		kwAt = len(queries)
+		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQuerySparse(ix, vals), Using: ptr(sparseVector),
+			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: payload})
+	}
+	if req.Vector != nil && rec.Stats.Vectors > 0 {
+		vecAt = len(queries)
+		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQueryMulti([][]float32{req.Vector}), Using: ptr(denseVector),
+			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: payload, Params: &qdrant.SearchParams{Exact: ptr(false)}})
+	}
+	if len(queries) == 0 {
+		return out, nil
+	}
+	t := time.Now()
+	var res []*qdrant.BatchResult
+	err = s.call(ctx, "search", func(ctx context.Context) (err error) {
+		res, err = s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(t)
+	t = time.Now()
+	// Payloads are decoded as needed: the owner for every candidate, the
+	// analysed fields for keyword hits, the chunk record for those loaded.
+	pts := map[string]*qdrant.ScoredPoint{}
+	list := func(at int) []kefu.Scored {
+		if at < 0 || at >= len(res) {
+			return nil
+		}
+		var sc []kefu.Scored
+		for _, p := range res[at].Result {
+			id := p.Payload[keyHash].GetStringValue()
+			pts[id] = p
+			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
+		}
+		return sc
+	}
+	out.Keyword, out.Vector = list(kwAt), list(vecAt)
+	// Equal scores in chunk id order, as kefu's own index ranks them.
+	slices.SortStableFunc(out.Keyword, func(a, b kefu.Scored) int {
+		if a.Score != b.Score {
+			if a.Score > b.Score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ChunkID, b.ChunkID)
+	})
+	describeHits(out.Keyword, &q, pts)
+	if kwAt >= 0 {
+		out.Timings[kefu.TimingKeyword] = took
+	}
+	if vecAt >= 0 {
+		out.Timings[kefu.TimingVector] = took
+	}
+	for id, p := range pts {
+		if refs := p.Payload[keyRefs].GetListValue().GetValues(); len(refs) > 0 {
+			out.Docs[id] = refs[0].GetStringValue() // the owner, as the chunk cites it
+		}
+	}
+	load := make([]string, 0, len(pts))
+	if req.Select != nil {
+		load = req.Select(out)
+	} else {
+		for id := range pts {
+			load = append(load, id)
+		}
+	}
+	for _, id := range load {
+		if p, ok := pts[id]; ok && out.Chunks[id] == nil {
+			c := new(kefu.Chunk)
+			if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
+				return nil, kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
+			}
+			out.Chunks[id] = c
+		}
+	}
+	out.Timings[kefu.TimingLoad] = time.Since(t)
+	return out, nil
+}
+
+// describeHits sets the keyword hits' coverage (the query's own terms a
+// hit holds, for an FAQ entry in its questions) and, for the first
+// kefu.MaskedHits, their term masks, from the hits' analysed fields.
+func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.ScoredPoint) {
+	if q.Counted == 0 {
+		return
+	}
+	for n := range hits {
+		p := pts[hits[n].ChunkID]
+		fields := decodeFields(p.Payload[keyFields].GetStringValue())
+		faq := p.Payload[keyKind].GetStringValue() == string(kefu.KindFAQ)
+		head, body := map[string]bool{}, map[string]bool{}
+		for i, ts := range fields {
+			set := body
+			if keyword.Head(i) {
+				set = head
+			}
+			for _, t := range ts {
+				set[t] = true
+			}
+		}
+		found := 0
+		for i, t := range q.Indexed {
+			h, b := head[t], body[t]
+			if q.Terms[i].Kind != kefu.TermSynonym && (h || b && !faq) {
+				found++
+			}
+			if n < kefu.MaskedHits && i < 64 {
+				if h {
+					hits[n].HeadMatch |= 1 << i
+				}
+				if b {
+					hits[n].BodyMatch |= 1 << i
+				}
+			}
+		}
+		hits[n].Masked = n < kefu.MaskedHits
+		hits[n].Coverage = float64(found) / float64(q.Counted)
+		if math.IsNaN(hits[n].Coverage) {
+			hits[n].Coverage = 0
+		}
+	}
+}

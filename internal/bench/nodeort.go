@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/shared"
+)
+
+// NodeReport is the Node.js baseline of Embed: onnxruntime-node running the
+// same model on the same token ids with length-sorted, fixed-size batches
+// (tests/nodeort/embed.mjs), the fastest of its batch sizes and session
+// layouts. Its time leaves out tokenising; the engine's includes it.
+type NodeReport struct {
+	Layout    string  `json:"layout"`
+	Batch     int     `json:"batch"`
+	Seconds   float64 `json:"seconds"`
+	TextsPerS float64 `json:"texts_per_s"`
+	// RatioEngineVsNode is the engine's speed over the baseline's.
+	RatioEngineVsNode float64 `json:"ratio_engine_vs_node"`
+	// MaxAbsDiff is the largest difference between the baseline's vectors
+	// and the engine's: both must compute the same embeddings.
+	MaxAbsDiff float64      `json:"max_abs_diff"`
+	Results    []NodeResult `json:"results"` // every layout and batch size tried
+}
+
+// NodeResult is one layout and batch size of the baseline, its best round.
+type NodeResult struct {
+	Layout  string  `json:"layout"`
+	Batch   int     `json:"batch"`
+	Seconds float64 `json:"seconds"`
+}
+
+// DefaultNodeScript is tests/nodeort/embed.mjs beside go.mod ("" when the
+// module root is not found); its packages: npm ci --ignore-scripts in
+// tests/nodeort.
+func DefaultNodeScript() string {
+	if root := shared.ModuleRoot(); root != "" {
+		return filepath.Join(root, "tests", "nodeort", "embed.mjs")
+	}
+	return ""
+}
+
+// nodeBaseline runs the Node script on ids (the engine's own model inputs)
+// and compares its vectors with want, the engine's.
+func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [][]int, padID, cores, rounds int, want [][]float32) (*NodeReport, error) {
+	dir, err := os.MkdirTemp("", "kefu-bench-node-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	onnx := spec.ONNXFile
+	if onnx == "" {
+		onnx = "model.onnx"
+	}
+	job := map[string]any{"model": filepath.Join(spec.Dir, onnx), "output": spec.Output, "pool": spec.Pooling,
+		"pad_id": padID, "cores": cores, "rounds": rounds, "ids": ids, "vectors": filepath.Join(dir, "vectors.f32")}
+	b, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	jobPath := filepath.Join(dir, "job.json")
+	if err := os.WriteFile(jobPath, b, 0o600); err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "node", script, jobPath)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (packages: npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
+	}
+	var out struct {
+		Results []NodeResult `json:"results"`
+		Best    NodeResult   `json:"best"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("bench: node output: %w: %q", err, stdout.String())
+	}
+	rep := &NodeReport{Layout: out.Best.Layout, Batch: out.Best.Batch, Seconds: out.Best.Seconds, Results: out.Results,
+		TextsPerS: float64(len(ids)) / out.Best.Seconds}
+	raw, err := os.ReadFile(filepath.Join(dir, "vectors.f32"))
+	if err != nil {
+		return nil, err
+	}
+	dim := len(want[0])
+	if len(raw) != 4*dim*len(want) {
+		return nil, fmt.Errorf("bench: node wrote %d bytes of vectors, want %d", len(raw), 4*dim*len(want))
+	}
+	for i, v := range want {
+		for j, x := range v {
+			y := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*dim+j):]))
+			rep.MaxAbsDiff = max(rep.MaxAbsDiff, math.Abs(float64(x-y)))
+		}
+	}
+	return rep, nil
+}
