@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // Rule is one synonym rule: a query holding the phrase From also matches
@@ -222,7 +222,7 @@ func crossLanguage(rules []Rule) []Rule {
 	for _, r := range rules {
 		var to []string
 		for _, t := range r.To {
-			if hasHan(t) != hasHan(r.From) {
+			if text.HasHan(t) != text.HasHan(r.From) {
 				to = append(to, t)
 			}
 		}
@@ -231,14 +231,4 @@ func crossLanguage(rules []Rule) []Rule {
 		}
 	}
 	return out
-}
-
-// hasHan reports whether s holds a Han character.
-func hasHan(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return true
-		}
-	}
-	return false
 }

@@ -61,7 +61,7 @@ func Preload() error {
 // log(total/freq) over log(total), 1 for a word it does not hold. Only
 // Chinese words have one; others get -1.
 func specificity(word string) float64 {
-	if !hasHan(word) {
+	if !text.HasHan(word) {
 		return -1
 	}
 	seg, err := segmenter()

@@ -47,12 +47,13 @@ func ValidSettings(set *kefu.KBSettings) error {
 	return nil
 }
 
-// Weights of synonym rules: an original query word weighs 1. A word of the
-// other language weighs less than one of the query's own, so that an entry
-// in the question's language wins when both hold the need.
+// Weights of synonym rules: an original query word weighs 1. A translation
+// weighs little, so that an entry in the question's language wins when both
+// languages' entries hold the need, unless it stands for the customer's
+// word (see translations).
 const (
 	builtinSynonymWeight   = 0.5
-	bilingualSynonymWeight = 0.35
+	bilingualSynonymWeight = 0.15
 	teamSynonymWeight      = 0.8
 	learnedSynonymWeight   = 0.4
 )
