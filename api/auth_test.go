@@ -47,6 +47,8 @@ var contract = []struct {
 	{"GET", "/v1/kbs/:kb/unanswered", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval/report.html", kefu.ScopeIngest},
+	{"POST", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/eval/jobs/:id", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/chat", kefu.ScopeQuery},
 	{"POST", "/v1/chat/completions", kefu.ScopeQuery},
 	{"POST", "/v1/embeddings", kefu.ScopeQuery},
@@ -126,6 +128,7 @@ func TestRouteAuthWalk(t *testing.T) {
 		"/v1/kbs/:kb/documents/:id":         url.PathEscape("guides/hello.md"),
 		"/v1/kbs/:kb/documents/:id/reindex": url.PathEscape("guides/hello.md"),
 		"/v1/keys/:id":                      "key_none",
+		"/v1/kbs/:kb/eval/jobs/:id":         "eval_none",
 	}
 	bodies := map[string]any{
 		"POST /v1/kbs":                           map[string]any{"name": "walk-created"},
@@ -136,6 +139,7 @@ func TestRouteAuthWalk(t *testing.T) {
 		"POST /v1/chat/completions":              map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
 		"POST /v1/embeddings":                    map[string]any{"model": s.emb.Model().Name, "input": "hello"},
 		"POST /v1/keys":                          map[string]any{"scope": "query", "kb": "walk"},
+		"POST /v1/kbs/:kb/eval":                  map[string]any{"questions": `{"question": "hello", "doc_ids": ["guides/hello.md"]}`},
 		"POST /v1/kbs/:kb/documents":             nil, // multipart, sent by uploadText
 		"POST /v1/kbs/:kb/documents/:id/reindex": nil,
 	}

@@ -158,7 +158,7 @@ func (s *realStack) config() api.Config {
 	return api.Config{
 		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
 		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
-		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb},
+		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb}, Evaluator: &scriptedEvaluator{},
 	}
 }
 

@@ -49,6 +49,7 @@ type Config struct {
 	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
 	Reports   kefu.ReportStore // each KB's latest evaluation report
 	Archiver  kefu.Archiver    // KB export and import
+	Evaluator kefu.EvalRunner  // evaluations through the API; needs Reports
 	Logger    *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
@@ -105,6 +106,7 @@ type Server struct {
 	base   context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
 	chats  *chatHub
+	evals  evalJobs
 	bg     sync.WaitGroup // goroutines outside requests: streams, job watchers
 }
 
@@ -143,6 +145,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{}}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
+	s.evals.turn = make(chan struct{}, 1)
 	s.ready.Store(!cfg.Starting)
 	s.dev.Store(cfg.DevMode)
 	s.app = fiber.New(fiber.Config{
@@ -233,6 +236,8 @@ func (s *Server) table() []route {
 		{method: get, path: "/v1/kbs/:kb/unanswered", scope: in, handler: s.unanswered},
 		{method: get, path: "/v1/kbs/:kb/eval", scope: in, handler: s.evalSummary},
 		{method: get, path: "/v1/kbs/:kb/eval/report.html", scope: in, handler: s.evalReport},
+		{method: post, path: "/v1/kbs/:kb/eval", scope: in, handler: s.startEval},
+		{method: get, path: "/v1/kbs/:kb/eval/jobs/:id", scope: in, handler: s.getEvalJob},
 		{method: get, path: "/v1/kbs/:kb/chat", scope: q, handler: s.chatHandler(), tokenInQuery: true},
 
 		{method: post, path: "/v1/chat/completions", scope: q, handler: s.chatCompletions},
