@@ -30,9 +30,13 @@ func runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *kb == "" || len(paths) == 0 || (*docID != "" && len(paths) != 1) {
-		fs.Usage()
-		return errUsage
+	switch {
+	case *kb == "":
+		return missing(fs, "--kb is required: the knowledge base to add the files to")
+	case len(paths) == 0:
+		return missing(fs, "no file or folder given")
+	case *docID != "" && len(paths) != 1:
+		return missing(fs, "--id names one document: give one file with it, not %d paths", len(paths))
 	}
 	a, err := newApp(c)
 	if err != nil {

@@ -4,12 +4,23 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/api"
 )
+
+// keyManager creates, lists and deletes API keys: in the data directory,
+// or through a running server's API.
+type keyManager interface {
+	create(ctx context.Context, scope kefu.Scope, kb, name string) (secret string, k *kefu.Key, err error)
+	list(ctx context.Context) ([]*kefu.Key, error)
+	remove(ctx context.Context, id string) error
+}
 
 // runKeys manages API keys: create prints the secret once, on its own line
 // of standard output; only its sha256 is stored.
@@ -17,50 +28,51 @@ func runKeys(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
 	var c common
 	c.register(fs)
+	var srv remote
+	srv.register(fs)
 	scope := fs.String("scope", "", "create: admin, ingest or query (required)")
 	kb := fs.String("kb", "", "create: restrict the key to this knowledge base")
 	name := fs.String("name", "", "create: what the key is for")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|query [--kb NAME] [--name TEXT] | list | delete ID")
-		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes ingest, ingest includes query. Run with the server stopped (it holds the data directory).")
+		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|query [--kb NAME] [--name TEXT] | list | delete ID  [--server URL]")
+		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes ingest, ingest includes query. While kefu serve runs (it holds the data directory), add --server URL and an admin key in KEFU_API_KEY.")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errUsage
-	}
 	switch {
-	case pos[0] == "create" && len(pos) == 1 && *scope != "":
+	case len(pos) == 0:
+		return missing(fs, "no subcommand: create, list or delete")
+	case pos[0] == "create" && *scope == "":
+		return missing(fs, "--scope is required: admin, ingest or query")
+	case pos[0] == "create" && len(pos) == 1:
 	case pos[0] == "list" && len(pos) == 1:
 	case pos[0] == "delete" && len(pos) == 2:
+	case pos[0] == "delete":
+		return missing(fs, "delete needs one key id (see 'kefu keys list')")
+	case pos[0] == "create" || pos[0] == "list":
+		return missing(fs, "%s takes no argument", pos[0])
 	default:
-		fs.Usage()
-		return errUsage
+		return missing(fs, "unknown subcommand %q: use create, list or delete", pos[0])
 	}
-	a, err := newApp(c)
-	if kefu.ErrorCode(err) == kefu.ECONFLICT {
-		return kefu.Errorf(kefu.ECONFLICT, "%s; while it runs, manage keys through its API with an admin key: POST /v1/keys {\"scope\",\"kb\"}, GET /v1/keys, DELETE /v1/keys/ID", kefu.ErrorMessage(err))
-	}
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	switch pos[0] {
-	case "create":
-		if *kb != "" {
-			if _, err := a.store.KB(ctx, *kb); err != nil {
-				return err
-			}
+	var m keyManager = &srv
+	if srv.url == "" {
+		a, err := newApp(c)
+		if kefu.ErrorCode(err) == kefu.ECONFLICT {
+			return srv.lockedHint(err, c.dataDir, strings.Join(append([]string{"keys"}, args...), " "))
 		}
-		secret, k, err := api.NewKey(kefu.Scope(*scope), *kb, *name)
 		if err != nil {
 			return err
 		}
-		if err := a.local.CreateKey(ctx, k); err != nil {
+		defer a.close()
+		m = localKeys{a}
+	}
+	switch pos[0] {
+	case "create":
+		secret, k, err := m.create(ctx, kefu.Scope(*scope), *kb, *name)
+		if err != nil {
 			return err
 		}
 		where := "every knowledge base"
@@ -70,7 +82,7 @@ func runKeys(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "created key %s (scope %s, %s); the secret below is shown once:\n", k.ID, k.Scope, where)
 		fmt.Println(secret)
 	case "list":
-		keys, err := a.local.Keys(ctx)
+		keys, err := m.list(ctx)
 		if err != nil {
 			return err
 		}
@@ -85,10 +97,55 @@ func runKeys(ctx context.Context, args []string) error {
 		}
 		return w.Flush()
 	case "delete":
-		if err := a.local.DeleteKey(ctx, pos[1]); err != nil {
+		if err := m.remove(ctx, pos[1]); err != nil {
 			return err
 		}
 		fmt.Printf("deleted key %s\n", pos[1])
 	}
 	return nil
+}
+
+// localKeys manages the keys of the data directory.
+type localKeys struct{ a *app }
+
+func (l localKeys) create(ctx context.Context, scope kefu.Scope, kb, name string) (string, *kefu.Key, error) {
+	if kb != "" {
+		if _, err := l.a.store.KB(ctx, kb); err != nil {
+			return "", nil, err
+		}
+	}
+	secret, k, err := api.NewKey(scope, kb, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, k, l.a.local.CreateKey(ctx, k)
+}
+
+func (l localKeys) list(ctx context.Context) ([]*kefu.Key, error) { return l.a.local.Keys(ctx) }
+
+func (l localKeys) remove(ctx context.Context, id string) error { return l.a.local.DeleteKey(ctx, id) }
+
+// The server's keys, through POST, GET and DELETE /v1/keys.
+
+func (r *remote) create(ctx context.Context, scope kefu.Scope, kb, name string) (string, *kefu.Key, error) {
+	var res api.NewKeyResponse
+	if err := r.do(ctx, http.MethodPost, "/v1/keys", api.KeyRequest{Scope: scope, KB: kb, Name: name}, &res); err != nil {
+		return "", nil, err
+	}
+	if res.Key == nil || res.Secret == "" {
+		return "", nil, kefu.Errorf(kefu.EUNAVAILABLE, "%s answered no key", r.url)
+	}
+	return res.Secret, res.Key, nil
+}
+
+func (r *remote) list(ctx context.Context) ([]*kefu.Key, error) {
+	var res struct {
+		Keys []*kefu.Key `json:"keys"`
+	}
+	err := r.do(ctx, http.MethodGet, "/v1/keys", nil, &res)
+	return res.Keys, err
+}
+
+func (r *remote) remove(ctx context.Context, id string) error {
+	return r.do(ctx, http.MethodDelete, "/v1/keys/"+url.PathEscape(id), nil, nil)
 }
