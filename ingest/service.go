@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,9 +81,14 @@ func (j *job) snapshot() kefu.Job {
 }
 
 func (j *job) fail(source string, err error) {
-	j.update(func(x *kefu.Job) {
-		x.Failed = append(x.Failed, kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)})
-	})
+	j.update(func(x *kefu.Job) { x.Failed = append(x.Failed, failure(source, err)) })
+}
+
+// failure is a file's refusal. Its reason does not repeat the file's name,
+// which errors of the parsers begin with: readers see "photo.png: not a
+// supported format", not "photo.png: photo.png: …".
+func failure(source string, err error) kefu.Failure {
+	return kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: strings.TrimPrefix(kefu.ErrorMessage(err), source+": ")}
 }
 
 // Submit starts a job and returns at once; Job reports its progress. The
