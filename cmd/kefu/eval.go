@@ -230,7 +230,7 @@ func (a *app) corpusKB(ctx context.Context, d *eval.Dataset, e kefu.Embedder, qu
 		return "", kefu.Errorf(kefu.EINVALID, "%d corpus documents failed to ingest, first: %s: %s", len(job.Failed), job.Failed[0].Source, job.Failed[0].Reason)
 	}
 	if !quiet {
-		printJobSummary(os.Stderr, job)
+		printJobSummary(os.Stderr, job, ctx.Err() != nil)
 	}
 	return name, a.local.Flush()
 }
