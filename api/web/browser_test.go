@@ -326,7 +326,7 @@ func TestConsoleAPIKey(t *testing.T) {
 	d.do(chromedp.Navigate(base + "/#/kb/shop/eval"))
 	d.waitJS(`document.querySelector('.view-eval table.metrics tbody tr') !== null`)
 	var modes []string
-	d.evalJSON(`[...document.querySelectorAll('.view-eval table.metrics tbody tr th')].map(e => e.textContent)`, &modes)
+	d.evalJSON(`[...document.querySelectorAll('.view-eval table.metrics tbody tr th[data-mode]')].map(e => e.dataset.mode)`, &modes)
 	if !slices.Contains(modes, "hybrid") {
 		t.Errorf("evaluation modes %q, want hybrid among them", modes)
 	}

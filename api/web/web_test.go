@@ -151,6 +151,7 @@ var (
 	keyFamily = regexp.MustCompile("`([a-z0-9]+(?:\\.[a-z0-9_]+)*\\.)\\$\\{")
 	onState   = regexp.MustCompile(`onState\('(\w+)'\)`)
 	modesJS   = regexp.MustCompile(`const MODES = \[([^\]]*)\]`)
+	dataPage  = regexp.MustCompile(`data-page="(\w+)"`)
 )
 
 // TestStringsUsed checks every key the pages name against the table, the
@@ -191,6 +192,12 @@ func TestStringsUsed(t *testing.T) {
 		"docs.status.": {string(kefu.DocPending), string(kefu.DocIndexed), string(kefu.DocFailed)},
 		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeBM25), string(kefu.ModeDense)},
 		"chat.conn.":   {"idle"},
+		"auth.need.":   {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAdmin)},
+		"keys.scope.":  {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAdmin)},
+		"eval.mode.":   {string(kefu.ModeBM25), string(kefu.ModeDense), string(kefu.ModeHybrid)},
+	}
+	for _, m := range dataPage.FindAllStringSubmatch(files["index.html"], -1) {
+		values["nav."] = append(values["nav."], m[1])
 	}
 	for _, m := range onState.FindAllStringSubmatch(files["js/api.js"], -1) {
 		values["chat.conn."] = append(values["chat.conn."], m[1])

@@ -1,10 +1,13 @@
 // The console's shell: the header (KB picker, language, key), the tabs and a
-// hash router. Routes: #/ (knowledge bases) and #/kb/{name}/{page}[?q=…]
-// where page is documents, search, chat, unanswered, eval or settings.
+// hash router. Routes: #/ (knowledge bases), #/keys (API keys, admin only)
+// and #/kb/{name}/{page}[?q=…] where page is documents, search, chat,
+// unanswered, eval or settings. A page the key's scope may not see says so
+// instead of loading; error notices are cleared when the page or the key
+// changes.
 
 import { t, getLang, setLang, applyI18n, onLangChange } from './i18n.js';
 import { api, auth, loadAuth, getKey, setKey, onUnauthorized } from './api.js';
-import { h, setText, showError } from './dom.js';
+import { h, setText, showError, clearErrors } from './dom.js';
 import * as kbsView from './views/kbs.js';
 import * as documentsView from './views/documents.js';
 import * as searchView from './views/search.js';
@@ -12,6 +15,7 @@ import * as chatView from './views/chat.js';
 import * as unansweredView from './views/unanswered.js';
 import * as evalView from './views/eval.js';
 import * as settingsView from './views/settings.js';
+import * as keysView from './views/keys.js';
 
 const views = {
   kbs: kbsView,
@@ -21,8 +25,31 @@ const views = {
   unanswered: unansweredView,
   eval: evalView,
   settings: settingsView,
+  keys: keysView,
 };
 
+// The scope each page needs (scopes nest: admin ⊃ ingest ⊃ query), and
+// whether it needs a key for every KB rather than one KB's.
+const needs = {
+  kbs: { scope: 'query' },
+  documents: { scope: 'ingest' },
+  search: { scope: 'query' },
+  chat: { scope: 'query' },
+  unanswered: { scope: 'ingest' },
+  eval: { scope: 'ingest' },
+  settings: { scope: 'query' },
+  keys: { scope: 'admin', allKBs: true },
+};
+const RANK = { query: 1, ingest: 2, admin: 3 };
+
+/** Whether the key in use may see page (of kb): dev mode sees everything. */
+function allowed(page, kb) {
+  if (auth.devMode) return true;
+  const n = needs[page];
+  if (!auth.scope || (RANK[auth.scope] || 0) < RANK[n.scope]) return false;
+  if (auth.kb && (n.allKBs || (kb && kb !== auth.kb))) return false;
+  return true;
+}
 const main = document.getElementById('main');
 const kbSelect = document.getElementById('kb-select');
 const STORAGE_KB = 'kefu.kb';
@@ -35,13 +62,15 @@ let renderSeq = 0;
 function parseRoute(hash = location.hash) {
   const [path, query = ''] = hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
+  if (path === '/keys') return { page: 'keys', kb: '', params };
   const m = path.match(/^\/kb\/([^/]+)\/([a-z]+)\/?$/);
-  if (m && views[m[2]] && m[2] !== 'kbs') return { page: m[2], kb: decodeURIComponent(m[1]), params };
+  if (m && views[m[2]] && m[2] !== 'kbs' && m[2] !== 'keys') return { page: m[2], kb: decodeURIComponent(m[1]), params };
   return { page: 'kbs', kb: '', params };
 }
 
 /** The hash of a KB page, with optional query parameters. */
 function href(kb, page, params) {
+  if (page === 'keys') return '#/keys';
   if (page === 'kbs' || !kb) return '#/';
   const q = params ? `?${new URLSearchParams(params)}` : '';
   return `#/kb/${encodeURIComponent(kb)}/${page}${q}`;
@@ -93,7 +122,9 @@ function updateTabs(page) {
   for (const a of document.querySelectorAll('#tabs a')) {
     const p = a.dataset.page;
     const needsKB = a.hasAttribute('data-kb');
-    a.href = needsKB ? href(current, p) : '#/';
+    a.href = needsKB ? href(current, p) : href('', p);
+    // The keys page is for admin keys of every KB only.
+    if (p === 'keys') a.hidden = !allowed('keys', '');
     if (needsKB && !current) a.setAttribute('aria-disabled', 'true');
     else a.removeAttribute('aria-disabled');
     if (p === page) a.setAttribute('aria-current', 'page');
@@ -111,6 +142,7 @@ function updateTabs(page) {
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
   const route = parseRoute();
+  clearErrors(); // a new page: the last one's errors are no longer news
   if (route.kb) {
     if (!kbs.some((k) => k.name === route.kb)) await refreshKBs();
     select(route.kb);
@@ -129,14 +161,36 @@ async function render({ focus = false } = {}) {
     href,
     refreshKBs,
   };
+  if (!allowed(route.page, route.kb)) {
+    root.append(forbidden(route.page, route.kb));
+    if (focus) root.querySelector('h1')?.focus({ preventScroll: false });
+    return;
+  }
   try {
     await view.render(root, ctx);
   } catch (err) {
     if (ctx.stale()) return;
+    if (err.status === 403) { // the server knows better than needs: say so the same way
+      root.replaceChildren(forbidden(route.page, route.kb, err.message));
+      return;
+    }
     showError(err);
     root.append(h('p', { class: 'empty', i18n: 'common.failed' }));
   }
   if (focus && !ctx.stale()) root.querySelector('h1')?.focus({ preventScroll: false });
+}
+
+/** The notice of a page the key may not see, with what would see it. */
+function forbidden(page, kb, detail) {
+  const n = needs[page];
+  const what = t(`nav.${page}`);
+  let need = n.allKBs ? 'auth.need.admin_all' : `auth.need.${n.scope}`;
+  if (!detail && auth.kb && kb && kb !== auth.kb && RANK[auth.scope] >= RANK[n.scope]) need = 'auth.need.kb';
+  return h('section', { class: 'card forbidden', role: 'status', dataset: { page } },
+    h('h1', { tabindex: '-1', i18n: ['auth.forbidden', { page: what }] }),
+    h('p', { i18n: [need, { scope: auth.scope || '', kb: auth.kb || '' }] }),
+    detail ? h('p', { class: 'muted small' }, detail) : null,
+    h('button', { type: 'button', class: 'primary', i18n: 'auth.use_other', onclick: () => askKey() }));
 }
 
 // --- API key dialog ---
@@ -181,6 +235,7 @@ document.getElementById('key-form').addEventListener('submit', async (e) => {
   }
   keyOpen = false;
   keyDialog.close();
+  clearErrors(); // another key: the last one's refusals are moot
   showAuth();
   await refreshKBs();
   render();
