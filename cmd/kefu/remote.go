@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +43,19 @@ const serverURLFile = "server.url"
 // noteServerURL writes the server's address into the data directory.
 func noteServerURL(dataDir, base string) error {
 	return atomicfile.WriteFile(filepath.Join(dataDir, serverURLFile), []byte(base+"\n"), 0o644)
+}
+
+// localURL is the URL this machine reaches a listener at: a wildcard
+// address (0.0.0.0, ::) by loopback.
+func localURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // lockedHint turns the error of a data directory held by `kefu serve` into

@@ -134,7 +134,7 @@ func runServe(ctx context.Context, args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	// Commands refused the data directory say where to find the server.
-	if err := noteServerURL(a.dataDir, "http://"+ln.Addr().String()); err != nil {
+	if err := noteServerURL(a.dataDir, localURL(ln.Addr())); err != nil {
 		a.log.Warn("could not note the server's address in the data directory", "err", err)
 	}
 	a.log.Info("kefu listening", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID(), "dev_mode", dev)

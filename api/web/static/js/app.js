@@ -160,6 +160,7 @@ async function render({ focus = false } = {}) {
     go,
     href,
     refreshKBs,
+    authChanged: () => { showAuth(); updateTabs(route.page); },
   };
   if (!allowed(route.page, route.kb)) {
     root.append(forbidden(route.page, route.kb));

@@ -2,13 +2,14 @@
 // shown once, with a copy button) and revoke, through /v1/keys.
 
 import { t } from '../i18n.js';
-import { api, getKey } from '../api.js';
+import { api, auth, getKey, setKey, loadAuth } from '../api.js';
 import { h, field, busy, time, notify, confirmAction } from '../dom.js';
 
 const SCOPES = ['query', 'ingest', 'admin'];
 
 export async function render(root, ctx) {
   root.append(h('h1', { tabindex: '-1', i18n: 'keys.title' }), h('p', { class: 'muted', i18n: 'keys.intro' }));
+  if (auth.devMode) root.append(h('p', { class: 'notice', id: 'keys-dev', i18n: 'keys.devmode' }));
   const list = h('section', { class: 'card', 'aria-labelledby': 'keys-list-title', id: 'keys-list' },
     h('h2', { id: 'keys-list-title', i18n: 'keys.list' }),
     h('p', { class: 'loading', i18n: 'common.loading' }));
@@ -19,6 +20,7 @@ export async function render(root, ctx) {
 
 function createForm(ctx, list, secretBox) {
   const scope = h('select', { name: 'scope' }, SCOPES.map((s) => h('option', { value: s, i18n: `keys.scope.${s}` })));
+  if (auth.devMode) scope.value = 'admin'; // the first key ends development mode: it had better be an admin's
   const kb = h('select', { name: 'kb' },
     h('option', { value: '', i18n: 'keys.kb.all' }),
     ctx.kbs().map((k) => h('option', { value: k.name }, k.name)));
@@ -36,10 +38,17 @@ function createForm(ctx, list, secretBox) {
     const body = { scope: scope.value };
     if (kb.value) body.kb = kb.value;
     if (name.value.trim()) body.name = name.value.trim();
+    const wasDev = auth.devMode;
     const res = await busy(submit, () => api('POST', '/v1/keys', body));
     if (!res) return;
     name.value = '';
     showSecret(secretBox, res);
+    if (wasDev && res.scope === 'admin' && !res.kb) {
+      // Development mode ended with this key: this browser goes on with it.
+      setKey(res.key);
+      await loadAuth();
+      ctx.authChanged();
+    }
     if (!ctx.stale()) await fill(list, ctx);
   });
   return form;
