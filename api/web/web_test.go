@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"io/fs"
 	"maps"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -226,6 +229,29 @@ func TestStringsUsed(t *testing.T) {
 	for k := range en {
 		if !used[k] {
 			t.Errorf("strings.json: %q is never used", k)
+		}
+	}
+}
+
+// TestModulesParse checks every console script with Node's parser: one
+// syntax error stops the whole console loading, and only the slow browser
+// tests would see it otherwise.
+func TestModulesParse(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	dir := t.TempDir()
+	for p, src := range readAll(t) {
+		if path.Ext(p) != ".js" {
+			continue
+		}
+		f := filepath.Join(dir, strings.ReplaceAll(p, "/", "_")+".mjs") // parsed as an ES module
+		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(node, "--check", f).CombinedOutput(); err != nil {
+			t.Errorf("%s does not parse: %s", p, out)
 		}
 	}
 }
