@@ -194,11 +194,17 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 		t.Errorf("the failed file's line: %q, want its name once and its reason", failure)
 	}
 
-	// An ingest key: no Keys tab, and the Keys page says it cannot see it.
-	d.do(chromedp.Navigate(base + "/#/kb/nope/settings")) // an error notice: no such KB
+	// An error notice of an action goes when the key changes (to an
+	// ingest key, whose page, re-rendered, has no error of its own).
+	d.do(chromedp.Navigate(base + "/#/"))
+	d.waitJS(`document.getElementById('kb-name') !== null`)
+	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "shop"), chromedp.Click(chromedp.CSS(`#create-kb button[type=submit]`)))
 	d.waitJS(`document.querySelector('.toast.error') !== null`)
 	d.useKey(ingestKey.Key)
-	d.expectEval(`document.querySelectorAll('.toast.error').length + ''`, "0") // the key changed
+	d.waitJS(`document.getElementById('auth-status').textContent.includes('ingest') && document.querySelector('tr[data-kb="shop"]') !== null`)
+	d.expectEval(`document.querySelectorAll('.toast.error').length + ''`, "0")
+
+	// The ingest key has no Keys tab, and the Keys page says it cannot see it.
 	d.expectEval(`document.querySelector('#tabs a[data-page="keys"]').hidden + ''`, "true")
 	d.do(chromedp.Navigate(base + "/#/keys"))
 	d.waitJS(`document.querySelector('.forbidden[data-page="keys"]') !== null`)
@@ -210,5 +216,8 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 	d.do(chromedp.Navigate(base + "/#/kb/shop/documents"))
 	d.waitJS(`document.querySelector('.forbidden[data-page="documents"]') !== null`)
 	d.expectEval(`(document.querySelector('.view-documents .loading') === null) + ''`, "true")
+	d.do(chromedp.Click(chromedp.ID("lang-toggle"))) // the notice follows the language
+	d.waitJS(`document.documentElement.lang === 'zh-CN'`)
+	d.expectText(`.forbidden h1`, strings.ReplaceAll(str("zh", "auth.forbidden"), "{page}", str("zh", "nav.documents")))
 	d.checkConsole("status of 401", "status of 403", "status of 404", "status of 409")
 }

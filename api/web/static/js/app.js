@@ -50,6 +50,7 @@ function allowed(page, kb) {
   if (auth.kb && (n.allKBs || (kb && kb !== auth.kb))) return false;
   return true;
 }
+
 const main = document.getElementById('main');
 const kbSelect = document.getElementById('kb-select');
 const STORAGE_KB = 'kefu.kb';
@@ -187,7 +188,8 @@ function forbidden(page, kb, detail) {
   const what = t(`nav.${page}`);
   let need = n.allKBs ? 'auth.need.admin_all' : `auth.need.${n.scope}`;
   if (!detail && auth.kb && kb && kb !== auth.kb && RANK[auth.scope] >= RANK[n.scope]) need = 'auth.need.kb';
-  return h('section', { class: 'card forbidden', role: 'status', dataset: { page } },
+  if (!auth.scope) need = 'auth.need.key';
+  return h('section', { class: 'card forbidden', role: 'status', dataset: { page, detail: detail || '' } },
     h('h1', { tabindex: '-1', i18n: ['auth.forbidden', { page: what }] }),
     h('p', { i18n: [need, { scope: auth.scope || '', kb: auth.kb || '' }] }),
     detail ? h('p', { class: 'muted small' }, detail) : null,
@@ -268,7 +270,12 @@ function showAuth() {
 
 const langButton = document.getElementById('lang-toggle');
 langButton.addEventListener('click', () => setLang(getLang() === 'zh' ? 'en' : 'zh'));
-onLangChange(() => fillPicker());
+onLangChange(() => {
+  fillPicker();
+  // The notice names the page in the language it was made in: make it again.
+  const f = main.querySelector('.forbidden');
+  if (f) f.replaceWith(forbidden(f.dataset.page, parseRoute().kb, f.dataset.detail));
+});
 
 kbSelect.addEventListener('change', () => {
   select(kbSelect.value);
