@@ -50,6 +50,17 @@ func runEval(ctx context.Context, args []string) error {
 	case *dataset != "" && srv.url != "":
 		return missing(fs, "--server runs --kb evaluations; a --dataset is evaluated locally")
 	}
+	if srv.url != "" {
+		var local []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "mode" || f.Name == "k" {
+				local = append(local, "--"+f.Name)
+			}
+		})
+		if len(local) > 0 {
+			return missing(fs, "%s: the server evaluates every mode with k = 10; leave them out with --server", strings.Join(local, " and "))
+		}
+	}
 	if *selfCalibrate && *calibrate {
 		return kefu.Errorf(kefu.EINVALID, "--self-calibrate and --calibrate fit the same thing two ways: give one (or --calibrate --mix-self for both together)")
 	}

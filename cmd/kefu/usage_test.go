@@ -29,6 +29,7 @@ func TestMissingArguments(t *testing.T) {
 		{runKB, []string{"rename", "a"}, `unknown subcommand "rename"`},
 		{runEval, nil, "give --dataset DIR"},
 		{runEval, []string{"--kb", "shop"}, "--kb needs --questions FILE"},
+		{runEval, []string{"--kb", "shop", "--self-calibrate", "--server", "http://127.0.0.1:1", "--mode", "bm25"}, "--mode: the server evaluates every mode"},
 	} {
 		_, stderr, err := capture(t, func() error { return c.run(ctx, c.args) })
 		var ue *usageError
