@@ -44,8 +44,8 @@ func apiCall(t *testing.T, method, url, key string, body, out any) int {
 	return res.StatusCode
 }
 
-// useKey enters key in the API key dialog, opening it first.
-func (d *driver) useKey(key string) {
+// switchKey enters key in the API key dialog, opening it first.
+func (d *driver) switchKey(key string) {
 	d.t.Helper()
 	d.do(chromedp.Click(chromedp.ID("key-button")))
 	d.waitJS(`document.getElementById('key-dialog').open`)
@@ -200,7 +200,7 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 	d.waitJS(`document.getElementById('kb-name') !== null`)
 	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "shop"), chromedp.Click(chromedp.CSS(`#create-kb button[type=submit]`)))
 	d.waitJS(`document.querySelector('.toast.error') !== null`)
-	d.useKey(ingestKey.Key)
+	d.switchKey(ingestKey.Key)
 	d.waitJS(`document.getElementById('auth-status').textContent.includes('ingest') && document.querySelector('tr[data-kb="shop"]') !== null`)
 	d.expectEval(`document.querySelectorAll('.toast.error').length + ''`, "0")
 
@@ -212,7 +212,7 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 
 	// A query key of one KB: the documents page says it cannot see it,
 	// rather than loading forever.
-	d.useKey(queryKey.Key)
+	d.switchKey(queryKey.Key)
 	d.do(chromedp.Navigate(base + "/#/kb/shop/documents"))
 	d.waitJS(`document.querySelector('.forbidden[data-page="documents"]') !== null`)
 	d.expectEval(`(document.querySelector('.view-documents .loading') === null) + ''`, "true")

@@ -191,13 +191,23 @@ func TestStringsUsed(t *testing.T) {
 
 	// The values each family takes, from the domain and from the client.
 	values := map[string][]string{
-		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown)},
+		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown), string(kefu.RouteAgent)},
 		"docs.status.": {string(kefu.DocPending), string(kefu.DocIndexed), string(kefu.DocFailed)},
 		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeBM25), string(kefu.ModeDense)},
 		"chat.conn.":   {"idle"},
-		"auth.need.":   {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAdmin)},
-		"keys.scope.":  {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAdmin)},
-		"eval.mode.":   {string(kefu.ModeBM25), string(kefu.ModeDense), string(kefu.ModeHybrid)},
+		// Conversations, the inbox, webhooks and the widget snippet.
+		"conv.state.":    {string(kefu.StateBot), string(kefu.StateWaiting), string(kefu.StateAgent), string(kefu.StateResolved), string(kefu.StateClosed)},
+		"conv.role.":     {string(kefu.RoleCustomer), string(kefu.RoleBot), string(kefu.RoleAgent), string(kefu.RoleNote)},
+		"conv.event.":    {kefu.EventHandoff, kefu.EventClaimed, kefu.EventReleased, kefu.EventResolved, kefu.EventReopened, kefu.EventClosed, "other"},
+		"conv.route.":    {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown), string(kefu.RouteAgent)},
+		"inbox.trigger.": {kefu.TriggerSensitive, kefu.TriggerRequest, kefu.TriggerUnknown, kefu.TriggerThumbsDown, kefu.TriggerAgent, "other"},
+		"inbox.live.":    {"open", "connecting"},
+		"hooks.state.":   {string(kefu.DeliveryPending), string(kefu.DeliveryDelivered), string(kefu.DeliveryDead)},
+		"snippet.lang.":  {"zh", "en"},
+		// Access notices, the API keys page, evaluation modes.
+		"auth.need.":  {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAgent), string(kefu.ScopeAdmin)},
+		"keys.scope.": {string(kefu.ScopePublic), string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAgent), string(kefu.ScopeAdmin)},
+		"eval.mode.":  {string(kefu.ModeBM25), string(kefu.ModeDense), string(kefu.ModeHybrid)},
 	}
 	for _, m := range dataPage.FindAllStringSubmatch(files["index.html"], -1) {
 		values["nav."] = append(values["nav."], m[1])

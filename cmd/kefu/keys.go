@@ -17,7 +17,7 @@ import (
 // keyManager creates, lists and deletes API keys: in the data directory,
 // or through a running server's API.
 type keyManager interface {
-	create(ctx context.Context, scope kefu.Scope, kb, name string) (secret string, k *kefu.Key, err error)
+	create(ctx context.Context, req api.KeyRequest) (secret string, k *kefu.Key, err error)
 	list(ctx context.Context) ([]*kefu.Key, error)
 	remove(ctx context.Context, id string) error
 }
@@ -30,12 +30,13 @@ func runKeys(ctx context.Context, args []string) error {
 	c.register(fs)
 	var srv remote
 	srv.register(fs)
-	scope := fs.String("scope", "", "create: admin, ingest or query (required)")
-	kb := fs.String("kb", "", "create: restrict the key to this knowledge base")
-	name := fs.String("name", "", "create: what the key is for")
+	scope := fs.String("scope", "", "create: admin, ingest, agent, query or public (required)")
+	kb := fs.String("kb", "", "create: restrict the key to this knowledge base (required for public)")
+	name := fs.String("name", "", "create: what the key is for (for an agent key, the agent's name in conversations)")
+	origins := fs.String("origins", "", "create: a public key's web origins, comma-separated (https://shop.example.com)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|query [--kb NAME] [--name TEXT] | list | delete ID  [--server URL]")
-		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes ingest, ingest includes query. While kefu serve runs (it holds the data directory), add --server URL and an admin key in KEFU_API_KEY.")
+		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|agent|query|public [--kb NAME] [--name TEXT] [--origins URL,...] | list | delete ID  [--server URL]")
+		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes all; ingest and agent include query; query includes public. While kefu serve runs (it holds the data directory), add --server URL and an admin key in KEFU_API_KEY.")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -46,7 +47,7 @@ func runKeys(ctx context.Context, args []string) error {
 	case len(pos) == 0:
 		return missing(fs, "no subcommand: create, list or delete")
 	case pos[0] == "create" && *scope == "":
-		return missing(fs, "--scope is required: admin, ingest or query")
+		return missing(fs, "--scope is required: admin, ingest, agent, query or public")
 	case pos[0] == "create" && len(pos) == 1:
 	case pos[0] == "list" && len(pos) == 1:
 	case pos[0] == "delete" && len(pos) == 2:
@@ -71,7 +72,13 @@ func runKeys(ctx context.Context, args []string) error {
 	}
 	switch pos[0] {
 	case "create":
-		secret, k, err := m.create(ctx, kefu.Scope(*scope), *kb, *name)
+		var ogs []string
+		for _, o := range strings.Split(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				ogs = append(ogs, o)
+			}
+		}
+		secret, k, err := m.create(ctx, api.KeyRequest{Scope: kefu.Scope(*scope), KB: *kb, Name: *name, Origins: ogs})
 		if err != nil {
 			return err
 		}
@@ -108,13 +115,13 @@ func runKeys(ctx context.Context, args []string) error {
 // localKeys manages the keys of the data directory.
 type localKeys struct{ a *app }
 
-func (l localKeys) create(ctx context.Context, scope kefu.Scope, kb, name string) (string, *kefu.Key, error) {
-	if kb != "" {
-		if _, err := l.a.store.KB(ctx, kb); err != nil {
+func (l localKeys) create(ctx context.Context, req api.KeyRequest) (string, *kefu.Key, error) {
+	if req.KB != "" {
+		if _, err := l.a.store.KB(ctx, req.KB); err != nil {
 			return "", nil, err
 		}
 	}
-	secret, k, err := api.NewKey(scope, kb, name)
+	secret, k, err := api.NewKey(req.Scope, req.KB, req.Name, req.Origins...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -127,9 +134,9 @@ func (l localKeys) remove(ctx context.Context, id string) error { return l.a.loc
 
 // The server's keys, through POST, GET and DELETE /v1/keys.
 
-func (r *remote) create(ctx context.Context, scope kefu.Scope, kb, name string) (string, *kefu.Key, error) {
+func (r *remote) create(ctx context.Context, req api.KeyRequest) (string, *kefu.Key, error) {
 	var res api.NewKeyResponse
-	if err := r.do(ctx, http.MethodPost, "/v1/keys", api.KeyRequest{Scope: scope, KB: kb, Name: name}, &res); err != nil {
+	if err := r.do(ctx, http.MethodPost, "/v1/keys", req, &res); err != nil {
 		return "", nil, err
 	}
 	if res.Key == nil || res.Secret == "" {

@@ -1,9 +1,9 @@
 // The console's shell: the header (KB picker, language, key), the tabs and a
 // hash router. Routes: #/ (knowledge bases), #/keys (API keys, admin only)
 // and #/kb/{name}/{page}[?q=…] where page is documents, search, chat,
-// unanswered, eval or settings. A page the key's scope may not see says so
-// instead of loading; error notices are cleared when the page or the key
-// changes.
+// conversations, inbox, unanswered, webhooks, widget, eval or settings. A
+// page the key's scope may not see says so instead of loading; error
+// notices are cleared when the page or the key changes.
 
 import { t, getLang, setLang, applyI18n, onLangChange } from './i18n.js';
 import { api, auth, loadAuth, getKey, setKey, onUnauthorized } from './api.js';
@@ -15,6 +15,10 @@ import * as chatView from './views/chat.js';
 import * as unansweredView from './views/unanswered.js';
 import * as evalView from './views/eval.js';
 import * as settingsView from './views/settings.js';
+import * as conversationsView from './views/conversations.js';
+import * as inboxView from './views/inbox.js';
+import * as webhooksView from './views/webhooks.js';
+import * as widgetView from './views/widget.js';
 import * as keysView from './views/keys.js';
 
 const views = {
@@ -25,28 +29,47 @@ const views = {
   unanswered: unansweredView,
   eval: evalView,
   settings: settingsView,
+  conversations: conversationsView,
+  inbox: inboxView,
+  webhooks: webhooksView,
+  widget: widgetView,
   keys: keysView,
 };
 
-// The scope each page needs (scopes nest: admin ⊃ ingest ⊃ query), and
-// whether it needs a key for every KB rather than one KB's.
+// The scope each page needs, and whether it needs a key for every KB
+// rather than one KB's. The server decides in the end: a page it refuses
+// (403) says so the same way.
 const needs = {
   kbs: { scope: 'query' },
   documents: { scope: 'ingest' },
   search: { scope: 'query' },
   chat: { scope: 'query' },
+  conversations: { scope: 'agent' },
+  inbox: { scope: 'agent' },
   unanswered: { scope: 'ingest' },
+  webhooks: { scope: 'admin' },
+  widget: { scope: 'query' },
   eval: { scope: 'ingest' },
   settings: { scope: 'query' },
   keys: { scope: 'admin', allKBs: true },
 };
-const RANK = { query: 1, ingest: 2, admin: 3 };
+
+// The scopes each scope includes, as kefu.Scope.Includes has them: admin
+// all; ingest and agent query; query public.
+const INCLUDES = {
+  admin: ['admin', 'ingest', 'agent', 'query', 'public'],
+  ingest: ['ingest', 'query', 'public'],
+  agent: ['agent', 'query', 'public'],
+  query: ['query', 'public'],
+  public: ['public'],
+};
+const includes = (have, need) => (INCLUDES[have] || []).includes(need);
 
 /** Whether the key in use may see page (of kb): dev mode sees everything. */
 function allowed(page, kb) {
   if (auth.devMode) return true;
   const n = needs[page];
-  if (!auth.scope || (RANK[auth.scope] || 0) < RANK[n.scope]) return false;
+  if (!includes(auth.scope, n.scope)) return false;
   if (auth.kb && (n.allKBs || (kb && kb !== auth.kb))) return false;
   return true;
 }
@@ -58,6 +81,7 @@ const STORAGE_KB = 'kefu.kb';
 let kbs = [];
 let current = ''; // the selected KB
 let renderSeq = 0;
+let leaving = []; // what the current view stops when another replaces it (live streams)
 
 /** Parses the hash into {page, kb, params}. */
 function parseRoute(hash = location.hash) {
@@ -142,6 +166,7 @@ function updateTabs(page) {
 /** Renders the page the hash names. */
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
+  for (const f of leaving.splice(0)) f();
   const route = parseRoute();
   clearErrors(); // a new page: the last one's errors are no longer news
   if (route.kb) {
@@ -161,6 +186,7 @@ async function render({ focus = false } = {}) {
     go,
     href,
     refreshKBs,
+    onLeave: (f) => { if (seq === renderSeq) leaving.push(f); else f(); },
     authChanged: () => { showAuth(); updateTabs(route.page); },
   };
   if (!allowed(route.page, route.kb)) {
@@ -187,7 +213,7 @@ function forbidden(page, kb, detail) {
   const n = needs[page];
   const what = t(`nav.${page}`);
   let need = n.allKBs ? 'auth.need.admin_all' : `auth.need.${n.scope}`;
-  if (!detail && auth.kb && kb && kb !== auth.kb && RANK[auth.scope] >= RANK[n.scope]) need = 'auth.need.kb';
+  if (!detail && auth.kb && kb && kb !== auth.kb && includes(auth.scope, n.scope)) need = 'auth.need.kb';
   if (!auth.scope) need = 'auth.need.key';
   return h('section', { class: 'card forbidden', role: 'status', dataset: { page, detail: detail || '' } },
     h('h1', { tabindex: '-1', i18n: ['auth.forbidden', { page: what }] }),

@@ -5,7 +5,9 @@ import { t } from '../i18n.js';
 import { api, auth, getKey, setKey, loadAuth } from '../api.js';
 import { h, field, busy, time, notify, confirmAction } from '../dom.js';
 
-const SCOPES = ['query', 'ingest', 'admin'];
+// The scopes this page makes keys of; public keys, which need their web
+// origins, are made on the Widget page.
+const SCOPES = ['query', 'ingest', 'agent', 'admin'];
 
 export async function render(root, ctx) {
   root.append(h('h1', { tabindex: '-1', i18n: 'keys.title' }), h('p', { class: 'muted', i18n: 'keys.intro' }));
