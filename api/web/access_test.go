@@ -198,7 +198,8 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 	// ingest key, whose page, re-rendered, has no error of its own).
 	d.do(chromedp.Navigate(base + "/#/"))
 	d.waitJS(`document.getElementById('kb-name') !== null`)
-	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "shop"), chromedp.Click(chromedp.CSS(`#create-kb button[type=submit]`)))
+	// Submitted, not clicked: the upload's notices may cover the button.
+	d.do(chromedp.SendKeys(chromedp.ID("kb-name"), "shop"), chromedp.Evaluate[chromedp.Void](`document.getElementById('create-kb').requestSubmit()`))
 	d.waitJS(`document.querySelector('.toast.error') !== null`)
 	d.switchKey(ingestKey.Key)
 	d.waitJS(`document.getElementById('auth-status').textContent.includes('ingest') && document.querySelector('tr[data-kb="shop"]') !== null`)
