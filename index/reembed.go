@@ -10,7 +10,6 @@ import (
 	"github.com/kefu-dev/kefu"
 )
 
-
 // Reembed replaces every vector of the KB with embed's, recording the new
 // model and dimension. Searches wait while it runs; the KB is never seen
 // half re-embedded, and a failure leaves the old vectors in place.

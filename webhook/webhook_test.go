@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,12 @@ func TestDeliveriesVerifiedByNode(t *testing.T) {
 			t.Errorf("the receiver could not verify %+v", g)
 		}
 	}
-	ds, _ := s.Deliveries(context.Background(), kefu.DeliveryFilter{})
+	// The dispatcher records an attempt after the receiver has answered it.
+	var ds []kefu.Delivery
+	waitFor(t, "every delivery recorded", 10*time.Second, func() bool {
+		ds, _ = s.Deliveries(context.Background(), kefu.DeliveryFilter{})
+		return len(ds) == len(want) && !slices.ContainsFunc(ds, func(dl kefu.Delivery) bool { return dl.State != kefu.DeliveryDelivered })
+	})
 	for _, dl := range ds {
 		if dl.State != kefu.DeliveryDelivered || dl.Attempts < 2 || dl.Log[0].Status != 503 || dl.Log[len(dl.Log)-1].Status != 200 {
 			t.Errorf("delivery %+v", dl)

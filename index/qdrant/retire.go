@@ -166,7 +166,6 @@ func (s *Store) reweight(ctx context.Context, rec *kbRecord) error {
 	return s.commit(ctx, rec, false)
 }
 
-
 // Reembed replaces every vector of the KB by embed's, under a new model id
 // and dimension: the chunks are copied into a new collection with the new
 // vectors, and the KB's record switches to it in one write; the old
