@@ -135,8 +135,9 @@ func printJobSummary(w io.Writer, j *kefu.Job, interrupted bool) {
 }
 
 // isInterruption reports whether a file of a cancelled job failed for the
-// cancellation: its reason says "context canceled", or it is the bare
-// internal error a cancelled embedding comes back as.
+// cancellation: its reason says "context canceled" or "cancelled", or it
+// is the bare internal error an unwrapped cancellation comes back as.
 func isInterruption(f kefu.Failure) bool {
-	return strings.Contains(f.Reason, context.Canceled.Error()) || f.Code == kefu.EINTERNAL && f.Reason == kefu.ErrorMessage(context.Canceled)
+	return strings.Contains(f.Reason, context.Canceled.Error()) || strings.Contains(f.Reason, "cancelled") ||
+		f.Code == kefu.EINTERNAL && f.Reason == kefu.ErrorMessage(context.Canceled)
 }
