@@ -40,8 +40,8 @@ type NodeResult struct {
 }
 
 // DefaultNodeScript is tests/nodeort/embed.mjs beside go.mod ("" when the
-// module root is not found); its packages: npm ci --ignore-scripts in
-// tests/nodeort.
+// module root is not found); make bench installs its packages (npm ci
+// --ignore-scripts in tests/nodeort).
 func DefaultNodeScript() string {
 	if root := shared.ModuleRoot(); root != "" {
 		return filepath.Join(root, "tests", "nodeort", "embed.mjs")
@@ -75,7 +75,7 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [
 	cmd := exec.CommandContext(ctx, "node", script, jobPath)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (packages: npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
+		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (its packages: make bench, or npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
 	}
 	var out struct {
 		Results []NodeResult `json:"results"`
