@@ -28,7 +28,7 @@ const (
 	DefaultHNSWMin = 200_000
 	// DefaultInt8Min is where auto mode moves from the exact float32 scan
 	// to the int8 scan: below it the exact scan takes under about 2 ms.
-	DefaultInt8Min  = 50_000
+	DefaultInt8Min = 50_000
 	// DefaultM and DefaultEfConstr: on 40,960 real sentence embeddings
 	// (use-lite-en, kefu-bench hnsw --data real) M 24 with efConstruction
 	// 200 reached recall@10 0.984 at ef 100 where M 16 with 100 needed ef
