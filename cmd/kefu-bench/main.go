@@ -265,7 +265,7 @@ func searchCmd(ctx context.Context, args []string) error {
 	return output(*asJSON, rep, func() {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
 		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms); CPU time p50 %.2f ms, p99 %.2f ms\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50, rep.CPUP50MS, rep.CPUP99MS)
-		fmt.Printf("  build %.1f s (%d chunks added); reopening the store (vectors loaded, no re-embedding) %.2f s; vectors: %s (graph ready %.1f s later)\n", rep.BuildS, rep.Built, rep.StartupS, rep.VectorMode, rep.GraphWaitS)
+		fmt.Printf("  build %.1f s, %.1f s CPU (%d chunks added); reopening the store (vectors loaded, no re-embedding) %.2f s, %.2f s CPU; vectors: %s (graph ready %.1f s later)\n", rep.BuildS, rep.BuildCPUS, rep.Built, rep.StartupS, rep.StartupCPUS, rep.VectorMode, rep.GraphWaitS)
 		if rep.DiskBytes > 0 {
 			fmt.Printf("  on disk %d MB; RSS %d MB before opening (the benchmark's corpus), %d MB opened, %d MB after the searches (peak %d MB); Go heap %d MB\n", rep.DiskBytes>>20, rep.RSSBaseBytes>>20, rep.RSSOpenBytes>>20, rep.RSSAfterBytes>>20, rep.HWMBytes>>20, rep.HeapBytes>>20)
 		}
