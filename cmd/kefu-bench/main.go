@@ -249,6 +249,7 @@ func searchCmd(ctx context.Context, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
 	store := fs.String("store", "", "also time the same searches on this store: qdrant://HOST:PORT, or inprocess (the tests' in-process Qdrant)")
 	dir := fs.String("dir", "", "keep the embedded store in this folder (a later run adds only the chunks it lacks, or just opens it and measures)")
+	vmode := fs.String("vector-mode", "auto", "the embedded store's vector search: auto (as the product: flat, int8, then HNSW past 200k vectors), flat, int8 or hnsw")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -258,7 +259,7 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Dir: *dir, Progress: progress})
+	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Dir: *dir, VectorMode: *vmode, Progress: progress})
 	if err != nil {
 		return err
 	}

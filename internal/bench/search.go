@@ -43,6 +43,10 @@ type SearchOptions struct {
 	// it lacks (the chunks of a document depend only on its number), so a
 	// large KB is built once, or in steps, and measured by a fresh process.
 	Dir string
+	// VectorMode is the embedded store's vector search (vector.Options.Mode):
+	// "" or auto as in the product, int8 to time a KB past HNSWMin without
+	// waiting for its graph.
+	VectorMode string
 	// Progress, when set, is told how the build goes.
 	Progress func(string)
 }
@@ -123,7 +127,7 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 	// The vector graph builds on every core, as nothing else runs beside
 	// the build (the store's default leaves half to searches).
 	open := func() (kefu.Store, error) {
-		return index.Open(dir, index.Options{Vector: vector.Options{Workers: runtime.NumCPU()}})
+		return index.Open(dir, index.Options{Vector: vector.Options{Mode: o.VectorMode, Workers: runtime.NumCPU()}})
 	}
 	rep, err := searchOn(ctx, o, "embedded", dir, open)
 	if err != nil || o.Store == "" {
