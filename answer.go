@@ -52,13 +52,39 @@ type Answer struct {
 	// (timeout, error, cut stream, breaker open…); "" when it was not.
 	Fallback string  `json:"fallback,omitempty"`
 	Timings  Timings `json:"timings"`
+	// Handoff is why a handoff answer hands off (TriggerSensitive…).
+	Handoff string `json:"handoff,omitempty"`
+	// State is the conversation's state after this message: "waiting" or
+	// "agent" mean a person will reply (route "agent"). Set by a Desk.
+	State ConversationState `json:"state,omitempty"`
+	Lang  string            `json:"lang,omitempty"` // the reply's language: "zh" or "en"
+	// Replayed says the reply was given before: a channel sent the same
+	// message id again, and nothing changed.
+	Replayed bool `json:"replayed,omitempty"`
 }
+
+// RouteAgent is the route of a message the bot did not answer because a
+// person has the conversation: the message was passed on, and Text is the
+// one-time notice that a person will reply, or empty.
+const RouteAgent Route = "agent"
 
 // AskRequest is a customer's question.
 type AskRequest struct {
 	KB             string `json:"kb"`
 	Question       string `json:"question"`
 	ConversationID string `json:"conversation_id,omitempty"`
+
+	// Where it comes from, which a Desk stores with the conversation.
+	Channel    string            `json:"channel,omitempty"`     // a built-in channel (ChannelAPI…) or a configured one
+	EndUser    string            `json:"end_user,omitempty"`    // the channel's id of the customer
+	ExternalID string            `json:"external_id,omitempty"` // the channel's id of this message
+	KeyID      string            `json:"key_id,omitempty"`      // the API key it came with
+	Metadata   map[string]string `json:"metadata,omitempty"`
+
+	// History is the conversation so far, oldest turn first, for follow-up
+	// questions and the hand-off triggers that look back (a Desk reads it
+	// from the stored turns).
+	History []Turn `json:"-"`
 }
 
 // Answerer answers questions from a KB. When onDelta is not nil, Ask calls it
@@ -82,6 +108,40 @@ type AnswerRecord struct {
 	Cached         bool      `json:"cached,omitempty"`
 	Timings        Timings   `json:"timings"`
 	At             time.Time `json:"at"`
+	Answer         string    `json:"answer,omitempty"` // the answer's text
+	RequestID      string    `json:"request_id,omitempty"`
+	// Review is what the team did about an unanswered question; nil while
+	// it is open.
+	Review *Review `json:"review,omitempty"`
+}
+
+// Review states of an unanswered question.
+const (
+	ReviewAdded     = "added"     // added to the FAQ, as an entry or a phrasing of one
+	ReviewResolved  = "resolved"  // handled otherwise (the documents were fixed…)
+	ReviewDismissed = "dismissed" // not worth an answer
+)
+
+// Review is what the team did about an unanswered question.
+type Review struct {
+	State   string    `json:"state"` // ReviewAdded, ReviewResolved or ReviewDismissed
+	By      string    `json:"by,omitempty"`
+	Note    string    `json:"note,omitempty"`     // the FAQ entry it became, or why
+	ChunkID string    `json:"chunk_id,omitempty"` // the FAQ entry it was added to
+	At      time.Time `json:"at"`
+}
+
+// Record returns the answer log's record of a, the answer to question in kb.
+func (a *Answer) Record(kb, question, requestID string, at time.Time) AnswerRecord {
+	ids := make([]string, len(a.Citations))
+	for i, c := range a.Citations {
+		ids[i] = c.ChunkID
+	}
+	return AnswerRecord{
+		ID: a.ID, KB: kb, Question: question, Query: a.Query, ConversationID: a.ConversationID,
+		Route: a.Route, Confidence: a.Confidence, Citations: ids, Fallback: a.Fallback, Cached: a.Cached,
+		Timings: a.Timings, At: at, Answer: a.Text, RequestID: requestID,
+	}
 }
 
 // Feedback is a user's verdict on an answer.
@@ -90,6 +150,19 @@ type Feedback struct {
 	Vote     int       `json:"vote"` // +1 up, -1 down
 	Comment  string    `json:"comment,omitempty"`
 	At       time.Time `json:"at"`
+	// ConversationID is the answer's conversation, when it had one.
+	ConversationID string `json:"conversation_id,omitempty"`
+	RequestID      string `json:"request_id,omitempty"`
+}
+
+// FeedbackRecord is feedback with the answer it judges, as listed.
+type FeedbackRecord struct {
+	Feedback
+	KB         string  `json:"kb"`
+	Question   string  `json:"question"`
+	Answer     string  `json:"answer"`
+	Route      Route   `json:"route"`
+	Confidence float64 `json:"confidence"`
 }
 
 // AnswerLog keeps answered questions and their feedback, so a team sees what
@@ -102,4 +175,12 @@ type AnswerLog interface {
 	// gaps in the KB.
 	Unanswered(ctx context.Context, kb string, limit int) ([]AnswerRecord, error)
 	AddFeedback(ctx context.Context, kb string, fb Feedback) error
+	// ReviewUnanswered records what the team did about logged answers.
+	ReviewUnanswered(ctx context.Context, kb string, ids []string, r Review) error
+	// AnswerRecord returns a logged answer, ENOTFOUND when it is not (or no
+	// longer) in the log.
+	AnswerRecord(ctx context.Context, kb, id string) (*AnswerRecord, error)
+	// FeedbackList lists a KB's newest feedback with the answers it judges,
+	// newest first; vote 1 or -1 keeps only those votes, 0 keeps all.
+	FeedbackList(ctx context.Context, kb string, vote, limit int) ([]FeedbackRecord, error)
 }

@@ -70,3 +70,17 @@ const (
 	MetaSourceID   = "kefu.source_id"
 	MetaSourceName = "kefu.source_name"
 )
+
+// AddedFAQ is the document that holds the FAQ entries a team adds from the
+// API (unanswered questions turned into entries): a CSV sheet kept like any
+// upload, re-indexed at each addition.
+const AddedFAQ = "kefu_added_faq.csv"
+
+// FAQEditor turns questions into FAQ content and re-indexes it at once.
+type FAQEditor interface {
+	// AddEntry adds a question and its answer to the KB's AddedFAQ sheet.
+	AddEntry(ctx context.Context, kb, question, answer string) (*Job, error)
+	// AddPhrasing adds a question as another phrasing of an FAQ entry of a
+	// CSV sheet (the entry's chunk of document docID).
+	AddPhrasing(ctx context.Context, kb, docID, chunkID, question string) (*Job, error)
+}

@@ -6,7 +6,8 @@
 // internal helpers) and not on its siblings: ingest (parse and chunk),
 // embed (tokenizer, ONNX, pooling), models (which model, from where),
 // index (stores and indexes), retrieve (hybrid search, fusion, confidence
-// and its fitting), answer (policy, prompts, LLM) and api (HTTP). Tool
+// and its fitting), answer (policy, prompts, LLM), desk (conversations and
+// hand-off to agents), webhook (the outbox's deliveries) and api (HTTP). Tool
 // packages may drive stages: cmd/kefu wires them, eval measures retrieve,
 // internal/demo seeds the demo KBs, internal/bench and cmd/kefu-bench
 // measure speed. This package imports nothing of kefu.
@@ -65,6 +66,12 @@ type KBSettings struct {
 	// phrasings (words that one phrasing uses where another uses another),
 	// refreshed by self-calibration.
 	LearnedSynonyms []string `json:"learned_synonyms,omitempty"`
+
+	// Handoff are the KB's hand-off triggers, service hours and notices.
+	Handoff *HandoffSettings `json:"handoff,omitempty"`
+	// RetentionDays is how long a conversation is kept after its last
+	// message; 0 is DefaultRetentionDays.
+	RetentionDays int `json:"retention_days,omitempty"`
 }
 
 // LexiconNone turns the built-in synonym lexicon off for a KB.

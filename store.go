@@ -75,3 +75,33 @@ type HealthChecker interface {
 	// EUNAVAILABLE error naming it.
 	Health(ctx context.Context) error
 }
+
+// ReembedBatch is how many texts a Store's Reembed sends to embed at once.
+const ReembedBatch = 256
+
+// EmbedAll embeds texts in batches of ReembedBatch for a Store's Reembed,
+// checking that embed returns one vector of dim numbers per text; it stops
+// between batches when ctx ends.
+func EmbedAll(ctx context.Context, kb string, texts []string, dim int, embed func(ctx context.Context, texts []string) ([][]float32, error)) ([][]float32, error) {
+	vecs := make([][]float32, 0, len(texts))
+	for i := 0; i < len(texts); i += ReembedBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, Errorf(ETIMEOUT, "re-embedding %q cancelled: %w", kb, err)
+		}
+		batch := texts[i:min(i+ReembedBatch, len(texts))]
+		out, err := embed(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != len(batch) {
+			return nil, Errorf(EINTERNAL, "embedder returned %d vectors for %d texts", len(out), len(batch))
+		}
+		for _, v := range out {
+			if len(v) != dim {
+				return nil, Errorf(EINVALID, "embedder returned %d dims, expected %d", len(v), dim)
+			}
+		}
+		vecs = append(vecs, out...)
+	}
+	return vecs, nil
+}

@@ -3,91 +3,35 @@ package answer
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/kefu-dev/kefu"
 	openai "github.com/sashabaranov/go-openai"
 )
 
-// Limits of what a conversation keeps.
+// Limits of what a conversation's history gives the answerer.
 const (
-	maxConversationID = 128 // bytes
-	turnAnswerRunes   = 300 // an answer is kept this long, for LLM rewriting
-	maxRewriteRunes   = 300 // a rewritten query longer than this is refused
+	turnAnswerRunes = 300 // an answer is read this long, for LLM rewriting
+	maxRewriteRunes = 300 // a rewritten query longer than this is refused
 )
 
-// turn is one question and its answer.
-type turn struct {
-	Question string
-	Query    string // the standalone query retrieval ran
-	Answer   string
-	Route    kefu.Route
-	Lang     string
-}
-
-// conversation holds the last turns of one conversation.
-type conversation struct {
-	mu    sync.Mutex
-	turns []turn
-}
-
-// conversations keeps the last Options.Turns turns of each conversation in
-// an LRU of Options.Conversations entries with a TTL, so memory is bounded
-// by conversations × turns × (question + kept answer).
-type conversations struct {
-	lru   *expirable.LRU[string, *conversation]
-	turns int
-	mu    sync.Mutex // makes get-or-create atomic
-}
-
-func newConversations(size, turns int, ttl time.Duration) *conversations {
-	if turns <= 0 || size <= 0 {
+// recent returns the last n turns of a request's history, each answer cut
+// to turnAnswerRunes.
+func recent(hist []kefu.Turn, n int) []kefu.Turn {
+	if n <= 0 {
 		return nil
 	}
-	return &conversations{lru: expirable.NewLRU[string, *conversation](size, nil, ttl), turns: turns}
-}
-
-func convKey(kb, id string) string { return kb + "\x00" + id }
-
-// history returns a copy of a conversation's turns, oldest first.
-func (c *conversations) history(kb, id string) []turn {
-	if c == nil || id == "" {
-		return nil
+	if len(hist) > n {
+		hist = hist[len(hist)-n:]
 	}
-	conv, ok := c.lru.Get(convKey(kb, id))
-	if !ok {
-		return nil
+	out := make([]kefu.Turn, len(hist))
+	for i, t := range hist {
+		t.Answer = truncateRunes(t.Answer, turnAnswerRunes)
+		out[i] = t
 	}
-	conv.mu.Lock()
-	defer conv.mu.Unlock()
-	return append([]turn(nil), conv.turns...)
-}
-
-// add records a turn, dropping the oldest beyond the limit, and keeps the
-// conversation for another TTL.
-func (c *conversations) add(kb, id string, t turn) {
-	if c == nil || id == "" {
-		return
-	}
-	t.Answer = truncateRunes(t.Answer, turnAnswerRunes)
-	key := convKey(kb, id)
-	c.mu.Lock()
-	conv, ok := c.lru.Get(key)
-	if !ok {
-		conv = &conversation{}
-	}
-	c.lru.Add(key, conv) // Get does not renew the TTL; Add does
-	c.mu.Unlock()
-	conv.mu.Lock()
-	defer conv.mu.Unlock()
-	conv.turns = append(conv.turns, t)
-	if len(conv.turns) > c.turns {
-		conv.turns = append([]turn(nil), conv.turns[len(conv.turns)-c.turns:]...)
-	}
+	return out
 }
 
 // Follow-up markers of the heuristic. A question is a possible follow-up
@@ -194,7 +138,7 @@ func followUp(q string) (bool, string) {
 // the previous one keeps the follow-up on the same subject. Short questions
 // are often complete ("怎么开发票"), so Ask uses this query only when it
 // retrieves with more confidence than the question as asked.
-func rewriteHeuristic(q string, prev turn) string {
+func rewriteHeuristic(q string, prev kefu.Turn) string {
 	ok, rest := followUp(q)
 	if !ok || rest == "" {
 		return q
@@ -236,7 +180,7 @@ const rewritePrompt = `Rewrite the customer's last message as one standalone que
 // like a follow-up; else the LLM's rewrite ("llm") when an LLM is
 // configured and answers in time, else the heuristic's candidate
 // ("heuristic"), which Ask weighs against q.
-func (s *Service) rewrite(ctx context.Context, q string, hist []turn, llm *kefu.LLMSettings) (string, string) {
+func (s *Service) rewrite(ctx context.Context, q string, hist []kefu.Turn, llm *kefu.LLMSettings) (string, string) {
 	if len(hist) == 0 {
 		return q, ""
 	}
@@ -244,9 +188,9 @@ func (s *Service) rewrite(ctx context.Context, q string, hist []turn, llm *kefu.
 		return q, ""
 	}
 	// The topic comes from the last turn that was not handed off.
-	var prev turn
+	var prev kefu.Turn
 	for i := len(hist) - 1; i >= 0; i-- {
-		if hist[i].Route != kefu.RouteHandoff {
+		if hist[i].Route != kefu.RouteHandoff && hist[i].Route != "" && hist[i].Route != kefu.RouteAgent {
 			prev = hist[i]
 			break
 		}

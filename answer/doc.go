@@ -48,7 +48,10 @@
 //
 //  4. No answer ("unknown"): confidence below the floor, or no hits. A fixed
 //     reply says the answer is not in the documents and offers a person. The
-//     LLM is never asked to answer without evidence.
+//     LLM is never asked to answer without evidence. When the conversation's
+//     last turns were unknown too, one fewer than the KB's
+//     Handoff.Unknowns (2), and the "unknown" trigger is on, the question
+//     is handed off instead (route "handoff", Answer.Handoff "unknown").
 //
 // A KB's Threshold and Floor override the policy file's, which override
 // the defaults; zero means "not set". The reply language is that of the
@@ -75,7 +78,9 @@
 // Any OpenAI-compatible chat API (go-openai): base URL, model, key,
 // temperature, max tokens and context window come from the KB's LLM settings
 // field by field over Options.LLM (a KB naming another base URL does not
-// inherit the global key). Answers stream token by token to onDelta.
+// inherit the global key). Answers stream token by token to onDelta. Each
+// request carries the X-Request-ID of the API request it serves
+// (kefu.RequestID of its context).
 //
 //   - Deadlines are timers that cancel the request: FirstTokenTimeout (20 s)
 //     from the request to the first token, then IdleTimeout (15 s) between
@@ -103,10 +108,10 @@
 //
 // # Conversations
 //
-// With a ConversationID, the last Turns (5) turns of each conversation are
-// kept, per KB, in an LRU of Conversations (4096) entries expiring
-// ConversationTTL (30 min) after their last use. A question that looks like
-// a follow-up is rewritten into a standalone query before retrieval, and
+// The answerer keeps no conversations: a request brings its conversation's
+// history (AskRequest.History, the stored turns a kefu.Desk reads), of
+// which it reads the last Turns (5). A question that looks like a
+// follow-up is rewritten into a standalone query before retrieval, and
 // Answer.Query holds the query retrieval ran when it differs from the
 // question. Looking like a follow-up: it starts with a marker (那, 那么, 还有,
 // 另外, 如果, "and", "what about", "how about", "also"…) or ends with 呢, or
@@ -139,7 +144,7 @@
 // # Logging and metrics
 //
 // Every answer is written to Options.AnswerLog (kefu.AnswerLog) with its route,
-// confidence, cited chunk ids and timings, so the store can list unanswered
+// confidence, cited chunk ids, timings, text and request id, so the store can list unanswered
 // questions (routes disclaimer and unknown); and to Options.Logger as one
 // "answer" line with the same fields (never the question's text), plus the
 // hand-off trigger, the rewrite method and the fallback reason when there

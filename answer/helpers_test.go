@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -195,6 +196,41 @@ func (l *memLog) AddFeedback(ctx context.Context, kb string, fb kefu.Feedback) e
 	return nil
 }
 
+func (l *memLog) FeedbackList(ctx context.Context, kb string, vote, limit int) ([]kefu.FeedbackRecord, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []kefu.FeedbackRecord
+	for i := len(l.fbs) - 1; i >= 0 && len(out) < limit; i-- {
+		if fb := l.fbs[i]; vote == 0 || fb.Vote == vote {
+			out = append(out, kefu.FeedbackRecord{Feedback: fb, KB: kb})
+		}
+	}
+	return out, nil
+}
+
+func (l *memLog) AnswerRecord(ctx context.Context, kb, id string) (*kefu.AnswerRecord, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.recs {
+		if r.KB == kb && r.ID == id {
+			return &r, nil
+		}
+	}
+	return nil, kefu.Errorf(kefu.ENOTFOUND, "answer %q not found", id)
+}
+
+func (l *memLog) ReviewUnanswered(ctx context.Context, kb string, ids []string, r kefu.Review) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.recs {
+		if l.recs[i].KB == kb && slices.Contains(ids, l.recs[i].ID) {
+			rv := r
+			l.recs[i].Review = &rv
+		}
+	}
+	return nil
+}
+
 func (l *memLog) all() []kefu.AnswerRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -244,15 +280,36 @@ func newService(t testing.TB, ret *fakeRetriever, kbs *fakeKBs, mod func(*Option
 	return s
 }
 
-// ask runs Ask and checks the invariants every answer keeps: the streamed
-// pieces join to Text, citations are numbered within the evidence, and a
-// disclaimer route carries its disclaimer at the end of the text.
+// histories are the turns ask has seen, by service, KB and conversation:
+// test equipment standing in for a kefu.Desk, which gives the answerer a
+// conversation's stored turns. It cannot show that a Desk stores them
+// (desk's own tests do).
+var histories sync.Map // string → []kefu.Turn
+
+// ask runs Ask, with the history of the turns it has seen in the same
+// conversation when the request names one and brings none, and checks the
+// invariants every answer keeps: the streamed pieces join to Text,
+// citations are numbered within the evidence, and a disclaimer route
+// carries its disclaimer at the end of the text.
 func ask(t testing.TB, s *Service, req kefu.AskRequest) *kefu.Answer {
 	t.Helper()
+	key := fmt.Sprintf("%p\x00%s\x00%s", s, req.KB, req.ConversationID)
+	if req.ConversationID != "" && req.History == nil {
+		if h, ok := histories.Load(key); ok {
+			req.History = h.([]kefu.Turn)
+		}
+	}
 	var streamed string
 	a, err := s.Ask(context.Background(), req, func(d string) { streamed += d })
 	if err != nil {
 		t.Fatalf("Ask(%q): %v", req.Question, err)
+	}
+	if req.ConversationID != "" {
+		q := a.Query
+		if q == "" {
+			q = req.Question
+		}
+		histories.Store(key, append(req.History[:len(req.History):len(req.History)], kefu.Turn{Question: req.Question, Query: q, Answer: a.Text, Route: a.Route, Lang: a.Lang}))
 	}
 	if streamed != a.Text {
 		t.Errorf("Ask(%q): streamed %q, Text %q", req.Question, streamed, a.Text)

@@ -343,3 +343,26 @@ func (c *llmClient) complete(ctx context.Context, msgs []openai.ChatCompletionMe
 	}
 	return resp.Choices[0].Message.Content, nil
 }
+
+// withRequestID returns a copy of c whose requests carry the X-Request-ID
+// of their context (kefu.RequestID), so an LLM provider's logs can be
+// matched with kefu's.
+func withRequestID(c *http.Client) *http.Client {
+	cp := *c
+	base := cp.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cp.Transport = requestIDTransport{base}
+	return &cp
+}
+
+type requestIDTransport struct{ base http.RoundTripper }
+
+func (t requestIDTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if id := kefu.RequestID(req.Context()); id != "" && req.Header.Get("X-Request-ID") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("X-Request-ID", id)
+	}
+	return t.base.RoundTrip(req)
+}

@@ -45,9 +45,9 @@ type Options struct {
 	CacheSize int           // answers cached; default 1024, negative: no cache
 	CacheTTL  time.Duration // default 10 minutes
 
-	Turns           int           // turns kept per conversation; default 5, negative: none
-	Conversations   int           // conversations kept; default 4096
-	ConversationTTL time.Duration // default 30 minutes after the last turn
+	// Turns is how many of a request's last turns of history follow-up
+	// rewriting reads; default 5, negative: none.
+	Turns int
 
 	TopK int // hits retrieved per question; default 8
 
@@ -77,10 +77,6 @@ func (o *Options) defaults() {
 	if o.Turns == 0 {
 		o.Turns = 5
 	}
-	if o.Conversations <= 0 {
-		o.Conversations = 4096
-	}
-	def(&o.ConversationTTL, 30*time.Minute)
 	if o.TopK <= 0 {
 		o.TopK = 8
 	}
@@ -117,7 +113,6 @@ type Service struct {
 	matchers *lru.Cache[string, *matcher]
 
 	cache *expirable.LRU[string, *kefu.Answer] // nil: off
-	convs *conversations                       // nil: off
 
 	breakerMu sync.Mutex
 	breakers  *lru.Cache[string, *gobreaker.TwoStepCircuitBreaker[struct{}]]
@@ -127,9 +122,9 @@ var _ kefu.Answerer = (*Service)(nil)
 
 // New returns a Service. It reads the policy file, if any.
 //
-// The cache and the conversation memory each run one cleanup goroutine
-// (hashicorp/golang-lru's expirable LRU) that lives as long as the process;
-// a Service is meant to live as long too.
+// The cache runs one cleanup goroutine (hashicorp/golang-lru's expirable
+// LRU) that lives as long as the process; a Service is meant to live as
+// long too.
 func New(opts Options) (*Service, error) {
 	if opts.Retriever == nil || opts.KBs == nil {
 		return nil, kefu.Errorf(kefu.EINVALID, "answer: Retriever and KBs are required")
@@ -139,16 +134,16 @@ func New(opts Options) (*Service, error) {
 	if s.httpClient == nil {
 		s.httpClient = &http.Client{}
 	}
+	s.httpClient = withRequestID(s.httpClient)
 	s.kbClient = s.httpClient
 	if opts.KBHosts != nil {
-		s.kbClient = kbHTTPClient(opts.KBHosts)
+		s.kbClient = withRequestID(kbHTTPClient(opts.KBHosts))
 	}
 	s.matchers, _ = lru.New[string, *matcher](128)
 	s.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](64)
 	if opts.CacheSize > 0 {
 		s.cache = expirable.NewLRU[string, *kefu.Answer](opts.CacheSize, nil, opts.CacheTTL)
 	}
-	s.convs = newConversations(opts.Conversations, opts.Turns, opts.ConversationTTL)
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -261,8 +256,8 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		return nil, kefu.Errorf(kefu.EINVALID, "empty question")
 	case len(q) > maxQuestionBytes:
 		return nil, kefu.Errorf(kefu.ETOOLARGE, "question longer than %d bytes", maxQuestionBytes)
-	case len(req.ConversationID) > maxConversationID:
-		return nil, kefu.Errorf(kefu.EINVALID, "conversation id longer than %d bytes", maxConversationID)
+	case len(req.ConversationID) > kefu.MaxConversationID:
+		return nil, kefu.Errorf(kefu.EINVALID, "conversation id longer than %d bytes", kefu.MaxConversationID)
 	}
 	kb, err := s.opts.KBs.KB(ctx, req.KB)
 	if err != nil {
@@ -272,21 +267,23 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		return nil, kefu.Errorf(kefu.ENOTFOUND, "no KB %q", req.KB)
 	}
 	pol := s.pol.Load()
-	hist := s.convs.history(kb.Name, req.ConversationID)
+	hist := recent(req.History, s.opts.Turns)
 	prevLang := ""
-	if len(hist) > 0 {
-		prevLang = hist[len(hist)-1].Lang
+	if len(req.History) > 0 {
+		prevLang = req.History[len(req.History)-1].Lang
 	}
 	r := &request{kb: kb, question: q, query: q, lang: lang(q, prevLang)}
 	r.msgs = pol.messages(r.lang)
 	r.out.onDelta = onDelta
-	r.a = &kefu.Answer{ID: newID(), ConversationID: req.ConversationID, Citations: []kefu.Citation{}}
+	r.a = &kefu.Answer{ID: newID(), ConversationID: req.ConversationID, Citations: []kefu.Citation{}, Lang: r.lang}
 
 	if t, ok := s.matcher(pol, kb.Settings.SensitiveWords).Match(q); ok {
-		r.trigger = &t
-		r.a.Route = kefu.RouteHandoff
-		r.out.write(r.msgs.Handoff)
-		return s.finish(ctx, r, start), nil
+		if why := handoffTrigger(t, kb.Settings.Handoff, req.History); why != "" {
+			r.trigger = &t
+			r.a.Route, r.a.Handoff = kefu.RouteHandoff, why
+			r.out.write(r.msgs.Handoff)
+			return s.finish(ctx, r, start), nil
+		}
 	}
 
 	r.llm = mergeLLM(s.opts.LLM, kb.Settings.LLM)
@@ -339,8 +336,14 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 	r.a.Confidence = ret.Confidence
 	r.confident = ret.Confidence >= threshold
 
+	unknown := len(r.hits) == 0 || ret.Confidence < floor
 	switch {
-	case len(r.hits) == 0 || ret.Confidence < floor:
+	case unknown && escalates(req, kb.Settings.Handoff):
+		// Another unknown answer in a row: a person takes over.
+		r.a.Route, r.a.Handoff = kefu.RouteHandoff, kefu.TriggerUnknown
+		r.out.write(r.msgs.Handoff)
+		r.noCache = true
+	case unknown:
 		r.a.Route = kefu.RouteUnknown
 		r.out.write(r.msgs.Unknown)
 	case r.hits[0].Chunk.Kind == kefu.KindFAQ:
@@ -357,7 +360,7 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 		r.out.write(text)
 		r.a.Citations = citations(r.hits, cited)
 	}
-	if !r.confident && r.a.Route != kefu.RouteUnknown && r.a.Route != kefu.RouteDisclaimer {
+	if !r.confident && r.a.Route != kefu.RouteUnknown && r.a.Route != kefu.RouteDisclaimer && r.a.Route != kefu.RouteHandoff {
 		r.disclaim(r.msgs.Disclaimer)
 	}
 	a := s.finish(ctx, r, start)
@@ -448,13 +451,12 @@ func (s *Service) generate(ctx context.Context, r *request) error {
 	return nil
 }
 
-// finish fills in the text and timings, records the turn and logs the answer.
+// finish fills in the text and timings and logs the answer.
 func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu.Answer {
 	a := r.a
 	a.Text = r.out.b.String()
 	a.Fallback = r.fallback
 	a.Timings.TotalMS = ms(time.Since(start))
-	s.convs.add(r.kb.Name, a.ConversationID, turn{Question: r.question, Query: r.query, Answer: a.Text, Route: a.Route, Lang: r.lang})
 
 	ids := make([]string, len(a.Citations))
 	for i, c := range a.Citations {
@@ -462,11 +464,7 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 	}
 	if s.opts.AnswerLog != nil {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logTimeout)
-		err := s.opts.AnswerLog.LogAnswer(lctx, kefu.AnswerRecord{
-			ID: a.ID, KB: r.kb.Name, Question: r.question, Query: a.Query, ConversationID: a.ConversationID,
-			Route: a.Route, Confidence: a.Confidence, Citations: ids, Fallback: a.Fallback, Cached: a.Cached,
-			Timings: a.Timings, At: time.Now().UTC(),
-		})
+		err := s.opts.AnswerLog.LogAnswer(lctx, a.Record(r.kb.Name, r.question, kefu.RequestID(ctx), time.Now().UTC()))
 		cancel()
 		if err != nil {
 			s.log.Warn("answer log failed", "id", a.ID, "kb", r.kb.Name, "err", err)
@@ -485,6 +483,12 @@ func (s *Service) finish(ctx context.Context, r *request, start time.Time) *kefu
 	}
 	if r.trigger != nil {
 		attrs = append(attrs, slog.String("trigger", r.trigger.Phrase), slog.String("trigger_kind", r.trigger.Kind))
+	}
+	if a.Handoff != "" {
+		attrs = append(attrs, slog.String("handoff", a.Handoff))
+	}
+	if id := kefu.RequestID(ctx); id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
 	}
 	if r.fallback != "" {
 		attrs = append(attrs, slog.String("fallback", r.fallback))

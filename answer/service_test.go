@@ -115,7 +115,7 @@ func TestFollowUpHeuristic(t *testing.T) {
 		{"When will my order ship?", "How long does it take to get a refund to my card?", "How long does it take to get a refund to my card?"},
 	}
 	for _, c := range cases {
-		got := rewriteHeuristic(c.q, turn{Query: c.prev})
+		got := rewriteHeuristic(c.q, kefu.Turn{Query: c.prev})
 		if got != c.want {
 			t.Errorf("rewrite(%q after %q) = %q, want %q", c.q, c.prev, got, c.want)
 		}
@@ -162,28 +162,21 @@ func TestConversation(t *testing.T) {
 	if a.Route != kefu.RouteUnknown || a.Text != defaultMessages["zh"].Unknown {
 		t.Errorf("language not kept: %s", show(a))
 	}
-	// Only the last Turns turns are kept.
-	if h := s.convs.history("shop", "u1"); len(h) != 2 || h[1].Question != "12345?" {
-		t.Errorf("history %+v", h)
-	}
 }
 
-func TestConversationsBounded(t *testing.T) {
-	c := newConversations(3, 2, time.Hour)
-	for i := range 10 {
-		for j := range 5 {
-			c.add("kb", fmt.Sprint(i), turn{Question: fmt.Sprint(j), Answer: string(make([]rune, 1000))})
-		}
+// TestRecentTurns: the answerer reads the last Turns turns of a request's
+// history, each answer cut to turnAnswerRunes.
+func TestRecentTurns(t *testing.T) {
+	var hist []kefu.Turn
+	for j := range 5 {
+		hist = append(hist, kefu.Turn{Question: fmt.Sprint(j), Answer: string(make([]rune, 1000))})
 	}
-	if n := c.lru.Len(); n != 3 {
-		t.Errorf("%d conversations kept, want 3", n)
+	h := recent(hist, 2)
+	if len(h) != 2 || h[0].Question != "3" || len([]rune(h[0].Answer)) != turnAnswerRunes || len([]rune(hist[3].Answer)) != 1000 {
+		t.Errorf("recent: %d turns, first %q, answer %d runes (the request's own kept %d)", len(h), h[0].Question, len([]rune(h[0].Answer)), len([]rune(hist[3].Answer)))
 	}
-	h := c.history("kb", "9")
-	if len(h) != 2 || h[0].Question != "3" || len([]rune(h[0].Answer)) != turnAnswerRunes {
-		t.Errorf("history %d turns, first %q, answer %d runes", len(h), h[0].Question, len([]rune(h[0].Answer)))
-	}
-	if h := c.history("kb", "0"); h != nil {
-		t.Errorf("the oldest conversation was kept: %+v", h)
+	if recent(hist, -1) != nil {
+		t.Error("negative Turns read history")
 	}
 }
 
@@ -200,30 +193,6 @@ func TestCacheKeepsLanguagesApart(t *testing.T) {
 	en := ask(t, s, kefu.AskRequest{KB: "shop", Question: "12345?"})
 	if zh.Text != defaultMessages["zh"].Unknown || en.Text != defaultMessages["en"].Unknown || en.Cached {
 		t.Errorf("in the conversation %s\nalone (cached %v) %s", show(zh), en.Cached, show(en))
-	}
-}
-
-// TestConversationTTLFromLastTurn: a conversation expires a TTL after its
-// last turn, not after its first.
-func TestConversationTTLFromLastTurn(t *testing.T) {
-	const ttl = time.Second
-	c := newConversations(3, 5, ttl)
-	first := time.Now()
-	c.add("kb", "u", turn{Question: "1"})
-	time.Sleep(ttl * 6 / 10)
-	last := time.Now()
-	c.add("kb", "u", turn{Question: "2"})
-	time.Sleep(time.Until(first.Add(ttl * 12 / 10))) // past the TTL of the first turn
-	h := c.history("kb", "u")
-	if time.Since(last) >= ttl {
-		t.Skip("the machine slept past the TTL of the last turn too; nothing to tell")
-	}
-	if len(h) != 2 {
-		t.Fatalf("history %+v, want both turns", h)
-	}
-	time.Sleep(time.Until(last.Add(ttl * 12 / 10)))
-	if h := c.history("kb", "u"); h != nil {
-		t.Fatalf("history %+v kept 1.2 TTL after the last turn", h)
 	}
 }
 

@@ -14,8 +14,13 @@ import (
 
 // AskBody is the body of POST /v1/kbs/{kb}/ask.
 type AskBody struct {
-	Question       string `json:"question"`
-	ConversationID string `json:"conversation_id,omitempty"`
+	Question string `json:"question"`
+	// ConversationID continues a conversation; without it the server starts
+	// one and returns its id in the Answer. A public key continues only the
+	// conversations the server started for it.
+	ConversationID string            `json:"conversation_id,omitempty"`
+	User           string            `json:"user,omitempty"` // the customer's id in the caller's system
+	Metadata       map[string]string `json:"metadata,omitempty"`
 }
 
 func (s *Server) ask(c *fiber.Ctx) error {
@@ -23,12 +28,20 @@ func (s *Server) ask(c *fiber.Ctx) error {
 		return unavailable("answerer")
 	}
 	var body AskBody
-	if err := s.decode(c, &body, `{"question", "conversation_id"?}`); err != nil {
+	if err := s.decode(c, &body, `{"question", "conversation_id"?, "user"?, "metadata"?}`); err != nil {
 		return err
 	}
-	req := kefu.AskRequest{KB: c.Params("kb"), Question: body.Question, ConversationID: body.ConversationID}
+	p := principalOf(c)
+	req := kefu.AskRequest{KB: c.Params("kb"), Question: body.Question, ConversationID: body.ConversationID,
+		Channel: kefu.ChannelAPI, EndUser: body.User, KeyID: p.keyID, Metadata: body.Metadata}
 	if strings.TrimSpace(req.Question) == "" {
 		return kefu.Errorf(kefu.EINVALID, "question is empty")
+	}
+	if err := s.checkConversation(c.UserContext(), p, req.KB, req.ConversationID); err != nil {
+		return err
+	}
+	if err := s.visitorLimit(c, p, req.ConversationID); err != nil {
+		return err
 	}
 	if !strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
 		ans, err := s.cfg.Answerer.Ask(c.UserContext(), req, nil)
@@ -58,8 +71,8 @@ func (s *Server) ask(c *fiber.Ctx) error {
 
 // sseEvent is one server-sent event; an empty name writes data alone.
 type sseEvent struct {
-	name string
-	data []byte
+	name, id string
+	data     []byte
 }
 
 // stream answers with server-sent events produced by run, which runs in its
@@ -68,12 +81,20 @@ type sseEvent struct {
 // cancelled and emit returns false; so it is when the server shuts down
 // past its grace period.
 func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(event string, data any) bool)) error {
+	return s.streamIDs(c, func(ctx context.Context, emit func(event, id string, data any) bool) {
+		run(ctx, func(event string, data any) bool { return emit(event, "", data) })
+	})
+}
+
+// streamIDs is stream with event ids: an event with an id writes an "id:"
+// line, which a reconnecting EventSource sends back as Last-Event-ID.
+func (s *Server) streamIDs(c *fiber.Ctx, run func(ctx context.Context, emit func(event, id string, data any) bool)) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
-	ctx, cancel := context.WithCancel(s.base)
+	ctx, cancel := context.WithCancel(kefu.WithRequestID(s.base, requestID(c)))
 	events := make(chan sseEvent, 64)
-	emit := func(event string, data any) bool {
+	emit := func(event, id string, data any) bool {
 		var b []byte
 		if raw, ok := data.([]byte); ok {
 			b = raw
@@ -85,7 +106,7 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 			}
 		}
 		select {
-		case events <- sseEvent{event, b}:
+		case events <- sseEvent{event, id, b}:
 			return true
 		case <-ctx.Done():
 			return false
@@ -114,6 +135,9 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 				if ev.name != "" {
 					w.WriteString("event: " + ev.name + "\n")
 				}
+				if ev.id != "" {
+					w.WriteString("id: " + ev.id + "\n")
+				}
 				w.WriteString("data: ")
 				w.Write(ev.data)
 				w.WriteString("\n\n")
@@ -126,52 +150,6 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 		}
 	})
 	return nil
-}
-
-// FeedbackBody is the body of POST /v1/kbs/{kb}/answers/{id}/feedback.
-type FeedbackBody struct {
-	Vote    int    `json:"vote"`
-	Comment string `json:"comment,omitempty"`
-}
-
-func (s *Server) feedback(c *fiber.Ctx) error {
-	if s.cfg.AnswerLog == nil {
-		return unavailable("answer log")
-	}
-	var body FeedbackBody
-	if err := s.decode(c, &body, `{"vote": 1 or -1, "comment"?}`); err != nil {
-		return err
-	}
-	if body.Vote != 1 && body.Vote != -1 {
-		return kefu.Errorf(kefu.EINVALID, "vote must be 1 or -1")
-	}
-	fb := kefu.Feedback{AnswerID: c.Params("id"), Vote: body.Vote, Comment: body.Comment, At: time.Now().UTC()}
-	if err := s.cfg.AnswerLog.AddFeedback(c.UserContext(), c.Params("kb"), fb); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
-}
-
-func (s *Server) unanswered(c *fiber.Ctx) error {
-	if s.cfg.AnswerLog == nil {
-		return unavailable("answer log")
-	}
-	limit := c.QueryInt("limit", 50)
-	if limit <= 0 || limit > 1000 {
-		return kefu.Errorf(kefu.EINVALID, "limit must be in [1, 1000]")
-	}
-	kb := c.Params("kb")
-	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
-		return err
-	}
-	recs, err := s.cfg.AnswerLog.Unanswered(c.UserContext(), kb, limit)
-	if err != nil {
-		return err
-	}
-	if recs == nil {
-		recs = []kefu.AnswerRecord{}
-	}
-	return c.JSON(fiber.Map{"questions": recs})
 }
 
 // evalFile reads a file of a KB's latest `kefu eval` report.

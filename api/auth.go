@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +23,11 @@ import (
 const KeyPrefix = "kefu_"
 
 // NewKey makes an API key: the secret to give its user once, and the
-// record to store, which keeps only the secret's sha256.
-func NewKey(scope kefu.Scope, kb, name string) (secret string, key *kefu.Key, err error) {
+// record to store, which keeps only the secret's sha256. A public key needs
+// its KB and the web origins it may be used from.
+func NewKey(scope kefu.Scope, kb, name string, origins ...string) (secret string, key *kefu.Key, err error) {
 	if !kefu.ValidScope(scope) {
-		return "", nil, kefu.Errorf(kefu.EINVALID, "scope %q: use admin, ingest or query", scope)
+		return "", nil, kefu.Errorf(kefu.EINVALID, "scope %q: use admin, ingest, agent, query or public", scope)
 	}
 	if kb != "" && !kefu.ValidKBName(kb) {
 		return "", nil, kefu.Errorf(kefu.EINVALID, "invalid knowledge base name %q", kb)
@@ -33,8 +35,26 @@ func NewKey(scope kefu.Scope, kb, name string) (secret string, key *kefu.Key, er
 	if len(name) > 200 {
 		return "", nil, kefu.Errorf(kefu.EINVALID, "key name over 200 bytes")
 	}
+	var clean []string
+	if scope == kefu.ScopePublic {
+		if kb == "" {
+			return "", nil, kefu.Errorf(kefu.EINVALID, "a public key is for one knowledge base: give its kb")
+		}
+		if len(origins) == 0 || len(origins) > 50 {
+			return "", nil, kefu.Errorf(kefu.EINVALID, "a public key needs 1 to 50 origins, the sites its widget runs on (\"https://shop.example.com\")")
+		}
+		for _, o := range origins {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+				return "", nil, kefu.Errorf(kefu.EINVALID, "origin %q: use scheme://host[:port], as a browser sends it", o)
+			}
+			clean = append(clean, normalOrigin(o))
+		}
+	} else if len(origins) > 0 {
+		return "", nil, kefu.Errorf(kefu.EINVALID, "origins are for public keys only")
+	}
 	secret = KeyPrefix + base62(32)
-	key = &kefu.Key{ID: "key_" + base62(10), Hash: HashSecret(secret), Name: name, Scope: scope, KB: kb, CreatedAt: time.Now().UTC()}
+	key = &kefu.Key{ID: "key_" + base62(10), Hash: HashSecret(secret), Name: name, Scope: scope, KB: kb, CreatedAt: time.Now().UTC(), Origins: clean}
 	return secret, key, nil
 }
 
@@ -82,9 +102,25 @@ func Loopback(addr string) bool {
 
 // principal is who a request acts as.
 type principal struct {
-	keyID string // "" in dev mode without a key
-	scope kefu.Scope
-	kb    string // "" for every KB
+	keyID   string // "" in dev mode without a key
+	name    string // the key's name
+	scope   kefu.Scope
+	kb      string   // "" for every KB
+	origins []string // a public key's
+}
+
+// public reports whether the principal is a public widget key.
+func (p *principal) public() bool { return p.scope == kefu.ScopePublic }
+
+// agentName is who the principal acts as in a conversation.
+func (p *principal) agentName() string {
+	switch {
+	case p.name != "":
+		return p.name
+	case p.keyID != "":
+		return p.keyID
+	}
+	return "admin"
 }
 
 // allows reports whether the principal may touch kb.
@@ -121,7 +157,7 @@ func (s *Server) identify(c *fiber.Ctx, tokenInQuery bool) (*principal, error) {
 		}
 		return nil, err
 	}
-	return &principal{keyID: k.ID, scope: k.Scope, kb: k.KB}, nil
+	return &principal{keyID: k.ID, name: k.Name, scope: k.Scope, kb: k.KB, origins: k.Origins}, nil
 }
 
 // authorize checks the request's key against the route's scope and, on
@@ -140,6 +176,11 @@ func (s *Server) authorize(r route) fiber.Handler {
 		if kbRoute && !p.allows(c.Params("kb")) {
 			return kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q", p.kb)
 		}
+		if p.public() {
+			if err := s.checkPublicOrigin(c, p); err != nil {
+				return err
+			}
+		}
 		if err := s.limit(c, p); err != nil {
 			return err
 		}
@@ -148,17 +189,39 @@ func (s *Server) authorize(r route) fiber.Handler {
 }
 
 // limit takes a token from the principal's bucket (the client IP's in dev
-// mode without a key).
+// mode without a key). A public key's visitors share its own, larger
+// bucket (--public-rate) and each visitor's IP has one of its own
+// (--visitor-rate), so that one busy visitor cannot starve the others.
 func (s *Server) limit(c *fiber.Ctx, p *principal) error {
+	if p.public() {
+		if err := s.take(c, s.publicLimits, p.keyID); err != nil {
+			return err
+		}
+		return s.take(c, s.visitorLimits, p.keyID+" ip:"+c.IP())
+	}
 	who := p.keyID
 	if who == "" {
 		who = "ip:" + c.IP()
 	}
-	if wait, ok := s.limits.take(who); !ok {
+	return s.take(c, s.limits, who)
+}
+
+// take spends a token of who's bucket in l, or says when to retry.
+func (s *Server) take(c *fiber.Ctx, l *limiters, who string) error {
+	if wait, ok := l.take(who); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return kefu.Errorf(kefu.ERATELIMIT, "too many requests: retry in %.1f s", wait.Seconds())
 	}
 	return nil
+}
+
+// visitorLimit takes a token of a public key's visitor's conversation: a
+// visitor's several tabs or a script share it.
+func (s *Server) visitorLimit(c *fiber.Ctx, p *principal, conversation string) error {
+	if !p.public() || conversation == "" {
+		return nil
+	}
+	return s.take(c, s.visitorLimits, p.keyID+" conv:"+conversation)
 }
 
 func principalOf(c *fiber.Ctx) *principal {
@@ -175,7 +238,10 @@ type AuthInfo struct {
 	Scope   *kefu.Scope `json:"scope"`
 	KB      string      `json:"kb"`
 	KeyID   string      `json:"key_id,omitempty"`
-	Warning string      `json:"warning,omitempty"`
+	// Agent is the name agent actions with this key are recorded under
+	// when their body names none: the key's name, else its id.
+	Agent   string `json:"agent,omitempty"`
+	Warning string `json:"warning,omitempty"`
 }
 
 func (s *Server) authInfo(c *fiber.Ctx) error {
@@ -188,6 +254,9 @@ func (s *Server) authInfo(c *fiber.Ctx) error {
 	if err == nil && (p.keyID != "" || dev) {
 		sc := p.scope
 		out.Scope, out.KB, out.KeyID = &sc, p.kb, p.keyID
+		if sc.Includes(kefu.ScopeAgent) {
+			out.Agent = p.agentName()
+		}
 	} else if err != nil && c.Get(fiber.HeaderAuthorization) != "" {
 		return err
 	}

@@ -10,16 +10,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/internal/signature"
 )
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // contract is the route table of the HTTP contract, written out here
 // independently of the server's own table: method, path and the scope a
-// key needs ("" for public routes).
+// key needs ("" for routes without one).
 var contract = []struct {
 	method, path string
 	scope        kefu.Scope
@@ -42,12 +44,37 @@ var contract = []struct {
 	{"DELETE", "/v1/kbs/:kb/documents/:id", kefu.ScopeIngest},
 	{"POST", "/v1/kbs/:kb/documents/:id/reindex", kefu.ScopeIngest},
 	{"POST", "/v1/kbs/:kb/search", kefu.ScopeQuery},
-	{"POST", "/v1/kbs/:kb/ask", kefu.ScopeQuery},
-	{"POST", "/v1/kbs/:kb/answers/:id/feedback", kefu.ScopeQuery},
+	{"POST", "/v1/kbs/:kb/ask", kefu.ScopePublic},
+	{"POST", "/v1/kbs/:kb/answers/:id/feedback", kefu.ScopePublic},
+	{"GET", "/v1/kbs/:kb/feedback", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/unanswered", kefu.ScopeIngest},
+	{"POST", "/v1/kbs/:kb/unanswered/actions", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval/report.html", kefu.ScopeIngest},
-	{"GET", "/v1/kbs/:kb/chat", kefu.ScopeQuery},
+	{"GET", "/v1/kbs/:kb/chat", kefu.ScopePublic},
+	{"GET", "/v1/conversations", kefu.ScopeAgent},
+	{"GET", "/v1/conversations/export", kefu.ScopeAgent},
+	{"GET", "/v1/conversations/events", kefu.ScopeAgent},
+	{"GET", "/v1/kbs/:kb/conversations/:id", kefu.ScopePublic},
+	{"GET", "/v1/kbs/:kb/conversations/:id/events", kefu.ScopePublic},
+	{"POST", "/v1/kbs/:kb/conversations/:id/:action", kefu.ScopeAgent},
+	{"POST", "/v1/channels/:channel/messages", ""}, // signed with the channel's secret
+	{"GET", "/v1/channels", kefu.ScopeAdmin},
+	{"POST", "/v1/channels", kefu.ScopeAdmin},
+	{"GET", "/v1/channels/:channel", kefu.ScopeAdmin},
+	{"PATCH", "/v1/channels/:channel", kefu.ScopeAdmin},
+	{"DELETE", "/v1/channels/:channel", kefu.ScopeAdmin},
+	{"POST", "/v1/channels/:channel/rotate", kefu.ScopeAdmin},
+	{"GET", "/v1/webhooks", kefu.ScopeAdmin},
+	{"POST", "/v1/webhooks", kefu.ScopeAdmin},
+	{"GET", "/v1/webhooks/:id", kefu.ScopeAdmin},
+	{"PATCH", "/v1/webhooks/:id", kefu.ScopeAdmin},
+	{"DELETE", "/v1/webhooks/:id", kefu.ScopeAdmin},
+	{"POST", "/v1/webhooks/:id/rotate", kefu.ScopeAdmin},
+	{"POST", "/v1/webhooks/:id/ping", kefu.ScopeAdmin},
+	{"GET", "/v1/deliveries", kefu.ScopeAdmin},
+	{"GET", "/v1/deliveries/:id", kefu.ScopeAdmin},
+	{"POST", "/v1/deliveries/:id/redeliver", kefu.ScopeAdmin},
 	{"POST", "/v1/chat/completions", kefu.ScopeQuery},
 	{"POST", "/v1/embeddings", kefu.ScopeQuery},
 	{"GET", "/v1/models", kefu.ScopeQuery},
@@ -56,21 +83,24 @@ var contract = []struct {
 	{"DELETE", "/v1/keys/:id", kefu.ScopeAdmin},
 }
 
-// below is the scope just under s, "" when none is.
-func below(s kefu.Scope) kefu.Scope {
-	switch s {
-	case kefu.ScopeAdmin:
-		return kefu.ScopeIngest
-	case kefu.ScopeIngest:
-		return kefu.ScopeQuery
-	}
-	return ""
+// refused lists, for the scope a route needs, the scopes whose keys it
+// refuses (403): admin includes every scope, ingest and agent each include
+// query, query includes public.
+var refused = map[kefu.Scope][]kefu.Scope{
+	kefu.ScopeAdmin:  {kefu.ScopeIngest, kefu.ScopeAgent, kefu.ScopeQuery, kefu.ScopePublic},
+	kefu.ScopeIngest: {kefu.ScopeAgent, kefu.ScopeQuery, kefu.ScopePublic},
+	kefu.ScopeAgent:  {kefu.ScopeIngest, kefu.ScopeQuery, kefu.ScopePublic},
+	kefu.ScopeQuery:  {kefu.ScopePublic},
+	kefu.ScopePublic: nil,
 }
 
+// walkOrigin is the web origin of the walk's public keys.
+const walkOrigin = "https://walk.example"
+
 // TestRouteAuthWalk walks every registered route without a key (401), with
-// a key of too small a scope (403), with a key of another KB (403 where the
-// route touches a KB) and with a right key (neither 401 nor 403). The
-// registered routes must be exactly the contract's.
+// keys of the scopes it refuses (403), with a key of another KB (403 where
+// the route touches a KB) and with a right key (neither 401 nor 403, nor a
+// server error). The registered routes must be exactly the contract's.
 func TestRouteAuthWalk(t *testing.T) {
 	s := getStack(t)
 	ctx := context.Background()
@@ -93,56 +123,104 @@ func TestRouteAuthWalk(t *testing.T) {
 		t.Fatalf("registered routes differ from the contract:\ngot\n%s\nwant\n%s", strings.Join(registered, "\n"), strings.Join(want, "\n"))
 	}
 
-	// A KB of the walk's own, with a document, an answer and a job.
+	// A KB of the walk's own, with a document, an answer, a job, a
+	// conversation, a channel, a webhook and a delivery.
 	if err := s.store.CreateKB(ctx, &kefu.KB{Name: "walk", Model: s.emb.ModelID(), Dim: s.emb.Model().Dim}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.store.CreateKB(ctx, &kefu.KB{Name: "walk-other", Model: s.emb.ModelID(), Dim: s.emb.Model().Dim}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-other"); s.store.DeleteKB(ctx, "walk") })
+	t.Cleanup(func() {
+		s.store.DeleteKB(ctx, "walk-other")
+		s.store.DeleteKB(ctx, "walk")
+		s.store.DeleteChannel(ctx, "walkchan")
+		s.store.DeleteChannel(ctx, "walkchan2")
+	})
 	admin := s.newKey(t, kefu.ScopeAdmin, "")
 	job := uploadText(t, base, admin, "walk", "guides/hello.md", "# Hello\n\nKefu answers customers from the team's own documents.\n")
 	waitJob(t, base, admin, job.ID)
-	ans, err := s.ans.Ask(ctx, kefu.AskRequest{KB: "walk", Question: "What does kefu answer from?"}, nil)
+	ans, err := s.desk.Ask(ctx, kefu.AskRequest{KB: "walk", Question: "What does kefu answer from?"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.store.PutChannel(ctx, &kefu.Channel{Name: "walkchan", KB: "walk", Secret: "whsec_walk"}); err != nil {
+		t.Fatal(err)
+	}
+	hook := &kefu.Subscription{ID: "wh_walk", URL: "http://127.0.0.1:1/walk", Events: []kefu.EventType{kefu.EventAnswerUnknown}, Secret: "s"}
+	if err := s.store.PutSubscription(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.store.DeleteSubscription(ctx, hook.ID) })
+	ev, _ := kefu.NewEvent(ctx, kefu.EventPing, "walk", map[string]string{})
+	ev.Target = "webhook:wh_walk"
+	if err := s.store.Enqueue(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	dels, _ := s.store.Deliveries(ctx, kefu.DeliveryFilter{EventID: ev.ID})
 
+	publicKey := s.newPublicKey(t, "walk", walkOrigin)
 	keys := map[kefu.Scope]string{
 		kefu.ScopeAdmin:  admin,
 		kefu.ScopeIngest: s.newKey(t, kefu.ScopeIngest, ""),
+		kefu.ScopeAgent:  s.newKey(t, kefu.ScopeAgent, ""),
 		kefu.ScopeQuery:  s.newKey(t, kefu.ScopeQuery, ""),
+		kefu.ScopePublic: publicKey,
 	}
 	otherKB := map[kefu.Scope]string{
 		kefu.ScopeAdmin:  s.newKey(t, kefu.ScopeAdmin, "walk-other"),
 		kefu.ScopeIngest: s.newKey(t, kefu.ScopeIngest, "walk-other"),
+		kefu.ScopeAgent:  s.newKey(t, kefu.ScopeAgent, "walk-other"),
 		kefu.ScopeQuery:  s.newKey(t, kefu.ScopeQuery, "walk-other"),
+		kefu.ScopePublic: s.newPublicKey(t, "walk-other", walkOrigin),
 	}
-	params := strings.NewReplacer(":kb", "walk", ":id", "")
+	publicKeys := map[string]bool{publicKey: true, otherKB[kefu.ScopePublic]: true}
+	params := strings.NewReplacer(":kb", "walk", ":id", "", ":channel", "walkchan", ":action", "claim")
 	idFor := map[string]string{
-		"/v1/jobs/:id":                      job.ID,
-		"/v1/kbs/:kb/answers/:id/feedback":  ans.ID,
-		"/v1/kbs/:kb/documents/:id":         url.PathEscape("guides/hello.md"),
-		"/v1/kbs/:kb/documents/:id/reindex": url.PathEscape("guides/hello.md"),
-		"/v1/keys/:id":                      "key_none",
+		"/v1/jobs/:id":                          job.ID,
+		"/v1/kbs/:kb/answers/:id/feedback":      ans.ID,
+		"/v1/kbs/:kb/documents/:id":             url.PathEscape("guides/hello.md"),
+		"/v1/kbs/:kb/documents/:id/reindex":     url.PathEscape("guides/hello.md"),
+		"/v1/keys/:id":                          "key_none",
+		"/v1/kbs/:kb/conversations/:id":         ans.ConversationID,
+		"/v1/kbs/:kb/conversations/:id/events":  ans.ConversationID,
+		"/v1/kbs/:kb/conversations/:id/:action": ans.ConversationID,
+		"/v1/webhooks/:id":                      hook.ID,
+		"/v1/webhooks/:id/rotate":               hook.ID,
+		"/v1/webhooks/:id/ping":                 hook.ID,
+		"/v1/deliveries/:id":                    dels[0].ID,
+		"/v1/deliveries/:id/redeliver":          dels[0].ID,
 	}
 	bodies := map[string]any{
-		"POST /v1/kbs":                           map[string]any{"name": "walk-created"},
-		"PATCH /v1/kbs/:kb":                      map[string]any{"description": "walked"},
-		"POST /v1/kbs/:kb/search":                map[string]any{"query": "customers"},
-		"POST /v1/kbs/:kb/ask":                   map[string]any{"question": "What does kefu answer from?"},
-		"POST /v1/kbs/:kb/answers/:id/feedback":  map[string]any{"vote": 1},
-		"POST /v1/chat/completions":              map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
-		"POST /v1/embeddings":                    map[string]any{"model": s.emb.Model().Name, "input": "hello"},
-		"POST /v1/keys":                          map[string]any{"scope": "query", "kb": "walk"},
-		"POST /v1/kbs/:kb/documents":             nil, // multipart, sent by uploadText
-		"POST /v1/kbs/:kb/documents/:id/reindex": nil,
+		"POST /v1/kbs":                               map[string]any{"name": "walk-created"},
+		"PATCH /v1/kbs/:kb":                          map[string]any{"description": "walked"},
+		"POST /v1/kbs/:kb/search":                    map[string]any{"query": "customers"},
+		"POST /v1/kbs/:kb/ask":                       map[string]any{"question": "What does kefu answer from?"},
+		"POST /v1/kbs/:kb/answers/:id/feedback":      map[string]any{"vote": 1},
+		"POST /v1/kbs/:kb/unanswered/actions":        map[string]any{"action": "dismiss", "answer_ids": []string{ans.ID}},
+		"POST /v1/chat/completions":                  map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
+		"POST /v1/embeddings":                        map[string]any{"model": s.emb.Model().Name, "input": "hello"},
+		"POST /v1/keys":                              map[string]any{"scope": "query", "kb": "walk"},
+		"POST /v1/channels":                          map[string]any{"name": "walkchan2", "kb": "walk"},
+		"PATCH /v1/channels/:channel":                map[string]any{"description": "walked"},
+		"POST /v1/webhooks":                          map[string]any{"url": "http://127.0.0.1:1/walk2", "events": []string{"answer.unknown"}},
+		"PATCH /v1/webhooks/:id":                     map[string]any{"description": "walked"},
+		"POST /v1/channels/:channel/messages":        map[string]any{"end_user_id": "u1", "message_id": "m1", "text": "What does kefu answer from?"},
+		"POST /v1/kbs/:kb/documents":                 nil, // multipart, sent by uploadText
+		"POST /v1/kbs/:kb/documents/:id/reindex":     nil,
+		"POST /v1/kbs/:kb/conversations/:id/:action": nil,
 	}
-	// Routes that name a KB by another means than :kb.
-	// Key management needs an admin key for every KB.
+	// Routes that name a KB by another means than :kb. Keys, webhooks and
+	// channels need an admin key for every KB.
 	kbByOther := map[string]bool{"GET /v1/jobs/:id": true, "POST /v1/chat/completions": true, "POST /v1/kbs": true, "POST /v1/kbs/import": true,
 		"GET /v1/keys": true, "POST /v1/keys": true, "DELETE /v1/keys/:id": true}
+	for _, r := range contract {
+		if strings.HasPrefix(r.path, "/v1/webhooks") || strings.HasPrefix(r.path, "/v1/deliveries") || (strings.HasPrefix(r.path, "/v1/channels") && r.scope != "") {
+			kbByOther[r.method+" "+r.path] = true
+		}
+	}
+	// Streams that do not end: their status is read, then they are closed.
+	streams := map[string]bool{"GET /v1/conversations/events": true, "GET /v1/kbs/:kb/conversations/:id/events": true}
 	t.Cleanup(func() { s.store.DeleteKB(ctx, "walk-created") })
 
 	// Destructive routes go last, so the walk's KB lives through it.
@@ -159,20 +237,33 @@ func TestRouteAuthWalk(t *testing.T) {
 		route := method + " " + path
 		u := base + params.Replace(path)
 		if id, ok := idFor[path]; ok {
-			u = base + strings.Replace(strings.Replace(path, ":kb", "walk", 1), ":id", id, 1)
+			u = base + params.Replace(strings.Replace(strings.Replace(path, ":kb", "walk", 1), ":id", id, 1))
 		}
 		if route == "POST /v1/kbs/:kb/documents" {
 			return uploadStatus(t, base, key, "walk", "walk2.md", "# Walk\n\nA second document.\n")
 		}
-		r := call(t, method, u, key, bodies[route], nil)
+		h := http.Header{}
+		if publicKeys[key] {
+			h.Set("Origin", walkOrigin)
+		}
+		if route == "POST /v1/channels/:channel/messages" {
+			b, _ := json.Marshal(bodies[route])
+			h.Set(signature.Header, signature.Sign("whsec_walk", time.Now(), b))
+			r := callHeaders(t, method, u, key, b, h, nil)
+			return r.StatusCode, bodyOf(r)
+		}
+		if streams[route] {
+			return streamStatus(t, u, key, h)
+		}
+		r := callHeaders(t, method, u, key, bodies[route], h, nil)
 		return r.StatusCode, bodyOf(r)
 	}
 	for _, r := range order {
 		route := r.method + " " + r.path
 		t.Run(route, func(t *testing.T) {
 			if r.scope == "" {
-				if code, body := do(r.method, r.path, ""); code == 401 || code == 403 {
-					t.Fatalf("public route without a key: %d %s", code, body)
+				if code, body := do(r.method, r.path, ""); code == 401 || code == 403 || code >= 500 {
+					t.Fatalf("a route without a key, unsigned or signed: %d %s", code, body)
 				}
 				return
 			}
@@ -182,7 +273,7 @@ func TestRouteAuthWalk(t *testing.T) {
 			if code, _ := do(r.method, r.path, "kefu_not-a-key"); code != 401 {
 				t.Errorf("with an unknown key: %d, want 401", code)
 			}
-			if low := below(r.scope); low != "" {
+			for _, low := range refused[r.scope] {
 				if code, body := do(r.method, r.path, keys[low]); code != 403 {
 					t.Errorf("with a %s key: %d %s, want 403", low, code, body)
 				}
@@ -235,7 +326,7 @@ func TestDevModeAndAuthInfo(t *testing.T) {
 	_, dev := serve(t, cfg)
 	var info api.AuthInfo
 	call(t, "GET", dev+"/v1/auth", "", nil, &info)
-	if !info.DevMode || info.Scope == nil || *info.Scope != kefu.ScopeAdmin || info.Warning == "" {
+	if !info.DevMode || info.Scope == nil || *info.Scope != kefu.ScopeAdmin || info.Warning == "" || info.Agent != "admin" {
 		t.Fatalf("dev mode /v1/auth: %+v", info)
 	}
 	if r := call(t, "GET", dev+"/v1/kbs", "", nil, nil); r.StatusCode != 200 {
@@ -243,9 +334,15 @@ func TestDevModeAndAuthInfo(t *testing.T) {
 	}
 	// A key sent in dev mode still counts.
 	key := s.newKey(t, kefu.ScopeQuery, "shop")
+	info = api.AuthInfo{}
 	call(t, "GET", dev+"/v1/auth", key, nil, &info)
-	if info.Scope == nil || *info.Scope != kefu.ScopeQuery || info.KB != "shop" {
+	if info.Scope == nil || *info.Scope != kefu.ScopeQuery || info.KB != "shop" || info.Agent != "" {
 		t.Fatalf("dev mode with a query key: %+v", info)
+	}
+	agent := s.newKey(t, kefu.ScopeAgent, "shop") // named after the test
+	call(t, "GET", dev+"/v1/auth", agent, nil, &info)
+	if info.Scope == nil || *info.Scope != kefu.ScopeAgent || info.Agent != t.Name() {
+		t.Fatalf("dev mode with an agent key: %+v", info)
 	}
 	if r := call(t, "DELETE", dev+"/v1/kbs/shop", key, nil, nil); r.StatusCode != 403 {
 		t.Fatalf("dev mode, query key deleting a KB: %d", r.StatusCode)

@@ -3,7 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"net/url"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,13 +16,23 @@ import (
 
 // The WebSocket chat protocol (GET /v1/kbs/{kb}/chat), JSON text messages:
 //
-//	client: {"type":"ask","id":"c1","question":"…","conversation_id":"…"?}
+//	client: {"type":"ask","id":"c1","question":"…","conversation_id":"…"?,"user":"…"?,"metadata":{…}?}
 //	        {"type":"cancel","id":"c1"}
+//	        {"type":"join","conversation_id":"…","after":12?}   watch a conversation (after a reconnect)
 //	server: {"type":"delta","id":"c1","text":"…"}             pieces of the answer text
 //	        {"type":"citations","id":"c1","citations":[…]}
 //	        {"type":"done","id":"c1","answer":{…}}             the full Answer
 //	        {"type":"handoff","id":"c1","answer":{…}}          instead of done for route handoff
 //	        {"type":"error","id":"c1","code":"…","message":"…"}
+//	        {"type":"message","conversation_id":"…","message":{…}}   an agent's reply (a kefu.Message)
+//	        {"type":"state","conversation_id":"…","state":"agent","assignee":"…"}
+//
+// A socket watches each conversation it asked in (and each it joined, up to
+// maxWatchedPerWS): an agent's replies and changes of who has the
+// conversation arrive as message and state events. Join first sends the
+// agent replies after "after" (a message seq), so a reconnecting client
+// misses nothing. Each ask gets a request id of its own: the socket's, a
+// dot and the ask's number on the socket.
 //
 // Several asks may be in flight on one socket (MaxAsksInFlight), each with
 // its own id. "cancel" stops that answer and its LLM request, and is
@@ -46,10 +57,24 @@ const CodeCanceled = "canceled"
 
 // ChatRequest is a client message of the chat protocol.
 type ChatRequest struct {
-	Type           string `json:"type"`
-	ID             string `json:"id"`
-	Question       string `json:"question,omitempty"`
-	ConversationID string `json:"conversation_id,omitempty"`
+	Type           string            `json:"type"`
+	ID             string            `json:"id"`
+	Question       string            `json:"question,omitempty"`
+	ConversationID string            `json:"conversation_id,omitempty"`
+	User           string            `json:"user,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+	After          uint64            `json:"after,omitempty"` // join: replay agent messages after this seq
+}
+
+type chatMessage struct {
+	Type           string        `json:"type"`
+	ConversationID string        `json:"conversation_id"`
+	Message        *kefu.Message `json:"message"`
+}
+
+type chatState struct {
+	Type string `json:"type"`
+	StateEvent
 }
 
 type chatDelta struct {
@@ -77,7 +102,11 @@ type chatError struct {
 	Message string `json:"message"`
 }
 
-const localChatPrincipal = "kefu.principal" // a string: the upgrader copies string-keyed locals only
+// Locals the upgrader passes on: it copies string-keyed locals only.
+const (
+	localChatPrincipal = "kefu.principal"
+	localChatRequestID = "kefu.request_id"
+)
 
 // writeBuffers are shared by all sockets: an idle socket holds none.
 var writeBuffers = &sync.Pool{}
@@ -92,8 +121,10 @@ func (s *Server) chatHandler() fiber.Handler {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return kefu.Errorf(kefu.EINVALID, "this route speaks the WebSocket protocol: send an Upgrade request")
 		}
-		if !s.originAllowed(c) {
-			return kefu.Errorf(kefu.EFORBIDDEN, "origin %q may not open a chat: add it to --cors-origins", c.Get(fiber.HeaderOrigin))
+		// A public key's origin was checked against its own origins.
+		if !principalOf(c).public() && !s.originAllowed(c) {
+			s.corsRefused(c.Get(fiber.HeaderOrigin))
+			return kefu.Errorf(kefu.EFORBIDDEN, "origin %q may not open a chat: add it to --cors-origins (or to a public key's origins)", c.Get(fiber.HeaderOrigin))
 		}
 		if s.cfg.Answerer == nil {
 			return unavailable("answerer")
@@ -102,32 +133,26 @@ func (s *Server) chatHandler() fiber.Handler {
 			return err
 		}
 		c.Locals(localChatPrincipal, principalOf(c))
+		c.Locals(localChatRequestID, requestID(c))
 		return up(c)
 	}
 }
 
-// originAllowed lets a browser open a chat from the server's own pages or
-// from the CORS origins; clients that send no Origin are not browsers.
+// originAllowed lets a browser open a chat from the server's own pages,
+// the CORS origins and the public keys' origins; clients that send no
+// Origin are not browsers.
 func (s *Server) originAllowed(c *fiber.Ctx) bool {
 	o := c.Get(fiber.HeaderOrigin)
-	if o == "" {
-		return true
-	}
-	for _, a := range s.cfg.CORSOrigins {
-		if a == "*" || a == o {
-			return true
-		}
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == c.Hostname()
+	return o == "" || sameOrigin(c) || s.originOK(c.UserContext(), o)
 }
 
 // chat is one WebSocket chat connection.
 type chat struct {
-	s    *Server
-	conn *websocket.Conn
-	p    *principal
-	kb   string
+	s     *Server
+	conn  *websocket.Conn
+	p     *principal
+	kb    string
+	reqID string // the upgrade's request id
 
 	ctx    context.Context // ends with the connection
 	cancel context.CancelFunc
@@ -135,9 +160,10 @@ type chat struct {
 
 	mu       sync.Mutex
 	inflight map[string]context.CancelFunc
-	asked    int  // asks started
-	draining bool // shutting down: no new asks
-	closed   bool // nothing more is sent
+	asked    int               // asks started
+	draining bool              // shutting down: no new asks
+	closed   bool              // nothing more is sent
+	watches  map[string]func() // conversation id → stop watching; nil until the first
 	queue    [][]byte
 	queued   int // bytes in queue
 	writing  bool
@@ -163,7 +189,8 @@ func (s *Server) serveChat(conn *websocket.Conn) {
 	if p == nil {
 		return
 	}
-	ch := &chat{s: s, conn: conn, p: p, kb: conn.Params("kb")}
+	reqID, _ := conn.Locals(localChatRequestID).(string)
+	ch := &chat{s: s, conn: conn, p: p, kb: conn.Params("kb"), reqID: reqID}
 	ch.ctx, ch.cancel = context.WithCancel(s.base)
 	if !s.chats.add(ch) {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
@@ -176,7 +203,12 @@ func (s *Server) serveChat(conn *websocket.Conn) {
 		ch.asks.Wait()
 		ch.mu.Lock()
 		ch.closed = true
+		watches := ch.watches
+		ch.watches = nil
 		ch.mu.Unlock()
+		for _, stop := range watches {
+			stop()
+		}
 		ch.waitWriter()
 		s.chats.remove(ch)
 		ch.connMu.Lock()
@@ -218,8 +250,10 @@ func (ch *chat) handle(data []byte) {
 		if cancel != nil {
 			cancel()
 		}
+	case "join":
+		ch.join(m)
 	default:
-		ch.fail(m.ID, kefu.EINVALID, "unknown message type "+strconvQuote(m.Type)+": use ask or cancel")
+		ch.fail(m.ID, kefu.EINVALID, "unknown message type "+strconvQuote(m.Type)+": use ask, cancel or join")
 	}
 }
 
@@ -233,12 +267,12 @@ func (ch *chat) ask(m ChatRequest) {
 		ch.fail(m.ID, kefu.EINVALID, "an ask needs an \"id\" of 1 to 128 bytes")
 		return
 	}
-	who := ch.p.keyID
-	if who == "" {
-		who = "ip:" + ch.conn.IP()
-	}
-	if wait, ok := ch.s.limits.take(who); !ok {
+	if wait, ok := ch.takeToken(m.ConversationID); !ok {
 		ch.fail(m.ID, kefu.ERATELIMIT, "too many requests: retry in "+wait.Round(100*time.Millisecond).String())
+		return
+	}
+	if err := ch.s.checkConversation(ch.ctx, ch.p, ch.kb, m.ConversationID); err != nil {
+		ch.fail(m.ID, kefu.ErrorCode(err), kefu.ErrorMessage(err))
 		return
 	}
 	ch.mu.Lock()
@@ -259,9 +293,9 @@ func (ch *chat) ask(m ChatRequest) {
 	if ch.inflight == nil {
 		ch.inflight = map[string]context.CancelFunc{}
 	}
-	ctx, cancel := context.WithCancel(ch.ctx)
-	ch.inflight[m.ID] = cancel
 	ch.asked++
+	ctx, cancel := context.WithCancel(kefu.WithRequestID(ch.ctx, ch.reqID+"."+strconv.Itoa(ch.asked)))
+	ch.inflight[m.ID] = cancel
 	ch.asks.Add(1)
 	ch.mu.Unlock()
 	go ch.run(ctx, cancel, m)
@@ -276,7 +310,8 @@ func (ch *chat) run(ctx context.Context, cancel context.CancelFunc, m ChatReques
 		cancel()
 		ch.asks.Done()
 	}()
-	req := kefu.AskRequest{KB: ch.kb, Question: m.Question, ConversationID: m.ConversationID}
+	req := kefu.AskRequest{KB: ch.kb, Question: m.Question, ConversationID: m.ConversationID, Channel: kefu.ChannelWebSocket,
+		EndUser: m.User, KeyID: ch.p.keyID, Metadata: m.Metadata}
 	ans, err := ch.s.cfg.Answerer.Ask(ctx, req, func(d string) {
 		ch.send(chatDelta{Type: "delta", ID: m.ID, Text: d})
 	})
@@ -295,7 +330,93 @@ func (ch *chat) run(ctx context.Context, cancel context.CancelFunc, m ChatReques
 	if ans.Route == kefu.RouteHandoff {
 		typ = "handoff"
 	}
+	ch.watch(ans.ConversationID)
 	ch.send(chatDone{Type: typ, ID: m.ID, Answer: ans})
+}
+
+// takeToken spends a rate-limit token for an ask: the key's, or for a
+// public key its own, its visitor's IP's and its conversation's.
+func (ch *chat) takeToken(conversation string) (time.Duration, bool) {
+	s := ch.s
+	if !ch.p.public() {
+		who := ch.p.keyID
+		if who == "" {
+			who = "ip:" + ch.conn.IP()
+		}
+		return s.limits.take(who)
+	}
+	if wait, ok := s.publicLimits.take(ch.p.keyID); !ok {
+		return wait, ok
+	}
+	if wait, ok := s.visitorLimits.take(ch.p.keyID + " ip:" + ch.conn.IP()); !ok {
+		return wait, ok
+	}
+	if conversation != "" {
+		return s.visitorLimits.take(ch.p.keyID + " conv:" + conversation)
+	}
+	return 0, true
+}
+
+// watch sends the socket a conversation's agent replies and state changes
+// from now on; it reports whether the socket watches it.
+func (ch *chat) watch(conv string) bool {
+	d := ch.s.cfg.Desk
+	if d == nil || conv == "" {
+		return false
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if _, ok := ch.watches[conv]; ok {
+		return true
+	}
+	if ch.closed || len(ch.watches) >= maxWatchedPerWS {
+		return false
+	}
+	if ch.watches == nil {
+		ch.watches = map[string]func(){}
+	}
+	ch.watches[conv] = d.Watch(ch.kb, conv, func(ev kefu.LiveEvent) {
+		switch {
+		case ev.Kind == "state":
+			ch.send(chatState{Type: "state", StateEvent: stateOf(ev.Conversation)})
+		case forCustomer(ev.Message):
+			ch.send(chatMessage{Type: "message", ConversationID: conv, Message: ev.Message})
+		}
+	})
+	return true
+}
+
+// join watches a conversation the socket may read, after sending the agent
+// replies it missed (after m.After) and who has the conversation now.
+func (ch *chat) join(m ChatRequest) {
+	d := ch.s.cfg.Desk
+	if d == nil {
+		ch.fail(m.ID, kefu.EUNAVAILABLE, "this server keeps no conversations")
+		return
+	}
+	conv, err := d.Conversation(ch.ctx, ch.kb, m.ConversationID)
+	if err == nil && !canRead(ch.p, conv) {
+		err = kefu.Errorf(kefu.ENOTFOUND, "conversation %q not found", m.ConversationID)
+	}
+	if err != nil {
+		ch.fail(m.ID, kefu.ErrorCode(err), kefu.ErrorMessage(err))
+		return
+	}
+	if !ch.watch(conv.ID) {
+		ch.fail(m.ID, kefu.ETOOLARGE, fmt.Sprintf("a socket watches at most %d conversations", maxWatchedPerWS))
+		return
+	}
+	msgs, err := d.Messages(ch.ctx, ch.kb, conv.ID, m.After, maxMessagesShown)
+	if err != nil {
+		ch.fail(m.ID, kefu.ErrorCode(err), kefu.ErrorMessage(err))
+		return
+	}
+	for i := range msgs {
+		if forCustomer(&msgs[i]) {
+			ch.send(chatMessage{Type: "message", ConversationID: conv.ID, Message: &msgs[i]})
+		}
+	}
+	ch.send(chatState{Type: "state", StateEvent: stateOf(conv)})
 }
 
 // send queues a message for the socket's writer, which runs only while

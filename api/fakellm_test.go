@@ -24,10 +24,11 @@ type fakeLLM struct {
 	// is cancelled (or 30 s pass).
 	hold bool
 
-	mu        sync.Mutex
-	requests  int
-	cancelled int
-	started   chan struct{} // one value per request that sent its first token
+	mu         sync.Mutex
+	requests   int
+	cancelled  int
+	requestIDs []string      // the X-Request-ID of each request
+	started    chan struct{} // one value per request that sent its first token
 }
 
 func newFakeLLM(t *testing.T, tokens []string, delay time.Duration, hold bool) *fakeLLM {
@@ -54,6 +55,7 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&req)
 	f.mu.Lock()
 	f.requests++
+	f.requestIDs = append(f.requestIDs, r.Header.Get("X-Request-ID"))
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/event-stream")
 	chunk := func(content string, finish string) {

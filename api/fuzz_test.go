@@ -173,3 +173,24 @@ func FuzzMergeSettings(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChannelMessage: any body gives a message within the bounds or a
+// domain error (invalid or too large), never a panic.
+func FuzzChannelMessage(f *testing.F) {
+	f.Add([]byte(`{"end_user_id":"wx_1","message_id":"m1","text":"怎么退款","metadata":{"nick":"小王"}}`))
+	f.Add([]byte(`{"channel":"mail","end_user_id":"a@b.c","message_id":"<x@y>","text":"hi"}`))
+	f.Add([]byte(`{"end_user_id":"u","message_id":"m","text":"   "}`))
+	f.Add([]byte(`{"end_user_id":"u","message_id":"m","text":"hi"} {}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := ParseChannelMessage(body, "wechat")
+		if err != nil {
+			if c := kefu.ErrorCode(err); c != kefu.EINVALID && c != kefu.ETOOLARGE {
+				t.Fatalf("error code %s: %v", c, err)
+			}
+			return
+		}
+		if m.EndUser == "" || m.MessageID == "" || m.Text == "" || len(m.Text) > maxChannelText || (m.Channel != "" && m.Channel != "wechat") {
+			t.Fatalf("accepted %+v", m)
+		}
+	})
+}

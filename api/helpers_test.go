@@ -19,6 +19,7 @@ import (
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
 	"github.com/kefu-dev/kefu/archive"
+	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/ingest"
@@ -36,7 +37,8 @@ type realStack struct {
 	emb     kefu.Embedder
 	metrics *api.Metrics
 	ret     *retrieve.Retriever
-	ans     *answer.Service
+	ans     *answer.Service // the bot behind desk
+	desk    *desk.Service
 	ing     *ingest.Service
 	faq     []faqEntry // the shop FAQ as read from the CSV
 }
@@ -102,7 +104,12 @@ func buildStack(modelDir, lib, csvPath string) (*realStack, error) {
 	s.ret = &retrieve.Retriever{Index: st, KBs: st, Embedder: s.emb}
 	s.ing = &ingest.Service{Store: st, Embedder: s.emb, OnFinish: s.metrics.ObserveJob} // as cmd/kefu wires it
 	obs := observer{s.metrics}
-	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, AnswerLog: st, Observer: obs, Logger: discard()})
+	// As cmd/kefu wires them: the desk logs the bot's answers.
+	s.ans, err = answer.New(answer.Options{Retriever: s.ret, KBs: st, Observer: obs, Logger: discard()})
+	if err != nil {
+		return nil, err
+	}
+	s.desk, err = desk.New(desk.Options{Store: st, Log: st, Answerer: s.ans, KBs: st, Channels: st, Logger: discard()})
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +163,9 @@ func (o observer) ObserveBreaker(endpoint, from, to string) { o.m.ObserveBreaker
 // config returns a server configuration over the stack.
 func (s *realStack) config() api.Config {
 	return api.Config{
-		Store: s.store, Retriever: s.ret, Answerer: s.ans, Ingester: s.ing, Embedder: s.emb,
+		Store: s.store, Retriever: s.ret, Answerer: s.desk, Ingester: s.ing, Embedder: s.emb,
 		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
+		Desk: s.desk, Webhooks: s.store, Channels: s.store, FAQ: s.ing,
 		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb},
 	}
 }
@@ -235,8 +243,53 @@ func (s *realStack) newKey(t *testing.T, scope kefu.Scope, kb string) string {
 	return secret
 }
 
+// newPublicKey stores a public key of kb for origins and returns its secret.
+func (s *realStack) newPublicKey(t *testing.T, kb string, origins ...string) string {
+	t.Helper()
+	secret, k, err := api.NewKey(kefu.ScopePublic, kb, t.Name(), origins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.CreateKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.store.DeleteKey(context.Background(), k.ID) })
+	return secret
+}
+
+// streamStatus opens an event stream, returns its status (and the body of
+// an error), and closes it.
+func streamStatus(t *testing.T, url, key string, h http.Header) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	return resp.StatusCode, ""
+}
+
 // call makes one request and decodes a JSON answer into out (when not nil).
 func call(t *testing.T, method, url, key string, body any, out any) *http.Response {
+	t.Helper()
+	return callHeaders(t, method, url, key, body, nil, out)
+}
+
+// callHeaders is call with more request headers.
+func callHeaders(t *testing.T, method, url, key string, body any, h http.Header, out any) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	ct := ""
@@ -259,6 +312,9 @@ func call(t *testing.T, method, url, key string, body any, out any) *http.Respon
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)

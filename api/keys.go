@@ -6,11 +6,13 @@ import (
 	"github.com/kefu-dev/kefu"
 )
 
-// KeyRequest is the body of POST /v1/keys.
+// KeyRequest is the body of POST /v1/keys. A public key (a chat widget's,
+// published in web pages) needs its KB and the origins of those pages.
 type KeyRequest struct {
-	Scope kefu.Scope `json:"scope"`
-	KB    string     `json:"kb,omitempty"`
-	Name  string     `json:"name,omitempty"`
+	Scope   kefu.Scope `json:"scope"`
+	KB      string     `json:"kb,omitempty"`
+	Name    string     `json:"name,omitempty"`
+	Origins []string   `json:"origins,omitempty"`
 }
 
 // NewKeyResponse carries a new key's secret, shown this once.
@@ -36,7 +38,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	var req KeyRequest
-	if err := s.decode(c, &req, `{"scope", "kb"?, "name"?}`); err != nil {
+	if err := s.decode(c, &req, `{"scope", "kb"?, "name"?, "origins"?}`); err != nil {
 		return err
 	}
 	if req.KB != "" {
@@ -44,12 +46,15 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	secret, key, err := NewKey(req.Scope, req.KB, req.Name)
+	secret, key, err := NewKey(req.Scope, req.KB, req.Name, req.Origins...)
 	if err != nil {
 		return err
 	}
 	if err := s.cfg.Keys.CreateKey(c.UserContext(), key); err != nil {
 		return err
+	}
+	if key.Scope == kefu.ScopePublic {
+		s.reloadOrigins(c.UserContext())
 	}
 	if s.dev.Swap(false) {
 		s.log.Warn("development mode ended: an API key now exists, every route needs a key", "key_id", key.ID)
@@ -79,6 +84,7 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 	if err := s.cfg.Keys.DeleteKey(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
+	s.reloadOrigins(c.UserContext())
 	s.log.Info("API key deleted", "key_id", c.Params("id"), "request_id", requestID(c))
 	return c.SendStatus(fiber.StatusNoContent)
 }

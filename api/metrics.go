@@ -44,7 +44,9 @@ type Metrics struct {
 
 	wsConns prometheus.Gauge
 
-	storeOnce sync.Once
+	webhookAttempts *prometheus.CounterVec   // target, outcome: delivered, retry, dead
+	webhookDuration *prometheus.HistogramVec // target
+	storeOnce       sync.Once
 
 	cacheHits, cacheable atomic.Int64 // answers from the cache; answers that could be (not hand-offs)
 }
@@ -77,6 +79,9 @@ func NewMetrics() *Metrics {
 	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kefu_answer_cache_hit_ratio", Help: "Share of answers (hand-offs excluded) served from the answer cache since start.",
 	}, m.cacheHitRatio)
+	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_webhook_attempts_total", Help: "Webhook and channel delivery attempts by target (webhook, channel) and outcome (delivered, retry, dead)."}, []string{"target", "outcome"})
+	m.webhookDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kefu_webhook_attempt_duration_seconds", Help: "Time to a receiver's answer, per delivery attempt.", Buckets: lat}, []string{"target"})
+	m.reg.MustRegister(m.webhookAttempts, m.webhookDuration)
 	m.reg.MustRegister(m.requests, m.ingestJobs, m.ingestDocuments, m.ingestChunks, m.ingestEmbedded,
 		m.embedBatch, m.embedDuration, m.embedErrors, m.answers, m.answerDuration, m.answerFallback,
 		m.llmDuration, m.llmFirstToken, m.llmTokens, m.llmErrors, m.llmBreaker, m.wsConns, hitRatio,
@@ -93,6 +98,20 @@ func (m *Metrics) handler() fiber.Handler {
 
 func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// ObserveDelivery counts a webhook delivery attempt; wire it to the
+// dispatcher's OnAttempt.
+func (m *Metrics) ObserveDelivery(d kefu.Delivery, a kefu.Attempt, next kefu.DeliveryState) {
+	outcome := "retry"
+	switch next {
+	case kefu.DeliveryDelivered:
+		outcome = "delivered"
+	case kefu.DeliveryDead:
+		outcome = "dead"
+	}
+	m.webhookAttempts.WithLabelValues(d.Target, outcome).Inc()
+	m.webhookDuration.WithLabelValues(d.Target).Observe(a.DurationMS / 1000)
 }
 
 // ObserveJob counts an ended ingest job's documents, chunks and failures;

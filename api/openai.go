@@ -171,7 +171,7 @@ func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 		h := sha256.Sum256([]byte(req.Model + "\x00" + req.User + "\x00" + first))
 		conv = "oai-" + hex.EncodeToString(h[:12])
 	}
-	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv}, prompt, nil
+	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv, Channel: kefu.ChannelOpenAI, EndUser: req.User}, prompt, nil
 }
 
 func (s *Server) chatCompletions(c *fiber.Ctx) error {
@@ -189,10 +189,14 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ask.KeyID = principalOf(c).keyID
 	if _, err := s.cfg.Store.KB(c.UserContext(), req.Model); err != nil {
 		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
 			return kefu.Errorf(kefu.ENOTFOUND, "model %q: no knowledge base of that name (GET /v1/models lists them)", req.Model)
 		}
+		return err
+	}
+	if err := s.checkConversation(c.UserContext(), principalOf(c), ask.KB, ask.ConversationID); err != nil {
 		return err
 	}
 	created := time.Now().Unix()

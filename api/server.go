@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
@@ -48,8 +47,20 @@ type Config struct {
 	Keys      kefu.KeyStore    // API keys; nil means no key exists
 	AnswerLog kefu.AnswerLog   // feedback and unanswered questions
 	Reports   kefu.ReportStore // each KB's latest evaluation report
-	Archiver  kefu.Archiver    // KB export and import
-	Logger    *slog.Logger
+	// Desk runs conversations: the conversation, agent and live-event
+	// routes, and the channel webhook; nil makes them answer 503. When
+	// set, it is also the Answerer.
+	Desk     kefu.Desk
+	Webhooks kefu.WebhookStore // subscriptions, deliveries
+	Channels kefu.ChannelStore // channels of the channel webhook
+	// Notify is called after the API enqueued webhook deliveries (a ping,
+	// a redelivery), so the dispatcher sends them at once.
+	Notify func()
+	// FAQ adds unanswered questions to the KB's FAQ; nil makes those
+	// actions answer 503.
+	FAQ      kefu.FAQEditor
+	Archiver kefu.Archiver // KB export and import
+	Logger   *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
 	// Web is the console's files, served at "/"; nil serves none.
@@ -70,6 +81,14 @@ type Config struct {
 	// IP's): requests per second and the burst allowed. Rate 0 is no limit.
 	Rate  float64
 	Burst int
+	// PublicRate and PublicBurst are each public key's bucket, which all
+	// its visitors share; VisitorRate and VisitorBurst each visitor's (per
+	// IP, and per conversation for asks), on top. Defaults 100/200 and 1/20;
+	// with Rate 0, none applies.
+	PublicRate   float64
+	PublicBurst  int
+	VisitorRate  float64
+	VisitorBurst int
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (chat widgets); none by default, "*" for any.
 	CORSOrigins []string
@@ -98,14 +117,21 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	limits  *limiters
-	ready   atomic.Bool
-	dev     atomic.Bool     // development mode: no key exists yet
-	routes  map[string]bool // "METHOD pattern" of the table, for metric labels
+	// publicLimits are public keys' buckets, visitorLimits their visitors'.
+	publicLimits, visitorLimits *limiters
+	origins                     *origins
+	ready                       atomic.Bool
+	dev                         atomic.Bool     // development mode: no key exists yet
+	routes                      map[string]bool // "METHOD pattern" of the table, for metric labels
 
 	base   context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
 	chats  *chatHub
-	bg     sync.WaitGroup // goroutines outside requests: streams, job watchers
+	// stopping is closed when Shutdown starts: live-event streams, which
+	// never end by themselves, end then.
+	stopping chan struct{}
+	stopOnce sync.Once
+	bg       sync.WaitGroup // goroutines outside requests: streams, job watchers
 }
 
 // New builds the server and its routes.
@@ -140,9 +166,24 @@ func New(cfg Config) *Server {
 	if h, ok := cfg.Store.(kefu.HealthChecker); ok {
 		cfg.Metrics.StoreHealth(h)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{}}
+	if cfg.Desk != nil && cfg.Answerer == nil {
+		cfg.Answerer = cfg.Desk
+	}
+	if cfg.Rate > 0 {
+		if cfg.PublicRate <= 0 {
+			cfg.PublicRate, cfg.PublicBurst = 100, max(cfg.PublicBurst, 200)
+		}
+		if cfg.VisitorRate <= 0 {
+			cfg.VisitorRate, cfg.VisitorBurst = 1, max(cfg.VisitorBurst, 20)
+		}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, limits: newLimiters(cfg.Rate, cfg.Burst), routes: map[string]bool{},
+		publicLimits: newLimiters(cfg.PublicRate, cfg.PublicBurst), visitorLimits: newLimiters(cfg.VisitorRate, cfg.VisitorBurst),
+		origins: newOrigins(cfg.CORSOrigins)}
+	s.reloadOrigins(context.Background())
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
+	s.stopping = make(chan struct{})
 	s.ready.Store(!cfg.Starting)
 	s.dev.Store(cfg.DevMode)
 	s.app = fiber.New(fiber.Config{
@@ -166,15 +207,7 @@ func New(cfg Config) *Server {
 	s.app.Use(s.requestID)
 	s.app.Use(s.observe)
 	s.app.Use(recover.New()) // inside observe: a panic is counted and logged as a 500
-	if len(cfg.CORSOrigins) > 0 {
-		s.app.Use(cors.New(cors.Config{
-			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
-			AllowMethods:  "GET,POST,PATCH,DELETE,OPTIONS",
-			AllowHeaders:  "Authorization,Content-Type,Accept,X-Request-ID",
-			ExposeHeaders: "X-Request-ID,Retry-After",
-			MaxAge:        600,
-		}))
-	}
+	s.app.Use(s.cors())
 	for _, r := range s.table() {
 		handlers := []fiber.Handler{s.guard(r)}
 		if r.scope != "" {
@@ -204,7 +237,7 @@ type route struct {
 func (s *Server) table() []route {
 	const (
 		get, post, patch, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPatch, fiber.MethodDelete
-		q, in, adm            = kefu.ScopeQuery, kefu.ScopeIngest, kefu.ScopeAdmin
+		pub, q, in, ag, adm   = kefu.ScopePublic, kefu.ScopeQuery, kefu.ScopeIngest, kefu.ScopeAgent, kefu.ScopeAdmin
 	)
 	return []route{
 		{method: get, path: "/healthz", handler: s.healthz},
@@ -228,12 +261,40 @@ func (s *Server) table() []route {
 		{method: post, path: "/v1/kbs/:kb/documents/:id/reindex", scope: in, handler: s.reindex},
 
 		{method: post, path: "/v1/kbs/:kb/search", scope: q, handler: s.search},
-		{method: post, path: "/v1/kbs/:kb/ask", scope: q, handler: s.ask},
-		{method: post, path: "/v1/kbs/:kb/answers/:id/feedback", scope: q, handler: s.feedback},
+		{method: post, path: "/v1/kbs/:kb/ask", scope: pub, handler: s.ask},
+		{method: post, path: "/v1/kbs/:kb/answers/:id/feedback", scope: pub, handler: s.feedback},
+		{method: get, path: "/v1/kbs/:kb/feedback", scope: in, handler: s.listFeedback},
 		{method: get, path: "/v1/kbs/:kb/unanswered", scope: in, handler: s.unanswered},
+		{method: post, path: "/v1/kbs/:kb/unanswered/actions", scope: in, handler: s.unansweredAction},
 		{method: get, path: "/v1/kbs/:kb/eval", scope: in, handler: s.evalSummary},
 		{method: get, path: "/v1/kbs/:kb/eval/report.html", scope: in, handler: s.evalReport},
-		{method: get, path: "/v1/kbs/:kb/chat", scope: q, handler: s.chatHandler(), tokenInQuery: true},
+		{method: get, path: "/v1/kbs/:kb/chat", scope: pub, handler: s.chatHandler(), tokenInQuery: true},
+
+		{method: get, path: "/v1/conversations", scope: ag, handler: s.listConversations},
+		{method: get, path: "/v1/conversations/export", scope: ag, handler: s.exportConversations},
+		{method: get, path: "/v1/conversations/events", scope: ag, handler: s.inboxEvents, tokenInQuery: true},
+		{method: get, path: "/v1/kbs/:kb/conversations/:id", scope: pub, handler: s.getConversation},
+		{method: get, path: "/v1/kbs/:kb/conversations/:id/events", scope: pub, handler: s.conversationEvents, tokenInQuery: true},
+		{method: post, path: "/v1/kbs/:kb/conversations/:id/:action", scope: ag, handler: s.act},
+
+		{method: post, path: "/v1/channels/:channel/messages", handler: s.channelMessage},
+		{method: get, path: "/v1/channels", scope: adm, handler: s.listChannels},
+		{method: post, path: "/v1/channels", scope: adm, handler: s.createChannel},
+		{method: get, path: "/v1/channels/:channel", scope: adm, handler: s.getChannel},
+		{method: patch, path: "/v1/channels/:channel", scope: adm, handler: s.updateChannel},
+		{method: del, path: "/v1/channels/:channel", scope: adm, handler: s.deleteChannel},
+		{method: post, path: "/v1/channels/:channel/rotate", scope: adm, handler: s.rotateChannel},
+
+		{method: get, path: "/v1/webhooks", scope: adm, handler: s.listWebhooks},
+		{method: post, path: "/v1/webhooks", scope: adm, handler: s.createWebhook},
+		{method: get, path: "/v1/webhooks/:id", scope: adm, handler: s.getWebhook},
+		{method: patch, path: "/v1/webhooks/:id", scope: adm, handler: s.updateWebhook},
+		{method: del, path: "/v1/webhooks/:id", scope: adm, handler: s.deleteWebhook},
+		{method: post, path: "/v1/webhooks/:id/rotate", scope: adm, handler: s.rotateWebhook},
+		{method: post, path: "/v1/webhooks/:id/ping", scope: adm, handler: s.pingWebhook},
+		{method: get, path: "/v1/deliveries", scope: adm, handler: s.listDeliveries},
+		{method: get, path: "/v1/deliveries/:id", scope: adm, handler: s.getDelivery},
+		{method: post, path: "/v1/deliveries/:id/redeliver", scope: adm, handler: s.redeliver},
 
 		{method: post, path: "/v1/chat/completions", scope: q, handler: s.chatCompletions},
 		{method: post, path: "/v1/embeddings", scope: q, handler: s.embeddings},
@@ -269,6 +330,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	s.ready.Store(false)
+	s.stopOnce.Do(func() { close(s.stopping) })
 	chatsDone := make(chan struct{})
 	go func() {
 		s.chats.shutdown(ctx)
@@ -325,6 +387,7 @@ func (s *Server) requestID(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
+	c.SetUserContext(kefu.WithRequestID(c.UserContext(), id))
 	return c.Next()
 }
 
@@ -395,6 +458,16 @@ func marshalJSON(v any) ([]byte, error) {
 
 // decode reads a JSON body into v, through the JSON body limit.
 func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
+	return s.decodeJSON(c, v, shape, true)
+}
+
+// decodeOptional reads a JSON body into v when there is one, through the
+// JSON body limit.
+func (s *Server) decodeOptional(c *fiber.Ctx, v any, shape string) error {
+	return s.decodeJSON(c, v, shape, false)
+}
+
+func (s *Server) decodeJSON(c *fiber.Ctx, v any, shape string, required bool) error {
 	r, err := s.body(c, s.jsonLimit())
 	if err != nil {
 		return err
@@ -403,7 +476,10 @@ func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
 	if err != nil {
 		return err
 	}
-	if len(body) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
+		if !required {
+			return nil
+		}
 		return kefu.Errorf(kefu.EINVALID, "empty body: send JSON %s", shape)
 	}
 	if err := json.Unmarshal(body, v); err != nil {

@@ -42,8 +42,9 @@ type Evaluator struct {
 }
 
 // evalDepth is the ranking depth every metric is computed from
-// (recall@100); calibration samples are collected to the same depth.
-const evalDepth = retrieve.SampleDepth
+// (recall@100). Calibration samples are asked as the answerer asks
+// (retrieve.Retriever.Samples), not taken from these deeper lists.
+const evalDepth = 100
 
 // Run evaluates kb on test, after tuning and calibrating on train when asked
 // (train may be nil: then nothing is fitted and the report says so).
@@ -92,7 +93,10 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 		source = "stored calibration (" + kb.Settings.Calibration.FittedOn + ")"
 	}
 	if opts.Calibrate && trainC != nil {
-		samples := ev.Retriever.Samples(kb, trainC, train)
+		samples, err := ev.Retriever.Samples(ctx, kb, train, retrieve.CollectOptions{Stage: "train queries", Progress: opts.Progress})
+		if err != nil {
+			return nil, err
+		}
 		var cal *kefu.Calibration
 		if opts.MixSelf {
 			if ev.Content == nil {
@@ -145,20 +149,17 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 	}
 
 	// Calibration is measured on the hybrid ranking the answerer sees.
-	samples := ev.Retriever.Samples(kb, testC, test)
+	samples, err := ev.Retriever.Samples(ctx, kb, test, retrieve.CollectOptions{Stage: "test queries", Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
 	conf := make([]float64, len(samples))
 	rel := make([]bool, len(samples))
 	confOf := map[string]float64{}
-	ids := slices.Sorted(maps.Keys(test.Qrels))
-	i := 0
-	for _, q := range ids {
-		if _, ok := testC[q]; !ok {
-			continue
-		}
+	for i, q := range slices.Sorted(maps.Keys(test.Qrels)) {
 		conf[i] = retrieve.Confidence(samples[i].Features, kb.Settings.Calibration)
 		rel[i] = samples[i].Relevant
 		confOf[q] = conf[i]
-		i++
 	}
 	cr := retrieve.Reliability(conf, rel, opts.Threshold)
 	cr.Source = source

@@ -149,6 +149,9 @@ func (s *Store) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) err
 			if err := putJSON(b.Bucket(bucketDocChunks), []byte(doc.ID), p.keys); err != nil {
 				return err
 			}
+			if err := s.documentEvent(ctx, tx, doc); err != nil {
+				return err
+			}
 		}
 		if kb.Dim == 0 && dim > 0 {
 			kb.Dim = dim

@@ -10,9 +10,6 @@ import (
 	"github.com/kefu-dev/kefu"
 )
 
-// reembedBatch is how many texts go to the embedder at once.
-const reembedBatch = 256
-
 // Reembed replaces every vector of the KB with embed's, recording the new
 // model and dimension. Searches wait while it runs; the KB is never seen
 // half re-embedded, and a failure leaves the old vectors in place.
@@ -47,25 +44,9 @@ func (s *Store) Reembed(ctx context.Context, kb string, model kefu.ModelID, dim 
 	if err != nil {
 		return err
 	}
-	vecs := make([][]float32, 0, len(texts))
-	for i := 0; i < len(texts); i += reembedBatch {
-		if err := ctx.Err(); err != nil {
-			return kefu.Errorf(kefu.ETIMEOUT, "re-embedding %q cancelled: %w", kb, err)
-		}
-		batch := texts[i:min(i+reembedBatch, len(texts))]
-		out, err := embed(ctx, batch)
-		if err != nil {
-			return err
-		}
-		if len(out) != len(batch) {
-			return kefu.Errorf(kefu.EINTERNAL, "embedder returned %d vectors for %d texts", len(out), len(batch))
-		}
-		for _, v := range out {
-			if len(v) != dim {
-				return kefu.Errorf(kefu.EINVALID, "embedder returned %d dims, expected %d", len(v), dim)
-			}
-		}
-		vecs = append(vecs, out...)
+	vecs, err := kefu.EmbedAll(ctx, kb, texts, dim, embed)
+	if err != nil {
+		return err
 	}
 	var version uint64
 	err = s.db.Update(func(tx *bolt.Tx) error {

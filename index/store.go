@@ -7,14 +7,17 @@
 //
 // Layout of a data directory:
 //
-//	kefu.db                   bbolt: KBs, documents, chunks, vectors, answer log
+//	kefu.db                   bbolt: KBs, documents, chunks, vectors, answer log,
+//	                          conversations (conversations.go), webhooks,
+//	                          channels and the outbox (webhooks.go)
 //	kbs/<name>/keyword/       bleve index
 //	kbs/<name>/vectors.kvec   vector index snapshot (a cache of bbolt's vectors)
 //	kbs/<name>/sources/       the bytes each document was made from
 //	kbs/<name>/eval/          the KB's latest evaluation report (ReportStore)
 //
-// Store implements kefu.Store, AnswerLog, KeyStore, SourceStore and
-// ReportStore; no other package reads these files. The package imports
+// Store implements kefu.Store, AnswerLog, KeyStore, SourceStore,
+// ReportStore, ConversationStore, WebhookStore and ChannelStore; no other
+// package reads these files. The package imports
 // the root, its own keyword and vector indexes and internal/atomicfile,
 // never another stage.
 package index
@@ -48,6 +51,11 @@ type Options struct {
 	// AnswerLogLimit bounds the answers kept per KB (default 100k); the
 	// oldest go first.
 	AnswerLogLimit int
+	// RetryFor is how long a failing webhook delivery is retried before it
+	// goes dead (default DefaultRetryFor); DeliveryRetention how long
+	// finished deliveries stay in the log (default DefaultDeliveryRetention).
+	RetryFor          time.Duration
+	DeliveryRetention time.Duration
 	// ExternalKBs says another store (Qdrant) holds the KBs: sources and
 	// reports are kept here for any KB name (see external.go).
 	ExternalKBs bool
@@ -62,6 +70,8 @@ type Store struct {
 
 	mu  sync.Mutex // guards kbs
 	kbs map[string]*kbState
+
+	commits *groupCommit // conversation writes and enqueued events
 }
 
 var (
@@ -78,6 +88,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.AnswerLogLimit <= 0 {
 		opts.AnswerLogLimit = 100_000
 	}
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = DefaultRetryFor
+	}
+	if opts.DeliveryRetention <= 0 {
+		opts.DeliveryRetention = DefaultDeliveryRetention
+	}
 	if opts.Vector.Workers <= 0 {
 		// Graph builds run in the background beside searches: leave them
 		// half the cores.
@@ -93,7 +109,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, opts: opts, log: opts.Logger, kbs: map[string]*kbState{}}
+	s := &Store{dir: dir, db: db, opts: opts, log: opts.Logger, kbs: map[string]*kbState{}, commits: &groupCommit{db: db}}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketKBs)
 		return err

@@ -119,44 +119,66 @@ func (r *Retriever) View(c *kefu.Candidates, query string, mode kefu.SearchMode)
 	return &v
 }
 
-// Samples pairs each query of set that has candidates with its confidence
-// features and whether its hybrid top hit, fused with kb's fusion, is
-// relevant, in sorted query order: the data a calibration is fitted on.
-func (r *Retriever) Samples(kb *kefu.KB, cands map[string]*kefu.Candidates, set *kefu.LabelledSet) []Sample {
-	var out []Sample
-	for _, q := range slices.Sorted(maps.Keys(set.Qrels)) {
-		c, ok := cands[q]
-		if !ok {
-			continue
+// Samples asks every query of set on kb as the answerer does (its
+// hybrid query, fusion, candidate depth and reranker) and pairs each, in
+// sorted query order, with its confidence features and whether its top
+// hit is relevant: the data a calibration is fitted and measured on. It
+// does not reuse evaluation's deeper candidate lists (Collect): features
+// such as a rival's cover depend on what the search fetched, and a
+// confidence fitted on other features than the product's would not mean
+// what it says. Queries are embedded in one call.
+func (r *Retriever) Samples(ctx context.Context, kb *kefu.KB, set *kefu.LabelledSet, opts CollectOptions) ([]Sample, error) {
+	ids := slices.Sorted(maps.Keys(set.Qrels))
+	vecs := make([][]float32, len(ids))
+	if r.Embedder != nil {
+		if id := r.Embedder.ModelID(); kb.Model != "" && id != kb.Model {
+			return nil, kefu.Errorf(kefu.EMODEL, "knowledge base %q was embedded with %s, not %s", kb.Name, kb.Model, id)
 		}
-		// The hybrid view holds what Retrieve would have fetched, so the
-		// features match the product's.
-		c = r.View(c, set.Queries[q], kefu.ModeHybrid)
-		hits := Fuse(c, kb.Settings.Fusion, 10)
-		s := Sample{Features: ComputeFeatures(set.Queries[q], c, hits)}
-		if len(hits) > 0 {
-			id := hits[0].Chunk.DocID
-			if set.ByChunk {
-				id = hits[0].Chunk.ID
+		var texts []string
+		var at []int
+		for i, q := range ids {
+			if r.vectorUseful(set.Queries[q], kefu.ModeHybrid) {
+				texts, at = append(texts, set.Queries[q]), append(at, i)
 			}
-			s.Relevant = set.Qrels[q][id] > 0
 		}
-		out = append(out, s)
+		if len(texts) > 0 {
+			got, err := r.Embedder.EmbedQueries(ctx, texts)
+			if err != nil {
+				return nil, err
+			}
+			for j, i := range at {
+				vecs[i] = got[j]
+			}
+		}
 	}
-	return out
-}
-
-// SampleDepth is the ranking depth SamplesFor collects candidates for: the
-// depth evaluation ranks to (recall@100), so a confidence fitted here and
-// one measured by eval see the same candidates.
-const SampleDepth = 100
-
-// SamplesFor searches every query of set on kb and returns the samples a
-// calibration is fitted on (Collect, then Samples).
-func SamplesFor(ctx context.Context, r *Retriever, kb *kefu.KB, set *kefu.LabelledSet) ([]Sample, error) {
-	cands, err := r.Collect(ctx, kb, set, SampleDepth, CollectOptions{Stage: "calibration queries"})
-	if err != nil {
-		return nil, err
+	out := make([]Sample, len(ids))
+	for i, q := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		query, fusion, err := prepare(kb, kefu.Query{Text: set.Queries[q], K: 10})
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.CandidatesWith(ctx, kb, query, fusion, vecs[i])
+		if err != nil {
+			return nil, err
+		}
+		res, err := r.Rank(ctx, kb, c, query, fusion)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Features = res.Features
+		if len(res.Hits) > 0 {
+			id := res.Hits[0].Chunk.DocID
+			if set.ByChunk {
+				id = res.Hits[0].Chunk.ID
+			}
+			out[i].Relevant = set.Qrels[q][id] > 0
+		}
+		if opts.Progress != nil && (i+1)%50 == 0 {
+			opts.Progress("asking "+opts.Stage, i+1, len(ids))
+		}
 	}
-	return r.Samples(kb, cands, set), nil
+	return out, nil
 }

@@ -2,7 +2,6 @@ package retrieve
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 
@@ -15,6 +14,7 @@ type scriptedIndex struct {
 	mu     sync.Mutex
 	script map[string]*kefu.Candidates
 	reqs   []kefu.SearchRequest
+	chunks int // chunk records the requests selected
 }
 
 func (x *scriptedIndex) Search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
@@ -25,8 +25,13 @@ func (x *scriptedIndex) Search(ctx context.Context, kb string, req kefu.SearchRe
 	if !ok {
 		return nil, kefu.Errorf(kefu.EUNAVAILABLE, "index down")
 	}
-	if req.Select != nil && len(req.Select(c)) != 0 {
-		return nil, errors.New("Collect must ask for no chunk records")
+	if req.Vector == nil { // as an index does: no vector, no vector side
+		cc := *c
+		cc.Vector = nil
+		c = &cc
+	}
+	if req.Select != nil {
+		x.chunks += len(req.Select(c))
 	}
 	return c, nil
 }
@@ -73,14 +78,26 @@ func TestCollectAndSamples(t *testing.T) {
 	set := &kefu.LabelledSet{Queries: map[string]string{"en": "refund time", "zh": "退款多久"},
 		Qrels: kefu.Qrels{"en": {"a": 1}, "zh": {"v": 1}}, ByChunk: true}
 
-	cands, err := r.Collect(context.Background(), kb, set, SampleDepth, CollectOptions{Workers: 2})
+	cands, err := r.Collect(context.Background(), kb, set, 100, CollectOptions{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ix.reqs) != 2 || ix.reqs[0].K != CandidateCount(kefu.Query{K: 100}, kefu.Fusion{PerDocCap: 1}) || ix.reqs[0].Vector == nil {
 		t.Fatalf("requests %+v", ix.reqs)
 	}
-	samples := r.Samples(kb, cands, set)
+	if ix.chunks != 0 {
+		t.Fatalf("Collect asked for %d chunk records, want none", ix.chunks)
+	}
+	// Samples ask as the answerer does: the online candidate depth, not
+	// evaluation's.
+	ix.reqs = nil
+	samples, err := r.Samples(context.Background(), kb, set, CollectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.reqs) != 2 || ix.reqs[0].K != CandidateCount(kefu.Query{K: 10}, kb.Settings.Fusion) {
+		t.Fatalf("sample requests %+v", ix.reqs)
+	}
 	// Sorted by query id: en, then zh. en: the vector side's weight puts a
 	// first. zh: the vector side is dropped, keywords put b first, and v
 	// (relevant) is not a keyword candidate at all.
@@ -99,11 +116,11 @@ func TestCollectAndSamples(t *testing.T) {
 
 	other := *kb
 	other.Model = "zh@000000000002"
-	if _, err := SamplesFor(context.Background(), r, &other, set); kefu.ErrorCode(err) != kefu.EMODEL {
+	if _, err := r.Samples(context.Background(), &other, set, CollectOptions{}); kefu.ErrorCode(err) != kefu.EMODEL {
 		t.Errorf("another model's KB: %v", err)
 	}
 	set.Queries["down"], set.Qrels["down"] = "unscripted", map[string]int{"a": 1}
-	if _, err := SamplesFor(context.Background(), r, kb, set); kefu.ErrorCode(err) != kefu.EUNAVAILABLE {
+	if _, err := r.Samples(context.Background(), kb, set, CollectOptions{}); kefu.ErrorCode(err) != kefu.EUNAVAILABLE {
 		t.Errorf("a failing search: %v", err)
 	}
 }

@@ -150,7 +150,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	d.expectEval(lastBot+`.dataset.route`, "handoff")
 	d.expectText(`#chat-log article.msg.bot:last-of-type .meta .badge`, str("en", "chat.route.handoff"))
 
-	// The FAQ question: its stored answer streams in, then the citation.
+	// The FAQ question, in a new conversation (the bot stays quiet in one
+	// handed off to a person): its stored answer streams in, then the
+	// citation.
+	d.do(chromedp.Click(chromedp.ID("chat-new")))
 	d.eval(recorderJS)
 	d.ask(faqQuestion)
 	d.waitAnswered()

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"io/fs"
 	"maps"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -187,10 +190,19 @@ func TestStringsUsed(t *testing.T) {
 
 	// The values each family takes, from the domain and from the client.
 	values := map[string][]string{
-		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown)},
+		"chat.route.":  {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown), string(kefu.RouteAgent)},
 		"docs.status.": {string(kefu.DocPending), string(kefu.DocIndexed), string(kefu.DocFailed)},
 		"search.mode.": {string(kefu.ModeHybrid), string(kefu.ModeBM25), string(kefu.ModeDense)},
 		"chat.conn.":   {"idle"},
+		// Conversations, the inbox, webhooks and the widget snippet.
+		"conv.state.":    {string(kefu.StateBot), string(kefu.StateWaiting), string(kefu.StateAgent), string(kefu.StateResolved), string(kefu.StateClosed)},
+		"conv.role.":     {string(kefu.RoleCustomer), string(kefu.RoleBot), string(kefu.RoleAgent), string(kefu.RoleNote)},
+		"conv.event.":    {kefu.EventHandoff, kefu.EventClaimed, kefu.EventReleased, kefu.EventResolved, kefu.EventReopened, kefu.EventClosed, "other"},
+		"conv.route.":    {string(kefu.RouteHandoff), string(kefu.RouteFAQ), string(kefu.RouteGenerated), string(kefu.RouteExtractive), string(kefu.RouteDisclaimer), string(kefu.RouteUnknown), string(kefu.RouteAgent)},
+		"inbox.trigger.": {kefu.TriggerSensitive, kefu.TriggerRequest, kefu.TriggerUnknown, kefu.TriggerThumbsDown, kefu.TriggerAgent, "other"},
+		"inbox.live.":    {"open", "connecting"},
+		"hooks.state.":   {string(kefu.DeliveryPending), string(kefu.DeliveryDelivered), string(kefu.DeliveryDead)},
+		"snippet.lang.":  {"zh", "en"},
 	}
 	for _, m := range onState.FindAllStringSubmatch(files["js/api.js"], -1) {
 		values["chat.conn."] = append(values["chat.conn."], m[1])
@@ -219,6 +231,29 @@ func TestStringsUsed(t *testing.T) {
 	for k := range en {
 		if !used[k] {
 			t.Errorf("strings.json: %q is never used", k)
+		}
+	}
+}
+
+// TestModulesParse checks every console script with Node's parser: one
+// syntax error stops the whole console loading, and only the slow browser
+// tests would see it otherwise.
+func TestModulesParse(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	dir := t.TempDir()
+	for p, src := range readAll(t) {
+		if path.Ext(p) != ".js" {
+			continue
+		}
+		f := filepath.Join(dir, strings.ReplaceAll(p, "/", "_")+".mjs") // parsed as an ES module
+		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(node, "--check", f).CombinedOutput(); err != nil {
+			t.Errorf("%s does not parse: %s", p, out)
 		}
 	}
 }

@@ -8,6 +8,8 @@
 //	kefu-bench ingest  [--model minilm-l6-shape]                           parse+chunk and end-to-end ingest
 //	kefu-bench http    [--conns 16] [--duration 10s]                       the HTTP API under load
 //	kefu-bench ws      [--conns 10000]                                     idle and streaming WebSocket chats
+//	kefu-bench conversations [--duration 5s] [--asks 1000]                 turn writes per second, latency added to an ask
+//	kefu-bench outbox  [--events 5000]                                     webhook outbox throughput
 //	kefu-bench backup  [--chunks 100000] [--dim 384]                       KB export and import (archives)
 //
 // Every command takes --json. `make bench` builds bin/kefu-bench; it is a
@@ -46,7 +48,10 @@ var benches = map[string]func(ctx context.Context, args []string) error{
 	"ingest": ingestCmd,
 	"http":   httpCmd,
 	"ws":     wsCmd,
-	"backup": backupCmd,
+
+	"conversations": conversationsCmd,
+	"outbox":        outboxCmd,
+	"backup":        backupCmd,
 }
 
 var errUsage = errors.New("usage")
@@ -352,6 +357,48 @@ func wsCmd(ctx context.Context, args []string) error {
 			rep.BytesPerConn/1024, rep.HeapPerConn/1024, rep.StackPerConn/1024, rep.RSSPerConn/1024, rep.GoroutinesConn)
 		fmt.Printf("  streamed answers: %d asks on %d sockets, %d tokens %.0f ms apart: added latency per token p50 %.2f ms, p99 %.2f ms, max %.2f ms; first token p50 %.2f ms, p99 %.2f ms\n",
 			rep.Asks, rep.Streams, rep.TokensPerAsk, rep.TokenInterval, rep.AddedP50MS, rep.AddedP99MS, rep.AddedMaxMS, rep.FirstP50MS, rep.FirstP99MS)
+	})
+}
+
+func conversationsCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("conversations", flag.ContinueOnError)
+	model := fs.String("model", "", "embedding model (default: the best available)")
+	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	dur := fs.Duration("duration", 5*time.Second, "time per number of writers")
+	asks := fs.Int("asks", 1000, "asks timed per way")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rep, err := bench.Conversations(ctx, bench.ConversationsOptions{Model: *model, ORTLib: *ortLib, Duration: *dur, Asks: *asks, Log: logTo(*asJSON)})
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("one bbolt commit here: p50 %.2f ms, p99 %.2f ms\n", rep.FsyncP50MS, rep.FsyncP99MS)
+		for _, w := range rep.Writes {
+			fmt.Printf("  turn writes, %2d writers, webhooks %-5v: %7.0f turns/s  p50 %.2f ms  p99 %.2f ms\n", w.Writers, w.WithWebhooks, w.TurnsPerS, w.P50MS, w.P99MS)
+		}
+		fmt.Printf("asks (%d each, %s): answerer alone p50 %.2f / p99 %.2f ms; with stored turns p50 %.2f / p99 %.2f ms; added p50 %+.2f, p99 %+.2f, mean %+.2f ms\n",
+			rep.Asks, rep.Model, rep.BaseP50MS, rep.BaseP99MS, rep.DeskP50MS, rep.DeskP99MS, rep.AddedP50MS, rep.AddedP99MS, rep.AddedMeanMS)
+	})
+}
+
+func outboxCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
+	events := fs.Int("events", 5000, "events enqueued and delivered")
+	workers := fs.Int("workers", 0, "concurrent attempts (default: the dispatcher's, 16)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rep, err := bench.Outbox(ctx, bench.OutboxOptions{Events: *events, Workers: *workers})
+	if err != nil {
+		return err
+	}
+	return output(*asJSON, rep, func() {
+		fmt.Printf("webhook outbox, %d events: enqueued %.0f/s (one per transaction, 8 writers); delivered %.0f/s with %d workers (%.1f s); %d recorded delivered\n",
+			rep.Events, rep.EnqueuePerS, rep.DeliveredPer, rep.Workers, rep.DeliverS, rep.Delivered)
 	})
 }
 

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
+	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/index/qdrant"
@@ -29,6 +31,7 @@ type common struct {
 	sessions int
 	threads  int
 	limits   ingest.Limits
+	retryFor time.Duration // webhook deliveries' retry window (serve's --webhook-retry-for)
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -37,7 +40,7 @@ func (c *common) register(fs *flag.FlagSet) {
 		def = "data"
 	}
 	fs.StringVar(&c.dataDir, "data-dir", def, "data directory (env KEFU_DATA_DIR)")
-	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, sources and reports stay in the data directory")
+	fs.StringVar(&c.store, "store", os.Getenv("KEFU_STORE"), "where KB content lives: empty for the data directory, or qdrant://HOST[:6334][?prefix=kefu&tls=1&timeout=10s] (env KEFU_STORE; API key in KEFU_QDRANT_API_KEY); keys, answer log, conversations, webhooks and their outbox, channels, sources and reports stay in the data directory")
 	fs.StringVar(&c.model, "model", os.Getenv("KEFU_MODEL"), "embedding model: a name from 'kefu models list' or a folder (env KEFU_MODEL; default: the KB's own model, else the best available)")
 	fs.StringVar(&c.ortLib, "ort-lib", "", "path of libonnxruntime.so (env KEFU_ORT_LIB; default: the one 'make' fetched)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -73,7 +76,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type app struct {
 	common
 	log   *slog.Logger
-	local *index.Store // this node's data directory: keys, answer log, sources, reports
+	local *index.Store // this node's data directory: keys, answer log, conversations, webhooks, channels, sources, reports
 	store content      // KB content: the data directory's or Qdrant's
 	emb   *embed.Engine
 
@@ -93,7 +96,7 @@ func newApp(c common) (*app, error) {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	a := &app{common: c, log: slog.New(h)}
-	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, ExternalKBs: c.store != ""})
+	st, err := index.Open(c.dataDir, index.Options{Logger: a.log, RetryFor: c.retryFor, ExternalKBs: c.store != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +141,40 @@ func (c content) PutReport(ctx context.Context, kb string, files map[string][]by
 
 func (c content) ReportFile(ctx context.Context, kb, name string) ([]byte, error) {
 	return c.local.ReportFile(ctx, kb, name)
+}
+
+// PutDocument stores a document; one another store wrote gets its
+// document.ingested event here.
+func (c content) PutDocument(ctx context.Context, doc *kefu.Document, chunks []kefu.Chunk, vectors [][][]float32) error {
+	if err := c.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
+		return err
+	}
+	return c.ingested(ctx, doc)
+}
+
+// PutDocuments stores documents as PutDocument does.
+func (c content) PutDocuments(ctx context.Context, ups []kefu.DocumentUpdate) error {
+	if err := c.Store.PutDocuments(ctx, ups); err != nil {
+		return err
+	}
+	docs := make([]*kefu.Document, len(ups))
+	for i, u := range ups {
+		docs[i] = u.Doc
+	}
+	return c.ingested(ctx, docs...)
+}
+
+// ingested enqueues, in the data directory's outbox, the document.ingested
+// events of documents another store wrote; the data directory's own store
+// writes them in the document's transaction.
+func (c content) ingested(ctx context.Context, docs ...*kefu.Document) error {
+	if c.Store == kefu.Store(c.local) {
+		return nil
+	}
+	if err := c.local.DocumentsStored(ctx, docs...); err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "documents stored, but their document.ingested webhook events were not: %w", err)
+	}
+	return nil
 }
 
 // DeleteDocument deletes a document and its source.
@@ -250,6 +287,21 @@ func (a *app) answerer(r kefu.Retriever, opts answer.Options) (*answer.Service, 
 	return answer.New(opts)
 }
 
+// desk runs conversations over the bot r answers with (opts as answerer's);
+// the desk logs the answers, in each turn's transaction, so the bot does
+// not. notify, when set, wakes the webhook dispatcher.
+func (a *app) desk(r kefu.Retriever, opts answer.Options, notify func()) (*desk.Service, *answer.Service, error) {
+	opts.Retriever, opts.KBs, opts.AnswerLog, opts.Logger = r, a.store, nil, a.log
+	bot, err := answer.New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Conversations, the outbox and channels are this node's state, in the
+	// data directory whichever store holds the KBs.
+	d, err := desk.New(desk.Options{Store: a.local, Log: a.local, Answerer: bot, KBs: a.store, Channels: a.local, Logger: a.log, Notify: notify})
+	return d, bot, err
+}
+
 // demoSeeder seeds the demo KBs with e, drawing ingest progress on stderr.
 func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
 	r := a.retriever(e)
@@ -278,3 +330,12 @@ func (noAnswerLog) Unanswered(context.Context, string, int) ([]kefu.AnswerRecord
 	return nil, nil
 }
 func (noAnswerLog) AddFeedback(context.Context, string, kefu.Feedback) error { return nil }
+func (noAnswerLog) ReviewUnanswered(context.Context, string, []string, kefu.Review) error {
+	return nil
+}
+func (noAnswerLog) AnswerRecord(_ context.Context, kb, id string) (*kefu.AnswerRecord, error) {
+	return nil, kefu.Errorf(kefu.ENOTFOUND, "answer %q is not logged", id)
+}
+func (noAnswerLog) FeedbackList(context.Context, string, int, int) ([]kefu.FeedbackRecord, error) {
+	return nil, nil
+}

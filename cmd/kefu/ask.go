@@ -18,7 +18,7 @@ func runAsk(ctx context.Context, args []string) error {
 	c.register(fs)
 	kb := fs.String("kb", "", "knowledge base (required)")
 	asJSON := fs.Bool("json", false, "print the Answer object as JSON")
-	conv := fs.String("conversation", "", "conversation id, for follow-up questions")
+	conv := fs.String("conversation", "", "conversation id, for follow-up questions (the answer prints a new one when none is given)")
 	llm := llmFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: kefu ask --kb NAME [--json] QUESTION")
@@ -53,7 +53,7 @@ func runAsk(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := a.answerer(a.retriever(e), answer.Options{LLM: global, KBHosts: hosts})
+	svc, _, err := a.desk(a.retriever(e), answer.Options{LLM: global, KBHosts: hosts}, nil)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func runAsk(ctx context.Context, args []string) error {
 	if !*asJSON {
 		onDelta = func(s string) { fmt.Print(s) }
 	}
-	ans, err := svc.Ask(ctx, kefu.AskRequest{KB: *kb, Question: question, ConversationID: *conv}, onDelta)
+	ans, err := svc.Ask(ctx, kefu.AskRequest{KB: *kb, Question: question, ConversationID: *conv, Channel: kefu.ChannelCLI}, onDelta)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runAsk(ctx context.Context, args []string) error {
 	for _, ci := range ans.Citations {
 		fmt.Printf("[%d] %s (%s)\n", ci.N, cmp.Or(ci.Title, ci.DocID), ci.DocID)
 	}
-	fmt.Fprintf(os.Stderr, "route %s, confidence %.2f, %.0f ms\n", ans.Route, ans.Confidence, ans.Timings.TotalMS)
+	fmt.Fprintf(os.Stderr, "route %s, confidence %.2f, %.0f ms, conversation %s (%s)\n", ans.Route, ans.Confidence, ans.Timings.TotalMS, ans.ConversationID, ans.State)
 	return nil
 }
 

@@ -188,10 +188,11 @@ func TestDemoShopRouting(t *testing.T) {
 	}
 }
 
-// A follow-up is rewritten into a standalone query before retrieval.
+// A follow-up is rewritten into a standalone query before retrieval, from
+// the conversation's stored turns.
 func TestDemoFollowUp(t *testing.T) {
 	a, e := demoApp(t)
-	svc, err := a.answerer(a.retriever(e), answer.Options{})
+	svc, _, err := a.desk(a.retriever(e), answer.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

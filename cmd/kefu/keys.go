@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kefu-dev/kefu"
@@ -17,12 +18,13 @@ func runKeys(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	scope := fs.String("scope", "", "create: admin, ingest or query (required)")
-	kb := fs.String("kb", "", "create: restrict the key to this knowledge base")
-	name := fs.String("name", "", "create: what the key is for")
+	scope := fs.String("scope", "", "create: admin, ingest, agent, query or public (required)")
+	kb := fs.String("kb", "", "create: restrict the key to this knowledge base (required for public)")
+	name := fs.String("name", "", "create: what the key is for (for an agent key, the agent's name in conversations)")
+	origins := fs.String("origins", "", "create: a public key's web origins, comma-separated (https://shop.example.com)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|query [--kb NAME] [--name TEXT] | list | delete ID")
-		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes ingest, ingest includes query. Run with the server stopped (it holds the data directory).")
+		fmt.Fprintln(fs.Output(), "usage: kefu keys create --scope admin|ingest|agent|query|public [--kb NAME] [--name TEXT] [--origins URL,...] | list | delete ID")
+		fmt.Fprintln(fs.Output(), "Scopes nest: admin includes all; ingest and agent include query; query includes public. Run with the server stopped (it holds the data directory).")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -56,7 +58,13 @@ func runKeys(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		secret, k, err := api.NewKey(kefu.Scope(*scope), *kb, *name)
+		var ogs []string
+		for _, o := range strings.Split(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				ogs = append(ogs, o)
+			}
+		}
+		secret, k, err := api.NewKey(kefu.Scope(*scope), *kb, *name, ogs...)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,9 @@
 //	kefu search --kb NAME [--k N] [--json] QUERY       hybrid search
 //	kefu ask    --kb NAME [--json] QUESTION            answer a question
 //	kefu kb     list|show|create|delete|export|import  manage, back up and move knowledge bases
-//	kefu keys   create --scope admin|ingest|query [--kb NAME] | list | delete ID
+//	kefu keys   create --scope admin|ingest|agent|query|public [--kb NAME] | list | delete ID
+//	kefu conversations list|show|export|purge          stored conversations
+//	kefu webhooks list|deliveries|redeliver            webhook subscriptions and the outbox
 //	kefu eval   --dataset DIR | --kb NAME --questions FILE
 //	kefu models list                                   supported embedding models
 //
@@ -46,6 +48,8 @@ func init() {
 		{"ask", "answer a question from a knowledge base", runAsk},
 		{"kb", "list, show, create, delete, export or import knowledge bases", runKB},
 		{"keys", "create, list or delete API keys", runKeys},
+		{"conversations", "list, show, export or purge stored conversations", runConversations},
+		{"webhooks", "list webhooks and deliveries, redeliver dead letters", runWebhooks},
 		{"eval", "evaluate retrieval on a labelled dataset", runEval},
 		{"bench", "moved to kefu-bench ('make bench' builds bin/kefu-bench)", runBench},
 		{"models", "list supported embedding models", runModels},
@@ -55,7 +59,7 @@ func init() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: kefu <command> [flags] [args]\n\ncommands:")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.usage)
+		fmt.Fprintf(os.Stderr, "  %-13s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(os.Stderr, "\nRun 'kefu <command> -h' for a command's flags.")
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/kefu-dev/kefu/index/keyword"
 	"github.com/kefu-dev/kefu/models"
 	"github.com/kefu-dev/kefu/retrieve"
+	"github.com/kefu-dev/kefu/webhook"
 )
 
 func runServe(ctx context.Context, args []string) error {
@@ -34,8 +36,12 @@ func runServe(ctx context.Context, args []string) error {
 	bodyLimit := fs.Int("body-limit", api.DefaultBodyLimit, "largest JSON request body in bytes")
 	uploadLimit := fs.Int("upload-limit", api.DefaultUploadLimit, "largest upload (all files of one request) in bytes")
 	importLimit := fs.Int("import-limit", api.DefaultImportLimit, "largest KB archive imported through the API (POST /v1/kbs/import) in bytes")
-	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers (chat widgets), or *; default none (public keys add their own)")
+	publicRate := fs.Float64("public-rate", 100, "requests per second per public (widget) key, shared by its visitors")
+	visitorRate := fs.Float64("visitor-rate", 1, "requests per second per visitor of a public key (per IP, and per conversation for asks), burst 20")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
+	hookBackoff := fs.Duration("webhook-backoff", 10*time.Second, "webhooks: the wait after a failed delivery, doubled after each further failure up to an hour")
+	fs.DurationVar(&c.retryFor, "webhook-retry-for", 25*time.Hour, "webhooks: how long a failing delivery is retried before it goes dead (redeliver it by hand then)")
 	llm := llmFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: kefu serve [--addr HOST:PORT] [--demo DIR]")
@@ -83,10 +89,22 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ans, err := a.answerer(r, answer.Options{LLM: global, KBHosts: hosts, PolicyFile: *policy, Observer: answerObserver{metrics}})
+	// The webhook dispatcher and the desk's retention run until shutdown,
+	// after the server has stopped and before the store closes. The outbox
+	// is this node's, in the data directory.
+	disp := webhook.New(webhook.Options{Store: a.local, Logger: a.log, OnAttempt: metrics.ObserveDelivery, Backoff: *hookBackoff})
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	defer func() {
+		stopBg()
+		bg.Wait()
+	}()
+	dsk, ans, err := a.desk(r, answer.Options{LLM: global, KBHosts: hosts, PolicyFile: *policy, Observer: answerObserver{metrics}}, disp.Notify)
 	if err != nil {
 		return err
 	}
+	bg.Go(func() { disp.Run(bgCtx) })
+	bg.Go(func() { dsk.Run(bgCtx) })
 	// Self-calibration: every KB's confidence is fitted from its own
 	// content in the background, again whenever the content changes.
 	cal := &retrieve.Calibrator{Retriever: r, Store: a.store, Logger: a.log}
@@ -94,6 +112,7 @@ func runServe(ctx context.Context, args []string) error {
 	ing.OnFinish = func(j kefu.Job) {
 		metrics.ObserveJob(j)
 		cal.Changed(j.KB)
+		disp.Notify() // document.ingested events
 	}
 	var origins []string
 	for _, o := range strings.Split(*corsOrigins, ",") {
@@ -102,8 +121,10 @@ func runServe(ctx context.Context, args []string) error {
 		}
 	}
 	cfg := api.Config{
-		Store: a.store, Retriever: r, Answerer: ans, Ingester: ing, Embedder: oe,
+		Store: a.store, Retriever: r, Answerer: dsk, Ingester: ing, Embedder: oe,
 		Keys: a.local, AnswerLog: a.local, Reports: a.local, Logger: a.log, Metrics: metrics,
+		Desk: dsk, Webhooks: a.local, Channels: a.local, Notify: disp.Notify, FAQ: ing,
+		PublicRate: *publicRate, PublicBurst: 2 * int(*publicRate), VisitorRate: *visitorRate, VisitorBurst: 20,
 		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),

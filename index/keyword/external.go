@@ -2,7 +2,6 @@ package keyword
 
 import (
 	"bytes"
-	"cmp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -178,20 +177,8 @@ func (v *Vocabulary) sounds() map[string][]string { return v.sound }
 // field, so among more than maxCorrections candidates the choice may
 // differ.
 func (v *Vocabulary) fuzzy(word string) []string {
-	n := utf8.RuneCountInString(word)
-	if n < minTypoRunes || !hasLatinLetter([]byte(word)) {
-		return nil
-	}
-	b1, b2, err := levBuilders()
-	if err != nil {
-		return nil
-	}
-	b, d := b1, uint8(1)
-	if n >= 8 {
-		b, d = b2, 2
-	}
-	dfa, err := b.BuildDfa(word, d)
-	if err != nil {
+	dfa := typoDFA(word)
+	if dfa == nil {
 		return nil
 	}
 	counts := map[string]uint64{}
@@ -203,17 +190,7 @@ func (v *Vocabulary) fuzzy(word string) []string {
 		}
 		err = it.Next()
 	}
-	out := make([]string, 0, len(counts))
-	for t := range counts {
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	return out[:min(len(out), maxCorrections)]
+	return mostFrequent(counts)
 }
 
 // Indexed returns a query term as the index holds it: a character of a

@@ -44,7 +44,10 @@ func ValidSettings(set *kefu.KBSettings) error {
 	if _, err := SettingsRules(set); err != nil {
 		return err
 	}
-	return nil
+	if set.RetentionDays < 0 || set.RetentionDays > 36500 {
+		return kefu.Errorf(kefu.EINVALID, "retention_days %d is not in [1, 36500]", set.RetentionDays)
+	}
+	return set.Handoff.Validate()
 }
 
 // Weights of synonym rules: an original query word weighs 1.

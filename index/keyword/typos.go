@@ -278,20 +278,8 @@ func hanRuns(s string) []string {
 // fuzzy returns up to maxCorrections terms of the text fields within edit
 // distance of a Latin word, the most frequent first.
 func (ix *Index) fuzzy(sn *snap, word string) []string {
-	n := utf8.RuneCountInString(word)
-	if n < minTypoRunes || !hasLatinLetter([]byte(word)) {
-		return nil
-	}
-	b1, b2, err := levBuilders()
-	if err != nil {
-		return nil
-	}
-	b, d := b1, uint8(1)
-	if n >= 8 {
-		b, d = b2, 2
-	}
-	dfa, err := b.BuildDfa(word, d)
-	if err != nil {
+	dfa := typoDFA(word)
+	if dfa == nil {
 		return nil
 	}
 	counts := map[string]uint64{}
@@ -316,19 +304,44 @@ func (ix *Index) fuzzy(sn *snap, word string) []string {
 			}
 		}
 	}
+	return mostFrequent(counts)
+}
+
+// typoDFA is the automaton of the words within a Latin word's typo
+// distance (1, or 2 from 8 letters on); nil when the word is too short,
+// not Latin, or the automaton cannot be built.
+func typoDFA(word string) *lev.DFA {
+	n := utf8.RuneCountInString(word)
+	if n < minTypoRunes || !hasLatinLetter([]byte(word)) {
+		return nil
+	}
+	b1, b2, err := levBuilders()
+	if err != nil {
+		return nil
+	}
+	b, d := b1, uint8(1)
+	if n >= 8 {
+		b, d = b2, 2
+	}
+	dfa, err := b.BuildDfa(word, d)
+	if err != nil {
+		return nil
+	}
+	return dfa
+}
+
+// mostFrequent returns up to maxCorrections terms of counts, the most
+// frequent first, then alphabetical, so the choice is stable.
+func mostFrequent(counts map[string]uint64) []string {
 	out := make([]string, 0, len(counts))
 	for t := range counts {
 		out = append(out, t)
 	}
-	// Most frequent first, then alphabetical, so the choice is stable.
 	slices.SortFunc(out, func(a, b string) int {
 		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
 			return c
 		}
 		return strings.Compare(a, b)
 	})
-	if len(out) > maxCorrections {
-		out = out[:maxCorrections]
-	}
-	return out
+	return out[:min(len(out), maxCorrections)]
 }

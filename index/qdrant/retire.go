@@ -166,9 +166,6 @@ func (s *Store) reweight(ctx context.Context, rec *kbRecord) error {
 	return s.commit(ctx, rec, false)
 }
 
-// reembedBatch is how many texts go to the embedder at once.
-const reembedBatch = 256
-
 // Reembed replaces every vector of the KB by embed's, under a new model id
 // and dimension: the chunks are copied into a new collection with the new
 // vectors, and the KB's record switches to it in one write; the old
@@ -202,25 +199,9 @@ func (s *Store) Reembed(ctx context.Context, kb string, model kefu.ModelID, dim 
 	for _, c := range chunks {
 		texts = append(texts, c.chunk.EmbedTexts()...)
 	}
-	vecs := make([][]float32, 0, len(texts))
-	for i := 0; i < len(texts); i += reembedBatch {
-		if err := ctx.Err(); err != nil {
-			return kefu.Errorf(kefu.ETIMEOUT, "re-embedding %q cancelled: %w", kb, err)
-		}
-		batch := texts[i:min(i+reembedBatch, len(texts))]
-		out, err := embed(ctx, batch)
-		if err != nil {
-			return err
-		}
-		if len(out) != len(batch) {
-			return kefu.Errorf(kefu.EINTERNAL, "embedder returned %d vectors for %d texts", len(out), len(batch))
-		}
-		for _, v := range out {
-			if len(v) != dim {
-				return kefu.Errorf(kefu.EINVALID, "embedder returned %d dims, expected %d", len(v), dim)
-			}
-		}
-		vecs = append(vecs, out...)
+	vecs, err := kefu.EmbedAll(ctx, kb, texts, dim, embed)
+	if err != nil {
+		return err
 	}
 	nv := rec.KB.Version + 1
 	old := rec.Collection

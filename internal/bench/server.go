@@ -11,6 +11,7 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/desk"
 	"github.com/kefu-dev/kefu/embed"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/ingest"
@@ -20,8 +21,9 @@ import (
 )
 
 // server is kefu's API on a loopback port over a temporary data directory,
-// wired as `kefu serve` wires it, in development mode (no key), without
-// rate limits and without the answer cache, so every ask does the work.
+// wired as `kefu serve` wires it (the desk storing every turn), in
+// development mode (no key), without rate limits and without the answer
+// cache, so every ask does the work.
 type server struct {
 	store *index.Store
 	e     *embed.Engine
@@ -61,12 +63,18 @@ func startServer(ctx context.Context, model, ortLib string, prepare func(s *serv
 		return nil, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	ans, err := answer.New(answer.Options{Retriever: s.ret, KBs: s.store, AnswerLog: s.store, Logger: quiet, CacheSize: -1})
+	// As kefu serve wires them: the desk stores each turn and logs the
+	// bot's answers.
+	bot, err := answer.New(answer.Options{Retriever: s.ret, KBs: s.store, Logger: quiet, CacheSize: -1})
 	if err != nil {
 		return nil, err
 	}
-	s.srv = api.New(api.Config{Store: s.store, Retriever: s.ret, Answerer: ans, Ingester: s.ing, Embedder: s.e,
-		Keys: s.store, AnswerLog: s.store, Reports: s.store, Logger: quiet, DevMode: true})
+	d, err := desk.New(desk.Options{Store: s.store, Log: s.store, Answerer: bot, KBs: s.store, Channels: s.store, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	s.srv = api.New(api.Config{Store: s.store, Retriever: s.ret, Answerer: d, Desk: d, Ingester: s.ing, Embedder: s.e,
+		Keys: s.store, AnswerLog: s.store, Reports: s.store, Webhooks: s.store, Channels: s.store, Logger: quiet, DevMode: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

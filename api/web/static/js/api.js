@@ -18,7 +18,7 @@ export class APIError extends Error {
 }
 
 /** What GET /v1/auth said: dev mode, the key's scope and KB. */
-export const auth = { devMode: true, scope: null, kb: '' };
+export const auth = { devMode: true, scope: null, kb: '', agent: '' };
 
 let unauthorized = () => {};
 
@@ -75,7 +75,33 @@ export async function loadAuth() {
   auth.devMode = !!a.dev_mode;
   auth.scope = a.scope || null;
   auth.kb = a.kb || '';
+  auth.agent = a.agent || '';
   return auth;
+}
+
+/** An EventSource on an API stream, the key in ?access_token= (EventSource sends no headers). */
+export function events(path) {
+  const u = new URL(path, location.href);
+  const k = bearer();
+  if (k) u.searchParams.set('access_token', k);
+  return new EventSource(u.toString());
+}
+
+/** Fetches path with the key and saves the answer as a file named name. */
+export async function download(path, name) {
+  const h = {};
+  const k = bearer();
+  if (k) h.Authorization = `Bearer ${k}`;
+  const res = await fetch(path, { headers: h });
+  if (!res.ok) throw errorFrom(res.status, await res.text(), res.headers.get('X-Request-ID'), res.statusText);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 export const kbPath = (kb) => `/v1/kbs/${encodeURIComponent(kb)}`;

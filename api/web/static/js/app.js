@@ -1,6 +1,7 @@
 // The console's shell: the header (KB picker, language, key), the tabs and a
 // hash router. Routes: #/ (knowledge bases) and #/kb/{name}/{page}[?q=…]
-// where page is documents, search, chat, unanswered, eval or settings.
+// where page is documents, search, chat, conversations, inbox, unanswered,
+// webhooks, widget, eval or settings.
 
 import { t, getLang, setLang, applyI18n, onLangChange } from './i18n.js';
 import { api, auth, loadAuth, getKey, setKey, onUnauthorized } from './api.js';
@@ -12,6 +13,10 @@ import * as chatView from './views/chat.js';
 import * as unansweredView from './views/unanswered.js';
 import * as evalView from './views/eval.js';
 import * as settingsView from './views/settings.js';
+import * as conversationsView from './views/conversations.js';
+import * as inboxView from './views/inbox.js';
+import * as webhooksView from './views/webhooks.js';
+import * as widgetView from './views/widget.js';
 
 const views = {
   kbs: kbsView,
@@ -21,6 +26,10 @@ const views = {
   unanswered: unansweredView,
   eval: evalView,
   settings: settingsView,
+  conversations: conversationsView,
+  inbox: inboxView,
+  webhooks: webhooksView,
+  widget: widgetView,
 };
 
 const main = document.getElementById('main');
@@ -30,6 +39,7 @@ const STORAGE_KB = 'kefu.kb';
 let kbs = [];
 let current = ''; // the selected KB
 let renderSeq = 0;
+let leaving = []; // what the current view stops when another replaces it (live streams)
 
 /** Parses the hash into {page, kb, params}. */
 function parseRoute(hash = location.hash) {
@@ -110,6 +120,7 @@ function updateTabs(page) {
 /** Renders the page the hash names. */
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
+  for (const f of leaving.splice(0)) f();
   const route = parseRoute();
   if (route.kb) {
     if (!kbs.some((k) => k.name === route.kb)) await refreshKBs();
@@ -128,6 +139,7 @@ async function render({ focus = false } = {}) {
     go,
     href,
     refreshKBs,
+    onLeave: (f) => { if (seq === renderSeq) leaving.push(f); else f(); },
   };
   try {
     await view.render(root, ctx);

@@ -1,0 +1,257 @@
+package webhook_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/testenv"
+)
+
+// child is a `kefu serve` process.
+type child struct {
+	cmd    *exec.Cmd
+	base   string
+	logs   *testenv.SyncBuffer
+	exited chan error
+}
+
+// buildKefu builds cmd/kefu into dir.
+func buildKefu(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "kefu")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kefu")
+	cmd.Dir = testenv.ModuleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kefu: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func kefuEnv(lib string) []string {
+	return append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+lib)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveKefu starts `kefu serve` on dataDir and waits until it is ready.
+func serveKefu(t *testing.T, bin, lib, dataDir string, extra ...string) *child {
+	t.Helper()
+	addr := freeAddr(t)
+	c := &child{logs: &testenv.SyncBuffer{}, exited: make(chan error, 1), base: "http://" + addr}
+	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "info"}, extra...)...)
+	c.cmd.Env = kefuEnv(lib)
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.exited <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.exited
+		if t.Failed() {
+			t.Logf("kefu serve (%s) output:\n%s", c.base, c.logs.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		select {
+		case err := <-c.exited:
+			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, c.logs.String())
+		default:
+		}
+		if resp, err := http.Get(c.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kefu serve not ready in 5 minutes:\n%s", c.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// kill stops the process with SIGKILL: no shutdown, no flush.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-c.exited
+	c.exited <- nil // for the cleanup
+}
+
+func (c *child) do(t *testing.T, method, path string, body any, reqID string, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if reqID != "" {
+		req.Header.Set("X-Request-ID", reqID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// No event is lost across a kill -9: events of answers and a hand-off,
+// enqueued while the receiver is down, reach it (signatures verified by
+// Node's crypto, request ids kept) from the restarted server; a delivery
+// whose retry window ran out is dead until it is redelivered by hand.
+func TestNoEventLostAcrossKill9(t *testing.T) {
+	lib := testenv.RequireORT(t)
+	csv := testenv.Shared(t, "data/demo/shop_faq.csv")
+	testenv.Model(t, "use-lite-en")
+	recv := startReceiver(t)
+	tmp := t.TempDir()
+	bin := buildKefu(t, tmp)
+	data := filepath.Join(tmp, "data")
+	ingest := exec.Command(bin, "ingest", "--kb", "shop", "--data-dir", data, csv)
+	ingest.Env = kefuEnv(lib)
+	if out, err := ingest.CombinedOutput(); err != nil {
+		t.Fatalf("kefu ingest: %v\n%s", err, out)
+	}
+
+	k := serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--rate", "0")
+	var hook struct {
+		Webhook kefu.Subscription `json:"webhook"`
+		Secret  string            `json:"secret"`
+	}
+	if st := k.do(t, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": kefu.EventTypes}, "", &hook); st != 201 {
+		t.Fatalf("create webhook: %d", st)
+	}
+	recv.control(t, hook.Secret, true)
+	var a1, a2, a3 kefu.Answer
+	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-1", &a1)
+	conv := a1.ConversationID
+	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "What is the airspeed velocity of an unladen swallow?", "conversation_id": conv}, "e2e-2", &a2)
+	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "I want to file a complaint", "conversation_id": conv}, "e2e-3", &a3)
+	if a1.Route != kefu.RouteFAQ || a2.Route != kefu.RouteUnknown || a3.Route != kefu.RouteHandoff || a3.State != kefu.StateWaiting {
+		t.Fatalf("answers %s %s %s (%s)", a1.Route, a2.Route, a3.Route, a3.State)
+	}
+	// The receiver is down: attempts fail; kefu dies mid-retry.
+	waitFor(t, "failed attempts", 30*time.Second, func() bool { return len(recv.requests()) >= 3 })
+	k.kill(t)
+
+	want := map[string]int{"conversation.message": 7, "answer.unknown": 1, "handoff.requested": 1}
+	recv.control(t, hook.Secret, false)
+	k = serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--rate", "0")
+	waitFor(t, "every event after the restart", 60*time.Second, func() bool { return len(recv.accepted()) == 9 })
+	got := map[string]int{}
+	reqIDs := map[string]bool{}
+	for _, g := range recv.accepted() {
+		got[g.Type]++
+		reqIDs[g.RequestID] = true
+		if !g.Verified {
+			t.Errorf("unverified %+v", g)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if !reqIDs["e2e-1"] || !reqIDs["e2e-2"] || !reqIDs["e2e-3"] || len(reqIDs) != 3 {
+		t.Errorf("request ids %v", reqIDs)
+	}
+	var hand struct {
+		Conversation kefu.Conversation
+		Trigger      string
+	}
+	for _, g := range recv.accepted() {
+		if g.Type == string(kefu.EventHandoffRequested) {
+			json.Unmarshal(g.Data, &hand)
+		}
+	}
+	if hand.Conversation.ID != conv || hand.Conversation.State != kefu.StateWaiting || hand.Trigger == "" {
+		t.Errorf("handoff.requested %+v", hand)
+	}
+
+	// A kill right after an answer was sent: its events were committed with
+	// it and go out after the restart.
+	recv.control(t, hook.Secret, true)
+	var a4 kefu.Answer
+	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "Are you still there?", "conversation_id": conv}, "e2e-4", &a4)
+	k.kill(t)
+	if a4.Route != kefu.RouteAgent || a4.Text != "" {
+		t.Fatalf("the bot answered a waiting conversation: %+v", a4)
+	}
+	recv.control(t, hook.Secret, false)
+
+	// Short retry window: the new deliveries go dead while the receiver is
+	// down, and reach it once redelivered.
+	k = serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--webhook-retry-for", "2s", "--rate", "0")
+	waitFor(t, "the message sent before the kill", 60*time.Second, func() bool {
+		for _, g := range recv.accepted() {
+			if g.RequestID == "e2e-4" {
+				return true
+			}
+		}
+		return false
+	})
+	recv.control(t, hook.Secret, true)
+	var a5 kefu.Answer
+	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-5", &a5)
+	var dead struct{ Deliveries []kefu.Delivery }
+	waitFor(t, "dead letters", 60*time.Second, func() bool {
+		k.do(t, "GET", "/v1/deliveries?state=dead", nil, "", &dead)
+		return len(dead.Deliveries) == 2
+	})
+	recv.control(t, hook.Secret, false)
+	var ids []string
+	for _, d := range dead.Deliveries {
+		if d.Attempts < 2 || d.LastStatus != 503 {
+			t.Errorf("dead letter %+v", d)
+		}
+		if st := k.do(t, "POST", "/v1/deliveries/"+d.ID+"/redeliver", nil, "", nil); st != 200 {
+			t.Fatalf("redeliver: %d", st)
+		}
+		ids = append(ids, d.EventID)
+	}
+	sort.Strings(ids)
+	waitFor(t, "the redelivered events", 30*time.Second, func() bool {
+		acc := recv.accepted()
+		for _, id := range ids {
+			if _, ok := acc[id]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if !strings.Contains(k.logs.String(), "webhook delivery dead") {
+		t.Error("the dead letters were not logged")
+	}
+}
