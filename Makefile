@@ -11,7 +11,7 @@ ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FUZZTIME ?= 4s
 
-.PHONY: all build run test test-deps test-go test-fallback test-qdrant test-docker fuzz ort bench clean
+.PHONY: all build run test test-deps test-go test-fallback test-qdrant test-docker fuzz ort bench node-baseline clean
 
 LDFLAGS := -X github.com/kefu-dev/kefu/embed.BuiltinORTLib=$(abspath $(ORT_LIB))
 
@@ -54,8 +54,17 @@ fuzz:
 
 # The benchmarks are their own binary, so bin/kefu ships no harness:
 # bin/kefu-bench embed|vector|hnsw|search|ingest|http|ws (BENCHMARKS.md).
-bench: ort
+bench: ort node-baseline
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kefu-bench ./cmd/kefu-bench
+
+# The Node.js baseline of `kefu-bench embed --node` (tests/nodeort): its
+# locked onnxruntime-node from the npm registry, without the package's
+# install script (the package carries the CPU library; the script fetches
+# GPU providers). Without npm, only that comparison is unavailable.
+node-baseline: tests/nodeort/node_modules/.package-lock.json
+tests/nodeort/node_modules/.package-lock.json: tests/nodeort/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make bench: npm not found: kefu-bench embed --node will not run" >&2; exit 0; }; \
+	cd tests/nodeort && npm ci --ignore-scripts --silent --no-audit --no-fund
 
 # The Dockerfile built with podman and the image smoke-tested (scripts/docker-test.sh).
 test-docker:

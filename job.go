@@ -38,6 +38,7 @@ type Job struct {
 	Unchanged  int        `json:"unchanged"` // documents skipped: same bytes already indexed
 	Chunks     int        `json:"chunks"`    // chunks produced
 	Embedded   int        `json:"embedded"`  // texts sent to the model
+	Texts      int        `json:"texts"`     // texts to embed of the chunks so far (not reused): Embedded of Texts is the embedding's progress
 	Reused     int        `json:"reused"`    // chunks whose stored vectors were kept
 	Failed     []Failure  `json:"failed"`
 	Error      string     `json:"error,omitempty"` // why a cancelled or failed job stopped

@@ -211,6 +211,11 @@ type Retrieval struct {
 	Features   Features                    `json:"features"`
 	Version    uint64                      `json:"kb_version"`
 	Timings    map[TimingKey]time.Duration `json:"-"`
+	// Terms are the keyword query's terms with their document frequencies
+	// over DocCount chunks (Candidates.QueryTerms), for callers that ask
+	// how much of the KB a word is about.
+	Terms    []QueryTerm `json:"-"`
+	DocCount int         `json:"-"`
 }
 
 // Retriever runs hybrid search on a KB.

@@ -156,8 +156,15 @@ func TestRoutingHandoff(t *testing.T) {
 			if !c.want {
 				return
 			}
-			if ret.calls() != 0 {
-				t.Errorf("hand-off ran %d retrievals, want none", ret.calls())
+			// A request for a person runs no search; a built-in one-word
+			// sensitive word one keyword lookup of itself (kbSubject).
+			m, _ := s.matcher(s.pol.Load(), c.kbWords).Match(c.question)
+			lookups := 0
+			if m.Kind == kindSensitive.String() && !strings.Contains(m.Phrase, " ") && c.kbWords == nil {
+				lookups = 1
+			}
+			if ret.calls() != lookups {
+				t.Errorf("hand-off ran %d retrievals, want %d", ret.calls(), lookups)
 			}
 			want := defaultMessages["en"].Handoff
 			if text.Lang(c.question) == "zh" {
@@ -173,6 +180,37 @@ func TestRoutingHandoff(t *testing.T) {
 				t.Errorf("log %+v", recs)
 			}
 		})
+	}
+}
+
+// A built-in sensitive word the KB is about (held by 1% of its chunks or
+// more) is answered from the KB; a request for a person, a KB's own
+// sensitive word, and a word few chunks hold still hand off.
+func TestRoutingHandoffKBSubject(t *testing.T) {
+	agent := func(df, chunks int) kefu.Retrieval {
+		return kefu.Retrieval{Terms: []kefu.QueryTerm{{Text: "agent", Kind: kefu.TermWord, DF: df}}, DocCount: chunks}
+	}
+	for _, c := range []struct {
+		question  string
+		df, total int
+		kbWords   []string
+		want      bool
+	}{
+		{"my agent fails when the network is flaky", 120, 4000, nil, false}, // the docs of an agent platform
+		{"my agent fails when the network is flaky", 2, 4000, nil, true},    // a shop's FAQ mentions agents once
+		{"my agent fails when the network is flaky", 2, 40, nil, true},      // 5% but only 2 chunks
+		{"my agent fails when the network is flaky", 120, 4000, []string{"agent"}, true},
+		{"let me speak to an agent", 120, 4000, nil, true},
+	} {
+		kb := shopKB()
+		kb.Settings.SensitiveWords = c.kbWords
+		ret := &fakeRetriever{ret: kefu.Retrieval{Hits: hits(faqChunk(t, "退款多久能到账？")), Confidence: 0.95},
+			byQuery: map[string]kefu.Retrieval{"agent": agent(c.df, c.total)}}
+		s := newService(t, ret, newKBs(kb), nil)
+		a := ask(t, s, kefu.AskRequest{KB: "shop", Question: c.question})
+		if got := a.Route == kefu.RouteHandoff; got != c.want {
+			t.Errorf("%q with agent in %d of %d chunks, KB words %v: handoff %v, want %v", c.question, c.df, c.total, c.kbWords, got, c.want)
+		}
 	}
 }
 

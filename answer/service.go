@@ -278,7 +278,7 @@ func (s *Service) Ask(ctx context.Context, req kefu.AskRequest, onDelta func(str
 	r.a = &kefu.Answer{ID: newID(), ConversationID: req.ConversationID, Citations: []kefu.Citation{}, Lang: r.lang}
 
 	if t, ok := s.matcher(pol, kb.Settings.SensitiveWords).Match(q); ok {
-		if why := handoffTrigger(t, kb.Settings.Handoff, req.History); why != "" {
+		if why := handoffTrigger(t, kb.Settings.Handoff, req.History); why != "" && !s.kbSubject(ctx, kb, t) {
 			r.trigger = &t
 			r.a.Route, r.a.Handoff = kefu.RouteHandoff, why
 			r.out.write(r.msgs.Handoff)

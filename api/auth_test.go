@@ -51,6 +51,8 @@ var contract = []struct {
 	{"POST", "/v1/kbs/:kb/unanswered/actions", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/eval/report.html", kefu.ScopeIngest},
+	{"POST", "/v1/kbs/:kb/eval", kefu.ScopeIngest},
+	{"GET", "/v1/kbs/:kb/eval/jobs/:id", kefu.ScopeIngest},
 	{"GET", "/v1/kbs/:kb/chat", kefu.ScopePublic},
 	{"GET", "/v1/conversations", kefu.ScopeAgent},
 	{"GET", "/v1/conversations/export", kefu.ScopeAgent},
@@ -190,6 +192,7 @@ func TestRouteAuthWalk(t *testing.T) {
 		"/v1/webhooks/:id/ping":                 hook.ID,
 		"/v1/deliveries/:id":                    dels[0].ID,
 		"/v1/deliveries/:id/redeliver":          dels[0].ID,
+		"/v1/kbs/:kb/eval/jobs/:id":             "eval_none",
 	}
 	bodies := map[string]any{
 		"POST /v1/kbs":                               map[string]any{"name": "walk-created"},
@@ -201,6 +204,7 @@ func TestRouteAuthWalk(t *testing.T) {
 		"POST /v1/chat/completions":                  map[string]any{"model": "walk", "messages": []map[string]string{{"role": "user", "content": "What does kefu answer from?"}}},
 		"POST /v1/embeddings":                        map[string]any{"model": s.emb.Model().Name, "input": "hello"},
 		"POST /v1/keys":                              map[string]any{"scope": "query", "kb": "walk"},
+		"POST /v1/kbs/:kb/eval":                      map[string]any{"questions": `{"question": "hello", "doc_ids": ["guides/hello.md"]}`},
 		"POST /v1/channels":                          map[string]any{"name": "walkchan2", "kb": "walk"},
 		"PATCH /v1/channels/:channel":                map[string]any{"description": "walked"},
 		"POST /v1/webhooks":                          map[string]any{"url": "http://127.0.0.1:1/walk2", "events": []string{"answer.unknown"}},

@@ -166,7 +166,7 @@ func (s *realStack) config() api.Config {
 		Store: s.store, Retriever: s.ret, Answerer: s.desk, Ingester: s.ing, Embedder: s.emb,
 		Keys: s.store, AnswerLog: s.store, Reports: s.store, Metrics: s.metrics,
 		Desk: s.desk, Webhooks: s.store, Channels: s.store, FAQ: s.ing,
-		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb},
+		Archiver: archive.Archiver{Store: s.store, Embedder: s.emb}, Evaluator: &scriptedEvaluator{},
 	}
 }
 

@@ -60,7 +60,9 @@ type Config struct {
 	// actions answer 503.
 	FAQ      kefu.FAQEditor
 	Archiver kefu.Archiver // KB export and import
-	Logger   *slog.Logger
+	// Evaluator runs evaluations through the API; it needs Reports.
+	Evaluator kefu.EvalRunner
+	Logger    *slog.Logger
 	// Metrics collects the server's metrics; nil makes a new set.
 	Metrics *Metrics
 	// Web is the console's files, served at "/"; nil serves none.
@@ -131,6 +133,7 @@ type Server struct {
 	base   context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
 	chats  *chatHub
+	evals  evalJobs
 	// stopping is closed when Shutdown starts: live-event streams, which
 	// never end by themselves, end then.
 	stopping chan struct{}
@@ -187,6 +190,7 @@ func New(cfg Config) *Server {
 	s.reloadOrigins(context.Background())
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.chats = newChatHub(s)
+	s.evals.turn = make(chan struct{}, 1)
 	s.stopping = make(chan struct{})
 	s.ready.Store(!cfg.Starting)
 	s.dev.Store(cfg.DevMode)
@@ -272,6 +276,8 @@ func (s *Server) table() []route {
 		{method: post, path: "/v1/kbs/:kb/unanswered/actions", scope: in, handler: s.unansweredAction},
 		{method: get, path: "/v1/kbs/:kb/eval", scope: in, handler: s.evalSummary},
 		{method: get, path: "/v1/kbs/:kb/eval/report.html", scope: in, handler: s.evalReport},
+		{method: post, path: "/v1/kbs/:kb/eval", scope: in, handler: s.startEval},
+		{method: get, path: "/v1/kbs/:kb/eval/jobs/:id", scope: in, handler: s.getEvalJob},
 		{method: get, path: "/v1/kbs/:kb/chat", scope: pub, handler: s.chatHandler(), tokenInQuery: true},
 
 		{method: get, path: "/v1/conversations", scope: ag, handler: s.listConversations},

@@ -10,6 +10,7 @@ package embed
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -324,8 +325,11 @@ func (e *Engine) embed(ctx context.Context, texts []string, prefix string, query
 }
 
 func ctxError(err error) error {
-	if err == context.DeadlineExceeded {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		return kefu.Errorf(kefu.ETIMEOUT, "embedding: %w", err)
+	case errors.Is(err, context.Canceled):
+		return kefu.Errorf(kefu.ETIMEOUT, "embedding cancelled: %w", err)
 	}
 	return err
 }

@@ -123,8 +123,12 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 		f := kb.Settings.Fusion
 		scored := ScoredRun{}
 		run := Run{}
+		tops := map[string]*kefu.Chunk{}
 		for q, c := range views {
 			hits := retrieve.Fuse(c, f, evalDepth)
+			if len(hits) > 0 {
+				tops[q] = hits[0].Chunk
+			}
 			if test.ByChunk {
 				run[q], scored[q] = chunkRanking(hits), chunkScores(hits)
 			} else {
@@ -142,6 +146,9 @@ func (ev *Evaluator) Run(ctx context.Context, kbName string, test, train *kefu.L
 				row := QueryRow{ID: q, Text: test.Queries[q], Metrics: m}
 				if len(run[q]) > 0 {
 					row.Top = run[q][0]
+				}
+				if c := tops[q]; c != nil {
+					row.TopTitle = ChunkLabel(c)
 				}
 				rep.PerQuery = append(rep.PerQuery, row)
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,7 +27,27 @@ type QueryRow struct {
 	Text    string             `json:"text"`
 	Metrics map[string]float64 `json:"metrics"` // of the last mode evaluated (hybrid with --mode all)
 	Top     string             `json:"top"`     // doc id ranked first
-	Conf    float64            `json:"confidence"`
+	// TopTitle names the passage ranked first as a reader knows it: an FAQ
+	// entry's question, else its document's title and heading path.
+	TopTitle string  `json:"top_title,omitempty"`
+	Conf     float64 `json:"confidence"`
+}
+
+// ChunkLabel names a chunk for a reader: an FAQ entry by its canonical
+// question, a passage by its document's title (or id) and heading path.
+func ChunkLabel(c *kefu.Chunk) string {
+	if len(c.Questions) > 0 {
+		return c.Questions[0]
+	}
+	title := c.Title
+	if title == "" {
+		title = c.DocID
+	}
+	hs := c.Headings
+	if len(hs) > 0 && hs[0] == title { // the page's own title as its first heading
+		hs = hs[1:]
+	}
+	return strings.Join(append([]string{title}, hs...), " › ")
 }
 
 // TuneSummary reports what `--tune` chose and its effect on the evaluated split.
@@ -277,66 +298,136 @@ func (r *Report) SortWorstFirst() {
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
 
-// curveSVG draws recall@k for k=1..100 per mode.
+// dashes and markers tell curves apart where they coincide or colours do
+// not show (print, colour blindness): each mode gets its own of each.
+var (
+	dashes  = []string{"none", "9 5", "2 4", "12 4 3 4", "5 3"}
+	markers = []string{"circle", "square", "triangle", "diamond", "cross"}
+)
+
+// marker draws shape i centred on (x, y).
+func marker(b *strings.Builder, i int, x, y float64, col string) {
+	const r = 4.0
+	switch markers[i%len(markers)] {
+	case "circle":
+		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="%g" fill="none" stroke="%s" stroke-width="1.5"/>`, x, y, r, col)
+	case "square":
+		fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%g" height="%g" fill="none" stroke="%s" stroke-width="1.5"/>`, x-r, y-r, 2*r, 2*r, col)
+	case "triangle":
+		fmt.Fprintf(b, `<polygon points="%.1f,%.1f %.1f,%.1f %.1f,%.1f" fill="none" stroke="%s" stroke-width="1.5"/>`, x, y-r-1, x-r-1, y+r, x+r+1, y+r, col)
+	case "diamond":
+		fmt.Fprintf(b, `<polygon points="%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f" fill="%s"/>`, x, y-r-1, x+r+1, y, x, y+r+1, x-r-1, y, col)
+	default:
+		fmt.Fprintf(b, `<path d="M%.1f %.1fl%g %gM%.1f %.1fl%g %g" stroke="%s" stroke-width="2"/>`, x-r, y-r, 2*r, 2*r, x-r, y+r, 2*r, -2*r, col)
+	}
+}
+
+// markedRanks are the k at which the recall curves carry their markers.
+var markedRanks = []int{1, 5, 10, 20, 50, 100}
+
+// curveSVG draws recall@k for k=1..100 per mode, with axis titles and a
+// legend; each mode has its own colour, dash and marker, and a curve equal
+// to an earlier one says so in the legend.
 func (r *Report) curveSVG() template.HTML {
-	const w, h, pad = 560.0, 320.0, 40.0
+	const w, h = 600.0, 340.0
+	const left, right, top, bottom = 58.0, 16.0, 14.0, 46.0
+	pw, ph := w-left-right, h-top-bottom
+	xOf := func(k int) float64 { return left + pw*float64(k-1)/99 }
+	yOf := func(v float64) float64 { return top + ph*(1-v) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="recall at k">`, w, h, w, h)
-	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, pad, pad/2, w-1.5*pad, h-1.5*pad)
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="recall at k per search mode">`, w, h, w, h)
 	for i := 0; i <= 4; i++ {
-		y := pad/2 + (h-1.5*pad)*(1-float64(i)/4)
-		fmt.Fprintf(&b, `<text x="4" y="%.1f" font-size="11">%.2f</text><line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#eee"/>`, y+4, float64(i)/4, pad, w-pad/2, y, y)
+		v := float64(i) / 4
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%g" y="%.1f" font-size="11" text-anchor="end">%.2f</text>`, left, left+pw, yOf(v), yOf(v), left-6, yOf(v)+4, v)
 	}
-	for _, k := range []int{1, 10, 25, 50, 75, 100} {
-		x := pad + (w-1.5*pad)*float64(k-1)/99
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%d</text>`, x, h-4, k)
+	for _, k := range []int{1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100} {
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#999"/><text x="%.1f" y="%g" font-size="11" text-anchor="middle">%d</text>`, xOf(k), xOf(k), top+ph, top+ph+4, xOf(k), top+ph+16, k)
 	}
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, left, top, pw, ph)
+	fmt.Fprintf(&b, `<text class="axis-title" x="%g" y="%g" font-size="12" text-anchor="middle">k (rank cut-off)</text>`, left+pw/2, h-6)
+	fmt.Fprintf(&b, `<text class="axis-title" x="14" y="%g" font-size="12" text-anchor="middle" transform="rotate(-90 14 %g)">mean recall@k</text>`, top+ph/2, top+ph/2)
+	var legend []string
+	drawn := 0
 	for i, mode := range r.ModeOrder {
 		c := r.Curves[mode]
 		if len(c) == 0 {
 			continue
 		}
+		col, dash := palette[i%len(palette)], dashes[i%len(dashes)]
 		var pts []string
 		for k, v := range c {
-			x := pad + (w-1.5*pad)*float64(k)/99
-			y := pad/2 + (h-1.5*pad)*(1-v)
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(k+1), yOf(v)))
 		}
-		col := palette[i%len(palette)]
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, col, strings.Join(pts, " "))
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="%s">%s</text>`, pad+10, pad/2+16+float64(i)*15, col, template.HTMLEscapeString(mode))
+		fmt.Fprintf(&b, `<polyline data-mode="%s" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>`, template.HTMLEscapeString(mode), col, dash, strings.Join(pts, " "))
+		for _, k := range markedRanks {
+			if k <= len(c) {
+				marker(&b, i, xOf(k), yOf(c[k-1]), col)
+			}
+		}
+		label := mode
+		for _, earlier := range r.ModeOrder[:i] {
+			if slices.Equal(r.Curves[earlier], c) {
+				label += " (same curve as " + earlier + ")"
+				break
+			}
+		}
+		// The legend sits in the lower right, where recall curves, which
+		// rise from the left, leave room.
+		ly := top + ph - 14 - 18*float64(len(r.ModeOrder)-1-drawn)
+		lx := left + pw*0.45
+		var lb strings.Builder
+		fmt.Fprintf(&lb, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, lx, lx+36, ly, ly, col, dash)
+		marker(&lb, i, lx+18, ly, col)
+		fmt.Fprintf(&lb, `<text class="legend" x="%.1f" y="%.1f" font-size="12">%s</text>`, lx+44, ly+4, template.HTMLEscapeString(label))
+		legend = append(legend, lb.String())
+		drawn++
+	}
+	for _, l := range legend {
+		b.WriteString(l)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
 // reliabilitySVG draws the reliability diagram: share relevant per
-// confidence bin against the diagonal of perfect calibration.
+// confidence bin (bars) and the bin's mean confidence (dots) against the
+// diagonal of perfect calibration, with the answer threshold marked.
 func (r *Report) reliabilitySVG() template.HTML {
 	if r.Calibration == nil {
 		return ""
 	}
-	const s, pad = 320.0, 36.0
-	in := s - 1.5*pad
+	const w, h = 420.0, 380.0
+	const left, top, in = 58.0, 14.0, 300.0
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="reliability diagram">`, s, s, s, s)
-	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, pad, pad/2, in, in)
-	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#bbb" stroke-dasharray="4"/>`, pad, pad/2+in, pad+in, pad/2)
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="reliability diagram">`, w, h, w, h)
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, left, top, in, in)
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#bbb" stroke-dasharray="4"/>`, left, top+in, left+in, top)
 	for _, bin := range r.Calibration.Bins {
 		if bin.Count == 0 {
 			continue
 		}
-		x := pad + in*bin.Lo
+		x := left + in*bin.Lo
 		bh := in * bin.Accuracy
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1f77b4" opacity="0.7"><title>%s: %d queries, confidence %.2f, relevant %.2f</title></rect>`,
-			x+1, pad/2+in-bh, in/10-2, bh, bin.Range, bin.Count, bin.Confidence, bin.Accuracy)
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="#d62728"/>`, pad+in*bin.Confidence, pad/2+in*(1-bin.Accuracy))
+			x+1, top+in-bh, in/10-2, bh, bin.Range, bin.Count, bin.Confidence, bin.Accuracy)
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="#d62728"/>`, left+in*bin.Confidence, top+in*(1-bin.Accuracy))
+	}
+	if t := r.Calibration.Threshold; t > 0 && t <= 1 {
+		x := left + in*t
+		fmt.Fprintf(&b, `<line class="threshold" x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#2ca02c" stroke-width="2" stroke-dasharray="6 3"/>`, x, x, top, top+in)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="end" fill="#2ca02c">threshold %.2f</text>`, x-4, top+12, t)
 	}
 	for i := 0; i <= 4; i++ {
 		v := float64(i) / 4
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="10" text-anchor="middle">%.2f</text>`, pad+in*v, s-4, v)
-		fmt.Fprintf(&b, `<text x="2" y="%.1f" font-size="10">%.2f</text>`, pad/2+in*(1-v)+3, v)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="10" text-anchor="middle">%.2f</text>`, left+in*v, top+in+14, v)
+		fmt.Fprintf(&b, `<text x="%g" y="%.1f" font-size="10" text-anchor="end">%.2f</text>`, left-6, top+in*(1-v)+3, v)
 	}
+	fmt.Fprintf(&b, `<text class="axis-title" x="%g" y="%g" font-size="12" text-anchor="middle">confidence</text>`, left+in/2, top+in+32)
+	fmt.Fprintf(&b, `<text class="axis-title" x="14" y="%g" font-size="12" text-anchor="middle" transform="rotate(-90 14 %g)">share of queries answered right</text>`, top+in/2, top+in/2)
+	ly := top + in + 52
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="12" height="10" fill="#1f77b4" opacity="0.7"/><text class="legend" x="%g" y="%g" font-size="11">share right per bin</text>`, left, ly-9, left+16, ly)
+	fmt.Fprintf(&b, `<circle cx="%g" cy="%g" r="3" fill="#d62728"/><text class="legend" x="%g" y="%g" font-size="11">mean confidence</text>`, left+140, ly-4, left+148, ly)
+	fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%g" y2="%g" stroke="#bbb" stroke-dasharray="4"/><text class="legend" x="%g" y="%g" font-size="11">perfect calibration</text>`, left+240, left+258, ly-4, ly-4, left+262, ly)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -353,15 +444,15 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <p>{{.R.Split}} split, {{.R.Queries}} queries, model <code>{{.R.Model}}</code></p>
 <table><tr><th>mode</th>{{range .Metrics}}<th>{{.}}</th>{{end}}</tr>
 {{range $m := .R.ModeOrder}}<tr><td>{{$m}}</td>{{range $.Metrics}}<td>{{metric (index $.R.Modes $m) .}}</td>{{end}}</tr>{{end}}</table>
-<h2>Recall@k</h2>{{.Curve}}
+<h2>Recall@k</h2><p>The share of each query's relevant documents found in the first k results, averaged over the queries, per search mode.</p>{{.Curve}}
 {{with .R.Tuning}}<h2>Fusion tuning</h2><p>Tuned on {{.TunedOn}}: {{label .Before}} → {{label .After}}; nDCG@10 {{metric .BeforeMetrics "ndcg@10"}} → {{metric .AfterMetrics "ndcg@10"}} on the evaluated split.</p>{{end}}
 {{with .R.Calibration}}<h2>Confidence calibration</h2>
 <p>{{.Source}}. ECE {{f4 .ECE}}. At threshold {{.Threshold}}: precision {{.PrecisionText}}, coverage {{f4 .Coverage}} ({{.Confident}} of {{.Queries}} queries).</p>
-{{$.Reliability}}
+<p>Queries binned by the confidence of their first result: a calibrated confidence has each bar as high as its dot is far right. Answers at or above the threshold are given plainly.</p>{{$.Reliability}}
 <table><tr><th>confidence</th><th>queries</th><th>mean confidence</th><th>share relevant</th></tr>{{range .Bins}}<tr><td>{{.Range}}</td><td>{{.Count}}</td><td>{{f4 .Confidence}}</td><td>{{f4 .Accuracy}}</td></tr>{{end}}</table>{{end}}
 <h2>Worst queries</h2>
-<table><tr><th>query</th><th>nDCG@10</th><th>recall@10</th><th>confidence</th><th>top document</th><th class="q">text</th></tr>
-{{range .Worst}}<tr><td>{{.ID}}</td><td>{{metric .Metrics "ndcg@10"}}</td><td>{{metric .Metrics "recall@10"}}</td><td>{{f4 .Conf}}</td><td>{{.Top}}</td><td class="q">{{.Text}}</td></tr>{{end}}</table>
+<table><tr><th class="q">query</th><th>nDCG@10</th><th>recall@10</th><th>confidence</th><th class="q">ranked first</th></tr>
+{{range .Worst}}<tr><td class="q" title="{{.ID}}">{{.Text}}</td><td>{{metric .Metrics "ndcg@10"}}</td><td>{{metric .Metrics "recall@10"}}</td><td>{{f4 .Conf}}</td><td class="q" title="{{.Top}}">{{if .TopTitle}}{{.TopTitle}}{{else}}{{.Top}}{{end}}</td></tr>{{end}}</table>
 {{range .R.Notes}}<p><em>{{.}}</em></p>{{end}}
 </body></html>`))
 

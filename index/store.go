@@ -404,3 +404,24 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, data)
 }
+
+// WaitVectors waits until no vector graph build of kb is in progress, or
+// ctx ends, and returns the search its vectors use then (vector.ModeFlat,
+// ModeInt8 or ModeHNSW; "" without vectors). For benchmarks and tests:
+// searches need not wait, they use the int8 scan meanwhile.
+func (s *Store) WaitVectors(ctx context.Context, kb string) (string, error) {
+	st, err := s.state(kb)
+	if err != nil {
+		return "", err
+	}
+	st.mu.RLock()
+	ix := st.vec
+	st.mu.RUnlock()
+	if ix == nil {
+		return "", nil
+	}
+	if err := ix.WaitBuilt(ctx); err != nil {
+		return "", err
+	}
+	return ix.Mode(), nil
+}

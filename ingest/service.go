@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +121,7 @@ func (j *job) fail(source string, err error) {
 	if j.halted() {
 		return
 	}
-	f := kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: kefu.ErrorMessage(err)}
+	f := failure(source, err)
 	if f.Code == kefu.EINTERNAL && j.log != nil {
 		j.log.Error("ingest: file failed", "job", j.snapshot().ID, "source", source, "err", err)
 	}
@@ -133,6 +134,13 @@ func (j *job) fail(source string, err error) {
 		}
 		x.Failed = append(x.Failed, f)
 	})
+}
+
+// failure is a file's refusal. Its reason does not repeat the file's name,
+// which errors of the parsers begin with: readers see "photo.png: not a
+// supported format", not "photo.png: photo.png: …".
+func failure(source string, err error) kefu.Failure {
+	return kefu.Failure{Source: source, Code: kefu.ErrorCode(err), Reason: strings.TrimPrefix(kefu.ErrorMessage(err), source+": ")}
 }
 
 // Submit starts a job and returns at once; Job reports its progress. The
@@ -514,7 +522,11 @@ func (s *Service) document(ctx context.Context, j *job, kb *kefu.KB, ch *Chunker
 	if len(chunks) == 0 {
 		return nil, invalid(d.Source, "no text to index")
 	}
-	j.update(func(x *kefu.Job) { x.Chunks += len(chunks) })
+	texts := 0
+	for i := range chunks {
+		texts += len(chunks[i].EmbedTexts())
+	}
+	j.update(func(x *kefu.Job) { x.Chunks, x.Texts = x.Chunks+len(chunks), x.Texts+texts })
 	now := time.Now().UTC()
 	doc := &kefu.Document{
 		ID: d.ID, KB: kb.Name, Source: d.Source, Title: d.Title, URL: d.URL, Format: d.Format,
@@ -562,11 +574,12 @@ func (s *Service) vectors(ctx context.Context, j *job, kb *kefu.KB, chunks []kef
 	type slot struct{ chunk, text int }
 	var texts []string
 	var slots []slot
-	reused := 0
+	reused, all := 0, 0
 	first := map[string]int{} // a chunk two documents share is embedded once
 	var copies [][2]int
 	for i := range chunks {
 		et := chunks[i].EmbedTexts()
+		all += len(et)
 		if v, ok := known[chunks[i].Hash]; ok && len(v) == len(et) && dimsAre(v, kb.Dim) {
 			vectors[i] = v
 			reused++
@@ -588,7 +601,9 @@ func (s *Service) vectors(ctx context.Context, j *job, kb *kefu.KB, chunks []kef
 			vectors[c[0]] = vectors[c[1]]
 		}
 	}()
-	j.update(func(x *kefu.Job) { x.Reused += reused })
+	// Texts counted every text of these chunks; the reused and the shared
+	// are not embedded.
+	j.update(func(x *kefu.Job) { x.Reused, x.Texts = x.Reused+reused, x.Texts-(all-len(texts)) })
 	batch := s.BatchSize
 	if batch <= 0 {
 		batch = 256

@@ -175,12 +175,12 @@ func TestIngestFailuresDoNotStopOthers(t *testing.T) {
 		got[f.Source] = f.Code + ": " + f.Reason
 	}
 	want := map[string]string{
-		"scan.pdf":  "unsupported: scan.pdf: no text layer: the PDF is scanned or holds only images; run it through OCR first",
-		"photo.png": "unsupported: photo.png: PNG image files are not supported",
+		"scan.pdf":  "unsupported: no text layer: the PDF is scanned or holds only images; run it through OCR first",
+		"photo.png": "unsupported: PNG image files are not supported",
 		"b.md":      "unavailable: model crashed on purpose",
-		"huge.txt":  "too_large: huge.txt: more than 4096 bytes (limit --max-file-bytes)",
-		"liar.txt":  "too_large: liar.txt: more than 4096 bytes (limit --max-file-bytes)",
-		"empty.md":  "invalid: empty.md: no text to index",
+		"huge.txt":  "too_large: more than 4096 bytes (limit --max-file-bytes)",
+		"liar.txt":  "too_large: more than 4096 bytes (limit --max-file-bytes)",
+		"empty.md":  "invalid: no text to index",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -296,13 +296,13 @@ func TestWalk(t *testing.T) {
 		names = append(names, u.Name)
 	}
 	for _, s := range skipped {
-		skips = append(skips, s.Source+": "+strings.TrimPrefix(s.Reason, s.Source+": "))
+		skips = append(skips, s.Source+": "+s.Reason)
 	}
 	sort.Strings(skips)
 	if strings.Join(names, ",") != "a.md,sub/b.txt,sub/deep/c.csv" {
 		t.Errorf("uploads %v", names)
 	}
-	want := []string{".git: skipped: hidden", ".hidden.md: skipped: hidden", "LICENSE: skipped: no file extension", "notes.xyz: skipped: unknown file type .xyz", "sub/_category_.json: skipped: Docusaurus category metadata, not a document"}
+	want := []string{".git: hidden", ".hidden.md: hidden", "LICENSE: no file extension", "notes.xyz: unknown file type .xyz", "sub/_category_.json: Docusaurus category metadata, not a document"}
 	if strings.Join(skips, "\n") != strings.Join(want, "\n") {
 		t.Errorf("skipped:\n%s", strings.Join(skips, "\n"))
 	}

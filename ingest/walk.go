@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -18,11 +19,11 @@ func Walk(root string) ([]kefu.Upload, []kefu.Failure) {
 	var ups []kefu.Upload
 	var skipped []kefu.Failure
 	skip := func(name, why string) {
-		skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EUNSUPPORTED, Reason: name + ": skipped: " + why})
+		skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EUNSUPPORTED, Reason: why})
 	}
 	st, err := os.Stat(root)
 	if err != nil {
-		return nil, []kefu.Failure{{Source: root, Code: kefu.ENOTFOUND, Reason: root + ": " + err.Error()}}
+		return nil, []kefu.Failure{{Source: root, Code: kefu.ENOTFOUND, Reason: errText(root, err)}}
 	}
 	if !st.IsDir() {
 		name := filepath.Base(root)
@@ -36,13 +37,13 @@ func Walk(root string) ([]kefu.Upload, []kefu.Failure) {
 		rel, relErr := filepath.Rel(root, path)
 		if relErr != nil || rel == "." {
 			if err != nil {
-				skipped = append(skipped, kefu.Failure{Source: root, Code: kefu.EINVALID, Reason: err.Error()})
+				skipped = append(skipped, kefu.Failure{Source: root, Code: kefu.EINVALID, Reason: errText(root, err)})
 			}
 			return nil
 		}
 		name := filepath.ToSlash(rel)
 		if err != nil {
-			skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EINVALID, Reason: name + ": " + err.Error()})
+			skipped = append(skipped, kefu.Failure{Source: name, Code: kefu.EINVALID, Reason: errText(path, err)})
 			return nil
 		}
 		if strings.HasPrefix(d.Name(), ".") {
@@ -72,6 +73,16 @@ func Walk(root string) ([]kefu.Upload, []kefu.Failure) {
 		return nil
 	})
 	return ups, skipped
+}
+
+// errText is a file system error without the path it names (the failure's
+// Source says which file).
+func errText(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return strings.TrimPrefix(err.Error(), path+": ")
 }
 
 func fileUpload(path, name string, size int64) kefu.Upload {

@@ -192,7 +192,8 @@ func (r *Retriever) Rank(ctx context.Context, kb *kefu.KB, cands *kefu.Candidate
 		timings = map[kefu.TimingKey]time.Duration{}
 	}
 	timings[kefu.TimingFuse] = time.Since(t)
-	return &kefu.Retrieval{Hits: hits, Confidence: conf, Features: feat, Version: cands.Version, Timings: timings}, nil
+	return &kefu.Retrieval{Hits: hits, Confidence: conf, Features: feat, Version: cands.Version, Timings: timings,
+		Terms: cands.QueryTerms, DocCount: cands.DocCount}, nil
 }
 
 // vectorUseful reports whether the vector side can help this query: a model

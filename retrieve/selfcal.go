@@ -388,8 +388,12 @@ func (g *generator) phraseOf(ctx context.Context, s string) (phrase, error) {
 			p.words = append(p.words, t)
 		}
 	}
+	// Rewordings keep to the phrase's language: a customer rewords in the
+	// words of the language they write in (the bilingual lexicon's
+	// translations would make a question the other language's entry
+	// answers as well).
 	for _, t := range ts {
-		if t.Kind == kefu.TermSynonym && len(t.For) == 1 && t.DF > 0 {
+		if t.Kind == kefu.TermSynonym && len(t.For) == 1 && t.DF > 0 && text.HasHan(t.Surface) == p.zh {
 			if j, ok := at[t.For[0]]; ok {
 				p.synonyms[j] = append(p.synonyms[j], t.Surface)
 			}

@@ -40,7 +40,8 @@ var (
 // hits, add a sensitive word, then in the chat playground get a hand-off, an
 // FAQ answer (streamed, cited, voted on), an LLM answer seen mid-stream and
 // a stopped one whose LLM request the server cancels; switch to Chinese,
-// reload, take screenshots.
+// reload, take screenshots; end development mode with a first key made on
+// the API keys page.
 func TestConsoleInBrowser(t *testing.T) {
 	ort := testenv.RequireORT(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
@@ -245,6 +246,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#tabs a[data-page="documents"]`)))
 	d.waitJS(`document.querySelectorAll('#documents tr[data-doc]').length === 2`)
 	d.screenshot("console-phone.png")
+
+	// Development mode ends with the first key, made on the API keys page:
+	// an admin key, offered first, which this browser goes on with.
+	d.do(chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/#/keys"))
+	d.waitJS(`document.getElementById('keys-dev') !== null && document.getElementById('key-scope').value === 'admin'`)
+	d.do(chromedp.Click(chromedp.CSS(`#create-key button[type=submit]`)))
+	d.waitJS(`!document.getElementById('key-secret').hidden && localStorage.getItem('kefu.key') === document.querySelector('#key-secret input').value`)
+	d.waitJS(`document.querySelector('#keys-list tr[data-key]') !== null`)
+	d.expectText(`#auth-status`, strings.ReplaceAll(str("zh", "auth.scope"), "{scope}", "admin"))
+	var after struct {
+		DevMode bool `json:"dev_mode"`
+	}
+	if code := apiCall(t, "GET", base+"/v1/auth", "", nil, &after); code != 200 || after.DevMode {
+		t.Errorf("after the first key: %d, dev mode %v", code, after.DevMode)
+	}
 	d.checkConsole()
 }
 
@@ -329,7 +345,7 @@ func TestConsoleAPIKey(t *testing.T) {
 	d.do(chromedp.Navigate(base + "/#/kb/shop/eval"))
 	d.waitJS(`document.querySelector('.view-eval table.metrics tbody tr') !== null`)
 	var modes []string
-	d.evalJSON(`[...document.querySelectorAll('.view-eval table.metrics tbody tr th')].map(e => e.textContent)`, &modes)
+	d.evalJSON(`[...document.querySelectorAll('.view-eval table.metrics tbody tr th[data-mode]')].map(e => e.dataset.mode)`, &modes)
 	if !slices.Contains(modes, "hybrid") {
 		t.Errorf("evaluation modes %q, want hybrid among them", modes)
 	}

@@ -154,6 +154,7 @@ var (
 	keyFamily = regexp.MustCompile("`([a-z0-9]+(?:\\.[a-z0-9_]+)*\\.)\\$\\{")
 	onState   = regexp.MustCompile(`onState\('(\w+)'\)`)
 	modesJS   = regexp.MustCompile(`const MODES = \[([^\]]*)\]`)
+	dataPage  = regexp.MustCompile(`data-page="(\w+)"`)
 )
 
 // TestStringsUsed checks every key the pages name against the table, the
@@ -203,6 +204,13 @@ func TestStringsUsed(t *testing.T) {
 		"inbox.live.":    {"open", "connecting"},
 		"hooks.state.":   {string(kefu.DeliveryPending), string(kefu.DeliveryDelivered), string(kefu.DeliveryDead)},
 		"snippet.lang.":  {"zh", "en"},
+		// Access notices, the API keys page, evaluation modes.
+		"auth.need.":  {string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAgent), string(kefu.ScopeAdmin)},
+		"keys.scope.": {string(kefu.ScopePublic), string(kefu.ScopeQuery), string(kefu.ScopeIngest), string(kefu.ScopeAgent), string(kefu.ScopeAdmin)},
+		"eval.mode.":  {string(kefu.ModeBM25), string(kefu.ModeDense), string(kefu.ModeHybrid)},
+	}
+	for _, m := range dataPage.FindAllStringSubmatch(files["index.html"], -1) {
+		values["nav."] = append(values["nav."], m[1])
 	}
 	for _, m := range onState.FindAllStringSubmatch(files["js/api.js"], -1) {
 		values["chat.conn."] = append(values["chat.conn."], m[1])

@@ -118,7 +118,7 @@ func embedCmd(ctx context.Context, args []string) error {
 	minTok := fs.Int("min-tokens", 8, "shortest text, in the model's tokens (the longest fills the model)")
 	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
 	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
-	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; npm ci --ignore-scripts in tests/nodeort first)")
+	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; make bench installs its packages)")
 	nodeScript := fs.String("node-script", bench.DefaultNodeScript(), "the Node.js baseline's script")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
@@ -153,6 +153,7 @@ func embedCmd(ctx context.Context, args []string) error {
 		if nd := rep.Node; nd != nil {
 			fmt.Printf("  onnxruntime-node, length-sorted batches of %d, %s: %7.1f texts/s (tokenising excluded); engine %.2fx; max |diff| %.2g\n",
 				nd.Batch, nd.Layout, nd.TextsPerS, nd.RatioEngineVsNode, nd.MaxAbsDiff)
+			fmt.Printf("  CPU time: engine %.2f s, onnxruntime-node %.2f s (batches of %d, %s): engine %.2fx\n", rep.EngineCPUSeconds, nd.CPUSeconds, nd.CPUBatch, nd.CPULayout, nd.RatioEngineVsNodeCPU)
 		}
 	})
 }
@@ -253,6 +254,8 @@ func searchCmd(ctx context.Context, args []string) error {
 	procs := fs.Int("procs", 1, "GOMAXPROCS while timing (1: one core)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file")
 	store := fs.String("store", "", "also time the same searches on this store: qdrant://HOST:PORT, or inprocess (the tests' in-process Qdrant)")
+	dir := fs.String("dir", "", "keep the embedded store in this folder (a later run adds only the chunks it lacks, or just opens it and measures)")
+	vmode := fs.String("vector-mode", "auto", "the embedded store's vector search: auto (as the product: flat, int8, then HNSW past 200k vectors), flat, int8 or hnsw")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -262,14 +265,17 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\r%s   ", s)
 		}
 	}
-	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Progress: progress})
+	rep, err := bench.Search(ctx, bench.SearchOptions{Chunks: *n, Dim: *dim, Queries: *q, Procs: *procs, CPUProfile: *cpuProfile, Store: *store, Dir: *dir, VectorMode: *vmode, Progress: progress})
 	if err != nil {
 		return err
 	}
 	return output(*asJSON, rep, func() {
 		fmt.Printf("\nhybrid search on %d chunks (%d dims), %d queries, embedding excluded:\n", rep.Chunks, rep.Dim, rep.Queries)
 		fmt.Printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (keyword p50 %.2f ms, vector p50 %.2f ms); CPU time p50 %.2f ms, p99 %.2f ms\n", rep.P50MS, rep.P90MS, rep.P99MS, rep.KeywordP50, rep.VectorP50, rep.CPUP50MS, rep.CPUP99MS)
-		fmt.Printf("  build %.1f s; reopening the store (vectors loaded, no re-embedding) %.2f s\n", rep.BuildS, rep.StartupS)
+		fmt.Printf("  build %.1f s, %.1f s CPU (%d chunks added); reopening the store (vectors loaded, no re-embedding) %.2f s, %.2f s CPU; vectors: %s (graph ready %.1f s later)\n", rep.BuildS, rep.BuildCPUS, rep.Built, rep.StartupS, rep.StartupCPUS, rep.VectorMode, rep.GraphWaitS)
+		if rep.DiskBytes > 0 {
+			fmt.Printf("  on disk %d MB; RSS %d MB before opening (the benchmark's corpus), %d MB opened, %d MB after the searches (peak %d MB); Go heap %d MB\n", rep.DiskBytes>>20, rep.RSSBaseBytes>>20, rep.RSSOpenBytes>>20, rep.RSSAfterBytes>>20, rep.HWMBytes>>20, rep.HeapBytes>>20)
+		}
 		if o := rep.Other; o != nil {
 			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; first search %.1f ms; build %.1f s\n", o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.FirstMS, o.BuildS)
 		}

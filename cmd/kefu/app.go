@@ -309,7 +309,7 @@ func (a *app) demoSeeder(e kefu.Embedder) *demo.Seeder {
 		Ingest: func(ctx context.Context, kb string, ups []kefu.Upload) (*kefu.Job, error) {
 			job, err := ingestWithProgress(ctx, a.ingester(e), kb, ups, os.Stderr)
 			if err == nil {
-				printJobSummary(os.Stderr, job)
+				printJobSummary(os.Stderr, job, ctx.Err() != nil)
 			}
 			return job, err
 		}}

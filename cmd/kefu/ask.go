@@ -29,9 +29,11 @@ func runAsk(ctx context.Context, args []string) error {
 		return err
 	}
 	question := strings.Join(pos, " ")
-	if *kb == "" || question == "" {
-		fs.Usage()
-		return errUsage
+	if *kb == "" {
+		return missing(fs, "--kb is required: the knowledge base that answers")
+	}
+	if question == "" {
+		return missing(fs, "the question is missing: give it after the flags")
 	}
 	a, err := newApp(c)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -30,9 +31,13 @@ func runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *kb == "" || len(paths) == 0 || (*docID != "" && len(paths) != 1) {
-		fs.Usage()
-		return errUsage
+	switch {
+	case *kb == "":
+		return missing(fs, "--kb is required: the knowledge base to add the files to")
+	case len(paths) == 0:
+		return missing(fs, "no file or folder given")
+	case *docID != "" && len(paths) != 1:
+		return missing(fs, "--id names one document: give one file with it, not %d paths", len(paths))
 	}
 	a, err := newApp(c)
 	if err != nil {
@@ -63,42 +68,76 @@ func runIngest(ctx context.Context, args []string) error {
 	if err := a.local.Flush(); err != nil {
 		return err
 	}
-	printJobSummary(os.Stdout, job)
+	printJobSummary(os.Stdout, job, ctx.Err() != nil)
 	if len(job.Failed) > 0 && job.Done+job.Unchanged == 0 {
 		return kefu.Errorf(kefu.EINVALID, "no file could be ingested")
 	}
 	return nil
 }
 
-// ingestWithProgress runs an ingest job, drawing a progress bar on a terminal.
+// barSteps is the resolution of the ingest progress bar.
+const barSteps = 1000
+
+// ingestWithProgress runs an ingest job, drawing a progress bar on a
+// terminal (see ingestProgress for what it measures).
 func ingestWithProgress(ctx context.Context, svc *ingest.Service, kb string, ups []kefu.Upload, out *os.File) (*kefu.Job, error) {
 	var bar *progressbar.ProgressBar
-	if term.IsTerminal(int(out.Fd())) {
-		bar = progressbar.NewOptions(len(ups),
-			progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("ingesting"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	if out != nil && term.IsTerminal(int(out.Fd())) {
+		bar = newIngestBar(out)
 	}
+	p, ups := track(ups, time.Now())
 	job, err := svc.Ingest(ctx, kb, ups, func(j kefu.Job) {
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("ingesting: %d chunks, %d embedded", j.Chunks, j.Embedded))
-			bar.Set(j.Done + j.Unchanged + len(j.Failed))
+			bar.Describe(p.describe(j, time.Now()))
+			_ = bar.Set(int(barSteps * p.fraction(j)))
 		}
 	})
 	if bar != nil {
-		bar.Finish()
+		_ = bar.Finish()
 	}
 	return job, err
 }
 
-func printJobSummary(w io.Writer, j *kefu.Job) {
+// newIngestBar is a bar of barSteps steps whose description carries the
+// files, texts and ETA; the library's own time prediction, from the rate
+// of the last few updates, is off.
+func newIngestBar(w io.Writer) *progressbar.ProgressBar {
+	return progressbar.NewOptions(barSteps,
+		progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("ingesting"),
+		progressbar.OptionSetPredictTime(false), progressbar.OptionSetElapsedTime(false),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+// printJobSummary prints what a job did and each file that failed. Files
+// left because the job was interrupted (Ctrl-C) are summed up in one line,
+// not listed.
+func printJobSummary(w io.Writer, j *kefu.Job, interrupted bool) {
 	took := ""
 	if j.FinishedAt != nil {
 		took = fmt.Sprintf(" in %.1fs", j.FinishedAt.Sub(j.StartedAt).Seconds())
 	}
-	fmt.Fprintf(w, "%s: %d documents indexed, %d unchanged, %d failed; %d chunks, %d embedded, %d reused%s\n",
-		j.KB, j.Done, j.Unchanged, len(j.Failed), j.Chunks, j.Embedded, j.Reused, took)
+	var failed, left []kefu.Failure
 	for _, f := range j.Failed {
+		if interrupted && isInterruption(f) {
+			left = append(left, f)
+		} else {
+			failed = append(failed, f)
+		}
+	}
+	fmt.Fprintf(w, "%s: %d documents indexed, %d unchanged, %d failed; %d chunks, %d embedded, %d reused%s\n",
+		j.KB, j.Done, j.Unchanged, len(failed), j.Chunks, j.Embedded, j.Reused, took)
+	for _, f := range failed {
 		fmt.Fprintf(w, "  failed %s: %s\n", f.Source, f.Reason)
 	}
+	if len(left) > 0 {
+		fmt.Fprintf(w, "interrupted: %d files not ingested; run the same command again to finish (files already indexed are skipped as unchanged)\n", len(left))
+	}
+}
+
+// isInterruption reports whether a file of a cancelled job failed for the
+// cancellation: its reason says "context canceled" or "cancelled", or it
+// is the bare internal error an unwrapped cancellation comes back as.
+func isInterruption(f kefu.Failure) bool {
+	return strings.Contains(f.Reason, context.Canceled.Error()) || strings.Contains(f.Reason, "cancelled") ||
+		f.Code == kefu.EINTERNAL && f.Reason == kefu.ErrorMessage(context.Canceled)
 }

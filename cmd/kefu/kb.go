@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -24,9 +25,17 @@ func runKB(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 || (pos[0] != "list" && len(pos) != 2) {
-		fs.Usage()
-		return errUsage
+	switch {
+	case len(pos) == 0:
+		return missing(fs, "no subcommand: list, show, create, delete, export or import")
+	case !slices.Contains([]string{"list", "show", "create", "delete", "export", "import"}, pos[0]):
+		return missing(fs, "unknown subcommand %q: use list, show, create, delete, export or import", pos[0])
+	case pos[0] == "list" && len(pos) != 1:
+		return missing(fs, "list takes no argument")
+	case pos[0] == "import" && len(pos) != 2:
+		return missing(fs, "import needs one archive file (or - for standard input)")
+	case pos[0] != "list" && len(pos) != 2:
+		return missing(fs, "%s needs one knowledge base name", pos[0])
 	}
 	a, err := newApp(c)
 	if kefu.ErrorCode(err) == kefu.ECONFLICT && (pos[0] == "export" || pos[0] == "import") {
@@ -86,9 +95,6 @@ func runKB(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("deleted %s\n", pos[1])
-	default:
-		fs.Usage()
-		return errUsage
 	}
 	return nil
 }

@@ -77,7 +77,10 @@ func main() {
 	for _, c := range commands {
 		if c.name == os.Args[1] {
 			err := c.run(ctx, os.Args[2:])
-			if err != nil && !errors.Is(err, errUsage) {
+			var ue *usageError
+			if errors.As(err, &ue) {
+				printUsageError(os.Stderr, ue)
+			} else if err != nil && !errors.Is(err, errUsage) {
 				fmt.Fprintf(os.Stderr, "kefu %s: %s\n", c.name, kefu.ErrorMessage(err))
 				if kefu.ErrorCode(err) == kefu.EINTERNAL {
 					fmt.Fprintf(os.Stderr, "  (%v)\n", err)
@@ -90,8 +93,6 @@ func main() {
 	usage()
 	os.Exit(2)
 }
-
-var errUsage = errors.New("usage")
 
 // runBench points to the benchmark binary: the harnesses (a load generator,
 // a fake LLM, chromem-go as a baseline) do not ship in the product.

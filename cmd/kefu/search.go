@@ -27,9 +27,11 @@ func runSearch(ctx context.Context, args []string) error {
 		return err
 	}
 	query := strings.Join(pos, " ")
-	if *kb == "" || query == "" {
-		fs.Usage()
-		return errUsage
+	if *kb == "" {
+		return missing(fs, "--kb is required: the knowledge base to search")
+	}
+	if query == "" {
+		return missing(fs, "the query is missing: give it after the flags")
 	}
 	a, err := newApp(c)
 	if err != nil {

@@ -134,7 +134,8 @@ func runServe(ctx context.Context, args []string) error {
 		Desk: dsk, Webhooks: a.local, Channels: a.local, Notify: disp.Notify, FAQ: ing,
 		PublicRate: *publicRate, PublicBurst: 2 * int(*publicRate), VisitorRate: *visitorRate, VisitorBurst: 20,
 		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
-		DevMode: dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
+		Evaluator: &kbEval{a: a, r: r, k: 10},
+		DevMode:   dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
 		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
 		AskTimeout: *askTimeout,
 	}
@@ -162,6 +163,10 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Commands refused the data directory say where to find the server.
+	if err := noteServerURL(a.dataDir, localURL(ln.Addr())); err != nil {
+		a.log.Warn("could not note the server's address in the data directory", "err", err)
+	}
 	a.log.Info("kefu listening", "addr", "http://"+*addr, "data_dir", a.dataDir, "model", e.ModelID(), "dev_mode", dev)
 	// The word segmenter's dictionary and the Traditional → Simplified
 	// converter load now, not at the first Chinese question.

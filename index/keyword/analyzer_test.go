@@ -18,6 +18,13 @@ func TestTerms(t *testing.T) {
 		{"refund", "怎么申请退款", []string{"怎么", "申请", "退款"}},
 		{"invoice", "发票怎么开？", []string{"发票", "怎么", "开"}},
 		{"huabei is one word", "花呗还款日是几号", []string{"花呗", "还款", "日", "几号"}},
+		// Customer-service words gse's dictionary lacks (domainWords), which
+		// it would cut into characters (微 信, 顺 丰, 自 提).
+		{"wechat and couriers", "用微信支付，发顺丰还是中通", []string{"用", "微信", "支付", "发", "顺丰", "还是", "中通"}},
+		{"pickup and login", "自提点在哪 登入不了", []string{"自提", "点", "哪", "登入", "不了"}},
+		{"missing items", "少件漏发了找谁", []string{"少件", "漏发", "找", "谁"}},
+		// A domain word does not split the words around it: 改密码 keeps 密码.
+		{"password", "怎么改密码", []string{"怎么", "改", "密码"}},
 		{"zh stop words", "我的订单还没有发货，请问什么时候到账", []string{"订单", "还", "没有", "发货", "什么", "时候", "到账"}},
 		// English: lower case, possessive, stop words, Snowball stems.
 		{"english", "The running dogs' owners were refunded", []string{"run", "dog", "owner", "refund"}},

@@ -97,11 +97,13 @@ type Query struct {
 }
 
 // Query analyses query as Index.SearchHits does: its words and characters,
-// the synonyms of the lexicon and, when v is not nil, the corrections of
-// the words v does not hold.
+// the synonyms of the lexicon and, when v is not nil, the weight of their
+// translations (translations) and the corrections of the words v does not
+// hold.
 func (a *Analysis) Query(query string, v *Vocabulary) Query {
 	qts := a.ix.queryTerms(query)
 	if v != nil && len(qts) > 0 {
+		translations(v.held, qts, query)
 		qts = corrections(v, qts, query)
 	}
 	q := Query{Terms: describe(qts, make([]int, len(qts))), Indexed: make([]string, len(qts))}

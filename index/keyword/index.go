@@ -68,7 +68,7 @@ func FromChunk(c *kefu.Chunk) Doc {
 // dictionary, stop words, stemming): an index built by another version must
 // be rebuilt, since its terms no longer match the queries'. The store keeps
 // it in the index's metadata.
-const AnalyzerVersion = "2026-12-06.1"
+const AnalyzerVersion = "2026-12-06.2"
 
 // Boosts weight the text fields in BM25F: a term occurrence in a field counts
 // as Boost occurrences. A zero Boosts means DefaultBoosts; otherwise a zero

@@ -11,6 +11,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // Rule is one synonym rule: a query holding the phrase From also matches
@@ -173,6 +174,9 @@ func (l *Lexicon) String() string { return fmt.Sprintf("lexicon(%d rules)", l.Le
 //go:embed lexicon/customer_service.txt
 var builtinLexicon string
 
+//go:embed lexicon/bilingual.txt
+var bilingualLexicon string
+
 var builtinRules = sync.OnceValue(func() []Rule {
 	rules, err := ParseSynonyms(builtinLexicon, 1)
 	if err != nil {
@@ -181,13 +185,50 @@ var builtinRules = sync.OnceValue(func() []Rule {
 	return rules
 })
 
+var bilingualRules = sync.OnceValue(func() []Rule {
+	rules, err := ParseSynonyms(bilingualLexicon, 1)
+	if err != nil {
+		panic(err) // embedded at build time and tested
+	}
+	return crossLanguage(rules)
+})
+
 // BuiltinSynonyms returns the rules of the built-in customer-service
 // lexicon (lexicon/customer_service.txt) with the given weight.
-func BuiltinSynonyms(weight float64) []Rule {
-	src := builtinRules()
+func BuiltinSynonyms(weight float64) []Rule { return withWeight(builtinRules(), weight) }
+
+// BilingualSynonyms returns the rules of the built-in Chinese ↔ English
+// customer-service lexicon (lexicon/bilingual.txt) with the given weight.
+// Each rule leads from a phrase in one script only to the phrases of its
+// line in the other (see crossLanguage).
+func BilingualSynonyms(weight float64) []Rule { return withWeight(bilingualRules(), weight) }
+
+func withWeight(src []Rule, weight float64) []Rule {
 	out := make([]Rule, len(src))
 	for i, r := range src {
 		out[i] = Rule{From: r.From, To: r.To, Weight: weight}
+	}
+	return out
+}
+
+// crossLanguage keeps, of each rule, the targets written in the other
+// script than its source (Han against the rest), and drops the rules left
+// with none. A line of the bilingual lexicon thus links its Chinese phrases
+// to its English ones without making the phrases of one language synonyms
+// of each other: that is customer_service.txt's business, whose one-way
+// choices (碎了 => 质量问题, cracked => damaged) would otherwise be undone.
+func crossLanguage(rules []Rule) []Rule {
+	var out []Rule
+	for _, r := range rules {
+		var to []string
+		for _, t := range r.To {
+			if text.HasHan(t) != text.HasHan(r.From) {
+				to = append(to, t)
+			}
+		}
+		if len(to) > 0 {
+			out = append(out, Rule{From: r.From, To: to, Weight: r.Weight})
+		}
 	}
 	return out
 }

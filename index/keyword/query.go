@@ -20,6 +20,7 @@ type queryTerm struct {
 	of      []int   // characters and synonyms: the words (indexes in the term list) they stand for
 	fn      bool    // a function word (see functionWords)
 	spec    float64 // words: kefu.QueryTerm.Specificity
+	src     []int   // synonyms from the lexicon: the query words the rule's source matched (see translations)
 }
 
 // counted reports whether the term counts in Hit.Matched and Hit.Head:
@@ -110,6 +111,9 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						return out
 					}
 					added++
+					for j := range n {
+						out[i].src = appendOnce(out[i].src, words[p+j].term)
+					}
 					// A synonym stands for the words it replaces only when it
 					// is a whole phrase of one content word: one word of a
 					// longer phrase (一起 of 一起用), or a function word (用),

@@ -157,7 +157,9 @@ func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Fi
 		ix.scratch.Put(s)
 	}()
 	s.prepare(sn.size())
-	qts = corrections(snapVocab{ix, sn, s}, qts, query)
+	v := snapVocab{ix, sn, s}
+	translations(v.held, qts, query)
+	qts = corrections(v, qts, query)
 	dfs := make([]int, len(qts))
 	defer func() { info.Terms = describe(qts, dfs) }()
 	if !f.Empty() {

@@ -4,7 +4,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/go-ego/gse"
 
@@ -18,6 +17,9 @@ import (
 var domainWords = strings.Fields(`
 花呗 借呗 余额宝 天猫 拼多多 运费险 专票 普票 收款码 付款码 网商贷 芝麻分 信用分
 提额 降额 绑卡 解绑 到账 价保 包邮 满减 相互宝 揽收 催单 工单
+微信 云闪付 网银 免密 返现 抵现 抵用券 唯品会 抖音
+顺丰 中通 申通 韵达 极兔 德邦 闪送 丰巢 自提 揽件 派件 取件 寄件 清关 海淘 直邮
+登入 换绑 漏发 错发 少件 缺件 断货 下架 晒单 差评 延保
 `)
 
 // domainWordFreq is the dictionary frequency given to domainWords: high enough
@@ -59,14 +61,7 @@ func Preload() error {
 // log(total/freq) over log(total), 1 for a word it does not hold. Only
 // Chinese words have one; others get -1.
 func specificity(word string) float64 {
-	han := false
-	for _, r := range word {
-		if unicode.Is(unicode.Han, r) {
-			han = true
-			break
-		}
-	}
-	if !han {
+	if !text.HasHan(word) {
 		return -1
 	}
 	seg, err := segmenter()

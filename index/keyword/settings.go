@@ -50,20 +50,25 @@ func ValidSettings(set *kefu.KBSettings) error {
 	return set.Handoff.Validate()
 }
 
-// Weights of synonym rules: an original query word weighs 1.
+// Weights of synonym rules: an original query word weighs 1. A translation
+// weighs little, so that an entry in the question's language wins when both
+// languages' entries hold the need, unless it stands for the customer's
+// word (see translations).
 const (
-	builtinSynonymWeight = 0.5
-	teamSynonymWeight    = 0.8
-	learnedSynonymWeight = 0.4
+	builtinSynonymWeight   = 0.5
+	bilingualSynonymWeight = 0.15
+	teamSynonymWeight      = 0.8
+	learnedSynonymWeight   = 0.4
 )
 
 // SettingsRules are the synonym rules a KB's keyword index adds to
-// queries: the built-in lexicon, the team's rules and those learned from
-// its FAQ.
+// queries: the built-in lexicons (customer-service words and their Chinese
+// ↔ English links), the team's rules and those learned from its FAQ.
 func SettingsRules(set *kefu.KBSettings) ([]Rule, error) {
 	var rules []Rule
 	if set.Lexicon != kefu.LexiconNone {
 		rules = append(rules, BuiltinSynonyms(builtinSynonymWeight)...)
+		rules = append(rules, BilingualSynonyms(bilingualSynonymWeight)...)
 	}
 	for _, src := range []struct {
 		lines  []string

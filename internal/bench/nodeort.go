@@ -26,6 +26,15 @@ type NodeReport struct {
 	TextsPerS float64 `json:"texts_per_s"`
 	// RatioEngineVsNode is the engine's speed over the baseline's.
 	RatioEngineVsNode float64 `json:"ratio_engine_vs_node"`
+	// CPUSeconds is the least CPU time (the Node process, every thread)
+	// of a layout and batch size, and CPULayout, CPUBatch which; the ratio
+	// is against the engine's CPU time (EmbedReport.EngineCPUSeconds): the
+	// steadier comparison on a shared machine, which counts work, not how
+	// well it fills the cores.
+	CPUSeconds           float64 `json:"cpu_seconds"`
+	CPULayout            string  `json:"cpu_layout"`
+	CPUBatch             int     `json:"cpu_batch"`
+	RatioEngineVsNodeCPU float64 `json:"ratio_engine_vs_node_cpu"`
 	// MaxAbsDiff is the largest difference between the baseline's vectors
 	// and the engine's: both must compute the same embeddings.
 	MaxAbsDiff float64      `json:"max_abs_diff"`
@@ -34,14 +43,15 @@ type NodeReport struct {
 
 // NodeResult is one layout and batch size of the baseline, its best round.
 type NodeResult struct {
-	Layout  string  `json:"layout"`
-	Batch   int     `json:"batch"`
-	Seconds float64 `json:"seconds"`
+	Layout     string  `json:"layout"`
+	Batch      int     `json:"batch"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // DefaultNodeScript is tests/nodeort/embed.mjs beside go.mod ("" when the
-// module root is not found); its packages: npm ci --ignore-scripts in
-// tests/nodeort.
+// module root is not found); make bench installs its packages (npm ci
+// --ignore-scripts in tests/nodeort).
 func DefaultNodeScript() string {
 	if root := shared.ModuleRoot(); root != "" {
 		return filepath.Join(root, "tests", "nodeort", "embed.mjs")
@@ -75,17 +85,18 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [
 	cmd := exec.CommandContext(ctx, "node", script, jobPath)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (packages: npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
+		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (its packages: make bench, or npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
 	}
 	var out struct {
 		Results []NodeResult `json:"results"`
 		Best    NodeResult   `json:"best"`
+		BestCPU NodeResult   `json:"best_cpu"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return nil, fmt.Errorf("bench: node output: %w: %q", err, stdout.String())
 	}
 	rep := &NodeReport{Layout: out.Best.Layout, Batch: out.Best.Batch, Seconds: out.Best.Seconds, Results: out.Results,
-		TextsPerS: float64(len(ids)) / out.Best.Seconds}
+		TextsPerS: float64(len(ids)) / out.Best.Seconds, CPUSeconds: out.BestCPU.CPUSeconds, CPULayout: out.BestCPU.Layout, CPUBatch: out.BestCPU.Batch}
 	raw, err := os.ReadFile(filepath.Join(dir, "vectors.f32"))
 	if err != nil {
 		return nil, err

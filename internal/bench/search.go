@@ -2,11 +2,17 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +20,8 @@ import (
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/index/qdrant"
 	"github.com/kefu-dev/kefu/index/qdrant/qdranttest"
+	"github.com/kefu-dev/kefu/index/vector"
+	"github.com/kefu-dev/kefu/internal/atomicfile"
 	"github.com/kefu-dev/kefu/internal/bench/synth"
 	"github.com/kefu-dev/kefu/internal/text"
 	"github.com/kefu-dev/kefu/retrieve"
@@ -30,6 +38,15 @@ type SearchOptions struct {
 	// beside the embedded one: qdrant://HOST:PORT, or "inprocess" for the
 	// in-process Qdrant of the tests (index/qdrant/qdranttest).
 	Store string
+	// Dir, when set, keeps the embedded store's KB there instead of in a
+	// temporary folder: a later run with the same Dir adds only the chunks
+	// it lacks (the chunks of a document depend only on its number), so a
+	// large KB is built once, or in steps, and measured by a fresh process.
+	Dir string
+	// VectorMode is the embedded store's vector search (vector.Options.Mode):
+	// "" or auto as in the product, int8 to time a KB past HNSWMin without
+	// waiting for its graph.
+	VectorMode string
 	// Progress, when set, is told how the build goes.
 	Progress func(string)
 }
@@ -44,16 +61,46 @@ type SearchReport struct {
 	P90MS   float64 `json:"p90_ms"`
 	P99MS   float64 `json:"p99_ms"`
 	Procs   int     `json:"procs"` // GOMAXPROCS while timing
-	// CPU time of the searching thread: the steadier figure on a shared
-	// machine (it leaves out the time other processes hold the core).
+	// CPU time of the process per search (every thread: the keyword side
+	// runs on a goroutine of its own, and the garbage collector's share
+	// counts too): the steadier figure on a shared machine, as it leaves
+	// out the time other processes hold the core. With Procs 1 nothing
+	// else of the process runs meanwhile.
 	CPUP50MS   float64 `json:"cpu_p50_ms"`
 	CPUP99MS   float64 `json:"cpu_p99_ms"`
 	KeywordP50 float64 `json:"keyword_p50_ms"`
 	VectorP50  float64 `json:"vector_p50_ms"`
 	BuildS     float64 `json:"build_s"`
-	StartupS   float64 `json:"startup_s"` // reopening the store: loading vectors without re-embedding
-	Corpus     string  `json:"corpus"`
-	Backend    string  `json:"backend"`
+	// Built is the chunks this run added (fewer than Chunks when it
+	// continued a store kept in SearchOptions.Dir; 0 when it only opened it).
+	Built    int     `json:"built"`
+	StartupS float64 `json:"startup_s"` // reopening the store: loading vectors without re-embedding
+	// BuildCPUS and StartupCPUS are the same phases in CPU time of the
+	// whole process (every thread): steadier than wall time on a shared
+	// machine.
+	BuildCPUS   float64 `json:"build_cpu_s"`
+	StartupCPUS float64 `json:"startup_cpu_s"`
+	// VectorMode is the vector search the KB used while timed (flat, int8
+	// or hnsw); GraphWaitS the time its graph took to be ready after the
+	// store opened (0 when the snapshot held it).
+	VectorMode string  `json:"vector_mode,omitempty"`
+	GraphWaitS float64 `json:"graph_wait_s"`
+	// DiskBytes is the store's size on disk (the embedded store: bbolt,
+	// keyword and vector files).
+	DiskBytes int64 `json:"disk_bytes,omitempty"`
+	// RSS of the process after the store opened, and after the searches;
+	// HWM the peak (VmHWM) of the process so far. Read them from a run that
+	// only opened a kept store: one that built it holds the build's memory.
+	// RSSBaseBytes is the RSS just before opening: the benchmark's own
+	// corpus and queries, to subtract from the others.
+	RSSBaseBytes  int64 `json:"rss_base_bytes,omitempty"`
+	RSSOpenBytes  int64 `json:"rss_open_bytes,omitempty"`
+	RSSAfterBytes int64 `json:"rss_after_bytes,omitempty"`
+	HWMBytes      int64 `json:"hwm_bytes,omitempty"`
+	// HeapBytes is the Go heap in use after the searches (after a GC).
+	HeapBytes int64  `json:"heap_bytes,omitempty"`
+	Corpus    string `json:"corpus"`
+	Backend   string `json:"backend"`
 	// FirstMS is the first search after the store opened: with Qdrant it
 	// fetches the KB's term statistics (one facet call), cached after.
 	FirstMS float64 `json:"first_ms"`
@@ -71,13 +118,21 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 	def(&o.Chunks, 100_000)
 	def(&o.Dim, 384)
 	def(&o.Queries, 500)
-	dir, err := os.MkdirTemp("", "kefu-bench-search-")
-	if err != nil {
-		return nil, err
+	dir := o.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "kefu-bench-search-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
-	defer os.RemoveAll(dir)
-	open := func() (kefu.Store, error) { return index.Open(dir, index.Options{}) }
-	rep, err := searchOn(ctx, o, "embedded", open)
+	// The vector graph builds on every core, as nothing else runs beside
+	// the build (the store's default leaves half to searches).
+	open := func() (kefu.Store, error) {
+		return index.Open(dir, index.Options{Vector: vector.Options{Mode: o.VectorMode, Workers: runtime.NumCPU()}})
+	}
+	rep, err := searchOn(ctx, o, "embedded", dir, open)
 	if err != nil || o.Store == "" {
 		return rep, err
 	}
@@ -103,7 +158,7 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 		}
 	}()
 	openQ := func() (kefu.Store, error) { return qdrant.Open(ctx, qo) }
-	other, err := searchOn(ctx, o, "qdrant "+o.Store, openQ)
+	other, err := searchOn(ctx, o, "qdrant "+o.Store, "", openQ)
 	if err != nil {
 		return nil, err
 	}
@@ -111,27 +166,51 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 	return rep, nil
 }
 
-// searchOn builds the benchmark KB in the store open returns, reopens it
-// and times the searches; the same seeds give every store the same chunks,
-// queries and query vectors.
-func searchOn(ctx context.Context, o SearchOptions, backend string, open func() (kefu.Store, error)) (*SearchReport, error) {
+// searchOn builds the benchmark KB in the store open returns (in dir, when
+// it is the embedded store kept there: continuing what an earlier run
+// built), reopens it and times the searches; the same seeds give every
+// store the same chunks, queries and query vectors.
+func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open func() (kefu.Store, error)) (*SearchReport, error) {
 	n, dim, queries, procs, progress := o.Chunks, o.Dim, o.Queries, o.Procs, o.Progress
 	sentences, qs, err := searchCorpus()
 	if err != nil {
 		return nil, err
 	}
+	const perDoc = 50
+	done := 0 // chunks already in a kept store
+	var marker string
+	if o.Dir != "" && dir != "" {
+		marker = filepath.Join(dir, "kefu-bench-search.json")
+		if done, err = readSearchMarker(marker, dim); err != nil {
+			return nil, err
+		}
+		if done > n {
+			return nil, kefu.Errorf(kefu.EINVALID, "bench: %s holds %d chunks, more than --chunks %d", dir, done, n)
+		}
+	}
 	st, err := open()
 	if err != nil {
 		return nil, err
 	}
-	if err := st.CreateKB(ctx, &kefu.KB{Name: "bench", Model: "bench@random", Dim: dim, Settings: kefu.DefaultSettings()}); err != nil {
-		st.Close()
-		return nil, err
+	if done == 0 {
+		if err := st.CreateKB(ctx, &kefu.KB{Name: "bench", Model: "bench@random", Dim: dim, Settings: kefu.DefaultSettings()}); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
-	rng := rand.New(rand.NewPCG(7, 11))
-	t0 := time.Now()
-	const perDoc = 50
-	for d := 0; d*perDoc < n; d++ {
+	t0, c0 := time.Now(), processCPU()
+	// Documents go in 20 to a commit, as an ingest of many small files
+	// does (PutDocuments).
+	const docsPerCommit = 20
+	var ups []kefu.DocumentUpdate
+	for d := done / perDoc; d*perDoc < n; d++ {
+		if err := ctx.Err(); err != nil {
+			// Interrupted: what is committed stays, and Close saves the
+			// vector snapshot, so a later run continues from here.
+			st.Close()
+			return nil, err
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(d)))
 		m := min(perDoc, n-d*perDoc)
 		chunks := make([]kefu.Chunk, m)
 		vecs := make([][][]float32, m)
@@ -147,25 +226,63 @@ func searchOn(ctx context.Context, o SearchOptions, backend string, open func() 
 			vecs[i] = [][]float32{synth.RandomUnit(rng, dim)}
 		}
 		doc := &kefu.Document{ID: fmt.Sprintf("doc-%d", d), KB: "bench", Source: fmt.Sprintf("doc-%d.txt", d)}
-		if err := st.PutDocument(ctx, doc, chunks, vecs); err != nil {
+		ups = append(ups, kefu.DocumentUpdate{Doc: doc, Chunks: chunks, Vectors: vecs})
+		if last := (d+1)*perDoc >= n; len(ups) == docsPerCommit || last {
+			if err := st.PutDocuments(ctx, ups); err != nil {
+				st.Close()
+				return nil, err
+			}
+			ups = ups[:0]
+			if marker != "" {
+				if err := writeSearchMarker(marker, min((d+1)*perDoc, n), dim); err != nil {
+					st.Close()
+					return nil, err
+				}
+			}
+			if progress != nil {
+				progress(fmt.Sprintf("built %d/%d chunks in %.0f s", min((d+1)*perDoc, n), n, time.Since(t0).Seconds()))
+			}
+		}
+	}
+	if w, ok := st.(vectorWaiter); ok && done < n {
+		// The snapshot saved at close must hold the graph, or the reopened
+		// store builds it again while being timed.
+		if _, err := w.WaitVectors(ctx, "bench"); err != nil {
 			st.Close()
 			return nil, err
-		}
-		if progress != nil && d%100 == 0 {
-			progress(fmt.Sprintf("built %d/%d chunks", d*perDoc, n))
 		}
 	}
 	if err := st.Close(); err != nil {
 		return nil, err
 	}
-	build := time.Since(t0)
-	t0 = time.Now()
+	build, buildCPU := time.Since(t0), processCPU()-c0
+	if done == n {
+		build, buildCPU = 0, 0
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	rssBase, _ := procStatus("VmRSS")
+	t0, c0 = time.Now(), processCPU()
 	st, err = open()
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	startup := time.Since(t0)
+	startup, startupCPU := time.Since(t0), processCPU()-c0
+	rep := &SearchReport{Chunks: n, Dim: dim, Queries: queries, BuildS: build.Seconds(), Built: n - done, StartupS: startup.Seconds(),
+		BuildCPUS: buildCPU.Seconds(), StartupCPUS: startupCPU.Seconds(),
+		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets", Backend: backend}
+	if w, ok := st.(vectorWaiter); ok {
+		t0 = time.Now()
+		if rep.VectorMode, err = w.WaitVectors(ctx, "bench"); err != nil {
+			return nil, err
+		}
+		rep.GraphWaitS = time.Since(t0).Seconds()
+	}
+	if dir != "" {
+		rep.DiskBytes, rep.RSSBaseBytes = dirBytes(dir), rssBase
+		rep.RSSOpenBytes, _ = procStatus("VmRSS")
+	}
 
 	r := &retrieve.Retriever{Index: st, KBs: st}
 	kb, err := st.KB(ctx, "bench")
@@ -187,13 +304,11 @@ func searchOn(ctx context.Context, o SearchOptions, backend string, open func() 
 		defer pprof.StopCPUProfile()
 	}
 	var lat, cpu, kw, vec []float64
-	var first float64
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	rng := rand.New(rand.NewPCG(7, 11))
 	for i := 0; i < queries+20; i++ {
 		q := kefu.Query{Text: qs[i%len(qs)], K: 10, Mode: kefu.ModeHybrid}
 		v := synth.RandomUnit(rng, dim)
-		start, c0 := time.Now(), threadCPU()
+		start, c0 := time.Now(), processCPU()
 		c, err := r.CandidatesWith(ctx, kb, q, kb.Settings.Fusion, v)
 		if err != nil {
 			return nil, err
@@ -202,22 +317,99 @@ func searchOn(ctx context.Context, o SearchOptions, backend string, open func() 
 			return nil, err
 		}
 		if i == 0 {
-			first = ms(time.Since(start))
+			rep.FirstMS = ms(time.Since(start))
 		}
 		if i < 20 {
 			continue // warm-up
 		}
-		lat, cpu = append(lat, ms(time.Since(start))), append(cpu, ms(threadCPU()-c0))
+		lat, cpu = append(lat, ms(time.Since(start))), append(cpu, ms(processCPU()-c0))
 		kw = append(kw, ms(c.Timings[kefu.TimingKeyword]))
 		vec = append(vec, ms(c.Timings[kefu.TimingVector]))
 	}
-	return &SearchReport{
-		Chunks: n, Dim: dim, Queries: queries, Procs: runtime.GOMAXPROCS(0),
-		P50MS: pct(lat, 50), P90MS: pct(lat, 90), P99MS: pct(lat, 99), CPUP50MS: pct(cpu, 50), CPUP99MS: pct(cpu, 99),
-		KeywordP50: pct(kw, 50), VectorP50: pct(vec, 50),
-		BuildS: build.Seconds(), StartupS: startup.Seconds(),
-		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets", Backend: backend, FirstMS: first,
-	}, nil
+	rep.Procs = runtime.GOMAXPROCS(0)
+	rep.P50MS, rep.P90MS, rep.P99MS, rep.CPUP50MS, rep.CPUP99MS = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(cpu, 50), pct(cpu, 99)
+	rep.KeywordP50, rep.VectorP50 = pct(kw, 50), pct(vec, 50)
+	if dir != "" {
+		rep.RSSAfterBytes, _ = procStatus("VmRSS")
+		rep.HWMBytes, _ = procStatus("VmHWM")
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		rep.HeapBytes = int64(m.HeapInuse)
+	}
+	return rep, nil
+}
+
+// vectorWaiter is a store that can wait for its vector graph (the embedded
+// store, index.Store.WaitVectors).
+type vectorWaiter interface {
+	WaitVectors(ctx context.Context, kb string) (string, error)
+}
+
+// searchMarker records how many chunks a kept benchmark store holds.
+type searchMarker struct {
+	Chunks int `json:"chunks"`
+	Dim    int `json:"dim"`
+}
+
+// readSearchMarker returns the chunks a kept store holds (0 when new).
+func readSearchMarker(path string, dim int) (int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var m searchMarker
+	if err := json.Unmarshal(b, &m); err != nil {
+		return 0, fmt.Errorf("bench: %s: %w", path, err)
+	}
+	if m.Dim != dim {
+		return 0, kefu.Errorf(kefu.EINVALID, "bench: %s holds %d-dimensional vectors, not %d", filepath.Dir(path), m.Dim, dim)
+	}
+	return m.Chunks, nil
+}
+
+func writeSearchMarker(path string, chunks, dim int) error {
+	b, err := json.Marshal(searchMarker{Chunks: chunks, Dim: dim})
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// procStatus reads a size field (VmRSS, VmHWM…) of /proc/self/status.
+func procStatus(field string) (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("bench: no %s in /proc/self/status", field)
 }
 
 // searchCorpus returns sentences and queries from the shared datasets.

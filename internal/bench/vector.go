@@ -53,8 +53,10 @@ type VectorReport struct {
 	// MemReadGBs is the read bandwidth of one core, measured the way
 	// STREAM-class tools do: a ProbeBytes buffer (far larger than the
 	// last-level cache) summed with 64-byte loads as 1, 2, 4 and 8
-	// independent streams (vector.SumStreams), one pass of each before
-	// every round of scans; the best pass of the best stream count. The
+	// independent streams (vector.SumStreams), in passes of the scan's
+	// size over its windows in turn, as many passes of each before every
+	// round of scans as the round has queries; the best pass of the best
+	// stream count. The
 	// scan does more work on the same kind of loads (one stream, a
 	// multiply-add per load), so its share of this cannot exceed 1 but by
 	// noise.
@@ -160,15 +162,26 @@ func Vector(ctx context.Context, o VectorOptions) (*VectorReport, error) {
 	}
 	defer vector.UseKernel(rep.Kernel)
 	var rec float64
+	win := min(o.N*o.Dim, len(probe)) // floats a probe pass reads: the scan's
+	windows := len(probe) / win
 	for round := range 6 {
 		if round == 1 {
 			scan, int8, prev, rec = scan[:0], int8[:0], prev[:0], 0
 		}
+		// Each probe pass reads as many bytes as a scan, from the next
+		// window of the buffer (the one read longest ago, far out of
+		// every cache), and there are as many passes as scans: on a
+		// shared machine a long pass is likelier to be interrupted than a
+		// short one, so best against best needs passes of equal length
+		// and equal number.
 		for _, streams := range []int{1, 2, 4, 8} {
-			t0 := time.Now()
-			sink = vector.SumStreams(probe, streams)
-			if d := time.Since(t0); read[streams] == 0 || d < read[streams] {
-				read[streams] = d
+			for j := range queries {
+				w := (round*len(queries) + j) % windows
+				t0 := time.Now()
+				sink = vector.SumStreams(probe[w*win:(w+1)*win], streams)
+				if d := time.Since(t0); read[streams] == 0 || d < read[streams] {
+					read[streams] = d
+				}
 			}
 		}
 		for i, q := range queries {
@@ -199,7 +212,7 @@ func Vector(ctx context.Context, o VectorOptions) (*VectorReport, error) {
 	bytes := float64(o.N * o.Dim * 4)
 	rep.MemReadStreamsGBs = map[int]float64{}
 	for streams, d := range read {
-		gbs := float64(o.ProbeBytes) / 1e9 / d.Seconds()
+		gbs := float64(4*win) / 1e9 / d.Seconds()
 		rep.MemReadStreamsGBs[streams] = gbs
 		rep.MemReadGBs = max(rep.MemReadGBs, gbs)
 	}

@@ -136,3 +136,8 @@ export function confClass(c, settings) {
   if (c >= (settings?.floor ?? 0.4)) return 'warn';
   return 'bad';
 }
+
+/** Removes the error notices on screen (the page or the key changed). */
+export function clearErrors() {
+  for (const el of document.querySelectorAll('#toasts .toast.error')) el.remove();
+}

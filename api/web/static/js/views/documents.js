@@ -101,14 +101,14 @@ function startJob(ctx, names) {
   const kb = ctx.kb;
 
   const show = (job) => {
-    el.dataset.state = job.state;
+    const [state, key] = outcome(job);
+    el.dataset.state = state;
     el.dataset.job = job.job_id;
     const total = Math.max(job.documents || 0, job.files || 0);
     const finished = (job.done || 0) + (job.unchanged || 0) + (job.failed?.length || 0);
-    if (job.state === 'done' || job.state === 'failed') {
+    if (key) {
       bar.value = 100;
-      setText(label, job.state === 'done' ? 'docs.job.done' : 'docs.job.failed',
-        { done: job.done || 0, unchanged: job.unchanged || 0, failed: job.failed?.length || 0, chunks: job.chunks || 0 });
+      setText(label, key, counts(job));
     } else if (job.state === 'queued') {
       bar.removeAttribute('value'); // indeterminate
       setText(label, 'docs.job.queued');
@@ -118,7 +118,7 @@ function startJob(ctx, names) {
       setText(label, 'docs.processing', { done: finished, total, chunks: job.chunks || 0, embedded: job.embedded || 0 });
     }
     failures.replaceChildren(...(job.failed || []).map((f) =>
-      h('li', null, h('strong', null, f.source), ' ', h('code', null, f.code), ' ', f.reason)));
+      h('li', null, h('strong', null, f.source), ': ', f.reason, ' ', h('code', { class: 'muted' }, f.code))));
   };
 
   return {
@@ -140,7 +140,8 @@ function startJob(ctx, names) {
         }
         show(job);
       }
-      if (job.state === 'done') notify('docs.job.done', { done: job.done || 0, unchanged: job.unchanged || 0, failed: job.failed?.length || 0, chunks: job.chunks || 0 });
+      const [, key] = outcome(job);
+      if (key) notify(key, counts(job)); // failed files' reasons are in the panel
       if (panels.get(kb)) onDone();
     },
     fail(err) {
@@ -150,6 +151,25 @@ function startJob(ctx, names) {
       delete label.dataset.i18n;
     },
   };
+}
+
+/**
+ * A job's outcome: [state, label key]. A finished job where some files
+ * failed is "partial", not "done", and one where every file failed is
+ * "failed"; the key is null while it runs.
+ */
+export function outcome(job) {
+  const failed = job.failed?.length || 0;
+  const ok = (job.done || 0) + (job.unchanged || 0);
+  if (job.state === 'failed') return ['failed', 'docs.job.failed'];
+  if (job.state !== 'done') return [job.state, null];
+  if (!failed) return ['done', 'docs.job.done'];
+  if (!ok) return ['failed', 'docs.job.allfailed'];
+  return ['partial', 'docs.job.partial'];
+}
+
+function counts(job) {
+  return { done: job.done || 0, unchanged: job.unchanged || 0, failed: job.failed?.length || 0, chunks: job.chunks || 0 };
 }
 
 async function fill(list, ctx) {

@@ -1,15 +1,20 @@
-// How the KB's confidence is calibrated, and the latest `kefu eval` summary
-// of the KB (retrieval, calibration, answers), with a link to its HTML report.
+// How the KB's confidence is calibrated, running an evaluation or a
+// self-calibration in the server, and the latest evaluation summary of the
+// KB (retrieval, calibration, answers), with a link to its HTML report.
+// Text the server writes in English (how a calibration was fitted, report
+// notes) sits in collapsed details, marked lang="en".
 
 import { t, fmtNum } from '../i18n.js';
-import { api, kbPath, getKey, APIError } from '../api.js';
-import { h, showError } from '../dom.js';
+import { api, kbPath, getKey, auth, APIError } from '../api.js';
+import { h, setText, showError, notify, time } from '../dom.js';
+
+const POLL_MS = 700;
 
 export async function render(root, ctx) {
   root.append(h('h1', { tabindex: '-1', i18n: 'eval.title' }));
   const kb = await api('GET', kbPath(ctx.kb));
   if (ctx.stale()) return;
-  root.append(confidence(kb.settings?.calibration));
+  root.append(confidence(kb.settings?.calibration), runCard(ctx));
   let rep;
   try {
     rep = await api('GET', `${kbPath(ctx.kb)}/eval`);
@@ -29,8 +34,8 @@ export async function render(root, ctx) {
   });
 
   const facts = h('dl', { class: 'facts' },
-    fact('eval.dataset', rep.dataset || '—'),
-    fact('eval.split', rep.split || '—'),
+    fact('eval.dataset', h('span', { class: 'mono' }, rep.dataset || '—')),
+    fact('eval.split', SPLITS[rep.split] ? h('span', { i18n: SPLITS[rep.split] }) : h('span', { class: 'mono' }, rep.split || '—')),
     fact('eval.queries', fmtNum(rep.queries)),
     fact('settings.model', h('span', { class: 'mono' }, rep.model || '—')),
     rep.k ? fact('eval.k', String(rep.k)) : null);
@@ -42,15 +47,115 @@ export async function render(root, ctx) {
   if (rep.calibration) root.append(calibration(rep.calibration));
   if (rep.tuning) root.append(tuning(rep.tuning));
   if (rep.notes?.length) {
-    root.append(h('section', { class: 'card' }, h('h2', { i18n: 'eval.notes' }), h('ul', null, rep.notes.map((n) => h('li', null, n)))));
+    root.append(h('section', { class: 'card' }, h('details', { lang: 'en' },
+      h('summary', { i18n: ['eval.notes', { n: rep.notes.length }] }),
+      h('ul', null, rep.notes.map((n) => h('li', null, n))))));
   }
+}
+
+// Whether the key may fit the KB's settings (self-calibrate, calibrate).
+const mayFit = () => auth.devMode || auth.scope === 'admin';
+
+// runCard starts an evaluation in the server: labelled questions from a
+// JSONL file, the KB's self-calibration, or both; it follows the job and
+// shows the new results when it ends.
+function runCard(ctx) {
+  const file = h('input', { type: 'file', accept: '.jsonl,.json,application/jsonl,application/json' });
+  const check = (id, key, props) => {
+    const box = h('input', { type: 'checkbox', id, ...props });
+    return [box, h('label', { for: id }, box, h('span', { i18n: key }))];
+  };
+  const [self, selfLabel] = check('eval-self', 'eval.run.self', { checked: mayFit(), disabled: !mayFit() });
+  const [cal, calLabel] = check('eval-calibrate', 'eval.run.calibrate', { disabled: true });
+  const [ans, ansLabel] = check('eval-answers', 'eval.run.answers', { disabled: true });
+  const submit = h('button', { type: 'submit', class: 'primary', i18n: 'eval.run.submit' });
+  const label = h('p', { class: 'job-label' });
+  const bar = h('progress', { max: '100' });
+  const panel = h('div', { class: 'job', hidden: true, 'aria-live': 'polite' }, label, bar);
+  const sync = () => {
+    const has = file.files.length > 0;
+    cal.disabled = !has || !mayFit();
+    ans.disabled = !has;
+    if (!has) { cal.checked = false; ans.checked = false; }
+    if (cal.checked) self.checked = false; // one fit or the other
+    self.disabled = !mayFit() || cal.checked;
+    submit.disabled = !has && !self.checked;
+  };
+  for (const el of [file, self, cal, ans]) el.addEventListener('change', sync);
+  const form = h('form', { class: 'card eval-run', id: 'eval-run', 'aria-labelledby': 'eval-run-title' },
+    h('h2', { id: 'eval-run-title', i18n: 'eval.run' }),
+    h('p', { class: 'muted small', i18n: mayFit() ? 'eval.run.hint' : 'eval.run.hint_ingest' }),
+    h('div', { class: 'field' }, h('label', { for: 'eval-questions', i18n: 'eval.run.questions' }), file,
+      h('small', { class: 'hint', i18n: 'eval.run.questions.hint' })),
+    h('div', { class: 'checks' }, selfLabel, calLabel, ansLabel),
+    h('div', { class: 'buttons' }, submit),
+    panel);
+  file.id = 'eval-questions';
+  sync();
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    try {
+      const body = { self_calibrate: self.checked, calibrate: cal.checked, answers: ans.checked };
+      const f = file.files[0];
+      if (f) {
+        body.questions = await f.text();
+        body.questions_name = f.name;
+      }
+      let job = await api('POST', `${kbPath(ctx.kb)}/eval`, body);
+      panel.hidden = false;
+      panel.dataset.state = job.state;
+      while (!job.finished_at) {
+        setText(label, job.stage ? 'eval.run.progress' : 'eval.run.queued', { stage: stageName(job.stage), done: job.done, total: job.total });
+        if (job.total) bar.value = Math.round((100 * job.done) / job.total);
+        else bar.removeAttribute('value');
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        job = await api('GET', `${kbPath(ctx.kb)}/eval/jobs/${encodeURIComponent(job.job_id)}`);
+      }
+      panel.dataset.state = job.state;
+      bar.value = 100;
+      if (job.error) {
+        setText(label, 'eval.run.failed');
+        showError(new APIError(0, job.error.code, job.error.message, ''));
+        return;
+      }
+      notify('eval.run.done');
+      if (!ctx.stale()) ctx.go(ctx.kb, 'eval'); // show what it measured
+    } catch (err) {
+      showError(err);
+    } finally {
+      submit.disabled = false;
+      sync();
+    }
+  });
+  return form;
+}
+
+// The stages the evaluator reports, in the console's words.
+const STAGES = { 'self-calibration': 'eval.stage.self', 'test queries': 'eval.stage.test', 'train queries': 'eval.stage.train', answers: 'eval.stage.answers' };
+
+function stageName(stage) {
+  return STAGES[stage] ? t(STAGES[stage]) : stage || '';
 }
 
 function fact(key, value) {
   return [h('dt', { i18n: key }), h('dd', null, value)];
 }
 
+// The splits labelled questions (eval.ParseQuestions, SplitQuestions) and
+// datasets come in, translated.
+const SPLITS = {
+  all: 'eval.split.all', train: 'eval.split.train', dev: 'eval.split.dev', test: 'eval.split.test',
+  'test (hash half)': 'eval.split.test_half',
+};
+
 const byName = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+
+/** A mode's label: bm25, dense and hybrid are translated. */
+function modeName(mode) {
+  return ['bm25', 'dense', 'hybrid'].includes(mode) ? h('span', { i18n: `eval.mode.${mode}` }) : mode;
+}
 
 function metricsTable(rows, captionKey) {
   const cols = [...new Set(rows.flatMap(([, m]) => Object.keys(m || {})))].sort(byName);
@@ -63,7 +168,7 @@ function metricsTable(rows, captionKey) {
     h('caption', { class: 'sr-only', i18n: captionKey }),
     h('thead', null, h('tr', null, h('th', { scope: 'col', i18n: 'eval.mode' }), cols.map((c) => h('th', { scope: 'col', class: 'num mono' }, c)))),
     h('tbody', null, rows.map(([name, m]) => h('tr', null,
-      h('th', { scope: 'row' }, name),
+      typeof name === 'string' ? h('th', { scope: 'row', dataset: { mode: name } }, modeName(name)) : h('th', { scope: 'row' }, name),
       cols.map((c) => {
         const v = m?.[c];
         return h('td', { class: `num mono${v === best[c] ? ' best' : ''}` }, typeof v === 'number' ? v.toFixed(4) : '—');
@@ -88,20 +193,20 @@ function confidence(cal) {
   const num = (v) => h('span', { class: 'mono' }, typeof v === 'number' ? v.toFixed(3) : '—');
   card.append(h('dl', { class: 'facts' },
     fact('eval.conf.source', h('span', { i18n: source })),
-    fact('eval.conf.when', cal.fitted_at ? new Date(cal.fitted_at).toLocaleString() : '—'),
+    fact('eval.conf.when', cal.fitted_at ? time(cal.fitted_at) : '—'),
     fact('eval.conf.questions', fmtNum(cal.samples || 0)),
     cal.threshold ? fact('eval.conf.precision', [num(cal.precision), ` (≥ ${cal.threshold})`]) : null,
     cal.threshold ? fact('eval.conf.coverage', num(cal.coverage)) : null,
     fact('eval.conf.ece', num(cal.ece)),
-    fact('eval.conf.details', h('span', { class: 'small' }, cal.fitted_on || '—'))));
+    cal.fitted_on ? fact('eval.conf.details', h('details', { lang: 'en', class: 'small' }, h('summary', { i18n: 'eval.conf.details.show' }), cal.fitted_on)) : null));
   return card;
 }
 
 // answers shows how labelled questions were answered, per language.
 function answers(a) {
   const pct = (v) => `${(100 * (v || 0)).toFixed(1)}%`;
-  const rows = Object.entries(a.langs || {}).sort(([x], [y]) => x.localeCompare(y));
-  rows.push(['all', a.all]);
+  const rows = Object.entries(a.langs || {}).sort(([x], [y]) => x.localeCompare(y)).map(([l, st]) => [h('span', { class: 'mono' }, l), st]);
+  rows.push([h('span', { i18n: 'eval.ans.all' }), a.all]);
   const cols = ['eval.ans.questions', 'eval.ans.right', 'eval.ans.plainright', 'eval.ans.precision', 'eval.ans.negatives', 'eval.ans.handoffs'];
   return h('section', { class: 'card' }, h('h2', { i18n: 'eval.answers' }),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table metrics' },
@@ -129,8 +234,18 @@ function calibration(c) {
     h('h2', { i18n: 'eval.calibration' }),
     h('dl', { class: 'facts' }, items.map(([k, label]) => {
       const v = c[k];
-      return [h('dt', { i18n: label }), h('dd', { class: k === 'source' ? 'small' : 'mono' }, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))];
+      if (k === 'source') return [h('dt', { i18n: label }), h('dd', { class: 'small' }, sourceOf(String(v)))];
+      return [h('dt', { i18n: label }), h('dd', { class: 'mono' }, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v))];
     })));
+}
+
+// sourceOf names the mapping a report measured (eval.Evaluator's words:
+// "default mapping (…)", "stored calibration (…)", "fitted on …"), with
+// the server's English detail collapsed.
+function sourceOf(s) {
+  const key = s.startsWith('default') ? 'cal.src.default' : s.startsWith('stored') ? 'cal.src.stored' : s.startsWith('fitted') ? 'cal.src.fitted' : '';
+  if (!key) return h('span', { lang: 'en' }, s);
+  return [h('span', { i18n: key }), ' ', h('details', { lang: 'en' }, h('summary', { i18n: 'eval.conf.details.show' }), s)];
 }
 
 function tuning(tu) {
@@ -139,7 +254,7 @@ function tuning(tu) {
     h('h2', { i18n: 'eval.tuning' }),
     h('p', null, h('span', { i18n: 'eval.tuning.change' }), ' ', h('span', { class: 'mono' }, `${fusion(tu.before)} → ${fusion(tu.after)}`),
       tu.tuned_on ? h('span', { class: 'muted small', i18n: ['eval.tuning.on', { split: tu.tuned_on }] }) : null),
-    metricsTable([[t('eval.before'), tu.before_metrics], [t('eval.after'), tu.after_metrics]], 'eval.tuning'));
+    metricsTable([[h('span', { i18n: 'eval.before' }), tu.before_metrics], [h('span', { i18n: 'eval.after' }), tu.after_metrics]], 'eval.tuning'));
 }
 
 async function openWithKey(url) {

@@ -1,0 +1,93 @@
+package keyword
+
+import (
+	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
+)
+
+// translationWeight is the weight of a translation that stands for the
+// customer's own word: an English word written into a Chinese question, or
+// a word the KB does not hold whose translation it does. It then carries
+// the question as much as the word would have.
+const translationWeight = 1.0
+
+// translations raises the weight of the synonyms the bilingual lexicon
+// added in the other script than the words they stand for (its rules weigh
+// little by default, so that a question's twin entry in the other language
+// does not rival the entry in its own), where the translation is what the
+// question needs:
+//
+//   - in a mixed question (refund 在哪里申请), the words of the other
+//     language are loanwords in a sentence of the question's language
+//     (text.Lang): their translations into it count as the words;
+//   - a content word no chunk of the KB holds (能寄到国外吗 in a KB whose
+//     only answer is "Do you ship internationally?"), and that no held
+//     synonym in its own script stands for, has only its translations to
+//     find the entry by.
+//
+// held reports whether the KB holds an analysed term.
+func translations(held func(string) bool, qts []queryTerm, query string) {
+	// A translation: a synonym in the other script that stands for the
+	// words (one content word; the words of a phrase such as money back
+	// for 退款 are each only part of it).
+	cross := func(q *queryTerm) bool {
+		if q.kind != kefu.TermSynonym || len(q.src) == 0 || len(q.of) == 0 {
+			return false
+		}
+		for _, w := range q.src {
+			if text.HasHan(qts[w].term) == text.HasHan(q.term) {
+				return false
+			}
+		}
+		return true
+	}
+	han, latin := false, false
+	for _, q := range qts {
+		if q.kind == kefu.TermWord && !q.fn {
+			if text.HasHan(q.term) {
+				han = true
+			} else {
+				latin = true
+			}
+		}
+	}
+	if han && latin {
+		zh := text.Lang(query) == "zh"
+		for i := range qts {
+			if q := &qts[i]; cross(q) && text.HasHan(q.term) == zh {
+				q.qtf = max(q.qtf, translationWeight)
+			}
+		}
+	}
+	unheld := map[int]bool{}
+	for i, q := range qts {
+		if q.kind == kefu.TermWord && !q.fn && !held(q.term) {
+			unheld[i] = true
+		}
+	}
+	if len(unheld) == 0 {
+		return
+	}
+	covered := map[int]bool{} // unheld words a held synonym in their own script stands for
+	for _, q := range qts {
+		if q.kind != kefu.TermSynonym || len(q.of) == 0 || cross(&q) || !held(q.term) {
+			continue
+		}
+		for _, w := range q.of {
+			covered[w] = true
+		}
+	}
+	for i := range qts {
+		q := &qts[i]
+		if !cross(q) {
+			continue
+		}
+		stands := true
+		for _, w := range q.src {
+			stands = stands && unheld[w] && !covered[w]
+		}
+		if stands {
+			q.qtf = max(q.qtf, translationWeight)
+		}
+	}
+}
