@@ -164,7 +164,7 @@ func TestMalformedInputOnEveryRoute(t *testing.T) {
 				var j kefu.Job
 				json.Unmarshal([]byte(body), &j)
 				j = waitJob(t, base, "", j.ID)
-				if len(j.Failed) != 1 || !strings.Contains(j.Failed[0].Reason, name) {
+				if len(j.Failed) != 1 || j.Failed[0].Source != name || !strings.Contains(j.Failed[0].Reason, "ZIP") {
 					t.Errorf("job of %s: %+v", name, j)
 				}
 				raw, _ := json.Marshal(j)
