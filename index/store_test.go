@@ -3,10 +3,8 @@ package index
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,40 +14,16 @@ import (
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index/storetest"
-	"github.com/kefu-dev/kefu/internal/vecmath"
 )
 
-const dim = 16
+// The store's own tests use the contract suite's vectors and passages.
+const dim = storetest.Dim
 
-// vec is a deterministic unit vector derived from text, so equal texts get
-// equal vectors and different texts nearly orthogonal ones.
-func vec(text string) []float32 {
-	v := make([]float32, dim)
-	for i := range v {
-		h := sha256.Sum256([]byte(fmt.Sprintf("%d:%s", i, text)))
-		v[i] = float32(float64(int32(binary.LittleEndian.Uint32(h[:4]))) / math.MaxInt32)
-	}
-	vecmath.Normalize(v)
-	return v
-}
-
-func vecsOf(chunks []kefu.Chunk) [][][]float32 {
-	out := make([][][]float32, len(chunks))
-	for i := range chunks {
-		for _, t := range chunks[i].EmbedTexts() {
-			out[i] = append(out[i], vec(t))
-		}
-	}
-	return out
-}
-
-func passages(texts ...string) []kefu.Chunk {
-	out := make([]kefu.Chunk, len(texts))
-	for i, t := range texts {
-		out[i] = kefu.Chunk{Kind: kefu.KindPassage, Text: t, Lang: "en"}
-	}
-	return out
-}
+var (
+	vec      = storetest.Vec
+	vecsOf   = storetest.VecsOf
+	passages = storetest.Passages
+)
 
 func openStore(t *testing.T, dir string) *Store {
 	t.Helper()
