@@ -177,11 +177,9 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// ConversationExport is one line of GET /v1/conversations/export.
-type ConversationExport struct {
-	Conversation *kefu.Conversation `json:"conversation"`
-	Messages     []kefu.Message     `json:"messages"`
-}
+// ConversationExport is one line of GET /v1/conversations/export: a
+// conversation with its messages, as GET of one conversation shows it.
+type ConversationExport = ConversationView
 
 // exportConversations writes JSONL: one conversation with its messages a
 // line, KB by KB, each most recently updated first; ?limit= (default and
