@@ -50,15 +50,15 @@ type Messages struct {
 var (
 	// Sensitive words: complaints, the law and authorities (12315 is the
 	// consumer-rights hotline, 消协 the consumer association), going public.
-	defaultSensitive = []string{
+	defaultSensitive = append([]string{
 		"投诉", "律师", "报警", "人工", "起诉", "法院", "消协", "消费者协会", "12315",
 		"工商局", "市场监管", "维权", "仲裁", "曝光", "媒体", "记者", "诈骗", "骗子",
 		"complaint", "complaints", "complain", "lawyer", "lawyers", "attorney",
 		"police", "human", "humans", "agent", "agents", "sue", "suing", "lawsuit", "legal action",
 		"fraud", "scam", "better business bureau", "consumer protection", "escalate", "escalation",
-	}
+	}, append(sensitiveExtraEN, sensitiveExtraZH...)...)
 	// Requests for a person, a manager or someone in charge.
-	defaultRequests = []string{
+	defaultRequests = append([]string{
 		"转人工", "找客服", "人工客服", "真人客服", "找真人", "真人", "叫你们经理", "客服电话",
 		"领导", "主管", "经理", "负责人", "上级", "管事的", "找老板", "找你们老板", "叫你们老板", "让你们老板",
 		"talk to a human", "speak to a human", "talk to a person", "speak to a person",
@@ -66,7 +66,7 @@ var (
 		"real person", "actual person", "real human", "live agent", "live person", "put me through",
 		"customer service representative", "representative", "operator",
 		"manager", "supervisor", "in charge", "store owner", "your boss",
-	}
+	}, generatedRequests()...)
 	// Phrases that contain a trigger without being one.
 	defaultExceptions = []string{"人工智能", "人工费", "领导力", "产品经理", "项目经理", "客户经理", "主管部门", "真人秀",
 		"user agent", "human-readable", "human resources", "travel agent", "sales agent", "real estate agent",

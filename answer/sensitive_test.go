@@ -13,21 +13,31 @@ func TestMatcher(t *testing.T) {
 		q, phrase, kind string
 	}{
 		{"我要投诉", "投诉", "sensitive"},
-		{"我要人工", "人工", "sensitive"},
-		{"帮我转人工客服", "转人工", "request"}, // leftmost
-		{"人工客服在吗", "人工客服", "request"}, // longest at the same start
+		{"我要人工", "要人工", "request"},
+		{"帮我转人工客服", "转人工客服", "request"}, // verb + role
+		{"人工客服在吗", "人工客服", "request"},   // longest at the same start
 		{"AGENT", "agent", "sensitive"},
 		{"Agent, please", "agent", "sensitive"},
 		{"ｈｕｍａｎ", "human", "sensitive"},
 		{"talk  to\ta   human", "talk to a human", "request"}, // white space folded
 		{"my lawyer's number", "lawyer", "sensitive"},         // apostrophe is a boundary
-		{"人工智能很好，但我要人工", "人工", "sensitive"},                   // the exception covers only the first
+		{"人工智能很好，但我要人工", "要人工", "request"},                    // the exception covers only the first
 		{"human-readable docs", "", ""},
 		{"humane treatment", "", ""},
 		{"superhuman speed", "", ""},
 		{"agentless install", "", ""},
 		{"你们的人工智能", "", ""},
 		{"", "", ""},
+		// Generated verb-role pairs and the regulator threats.
+		{"Could I chat with somebody from billing?", "chat with somebody", "request"},
+		{"please connect me with your supervisor", "connect me with your supervisor", "request"},
+		{"a person please, not a robot", "not a robot", "request"},
+		{"帮我叫一个主管过来", "叫一个主管", "request"},
+		{"能不能换个人跟我说", "换个人", "request"},
+		{"I'm going to dispute the charge with my bank", "dispute the charge", "sensitive"},
+		{"再不退钱我就去举报", "举报", "sensitive"},
+		{"老板，这个有货吗", "", ""},
+		{"please report your order number", "", ""},
 	}
 	for _, c := range cases {
 		got, ok := m.Match(c.q)

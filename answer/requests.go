@@ -1,0 +1,65 @@
+package answer
+
+// Requests for a person come in many small variations ("speak with someone",
+// "talk to the head of support", 叫老板来, 找个人): the built-in list is
+// generated from a verb and a role, so every verb reaches every role rather
+// than the few pairs someone thought to write down.
+
+// requestVerbsEN ask to be put in touch; each is followed by a role.
+var requestVerbsEN = []string{
+	"talk to", "talk with", "speak to", "speak with", "chat with",
+	"connect me to", "connect me with", "transfer me to", "put me through to",
+	"get me", "let me talk to", "let me speak to", "give me",
+}
+
+// requestRolesEN are who a customer asks for.
+var requestRolesEN = []string{
+	"someone", "somebody", "anyone", "anybody", "a human", "a person", "a real person", "a live person",
+	"an agent", "a live agent", "a real agent", "a representative", "a rep", "a staff member", "a member of staff",
+	"an employee", "a manager", "the manager", "your manager", "a supervisor", "the supervisor", "your supervisor",
+	"the head", "your head", "the boss", "your boss", "the owner", "customer service", "customer support", "support staff",
+}
+
+// botRefusalsEN turn the bot away ("a person, not a bot").
+var botRefusalsEN = []string{"not a bot", "not a robot", "not a machine", "not an ai", "no bots", "no more bots", "stop the bot"}
+
+// requestVerbsZH summon or ask for someone; each is followed by a role,
+// optionally with 你们/个/一个 between.
+var requestVerbsZH = []string{"找", "叫", "让", "喊", "换", "要", "转", "转接", "接", "给我找", "给我接"}
+
+// requestRolesZH are who a customer asks for. 老板 alone is not a request:
+// Chinese shoppers address the seller as 老板 ("老板，有货吗").
+var requestRolesZH = []string{"人工", "真人", "活人", "客服", "人工客服", "老板", "领导", "经理", "主管", "负责人", "管事的", "上级", "店长"}
+
+// requestFixedZH are requests that do not follow the verb-role pattern.
+var requestFixedZH = []string{"找个人", "换个人", "叫个人", "来个人", "换人", "有人吗", "有人在吗", "有没有人", "不要机器人", "别用机器人"}
+
+// sensitiveExtraEN and sensitiveExtraZH are threats of payment disputes and
+// complaints to regulators, beside the lawyers and police of the base list.
+var (
+	sensitiveExtraEN = []string{
+		"chargeback", "charge back", "dispute the charge", "ftc", "federal trade commission", "attorney general",
+		"small claims", "bbb", "ombudsman", "trading standards", "report you", "reporting you", "regulator",
+	}
+	sensitiveExtraZH = []string{"举报", "告你们", "315", "黑猫投诉", "银保监", "消费者权益"}
+)
+
+// generatedRequests returns every verb-role pair of both languages and the
+// fixed phrases.
+func generatedRequests() []string {
+	var out []string
+	for _, v := range requestVerbsEN {
+		for _, r := range requestRolesEN {
+			out = append(out, v+" "+r)
+		}
+	}
+	out = append(out, botRefusalsEN...)
+	for _, v := range requestVerbsZH {
+		for _, r := range requestRolesZH {
+			for _, mid := range []string{"", "你们", "个", "一个", "你们的"} {
+				out = append(out, v+mid+r)
+			}
+		}
+	}
+	return append(out, requestFixedZH...)
+}
