@@ -167,8 +167,9 @@ func (s *Server) getJob(c *fiber.Ctx) error {
 	return c.JSON(j)
 }
 
-// listDocuments lists a KB's documents by id: all of them, or with
-// ?limit=N&offset=M a page, with the total.
+// listDocuments lists a page of a KB's documents by id (?limit=N&offset=M;
+// at most MaxListLimit, also when no limit is given) with the total and,
+// when more follow, the next page's offset.
 func (s *Server) listDocuments(c *fiber.Ctx) error {
 	limit, err := queryInt(c, "limit", MaxListLimit, 1, MaxListLimit)
 	if err != nil {
@@ -183,13 +184,15 @@ func (s *Server) listDocuments(c *fiber.Ctx) error {
 		return err
 	}
 	total := len(docs)
-	if c.Query("limit") != "" || offset > 0 {
-		docs = docs[min(offset, total):min(offset+limit, total)]
-	}
+	docs = docs[min(offset, total):min(offset+limit, total)]
 	if docs == nil {
 		docs = []*kefu.Document{}
 	}
-	return c.JSON(fiber.Map{"documents": docs, "total": total})
+	page := fiber.Map{"documents": docs, "total": total}
+	if offset+limit < total {
+		page["next_offset"] = offset + limit
+	}
+	return c.JSON(page)
 }
 
 // docID is the route's {id}, which clients path-escape (ids contain "/").

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -256,14 +257,43 @@ func TestErrorMessagesNameFieldsAndLimits(t *testing.T) {
 	}
 	// GET …/documents honours limit and offset, and says the total.
 	var page struct {
-		Documents []kefu.Document `json:"documents"`
-		Total     int             `json:"total"`
+		Documents  []kefu.Document `json:"documents"`
+		Total      int             `json:"total"`
+		NextOffset *int            `json:"next_offset"`
 	}
 	if r := call(t, "GET", base+"/v1/kbs/shop/documents?limit=1&offset=0", "", nil, &page); r.StatusCode != 200 || len(page.Documents) != 1 || page.Total < 1 {
 		t.Errorf("documents?limit=1: %d, %d documents of %d", r.StatusCode, len(page.Documents), page.Total)
 	}
-	if r := call(t, "GET", base+"/v1/kbs/shop/documents?limit=5&offset=1000", "", nil, &page); r.StatusCode != 200 || len(page.Documents) != 0 {
-		t.Errorf("documents past the end: %d, %d documents", r.StatusCode, len(page.Documents))
+	if r := call(t, "GET", base+"/v1/kbs/shop/documents?limit=5&offset=1000", "", nil, &page); r.StatusCode != 200 || len(page.Documents) != 0 || page.NextOffset != nil {
+		t.Errorf("documents past the end: %d, %d documents, next %v", r.StatusCode, len(page.Documents), page.NextOffset)
+	}
+	// Following next_offset one document at a time visits every document once.
+	if r := call(t, "POST", base+"/v1/kbs", "", map[string]string{"name": "paging"}, nil); r.StatusCode != 201 {
+		t.Fatalf("create paging: %d", r.StatusCode)
+	}
+	t.Cleanup(func() { s.store.DeleteKB(context.Background(), "paging") })
+	for i := range 3 {
+		waitJob(t, base, "", uploadText(t, base, "", "paging", fmt.Sprintf("p/%d.md", i), fmt.Sprintf("# Page %d\n\nDocument number %d.\n", i, i)).ID)
+	}
+	seen := map[string]bool{}
+	for off, pages := 0, 0; ; pages++ {
+		page.NextOffset = nil
+		if r := call(t, "GET", fmt.Sprintf("%s/v1/kbs/paging/documents?limit=1&offset=%d", base, off), "", nil, &page); r.StatusCode != 200 || pages > page.Total {
+			t.Fatalf("documents?offset=%d: %d after %d pages of %d", off, r.StatusCode, pages, page.Total)
+		}
+		for _, d := range page.Documents {
+			if seen[d.ID] {
+				t.Errorf("document %s listed twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+		if page.NextOffset == nil {
+			break
+		}
+		off = *page.NextOffset
+	}
+	if len(seen) != page.Total || page.Total != 3 {
+		t.Errorf("paging visited %d of %d documents, want 3 of 3", len(seen), page.Total)
 	}
 }
 
