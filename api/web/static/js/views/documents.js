@@ -189,7 +189,7 @@ async function fill(list, ctx) {
       .map(([k, c]) => h('th', { scope: 'col', class: c, i18n: k }))));
   const rows = docs.map((d) => row(d, list, ctx));
   list.replaceChildren(title,
-    h('p', { class: 'muted small', i18n: res.total > docs.length ? ['docs.countOf', { n: docs.length, total: res.total }] : ['docs.count', { n: docs.length }] }),
+    h('p', { class: 'muted small', i18n: res.total > docs.length ? ['docs.count_of', { n: docs.length, total: res.total }] : ['docs.count', { n: docs.length }] }),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table docs-table' }, head, h('tbody', null, rows))));
 }
 
