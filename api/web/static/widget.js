@@ -7,7 +7,10 @@
 //
 // It speaks the WebSocket chat protocol of the server it was loaded from
 // (answers stream in; agent replies and changes of hands arrive live), with
-// a public key bound to this page's origin. Its DOM lives in a shadow root,
+// a public key bound to this page's origin. Where a proxy or firewall lets
+// HTTP through but not WebSocket (two attempts that never open), it asks
+// over HTTP with server-sent events instead (POST …/ask) and listens to the
+// conversation's event stream (EventSource): the same answers and replies. Its DOM lives in a shadow root,
 // so the page's CSS cannot reach it, and it shows API text as text only.
 // The conversation id is kept in localStorage: a reload, or another tab,
 // continues the conversation, its transcript read back from the server.
@@ -104,6 +107,9 @@
   let ws = null;
   let retry = 0;
   let retryTimer = 0;
+  let wsFailures = 0; // WebSocket attempts in a row that never opened
+  let overHTTP = false; // WebSocket is blocked: ask over HTTP, listen with EventSource
+  let events = null; // the conversation's EventSource, over HTTP
   let loaded = false;
 
   const scroll = () => { log.scrollTop = log.scrollHeight; };
@@ -178,6 +184,7 @@
   }
 
   function forget() {
+    if (events) { events.close(); events = null; }
     conversation = '';
     store.set(CONV, '');
     lastSeq = 0;
@@ -240,12 +247,20 @@
   }
 
   function connect() {
+    if (overHTTP) {
+      listen();
+      for (const [id, p] of pending) if (!p.sent) { p.sent = true; askHTTP(id, p); }
+      return;
+    }
     if (ws && ws.readyState <= WebSocket.OPEN) return;
     clearTimeout(retryTimer);
     const s = new WebSocket(wsURL());
     ws = s;
+    let opened = false;
     s.addEventListener('open', () => {
+      opened = true;
       retry = 0;
+      wsFailures = 0;
       conn.hidden = true;
       if (conversation) s.send(JSON.stringify({ type: 'join', id: `j${++askN}`, conversation_id: conversation, after: lastSeq }));
       for (const p of pending.values()) if (!p.sent) { p.sent = true; s.send(JSON.stringify(p.msg)); }
@@ -257,6 +272,12 @@
     });
     s.addEventListener('close', () => {
       if (ws === s) ws = null;
+      if (!opened && ++wsFailures >= 2) {
+        overHTTP = true;
+        conn.hidden = true;
+        connect();
+        return;
+      }
       for (const [id, p] of pending) if (p.sent) { pending.delete(id); p.fail(new Error(t('offline'))); }
       // Keep listening while a person may reply, or while the chat is open.
       if (!panel.hidden || convState === 'waiting' || convState === 'agent') {
@@ -265,6 +286,76 @@
         retryTimer = setTimeout(connect, 500 * 2 ** retry);
       }
     });
+  }
+
+  // listen follows the conversation's live events over HTTP: agents'
+  // replies and changes of hands. EventSource reconnects by itself, sending
+  // the last reply's seq back so none is missed.
+  function listen() {
+    if (!overHTTP || !conversation) return;
+    if (events && events.conv === conversation && events.readyState !== EventSource.CLOSED) return;
+    if (events) events.close();
+    const u = new URL(`${kbPath}/conversations/${encodeURIComponent(conversation)}/events`);
+    u.searchParams.set('access_token', key);
+    u.searchParams.set('after', String(lastSeq));
+    const es = new EventSource(u.href);
+    es.conv = conversation;
+    const data = (e) => { try { return JSON.parse(e.data); } catch { return null; } };
+    es.addEventListener('message', (e) => showAgent(data(e)));
+    es.addEventListener('state', (e) => {
+      const st = data(e);
+      if (st && st.conversation_id === conversation) setState(st.state, st.assignee);
+    });
+    events = es;
+  }
+
+  // askHTTP asks over HTTP, reading the answer's server-sent events as the
+  // WebSocket's messages of the same names.
+  async function askHTTP(id, p) {
+    const fail = (err) => { if (pending.delete(id)) p.fail(err); };
+    const { question, user, metadata } = p.msg;
+    const body = { question, user, metadata };
+    if (conversation) body.conversation_id = conversation;
+    try {
+      const res = await fetch(`${kbPath}/ask`, {
+        method: 'POST', mode: 'cors', credentials: 'omit', body: JSON.stringify(body),
+        headers: { Accept: 'text/event-stream', 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+      });
+      if (!res.ok || !res.body) {
+        let msg = `HTTP ${res.status}`;
+        try { msg = (await res.json()).error.message || msg; } catch { /* not JSON */ }
+        if (res.status === 404 && conversation) forget();
+        fail(new Error(msg));
+        return;
+      }
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let name = 'message';
+          let raw = '';
+          for (const l of block.split('\n')) {
+            if (l.startsWith('event:')) name = l.slice(6).trim();
+            else if (l.startsWith('data:')) raw += l.slice(5).trimStart();
+          }
+          let d;
+          try { d = JSON.parse(raw); } catch { continue; } // keep-alives have no data
+          if (name === 'delta') receive({ type: 'delta', id, text: d.text });
+          else if (name === 'citations') receive({ type: 'citations', id, citations: d });
+          else if (name === 'done' || name === 'handoff') { receive({ type: name, id, answer: d }); listen(); }
+          else if (name === 'error') receive({ type: 'error', id, code: d.code, message: d.message });
+        }
+      }
+      fail(new Error(t('offline'))); // the stream ended without its answer
+    } catch (err) {
+      fail(err);
+    }
   }
 
   function receive(m) {
@@ -317,7 +408,7 @@
       },
     };
     pending.set(id, p);
-    if (ws && ws.readyState === WebSocket.OPEN) { p.sent = true; ws.send(JSON.stringify(msg)); } else connect();
+    if (overHTTP) { p.sent = true; askHTTP(id, p); } else if (ws && ws.readyState === WebSocket.OPEN) { p.sent = true; ws.send(JSON.stringify(msg)); } else connect();
   }
 
   // --- events ---

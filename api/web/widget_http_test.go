@@ -1,0 +1,131 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kefu-dev/kefu/internal/testenv"
+)
+
+// blockedWebSocketPage is hostilePage on a network that refuses WebSocket
+// upgrades, as some proxies and firewalls do: every WebSocket the page
+// opens fails before it opens. The stub stands in for such a network; it
+// proves the widget's fallback, not how a given proxy behaves.
+const blockedWebSocketPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>A shop behind a proxy</title></head>
+<body><h1>A shop whose visitors cannot open WebSockets</h1>
+<script>
+window.__wsTries = 0;
+window.WebSocket = class {
+  static CONNECTING = 0; static OPEN = 1; static CLOSING = 2; static CLOSED = 3;
+  constructor() {
+    window.__wsTries++;
+    this.readyState = 0;
+    this.l = {};
+    setTimeout(() => {
+      this.readyState = 3;
+      for (const n of ['error', 'close']) for (const f of this.l[n] || []) f({});
+    }, 20);
+  }
+  addEventListener(n, f) { (this.l[n] ||= []).push(f); }
+  send() { throw new Error('not open'); }
+  close() {}
+};
+</script>
+<script src="%s/widget.js" data-kb="shop" data-key="%s" data-lang="en"></script>
+</body></html>`
+
+// TestWidgetOverHTTPWhenWebSocketIsBlocked: where WebSocket cannot open,
+// the widget still answers, streamed over server-sent events, hands off,
+// and shows an agent's reply and the change of hands live (EventSource).
+func TestWidgetOverHTTPWhenWebSocketIsBlocked(t *testing.T) {
+	ort := testenv.RequireORT(t)
+	testenv.Model(t, "use-lite-en")
+	requireChromium(t)
+	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	want := faqAnswer(t, faq, faqQuestion)
+	data := filepath.Join(t.TempDir(), "data")
+	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+	public := keyCreate(t, ort, data, "--scope", "public", "--kb", "shop", "--origins", shop)
+	agent := keyCreate(t, ort, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
+	base := startKefu(t, ort, data)
+	page := fmt.Sprintf(blockedWebSocketPage, base, public)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, page)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	v := newDriver(t, base, 1280, 800)
+	defer v.screenshotOnFailure()
+	v.do(chromedp.Navigate(shop + "/"))
+	v.waitJS(`!!document.querySelector('kefu-widget') && !!` + widgetJS + `.querySelector('.launcher')`)
+	v.eval(widgetJS + `.querySelector('.launcher').click(), 'ok'`)
+	v.waitJS(`!` + widgetJS + `.querySelector('.panel').hidden`)
+
+	// The FAQ answer streams in over HTTP, with its citation.
+	v.eval(widgetRecorderJS)
+	v.widgetAsk(faqQuestion)
+	lastBot := `[...` + widgetJS + `.querySelectorAll('.msg.bot')].pop()`
+	v.waitJSOr(`(() => { const m = `+lastBot+`; return m && !m.classList.contains('streaming'); })()`, widgetJS+`.querySelector('.log').textContent`)
+	if got := v.eval(lastBot + `.querySelector('.text').textContent`); !strings.Contains(got, want) {
+		t.Errorf("the widget shows %q, want the FAQ answer %q", got, want)
+	}
+	var streamed []string
+	v.evalJSON(`window.__widgetSnaps`, &streamed)
+	if len(streamed) == 0 || !strings.HasPrefix(want, streamed[0]) {
+		t.Errorf("the answer was not on screen while it streamed: %q", streamed)
+	}
+	if n := v.eval(lastBot + `.querySelectorAll('.cites li').length + ''`); n == "0" {
+		t.Error("the answer shows no citation")
+	}
+	if tries := v.eval(`window.__wsTries + ''`); tries != "2" {
+		t.Errorf("the widget tried WebSocket %s times, want 2 before it falls back", tries)
+	}
+	conv := v.eval(`Object.keys(localStorage).filter(k => k.endsWith(':conversation')).map(k => localStorage.getItem(k)).join(',')`)
+	if !strings.HasPrefix(conv, "c_") {
+		t.Fatalf("the widget kept conversation %q, want one id the server named", conv)
+	}
+
+	// A hand-off, then an agent's claim and reply reach the page live.
+	v.widgetAsk("I want to talk to a person")
+	v.waitJS(widgetJS + `.host.dataset.state === 'waiting' && ` + lastBot + `.dataset.route === 'handoff'`)
+	act := func(action, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/v1/kbs/shop/conversations/"+conv+"/"+action, bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+agent)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", action, resp.StatusCode)
+		}
+	}
+	act("claim", `{}`)
+	v.waitJS(widgetJS + `.host.dataset.state === 'agent' && ` + widgetJS + `.querySelector('.status').textContent.includes('alice')`)
+	const reply = "Hi, I'm Alice, over plain HTTP."
+	act("reply", `{"text":"`+reply+`"}`)
+	v.waitJSOr(`[...`+widgetJS+`.querySelectorAll('.msg.agent .text')].some(e => e.textContent === `+jsString(reply)+`)`,
+		widgetJS+`.querySelector('.log').textContent`)
+	if tries := v.eval(`window.__wsTries + ''`); tries != "2" {
+		t.Errorf("the widget tried WebSocket %s times in all, want 2", tries)
+	}
+	v.checkConsole()
+}
