@@ -71,23 +71,32 @@ func (s *Store) pruneAnswers(b *bolt.Bucket, last uint64) error {
 
 // Unanswered lists the newest questions answered below the threshold.
 func (s *Store) Unanswered(ctx context.Context, kb string, limit int) ([]kefu.AnswerRecord, error) {
+	return newest(s, kb, bucketAnswers, limit, func(_ *bolt.Bucket, rec kefu.AnswerRecord) (kefu.AnswerRecord, bool) {
+		return rec, (rec.Route == kefu.RouteDisclaimer || rec.Route == kefu.RouteUnknown) && rec.Fallback == ""
+	})
+}
+
+// newest lists up to limit (default 100, at most 10,000) records of one of
+// a KB's node buckets, newest first, as keep maps and filters them; b is
+// the KB's node bucket, for lookups beside the record.
+func newest[T, R any](s *Store, kb string, bucket []byte, limit int, keep func(b *bolt.Bucket, v T) (R, bool)) ([]R, error) {
 	if limit <= 0 || limit > 10_000 {
 		limit = 100
 	}
-	var out []kefu.AnswerRecord
+	var out []R
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := s.nodeBucket(tx, kb, false)
 		if err != nil || b == nil {
 			return err
 		}
-		c := b.Bucket(bucketAnswers).Cursor()
+		c := b.Bucket(bucket).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			var rec kefu.AnswerRecord
+			var rec T
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
-			if (rec.Route == kefu.RouteDisclaimer || rec.Route == kefu.RouteUnknown) && rec.Fallback == "" {
-				out = append(out, rec)
+			if r, ok := keep(b, rec); ok {
+				out = append(out, r)
 			}
 		}
 		return nil
@@ -160,60 +169,24 @@ func answerByID(b *bolt.Bucket, id string) *kefu.AnswerRecord {
 // FeedbackList lists a KB's newest feedback with the answers it judges;
 // vote 1 or -1 keeps those votes only.
 func (s *Store) FeedbackList(ctx context.Context, kb string, vote, limit int) ([]kefu.FeedbackRecord, error) {
-	if limit <= 0 || limit > 10_000 {
-		limit = 100
-	}
-	var out []kefu.FeedbackRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := s.nodeBucket(tx, kb, false)
-		if err != nil || b == nil {
-			return err
+	return newest(s, kb, bucketFeedback, limit, func(b *bolt.Bucket, fb kefu.Feedback) (kefu.FeedbackRecord, bool) {
+		if vote != 0 && fb.Vote != vote {
+			return kefu.FeedbackRecord{}, false
 		}
-		c := b.Bucket(bucketFeedback).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			var fb kefu.Feedback
-			if err := json.Unmarshal(v, &fb); err != nil {
-				return err
+		r := kefu.FeedbackRecord{Feedback: fb, KB: kb}
+		if rec := answerByID(b, fb.AnswerID); rec != nil {
+			r.Question, r.Answer, r.Route, r.Confidence = rec.Question, rec.Answer, rec.Route, rec.Confidence
+			if r.ConversationID == "" {
+				r.ConversationID = rec.ConversationID
 			}
-			if vote != 0 && fb.Vote != vote {
-				continue
-			}
-			r := kefu.FeedbackRecord{Feedback: fb, KB: kb}
-			if rec := answerByID(b, fb.AnswerID); rec != nil {
-				r.Question, r.Answer, r.Route, r.Confidence = rec.Question, rec.Answer, rec.Route, rec.Confidence
-				if r.ConversationID == "" {
-					r.ConversationID = rec.ConversationID
-				}
-			}
-			out = append(out, r)
 		}
-		return nil
+		return r, true
 	})
-	return out, err
 }
 
 // Feedback lists the newest feedback on a KB's answers.
 func (s *Store) Feedback(ctx context.Context, kb string, limit int) ([]kefu.Feedback, error) {
-	if limit <= 0 || limit > 10_000 {
-		limit = 100
-	}
-	var out []kefu.Feedback
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := s.nodeBucket(tx, kb, false)
-		if err != nil || b == nil {
-			return err
-		}
-		c := b.Bucket(bucketFeedback).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			var fb kefu.Feedback
-			if err := json.Unmarshal(v, &fb); err != nil {
-				return err
-			}
-			out = append(out, fb)
-		}
-		return nil
-	})
-	return out, err
+	return newest(s, kb, bucketFeedback, limit, func(_ *bolt.Bucket, fb kefu.Feedback) (kefu.Feedback, bool) { return fb, true })
 }
 
 // ReviewUnanswered records what the team did about logged answers, on
