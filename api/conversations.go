@@ -34,6 +34,24 @@ func (s *Server) desk() (kefu.Desk, error) {
 	return s.cfg.Desk, nil
 }
 
+// readable returns the route's conversation (:kb, :id) when the caller may
+// read it; one it may not read is not found, as if it did not exist.
+func (s *Server) readable(c *fiber.Ctx) (kefu.Desk, *kefu.Conversation, error) {
+	d, err := s.desk()
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, id := c.Params("kb"), c.Params("id")
+	conv, err := d.Conversation(c.UserContext(), kb, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canRead(principalOf(c), conv) {
+		return nil, nil, kefu.Errorf(kefu.ENOTFOUND, "conversation %q not found in knowledge base %q", id, kb)
+	}
+	return d, conv, nil
+}
+
 // canRead reports whether p may read conv: agents (and admins) any of
 // their KBs', others those their own key started.
 func canRead(p *principal, conv *kefu.Conversation) bool {
@@ -277,18 +295,11 @@ type ConversationView struct {
 // getConversation returns a conversation and its messages after ?after=
 // (up to ?limit=, default and most 1000).
 func (s *Server) getConversation(c *fiber.Ctx) error {
-	d, err := s.desk()
+	d, conv, err := s.readable(c)
 	if err != nil {
 		return err
 	}
-	p, kb, id := principalOf(c), c.Params("kb"), c.Params("id")
-	conv, err := d.Conversation(c.UserContext(), kb, id)
-	if err != nil {
-		return err
-	}
-	if !canRead(p, conv) {
-		return kefu.Errorf(kefu.ENOTFOUND, "conversation %q not found in knowledge base %q", id, kb)
-	}
+	p, kb, id := principalOf(c), conv.KB, conv.ID
 	after, err := strconv.ParseUint(c.Query("after", "0"), 10, 64)
 	if err != nil {
 		return kefu.Errorf(kefu.EINVALID, "after must be a message seq")
@@ -369,18 +380,11 @@ func forCustomer(m *kefu.Message) bool { return m.Role == kefu.RoleAgent }
 // reconnecting EventSource misses nothing, then a state event, then live
 // events as they happen.
 func (s *Server) conversationEvents(c *fiber.Ctx) error {
-	d, err := s.desk()
+	d, conv, err := s.readable(c)
 	if err != nil {
 		return err
 	}
-	p, kb, id := principalOf(c), c.Params("kb"), c.Params("id")
-	conv, err := d.Conversation(c.UserContext(), kb, id)
-	if err != nil {
-		return err
-	}
-	if !canRead(p, conv) {
-		return kefu.Errorf(kefu.ENOTFOUND, "conversation %q not found in knowledge base %q", id, kb)
-	}
+	kb, id := conv.KB, conv.ID
 	last := c.Get("Last-Event-ID", c.Query("after", "0"))
 	after, err := strconv.ParseUint(last, 10, 64)
 	if err != nil {
