@@ -27,6 +27,7 @@ type Rule struct {
 const (
 	MaxRules      = 20000 // rules, after equivalence groups are expanded
 	maxRuleBytes  = 4096  // one line
+	maxGroup      = 100   // phrases on one side of a line: a group of n makes n rules of n-1 phrases
 	maxRuleTerms  = 4     // words in one phrase; longer phrases are ignored
 	maxExpansions = 32    // terms one query may gain from rules
 )
@@ -50,6 +51,12 @@ func ParseSynonyms(text string, weight float64) ([]Rule, error) {
 		}
 		from, to, oneWay := strings.Cut(line, "=>")
 		lhs, rhs := phrases(from), phrases(to)
+		if len(lhs) > maxGroup || len(rhs) > maxGroup {
+			return nil, kefu.Errorf(kefu.ETOOLARGE, "synonyms line %d: more than %d phrases on one side", n, maxGroup)
+		}
+		if len(rules)+len(lhs) > MaxRules {
+			return nil, kefu.Errorf(kefu.ETOOLARGE, "synonyms: more than %d rules", MaxRules)
+		}
 		switch {
 		case oneWay && (len(lhs) == 0 || len(rhs) == 0):
 			return nil, kefu.Errorf(kefu.EINVALID, "synonyms line %d: %q needs phrases on both sides of =>", n, line)
@@ -65,9 +72,6 @@ func ParseSynonyms(text string, weight float64) ([]Rule, error) {
 				others = append(append(others, lhs[:i]...), lhs[i+1:]...)
 				rules = append(rules, Rule{From: f, To: others, Weight: weight})
 			}
-		}
-		if len(rules) > MaxRules {
-			return nil, kefu.Errorf(kefu.ETOOLARGE, "synonyms: more than %d rules", MaxRules)
 		}
 	}
 	if err := sc.Err(); err != nil {
