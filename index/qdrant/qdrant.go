@@ -99,6 +99,13 @@ type Options struct {
 	Logger      *slog.Logger
 }
 
+// Bounds of a store URL's timeout and retries: a call to Qdrant waits at
+// most maxTimeout × (maxRetries+1) plus the backoff.
+const (
+	maxTimeout = 10 * time.Minute
+	maxRetries = 10
+)
+
 // ParseURL reads a store URL: qdrant://host[:port][?prefix=P&tls=1&timeout=10s&retries=3]
 // (qdrants:// for TLS). The API key comes from $KEFU_QDRANT_API_KEY, or
 // api_key= in the URL.
@@ -110,7 +117,7 @@ func ParseURL(raw string) (Options, error) {
 	}
 	o.Host, o.TLS = u.Hostname(), u.Scheme == "qdrants"
 	if p := u.Port(); p != "" {
-		if o.Port, err = strconv.Atoi(p); err != nil {
+		if o.Port, err = strconv.Atoi(p); err != nil || o.Port < 1 || o.Port > 65535 {
 			return o, kefu.Errorf(kefu.EINVALID, "store %q: port %q", raw, p)
 		}
 	}
@@ -120,13 +127,13 @@ func ParseURL(raw string) (Options, error) {
 		o.TLS = v == "1" || v == "true"
 	}
 	if v := q.Get("timeout"); v != "" {
-		if o.Timeout, err = time.ParseDuration(v); err != nil {
-			return o, kefu.Errorf(kefu.EINVALID, "store %q: timeout %q", raw, v)
+		if o.Timeout, err = time.ParseDuration(v); err != nil || o.Timeout <= 0 || o.Timeout > maxTimeout {
+			return o, kefu.Errorf(kefu.EINVALID, "store %q: timeout %q (from 1ns to %s)", raw, v, maxTimeout)
 		}
 	}
 	if v := q.Get("retries"); v != "" {
-		if o.Retries, err = strconv.Atoi(v); err != nil || o.Retries < 0 {
-			return o, kefu.Errorf(kefu.EINVALID, "store %q: retries %q", raw, v)
+		if o.Retries, err = strconv.Atoi(v); err != nil || o.Retries < 0 || o.Retries > maxRetries {
+			return o, kefu.Errorf(kefu.EINVALID, "store %q: retries %q (0 to %d)", raw, v, maxRetries)
 		}
 	}
 	return o, nil
