@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qdrant/go-client/qdrant"
@@ -197,6 +198,27 @@ func decodeFields(s string) keyword.Fields {
 		}
 	}
 	return f
+}
+
+// eachTerm calls fn with every term of encoded fields (encodeFields) and
+// the number of its field, as decodeFields would give them, without
+// copying any.
+func eachTerm(s string, fn func(field int, term string)) {
+	if s == "" {
+		return
+	}
+	field := 0
+	for line := range strings.SplitSeq(s, "\n") {
+		if field == keyword.NumFields {
+			return
+		}
+		if line != "" {
+			for t := range strings.SplitSeq(line, " ") {
+				fn(field, t)
+			}
+		}
+		field++
+	}
 }
 
 func splitSpaces(s string) []string {

@@ -204,7 +204,12 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		return out, nil
 	}
 	filter := withFilter(visible(rec.KB.Version), req.Filter)
-	payload := qdrant.NewWithPayloadExclude(keyTerms)
+	// Only the payload a search reads comes back, and no vectors: the
+	// keyword hits' analysed fields and kind give their term masks and
+	// coverage, every hit's hash, owner and record its id, document and
+	// chunk.
+	kwPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyRecord, keyFields, keyKind)
+	vecPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyRecord)
 	var queries []*qdrant.QueryPoints
 	kwAt, vecAt := -1, -1
 	if len(q.Indexed) > 0 {
@@ -220,12 +225,12 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		}
 		kwAt = len(queries)
 		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQuerySparse(ix, vals), Using: ptr(sparseVector),
-			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: payload})
+			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: kwPayload})
 	}
 	if req.Vector != nil && rec.Stats.Vectors > 0 {
 		vecAt = len(queries)
 		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQueryMulti([][]float32{req.Vector}), Using: ptr(denseVector),
-			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: payload, Params: &qdrant.SearchParams{Exact: ptr(false)}})
+			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: vecPayload, Params: &qdrant.SearchParams{Exact: ptr(false)}})
 	}
 	if len(queries) == 0 {
 		return out, nil
@@ -243,20 +248,25 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	t = time.Now()
 	// Payloads are decoded as needed: the owner for every candidate, the
 	// analysed fields for keyword hits, the chunk record for those loaded.
+	// A chunk on both sides keeps its keyword hit's point, which has the
+	// analysed fields.
 	pts := map[string]*qdrant.ScoredPoint{}
 	list := func(at int) []kefu.Scored {
 		if at < 0 || at >= len(res) {
 			return nil
 		}
-		var sc []kefu.Scored
+		sc := make([]kefu.Scored, 0, len(res[at].Result))
 		for _, p := range res[at].Result {
 			id := p.Payload[keyHash].GetStringValue()
-			pts[id] = p
+			if pts[id] == nil {
+				pts[id] = p
+			}
 			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
 		}
 		return sc
 	}
-	out.Keyword, out.Vector = list(kwAt), list(vecAt)
+	out.Keyword = list(kwAt)
+	out.Vector = list(vecAt)
 	// Equal scores in chunk id order, as kefu's own index ranks them.
 	slices.SortStableFunc(out.Keyword, func(a, b kefu.Scored) int {
 		if a.Score != b.Score {
@@ -302,28 +312,34 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 
 // describeHits sets the keyword hits' coverage (the query's own terms a
 // hit holds, for an FAQ entry in its questions) and, for the first
-// kefu.MaskedHits, their term masks, from the hits' analysed fields.
+// kefu.MaskedHits, their term masks, from the hits' analysed fields, read
+// in place: a search reads up to a hundred of them.
 func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.ScoredPoint) {
 	if q.Counted == 0 {
 		return
 	}
+	at := make(map[string][]int, len(q.Indexed)) // term → its places in the query
+	for i, t := range q.Indexed {
+		at[t] = append(at[t], i)
+	}
+	head, body := make([]bool, len(q.Indexed)), make([]bool, len(q.Indexed))
 	for n := range hits {
 		p := pts[hits[n].ChunkID]
-		fields := decodeFields(p.Payload[keyFields].GetStringValue())
-		faq := p.Payload[keyKind].GetStringValue() == string(kefu.KindFAQ)
-		head, body := map[string]bool{}, map[string]bool{}
-		for i, ts := range fields {
+		clear(head)
+		clear(body)
+		eachTerm(p.Payload[keyFields].GetStringValue(), func(field int, t string) {
 			set := body
-			if keyword.Head(i) {
+			if keyword.Head(field) {
 				set = head
 			}
-			for _, t := range ts {
-				set[t] = true
+			for _, i := range at[t] {
+				set[i] = true
 			}
-		}
+		})
+		faq := p.Payload[keyKind].GetStringValue() == string(kefu.KindFAQ)
 		found := 0
-		for i, t := range q.Indexed {
-			h, b := head[t], body[t]
+		for i := range q.Indexed {
+			h, b := head[i], body[i]
 			if q.Terms[i].Kind != kefu.TermSynonym && (h || b && !faq) {
 				found++
 			}

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -142,34 +143,6 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	return h(ctx, req)
 }
 
-// collection is one collection's configuration and points.
-type collection struct {
-	dense   map[string]*qdrant.VectorParams
-	sparse  map[string]*qdrant.SparseVectorParams
-	indexes map[string]*qdrant.PayloadSchemaInfo
-	points  map[string]*point
-
-	// gen counts changes; the inverted sparse index is of one generation.
-	gen    uint64
-	invMu  sync.Mutex
-	inv    map[string]map[uint32][]posting
-	invGen uint64
-	kw     map[string]map[string][]*point // keyword payload indexes
-	kwGen  uint64
-}
-
-type point struct {
-	id      *qdrant.PointId
-	payload map[string]*qdrant.Value
-	dense   map[string][][]float32 // one vector, or a multivector's
-	sparse  map[string]sparseVec
-}
-
-type sparseVec struct {
-	indices []uint32
-	values  []float32
-}
-
 func idKey(id *qdrant.PointId) string {
 	if u := id.GetUuid(); u != "" {
 		return "u" + strings.ToLower(u)
@@ -219,7 +192,7 @@ func (cs collections) Create(ctx context.Context, r *qdrant.CreateCollection) (*
 	if _, ok := s.cols[r.CollectionName]; ok {
 		return nil, invalid("Collection `%s` already exists!", r.CollectionName)
 	}
-	c := &collection{dense: map[string]*qdrant.VectorParams{}, sparse: map[string]*qdrant.SparseVectorParams{}, indexes: map[string]*qdrant.PayloadSchemaInfo{}, points: map[string]*point{}}
+	c := newCollection()
 	switch vc := r.GetVectorsConfig().GetConfig().(type) {
 	case *qdrant.VectorsConfig_Params:
 		c.dense[""] = vc.Params
@@ -239,6 +212,7 @@ func (cs collections) Create(ctx context.Context, r *qdrant.CreateCollection) (*
 	for n, p := range r.GetSparseVectorsConfig().GetMap() {
 		c.sparse[n] = p
 	}
+	c.reindex()
 	s.cols[r.CollectionName] = c
 	return &qdrant.CollectionOperationResponse{Result: true}, nil
 }
@@ -288,13 +262,6 @@ func (cs collections) Get(ctx context.Context, r *qdrant.GetCollectionInfoReques
 
 // CreateFieldIndex creates a payload index.
 func (ps points) CreateFieldIndex(ctx context.Context, r *qdrant.CreateFieldIndexCollection) (*qdrant.PointsOperationResponse, error) {
-	s := ps.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.col(r.CollectionName)
-	if err != nil {
-		return nil, err
-	}
 	t := qdrant.PayloadSchemaType_Keyword
 	switch r.GetFieldType() {
 	case qdrant.FieldType_FieldTypeKeyword:
@@ -305,52 +272,11 @@ func (ps points) CreateFieldIndex(ctx context.Context, r *qdrant.CreateFieldInde
 	default:
 		return nil, status.Errorf(codes.Unimplemented, "qdranttest: index type %v", r.GetFieldType())
 	}
-	c.indexes[r.FieldName] = &qdrant.PayloadSchemaInfo{DataType: t, Params: r.FieldIndexParams}
-	return done(), nil
-}
-
-func done() *qdrant.PointsOperationResponse {
-	return &qdrant.PointsOperationResponse{Result: &qdrant.UpdateResult{Status: qdrant.UpdateStatus_Completed}}
-}
-
-// Upsert inserts or replaces points.
-func (ps points) Upsert(ctx context.Context, r *qdrant.UpsertPoints) (*qdrant.PointsOperationResponse, error) {
-	s := ps.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.col(r.CollectionName)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.upsert(r.Points, r.UpdateFilter); err != nil {
-		return nil, err
-	}
-	return done(), nil
-}
-
-func (c *collection) upsert(pts []*qdrant.PointStruct, cond *qdrant.Filter) error {
-	parsed := make([]*point, len(pts))
-	for i, ps := range pts {
-		p, err := c.parsePoint(ps.Id, ps.Vectors, true)
-		if err != nil {
-			return err
-		}
-		p.payload = ps.Payload
-		if p.payload == nil {
-			p.payload = map[string]*qdrant.Value{}
-		}
-		parsed[i] = p
-	}
-	// Qdrant validates the whole request before applying any of it.
-	for _, p := range parsed {
-		k := idKey(p.id)
-		if old, ok := c.points[k]; ok && cond != nil && !matchFilter(old, cond) {
-			continue
-		}
-		c.points[k] = p
-		c.gen++
-	}
-	return nil
+	return done(ps.s.write(r.CollectionName, func(c *collection) error {
+		c.indexes[r.FieldName] = &qdrant.PayloadSchemaInfo{DataType: t, Params: r.FieldIndexParams}
+		c.reindex()
+		return nil
+	}))
 }
 
 func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bool) (*point, error) {
@@ -360,7 +286,7 @@ func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bo
 	if u := id.GetUuid(); u != "" && !validUUID(u) {
 		return nil, invalid("Unable to parse UUID: %s", u)
 	}
-	p := &point{id: id, dense: map[string][][]float32{}, sparse: map[string]sparseVec{}}
+	p := &point{id: id, key: idKey(id), dense: map[string][][]float32{}, sparse: map[string]sparseVec{}}
 	named := map[string]*qdrant.Vector{}
 	switch v := vs.GetVectorsOptions().(type) {
 	case *qdrant.Vectors_Vector:
@@ -369,8 +295,7 @@ func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bo
 		named = v.Vectors.GetVectors()
 	}
 	for name, v := range named {
-		if sp, ok := c.sparse[name]; ok {
-			_ = sp
+		if _, ok := c.sparse[name]; ok {
 			sv := v.GetSparse()
 			if sv == nil {
 				return nil, invalid("vector %q is sparse", name)
@@ -385,7 +310,7 @@ func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bo
 				}
 				seen[ix] = true
 			}
-			p.sparse[name] = sparseVec{slicesClone(sv.Indices), slicesClone(sv.Values)}
+			p.sparse[name] = sparseVec{slices.Clone(sv.Indices), slices.Clone(sv.Values)}
 			continue
 		}
 		dp, ok := c.dense[name]
@@ -415,7 +340,7 @@ func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bo
 			if uint64(len(d)) != dp.Size {
 				return nil, invalid("Vector dimension error: expected dim: %d, got %d", dp.Size, len(d))
 			}
-			d = slicesClone(d)
+			d = slices.Clone(d)
 			if dp.Distance == qdrant.Distance_Cosine {
 				normalize(d)
 			}
@@ -466,23 +391,4 @@ func normalize(v []float32) {
 	for i := range v {
 		v[i] *= inv
 	}
-}
-
-func (c *collection) selected(sel *qdrant.PointsSelector) []*point {
-	var out []*point
-	switch v := sel.GetPointsSelectorOneOf().(type) {
-	case *qdrant.PointsSelector_Points:
-		for _, id := range v.Points.GetIds() {
-			if p, ok := c.points[idKey(id)]; ok {
-				out = append(out, p)
-			}
-		}
-	case *qdrant.PointsSelector_Filter:
-		for _, p := range c.candidates(v.Filter) {
-			if matchFilter(p, v.Filter) {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }
