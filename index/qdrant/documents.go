@@ -242,14 +242,25 @@ func (s *Store) change(ctx context.Context, kbName string, ups []kefu.DocumentUp
 	}
 	var chunkPoints []*qdrant.PointStruct
 	var retireChunks []*qdrant.PointId
+	// What the change does to the term statistics, which this node's
+	// cache carries to the new version (advanceStats).
+	dfDelta, docsDelta := map[string]int{}, 0
 	for h := range wk.dirty {
 		if o := wk.old[h]; o != nil {
 			retireChunks = append(retireChunks, o.id)
+			for _, t := range termsOf(&o.fields) {
+				dfDelta[t]--
+			}
+			docsDelta--
 		}
 		c := wk.cur[h]
 		if c == nil {
 			continue
 		}
+		for _, t := range termsOf(&c.fields) {
+			dfDelta[t]++
+		}
+		docsDelta++
 		vectors := map[string]*qdrant.Vector{denseVector: qdrant.NewVectorMulti(wk.vecs[h]), sparseVector: sparseOf(wk.an, &c.fields, rec.WeightAvg)}
 		chunkPoints = append(chunkPoints, &qdrant.PointStruct{Id: chunkPointID(h, nv), Payload: chunkPayload(c, nv), Vectors: qdrant.NewVectorsMap(vectors)})
 	}
@@ -282,6 +293,7 @@ func (s *Store) change(ctx context.Context, kbName string, ups []kefu.DocumentUp
 	if err := s.commit(ctx, rec, false); err != nil {
 		return err
 	}
+	s.advanceStats(rec, nv-1, dfDelta, docsDelta)
 	s.later(kbName)
 	if drifted(rec.Stats.avg(), rec.WeightAvg) {
 		if err := s.reweight(ctx, rec); err != nil {

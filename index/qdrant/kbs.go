@@ -183,6 +183,7 @@ func (s *Store) UpdateKB(ctx context.Context, kb *kefu.KB) error {
 	if err := s.commit(ctx, rec, false); err != nil {
 		return err
 	}
+	s.advanceStats(rec, rec.KB.Version-1, nil, 0)
 	*kb = rec.KB
 	return nil
 }

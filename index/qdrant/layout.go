@@ -236,6 +236,22 @@ func splitSpaces(s string) []string {
 	return out
 }
 
+// termsOf lists the distinct terms of a chunk's fields: its "terms"
+// payload, whose facet counts are the document frequencies.
+func termsOf(f *keyword.Fields) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ts := range f {
+		for _, t := range ts {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
 // chunkPayload is what the chunk collection holds of a chunk.
 func chunkPayload(cs *chunkState, v uint64) map[string]*qdrant.Value {
 	rec, _ := json.Marshal(&cs.chunk)
@@ -249,15 +265,9 @@ func chunkPayload(cs *chunkState, v uint64) map[string]*qdrant.Value {
 	for k, val := range cs.chunk.Meta {
 		kv = append(kv, metaKV(k, val))
 	}
-	seen := map[string]bool{}
 	terms := []any{}
-	for _, ts := range cs.fields {
-		for _, t := range ts {
-			if !seen[t] {
-				seen[t] = true
-				terms = append(terms, t)
-			}
-		}
+	for _, t := range termsOf(&cs.fields) {
+		terms = append(terms, t)
 	}
 	refs := make([]any, len(cs.refs))
 	for i, r := range cs.refs {

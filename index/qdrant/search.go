@@ -3,6 +3,8 @@ package qdrant
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -24,12 +26,16 @@ const MaxCandidates = 2000
 const vocabLimit = 4_000_000
 
 // termStats is what a KB's keyword side knows at one version: its chunk
-// count and every term's document frequency (Qdrant's facet counts of the
-// chunks' "terms"), cached per KB until the version changes.
+// count and every term's document frequency, cached per KB until the
+// version changes. They come from Qdrant (facet counts of the chunks'
+// "terms" and a count) when a node has none for the version; a write this
+// node makes carries them to the new version with what it changed
+// (advanceStats), without asking Qdrant.
 type termStats struct {
 	version uint64
 	col     string
 	docs    int
+	df      map[string]int // what vocab holds; the next version's starts from a copy
 	vocab   *keyword.Vocabulary
 	ready   chan struct{}
 	err     error
@@ -81,22 +87,86 @@ func (s *Store) vocabulary(ctx context.Context, rec *kbRecord) (*termStats, erro
 		}
 		return ts, nil
 	}
+	older := ts != nil && ts.col == rec.Collection && ts.version > rec.KB.Version
 	ts = &termStats{version: rec.KB.Version, col: rec.Collection, ready: make(chan struct{})}
+	if older {
+		// A search that read the KB just before a commit: its statistics
+		// are its own, the cache keeps the newer ones.
+		s.mu.Unlock()
+		return ts, s.loadVocabulary(ctx, rec, ts)
+	}
 	s.stats[rec.KB.Name] = ts
 	s.mu.Unlock()
+	if err := s.fill(rec.KB.Name, ts, func() error { return s.loadVocabulary(ctx, rec, ts) }); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// fill runs load for ts, a KB's statistics that searches may already wait
+// for, and releases them; failed statistics leave the cache.
+func (s *Store) fill(kb string, ts *termStats, load func() error) error {
 	t := time.Now()
-	ts.err = s.loadVocabulary(ctx, rec, ts)
+	ts.err = load()
 	ts.took = time.Since(t)
 	close(ts.ready)
 	if ts.err != nil {
 		s.mu.Lock()
-		if s.stats[rec.KB.Name] == ts {
-			delete(s.stats, rec.KB.Name)
+		if s.stats[kb] == ts {
+			delete(s.stats, kb)
 		}
 		s.mu.Unlock()
-		return nil, ts.err
 	}
-	return ts, nil
+	return ts.err
+}
+
+// advanceStats carries a KB's cached term statistics from version from to
+// rec's, adding what this node's write changed: delta, the change in the
+// number of chunks holding each term, and docs, in the number of chunks.
+// When the cache holds no complete statistics of version from in rec's
+// collection (another node wrote in between, a re-embedding switched
+// collections, they are still loading), nothing is carried and the next
+// search fetches them from Qdrant.
+func (s *Store) advanceStats(rec *kbRecord, from uint64, delta map[string]int, docs int) {
+	kb := rec.KB.Name
+	s.mu.Lock()
+	prev := s.stats[kb]
+	if prev == nil || prev.version != from || prev.col != rec.Collection || prev.col == "" || !isClosed(prev.ready) || prev.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	next := &termStats{version: rec.KB.Version, col: rec.Collection, ready: make(chan struct{})}
+	s.stats[kb] = next
+	s.mu.Unlock()
+	s.fill(kb, next, func() error {
+		df := maps.Clone(prev.df)
+		for t, d := range delta {
+			if df[t] += d; df[t] <= 0 {
+				delete(df, t)
+			}
+		}
+		next.docs = prev.docs + docs
+		return next.index(df)
+	})
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// index makes ts's vocabulary of df.
+func (ts *termStats) index(df map[string]int) error {
+	v, err := keyword.NewVocabulary(df)
+	if err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "qdrant: vocabulary: %v", err)
+	}
+	ts.df, ts.vocab = df, v
+	return nil
 }
 
 func (s *Store) loadVocabulary(ctx context.Context, rec *kbRecord, ts *termStats) error {
@@ -133,12 +203,8 @@ func (s *Store) loadVocabulary(ctx context.Context, rec *kbRecord, ts *termStats
 	for _, h := range hits {
 		df[h.GetValue().GetStringValue()] = int(h.Count)
 	}
-	v, err := keyword.NewVocabulary(df)
-	if err != nil {
-		return kefu.Errorf(kefu.EINTERNAL, "qdrant: vocabulary: %v", err)
-	}
-	ts.docs, ts.vocab = int(count), v
-	return nil
+	ts.docs = int(count)
+	return ts.index(df)
 }
 
 // Search runs both sides of req in one QueryBatch call on the KB's version
@@ -154,6 +220,12 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	for attempt := 0; ; attempt++ {
 		t := time.Now()
 		out, err := s.search(ctx, kb, req)
+		if errors.Is(err, errRetired) && attempt < 2 {
+			continue
+		}
+		if errors.Is(err, errRetired) {
+			return nil, kefu.Errorf(kefu.EUNAVAILABLE, "qdrant at %s: searches keep outliving the points they found (RetireGrace %v)", s.addr, s.opts.RetireGrace)
+		}
 		if err != nil || time.Since(t) < s.opts.RetireGrace/2 || attempt == 2 {
 			return out, err
 		}
@@ -206,10 +278,11 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	filter := withFilter(visible(rec.KB.Version), req.Filter)
 	// Only the payload a search reads comes back, and no vectors: the
 	// keyword hits' analysed fields and kind give their term masks and
-	// coverage, every hit's hash, owner and record its id, document and
-	// chunk.
-	kwPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyRecord, keyFields, keyKind)
-	vecPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyRecord)
+	// coverage, every hit's hash and owner its id and document. The chunk
+	// records (most of a payload's bytes) follow for the hits selected
+	// only, a tenth of the candidates.
+	kwPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyFields, keyKind)
+	vecPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs)
 	var queries []*qdrant.QueryPoints
 	kwAt, vecAt := -1, -1
 	if len(q.Indexed) > 0 {
@@ -297,17 +370,50 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 			load = append(load, id)
 		}
 	}
-	for _, id := range load {
-		if p, ok := pts[id]; ok && out.Chunks[id] == nil {
-			c := new(kefu.Chunk)
-			if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
-				return nil, kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
-			}
-			out.Chunks[id] = c
-		}
+	if err := s.loadChunks(ctx, rec.Collection, load, pts, out.Chunks); err != nil {
+		return nil, err
 	}
 	out.Timings[kefu.TimingLoad] = time.Since(t)
 	return out, nil
+}
+
+// errRetired reports a hit whose point was deleted before its chunk was
+// loaded: the search ran longer than RetireGrace and runs again.
+var errRetired = errors.New("qdrant: a hit's point was retired before it was loaded")
+
+// loadChunks reads the records of the hits named in load into chunks, in
+// one call.
+func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts map[string]*qdrant.ScoredPoint, chunks map[string]*kefu.Chunk) error {
+	ids := make([]*qdrant.PointId, 0, len(load))
+	asked := make(map[string]bool, len(load))
+	for _, id := range load {
+		if p, ok := pts[id]; ok && !asked[id] {
+			asked[id] = true
+			ids = append(ids, p.Id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var got []*qdrant.RetrievedPoint
+	err := s.call(ctx, "load chunks", func(ctx context.Context) (err error) {
+		got, err = s.client.Get(ctx, &qdrant.GetPoints{CollectionName: col, Ids: ids, WithPayload: qdrant.NewWithPayloadInclude(keyHash, keyRecord)})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range got {
+		c := new(kefu.Chunk)
+		if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
+		}
+		chunks[p.Payload[keyHash].GetStringValue()] = c
+	}
+	if len(got) < len(ids) {
+		return errRetired
+	}
+	return nil
 }
 
 // describeHits sets the keyword hits' coverage (the query's own terms a

@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	"github.com/qdrant/go-client/qdrant"
+
+	"github.com/kefu-dev/kefu/index/vector"
 )
 
 // collection is one collection's configuration, points and indexes.
@@ -25,7 +27,7 @@ type collection struct {
 	live  bitset
 	dead  int
 
-	vecs map[string]*denseColumn  // dense vectors by name
+	vecs map[string]*vector.Index // dense vectors by name, labelled by slot
 	inv  map[string]*sparseIndex  // sparse vectors by name
 	kw   map[string]keywordIndex  // keyword payload indexes by field
 	nums map[string]numericColumn // integer payload indexes by field
@@ -43,15 +45,6 @@ type point struct {
 type sparseVec struct {
 	indices []uint32
 	values  []float32
-}
-
-// denseColumn holds one named dense vector of every slot in one array, the
-// rows of a slot's (multi)vector contiguous.
-type denseColumn struct {
-	dim  int
-	data []float32
-	at   []int32 // per slot: its first row; −1 when the point lacks the vector
-	rows []int32 // per slot: its rows
 }
 
 // sparseIndex is the inverted index of one named sparse vector: its
@@ -111,15 +104,9 @@ func (c *collection) index(p *point) {
 		c.live = append(c.live, 0)
 	}
 	c.live.set(p.slot)
-	for name, col := range c.vecs {
-		vs := p.dense[name]
-		if len(vs) == 0 {
-			col.at, col.rows = append(col.at, -1), append(col.rows, 0)
-			continue
-		}
-		col.at, col.rows = append(col.at, int32(len(col.data)/col.dim)), append(col.rows, int32(len(vs)))
-		for _, v := range vs {
-			col.data = append(col.data, v...)
+	for name, ix := range c.vecs {
+		if vs := p.dense[name]; len(vs) > 0 {
+			ix.Add(uint32(p.slot), vs...) // parsePoint checked dimensions and values
 		}
 	}
 	for name, si := range c.inv {
@@ -144,6 +131,9 @@ func (c *collection) unindex(p *point) {
 	c.slots[p.slot] = nil
 	c.live.clear(p.slot)
 	c.dead++
+	for _, ix := range c.vecs {
+		ix.Delete(uint32(p.slot))
+	}
 	for name, si := range c.inv {
 		for _, ix := range p.sparse[name].indices {
 			if si.df[ix]--; si.df[ix] == 0 {
@@ -168,9 +158,14 @@ func (c *collection) reindex() {
 	}
 	sort.Slice(pts, func(i, j int) bool { return pts[i].key < pts[j].key })
 	c.slots, c.live, c.dead = make([]*point, 0, len(pts)), make(bitset, 0, (len(pts)+63)/64), 0
-	c.vecs, c.inv, c.kw, c.nums = map[string]*denseColumn{}, map[string]*sparseIndex{}, map[string]keywordIndex{}, map[string]numericColumn{}
+	for _, ix := range c.vecs {
+		ix.Close()
+	}
+	c.vecs, c.inv, c.kw, c.nums = map[string]*vector.Index{}, map[string]*sparseIndex{}, map[string]keywordIndex{}, map[string]numericColumn{}
 	for name, p := range c.dense {
-		c.vecs[name] = &denseColumn{dim: int(p.Size)}
+		// kefu's own exact scan (flat: float32, no graph), which scores a
+		// multivector by its best vector.
+		c.vecs[name], _ = vector.New(vector.Options{Dim: int(p.Size), Mode: vector.ModeFlat, Workers: 1})
 	}
 	for name := range c.sparse {
 		c.inv[name] = &sparseIndex{post: map[uint32][]posting{}, df: map[uint32]int{}}

@@ -442,25 +442,32 @@ func (c *collection) denseQuery(using string, qs [][]float32) ([][]float32, erro
 // vector by its dot product with the (normalised, for cosine) query, a
 // multivector by MaxSim, the sum over the query's vectors of the best dot
 // product with any of the point's. Only the filtered set is scored, as
-// Qdrant does when a filter is selective enough to bypass its HNSW graph.
+// Qdrant does when a filter is selective enough to bypass its HNSW graph;
+// a query of one vector (kefu's) is one scan of the collection's rows.
 func (c *collection) denseSearch(using string, qs [][]float32, set bitset, top *topK) {
-	col := c.vecs[using]
-	d := col.dim
+	if len(qs) == 1 {
+		allow := vector.NewBitset(uint32(len(c.slots)))
+		set.each(func(i int32) { allow.Set(uint32(i)) })
+		for _, r := range c.vecs[using].Search(qs[0], top.n, allow) {
+			top.push(c.slots[r.Label], float64(r.Score))
+		}
+		return
+	}
 	set.each(func(i int32) {
-		at := col.at[i]
-		if at < 0 {
+		p := c.slots[i]
+		vs, ok := p.dense[using]
+		if !ok {
 			return
 		}
-		rows := col.data[int(at)*d : int(at+col.rows[i])*d]
 		var total float64
 		for _, q := range qs {
 			best := math.Inf(-1)
-			for r := 0; r < len(rows); r += d {
-				best = max(best, float64(vector.Dot(q, rows[r:r+d])))
+			for _, v := range vs {
+				best = max(best, float64(vector.Dot(q, v)))
 			}
 			total += best
 		}
-		top.push(c.slots[i], total)
+		top.push(p, total)
 	})
 }
 
@@ -589,6 +596,9 @@ func selectPayload(p map[string]*qdrant.Value, sel *qdrant.WithPayloadSelector) 
 }
 
 func (c *collection) vectorsOut(p *point, sel *qdrant.WithVectorsSelector) *qdrant.VectorsOutput {
+	if sel == nil {
+		return nil
+	}
 	want := func(string) bool { return false }
 	switch o := sel.GetSelectorOptions().(type) {
 	case *qdrant.WithVectorsSelector_Enable:

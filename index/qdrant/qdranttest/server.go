@@ -340,6 +340,11 @@ func (c *collection) parsePoint(id *qdrant.PointId, vs *qdrant.Vectors, whole bo
 			if uint64(len(d)) != dp.Size {
 				return nil, invalid("Vector dimension error: expected dim: %d, got %d", dp.Size, len(d))
 			}
+			// Refused here (an assumption: Qdrant's documentation is
+			// silent) because no exact score exists for them.
+			if slices.ContainsFunc(d, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
+				return nil, invalid("vector %q has a NaN or infinite component", name)
+			}
 			d = slices.Clone(d)
 			if dp.Distance == qdrant.Distance_Cosine {
 				normalize(d)
