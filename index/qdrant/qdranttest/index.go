@@ -26,6 +26,7 @@ type collection struct {
 	slots []*point // nil: the slot's point was replaced or deleted
 	live  bitset
 	dead  int
+	gen   int // compactions so far
 
 	vecs map[string]*vector.Index // dense vectors by name, labelled by slot
 	inv  map[string]*sparseIndex  // sparse vectors by name
@@ -158,6 +159,7 @@ func (c *collection) reindex() {
 	}
 	sort.Slice(pts, func(i, j int) bool { return pts[i].key < pts[j].key })
 	c.slots, c.live, c.dead = make([]*point, 0, len(pts)), make(bitset, 0, (len(pts)+63)/64), 0
+	c.gen++
 	for _, ix := range c.vecs {
 		ix.Close()
 	}
