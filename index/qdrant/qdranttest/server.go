@@ -17,13 +17,28 @@
 // next_page_offset, query and query batches (nearest, exact), facets with
 // exact counts ordered by count then value.
 //
-// What it cannot prove: anything of Qdrant's performance, HNSW recall
-// (searches here are exact), on-disk durability, segment optimisation,
-// consistency across shards or replicas, the REST API, prefetch and fusion
-// (unused by kefu; answered Unimplemented), text indexes, geo and datetime
-// conditions, or how a real server orders points of equal score. Run the
-// same suite against a real Qdrant (KEFU_QDRANT_URL, make test-qdrant) for
-// those.
+// How it indexes, as a Qdrant segment does (index.go): every point has an
+// internal offset; a change writes a new version at a new offset and marks
+// the old one deleted until a compaction (Qdrant's vacuum). A keyword
+// payload index maps each value to its offsets, so a match on it (a KB's
+// tenant, a chunk's hash) reads the points holding the value, not every
+// point; an integer index holds each offset's values for ranges; facets
+// count each value's offsets within the filter; a filter is evaluated once
+// per request into a set of offsets, from the indexes where it can and
+// condition by condition (matchFilter, the reference the tests compare it
+// with) where it cannot. A sparse vector has an inverted index (only the
+// postings of a query's dimensions are read) with live document
+// frequencies; dense vectors are scored exactly by kefu's own flat scan
+// (index/vector) over the filtered set.
+//
+// What it cannot prove: anything of Qdrant's performance (its timings say
+// how costly kefu's client and gRPC are, next to an exact scan that a real
+// server replaces by HNSW), HNSW recall (searches here are exact), on-disk
+// durability, segment optimisation, consistency across shards or replicas,
+// the REST API, prefetch and fusion (unused by kefu; answered
+// Unimplemented), text indexes, geo and datetime conditions, or how a real
+// server orders points of equal score. Run the same suite against a real
+// Qdrant (KEFU_QDRANT_URL, make test-qdrant) for those.
 package qdranttest
 
 import (
