@@ -277,7 +277,8 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  on disk %d MB; RSS %d MB before opening (the benchmark's corpus), %d MB opened, %d MB after the searches (peak %d MB); Go heap %d MB\n", rep.DiskBytes>>20, rep.RSSBaseBytes>>20, rep.RSSOpenBytes>>20, rep.RSSAfterBytes>>20, rep.HWMBytes>>20, rep.HeapBytes>>20)
 		}
 		if o := rep.Other; o != nil {
-			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; first search %.1f ms; build %.1f s\n", o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.FirstMS, o.BuildS)
+			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; CPU time p50 %.2f ms (%.2f× the embedded store's); first search %.1f ms, first after a write %.1f ms (embedded %.1f ms); build %.1f s\n",
+				o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.CPUP50MS, o.CPUP50MS/rep.CPUP50MS, o.FirstMS, o.AfterWriteMS, rep.AfterWriteMS, o.BuildS)
 		}
 	})
 }
