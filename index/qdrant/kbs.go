@@ -28,26 +28,64 @@ func (s *Store) writer(kb string) *sync.Mutex {
 
 // record reads a KB's record.
 func (s *Store) record(ctx context.Context, name string) (*kbRecord, error) {
-	if !kefu.ValidKBName(name) {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
-	}
-	var pts []*qdrant.RetrievedPoint
-	err := s.call(ctx, "read knowledge base", func(ctx context.Context) (err error) {
-		pts, err = s.client.Get(ctx, &qdrant.GetPoints{CollectionName: s.kbsCol, Ids: []*qdrant.PointId{kbPointID(name)}, WithPayload: qdrant.NewWithPayload(true)})
-		return err
-	})
+	raw, err := s.rawRecord(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if len(pts) == 0 {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
-	}
-	return decodeRecord(pts[0].Payload)
+	return decodeRecord(raw)
 }
 
-func decodeRecord(p map[string]*qdrant.Value) (*kbRecord, error) {
+// snapshot reads a KB's record for a search, which only reads it: the
+// record decoded last is shared while Qdrant returns the same JSON.
+func (s *Store) snapshot(ctx context.Context, name string) (*kbRecord, error) {
+	raw, err := s.rawRecord(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	last := s.decoded[name]
+	s.mu.Unlock()
+	if last != nil && last.raw == raw {
+		return last.rec, nil
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.decoded[name] = &decodedRecord{raw: raw, rec: rec}
+	s.mu.Unlock()
+	return rec, nil
+}
+
+// decodedRecord is a KB record as read and as decoded.
+type decodedRecord struct {
+	raw string
+	rec *kbRecord
+}
+
+// rawRecord reads the JSON of a KB's record.
+func (s *Store) rawRecord(ctx context.Context, name string) (string, error) {
+	if !kefu.ValidKBName(name) {
+		return "", kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
+	}
+	var pts []*qdrant.RetrievedPoint
+	err := s.call(ctx, "read knowledge base", func(ctx context.Context) (err error) {
+		pts, err = s.client.Get(ctx, &qdrant.GetPoints{CollectionName: s.kbsCol, Ids: []*qdrant.PointId{kbPointID(name)}, WithPayload: qdrant.NewWithPayloadInclude(keyRecord)})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(pts) == 0 {
+		return "", kefu.Errorf(kefu.ENOTFOUND, "knowledge base %q not found", name)
+	}
+	return pts[0].Payload[keyRecord].GetStringValue(), nil
+}
+
+func decodeRecord(raw string) (*kbRecord, error) {
 	rec := new(kbRecord)
-	if err := json.Unmarshal([]byte(p[keyRecord].GetStringValue()), rec); err != nil {
+	if err := json.Unmarshal([]byte(raw), rec); err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "qdrant: knowledge base record: %v", err)
 	}
 	rec.KB.Incarnation = rec.ID
@@ -123,7 +161,7 @@ func (s *Store) KB(ctx context.Context, name string) (*kefu.KB, error) {
 func (s *Store) KBs(ctx context.Context) ([]*kefu.KB, error) {
 	var out []*kefu.KB
 	err := s.scroll(ctx, s.kbsCol, nil, false, func(p *qdrant.RetrievedPoint) error {
-		rec, err := decodeRecord(p.Payload)
+		rec, err := decodeRecord(p.Payload[keyRecord].GetStringValue())
 		if err == nil {
 			out = append(out, &rec.KB)
 		}
@@ -236,6 +274,7 @@ func (s *Store) forget(name string) {
 	s.mu.Lock()
 	delete(s.stats, name)
 	delete(s.an, name)
+	delete(s.decoded, name)
 	s.mu.Unlock()
 }
 

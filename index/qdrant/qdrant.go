@@ -149,9 +149,10 @@ type Store struct {
 	kbsCol, docsCol string
 
 	mu      sync.Mutex
-	writers map[string]*sync.Mutex // per KB: this node's writes, one at a time
-	stats   map[string]*termStats  // per KB: the vocabulary of one version
-	an      map[string]*analysisAt // per KB: analysis with the KB's lexicon
+	writers map[string]*sync.Mutex    // per KB: this node's writes, one at a time
+	stats   map[string]*termStats     // per KB: the vocabulary of one version
+	an      map[string]*analysisAt    // per KB: analysis with the KB's lexicon
+	decoded map[string]*decodedRecord // per KB: the record searches read last
 
 	fields *keyword.Analysis // analyses chunks (no lexicon)
 
@@ -202,7 +203,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, client: c, log: opts.Logger, addr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		kbsCol: opts.Prefix + "_kbs", docsCol: opts.Prefix + "_docs",
-		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, timers: map[*time.Timer]bool{}, fields: keyword.NewAnalysis(opts.Keyword)}
+		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, decoded: map[string]*decodedRecord{}, timers: map[*time.Timer]bool{}, fields: keyword.NewAnalysis(opts.Keyword)}
 	if err := s.Health(ctx); err != nil {
 		c.Close()
 		return nil, err

@@ -240,7 +240,7 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if req.K > MaxCandidates {
 		return nil, kefu.Errorf(kefu.EINVALID, "at most %d candidates per search", MaxCandidates)
 	}
-	rec, err := s.record(ctx, kb)
+	rec, err := s.snapshot(ctx, kb)
 	if err != nil {
 		return nil, err
 	}

@@ -83,14 +83,8 @@ func (c *collection) narrowCond(set bitset, cond *qdrant.Condition) {
 			}
 		}
 		if col, ok := c.nums[fc.Key]; ok && fc.Match == nil && fc.Range != nil {
-			set.keep(func(i int32) bool {
-				for _, x := range col[i] {
-					if inRange(fc.Range, x) {
-						return true
-					}
-				}
-				return false
-			})
+			in := func(x float64) bool { return inRange(fc.Range, x) }
+			set.keep(func(i int32) bool { return col.any(i, in) })
 			return
 		}
 	}

@@ -1,7 +1,9 @@
 package qdranttest
 
 import (
+	"math"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"github.com/qdrant/go-client/qdrant"
@@ -28,10 +30,10 @@ type collection struct {
 	dead  int
 	gen   int // compactions so far
 
-	vecs map[string]*vector.Index // dense vectors by name, labelled by slot
-	inv  map[string]*sparseIndex  // sparse vectors by name
-	kw   map[string]keywordIndex  // keyword payload indexes by field
-	nums map[string]numericColumn // integer payload indexes by field
+	vecs map[string]*vector.Index  // dense vectors by name, labelled by slot
+	inv  map[string]*sparseIndex   // sparse vectors by name
+	kw   map[string]keywordIndex   // keyword payload indexes by field
+	nums map[string]*numericColumn // integer payload indexes by field
 }
 
 type point struct {
@@ -65,8 +67,32 @@ type posting struct {
 // each slot once per value.
 type keywordIndex map[string][]int32
 
-// numericColumn holds each slot's numeric values of a field (nil: none).
-type numericColumn [][]float64
+// numericColumn holds each slot's numeric values of a field: one in one
+// (NaN: none, or several, then in many).
+type numericColumn struct {
+	one  []float64
+	many map[int32][]float64
+}
+
+func (nc *numericColumn) add(slot int32, xs []float64) {
+	switch len(xs) {
+	case 1:
+		nc.one = append(nc.one, xs[0])
+	case 0:
+		nc.one = append(nc.one, math.NaN())
+	default:
+		nc.one = append(nc.one, math.NaN())
+		nc.many[slot] = xs
+	}
+}
+
+// any reports whether a value of slot i satisfies ok.
+func (nc *numericColumn) any(i int32, ok func(float64) bool) bool {
+	if x := nc.one[i]; !math.IsNaN(x) {
+		return ok(x)
+	}
+	return slices.ContainsFunc(nc.many[i], ok)
+}
 
 func newCollection() *collection {
 	c := &collection{dense: map[string]*qdrant.VectorParams{}, sparse: map[string]*qdrant.SparseVectorParams{},
@@ -123,7 +149,7 @@ func (c *collection) index(p *point) {
 		}
 	}
 	for field, col := range c.nums {
-		c.nums[field] = append(col, numbers(p.payload, field))
+		col.add(p.slot, numbers(p.payload, field))
 	}
 }
 
@@ -163,7 +189,7 @@ func (c *collection) reindex() {
 	for _, ix := range c.vecs {
 		ix.Close()
 	}
-	c.vecs, c.inv, c.kw, c.nums = map[string]*vector.Index{}, map[string]*sparseIndex{}, map[string]keywordIndex{}, map[string]numericColumn{}
+	c.vecs, c.inv, c.kw, c.nums = map[string]*vector.Index{}, map[string]*sparseIndex{}, map[string]keywordIndex{}, map[string]*numericColumn{}
 	for name, p := range c.dense {
 		// kefu's own exact scan (flat: float32, no graph), which scores a
 		// multivector by its best vector.
@@ -177,7 +203,7 @@ func (c *collection) reindex() {
 		case qdrant.PayloadSchemaType_Keyword:
 			c.kw[field] = keywordIndex{}
 		case qdrant.PayloadSchemaType_Integer:
-			c.nums[field] = numericColumn{}
+			c.nums[field] = &numericColumn{many: map[int32][]float64{}}
 		}
 	}
 	for _, p := range pts {

@@ -35,7 +35,11 @@ func randomCollection(t *testing.T, rng *rand.Rand, n int) *collection {
 			tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
 		}
 		payload["tags"] = tags
-		if rng.IntN(4) > 0 {
+		switch rng.IntN(5) {
+		case 0: // none
+		case 1:
+			payload["v"] = []any{int64(rng.IntN(10)), int64(rng.IntN(10))}
+		default:
 			payload["v"] = int64(rng.IntN(10))
 		}
 		ix, vals := []uint32{}, []float32{}
