@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/qdrant/go-client/qdrant"
 
@@ -43,6 +44,8 @@ type point struct {
 	payload map[string]*qdrant.Value
 	dense   map[string][][]float32 // one vector, or a multivector's
 	sparse  map[string]sparseVec
+
+	selections atomic.Pointer[[]selection] // payloadFor's last few
 }
 
 type sparseVec struct {

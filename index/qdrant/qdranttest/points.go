@@ -213,7 +213,7 @@ func (ps points) Get(ctx context.Context, r *qdrant.GetPoints) (*qdrant.GetRespo
 	err := ps.s.read(r.CollectionName, func(c *collection) error {
 		for _, id := range r.Ids {
 			if p, ok := c.points[idKey(id)]; ok {
-				out.Result = append(out.Result, &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(p.payload, r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
+				out.Result = append(out.Result, &qdrant.RetrievedPoint{Id: p.id, Payload: p.payloadFor(r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
 			}
 		}
 		return nil
@@ -265,7 +265,7 @@ func (ps points) Scroll(ctx context.Context, r *qdrant.ScrollPoints) (*qdrant.Sc
 				out.NextPageOffset = p.id
 				break
 			}
-			out.Result = append(out.Result, &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(p.payload, r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
+			out.Result = append(out.Result, &qdrant.RetrievedPoint{Id: p.id, Payload: p.payloadFor(r.WithPayload), Vectors: c.vectorsOut(p, r.WithVectors)})
 		}
 		return nil
 	})
@@ -411,7 +411,7 @@ func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error)
 	hits = hits[min(off, len(hits)):]
 	out := make([]*qdrant.ScoredPoint, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, &qdrant.ScoredPoint{Id: h.p.id, Score: float32(h.score), Payload: selectPayload(h.p.payload, r.WithPayload), Vectors: c.vectorsOut(h.p, r.WithVectors)})
+		out = append(out, &qdrant.ScoredPoint{Id: h.p.id, Score: float32(h.score), Payload: h.p.payloadFor(r.WithPayload), Vectors: c.vectorsOut(h.p, r.WithVectors)})
 	}
 	return out, nil
 }
@@ -567,6 +567,38 @@ func (t *topK) push(p *point, score float64) {
 func (t *topK) sorted() []scored {
 	sort.Slice(t.h, func(i, j int) bool { return better(t.h[i], t.h[j]) })
 	return t.h
+}
+
+// payloadFor returns the part of p's payload that sel asks for. A point
+// never changes (a change makes a new one), so the last selections of
+// named fields made of it serve the next requests that name the same ones.
+func (p *point) payloadFor(sel *qdrant.WithPayloadSelector) map[string]*qdrant.Value {
+	inc := sel.GetInclude()
+	if inc == nil {
+		return selectPayload(p.payload, sel)
+	}
+	last := p.selections.Load()
+	if last != nil {
+		for _, s := range *last {
+			if slices.Equal(s.fields, inc.Fields) {
+				return s.payload
+			}
+		}
+	}
+	out := selectPayload(p.payload, sel)
+	var next []selection
+	if last != nil {
+		next = append(next, (*last)[max(0, len(*last)-3):]...)
+	}
+	next = append(next, selection{slices.Clone(inc.Fields), out})
+	p.selections.Store(&next)
+	return out
+}
+
+// selection is a part of a point's payload, by the fields it names.
+type selection struct {
+	fields  []string
+	payload map[string]*qdrant.Value
 }
 
 func selectPayload(p map[string]*qdrant.Value, sel *qdrant.WithPayloadSelector) map[string]*qdrant.Value {
