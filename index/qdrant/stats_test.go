@@ -2,8 +2,11 @@ package qdrant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/qdrant/go-client/qdrant"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index"
@@ -77,4 +80,27 @@ func TestTermStatisticsFollowWrites(t *testing.T) {
 func describe(t *testing.T, s kefu.Store, q string) string {
 	c := storetest.Search(t, s, "kb", q, nil)
 	return fmt.Sprintf("%d chunks, terms %+v", c.DocCount, c.QueryTerms)
+}
+
+// A hit whose point is gone by the time its chunk is loaded (deleted after
+// RetireGrace) is reported as errRetired, on which Search runs again,
+// rather than left out of the chunks.
+func TestLoadingARetiredHit(t *testing.T) {
+	_, s := inProcess(t)
+	storetest.NewKB(t, s, "kb")
+	storetest.Put(t, s, "kb", "d", storetest.Passages("orchids need little water"))
+	rec, err := s.record(context.Background(), "kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := storetest.Search(t, s, "kb", "orchids", nil)
+	if len(c.Keyword) != 1 || len(c.Chunks) != 1 {
+		t.Fatalf("search: %d hits, %d chunks", len(c.Keyword), len(c.Chunks))
+	}
+	id := c.Keyword[0].ChunkID
+	gone := &qdrant.ScoredPoint{Id: chunkPointID(id, rec.KB.Version+7)} // never written
+	err = s.loadChunks(context.Background(), rec.Collection, []string{id}, map[string]*qdrant.ScoredPoint{id: gone}, map[string]*kefu.Chunk{})
+	if !errors.Is(err, errRetired) {
+		t.Errorf("loading a deleted point: %v, want errRetired", err)
+	}
 }
