@@ -34,8 +34,11 @@
 // ReweightDrift, every chunk is re-weighted. A chunk's terms are also a
 // keyword payload ("terms") whose facet counts are the document
 // frequencies and the vocabulary (typo correction) a search reports,
-// fetched once per KB version and cached; its analysed fields ("fields")
-// give the hits' term masks and coverage.
+// fetched when a node meets a KB version it did not write and carried
+// across the node's own writes; its analysed fields ("fields") give the
+// hits' term masks and coverage. A search is three calls: the KB record,
+// both sides in one QueryBatch (hashes, owners and, for keyword hits,
+// analysed fields), and one Get of the records of the hits kept.
 //
 // # Versions and atomicity
 //
