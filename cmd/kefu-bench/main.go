@@ -36,6 +36,7 @@ import (
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/embed"
+	"github.com/kefu-dev/kefu/index/vector"
 	"github.com/kefu-dev/kefu/internal/bench"
 	"github.com/kefu-dev/kefu/models"
 )
@@ -60,6 +61,9 @@ func main() {
 	if len(os.Args) < 2 || benches[os.Args[1]] == nil {
 		fmt.Fprintf(os.Stderr, "usage: kefu-bench <%s> [flags]\n", strings.Join(slices.Sorted(maps.Keys(benches)), "|"))
 		os.Exit(2)
+	}
+	if ks := vector.Kernels(); len(ks) == 1 {
+		fmt.Fprintf(os.Stderr, "kefu-bench: WARNING: the vector kernels are the generic Go ones (%s): this binary was built without GOEXPERIMENT=simd or the CPU lacks AVX2; its figures are not comparable with BENCHMARKS.md\n", ks[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := benches[os.Args[1]](ctx, os.Args[2:])
