@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,97 +17,25 @@ import (
 	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
-// child is a `kefu serve` process.
-type child struct {
-	cmd    *exec.Cmd
-	base   string
-	logs   *testenv.SyncBuffer
-	exited chan error
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// buildKefu builds cmd/kefu into dir.
-func buildKefu(t *testing.T, dir string) string {
+// serveKefu starts `kefu serve` on dataDir, logging at info, with extra
+// flags, and waits until it is ready.
+func serveKefu(t *testing.T, dataDir string, extra ...string) *testenv.Serve {
 	t.Helper()
-	bin := filepath.Join(dir, "kefu")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kefu")
-	cmd.Dir = testenv.ModuleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kefu: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.StartServe(t, testenv.ServeOptions{DataDir: dataDir, Args: append([]string{"--log-level", "info"}, extra...)})
 }
 
-func kefuEnv(lib string) []string {
-	return append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+lib)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// serveKefu starts `kefu serve` on dataDir and waits until it is ready.
-func serveKefu(t *testing.T, bin, lib, dataDir string, extra ...string) *child {
-	t.Helper()
-	addr := freeAddr(t)
-	c := &child{logs: &testenv.SyncBuffer{}, exited: make(chan error, 1), base: "http://" + addr}
-	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "info"}, extra...)...)
-	c.cmd.Env = kefuEnv(lib)
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.exited <- c.cmd.Wait() }()
-	t.Cleanup(func() {
-		c.cmd.Process.Signal(syscall.SIGKILL)
-		<-c.exited
-		if t.Failed() {
-			t.Logf("kefu serve (%s) output:\n%s", c.base, c.logs.String())
-		}
-	})
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		select {
-		case err := <-c.exited:
-			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, c.logs.String())
-		default:
-		}
-		if resp, err := http.Get(c.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return c
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kefu serve not ready in 5 minutes:\n%s", c.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// kill stops the process with SIGKILL: no shutdown, no flush.
-func (c *child) kill(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-c.exited
-	c.exited <- nil // for the cleanup
-}
-
-func (c *child) do(t *testing.T, method, path string, body any, reqID string, out any) int {
+// do sends a JSON request to the server at base, with a request id when
+// reqID is set, decodes the answer into out and returns the status.
+func do(t *testing.T, base, method, path string, body any, reqID string, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
+	req, _ := http.NewRequest(method, base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	if reqID != "" {
 		req.Header.Set("X-Request-ID", reqID)
@@ -134,43 +59,37 @@ func (c *child) do(t *testing.T, method, path string, body any, reqID string, ou
 // Node's crypto, request ids kept) from the restarted server; a delivery
 // whose retry window ran out is dead until it is redelivered by hand.
 func TestNoEventLostAcrossKill9(t *testing.T) {
-	lib := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	csv := testenv.Shared(t, "data/demo/shop_faq.csv")
 	testenv.Model(t, "use-lite-en")
 	recv := startReceiver(t)
-	tmp := t.TempDir()
-	bin := buildKefu(t, tmp)
-	data := filepath.Join(tmp, "data")
-	ingest := exec.Command(bin, "ingest", "--kb", "shop", "--data-dir", data, csv)
-	ingest.Env = kefuEnv(lib)
-	if out, err := ingest.CombinedOutput(); err != nil {
-		t.Fatalf("kefu ingest: %v\n%s", err, out)
-	}
+	data := filepath.Join(t.TempDir(), "data")
+	testenv.RunKefu(t, "ingest", "--kb", "shop", "--data-dir", data, csv)
 
-	k := serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--rate", "0")
+	k := serveKefu(t, data, "--webhook-backoff", "200ms", "--rate", "0")
 	var hook struct {
 		Webhook kefu.Subscription `json:"webhook"`
 		Secret  string            `json:"secret"`
 	}
-	if st := k.do(t, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": kefu.EventTypes}, "", &hook); st != 201 {
+	if st := do(t, k.URL, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": kefu.EventTypes}, "", &hook); st != 201 {
 		t.Fatalf("create webhook: %d", st)
 	}
 	recv.control(t, hook.Secret, true)
 	var a1, a2, a3 kefu.Answer
-	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-1", &a1)
+	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-1", &a1)
 	conv := a1.ConversationID
-	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "What is the airspeed velocity of an unladen swallow?", "conversation_id": conv}, "e2e-2", &a2)
-	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "I want to file a complaint", "conversation_id": conv}, "e2e-3", &a3)
+	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "What is the airspeed velocity of an unladen swallow?", "conversation_id": conv}, "e2e-2", &a2)
+	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "I want to file a complaint", "conversation_id": conv}, "e2e-3", &a3)
 	if a1.Route != kefu.RouteFAQ || a2.Route != kefu.RouteUnknown || a3.Route != kefu.RouteHandoff || a3.State != kefu.StateWaiting {
 		t.Fatalf("answers %s %s %s (%s)", a1.Route, a2.Route, a3.Route, a3.State)
 	}
 	// The receiver is down: attempts fail; kefu dies mid-retry.
 	waitFor(t, "failed attempts", 30*time.Second, func() bool { return len(recv.requests()) >= 3 })
-	k.kill(t)
+	k.Kill()
 
 	want := map[string]int{"conversation.message": 7, "answer.unknown": 1, "handoff.requested": 1}
 	recv.control(t, hook.Secret, false)
-	k = serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--rate", "0")
+	k.Restart("--log-level", "info", "--webhook-backoff", "200ms", "--rate", "0")
 	waitFor(t, "every event after the restart", 60*time.Second, func() bool { return len(recv.accepted()) == 9 })
 	got := map[string]int{}
 	reqIDs := map[string]bool{}
@@ -204,8 +123,8 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 	// it and go out after the restart.
 	recv.control(t, hook.Secret, true)
 	var a4 kefu.Answer
-	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "Are you still there?", "conversation_id": conv}, "e2e-4", &a4)
-	k.kill(t)
+	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "Are you still there?", "conversation_id": conv}, "e2e-4", &a4)
+	k.Kill()
 	if a4.Route != kefu.RouteAgent || a4.Text != "" {
 		t.Fatalf("the bot answered a waiting conversation: %+v", a4)
 	}
@@ -213,7 +132,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 
 	// Short retry window: the new deliveries go dead while the receiver is
 	// down, and reach it once redelivered.
-	k = serveKefu(t, bin, lib, data, "--webhook-backoff", "200ms", "--webhook-retry-for", "2s", "--rate", "0")
+	k.Restart("--log-level", "info", "--webhook-backoff", "200ms", "--webhook-retry-for", "2s", "--rate", "0")
 	waitFor(t, "the message sent before the kill", 60*time.Second, func() bool {
 		for _, g := range recv.accepted() {
 			if g.RequestID == "e2e-4" {
@@ -224,10 +143,10 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 	})
 	recv.control(t, hook.Secret, true)
 	var a5 kefu.Answer
-	k.do(t, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-5", &a5)
+	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-5", &a5)
 	var dead struct{ Deliveries []kefu.Delivery }
 	waitFor(t, "dead letters", 60*time.Second, func() bool {
-		k.do(t, "GET", "/v1/deliveries?state=dead", nil, "", &dead)
+		do(t, k.URL, "GET", "/v1/deliveries?state=dead", nil, "", &dead)
 		return len(dead.Deliveries) == 2
 	})
 	recv.control(t, hook.Secret, false)
@@ -236,7 +155,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 		if d.Attempts < 2 || d.LastStatus != 503 {
 			t.Errorf("dead letter %+v", d)
 		}
-		if st := k.do(t, "POST", "/v1/deliveries/"+d.ID+"/redeliver", nil, "", nil); st != 200 {
+		if st := do(t, k.URL, "POST", "/v1/deliveries/"+d.ID+"/redeliver", nil, "", nil); st != 200 {
 			t.Fatalf("redeliver: %d", st)
 		}
 		ids = append(ids, d.EventID)
@@ -251,7 +170,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 		}
 		return true
 	})
-	if !strings.Contains(k.logs.String(), "webhook delivery dead") {
+	if !strings.Contains(k.Log(), "webhook delivery dead") {
 		t.Error("the dead letters were not logged")
 	}
 }

@@ -78,15 +78,15 @@ func latinWords(s string) []string {
 // as partly failed with that file's reason, not "Done"; error notices go
 // when the page or the key changes; pages a key's scope may not see say so.
 func TestConsoleKeysEvalAndAccess(t *testing.T) {
-	ort := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	testenv.Model(t, "use-lite-en")
 	requireChromium(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
-	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
-	admin := createKey(t, ort, data, "admin")
-	base := startKefu(t, ort, data)
+	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	admin := keyCreate(t, data, "--scope", "admin")
+	base := startKefu(t, data)
 	var ingestKey, queryKey struct {
 		Key string `json:"key"`
 	}

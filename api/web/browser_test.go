@@ -43,7 +43,7 @@ var (
 // reload, take screenshots; end development mode with a first key made on
 // the API keys page.
 func TestConsoleInBrowser(t *testing.T) {
-	ort := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
 	testenv.Model(t, "use-lite-en") // kefu serve's default model
 	requireChromium(t)
@@ -60,7 +60,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	gen := newScript(genBefore, true, genAfter)
 	stopped := newScript([]string{"Gift wrapping "}, true, []string{"is 5 euros [1]."})
 	llm := newScriptedLLM(t, gen, stopped)
-	base := startKefu(t, ort, filepath.Join(t.TempDir(), "data"), "--llm-base-url", llm.URL, "--llm-model", "scripted")
+	base := startKefu(t, filepath.Join(t.TempDir(), "data"), "--llm-base-url", llm.URL, "--llm-model", "scripted")
 	d := newDriver(t, base, 1280, 800)
 	defer d.screenshotOnFailure()
 
@@ -269,7 +269,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // works with the right one, the WebSocket chat included
 // (?access_token=), and shows API errors.
 func TestConsoleAPIKey(t *testing.T) {
-	ort := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	testenv.Model(t, "use-lite-en")
 	requireChromium(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
@@ -278,7 +278,7 @@ func TestConsoleAPIKey(t *testing.T) {
 
 	// Before serving: a KB from the CLI with a `kefu eval` report (the KB
 	// keeps its latest), and an admin key.
-	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	questions := filepath.Join(tmp, "questions.jsonl")
 	var q strings.Builder
 	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
@@ -289,9 +289,9 @@ func TestConsoleAPIKey(t *testing.T) {
 	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kefuCLI(t, ort, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
-	key := createKey(t, ort, data, "admin")
-	base := startKefu(t, ort, data)
+	kefuCLI(t, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
+	key := keyCreate(t, data, "--scope", "admin")
+	base := startKefu(t, data)
 	d := newDriver(t, base, 1280, 800)
 	defer d.screenshotOnFailure()
 

@@ -12,12 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -84,133 +82,36 @@ func requireChromium(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// kefuBinary builds cmd/kefu once for the package's tests.
-func kefuBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root := testenv.ModuleRoot()
-		if root == "" {
-			buildErr = fmt.Errorf("module root not found")
-			return
-		}
-		if buildDir, buildErr = os.MkdirTemp("", "kefu-web-test-"); buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kefu"), "./cmd/kefu")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/kefu: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "kefu")
-}
-
-// kefuEnv is the environment of the kefu processes: the shared folder (for
-// the model) and the ONNX Runtime library.
-func kefuEnv(ortLib string) []string {
-	return append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+ortLib)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // kefuCLI runs a kefu command to completion.
-func kefuCLI(t *testing.T, ortLib string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(kefuBinary(t), args...)
-	cmd.Env = kefuEnv(ortLib)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kefu %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
+func kefuCLI(t *testing.T, args ...string) { testenv.RunKefu(t, args...) }
 
-// createKey runs `kefu keys create` on dataDir and returns the secret it
-// prints on its own line.
-func createKey(t *testing.T, ortLib, dataDir string, scope string) string {
+// keyCreate runs `kefu keys create` on dataDir with args and returns the
+// secret it prints.
+func keyCreate(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(kefuBinary(t), "keys", "create", "--scope", scope, "--data-dir", dataDir)
-	cmd.Env = kefuEnv(ortLib)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kefu keys create: %v\n%s", err, stderr.String())
-	}
+	out := testenv.RunKefu(t, append([]string{"keys", "create", "--data-dir", dataDir}, args...)...)
 	var secret string
-	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
+	for sc := bufio.NewScanner(strings.NewReader(out)); sc.Scan(); {
+		if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "kefu_") {
 			secret = l
 		}
 	}
 	if secret == "" {
-		t.Fatalf("kefu keys create printed no key:\n%s", stderr.String())
+		t.Fatalf("kefu keys create %v printed no key:\n%s", args, out)
 	}
 	return secret
 }
 
-// startKefu serves dataDir with `kefu serve` on a free loopback port until
-// the test ends, with extra flags; it returns the base URL once /readyz
-// says ready.
-func startKefu(t *testing.T, ortLib, dataDir string, extra ...string) string {
+// startKefu serves dataDir with `kefu serve` (testenv.StartServe) until the
+// test ends, with extra flags; it returns the base URL once /readyz says
+// ready and "/" serves the console.
+func startKefu(t *testing.T, dataDir string, extra ...string) string {
 	t.Helper()
-	bin := kefuBinary(t)
-	addr := freeAddr(t)
-	var logs testenv.SyncBuffer
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, extra...)...)
-	cmd.Env = kefuEnv(ortLib)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kefu serve output:\n%s", logs.String())
-		}
-	})
-
-	base := "http://" + addr
-	deadline := time.Now().Add(5 * time.Minute) // a busy machine loads the model slowly
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				requireConsole(t, base)
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kefu serve not ready after 5 minutes\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	base := testenv.StartServe(t, testenv.ServeOptions{DataDir: dataDir, Args: extra}).URL
+	requireConsole(t, base)
+	return base
 }
 
 // requireConsole fails fast when the server does not serve this package's
@@ -230,16 +131,6 @@ func requireConsole(t *testing.T, base string) {
 	if res.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
 		t.Fatalf("GET / answered %d with %d bytes, not the console's index.html: is web.FS wired into kefu serve?", res.StatusCode, len(got))
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // newBrowser starts headless Chromium with a fresh profile and the flags this

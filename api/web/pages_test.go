@@ -32,15 +32,15 @@ import (
 // and the widget snippet, whose tag, pasted into a page on another origin,
 // runs a widget that answers.
 func TestConsoleDeskPagesInBrowser(t *testing.T) {
-	ort := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	testenv.Model(t, "use-lite-en")
 	requireChromium(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
 	want := faqAnswer(t, faq, faqQuestion)
 	data := filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
-	admin := keyCreate(t, ort, data, "--scope", "admin", "--name", "ops")
-	base := startKefu(t, ort, data)
+	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	admin := keyCreate(t, data, "--scope", "admin", "--name", "ops")
+	base := startKefu(t, data)
 	ask := func(q, user string) map[string]any {
 		var a map[string]any
 		apiDo(t, "POST", base+"/v1/kbs/shop/ask", admin, map[string]string{"question": q, "user": user}, &a)

@@ -1,14 +1,11 @@
 package web_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,13 +43,13 @@ div, section, button, textarea, form, p, ol { display: none !important; }
 // shows it live. A reload of the visitor's page continues the conversation
 // with its transcript; the agent resolves it and the widget hears so.
 func TestWidgetHandoffInBrowser(t *testing.T) {
-	ort := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	testenv.Model(t, "use-lite-en")
 	requireChromium(t)
 	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
 	want := faqAnswer(t, faq, faqQuestion)
 	data := filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 
 	// The shop's page, on its own origin (another host name and port).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,9 +57,9 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	public := keyCreate(t, ort, data, "--scope", "public", "--kb", "shop", "--origins", shop)
-	agent := keyCreate(t, ort, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
-	base := startKefu(t, ort, data)
+	public := keyCreate(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
+	agent := keyCreate(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
+	base := startKefu(t, data)
 	page := fmt.Sprintf(hostilePage, base, public)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -177,29 +174,6 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 	a.screenshot("inbox.png")
 	v.checkConsole()
 	a.checkConsole()
-}
-
-// keyCreate runs `kefu keys create` with args and returns the secret.
-func keyCreate(t *testing.T, ortLib, dataDir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(kefuBinary(t), append([]string{"keys", "create", "--data-dir", dataDir}, args...)...)
-	cmd.Env = kefuEnv(ortLib)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kefu keys create %v: %v\n%s", args, err, stderr.String())
-	}
-	var secret string
-	for sc := bufio.NewScanner(bytes.NewReader(out)); sc.Scan(); {
-		if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "kefu_") {
-			secret = l
-		}
-	}
-	if secret == "" {
-		t.Fatalf("kefu keys create printed no key:\n%s\n%s", out, stderr.String())
-	}
-	return secret
 }
 
 // apiGet reads a JSON answer of the API with a key.

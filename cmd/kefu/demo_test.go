@@ -26,15 +26,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testenv.Run(m)
 	if demoShared != nil {
 		demoShared.close()
 	}
 	if demoDir != "" {
 		os.RemoveAll(demoDir)
-	}
-	if buildBin != "" {
-		os.RemoveAll(filepath.Dir(buildBin))
 	}
 	os.Exit(code)
 }

@@ -7,14 +7,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +28,7 @@ import (
 // the test near a minute: each start loads the model and the word
 // segmenter); KEFU_KILL_SEED replays a run.
 func TestKillDuringUpload(t *testing.T) {
-	lib := testenv.RequireORT(t)
+	testenv.RequireORT(t)
 	testenv.Model(t, "tiny-en")
 	kills := 3
 	if v, err := strconv.Atoi(os.Getenv("KEFU_KILLS")); err == nil && v > 0 {
@@ -43,7 +40,6 @@ func TestKillDuringUpload(t *testing.T) {
 	}
 	t.Logf("seed %d (KEFU_KILL_SEED=%d replays it), %d kills", seed, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	bin := kefuBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
 
 	accepted := map[string][]string{} // job id → its files' document ids
@@ -51,9 +47,9 @@ func TestKillDuringUpload(t *testing.T) {
 	pendingFiles := 0 // spooled files not yet ingested at each kill, summed
 	unfinished := 0   // kills that came while the API showed the round's job unfinished
 	for round := range kills {
-		k := startServe(t, bin, lib, data)
+		k := startServe(t, data)
 		if round == 0 {
-			if code, body := k.do(t, "POST", "/v1/kbs", "application/json", strings.NewReader(`{"name":"a"}`)); code != 201 {
+			if code, body := do(t, k.URL, "POST", "/v1/kbs", "application/json", strings.NewReader(`{"name":"a"}`)); code != 201 {
 				t.Fatalf("create: %d %s", code, body)
 			}
 		}
@@ -75,7 +71,7 @@ func TestKillDuringUpload(t *testing.T) {
 		}
 		res := make(chan result, 1)
 		go func() {
-			req, _ := http.NewRequest("POST", k.base+"/v1/kbs/a/documents", bytes.NewReader(body))
+			req, _ := http.NewRequest("POST", k.URL+"/v1/kbs/a/documents", bytes.NewReader(body))
 			req.Header.Set("Content-Type", ct)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -91,19 +87,19 @@ func TestKillDuringUpload(t *testing.T) {
 		var before kefu.Job // the job as the API showed it just before the kill
 		if atAccept {
 			r = <-res
-			k.kill(t)
+			k.Kill()
 		} else {
 			select {
 			case r = <-res:
 				if r.code == 202 {
 					json.Unmarshal(r.body, &before)
-					if code, b := k.do(t, "GET", "/v1/jobs/"+before.ID, "", nil); code == 200 {
+					if code, b := do(t, k.URL, "GET", "/v1/jobs/"+before.ID, "", nil); code == 200 {
 						json.Unmarshal(b, &before)
 					}
 				}
-				k.kill(t)
+				k.Kill()
 			default:
-				k.kill(t)
+				k.Kill()
 				r = <-res
 			}
 		}
@@ -132,10 +128,10 @@ func TestKillDuringUpload(t *testing.T) {
 		t.Fatalf("no kill came while an accepted job was unfinished (seed %d): nothing was tested", seed)
 	}
 
-	k := startServe(t, bin, lib, data)
-	defer k.stop(t)
+	k := startServe(t, data)
+	defer k.Stop()
 	for id, docs := range accepted {
-		j := k.waitJob(t, id)
+		j := waitJob(t, k.URL, id)
 		if j.State != kefu.JobDone || len(j.Failed) != 0 {
 			t.Errorf("job %s after the restarts: %s, failed %+v", id, j.State, j.Failed)
 		}
@@ -143,7 +139,7 @@ func TestKillDuringUpload(t *testing.T) {
 			t.Errorf("job %s: %d done + %d unchanged of %d files", id, j.Done, j.Unchanged, len(docs))
 		}
 	}
-	code, body := k.do(t, "GET", "/v1/kbs/a/documents", "", nil)
+	code, body := do(t, k.URL, "GET", "/v1/kbs/a/documents", "", nil)
 	if code != 200 {
 		t.Fatalf("documents: %d %s", code, body)
 	}
@@ -171,7 +167,7 @@ func TestKillDuringUpload(t *testing.T) {
 		}
 	}
 	var kb struct{ Stats kefu.KBStats }
-	if code, body := k.do(t, "GET", "/v1/kbs/a", "", nil); code != 200 || json.Unmarshal(body, &kb) != nil {
+	if code, body := do(t, k.URL, "GET", "/v1/kbs/a", "", nil); code != 200 || json.Unmarshal(body, &kb) != nil {
 		t.Fatalf("kb: %d %s", code, body)
 	}
 	if kb.Stats.Documents != len(list.Documents) || kb.Stats.Chunks > chunks {
@@ -182,7 +178,7 @@ func TestKillDuringUpload(t *testing.T) {
 	dirs, _ := os.ReadDir(filepath.Join(data, "jobs"))
 	for _, d := range dirs {
 		if _, ok := accepted[d.Name()]; !ok {
-			k.waitJob(t, d.Name())
+			waitJob(t, k.URL, d.Name())
 		}
 	}
 	if left, _ := filepath.Glob(filepath.Join(data, "jobs", "*", "files")); len(left) != 0 {
@@ -236,77 +232,17 @@ func uploadBatch(t *testing.T, round, n int) (string, []byte, []string) {
 	return w.FormDataContentType(), buf.Bytes(), ids
 }
 
-// serveProc is a `kefu serve` child process.
-type serveProc struct {
-	cmd    *exec.Cmd
-	base   string
-	exited chan error
-	logs   *testenv.SyncBuffer
-}
-
 // startServe starts `kefu serve` on data with the tiny model and waits
-// until it is ready.
-func startServe(t *testing.T, bin, lib, data string) *serveProc {
+// until it is ready (three minutes at most).
+func startServe(t *testing.T, data string) *testenv.Serve {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	p := &serveProc{base: "http://" + addr, exited: make(chan error, 1), logs: &testenv.SyncBuffer{}}
-	p.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", data, "--model", "tiny-en")
-	p.cmd.Env = append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+lib)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.cmd.Process.Kill() })
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-p.exited:
-			t.Fatalf("kefu serve exited before it was ready: %v\n%s", err, p.logs.String())
-		default:
-		}
-		if res, err := http.Get(p.base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kefu serve not ready after 3 minutes\n%s", p.logs.String())
-		}
-	}
+	return testenv.StartServe(t, testenv.ServeOptions{DataDir: data, Args: []string{"--model", "tiny-en"}, Ready: 3 * time.Minute})
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *serveProc) kill(t *testing.T) {
+// do sends a request to the server at base and returns the status and body.
+func do(t *testing.T, base, method, path, ct string, body io.Reader) (int, []byte) {
 	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.exited
-}
-
-// stop ends the process with SIGTERM, as an operator does.
-func (p *serveProc) stop(t *testing.T) {
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.exited
-	}
-	if t.Failed() {
-		t.Logf("kefu serve output:\n%s", p.logs.String())
-	}
-}
-
-func (p *serveProc) do(t *testing.T, method, path, ct string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, p.base+path, body)
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,11 +258,12 @@ func (p *serveProc) do(t *testing.T, method, path, ct string, body io.Reader) (i
 	return resp.StatusCode, b
 }
 
-// waitJob polls a job until it ends (two minutes at most).
-func (p *serveProc) waitJob(t *testing.T, id string) kefu.Job {
+// waitJob polls a job of the server at base until it ends (two minutes at
+// most).
+func waitJob(t *testing.T, base, id string) kefu.Job {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		code, body := p.do(t, "GET", "/v1/jobs/"+id, "", nil)
+		code, body := do(t, base, "GET", "/v1/jobs/"+id, "", nil)
 		if code != 200 {
 			t.Fatalf("job %s after a restart: %d %s", id, code, body)
 		}
@@ -340,31 +277,4 @@ func (p *serveProc) waitJob(t *testing.T, id string) kefu.Job {
 	}
 	t.Fatalf("job %s did not end in two minutes", id)
 	return kefu.Job{}
-}
-
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// kefuBinary builds this command once for the package's tests.
-func kefuBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kefu-kill-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "kefu")
-		cmd := exec.Command("go", "build", "-o", buildBin, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/testenv"
@@ -42,61 +38,6 @@ func capture(t *testing.T, f func() error) (stdout, stderr string, err error) {
 	outDone()
 	errDone()
 	return outText(), errText(), err
-}
-
-// childServe starts `kefu serve` (built from this package) on dataDir and
-// returns its base URL once /readyz says ready; it stops at the test's end.
-func childServe(t *testing.T, ortLib, dataDir string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kefu")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs testenv.SyncBuffer
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--model", "use-lite-en")
-	cmd.Env = append(os.Environ(), "KEFU_SHARED="+testenv.SharedDir(), "KEFU_ORT_LIB="+ortLib)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kefu serve:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	for deadline := time.Now().Add(5 * time.Minute); ; {
-		select {
-		case err := <-exited:
-			t.Fatalf("kefu serve exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kefu serve not ready after 5 minutes\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // authScope asks the server what a key may do: its scope, "" when refused.
@@ -145,7 +86,7 @@ func TestKeysAndEvalThroughServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := strings.TrimSpace(adminOut)
-	base := childServe(t, ort, data)
+	base := testenv.StartServe(t, testenv.ServeOptions{DataDir: data, Args: []string{"--model", "use-lite-en"}}).URL
 
 	// The data directory is held: the error says by whom and how.
 	_, _, err = capture(t, func() error { return runKeys(ctx, append([]string{"list"}, dd...)) })

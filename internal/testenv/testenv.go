@@ -1,5 +1,7 @@
 // Package testenv finds what tests and benchmarks need outside the module:
-// the shared models and datasets (../shared) and the ONNX Runtime library.
+// the shared models and datasets (../shared) and the ONNX Runtime library;
+// and it runs the kefu binary as a child process (BuildKefu, RunKefu,
+// StartServe), the one harness of the tests that need a real `kefu serve`.
 //
 // `make test` sets KEFU_REQUIRE_SHARED=1, so a missing resource fails the
 // suite there instead of skipping tests quietly. Only tests import it: it
