@@ -1,6 +1,7 @@
 package kefu
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"net/url"
@@ -67,24 +68,40 @@ type LLMHosts struct {
 // ParseAllowHosts reads a comma-separated --llm-allow-hosts value.
 func ParseAllowHosts(list string) ([]string, error) {
 	var out []string
-	for _, h := range strings.Split(list, ",") {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if h == "" {
-			continue
-		}
-		name := strings.TrimPrefix(h, "*.")
-		if host, port, err := net.SplitHostPort(name); err == nil {
-			name = host
-			if port == "" || strings.Trim(port, "0123456789") != "" {
-				name = ""
-			}
-		}
-		if name == "" || strings.ContainsAny(name, "/@?#* ") {
+	for _, h := range splitList(list) {
+		if err := checkHostEntry(h); err != nil {
 			return nil, Errorf(EINVALID, "--llm-allow-hosts: %q is not host, host:port or *.domain", h)
 		}
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated flag value into lower-case entries.
+func splitList(list string) []string {
+	var out []string
+	for _, h := range strings.Split(list, ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// checkHostEntry checks an allow-list entry's form: host, host:port or
+// *.domain.
+func checkHostEntry(h string) error {
+	name := strings.TrimPrefix(h, "*.")
+	if host, port, err := net.SplitHostPort(name); err == nil {
+		name = host
+		if port == "" || strings.Trim(port, "0123456789") != "" {
+			name = ""
+		}
+	}
+	if name == "" || strings.ContainsAny(name, "/@?#* ") {
+		return errors.New("not host, host:port or *.domain")
+	}
+	return nil
 }
 
 // CheckBaseURL checks a KB's base_url as it is written: its form
@@ -118,14 +135,30 @@ func (h *LLMHosts) CheckHost(host, port string) (listed bool, err error) {
 			return false, Errorf(EFORBIDDEN, "base_url host %s is not one kefu serve --llm-allow-hosts allows (%s)", net.JoinHostPort(host, port), strings.Join(h.Allow, ","))
 		}
 	}
-	internal := host == "localhost" || strings.HasSuffix(host, ".localhost")
-	if ip, err := netip.ParseAddr(host); err == nil {
-		internal = !PublicAddr(ip)
-	}
-	if internal {
+	if internalHost(host) {
 		return false, Errorf(EFORBIDDEN, "base_url host %s is a loopback, private, link-local or otherwise internal address; a KB's LLM may be there only if kefu serve --llm-allow-hosts lists it", host)
 	}
 	return false, nil
+}
+
+// CheckAddr says whether a KB's LLM named host, not listed, may be at
+// addr, an address the name resolved to as the connection is made: a public
+// one (PublicAddr).
+func (h *LLMHosts) CheckAddr(host string, addr netip.AddrPort) error {
+	if !PublicAddr(addr.Addr()) {
+		return Errorf(EFORBIDDEN, "a KB's LLM host %s resolved to %s, an internal address (kefu serve --llm-allow-hosts may list the host)", host, addr.Addr())
+	}
+	return nil
+}
+
+// internalHost reports whether host is, by its name or as a literal
+// address, internal: localhost and its subdomains, or an address that is
+// not PublicAddr.
+func internalHost(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return !PublicAddr(ip)
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 // allowMatches reports whether an --llm-allow-hosts entry covers host:port.

@@ -1,9 +1,10 @@
 // Package answer answers customers' questions from a knowledge base: it
 // routes each question by policy, answers from the evidence with citations,
 // says so when it is unsure, and hands off to a person when it should.
-// Service implements kefu.Answerer. It imports the root and internal/text,
-// never another stage: retrieval comes in as a kefu.Retriever, KB settings
-// as a kefu.KBReader, the log as a kefu.AnswerLog.
+// Service implements kefu.Answerer. It imports the root, internal/text and
+// internal/netguard, never another stage: retrieval comes in as a
+// kefu.Retriever, KB settings as a kefu.KBReader, the log as a
+// kefu.AnswerLog.
 //
 // # Routing policy
 //

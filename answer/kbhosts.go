@@ -1,16 +1,12 @@
 package answer
 
 import (
-	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/netguard"
 )
 
 // errRedirect refuses an LLM's redirect: a KB's LLM is reached only where
@@ -19,37 +15,10 @@ var errRedirect = errors.New("the LLM answered with a redirect, which is not fol
 
 // kbHTTPClient is the HTTP client for LLMs a KB's own settings name: it
 // connects only where hosts allows (kefu.LLMHosts), checking the address a
-// name resolved to as the connection is made — so a name that resolves, or
-// is made to resolve later, to an internal address is refused — directly
-// (a proxy would resolve names where they cannot be checked), and follows
-// no redirect.
+// name resolved to as the connection is made (netguard), and follows no
+// redirect.
 func kbHTTPClient(hosts *kefu.LLMHosts) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	public := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !kefu.PublicAddr(ap.Addr()) {
-				return kefu.Errorf(kefu.EFORBIDDEN, "a KB's LLM host resolved to %s, an internal address (kefu serve --llm-allow-hosts may list the host)", address)
-			}
-			return nil
-		}}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		listed, err := hosts.CheckHost(host, port)
-		if err != nil {
-			return nil, err
-		}
-		if listed {
-			return dialer.DialContext(ctx, network, addr)
-		}
-		return public.DialContext(ctx, network, addr)
-	}
-	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect }}
+	return &http.Client{Transport: netguard.Transport(hosts, nil), CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect }}
 }
 
 // redactKey hides key in err's text: a failing LLM may quote the request's

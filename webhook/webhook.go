@@ -10,6 +10,13 @@
 //	Kefu-Event-Id, Kefu-Event-Type, Kefu-Delivery-Id, Kefu-Delivery-Attempt
 //	X-Request-ID: the API request that caused the event, when there was one
 //
+// Deliveries go only where Options.Hosts allows (kefu.WebhookHosts): public
+// addresses unless the operator allows more. Every connection checks each
+// address the receiver's name resolves to as it is made, so a name moved
+// onto an internal address after it was registered is refused; the attempt
+// fails with the reason ("refused: …") and is retried like any failure.
+// Deliveries are sent directly, never through a proxy.
+//
 // Delivery is at least once: a delivery is leased before its attempt (and
 // tried again when the lease ends, should kefu die meanwhile), so a
 // receiver deduplicates on Kefu-Event-Id. Redirects are not followed: a 3xx
@@ -18,8 +25,8 @@
 // that long. Attempts run concurrently (Options.Workers) and in no
 // particular order; a receiver orders messages by their "seq".
 //
-// The package imports the root and internal/signature, never another
-// stage.
+// The package imports the root, internal/signature and internal/netguard,
+// never another stage.
 package webhook
 
 import (
@@ -29,19 +36,22 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/netguard"
 	"github.com/kefu-dev/kefu/internal/signature"
 )
 
 // Options configure a Dispatcher. Zero values take the defaults given.
 type Options struct {
-	Store  kefu.WebhookStore // required
-	Client *http.Client      // default: a client that follows no redirect
+	Store kefu.WebhookStore // required
+	// Hosts are where deliveries may go; nil allows public addresses only.
+	Hosts  *kefu.WebhookHosts
 	Logger *slog.Logger
 	// Workers is how many attempts run at once; default 16.
 	Workers int
@@ -66,18 +76,16 @@ type Options struct {
 
 // Dispatcher sends the outbox's deliveries.
 type Dispatcher struct {
-	opts Options
-	log  *slog.Logger
-	wake chan struct{}
+	opts   Options
+	client *http.Client
+	log    *slog.Logger
+	wake   chan struct{}
 }
 
 // New returns a Dispatcher; Run starts it.
 func New(opts Options) *Dispatcher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -92,7 +100,15 @@ func New(opts Options) *Dispatcher {
 	def(&opts.MaxBackoff, time.Hour)
 	def(&opts.Poll, time.Second)
 	def(&opts.Lease, opts.Timeout+30*time.Second)
-	return &Dispatcher{opts: opts, log: opts.Logger, wake: make(chan struct{}, 1)}
+	var resolver *net.Resolver
+	if opts.Hosts != nil {
+		resolver = opts.Hosts.Resolver
+	}
+	// A redirect is answered as it is (a failure): its target was never
+	// checked against Hosts.
+	client := &http.Client{Transport: netguard.Transport(opts.Hosts, resolver),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Dispatcher{opts: opts, client: client, log: opts.Logger, wake: make(chan struct{}, 1)}
 }
 
 // Notify tells the dispatcher that deliveries were enqueued, so it looks
@@ -273,8 +289,11 @@ func (d *Dispatcher) send(ctx context.Context, l kefu.Lease, attempt int) (int, 
 	if l.Event.RequestID != "" {
 		h.Set("X-Request-ID", l.Event.RequestID)
 	}
-	resp, err := d.opts.Client.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
+		if kefu.ErrorCode(err) == kefu.EFORBIDDEN {
+			return 0, "", 0, errors.New("refused: " + kefu.ErrorMessage(err))
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return 0, "", 0, errors.New("no answer within " + d.opts.Timeout.String())
 		}

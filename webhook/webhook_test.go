@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +17,14 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/internal/signature"
+	"github.com/kefu-dev/kefu/internal/testenv"
 	"github.com/kefu-dev/kefu/webhook"
 )
+
+// loopback lets the tests' receivers, which listen on 127.0.0.1, be
+// delivered to: the operator's opt-in (kefu serve --webhook-allow-hosts
+// 127.0.0.1); without it, deliveries there are refused.
+var loopback = &kefu.WebhookHosts{Nets: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 
 func openStore(t *testing.T, opts index.Options) *index.Store {
 	t.Helper()
@@ -57,7 +64,7 @@ func TestDeliveriesVerifiedByNode(t *testing.T) {
 	secret := signature.NewSecret()
 	subscribe(t, s, "node", recv.URL, secret)
 	recv.control(t, secret, true)
-	d := webhook.New(webhook.Options{Store: s, Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 20 * time.Millisecond})
+	d := webhook.New(webhook.Options{Store: s, Hosts: loopback, Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 20 * time.Millisecond})
 	run(t, d.Run)
 	var want []kefu.Event
 	for i, typ := range kefu.EventTypes {
@@ -136,7 +143,7 @@ func TestRetriesDeadLetterRedelivery(t *testing.T) {
 	defer srv.Close()
 	s := openStore(t, index.Options{})
 	subscribe(t, s, "go", srv.URL, "s")
-	d := webhook.New(webhook.Options{Store: s, Timeout: 200 * time.Millisecond, Backoff: 20 * time.Millisecond, MaxBackoff: 2 * time.Second, Poll: 10 * time.Millisecond})
+	d := webhook.New(webhook.Options{Store: s, Hosts: loopback, Timeout: 200 * time.Millisecond, Backoff: 20 * time.Millisecond, MaxBackoff: 2 * time.Second, Poll: 10 * time.Millisecond})
 	run(t, d.Run)
 	enqueue(t, s, kefu.EventAnswerUnknown, "")
 	d.Notify()
@@ -167,7 +174,7 @@ func TestRetriesDeadLetterRedelivery(t *testing.T) {
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	s2 := openStore(t, index.Options{RetryFor: 300 * time.Millisecond})
 	subscribe(t, s2, "bad", bad.URL, "s")
-	d2 := webhook.New(webhook.Options{Store: s2, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
+	d2 := webhook.New(webhook.Options{Store: s2, Hosts: loopback, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
 	run(t, d2.Run)
 	enqueue(t, s2, kefu.EventHandoffRequested, "")
 	d2.Notify()
@@ -210,7 +217,7 @@ func TestLeaseOfADeadDispatcher(t *testing.T) {
 		t.Fatalf("lease %v %v", ls, err)
 	}
 	start := time.Now()
-	d := webhook.New(webhook.Options{Store: s, Poll: 10 * time.Millisecond, Lease: time.Second})
+	d := webhook.New(webhook.Options{Store: s, Hosts: loopback, Poll: 10 * time.Millisecond, Lease: time.Second})
 	run(t, d.Run)
 	select {
 	case id := <-got:
@@ -219,5 +226,77 @@ func TestLeaseOfADeadDispatcher(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the leased delivery was never sent")
+	}
+}
+
+// A receiver's name that resolved to a public address when it was
+// registered and resolves to an internal one when a delivery connects (DNS
+// rebinding) is refused at that moment: the receiver, reachable at that
+// address, gets nothing, and the attempt is recorded as failed with the
+// reason. The same delivery goes through once the operator allows the
+// address, so the refusal was the rule's, not a broken name.
+func TestDeliveryToInternalAddressRefused(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	dns := testenv.StartDNS(t)
+	hosts := &kefu.WebhookHosts{Resolver: dns.Resolver()}
+	url := "http://rebind.test:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:] + "/hook"
+	dns.Set("rebind.test", netip.MustParseAddr("93.184.215.14"))
+	if err := hosts.CheckURL(context.Background(), url); err != nil {
+		t.Fatalf("registration while the name was public: %v", err)
+	}
+	dns.Set("rebind.test", netip.MustParseAddr("127.0.0.1"))
+
+	ctx := context.Background()
+	s := openStore(t, index.Options{})
+	subscribe(t, s, "rebind", url, "s")
+	d := webhook.New(webhook.Options{Store: s, Hosts: hosts, Backoff: time.Hour, Poll: 10 * time.Millisecond})
+	stop := make(chan struct{})
+	dctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(stop)
+		d.Run(dctx)
+	}()
+	enqueue(t, s, kefu.EventAnswerUnknown, "")
+	d.Notify()
+	var dl kefu.Delivery
+	waitFor(t, "the refused attempt", 10*time.Second, func() bool {
+		ds, _ := s.Deliveries(ctx, kefu.DeliveryFilter{})
+		if len(ds) == 1 && ds[0].Attempts == 1 {
+			dl = ds[0]
+			return true
+		}
+		return false
+	})
+	cancel()
+	<-stop
+	if hits.Load() != 0 {
+		t.Fatalf("the receiver at an internal address got %d requests", hits.Load())
+	}
+	if dl.State != kefu.DeliveryPending || len(dl.Log) != 1 || dl.LastStatus != 0 {
+		t.Fatalf("delivery after the refusal: %+v", dl)
+	}
+	if e := dl.Log[0].Error; !strings.HasPrefix(e, "refused: rebind.test resolves to 127.0.0.1,") || !strings.Contains(e, "--webhook-allow-hosts") {
+		t.Errorf("the attempt's reason: %q", e)
+	}
+
+	// The operator allows the address: the delivery is retried and lands.
+	allowed := &kefu.WebhookHosts{Nets: loopback.Nets, Resolver: dns.Resolver()}
+	if _, err := s.Redeliver(ctx, dl.ID); err != nil {
+		t.Fatal(err)
+	}
+	d2 := webhook.New(webhook.Options{Store: s, Hosts: allowed, Poll: 10 * time.Millisecond})
+	run(t, d2.Run)
+	d2.Notify()
+	waitFor(t, "the allowed delivery", 10*time.Second, func() bool {
+		got, _ := s.Delivery(ctx, dl.ID)
+		return got.State == kefu.DeliveryDelivered
+	})
+	if hits.Load() != 1 {
+		t.Errorf("the receiver got %d requests, want 1", hits.Load())
 	}
 }
