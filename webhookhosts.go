@@ -80,7 +80,13 @@ func (h *WebhookHosts) CheckURL(ctx context.Context, raw string) error {
 		return err
 	}
 	u, _ := url.Parse(raw)
-	host, port := u.Hostname(), effectivePort(u)
+	if err := h.checkURLHost(ctx, u.Hostname(), effectivePort(u)); err != nil {
+		return Errorf(ErrorCode(err), "url %s: %s", raw, ErrorMessage(err))
+	}
+	return nil
+}
+
+func (h *WebhookHosts) checkURLHost(ctx context.Context, host, port string) error {
 	listed, err := h.CheckHost(host, port)
 	if err != nil || listed {
 		return err

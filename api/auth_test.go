@@ -106,7 +106,9 @@ const walkOrigin = "https://walk.example"
 func TestRouteAuthWalk(t *testing.T) {
 	s := getStack(t)
 	ctx := context.Background()
-	srv, base := serve(t, s.config())
+	cfg := s.config()
+	cfg.WebhookHosts = loopbackReceivers // the walk's webhooks point at 127.0.0.1
+	srv, base := serve(t, cfg)
 
 	var registered []string
 	for _, r := range srv.App().GetRoutes(true) {

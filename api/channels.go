@@ -191,6 +191,9 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if _, err := cs.Channel(c.UserContext(), req.Name); err == nil {
 		return kefu.Errorf(kefu.ECONFLICT, "channel %q exists", req.Name)
 	}
+	if err := s.checkReceiver(c, req.OutboundURL); err != nil {
+		return err
+	}
 	ch := &kefu.Channel{Name: req.Name, Secret: signature.NewSecret()}
 	req.apply(ch)
 	if err := cs.PutChannel(c.UserContext(), ch); err != nil {
@@ -242,6 +245,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if req.Name != "" && req.Name != ch.Name {
 		return kefu.Errorf(kefu.EINVALID, "a channel cannot be renamed")
+	}
+	if err := s.checkReceiver(c, req.OutboundURL); err != nil {
+		return err
 	}
 	req.apply(ch)
 	if err := cs.PutChannel(c.UserContext(), ch); err != nil {

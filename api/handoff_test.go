@@ -296,7 +296,9 @@ func channelPost(t *testing.T, base, channel, secret string, at time.Time, body 
 
 func TestChannelWebhook(t *testing.T) {
 	s := getStack(t)
-	_, base := serve(t, s.config())
+	cfg := s.config()
+	cfg.WebhookHosts = loopbackReceivers // the outbound URL is on 127.0.0.1
+	_, base := serve(t, cfg)
 	admin := s.newKey(t, kefu.ScopeAdmin, "")
 	var created api.ChannelSecret
 	if r := call(t, "POST", base+"/v1/channels", admin, map[string]string{"name": "wechat", "kb": "shop", "outbound_url": "http://127.0.0.1:9/out"}, &created); r.StatusCode != 201 {

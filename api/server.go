@@ -97,6 +97,9 @@ type Config struct {
 	// LLMHosts are where a KB's settings.llm.base_url may point; nil allows
 	// public hosts only (kefu.LLMHosts).
 	LLMHosts *kefu.LLMHosts
+	// WebhookHosts are where webhook URLs and channels' outbound URLs may
+	// point; nil allows public addresses only (kefu.WebhookHosts).
+	WebhookHosts *kefu.WebhookHosts
 
 	// PingInterval is how often WebSocket peers are pinged; a peer that
 	// does not answer within another PingInterval is closed. Default 30 s.

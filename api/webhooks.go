@@ -29,6 +29,17 @@ func globalAdmin(c *fiber.Ctx, what string) error {
 	return nil
 }
 
+// checkReceiver checks a URL a request gives kefu to post to (a webhook's,
+// a channel's outbound one), when it gives one: its form, and that it is
+// not internal unless kefu serve --webhook-allow-hosts allows it
+// (kefu.WebhookHosts).
+func (s *Server) checkReceiver(c *fiber.Ctx, url *string) error {
+	if url == nil || *url == "" {
+		return nil
+	}
+	return s.cfg.WebhookHosts.CheckURL(c.UserContext(), *url)
+}
+
 // WebhookRequest is the body of POST /v1/webhooks and PATCH
 // /v1/webhooks/{id}; a PATCH changes the fields it sends.
 type WebhookRequest struct {
@@ -71,6 +82,9 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 	}
 	var req WebhookRequest
 	if err := s.decode(c, &req, `{"url", "events": [...], "kb"?, "description"?}`); err != nil {
+		return err
+	}
+	if err := s.checkReceiver(c, req.URL); err != nil {
 		return err
 	}
 	sub := &kefu.Subscription{ID: newID("wh_"), Secret: signature.NewSecret()}
@@ -121,6 +135,9 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	}
 	var req WebhookRequest
 	if err := s.decode(c, &req, `{"url"?, "events"?, "kb"?, "description"?, "disabled"?}`); err != nil {
+		return err
+	}
+	if err := s.checkReceiver(c, req.URL); err != nil {
 		return err
 	}
 	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))

@@ -19,11 +19,11 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// serveKefu starts `kefu serve` on dataDir, logging at info, with extra
-// flags, and waits until it is ready.
-func serveKefu(t *testing.T, dataDir string, extra ...string) *testenv.Serve {
-	t.Helper()
-	return testenv.StartServe(t, testenv.ServeOptions{DataDir: dataDir, Args: append([]string{"--log-level", "info"}, extra...)})
+// serveFlags are the flags of the tests' `kefu serve`, with extra: logs at
+// info, and deliveries allowed to the receiver on 127.0.0.1 (refused
+// without the operator's opt-in).
+func serveFlags(extra ...string) []string {
+	return append([]string{"--log-level", "info", "--webhook-allow-hosts", "127.0.0.1"}, extra...)
 }
 
 // do sends a JSON request to the server at base, with a request id when
@@ -66,7 +66,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	testenv.RunKefu(t, "ingest", "--kb", "shop", "--data-dir", data, csv)
 
-	k := serveKefu(t, data, "--webhook-backoff", "200ms", "--rate", "0")
+	k := testenv.StartServe(t, testenv.ServeOptions{DataDir: data, Args: serveFlags("--webhook-backoff", "200ms", "--rate", "0")})
 	var hook struct {
 		Webhook kefu.Subscription `json:"webhook"`
 		Secret  string            `json:"secret"`
@@ -89,7 +89,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 
 	want := map[string]int{"conversation.message": 7, "answer.unknown": 1, "handoff.requested": 1}
 	recv.control(t, hook.Secret, false)
-	k.Restart("--log-level", "info", "--webhook-backoff", "200ms", "--rate", "0")
+	k.Restart(serveFlags("--webhook-backoff", "200ms", "--rate", "0")...)
 	waitFor(t, "every event after the restart", 60*time.Second, func() bool { return len(recv.accepted()) == 9 })
 	got := map[string]int{}
 	reqIDs := map[string]bool{}
@@ -132,7 +132,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 
 	// Short retry window: the new deliveries go dead while the receiver is
 	// down, and reach it once redelivered.
-	k.Restart("--log-level", "info", "--webhook-backoff", "200ms", "--webhook-retry-for", "2s", "--rate", "0")
+	k.Restart(serveFlags("--webhook-backoff", "200ms", "--webhook-retry-for", "2s", "--rate", "0")...)
 	waitFor(t, "the message sent before the kill", 60*time.Second, func() bool {
 		for _, g := range recv.accepted() {
 			if g.RequestID == "e2e-4" {

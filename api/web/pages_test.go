@@ -40,7 +40,9 @@ func TestConsoleDeskPagesInBrowser(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	admin := keyCreate(t, data, "--scope", "admin", "--name", "ops")
-	base := startKefu(t, data)
+	// The webhook receiver below listens on 127.0.0.1: the operator's
+	// opt-in lets deliveries go there.
+	base := startKefu(t, data, "--webhook-allow-hosts", "127.0.0.1")
 	ask := func(q, user string) map[string]any {
 		var a map[string]any
 		apiDo(t, "POST", base+"/v1/kbs/shop/ask", admin, map[string]string{"question": q, "user": user}, &a)

@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string) error {
 	askTimeout := fs.Duration("ask-timeout", api.DefaultAskTimeout, "longest a JSON answer (/ask, chat completions without stream) may take, LLM included; past it the client gets 504")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "on SIGTERM, how long answers in flight may finish")
 	hookBackoff := fs.Duration("webhook-backoff", 10*time.Second, "webhooks: the wait after a failed delivery, doubled after each further failure up to an hour")
+	hookHosts := fs.String("webhook-allow-hosts", os.Getenv("KEFU_WEBHOOK_ALLOW_HOSTS"), "comma-separated internal receivers webhooks and channel replies may also go to: host, host:port, *.example.com, an address or a network like 10.0.0.0/8 (env KEFU_WEBHOOK_ALLOW_HOSTS); default: public addresses only, never loopback, private or link-local ones")
 	fs.DurationVar(&c.retryFor, "webhook-retry-for", 25*time.Hour, "webhooks: how long a failing delivery is retried before it goes dead (redeliver it by hand then)")
 	llm := llmFlags(fs)
 	fs.Usage = func() {
@@ -52,6 +53,10 @@ func runServe(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	whHosts, err := kefu.ParseWebhookHosts(*hookHosts)
+	if err != nil {
 		return err
 	}
 	c.logJSON = true
@@ -96,7 +101,7 @@ func runServe(ctx context.Context, args []string) error {
 	// The webhook dispatcher and the desk's retention run until shutdown,
 	// after the server has stopped and before the store closes. The outbox
 	// is this node's, in the data directory.
-	disp := webhook.New(webhook.Options{Store: a.local, Logger: a.log, OnAttempt: metrics.ObserveDelivery, Backoff: *hookBackoff})
+	disp := webhook.New(webhook.Options{Store: a.local, Hosts: whHosts, Logger: a.log, OnAttempt: metrics.ObserveDelivery, Backoff: *hookBackoff})
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	defer func() {
@@ -136,7 +141,7 @@ func runServe(ctx context.Context, args []string) error {
 		Archiver: archive.Archiver{Store: a.store, Embedder: oe}, ImportLimit: *importLimit,
 		Evaluator: &kbEval{a: a, r: r, k: 10},
 		DevMode:   dev, Starting: true, BodyLimit: *bodyLimit, UploadLimit: *uploadLimit,
-		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, ShutdownGrace: *grace, Web: web.FS(),
+		Rate: *rateLimit, Burst: *burst, CORSOrigins: origins, LLMHosts: hosts, WebhookHosts: whHosts, ShutdownGrace: *grace, Web: web.FS(),
 		AskTimeout: *askTimeout,
 	}
 	srv := api.New(cfg)
