@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,32 +25,22 @@ func serveFlags(extra ...string) []string {
 	return append([]string{"--log-level", "info", "--webhook-allow-hosts", "127.0.0.1"}, extra...)
 }
 
-// do sends a JSON request to the server at base, with a request id when
-// reqID is set, decodes the answer into out and returns the status.
-func do(t *testing.T, base, method, path string, body any, reqID string, out any) int {
+// do sends body as JSON to the server, with a request id when reqID is
+// set, decodes the answer into out and returns the status.
+func do(t *testing.T, k *testenv.Serve, method, path string, body any, reqID string, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if reqID != "" {
-		req.Header.Set("X-Request-ID", reqID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	st, raw := k.Do(method, path, rd, "Content-Type", "application/json", "X-Request-ID", reqID)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+			t.Fatalf("%s %s: %d %s", method, path, st, raw)
 		}
 	}
-	return resp.StatusCode
+	return st
 }
 
 // No event is lost across a kill -9: events of answers and a hand-off,
@@ -71,15 +60,15 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 		Webhook kefu.Subscription `json:"webhook"`
 		Secret  string            `json:"secret"`
 	}
-	if st := do(t, k.URL, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": kefu.EventTypes}, "", &hook); st != 201 {
+	if st := do(t, k, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": kefu.EventTypes}, "", &hook); st != 201 {
 		t.Fatalf("create webhook: %d", st)
 	}
 	recv.control(t, hook.Secret, true)
 	var a1, a2, a3 kefu.Answer
-	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-1", &a1)
+	do(t, k, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-1", &a1)
 	conv := a1.ConversationID
-	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "What is the airspeed velocity of an unladen swallow?", "conversation_id": conv}, "e2e-2", &a2)
-	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "I want to file a complaint", "conversation_id": conv}, "e2e-3", &a3)
+	do(t, k, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "What is the airspeed velocity of an unladen swallow?", "conversation_id": conv}, "e2e-2", &a2)
+	do(t, k, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "I want to file a complaint", "conversation_id": conv}, "e2e-3", &a3)
 	if a1.Route != kefu.RouteFAQ || a2.Route != kefu.RouteUnknown || a3.Route != kefu.RouteHandoff || a3.State != kefu.StateWaiting {
 		t.Fatalf("answers %s %s %s (%s)", a1.Route, a2.Route, a3.Route, a3.State)
 	}
@@ -123,7 +112,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 	// it and go out after the restart.
 	recv.control(t, hook.Secret, true)
 	var a4 kefu.Answer
-	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "Are you still there?", "conversation_id": conv}, "e2e-4", &a4)
+	do(t, k, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "Are you still there?", "conversation_id": conv}, "e2e-4", &a4)
 	k.Kill()
 	if a4.Route != kefu.RouteAgent || a4.Text != "" {
 		t.Fatalf("the bot answered a waiting conversation: %+v", a4)
@@ -143,10 +132,10 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 	})
 	recv.control(t, hook.Secret, true)
 	var a5 kefu.Answer
-	do(t, k.URL, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-5", &a5)
+	do(t, k, "POST", "/v1/kbs/shop/ask", map[string]string{"question": "How do I request a refund?"}, "e2e-5", &a5)
 	var dead struct{ Deliveries []kefu.Delivery }
 	waitFor(t, "dead letters", 60*time.Second, func() bool {
-		do(t, k.URL, "GET", "/v1/deliveries?state=dead", nil, "", &dead)
+		do(t, k, "GET", "/v1/deliveries?state=dead", nil, "", &dead)
 		return len(dead.Deliveries) == 2
 	})
 	recv.control(t, hook.Secret, false)
@@ -155,7 +144,7 @@ func TestNoEventLostAcrossKill9(t *testing.T) {
 		if d.Attempts < 2 || d.LastStatus != 503 {
 			t.Errorf("dead letter %+v", d)
 		}
-		if st := do(t, k.URL, "POST", "/v1/deliveries/"+d.ID+"/redeliver", nil, "", nil); st != 200 {
+		if st := do(t, k, "POST", "/v1/deliveries/"+d.ID+"/redeliver", nil, "", nil); st != 200 {
 			t.Fatalf("redeliver: %d", st)
 		}
 		ids = append(ids, d.EventID)

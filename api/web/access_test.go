@@ -78,13 +78,8 @@ func latinWords(s string) []string {
 // as partly failed with that file's reason, not "Done"; error notices go
 // when the page or the key changes; pages a key's scope may not see say so.
 func TestConsoleKeysEvalAndAccess(t *testing.T) {
-	testenv.RequireORT(t)
-	testenv.Model(t, "use-lite-en")
-	requireChromium(t)
-	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	data, _ := shopData(t)
 	tmp := t.TempDir()
-	data := filepath.Join(tmp, "data")
-	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	admin := keyCreate(t, data, "--scope", "admin")
 	base := startKefu(t, data)
 	var ingestKey, queryKey struct {
@@ -141,16 +136,7 @@ func TestConsoleKeysEvalAndAccess(t *testing.T) {
 	d.do(chromedp.Click(chromedp.CSS(`#eval-run button[type=submit]`)))
 	d.waitJSOr(evalDone+`1`, `window.__notes`)
 	d.waitJS(`document.querySelector('.view-eval .facts') !== null && document.querySelector('.view-eval .facts').textContent.includes(` + jsString(str("en", "eval.conf.self")) + `)`)
-	questions := filepath.Join(tmp, "questions.jsonl")
-	var q strings.Builder
-	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
-		"do you ship abroad", "how do I get an invoice", "my item arrived broken", "what is the return policy", "when does my order ship"} {
-		b, _ := json.Marshal(map[string]any{"question": s, "doc_ids": []string{"shop_faq.csv"}})
-		q.Write(append(b, '\n'))
-	}
-	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	questions := testenv.ShopQuestions(t)
 	d.do(chromedp.SetUploadFiles(chromedp.ID("eval-questions"), []string{questions}))
 	d.waitJS(`!document.getElementById('eval-answers').disabled`)
 	d.do(chromedp.Click(chromedp.ID("eval-self")), chromedp.Click(chromedp.ID("eval-answers")),

@@ -269,26 +269,10 @@ func TestConsoleInBrowser(t *testing.T) {
 // works with the right one, the WebSocket chat included
 // (?access_token=), and shows API errors.
 func TestConsoleAPIKey(t *testing.T) {
-	testenv.RequireORT(t)
-	testenv.Model(t, "use-lite-en")
-	requireChromium(t)
-	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
-	tmp := t.TempDir()
-	data := filepath.Join(tmp, "data")
-
 	// Before serving: a KB from the CLI with a `kefu eval` report (the KB
 	// keeps its latest), and an admin key.
-	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
-	questions := filepath.Join(tmp, "questions.jsonl")
-	var q strings.Builder
-	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
-		"do you ship abroad", "how do I get an invoice", "my item arrived broken", "what is the return policy", "when does my order ship"} {
-		b, _ := json.Marshal(map[string]any{"question": s, "doc_ids": []string{"shop_faq.csv"}})
-		q.Write(append(b, '\n'))
-	}
-	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, _ := shopData(t)
+	questions := testenv.ShopQuestions(t)
 	kefuCLI(t, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
 	key := keyCreate(t, data, "--scope", "admin")
 	base := startKefu(t, data)

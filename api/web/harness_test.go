@@ -104,6 +104,21 @@ func keyCreate(t *testing.T, dataDir string, args ...string) string {
 	return secret
 }
 
+// shopData checks what a browser test of the shop KB needs (ONNX Runtime,
+// the model, Chromium), then ingests the demo shop FAQ (document id
+// shop_faq.csv) into a new data directory with `kefu ingest`; it returns
+// the directory and the FAQ's path.
+func shopData(t *testing.T) (data, faq string) {
+	t.Helper()
+	testenv.RequireORT(t)
+	testenv.Model(t, "use-lite-en")
+	requireChromium(t)
+	faq = testenv.Shared(t, "data/demo/shop_faq.csv")
+	data = filepath.Join(t.TempDir(), "data")
+	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	return data, faq
+}
+
 // startKefu serves dataDir with `kefu serve` (testenv.StartServe) until the
 // test ends, with extra flags; it returns the base URL once /readyz says
 // ready and "/" serves the console.

@@ -10,15 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
 // TestConsoleDeskPagesInBrowser drives the console pages of issue 11 with
@@ -32,13 +29,8 @@ import (
 // and the widget snippet, whose tag, pasted into a page on another origin,
 // runs a widget that answers.
 func TestConsoleDeskPagesInBrowser(t *testing.T) {
-	testenv.RequireORT(t)
-	testenv.Model(t, "use-lite-en")
-	requireChromium(t)
-	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	data, faq := shopData(t)
 	want := faqAnswer(t, faq, faqQuestion)
-	data := filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	admin := keyCreate(t, data, "--scope", "admin", "--name", "ops")
 	// The webhook receiver below listens on 127.0.0.1: the operator's
 	// opt-in lets deliveries go there.

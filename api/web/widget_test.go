@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
 // widgetJS evaluates to the widget's shadow root on the visitor's page.
@@ -43,13 +40,8 @@ div, section, button, textarea, form, p, ol { display: none !important; }
 // shows it live. A reload of the visitor's page continues the conversation
 // with its transcript; the agent resolves it and the widget hears so.
 func TestWidgetHandoffInBrowser(t *testing.T) {
-	testenv.RequireORT(t)
-	testenv.Model(t, "use-lite-en")
-	requireChromium(t)
-	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	data, faq := shopData(t)
 	want := faqAnswer(t, faq, faqQuestion)
-	data := filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 
 	// The shop's page, on its own origin (another host name and port).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -49,7 +49,7 @@ func TestKillDuringUpload(t *testing.T) {
 	for round := range kills {
 		k := startServe(t, data)
 		if round == 0 {
-			if code, body := do(t, k.URL, "POST", "/v1/kbs", "application/json", strings.NewReader(`{"name":"a"}`)); code != 201 {
+			if code, body := k.Do("POST", "/v1/kbs", strings.NewReader(`{"name":"a"}`), "Content-Type", "application/json"); code != 201 {
 				t.Fatalf("create: %d %s", code, body)
 			}
 		}
@@ -93,7 +93,7 @@ func TestKillDuringUpload(t *testing.T) {
 			case r = <-res:
 				if r.code == 202 {
 					json.Unmarshal(r.body, &before)
-					if code, b := do(t, k.URL, "GET", "/v1/jobs/"+before.ID, "", nil); code == 200 {
+					if code, b := k.Do("GET", "/v1/jobs/"+before.ID, nil); code == 200 {
 						json.Unmarshal(b, &before)
 					}
 				}
@@ -131,7 +131,7 @@ func TestKillDuringUpload(t *testing.T) {
 	k := startServe(t, data)
 	defer k.Stop()
 	for id, docs := range accepted {
-		j := waitJob(t, k.URL, id)
+		j := waitJob(t, k, id)
 		if j.State != kefu.JobDone || len(j.Failed) != 0 {
 			t.Errorf("job %s after the restarts: %s, failed %+v", id, j.State, j.Failed)
 		}
@@ -139,7 +139,7 @@ func TestKillDuringUpload(t *testing.T) {
 			t.Errorf("job %s: %d done + %d unchanged of %d files", id, j.Done, j.Unchanged, len(docs))
 		}
 	}
-	code, body := do(t, k.URL, "GET", "/v1/kbs/a/documents", "", nil)
+	code, body := k.Do("GET", "/v1/kbs/a/documents", nil)
 	if code != 200 {
 		t.Fatalf("documents: %d %s", code, body)
 	}
@@ -167,7 +167,7 @@ func TestKillDuringUpload(t *testing.T) {
 		}
 	}
 	var kb struct{ Stats kefu.KBStats }
-	if code, body := do(t, k.URL, "GET", "/v1/kbs/a", "", nil); code != 200 || json.Unmarshal(body, &kb) != nil {
+	if code, body := k.Do("GET", "/v1/kbs/a", nil); code != 200 || json.Unmarshal(body, &kb) != nil {
 		t.Fatalf("kb: %d %s", code, body)
 	}
 	if kb.Stats.Documents != len(list.Documents) || kb.Stats.Chunks > chunks {
@@ -178,7 +178,7 @@ func TestKillDuringUpload(t *testing.T) {
 	dirs, _ := os.ReadDir(filepath.Join(data, "jobs"))
 	for _, d := range dirs {
 		if _, ok := accepted[d.Name()]; !ok {
-			waitJob(t, k.URL, d.Name())
+			waitJob(t, k, d.Name())
 		}
 	}
 	if left, _ := filepath.Glob(filepath.Join(data, "jobs", "*", "files")); len(left) != 0 {
@@ -239,31 +239,11 @@ func startServe(t *testing.T, data string) *testenv.Serve {
 	return testenv.StartServe(t, testenv.ServeOptions{DataDir: data, Args: []string{"--model", "tiny-en"}, Ready: 3 * time.Minute})
 }
 
-// do sends a request to the server at base and returns the status and body.
-func do(t *testing.T, base, method, path, ct string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, base+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-// waitJob polls a job of the server at base until it ends (two minutes at
-// most).
-func waitJob(t *testing.T, base, id string) kefu.Job {
+// waitJob polls a job of the server until it ends (two minutes at most).
+func waitJob(t *testing.T, k *testenv.Serve, id string) kefu.Job {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		code, body := do(t, base, "GET", "/v1/jobs/"+id, "", nil)
+		code, body := k.Do("GET", "/v1/jobs/"+id, nil)
 		if code != 200 {
 			t.Fatalf("job %s after a restart: %d %s", id, code, body)
 		}

@@ -93,16 +93,7 @@ func TestKeysAndEvalThroughServer(t *testing.T) {
 	if kefu.ErrorCode(err) != kefu.ECONFLICT || !strings.Contains(kefu.ErrorMessage(err), "--server "+base) || !strings.Contains(kefu.ErrorMessage(err), "KEFU_API_KEY") {
 		t.Errorf("keys list on a held data directory: %v", err)
 	}
-	questions := filepath.Join(t.TempDir(), "questions.jsonl")
-	var q strings.Builder
-	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
-		"do you ship abroad", "how do I get an invoice", "my item arrived broken", "what is the return policy", "when does my order ship"} {
-		b, _ := json.Marshal(map[string]any{"question": s, "doc_ids": []string{"shop_faq.csv"}})
-		q.Write(append(b, '\n'))
-	}
-	if err := os.WriteFile(questions, []byte(q.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	questions := testenv.ShopQuestions(t)
 	_, _, err = capture(t, func() error {
 		return runEval(ctx, append([]string{"--kb", "shop", "--questions", questions}, dd...))
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -263,6 +264,32 @@ func (s *Serve) Restart(args ...string) {
 		s.opts.Args = args
 	}
 	s.start()
+}
+
+// Do sends a request to the server (path is below URL) with the headers
+// given as name, value pairs (empty values are left out) and returns the
+// status and the body, failing the test when no answer comes.
+func (s *Serve) Do(method, path string, body io.Reader, header ...string) (int, []byte) {
+	s.tb.Helper()
+	req, err := http.NewRequest(method, s.URL+path, body)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		s.tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	return res.StatusCode, b
 }
 
 // Log returns what the current run has written to its standard output and

@@ -144,3 +144,22 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return string(s.b)
 }
+
+// ShopQuestions writes eight labelled questions (eval's JSONL: question,
+// doc_ids) that the demo shop FAQ answers, ingested with the document id
+// shop_faq.csv, to a file in the test's temporary directory and returns
+// its path.
+func ShopQuestions(tb testing.TB) string {
+	tb.Helper()
+	var q bytes.Buffer
+	for _, s := range []string{"how long until my refund arrives", "where is my parcel", "can I change the delivery address",
+		"do you ship abroad", "how do I get an invoice", "my item arrived broken", "what is the return policy", "when does my order ship"} {
+		b, _ := json.Marshal(map[string]any{"question": s, "doc_ids": []string{"shop_faq.csv"}})
+		q.Write(append(b, '\n'))
+	}
+	p := filepath.Join(tb.TempDir(), "questions.jsonl")
+	if err := os.WriteFile(p, q.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
