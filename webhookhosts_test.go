@@ -2,7 +2,11 @@ package kefu_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,4 +99,56 @@ func TestParseWebhookHosts(t *testing.T) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
+}
+
+// FuzzWebhookHosts: any allow-list either parses into one that prints back
+// to itself or is refused as invalid; any URL is accepted, invalid or
+// forbidden, and a literal address is accepted only when it is public or
+// the list allows it.
+func FuzzWebhookHosts(f *testing.F) {
+	f.Add("127.0.0.1,10.0.0.0/8,hooks.corp:8443,*.example.com", "http://10.1.2.3:8080/hook")
+	f.Add("", "http://[::ffff:127.0.0.1]/")
+	f.Add("::1,fd00::/8", "https://[fd00::1]:8443/x")
+	f.Add("a:b:c", "http://169.254.169.254/latest")
+	noDNS := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no DNS in this test")
+	}}
+	f.Fuzz(func(t *testing.T, list, raw string) {
+		h, err := kefu.ParseWebhookHosts(list)
+		if err != nil {
+			if kefu.ErrorCode(err) != kefu.EINVALID {
+				t.Fatalf("%q: %v", list, err)
+			}
+			h = nil
+		} else if again, err := kefu.ParseWebhookHosts(h.String()); err != nil || again.String() != h.String() {
+			t.Fatalf("%q prints as %q, which parses as %v %v", list, h.String(), again, err)
+		}
+		if h != nil {
+			h.Resolver = noDNS
+		} else {
+			h = &kefu.WebhookHosts{Resolver: noDNS}
+		}
+		err = h.CheckURL(context.Background(), raw)
+		switch kefu.ErrorCode(err) {
+		case "", kefu.EINVALID, kefu.EFORBIDDEN:
+		default:
+			t.Fatalf("%q: %v", raw, err)
+		}
+		u, perr := url.Parse(raw)
+		if err != nil || perr != nil {
+			return
+		}
+		ip, perr := netip.ParseAddr(strings.Trim(u.Hostname(), "[]"))
+		if perr != nil || kefu.PublicAddr(ip) {
+			return
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		inNets := slices.ContainsFunc(h.Nets, func(p netip.Prefix) bool { return p.Contains(ip.Unmap()) })
+		if listed, _ := h.CheckHost(u.Hostname(), port); !inNets && !listed {
+			t.Fatalf("%s accepted at internal address %s with allow-list %q", raw, ip, h.String())
+		}
+	})
 }
