@@ -80,8 +80,8 @@ func latinWords(s string) []string {
 func TestConsoleKeysEvalAndAccess(t *testing.T) {
 	data, _ := shopData(t)
 	tmp := t.TempDir()
-	admin := keyCreate(t, data, "--scope", "admin")
-	base := startKefu(t, data)
+	admin := cliKey(t, data, "--scope", "admin")
+	base := serveConsole(t, data)
 	var ingestKey, queryKey struct {
 		Key string `json:"key"`
 	}

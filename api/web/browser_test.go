@@ -60,7 +60,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	gen := newScript(genBefore, true, genAfter)
 	stopped := newScript([]string{"Gift wrapping "}, true, []string{"is 5 euros [1]."})
 	llm := newScriptedLLM(t, gen, stopped)
-	base := startKefu(t, filepath.Join(t.TempDir(), "data"), "--llm-base-url", llm.URL, "--llm-model", "scripted")
+	base := serveConsole(t, filepath.Join(t.TempDir(), "data"), "--llm-base-url", llm.URL, "--llm-model", "scripted")
 	d := newDriver(t, base, 1280, 800)
 	defer d.screenshotOnFailure()
 
@@ -273,9 +273,9 @@ func TestConsoleAPIKey(t *testing.T) {
 	// keeps its latest), and an admin key.
 	data, _ := shopData(t)
 	questions := testenv.ShopQuestions(t)
-	kefuCLI(t, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
-	key := keyCreate(t, data, "--scope", "admin")
-	base := startKefu(t, data)
+	testenv.RunKefu(t, "eval", "--kb", "shop", "--questions", questions, "--data-dir", data)
+	key := cliKey(t, data, "--scope", "admin")
+	base := serveConsole(t, data)
 	d := newDriver(t, base, 1280, 800)
 	defer d.screenshotOnFailure()
 

@@ -84,12 +84,9 @@ func requireChromium(t *testing.T) {
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// kefuCLI runs a kefu command to completion.
-func kefuCLI(t *testing.T, args ...string) { testenv.RunKefu(t, args...) }
-
-// keyCreate runs `kefu keys create` on dataDir with args and returns the
+// cliKey runs `kefu keys create` on dataDir with args and returns the
 // secret it prints.
-func keyCreate(t *testing.T, dataDir string, args ...string) string {
+func cliKey(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
 	out := testenv.RunKefu(t, append([]string{"keys", "create", "--data-dir", dataDir}, args...)...)
 	var secret string
@@ -115,14 +112,14 @@ func shopData(t *testing.T) (data, faq string) {
 	requireChromium(t)
 	faq = testenv.Shared(t, "data/demo/shop_faq.csv")
 	data = filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
+	testenv.RunKefu(t, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 	return data, faq
 }
 
-// startKefu serves dataDir with `kefu serve` (testenv.StartServe) until the
+// serveConsole serves dataDir with `kefu serve` (testenv.StartServe) until the
 // test ends, with extra flags; it returns the base URL once /readyz says
 // ready and "/" serves the console.
-func startKefu(t *testing.T, dataDir string, extra ...string) string {
+func serveConsole(t *testing.T, dataDir string, extra ...string) string {
 	t.Helper()
 	base := testenv.StartServe(t, testenv.ServeOptions{DataDir: dataDir, Args: extra}).URL
 	requireConsole(t, base)

@@ -31,10 +31,10 @@ import (
 func TestConsoleDeskPagesInBrowser(t *testing.T) {
 	data, faq := shopData(t)
 	want := faqAnswer(t, faq, faqQuestion)
-	admin := keyCreate(t, data, "--scope", "admin", "--name", "ops")
+	admin := cliKey(t, data, "--scope", "admin", "--name", "ops")
 	// The webhook receiver below listens on 127.0.0.1: the operator's
 	// opt-in lets deliveries go there.
-	base := startKefu(t, data, "--webhook-allow-hosts", "127.0.0.1")
+	base := serveConsole(t, data, "--webhook-allow-hosts", "127.0.0.1")
 	ask := func(q, user string) map[string]any {
 		var a map[string]any
 		apiDo(t, "POST", base+"/v1/kbs/shop/ask", admin, map[string]string{"question": q, "user": user}, &a)

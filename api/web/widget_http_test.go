@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
 // blockedWebSocketPage is hostilePage on a network that refuses WebSocket
@@ -46,22 +43,17 @@ window.WebSocket = class {
 // the widget still answers, streamed over server-sent events, hands off,
 // and shows an agent's reply and the change of hands live (EventSource).
 func TestWidgetOverHTTPWhenWebSocketIsBlocked(t *testing.T) {
-	ort := testenv.RequireORT(t)
-	testenv.Model(t, "use-lite-en")
-	requireChromium(t)
-	faq := testenv.Shared(t, "data/demo/shop_faq.csv")
+	data, faq := shopData(t)
 	want := faqAnswer(t, faq, faqQuestion)
-	data := filepath.Join(t.TempDir(), "data")
-	kefuCLI(t, ort, "ingest", "--kb", "shop", "--id", "shop_faq.csv", "--data-dir", data, faq)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	public := keyCreate(t, ort, data, "--scope", "public", "--kb", "shop", "--origins", shop)
-	agent := keyCreate(t, ort, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
-	base := startKefu(t, ort, data)
+	public := cliKey(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
+	agent := cliKey(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
+	base := serveConsole(t, data)
 	page := fmt.Sprintf(blockedWebSocketPage, base, public)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -49,9 +49,9 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	public := keyCreate(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
-	agent := keyCreate(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
-	base := startKefu(t, data)
+	public := cliKey(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
+	agent := cliKey(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
+	base := serveConsole(t, data)
 	page := fmt.Sprintf(hostilePage, base, public)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
