@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,24 +41,7 @@ window.WebSocket = class {
 // the widget still answers, streamed over server-sent events, hands off,
 // and shows an agent's reply and the change of hands live (EventSource).
 func TestWidgetOverHTTPWhenWebSocketIsBlocked(t *testing.T) {
-	data, faq := shopData(t)
-	want := faqAnswer(t, faq, faqQuestion)
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	public := cliKey(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
-	agent := cliKey(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
-	base := serveConsole(t, data)
-	page := fmt.Sprintf(blockedWebSocketPage, base, public)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, page)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	base, shop, agent, want := widgetShop(t, blockedWebSocketPage)
 
 	v := newDriver(t, base, 1280, 800)
 	defer v.screenshotOnFailure()

@@ -40,25 +40,7 @@ div, section, button, textarea, form, p, ol { display: none !important; }
 // shows it live. A reload of the visitor's page continues the conversation
 // with its transcript; the agent resolves it and the widget hears so.
 func TestWidgetHandoffInBrowser(t *testing.T) {
-	data, faq := shopData(t)
-	want := faqAnswer(t, faq, faqQuestion)
-
-	// The shop's page, on its own origin (another host name and port).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
-	public := cliKey(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
-	agent := cliKey(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
-	base := serveConsole(t, data)
-	page := fmt.Sprintf(hostilePage, base, public)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, page)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	base, shop, agent, want := widgetShop(t, hostilePage)
 
 	// The visitor opens the shop's page: the launcher shows through the
 	// page's style sheet, and the panel opens on a click.
@@ -166,6 +148,33 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 	a.screenshot("inbox.png")
 	v.checkConsole()
 	a.checkConsole()
+}
+
+// widgetShop is the set-up of the widget's browser tests: the shop KB
+// (shopData) served with a public key bound to the shop's own origin
+// (another host name and port) and an agent key named alice. The shop's
+// page, pageFmt filled with the server's URL and the public key, is served
+// at shop until the test ends; want is the FAQ's answer to faqQuestion.
+func widgetShop(t *testing.T, pageFmt string) (base, shop, agent, want string) {
+	t.Helper()
+	data, faq := shopData(t)
+	want = faqAnswer(t, faq, faqQuestion)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+	public := cliKey(t, data, "--scope", "public", "--kb", "shop", "--origins", shop)
+	agent = cliKey(t, data, "--scope", "agent", "--kb", "shop", "--name", "alice")
+	base = serveConsole(t, data)
+	page := fmt.Sprintf(pageFmt, base, public)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, page)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return base, shop, agent, want
 }
 
 // apiGet reads a JSON answer of the API with a key.
