@@ -60,6 +60,7 @@ func TestWidgetOverHTTPWhenWebSocketIsBlocked(t *testing.T) {
 	}
 	var streamed []string
 	v.evalJSON(`window.__widgetSnaps`, &streamed)
+	t.Logf("the answer was shown in %d pieces while it streamed", len(streamed))
 	if len(streamed) == 0 || !strings.HasPrefix(want, streamed[0]) {
 		t.Errorf("the answer was not on screen while it streamed: %q", streamed)
 	}

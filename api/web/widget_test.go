@@ -65,6 +65,7 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 	}
 	var streamed []string
 	v.evalJSON(`window.__widgetSnaps`, &streamed)
+	t.Logf("the answer was shown in %d pieces while it streamed", len(streamed))
 	if len(streamed) == 0 || !strings.HasPrefix(want, streamed[0]) {
 		t.Errorf("the answer was not on screen while it streamed: %q", streamed)
 	}
@@ -215,14 +216,39 @@ func (d *driver) widgetAsk(q string) {
 	d.waitJS(`[...` + widgetJS + `.querySelectorAll('.msg.customer .text')].some(e => e.textContent === ` + jsString(q) + `)`)
 }
 
-// widgetRecorderJS records the newest answer's text while it streams.
+// widgetRecorderJS records a bot answer's text each time a piece is added
+// while the answer streams (its message has the class "streaming"). It
+// reads the mutation records in their order, not the page when the
+// observer runs: pieces that reach the page in one network read (a loaded
+// machine's SSE stream) are added in one task, which also ends the stream,
+// so by then the page shows only the finished answer.
 const widgetRecorderJS = `(() => {
   window.__widgetSnaps = [];
   const log = ` + widgetJS + `.querySelector('.log');
-  new MutationObserver(() => {
-    const m = [...log.querySelectorAll('.msg.bot.streaming')].pop();
-    const s = m && m.querySelector('.text').textContent;
-    if (s) window.__widgetSnaps.push(s);
-  }).observe(log, { subtree: true, childList: true, characterData: true });
+  const streaming = new Map(); // message → streams now
+  const shown = new Map(); // message → text added while it streamed
+  new MutationObserver((records) => {
+    // Each class change's new value: the next change's old value, or the class now.
+    const next = new Map();
+    const classAfter = new Map();
+    for (let i = records.length - 1; i >= 0; i--) {
+      const r = records[i];
+      if (r.type !== 'attributes') continue;
+      classAfter.set(r, next.has(r.target) ? next.get(r.target) : r.target.className);
+      next.set(r.target, r.oldValue || '');
+    }
+    for (const r of records) {
+      if (r.type === 'attributes') {
+        if (r.target.matches('.msg.bot')) streaming.set(r.target, classAfter.get(r).split(' ').includes('streaming'));
+        continue;
+      }
+      const msg = r.target.closest && r.target.closest('.msg.bot');
+      if (r.type !== 'childList' || !msg || !r.target.matches('.text') || !streaming.get(msg)) continue;
+      const added = [...r.addedNodes].map((n) => n.textContent).join('');
+      if (!added) continue;
+      shown.set(msg, (shown.get(msg) || '') + added);
+      window.__widgetSnaps.push(shown.get(msg));
+    }
+  }).observe(log, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'], attributeOldValue: true });
   return 'ok';
 })()`
