@@ -3,13 +3,18 @@ package keyword
 import (
 	"context"
 	"math"
+	"reflect"
 	"testing"
+
+	"github.com/kefu-dev/kefu"
 )
 
-// Pruning must change nothing: for SciFact's queries, the top 10 of a
-// pruned search are the first 10 of the full ranking (k large enough that
-// nothing is pruned), scores included. The test also checks that pruning
-// happened, so it tests something.
+// Pruning must change nothing: for SciFact's queries, the top k (10, and
+// the 50 hybrid search asks for) of a pruned search are the first k of the
+// full ranking (k large enough that nothing is pruned), scores, matched
+// terms and term masks included, and the query terms' document frequencies
+// are the same. The test also checks that pruning happened, so it tests
+// something.
 func TestPruningIsExact(t *testing.T) {
 	ds, ix := scifact(t)
 	checkPruning(t, ds, ix)
@@ -29,25 +34,34 @@ func checkPruning(t *testing.T, ds *beir, ix *Index) {
 		if n++; n > 300 {
 			break
 		}
-		top, _, err := ix.SearchHits(ctx, q, 10, nil)
+		full, fullInfo, err := ix.SearchHits(ctx, q, MaxK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		full, _, err := ix.SearchHits(ctx, q, MaxK, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, h := range top {
-			f := full[i]
-			if h.ChunkID != f.ChunkID || math.Abs(h.Score-f.Score) > 1e-9 || h.Matched != f.Matched || h.Head != f.Head {
-				t.Fatalf("query %s, rank %d: pruned %+v, full %+v", id, i+1, h, f)
+		for _, k := range []int{10, 50} {
+			top, info, err := ix.SearchHits(ctx, q, k, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(top) != min(k, len(full)) {
+				t.Fatalf("query %s, k %d: %d hits, full ranking %d", id, k, len(top), len(full))
+			}
+			for i, h := range top {
+				f := full[i]
+				if h.ChunkID != f.ChunkID || math.Abs(h.Score-f.Score) > 1e-9 || h.Matched != f.Matched || h.Head != f.Head ||
+					i < kefu.MaskedHits && (h.HeadMatch != f.HeadMatch || h.BodyMatch != f.BodyMatch) {
+					t.Fatalf("query %s, k %d, rank %d: pruned %+v, full %+v", id, k, i+1, h, f)
+				}
+			}
+			if !reflect.DeepEqual(info, fullInfo) {
+				t.Fatalf("query %s, k %d: pruned search's terms %+v, full %+v", id, k, info, fullInfo)
 			}
 		}
 	}
 	if ix.pruned.Load() == before {
 		t.Fatal("no search pruned: the test proves nothing")
 	}
-	t.Logf("%d of %d searches pruned", ix.pruned.Load()-before, 2*n)
+	t.Logf("%d of %d searches pruned", ix.pruned.Load()-before, 3*n)
 }
 
 func TestGallop(t *testing.T) {

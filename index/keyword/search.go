@@ -43,6 +43,8 @@ type scratch struct {
 	clauses  []uint16 // matching clauses, for the coord variant
 	allow    []uint64 // filter bitset, when filtered
 	filtered bool
+	cand     []uint32                 // backing array of scoreBM25F's candidates
+	heap     []uint32                 // backing array of topOf
 	pl       segment.PostingsList     // reused by snap.postings
 	it       segment.PostingsIterator // reused by the scorer
 	inv      [numFields][]float64     // backing arrays of fieldParams.inv
@@ -199,11 +201,11 @@ func describe(qts []queryTerm, dfs []int) []kefu.QueryTerm {
 func (ix *Index) countDF(sn *snap, s *scratch, qts []queryTerm, dfs []int) error {
 	fields := ix.searchedFields()
 	for i, qt := range qts {
-		df, err := unionDF(sn, s, fields, []byte(qt.term))
+		st, err := sn.docFreqs(fields, []byte(qt.term), s, nil)
 		if err != nil {
 			return err
 		}
-		dfs[i] = df
+		dfs[i] = int(st.union)
 	}
 	return nil
 }
@@ -515,7 +517,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 			if sc.queryNorm {
 				clause *= idf(float64(df)) * queryNorm
 			}
-			err = eachPosting(ctx, sn, s, fp, term, &read, func(d uint64, freq uint64, inv float64) {
+			err = eachPosting(ctx, sn, s, fp, term, nil, &read, func(d uint64, freq uint64, inv float64) {
 				tf := float64(freq)
 				if sc.sqrtTF {
 					tf = math.Sqrt(tf)

@@ -148,12 +148,8 @@ type snapVocab struct {
 }
 
 func (v snapVocab) held(term string) bool {
-	for _, fp := range v.ix.searchedFields() {
-		if n, err := v.sn.count(fp.slot, []byte(term), v.s); err == nil && n > 0 {
-			return true
-		}
-	}
-	return false
+	st, err := v.sn.docFreqs(v.ix.searchedFields(), []byte(term), v.s, nil)
+	return err == nil && st.union > 0
 }
 
 func (v snapVocab) fuzzy(word string) []string  { return v.ix.fuzzy(v.sn, word) }
