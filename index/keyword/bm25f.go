@@ -89,14 +89,6 @@ func posting(p segment.Posting, off uint64, exact bool, fp fieldParams) (d, freq
 // costs a pass over the hits.
 const pruneCheck = 0.7
 
-// maxProbes bounds the probes of one search (see probe).
-const maxProbes = 3
-
-// probeMargin lowers a probed threshold by a relative margin larger than
-// the rounding error of summing a score's terms in another order, so that
-// it stays below the scores the full evaluation computes.
-const probeMargin = 1e-9
-
 // scoreBM25F accumulates the BM25F score of every matching, allowed
 // document, term at a time, the terms with the highest upper bound first.
 //
@@ -108,10 +100,9 @@ const probeMargin = 1e-9
 // reach the top k; the remaining terms are then scored only for the
 // candidates that still can, by skipping through their postings rather than
 // decoding them all, and a candidate is dropped as soon as its score and the
-// bound of the terms left fall below θ. Common terms (single Han characters,
-// frequent words) come last and mostly take this path. θ is the k-th best
-// score so far or, higher, the k-th best full score of the best documents
-// so far (probe). The top k and their scores are exactly those of the full
+// bound of the terms left fall below θ, the k-th best score so far. Common
+// terms (single Han characters, frequent words) come last and mostly take
+// this path. The top k and their scores are exactly those of the full
 // evaluation.
 func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64, dfs []int) error {
 	k1 := ix.opts.K1
@@ -147,9 +138,8 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		theta     float64
 		lastCheck = math.Inf(1)
 		read      int
-		probes    int
 	)
-	for oi, qi := range order {
+	for _, qi := range order {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -171,7 +161,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			}
 		} else {
 			for _, fp := range fields {
-				err := skipTo(sn, s, fp, term, per[qi*ns:(qi+1)*ns], cand, func(_ int, d uint32, tfInv float64) { s.addTF(d, fp, qi, tfInv, counted) })
+				err := skipTo(sn, s, fp, term, per[qi*ns:(qi+1)*ns], cand, func(d uint32, tfInv float64) { s.addTF(d, fp, qi, tfInv, counted) })
 				if err != nil {
 					return err
 				}
@@ -208,15 +198,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			cand = kept
 		case cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck:
 			lastCheck = remaining
-			theta = kthOf(s, s.hits, k)
-			if theta <= remaining && probes < maxProbes {
-				probes++
-				p, err := ix.probe(sn, s, qts, per, order[oi+1:], fields, w, numer, k)
-				if err != nil {
-					return err
-				}
-				theta = max(theta, p)
-			}
+			theta = max(theta, kthOf(s, s.hits, k))
 			if theta > remaining {
 				cand = s.cand[:0]
 				for _, d := range s.hits {
@@ -231,41 +213,6 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		}
 	}
 	return nil
-}
-
-// probe returns a threshold for pruning: the k-th best full score of the k
-// documents with the best scores so far, whose remaining terms (rest, in
-// the order of scoreBM25F) it looks up document by document, lowered by
-// probeMargin. Any k documents' full scores bound the k-th best score of
-// the search from below; these are the likeliest to be high.
-func (ix *Index) probe(sn *snap, s *scratch, qts []queryTerm, per []termDF, rest []int, fields []fieldParams, w []float64, numer float64, k int) (float64, error) {
-	k1 := ix.opts.K1
-	docs := slices.Clone(topOf(s, s.hits, k))
-	slices.Sort(docs)
-	full := make([]float64, len(docs))
-	for j, d := range docs {
-		full[j] = s.score[d]
-	}
-	tf := make([]float64, len(docs))
-	for _, qi := range rest {
-		if w[qi] == 0 {
-			continue
-		}
-		clear(tf)
-		for _, fp := range fields {
-			err := skipTo(sn, s, fp, []byte(qts[qi].term), per[qi*len(sn.segs):(qi+1)*len(sn.segs)], docs, func(j int, _ uint32, tfInv float64) { tf[j] += fp.weight * tfInv })
-			if err != nil {
-				return 0, err
-			}
-		}
-		for j, x := range tf {
-			if x > 0 {
-				full[j] += w[qi] * numer * x / (x + k1)
-			}
-		}
-	}
-	slices.Sort(full)
-	return full[len(full)-k] * (1 - probeMargin), nil
 }
 
 // kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
@@ -316,10 +263,10 @@ func topOf(s *scratch, ds []uint32, k int) []uint32 {
 }
 
 // skipTo calls fn with the length-normalised frequency of term in field fp
-// of each candidate that holds it (and its index in cand), advancing
-// through the postings instead of reading them all. cand is sorted by
-// document number; per is as for eachPosting.
-func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, cand []uint32, fn func(j int, d uint32, tfInv float64)) error {
+// of each candidate that holds it, advancing through the postings instead
+// of reading them all. cand is sorted by document number; per is as for
+// eachPosting.
+func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, cand []uint32, fn func(d uint32, tfInv float64)) error {
 	j := 0
 	for i := range sn.segs {
 		off := sn.segs[i].offset
@@ -360,7 +307,7 @@ func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, can
 				if dec.docs[lo] != local {
 					continue
 				}
-				fn(j, cand[j], float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]))
+				fn(cand[j], float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]))
 			}
 			for j < len(cand) && uint64(cand[j]) < end {
 				j++
@@ -383,7 +330,7 @@ func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, can
 				continue
 			}
 			d, freq, inv := posting(cur, off, sn.segs[i].exactLen, fp)
-			fn(j, uint32(d), float64(freq)*inv)
+			fn(uint32(d), float64(freq)*inv)
 		}
 		for j < len(cand) && uint64(cand[j]) < end {
 			j++
