@@ -110,11 +110,12 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 	rank := make([]float64, len(qts)) // the order's key
 	ub := make([]float64, len(qts))   // the bound of a term's contribution
 	w := make([]float64, len(qts))    // qtf·idf of the union document frequency
-	ns := len(sn.segs)
-	per := make([]termDF, len(qts)*ns) // per term, per segment
+	ns, mask := len(sn.segs), fieldMask(fields)
+	per := slices.Grow(s.per[:0], len(qts)*ns)[:len(qts)*ns] // per term, per segment
+	s.per = per
 	remaining := 0.0
 	for i, qt := range qts {
-		st, err := sn.docFreqs(fields, []byte(qt.term), s, per[i*ns:(i+1)*ns])
+		st, err := sn.docFreqs(mask, []byte(qt.term), s, per[i*ns:(i+1)*ns])
 		if err != nil {
 			return err
 		}
@@ -206,7 +207,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 						cand = append(cand, d)
 					}
 				}
-				slices.Sort(cand)
+				s.sortDocs(cand)
 				s.cand = cand
 				ix.pruned.Add(1)
 			}

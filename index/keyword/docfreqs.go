@@ -85,14 +85,19 @@ func (sn *snap) segTermsOf(i int, mask uint8) *segTerms {
 	return st
 }
 
-// docFreqs returns term's document frequencies in the view, the union over
-// fields (the searched fields, whose slots are given), and, when per is
-// not nil (one entry per segment), in each segment.
-func (sn *snap) docFreqs(fields []fieldParams, term []byte, s *scratch, per []termDF) (termDF, error) {
-	var mask uint8
+// fieldMask is the set of fields, bit f for textFields[f].
+func fieldMask(fields []fieldParams) uint8 {
+	var m uint8
 	for _, fp := range fields {
-		mask |= 1 << fp.slot
+		m |= 1 << fp.slot
 	}
+	return m
+}
+
+// docFreqs returns term's document frequencies in the view, the union over
+// the fields in mask, and, when per is not nil (one entry per segment), in
+// each segment.
+func (sn *snap) docFreqs(mask uint8, term []byte, s *scratch, per []termDF) (termDF, error) {
 	var out termDF
 	for i := range sn.segs {
 		st := sn.segTermsOf(i, mask)

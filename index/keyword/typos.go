@@ -142,14 +142,23 @@ type vocab interface {
 
 // snapVocab is the vocabulary of one snapshot of the index.
 type snapVocab struct {
-	ix *Index
-	sn *snap
-	s  *scratch
+	ix   *Index
+	sn   *snap
+	s    *scratch
+	mask uint8 // the fields of docFreqs' union: any will do; the scored ones share the search's cache entries
 }
 
 func (v snapVocab) held(term string) bool {
-	st, err := v.sn.docFreqs(v.ix.searchedFields(), []byte(term), v.s, nil)
-	return err == nil && st.union > 0
+	st, err := v.sn.docFreqs(v.mask, []byte(term), v.s, nil)
+	if err != nil {
+		return false
+	}
+	for _, fp := range v.ix.searchedFields() {
+		if st.field[fp.slot] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (v snapVocab) fuzzy(word string) []string  { return v.ix.fuzzy(v.sn, word) }
