@@ -89,13 +89,34 @@ func posting(p segment.Posting, off uint64, exact bool, fp fieldParams) (d, freq
 // costs a pass over the hits.
 const pruneCheck = 0.7
 
+// boundMargin raises a term's bound from its impacts by more than the
+// rounding error of summing its frequencies in another order.
+const boundMargin = 1e-9
+
+// maxTF bounds a term's BM25F pseudo-frequency in any document from its
+// impacts in each segment (per): the weighted sum over fields of the
+// largest length-normalised frequency of each.
+func maxTF(fields []fieldParams, per []termDF) float64 {
+	tf := 0.0
+	for i := range fields {
+		fp := &fields[i]
+		b := 0.0
+		for j := range per {
+			b = max(b, per[j].impact[fp.slot].bound(fp))
+		}
+		tf += fp.weight * b
+	}
+	return tf
+}
+
 // scoreBM25F accumulates the BM25F score of every matching, allowed
 // document, term at a time, the terms with the highest upper bound first.
 //
 // It prunes as MaxScore does (Turtle and Flood, 1995): a term's contribution
-// is below qtf·idf·(k1+1) (tf/(tf+k1) < 1), with the idf of its document
-// frequency over the union of the fields, counted before scoring (see
-// snap.docFreqs). Once a threshold θ, a score that k documents are known to
+// is at most qtf·idf·(k1+1)·T/(T+k1), with the idf of its document
+// frequency over the union of the fields and T the largest pseudo-frequency
+// its postings allow (maxTF), both read before scoring and cached per
+// segment (snap.docFreqs). Once a threshold θ, a score that k documents are known to
 // reach, exceeds the bound of all terms still to come, no other document can
 // reach the top k; the remaining terms are then scored only for the
 // candidates that still can, by skipping through their postings rather than
@@ -127,7 +148,8 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			// is the same to the last bit.
 			rank[i] = qt.qtf * idf(float64(st.maxField())) * numer
 			w[i] = qt.qtf * idf(float64(st.union))
-			ub[i] = w[i] * numer
+			tf := maxTF(fields, per[i*ns:(i+1)*ns])
+			ub[i] = w[i] * numer * min(1, tf/(tf+k1)*(1+boundMargin))
 			remaining += ub[i]
 		}
 		dfs[i] = int(st.union)

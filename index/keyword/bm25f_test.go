@@ -76,3 +76,119 @@ func TestGallop(t *testing.T) {
 		}
 	}
 }
+
+// The bounds the pruning relies on, checked against the postings
+// themselves: for every term of SciFact's and afqmc's queries, the union
+// document frequency is the number of documents eachPosting finds in any
+// field, and no document's BM25F pseudo-frequency exceeds maxTF. The bound
+// is also close: on average within a factor the test logs.
+func TestBoundsHoldForEveryDocument(t *testing.T) {
+	_, sci := scifact(t)
+	zh := afqmc(t)
+	zix := buildIndex(t, zh, Options{}, true)
+	defer zix.Close()
+	for _, c := range []struct {
+		ds *beir
+		ix *Index
+	}{{scifactData(t), sci}, {zh, zix}} {
+		checkBounds(t, c.ds, c.ix)
+	}
+}
+
+func checkBounds(t *testing.T, ds *beir, ix *Index) {
+	t.Helper()
+	ctx := context.Background()
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	s := new(scratch)
+	s.prepare(sn.size())
+	fields, err := ix.fieldParams(sn, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	terms, tight := 0, 0.0
+	n := 0
+	for _, q := range ds.queries {
+		if n++; n > 200 {
+			break
+		}
+		for _, qt := range ix.queryTerms(q) {
+			if seen[qt.term] {
+				continue
+			}
+			seen[qt.term] = true
+			per := make([]termDF, len(sn.segs))
+			df, err := sn.docFreqs(fieldMask(fields), []byte(qt.term), s, per)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tf := map[uint64]float64{}
+			read := 0
+			for _, fp := range fields {
+				err := eachPosting(ctx, sn, s, fp, []byte(qt.term), nil, &read, func(d, freq uint64, inv float64) {
+					tf[d] += fp.weight * float64(freq) * inv
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if int(df.union) != len(tf) {
+				t.Fatalf("term %q: union document frequency %d, postings in %d documents", qt.term, df.union, len(tf))
+			}
+			if len(tf) == 0 {
+				continue
+			}
+			bound, top := maxTF(fields, per), 0.0
+			for _, x := range tf {
+				top = max(top, x)
+			}
+			if top > bound*(1+boundMargin) {
+				t.Fatalf("term %q: a document's pseudo-frequency %v exceeds the bound %v", qt.term, top, bound)
+			}
+			terms++
+			tight += bound / top
+		}
+	}
+	if terms == 0 {
+		t.Fatal("no query term in the index: the test proves nothing")
+	}
+	t.Logf("%d terms: the bound is %.2f× the largest pseudo-frequency on average", terms, tight/float64(terms))
+}
+
+// A deletion changes the cached document frequencies: the segment's
+// deletions are part of their key.
+func TestDocFreqsFollowDeletes(t *testing.T) {
+	ix, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	docs := []Doc{
+		{ID: "a", DocID: "a", Kind: "passage", Title: "refund policy", Body: "refund within seven days"},
+		{ID: "b", DocID: "b", Kind: "passage", Title: "shipping", Body: "a refund is paid back to the card"},
+		{ID: "c", DocID: "c", Kind: "passage", Title: "invoices", Body: "invoices are sent by mail"},
+	}
+	if err := ix.Apply(docs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	df := func() int {
+		_, info, err := ix.SearchHits(context.Background(), "refund", 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Terms[0].DF
+	}
+	if got := df(); got != 2 {
+		t.Fatalf("refund in %d chunks, want 2", got)
+	}
+	if err := ix.Apply(nil, []string{"a"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := df(); got != 1 {
+		t.Fatalf("after deleting a: refund in %d chunks, want 1", got)
+	}
+}

@@ -1,6 +1,7 @@
 package keyword
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -12,10 +13,42 @@ import (
 
 // termDF are a term's document frequencies in a segment or a view of the
 // index: per text field, and over the union of the searched fields (a chunk
-// holding the term in its title and its body counts once).
+// holding the term in its title and its body counts once); in a segment,
+// also the impacts of its postings in those fields.
 type termDF struct {
-	field [numFields]uint32
-	union uint32
+	field  [numFields]uint32
+	union  uint32
+	impact [numFields]impacts
+}
+
+// impactBuckets are the frequency ranges of impacts: 1, 2, 3–4, 5 and more.
+const impactBuckets = 4
+
+// impacts bound a term's length-normalised frequency in a field of a
+// segment: per range of frequencies, the highest frequency and the shortest
+// field among its postings, which bound freq/(1 − b + b·len/avg) whatever
+// the average length is when a search reads them.
+type impacts struct {
+	freq, len [impactBuckets]uint32
+}
+
+func (m *impacts) add(freq, l uint32) {
+	k := min(bits.Len32(max(freq, 1)-1), impactBuckets-1) // 1→0, 2→1, 3–4→2, 5+→3
+	if m.freq[k] == 0 || l < m.len[k] {
+		m.len[k] = l
+	}
+	m.freq[k] = max(m.freq[k], freq)
+}
+
+// bound is the largest freq·inv(len) the impacts allow in field fp.
+func (m *impacts) bound(fp *fieldParams) float64 {
+	b := 0.0
+	for k := range impactBuckets {
+		if m.freq[k] > 0 {
+			b = max(b, float64(m.freq[k])*fp.invOf(m.len[k]))
+		}
+	}
+	return b
 }
 
 // maxField is the largest per-field document frequency.
@@ -40,10 +73,10 @@ type segTerms struct {
 }
 
 // Bounds of the document frequencies kept (all indexes of the process):
-// segments, and terms per segment (about 80 bytes each); a segment's terms
-// are forgotten together when they reach the bound.
+// segments, and terms per segment (about 200 bytes each: at most 50 MB); a
+// segment's terms are forgotten together when they reach the bound.
 const (
-	dfCacheSegments = 64
+	dfCacheSegments = 32
 	dfCacheTerms    = 1 << 13
 )
 
@@ -149,6 +182,9 @@ func (sn *snap) segDocFreqs(i int, mask uint8, term []byte, s *scratch) (termDF,
 		if mask&(1<<f) == 0 {
 			continue
 		}
+		if err := sn.impactsOf(i, f, term, pl, s, &ts.impact[f]); err != nil {
+			return termDF{}, err
+		}
 		if n++; n == 1 {
 			only = uint32(pl.Count())
 		}
@@ -169,6 +205,40 @@ func (sn *snap) segDocFreqs(i int, mask uint8, term []byte, s *scratch) (termDF,
 		ts.union = uint32(acc.GetCardinality())
 	}
 	return ts, nil
+}
+
+// impactsOf reads the impacts of a postings list of segment i, field f:
+// from its decoded postings when it is long enough to be cached (the
+// scorer decodes it anyway), else from the postings themselves.
+func (sn *snap) impactsOf(i, f int, term []byte, pl segment.PostingsList, s *scratch, m *impacts) error {
+	dec, err := decodedPostings(sn, s, i, fieldParams{slot: f}, term, pl)
+	if err != nil {
+		return err
+	}
+	if dec != nil {
+		for j := range dec.docs {
+			m.add(dec.freqs[j], dec.lens[j])
+		}
+		return nil
+	}
+	exact := sn.segs[i].exactLen
+	s.it = pl.Iterator(true, true, false, s.it)
+	for {
+		p, err := s.it.Next()
+		if err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+		}
+		if p == nil {
+			return nil
+		}
+		l := uint64(0)
+		if lb, ok := p.(lengthBits); ok && exact {
+			l = lb.NormUint64()
+		} else {
+			l = uint64(lenFromNorm(p.Norm()))
+		}
+		m.add(uint32(min(p.Frequency(), 1<<32-1)), uint32(min(l, 1<<32-1)))
+	}
 }
 
 // liveBitmap returns the live documents of a postings list as a bitmap,

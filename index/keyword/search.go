@@ -456,6 +456,39 @@ type fieldParams struct {
 // shorter.
 const invLengths = 512
 
+// fieldParams are the per-field constants of a search on sn: the searched
+// fields that some document has, with their length normalisation.
+func (ix *Index) fieldParams(sn *snap, s *scratch) ([]fieldParams, error) {
+	n, sc, b := sn.n, ix.opts.scoring, ix.opts.B
+	var fields []fieldParams
+	for f := range textFields {
+		if ix.weights[f] <= 0 {
+			continue
+		}
+		p := fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f], avg: sn.stats.avg(f)}
+		if sc.cardinalityAvg {
+			br, ok := sn.r.(index.BM25Reader)
+			if ok && n > 0 {
+				c, err := br.FieldCardinality(textFields[f])
+				if err != nil {
+					return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+				}
+				p.avg = math.Ceil(float64(c) / float64(n))
+			}
+		}
+		if p.avg > 0 {
+			p.norm0, p.normL = 1-b, b/p.avg
+			p.inv = s.inv[f][:0]
+			for l := range invLengths {
+				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
+			}
+			s.inv[f] = p.inv
+			fields = append(fields, p)
+		}
+	}
+	return fields, nil
+}
+
 // score accumulates the BM25F score of every matching, allowed document in
 // s.score, term at a time: for each term, the weighted, length-normalised
 // frequencies of all fields are summed per document (s.tf), then saturated
@@ -470,32 +503,10 @@ const invLengths = 512
 func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, k int, dfs []int) error {
 	n := sn.n
 	sc := ix.opts.scoring
-	k1, b := ix.opts.K1, ix.opts.B
-	var fields []fieldParams
-	for f := range textFields {
-		if ix.weights[f] <= 0 {
-			continue
-		}
-		p := fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f], avg: sn.stats.avg(f)}
-		if sc.cardinalityAvg {
-			br, ok := sn.r.(index.BM25Reader)
-			if ok && n > 0 {
-				c, err := br.FieldCardinality(textFields[f])
-				if err != nil {
-					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-				}
-				p.avg = math.Ceil(float64(c) / float64(n))
-			}
-		}
-		if p.avg > 0 {
-			p.norm0, p.normL = 1-b, b/p.avg
-			p.inv = s.inv[f][:0]
-			for l := range invLengths {
-				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
-			}
-			s.inv[f] = p.inv
-			fields = append(fields, p)
-		}
+	k1 := ix.opts.K1
+	fields, err := ix.fieldParams(sn, s)
+	if err != nil {
+		return err
 	}
 	if n == 0 || len(fields) == 0 {
 		return nil
