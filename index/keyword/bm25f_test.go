@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kefu-dev/kefu"
@@ -191,4 +193,59 @@ func TestDocFreqsFollowDeletes(t *testing.T) {
 	if got := df(); got != 1 {
 		t.Fatalf("after deleting a: refund in %d chunks, want 1", got)
 	}
+}
+
+// Typo correction keeps the words near a query word per segment
+// (fuzzyCache): for misspellings of SciFact's query words, asked twice, it
+// finds what the automaton finds in each dictionary of each segment, with
+// the same counts.
+func TestFuzzyMatchesEveryDictionary(t *testing.T) {
+	ds, ix := scifact(t)
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	if len(sn.segs) < 2 {
+		t.Fatalf("%d segment: the test needs several", len(sn.segs))
+	}
+	n, found := 0, 0
+	for _, q := range ds.queries {
+		for _, qt := range ix.queryTerms(q) {
+			w := qt.term
+			if len(w) < 6 || !hasLatinLetter([]byte(w)) || n >= 100 {
+				continue
+			}
+			n++
+			typo := w[:2] + w[3:] // a letter dropped
+			dfa := typoDFA(typo)
+			want := map[string]uint64{}
+			for i := range sn.segs {
+				for f := range textFields {
+					d, err := sn.dict(i, f)
+					if err != nil || d == nil {
+						continue
+					}
+					it := d.AutomatonIterator(dfa, nil, nil)
+					for e, err := it.Next(); err == nil && e != nil; e, err = it.Next() {
+						if e.Term != typo && !strings.HasPrefix(e.Term, bigramMark) && hasLatinLetter([]byte(e.Term)) {
+							want[e.Term] += e.Count
+						}
+					}
+				}
+			}
+			for range 2 {
+				if got := ix.fuzzy(sn, typo); !slices.Equal(got, mostFrequent(want)) {
+					t.Fatalf("%q: corrections %v, the dictionaries give %v", typo, got, mostFrequent(want))
+				}
+			}
+			if len(want) > 0 {
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no correction found: the test proves nothing")
+	}
+	t.Logf("%d misspellings, %d with corrections, over %d segments", n, found, len(sn.segs))
 }
