@@ -165,10 +165,9 @@ func (sn *snap) docFreqs(mask uint8, term []byte, s *scratch, per []termDF) (ter
 // decoding frequencies.
 func (sn *snap) segDocFreqs(i int, mask uint8, term []byte, s *scratch) (termDF, error) {
 	var (
-		ts   termDF
-		acc  *roaring.Bitmap
-		only uint32 // the count while a single field holds the term
-		n    int
+		ts    termDF
+		acc   *roaring.Bitmap
+		first = -1 // the first field holding the term: its count is the union while it is the only one
 	)
 	for f := range numFields {
 		pl, err := sn.postings(i, f, term, s)
@@ -185,23 +184,29 @@ func (sn *snap) segDocFreqs(i int, mask uint8, term []byte, s *scratch) (termDF,
 		if err := sn.impactsOf(i, f, term, pl, s, &ts.impact[f]); err != nil {
 			return termDF{}, err
 		}
-		if n++; n == 1 {
-			only = uint32(pl.Count())
+		if first < 0 {
+			first, ts.union = f, ts.field[f]
+			continue
+		}
+		if acc == nil { // a second field: the union needs the first one's bitmap
+			pl0, err := sn.postings(i, first, term, s)
+			if err != nil {
+				return termDF{}, err
+			}
+			bm, err := liveBitmap(pl0, s)
+			if err != nil {
+				return termDF{}, err
+			}
+			acc = bm.Clone()
+			if pl, err = sn.postings(i, f, term, s); err != nil {
+				return termDF{}, err
+			}
 		}
 		bm, err := liveBitmap(pl, s)
 		if err != nil {
 			return termDF{}, err
 		}
-		if acc == nil {
-			acc = bm.Clone()
-		} else {
-			acc.Or(bm)
-		}
-	}
-	switch {
-	case n == 1:
-		ts.union = only
-	case acc != nil:
+		acc.Or(bm)
 		ts.union = uint32(acc.GetCardinality())
 	}
 	return ts, nil
