@@ -336,6 +336,10 @@ func (sn *snap) nearWords(i int, mask uint8, word string, dfa *lev.DFA) []termCo
 			if err != nil || e == nil {
 				break
 			}
+			// Known defect, kept so that corrections do not change: zapx
+			// v17's DictionaryIterator reuses one PostingsList and never
+			// clears its 1-hit state, so after a term held by a single
+			// document every later term of the iteration counts 1.
 			if e.Term != word && !strings.HasPrefix(e.Term, bigramMark) && hasLatinLetter([]byte(e.Term)) {
 				out = append(out, termCount{e.Term, e.Count})
 			}
