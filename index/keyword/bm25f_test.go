@@ -2,10 +2,12 @@ package keyword
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kefu-dev/kefu"
@@ -248,4 +250,85 @@ func TestFuzzyMatchesEveryDictionary(t *testing.T) {
 		t.Fatal("no correction found: the test proves nothing")
 	}
 	t.Logf("%d misspellings, %d with corrections, over %d segments", n, found, len(sn.segs))
+}
+
+// Searches share the caches of document frequencies and near words, with
+// every index of the process: run concurrently with each other and with
+// another index's Apply and searches, each gets the results it gets alone.
+// With -race (`go test -race -run Concurrent ./index/keyword`) the test
+// also checks the caches' locking.
+func TestConcurrentSearchesShareCaches(t *testing.T) {
+	ix, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	words := []string{"refund", "shipping", "invoice", "coupon", "account", "password", "delivery", "payment", "退款", "发票", "快递", "优惠券"}
+	doc := func(i int) Doc {
+		id := fmt.Sprintf("c%03d", i)
+		return Doc{ID: id, DocID: id, Kind: "passage", Title: words[i%len(words)] + " " + words[(i*7)%len(words)],
+			Body: strings.Repeat(words[(i*3)%len(words)]+" ", 1+i%4) + words[(i*5)%len(words)]}
+	}
+	var docs []Doc
+	for i := range 300 {
+		docs = append(docs, doc(i))
+	}
+	if err := ix.Apply(docs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"refund invoice", "shiping delivery", "退款 发票", "coupon pasword", "快递 account"}
+	want := map[string][]Hit{}
+	for _, q := range queries {
+		h, _, err := ix.SearchHits(context.Background(), q, 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[q] = h
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				q := queries[(g+i)%len(queries)]
+				h, _, err := ix.SearchHits(context.Background(), q, 10, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !reflect.DeepEqual(h, want[q]) {
+					errs <- fmt.Errorf("%q searched concurrently: %+v, alone %+v", q, h, want[q])
+					return
+				}
+			}
+		}()
+	}
+	// Another index of the process changes beside them: the caches are
+	// shared by every index.
+	other, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 20 {
+			if err := other.Apply([]Doc{doc(i)}, nil, nil); err != nil {
+				errs <- err
+				return
+			}
+			if _, _, err := other.SearchHits(context.Background(), queries[i%len(queries)], 10, nil); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }
