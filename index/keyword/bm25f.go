@@ -1,12 +1,12 @@
 package keyword
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
 	"sort"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 	zapv17 "github.com/blevesearch/zapx/v17"
 
@@ -14,9 +14,14 @@ import (
 )
 
 // eachPosting calls fn with every posting of term in field fp: the global
-// document number, the term frequency and 1/(length normalisation).
-func eachPosting(ctx context.Context, sn *snap, s *scratch, fp fieldParams, term []byte, read *int, fn func(d, freq uint64, inv float64)) error {
+// document number, the term frequency and 1/(length normalisation). per,
+// when not nil, has the term's document frequencies in each segment: the
+// segments whose field lacks it are skipped.
+func eachPosting(ctx context.Context, sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, read *int, fn func(d, freq uint64, inv float64)) error {
 	for i := range sn.segs {
+		if per != nil && per[i].field[fp.slot] == 0 {
+			continue
+		}
 		pl, err := sn.postings(i, fp.slot, term, s)
 		if err != nil {
 			return err
@@ -84,53 +89,79 @@ func posting(p segment.Posting, off uint64, exact bool, fp fieldParams) (d, freq
 // costs a pass over the hits.
 const pruneCheck = 0.7
 
+// boundMargin raises a term's bound from its impacts by more than the
+// rounding error of summing its frequencies in another order.
+const boundMargin = 1e-9
+
+// maxTF bounds a term's BM25F pseudo-frequency in any document from its
+// impacts in each segment (per): the weighted sum over fields of the
+// largest length-normalised frequency of each.
+func maxTF(fields []fieldParams, per []termDF) float64 {
+	tf := 0.0
+	for i := range fields {
+		fp := &fields[i]
+		b := 0.0
+		for j := range per {
+			b = max(b, per[j].impact[fp.slot].bound(fp))
+		}
+		tf += fp.weight * b
+	}
+	return tf
+}
+
 // scoreBM25F accumulates the BM25F score of every matching, allowed
 // document, term at a time, the terms with the highest upper bound first.
 //
 // It prunes as MaxScore does (Turtle and Flood, 1995): a term's contribution
-// is below qtf·idf·(k1+1) (tf/(tf+k1) < 1; the idf of the union document
-// frequency is at most that of the largest per-field one). Once the k-th
-// best score so far exceeds the bound of all terms still to come, no other
-// document can reach the top k; the remaining terms are then scored only for
-// the documents that still can, by skipping through their postings rather
-// than decoding them all. Common terms (single Han characters, frequent
-// words) come last and mostly take this path. The top k and their scores are
-// exactly those of the full evaluation.
+// is at most qtf·idf·(k1+1)·T/(T+k1), with the idf of its document
+// frequency over the union of the fields and T the largest pseudo-frequency
+// its postings allow (maxTF), both read before scoring and cached per
+// segment (snap.docFreqs). Once a threshold θ, a score that k documents are known to
+// reach, exceeds the bound of all terms still to come, no other document can
+// reach the top k; the remaining terms are then scored only for the
+// candidates that still can, by skipping through their postings rather than
+// decoding them all, and a candidate is dropped as soon as its score and the
+// bound of the terms left fall below θ, the k-th best score so far. Common
+// terms (single Han characters, frequent words) come last and mostly take
+// this path. The top k and their scores are exactly those of the full
+// evaluation.
 func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64, dfs []int) error {
 	k1 := ix.opts.K1
-	ub := make([]float64, len(qts))
+	order := make([]int, len(qts))
+	rank := make([]float64, len(qts)) // the order's key
+	ub := make([]float64, len(qts))   // the bound of a term's contribution
+	w := make([]float64, len(qts))    // qtf·idf of the union document frequency
+	ns, mask := len(sn.segs), fieldMask(fields)
+	per := slices.Grow(s.per[:0], len(qts)*ns)[:len(qts)*ns] // per term, per segment
+	s.per = per
 	remaining := 0.0
 	for i, qt := range qts {
-		var maxDF uint64
-		for _, fp := range fields {
-			df, err := sn.count(fp.slot, []byte(qt.term), s)
-			if err != nil {
-				return err
-			}
-			maxDF = max(maxDF, df)
+		st, err := sn.docFreqs(mask, []byte(qt.term), s, per[i*ns:(i+1)*ns])
+		if err != nil {
+			return err
 		}
-		if maxDF > 0 {
-			ub[i] = qt.qtf * idf(float64(maxDF)) * numer
+		order[i] = i
+		if st.union > 0 {
+			// The order is by the idf of the largest per-field frequency,
+			// as before the union's was counted up front: a document's
+			// contributions are summed in the same order, and its score
+			// is the same to the last bit.
+			rank[i] = qt.qtf * idf(float64(st.maxField())) * numer
+			w[i] = qt.qtf * idf(float64(st.union))
+			tf := maxTF(fields, per[i*ns:(i+1)*ns])
+			ub[i] = w[i] * numer * min(1, tf/(tf+k1)*(1+boundMargin))
 			remaining += ub[i]
 		}
+		dfs[i] = int(st.union)
 	}
-	order := make([]int, len(qts))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case ub[a] > ub[b]:
-			return -1
-		case ub[a] < ub[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank[b], rank[a]) })
 
-	var cand []uint32 // documents that can still reach the top k, once pruning
-	lastCheck := math.Inf(1)
-	read := 0
+	var (
+		cand      []uint32 // documents that can still reach the top k, once pruning
+		theta     float64
+		lastCheck = math.Inf(1)
+		read      int
+	)
 	for _, qi := range order {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -141,31 +172,24 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		remaining -= ub[qi]
 		qt := qts[qi]
 		term := []byte(qt.term)
-		var df int
+		counted := qt.counted()
 		if cand == nil {
 			for _, fp := range fields {
-				err := eachPosting(ctx, sn, s, fp, term, &read, func(d, freq uint64, inv float64) {
-					s.addTF(uint32(d), fp, qi, float64(freq)*inv, qt.counted())
+				err := eachPosting(ctx, sn, s, fp, term, per[qi*ns:(qi+1)*ns], &read, func(d, freq uint64, inv float64) {
+					s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
 				})
 				if err != nil {
 					return err
 				}
 			}
-			df = len(s.termHit)
 		} else {
-			var err error
-			if df, err = unionDF(sn, s, fields, term); err != nil {
-				return err
-			}
 			for _, fp := range fields {
-				if err := ix.skipTo(sn, s, fp, term, qi, cand, qt.counted()); err != nil {
+				err := skipTo(sn, s, fp, term, per[qi*ns:(qi+1)*ns], cand, func(d uint32, tfInv float64) { s.addTF(d, fp, qi, tfInv, counted) })
+				if err != nil {
 					return err
 				}
 			}
 		}
-		dfs[qi] = df
-		w := qt.qtf * idf(float64(df))
-		counted := qt.counted()
 		for _, d := range s.termHit {
 			tf := s.tf[d]
 			s.tf[d] = 0
@@ -175,22 +199,38 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			if s.score[d] == 0 {
 				s.hits = append(s.hits, d)
 			}
-			s.score[d] += w * numer * tf / (tf + k1)
+			s.score[d] += w[qi] * numer * tf / (tf + k1)
 			if counted {
 				s.matched[d]++
 			}
 		}
 		s.termHit = s.termHit[:0]
 
-		if cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck {
+		switch {
+		case cand != nil && remaining > 0:
+			// Drop the candidates that can no longer reach θ.
+			if len(cand) > k {
+				theta = max(theta, kthOf(s, cand, k))
+			}
+			kept := cand[:0]
+			for _, d := range cand {
+				if s.score[d]+remaining >= theta {
+					kept = append(kept, d)
+				}
+			}
+			cand = kept
+		case cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck:
 			lastCheck = remaining
-			if theta := kthScore(s, k); theta > remaining {
+			theta = max(theta, kthOf(s, s.hits, k))
+			if theta > remaining {
+				cand = s.cand[:0]
 				for _, d := range s.hits {
 					if s.score[d]+remaining >= theta {
 						cand = append(cand, d)
 					}
 				}
-				slices.Sort(cand)
+				s.sortDocs(cand)
+				s.cand = cand
 				ix.pruned.Add(1)
 			}
 		}
@@ -198,16 +238,23 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 	return nil
 }
 
-// kthScore returns the k-th best score among the hits (k ≤ len(hits)).
-func kthScore(s *scratch, k int) float64 {
-	h := make([]float64, 0, k) // min-heap of the k best
-	for _, d := range s.hits {
-		x := s.score[d]
+// kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
+func kthOf(s *scratch, ds []uint32, k int) float64 {
+	return s.score[topOf(s, ds, k)[0]]
+}
+
+// topOf returns the k documents of ds with the best scores (k ≤ len(ds))
+// as a min-heap, the worst of them first. The slice is the scratch's,
+// valid until the next call.
+func topOf(s *scratch, ds []uint32, k int) []uint32 {
+	h := s.heap[:0]
+	less := func(i, j int) bool { return s.score[h[i]] < s.score[h[j]] }
+	for _, d := range ds {
 		if len(h) < k {
-			h = append(h, x)
+			h = append(h, d)
 			for i := len(h) - 1; i > 0; {
 				p := (i - 1) / 2
-				if h[p] <= h[i] {
+				if !less(i, p) {
 					break
 				}
 				h[p], h[i] = h[i], h[p]
@@ -215,16 +262,16 @@ func kthScore(s *scratch, k int) float64 {
 			}
 			continue
 		}
-		if x <= h[0] {
+		if s.score[d] <= s.score[h[0]] {
 			continue
 		}
-		h[0] = x
+		h[0] = d
 		for i := 0; ; {
 			l, m := 2*i+1, i
-			if l < len(h) && h[l] < h[m] {
+			if l < len(h) && less(l, m) {
 				m = l
 			}
-			if l+1 < len(h) && h[l+1] < h[m] {
+			if l+1 < len(h) && less(l+1, m) {
 				m = l + 1
 			}
 			if m == i {
@@ -234,65 +281,15 @@ func kthScore(s *scratch, k int) float64 {
 			i = m
 		}
 	}
-	return h[0]
+	s.heap = h
+	return h
 }
 
-// unionDF counts the live documents holding term in any of the fields,
-// from the postings' bitmaps, without decoding frequencies.
-func unionDF(sn *snap, s *scratch, fields []fieldParams, term []byte) (int, error) {
-	total := 0
-	for i := range sn.segs {
-		var acc *roaring.Bitmap
-		add := func(bm *roaring.Bitmap) {
-			if acc == nil {
-				acc = bm.Clone()
-			} else {
-				acc.Or(bm)
-			}
-		}
-		for _, fp := range fields {
-			pl, err := sn.postings(i, fp.slot, term, s)
-			if err != nil {
-				return 0, err
-			}
-			if pl == nil {
-				continue
-			}
-			s.it = pl.Iterator(false, false, false, s.it)
-			if o, ok := s.it.(segment.OptimizablePostingsIterator); ok {
-				if d, ok := o.DocNum1Hit(); ok {
-					add(roaring.BitmapOf(uint32(d)))
-					continue
-				}
-				if bm := o.ActualBitmap(); bm != nil {
-					add(bm)
-					continue
-				}
-			}
-			one := roaring.New()
-			for {
-				p, err := s.it.Next()
-				if err != nil {
-					return 0, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-				}
-				if p == nil {
-					break
-				}
-				one.Add(uint32(p.Number()))
-			}
-			add(one)
-		}
-		if acc != nil {
-			total += int(acc.GetCardinality())
-		}
-	}
-	return total, nil
-}
-
-// skipTo adds term's weighted frequency in field fp to the candidates that
-// hold it, advancing through the postings instead of reading them all.
-// cand is sorted by document number.
-func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi int, cand []uint32, counted bool) error {
+// skipTo calls fn with the length-normalised frequency of term in field fp
+// of each candidate that holds it, advancing through the postings instead
+// of reading them all. cand is sorted by document number; per is as for
+// eachPosting.
+func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, cand []uint32, fn func(d uint32, tfInv float64)) error {
 	j := 0
 	for i := range sn.segs {
 		off := sn.segs[i].offset
@@ -306,7 +303,7 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 		if j == len(cand) {
 			return nil
 		}
-		if uint64(cand[j]) >= end {
+		if uint64(cand[j]) >= end || per != nil && per[i].field[fp.slot] == 0 {
 			continue
 		}
 		pl, err := sn.postings(i, fp.slot, term, s)
@@ -333,7 +330,7 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 				if dec.docs[lo] != local {
 					continue
 				}
-				s.addTF(uint32(cand[j]), fp, qi, float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]), counted)
+				fn(cand[j], float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]))
 			}
 			for j < len(cand) && uint64(cand[j]) < end {
 				j++
@@ -356,7 +353,7 @@ func (ix *Index) skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, qi in
 				continue
 			}
 			d, freq, inv := posting(cur, off, sn.segs[i].exactLen, fp)
-			s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
+			fn(uint32(d), float64(freq)*inv)
 		}
 		for j < len(cand) && uint64(cand[j]) < end {
 			j++

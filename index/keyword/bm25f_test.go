@@ -2,14 +2,23 @@ package keyword
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/kefu-dev/kefu"
 )
 
-// Pruning must change nothing: for SciFact's queries, the top 10 of a
-// pruned search are the first 10 of the full ranking (k large enough that
-// nothing is pruned), scores included. The test also checks that pruning
-// happened, so it tests something.
+// Pruning must change nothing: for SciFact's queries, the top k (10, and
+// the 50 hybrid search asks for) of a pruned search are the first k of the
+// full ranking (k large enough that nothing is pruned), scores, matched
+// terms and term masks included, and the query terms' document frequencies
+// are the same. The test also checks that pruning happened, so it tests
+// something.
 func TestPruningIsExact(t *testing.T) {
 	ds, ix := scifact(t)
 	checkPruning(t, ds, ix)
@@ -29,25 +38,34 @@ func checkPruning(t *testing.T, ds *beir, ix *Index) {
 		if n++; n > 300 {
 			break
 		}
-		top, _, err := ix.SearchHits(ctx, q, 10, nil)
+		full, fullInfo, err := ix.SearchHits(ctx, q, MaxK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		full, _, err := ix.SearchHits(ctx, q, MaxK, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, h := range top {
-			f := full[i]
-			if h.ChunkID != f.ChunkID || math.Abs(h.Score-f.Score) > 1e-9 || h.Matched != f.Matched || h.Head != f.Head {
-				t.Fatalf("query %s, rank %d: pruned %+v, full %+v", id, i+1, h, f)
+		for _, k := range []int{10, 50} {
+			top, info, err := ix.SearchHits(ctx, q, k, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(top) != min(k, len(full)) {
+				t.Fatalf("query %s, k %d: %d hits, full ranking %d", id, k, len(top), len(full))
+			}
+			for i, h := range top {
+				f := full[i]
+				if h.ChunkID != f.ChunkID || math.Abs(h.Score-f.Score) > 1e-9 || h.Matched != f.Matched || h.Head != f.Head ||
+					i < kefu.MaskedHits && (h.HeadMatch != f.HeadMatch || h.BodyMatch != f.BodyMatch) {
+					t.Fatalf("query %s, k %d, rank %d: pruned %+v, full %+v", id, k, i+1, h, f)
+				}
+			}
+			if !reflect.DeepEqual(info, fullInfo) {
+				t.Fatalf("query %s, k %d: pruned search's terms %+v, full %+v", id, k, info, fullInfo)
 			}
 		}
 	}
 	if ix.pruned.Load() == before {
 		t.Fatal("no search pruned: the test proves nothing")
 	}
-	t.Logf("%d of %d searches pruned", ix.pruned.Load()-before, 2*n)
+	t.Logf("%d of %d searches pruned", ix.pruned.Load()-before, 3*n)
 }
 
 func TestGallop(t *testing.T) {
@@ -60,5 +78,257 @@ func TestGallop(t *testing.T) {
 		if got := gallop(docs, c.lo, c.target); got != c.want {
 			t.Errorf("gallop(lo %d, %d) = %d, want %d", c.lo, c.target, got, c.want)
 		}
+	}
+}
+
+// The bounds the pruning relies on, checked against the postings
+// themselves: for every term of SciFact's and afqmc's queries, the union
+// document frequency is the number of documents eachPosting finds in any
+// field, and no document's BM25F pseudo-frequency exceeds maxTF. The bound
+// is also close: on average within a factor the test logs.
+func TestBoundsHoldForEveryDocument(t *testing.T) {
+	_, sci := scifact(t)
+	zh := afqmc(t)
+	zix := buildIndex(t, zh, Options{}, true)
+	defer zix.Close()
+	for _, c := range []struct {
+		ds *beir
+		ix *Index
+	}{{scifactData(t), sci}, {zh, zix}} {
+		checkBounds(t, c.ds, c.ix)
+	}
+}
+
+func checkBounds(t *testing.T, ds *beir, ix *Index) {
+	t.Helper()
+	ctx := context.Background()
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	s := new(scratch)
+	s.prepare(sn.size())
+	fields, err := ix.fieldParams(sn, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	terms, tight := 0, 0.0
+	n := 0
+	for _, q := range ds.queries {
+		if n++; n > 200 {
+			break
+		}
+		for _, qt := range ix.queryTerms(q) {
+			if seen[qt.term] {
+				continue
+			}
+			seen[qt.term] = true
+			per := make([]termDF, len(sn.segs))
+			df, err := sn.docFreqs(fieldMask(fields), []byte(qt.term), s, per)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tf := map[uint64]float64{}
+			read := 0
+			for _, fp := range fields {
+				err := eachPosting(ctx, sn, s, fp, []byte(qt.term), nil, &read, func(d, freq uint64, inv float64) {
+					tf[d] += fp.weight * float64(freq) * inv
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if int(df.union) != len(tf) {
+				t.Fatalf("term %q: union document frequency %d, postings in %d documents", qt.term, df.union, len(tf))
+			}
+			if len(tf) == 0 {
+				continue
+			}
+			bound, top := maxTF(fields, per), 0.0
+			for _, x := range tf {
+				top = max(top, x)
+			}
+			if top > bound*(1+boundMargin) {
+				t.Fatalf("term %q: a document's pseudo-frequency %v exceeds the bound %v", qt.term, top, bound)
+			}
+			terms++
+			tight += bound / top
+		}
+	}
+	if terms == 0 {
+		t.Fatal("no query term in the index: the test proves nothing")
+	}
+	t.Logf("%d terms: the bound is %.2f× the largest pseudo-frequency on average", terms, tight/float64(terms))
+}
+
+// A deletion changes the cached document frequencies: the segment's
+// deletions are part of their key.
+func TestDocFreqsFollowDeletes(t *testing.T) {
+	ix, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	docs := []Doc{
+		{ID: "a", DocID: "a", Kind: "passage", Title: "refund policy", Body: "refund within seven days"},
+		{ID: "b", DocID: "b", Kind: "passage", Title: "shipping", Body: "a refund is paid back to the card"},
+		{ID: "c", DocID: "c", Kind: "passage", Title: "invoices", Body: "invoices are sent by mail"},
+	}
+	if err := ix.Apply(docs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	df := func() int {
+		_, info, err := ix.SearchHits(context.Background(), "refund", 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Terms[0].DF
+	}
+	if got := df(); got != 2 {
+		t.Fatalf("refund in %d chunks, want 2", got)
+	}
+	if err := ix.Apply(nil, []string{"a"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := df(); got != 1 {
+		t.Fatalf("after deleting a: refund in %d chunks, want 1", got)
+	}
+}
+
+// Typo correction keeps the words near a query word per segment
+// (fuzzyCache): for misspellings of SciFact's query words, asked twice, it
+// finds what the automaton finds in each dictionary of each segment, with
+// the same counts.
+func TestFuzzyMatchesEveryDictionary(t *testing.T) {
+	ds, ix := scifact(t)
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	if len(sn.segs) < 2 {
+		t.Fatalf("%d segment: the test needs several", len(sn.segs))
+	}
+	n, found := 0, 0
+	for _, q := range ds.queries {
+		for _, qt := range ix.queryTerms(q) {
+			w := qt.term
+			if len(w) < 6 || !hasLatinLetter([]byte(w)) || n >= 100 {
+				continue
+			}
+			n++
+			typo := w[:2] + w[3:] // a letter dropped
+			dfa := typoDFA(typo)
+			want := map[string]uint64{}
+			for i := range sn.segs {
+				for f := range textFields {
+					d, err := sn.dict(i, f)
+					if err != nil || d == nil {
+						continue
+					}
+					it := d.AutomatonIterator(dfa, nil, nil)
+					for e, err := it.Next(); err == nil && e != nil; e, err = it.Next() {
+						if e.Term != typo && !strings.HasPrefix(e.Term, bigramMark) && hasLatinLetter([]byte(e.Term)) {
+							want[e.Term] += e.Count
+						}
+					}
+				}
+			}
+			for range 2 {
+				if got := ix.fuzzy(sn, typo); !slices.Equal(got, mostFrequent(want)) {
+					t.Fatalf("%q: corrections %v, the dictionaries give %v", typo, got, mostFrequent(want))
+				}
+			}
+			if len(want) > 0 {
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no correction found: the test proves nothing")
+	}
+	t.Logf("%d misspellings, %d with corrections, over %d segments", n, found, len(sn.segs))
+}
+
+// Searches share the caches of document frequencies and near words, with
+// every index of the process: run concurrently with each other and with
+// another index's Apply and searches, each gets the results it gets alone.
+// With -race (`go test -race -run Concurrent ./index/keyword`) the test
+// also checks the caches' locking.
+func TestConcurrentSearchesShareCaches(t *testing.T) {
+	ix, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	words := []string{"refund", "shipping", "invoice", "coupon", "account", "password", "delivery", "payment", "退款", "发票", "快递", "优惠券"}
+	doc := func(i int) Doc {
+		id := fmt.Sprintf("c%03d", i)
+		return Doc{ID: id, DocID: id, Kind: "passage", Title: words[i%len(words)] + " " + words[(i*7)%len(words)],
+			Body: strings.Repeat(words[(i*3)%len(words)]+" ", 1+i%4) + words[(i*5)%len(words)]}
+	}
+	var docs []Doc
+	for i := range 300 {
+		docs = append(docs, doc(i))
+	}
+	if err := ix.Apply(docs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"refund invoice", "shiping delivery", "退款 发票", "coupon pasword", "快递 account"}
+	want := map[string][]Hit{}
+	for _, q := range queries {
+		h, _, err := ix.SearchHits(context.Background(), q, 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[q] = h
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				q := queries[(g+i)%len(queries)]
+				h, _, err := ix.SearchHits(context.Background(), q, 10, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !reflect.DeepEqual(h, want[q]) {
+					errs <- fmt.Errorf("%q searched concurrently: %+v, alone %+v", q, h, want[q])
+					return
+				}
+			}
+		}()
+	}
+	// Another index of the process changes beside them: the caches are
+	// shared by every index.
+	other, err := Open("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 20 {
+			if err := other.Apply([]Doc{doc(i)}, nil, nil); err != nil {
+				errs <- err
+				return
+			}
+			if _, _, err := other.SearchHits(context.Background(), queries[i%len(queries)], 10, nil); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }

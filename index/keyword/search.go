@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -43,6 +44,10 @@ type scratch struct {
 	clauses  []uint16 // matching clauses, for the coord variant
 	allow    []uint64 // filter bitset, when filtered
 	filtered bool
+	cand     []uint32                 // backing array of scoreBM25F's candidates
+	per      []termDF                 // scoreBM25F's document frequencies per query term and segment
+	mark     []uint64                 // a bitset of documents, all zero between uses (sortDocs)
+	heap     []uint32                 // backing array of topOf
 	pl       segment.PostingsList     // reused by snap.postings
 	it       segment.PostingsIterator // reused by the scorer
 	inv      [numFields][]float64     // backing arrays of fieldParams.inv
@@ -59,6 +64,27 @@ func (s *scratch) prepare(n uint64) {
 	s.matched = make([]uint16, n)
 	s.headSeen = make([]uint16, n)
 	s.head = make([]uint16, n)
+	s.mark = make([]uint64, (n+63)/64)
+}
+
+// sortDocs sorts document numbers without duplicates through the mark
+// bitset: a pass over n/64 words instead of a comparison sort of tens of
+// thousands of candidates.
+func (s *scratch) sortDocs(ds []uint32) {
+	lo, hi := len(s.mark), 0
+	for _, d := range ds {
+		w := int(d >> 6)
+		s.mark[w] |= 1 << (d & 63)
+		lo, hi = min(lo, w), max(hi, w)
+	}
+	i := 0
+	for w := lo; w <= hi && i < len(ds); w++ {
+		for b := s.mark[w]; b != 0; b &= b - 1 {
+			ds[i] = uint32(w<<6 + bits.TrailingZeros64(b))
+			i++
+		}
+		s.mark[w] = 0
+	}
 }
 
 func (s *scratch) reset() {
@@ -70,7 +96,7 @@ func (s *scratch) reset() {
 		s.clauses[d] = 0
 		s.matched[d], s.headSeen[d], s.head[d] = 0, 0, 0
 	}
-	s.termHit, s.hits, s.allow, s.filtered = s.termHit[:0], s.hits[:0], s.allow[:0], false
+	s.termHit, s.hits, s.allow, s.filtered, s.per = s.termHit[:0], s.hits[:0], s.allow[:0], false, s.per[:0]
 }
 
 func (s *scratch) allowed(d uint64) bool {
@@ -157,7 +183,7 @@ func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Fi
 		ix.scratch.Put(s)
 	}()
 	s.prepare(sn.size())
-	v := snapVocab{ix, sn, s}
+	v := snapVocab{ix, sn, s, fieldMask(ix.scoredFields(sn))}
 	translations(v.held, qts, query)
 	qts = corrections(v, qts, query)
 	dfs := make([]int, len(qts))
@@ -199,11 +225,11 @@ func describe(qts []queryTerm, dfs []int) []kefu.QueryTerm {
 func (ix *Index) countDF(sn *snap, s *scratch, qts []queryTerm, dfs []int) error {
 	fields := ix.searchedFields()
 	for i, qt := range qts {
-		df, err := unionDF(sn, s, fields, []byte(qt.term))
+		st, err := sn.docFreqs(fieldMask(fields), []byte(qt.term), s, nil)
 		if err != nil {
 			return err
 		}
-		dfs[i] = df
+		dfs[i] = int(st.union)
 	}
 	return nil
 }
@@ -228,9 +254,14 @@ func (ix *Index) masks(sn *snap, s *scratch, qts []queryTerm, hits []Hit) error 
 	}
 	slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(a.doc, b.doc) })
 	fields := ix.searchedFields()
+	ns := len(sn.segs)
 	for qi := range min(len(qts), 64) {
 		bit := uint64(1) << qi
 		term := []byte(qts[qi].term)
+		var per []termDF // where the scorer counted the term, if it did
+		if len(s.per) == len(qts)*ns {
+			per = s.per[qi*ns : (qi+1)*ns]
+		}
 		for _, fp := range fields {
 			j := 0
 			for si := range sn.segs {
@@ -242,7 +273,7 @@ func (ix *Index) masks(sn *snap, s *scratch, qts []queryTerm, hits []Hit) error 
 				if j == len(ts) {
 					break
 				}
-				if ts[j].doc >= end {
+				if ts[j].doc >= end || per != nil && per[si].field[fp.slot] == 0 {
 					continue
 				}
 				pl, err := sn.postings(si, fp.slot, term, s)
@@ -293,6 +324,18 @@ func (ix *Index) masks(sn *snap, s *scratch, qts []queryTerm, hits []Hit) error 
 type oneDoc uint64
 
 func (d oneDoc) Contains(x uint32) bool { return uint64(d) == uint64(x) }
+
+// scoredFields are the searched fields that some document has, as score
+// sees them with the product's scoring (without their parameters).
+func (ix *Index) scoredFields(sn *snap) []fieldParams {
+	var out []fieldParams
+	for _, fp := range ix.searchedFields() {
+		if sn.stats.avg(fp.slot) > 0 {
+			out = append(out, fp)
+		}
+	}
+	return out
+}
 
 // searchedFields are the text fields with a weight, as score sees them
 // (without the length parameters, which probing does not need).
@@ -413,6 +456,39 @@ type fieldParams struct {
 // shorter.
 const invLengths = 512
 
+// fieldParams are the per-field constants of a search on sn: the searched
+// fields that some document has, with their length normalisation.
+func (ix *Index) fieldParams(sn *snap, s *scratch) ([]fieldParams, error) {
+	n, sc, b := sn.n, ix.opts.scoring, ix.opts.B
+	var fields []fieldParams
+	for f := range textFields {
+		if ix.weights[f] <= 0 {
+			continue
+		}
+		p := fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f], avg: sn.stats.avg(f)}
+		if sc.cardinalityAvg {
+			br, ok := sn.r.(index.BM25Reader)
+			if ok && n > 0 {
+				c, err := br.FieldCardinality(textFields[f])
+				if err != nil {
+					return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+				}
+				p.avg = math.Ceil(float64(c) / float64(n))
+			}
+		}
+		if p.avg > 0 {
+			p.norm0, p.normL = 1-b, b/p.avg
+			p.inv = s.inv[f][:0]
+			for l := range invLengths {
+				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
+			}
+			s.inv[f] = p.inv
+			fields = append(fields, p)
+		}
+	}
+	return fields, nil
+}
+
 // score accumulates the BM25F score of every matching, allowed document in
 // s.score, term at a time: for each term, the weighted, length-normalised
 // frequencies of all fields are summed per document (s.tf), then saturated
@@ -427,32 +503,10 @@ const invLengths = 512
 func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, k int, dfs []int) error {
 	n := sn.n
 	sc := ix.opts.scoring
-	k1, b := ix.opts.K1, ix.opts.B
-	var fields []fieldParams
-	for f := range textFields {
-		if ix.weights[f] <= 0 {
-			continue
-		}
-		p := fieldParams{slot: f, head: textFields[f] != fieldBody, weight: ix.weights[f], avg: sn.stats.avg(f)}
-		if sc.cardinalityAvg {
-			br, ok := sn.r.(index.BM25Reader)
-			if ok && n > 0 {
-				c, err := br.FieldCardinality(textFields[f])
-				if err != nil {
-					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-				}
-				p.avg = math.Ceil(float64(c) / float64(n))
-			}
-		}
-		if p.avg > 0 {
-			p.norm0, p.normL = 1-b, b/p.avg
-			p.inv = s.inv[f][:0]
-			for l := range invLengths {
-				p.inv = append(p.inv, 1/(1-b+b*float64(l)/p.avg))
-			}
-			s.inv[f] = p.inv
-			fields = append(fields, p)
-		}
+	k1 := ix.opts.K1
+	fields, err := ix.fieldParams(sn, s)
+	if err != nil {
+		return err
 	}
 	if n == 0 || len(fields) == 0 {
 		return nil
@@ -515,7 +569,7 @@ func (ix *Index) score(ctx context.Context, sn *snap, s *scratch, qts []queryTer
 			if sc.queryNorm {
 				clause *= idf(float64(df)) * queryNorm
 			}
-			err = eachPosting(ctx, sn, s, fp, term, &read, func(d uint64, freq uint64, inv float64) {
+			err = eachPosting(ctx, sn, s, fp, term, nil, &read, func(d uint64, freq uint64, inv float64) {
 				tf := float64(freq)
 				if sc.sqrtTF {
 					tf = math.Sqrt(tf)

@@ -29,11 +29,13 @@ type snap struct {
 // segView is one segment with its place in the dense document numbering of
 // the search (offset + the segment's own document number).
 type segView struct {
-	ss       *scorch.SegmentSnapshot
-	offset   uint64
-	exactLen bool // zap v17: a posting's NormUint64 is the field length
-	dicts    [numDicts]segment.TermDictionary
-	loaded   [numDicts]bool
+	ss        *scorch.SegmentSnapshot
+	offset    uint64
+	exactLen  bool // zap v17: a posting's NormUint64 is the field length
+	dicts     [numDicts]segment.TermDictionary
+	loaded    [numDicts]bool
+	terms     *segTerms // cached document frequencies (snap.segTermsOf)
+	termsMask uint8
 }
 
 // Dictionary slots: the text fields, then the filter field.
