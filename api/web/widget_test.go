@@ -56,26 +56,8 @@ func TestWidgetHandoffInBrowser(t *testing.T) {
 	v.expectEval(`getComputedStyle(`+widgetJS+`.querySelector('.send')).fontSize`, "14px")
 
 	// An FAQ question: the answer streams in, then its citation.
-	v.eval(widgetRecorderJS)
-	v.widgetAsk(faqQuestion)
-	v.waitJS(`(() => { const m = [...` + widgetJS + `.querySelectorAll('.msg.bot')].pop(); return m && !m.classList.contains('streaming'); })()`)
-	lastBotW := `[...` + widgetJS + `.querySelectorAll('.msg.bot')].pop()`
-	if got := v.eval(lastBotW + `.querySelector('.text').textContent`); !strings.Contains(got, want) {
-		t.Errorf("the widget shows %q, want the FAQ answer %q", got, want)
-	}
-	var streamed []string
-	v.evalJSON(`window.__widgetSnaps`, &streamed)
-	t.Logf("the answer was shown in %d pieces while it streamed", len(streamed))
-	if len(streamed) == 0 || !strings.HasPrefix(want, streamed[0]) {
-		t.Errorf("the answer was not on screen while it streamed: %q", streamed)
-	}
-	if n := v.eval(lastBotW + `.querySelectorAll('.cites li').length + ''`); n == "0" {
-		t.Error("the answer shows no citation")
-	}
-	conv := v.eval(`Object.keys(localStorage).filter(k => k.endsWith(':conversation')).map(k => localStorage.getItem(k)).join(',')`)
-	if !strings.HasPrefix(conv, "c_") {
-		t.Fatalf("the widget kept conversation %q, want one id the server named", conv)
-	}
+	conv := v.widgetAskFAQ(want)
+	lastBotW := lastWidgetBot
 
 	// The visitor asks for a person: the hand-off reply, and the widget
 	// says a person will reply.
@@ -214,6 +196,37 @@ func (d *driver) widgetAsk(q string) {
 	d.eval(`(() => { const r = ` + widgetJS + `; r.querySelector('textarea').focus(); return 'ok'; })()`)
 	d.do(chromedp.KeyEvent(q), chromedp.KeyEvent("\r"))
 	d.waitJS(`[...` + widgetJS + `.querySelectorAll('.msg.customer .text')].some(e => e.textContent === ` + jsString(q) + `)`)
+}
+
+// lastWidgetBot evaluates to the widget's newest bot message.
+const lastWidgetBot = `[...` + widgetJS + `.querySelectorAll('.msg.bot')].pop()`
+
+// widgetAskFAQ asks faqQuestion in the open widget and checks that the
+// answer, want, was on screen while it streamed and shows its citation; it
+// returns the conversation id the widget kept.
+func (d *driver) widgetAskFAQ(want string) string {
+	t := d.t
+	t.Helper()
+	d.eval(widgetRecorderJS)
+	d.widgetAsk(faqQuestion)
+	d.waitJSOr(`(() => { const m = `+lastWidgetBot+`; return m && !m.classList.contains('streaming'); })()`, widgetJS+`.querySelector('.log').textContent`)
+	if got := d.eval(lastWidgetBot + `.querySelector('.text').textContent`); !strings.Contains(got, want) {
+		t.Errorf("the widget shows %q, want the FAQ answer %q", got, want)
+	}
+	var streamed []string
+	d.evalJSON(`window.__widgetSnaps`, &streamed)
+	t.Logf("the answer was shown in %d pieces while it streamed", len(streamed))
+	if len(streamed) == 0 || !strings.HasPrefix(want, streamed[0]) {
+		t.Errorf("the answer was not on screen while it streamed: %q", streamed)
+	}
+	if n := d.eval(lastWidgetBot + `.querySelectorAll('.cites li').length + ''`); n == "0" {
+		t.Error("the answer shows no citation")
+	}
+	conv := d.eval(`Object.keys(localStorage).filter(k => k.endsWith(':conversation')).map(k => localStorage.getItem(k)).join(',')`)
+	if !strings.HasPrefix(conv, "c_") {
+		t.Fatalf("the widget kept conversation %q, want one id the server named", conv)
+	}
+	return conv
 }
 
 // widgetRecorderJS records a bot answer's text each time a piece is added
