@@ -167,6 +167,19 @@ func (s *Server) channels(c *fiber.Ctx) (kefu.ChannelStore, error) {
 	return s.cfg.Channels, nil
 }
 
+// channel returns the store and the route's channel (:channel).
+func (s *Server) channel(c *fiber.Ctx) (kefu.ChannelStore, *kefu.Channel, error) {
+	cs, err := s.channels(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, ch, nil
+}
+
 func (r *ChannelRequest) apply(ch *kefu.Channel) {
 	if r.KB != nil {
 		ch.KB = *r.KB
@@ -219,11 +232,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 }
 
 func (s *Server) getChannel(c *fiber.Ctx) error {
-	cs, err := s.channels(c)
-	if err != nil {
-		return err
-	}
-	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))
+	_, ch, err := s.channel(c)
 	if err != nil {
 		return err
 	}
@@ -269,11 +278,7 @@ func (s *Server) deleteChannel(c *fiber.Ctx) error {
 }
 
 func (s *Server) rotateChannel(c *fiber.Ctx) error {
-	cs, err := s.channels(c)
-	if err != nil {
-		return err
-	}
-	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))
+	cs, ch, err := s.channel(c)
 	if err != nil {
 		return err
 	}

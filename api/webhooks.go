@@ -21,6 +21,19 @@ func (s *Server) webhooks(c *fiber.Ctx) (kefu.WebhookStore, error) {
 	return s.cfg.Webhooks, nil
 }
 
+// subscription returns the store and the route's subscription (:id).
+func (s *Server) subscription(c *fiber.Ctx) (kefu.WebhookStore, *kefu.Subscription, error) {
+	ws, err := s.webhooks(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, sub, nil
+}
+
 // globalAdmin refuses keys limited to one KB.
 func globalAdmin(c *fiber.Ctx, what string) error {
 	if p := principalOf(c); p.kb != "" {
@@ -117,11 +130,7 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 }
 
 func (s *Server) getWebhook(c *fiber.Ctx) error {
-	ws, err := s.webhooks(c)
-	if err != nil {
-		return err
-	}
-	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	_, sub, err := s.subscription(c)
 	if err != nil {
 		return err
 	}
@@ -169,11 +178,7 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 }
 
 func (s *Server) rotateWebhook(c *fiber.Ctx) error {
-	ws, err := s.webhooks(c)
-	if err != nil {
-		return err
-	}
-	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	ws, sub, err := s.subscription(c)
 	if err != nil {
 		return err
 	}
@@ -188,11 +193,7 @@ func (s *Server) rotateWebhook(c *fiber.Ctx) error {
 // pingWebhook sends a "ping" event to one subscription, through the outbox
 // like any other, so the delivery log shows whether the receiver answers.
 func (s *Server) pingWebhook(c *fiber.Ctx) error {
-	ws, err := s.webhooks(c)
-	if err != nil {
-		return err
-	}
-	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	ws, sub, err := s.subscription(c)
 	if err != nil {
 		return err
 	}
