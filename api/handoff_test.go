@@ -92,17 +92,7 @@ type sse struct{ name, id, data string }
 func openSSE(t *testing.T, url, key string, h http.Header) *sseReader {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getWith(t, ctx, url, key, h)
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("stream %s: %d %s", url, resp.StatusCode, b)

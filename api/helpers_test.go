@@ -263,17 +263,7 @@ func streamStatus(t *testing.T, url, key string, h http.Header) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getWith(t, ctx, url, key, h)
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
@@ -370,4 +360,21 @@ func waitJob(t *testing.T, base, key, id string) kefu.Job {
 	}
 	t.Fatalf("job %s did not finish in a minute", id)
 	return kefu.Job{}
+}
+
+// getWith sends a GET with key (when given) and the headers h.
+func getWith(t *testing.T, ctx context.Context, url, key string, h http.Header) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
