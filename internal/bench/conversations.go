@@ -14,7 +14,6 @@ import (
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/answer"
 	"github.com/kefu-dev/kefu/desk"
-	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/models"
 )
 
@@ -97,16 +96,11 @@ func Conversations(ctx context.Context, o ConversationsOptions) (*ConversationsR
 // fsyncLatency times 500 single small writes to a bbolt file: what one
 // commit costs here.
 func fsyncLatency() (p50, p99 float64, err error) {
-	dir, err := os.MkdirTemp("", "kefu-bench-fsync-")
+	s, done, err := tempStore("kefu-bench-fsync-")
 	if err != nil {
 		return 0, 0, err
 	}
-	defer os.RemoveAll(dir)
-	s, err := index.Open(dir, index.Options{})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer s.Close()
+	defer done()
 	var lat []float64
 	for i := range 500 {
 		t0 := time.Now()
@@ -122,16 +116,11 @@ func fsyncLatency() (p50, p99 float64, err error) {
 var benchAnswer = strings.Repeat("审核通过后，款项会在1-3个工作日内原路退回。", 14)
 
 func turnWrites(ctx context.Context, writers int, hooks bool, dur time.Duration) (*TurnWrites, error) {
-	dir, err := os.MkdirTemp("", "kefu-bench-turns-")
+	s, done, err := tempStore("kefu-bench-turns-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	s, err := index.Open(dir, index.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
+	defer done()
 	if err := s.CreateKB(ctx, &kefu.KB{Name: "bench", Model: "bench@0", Settings: kefu.DefaultSettings()}); err != nil {
 		return nil, err
 	}

@@ -39,16 +39,11 @@ type OutboxOptions struct {
 // and measures both rates.
 func Outbox(ctx context.Context, o OutboxOptions) (*OutboxReport, error) {
 	def(&o.Events, 5000)
-	dir, err := os.MkdirTemp("", "kefu-bench-outbox-")
+	s, closeStore, err := tempStore("kefu-bench-outbox-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	s, err := index.Open(dir, index.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
+	defer closeStore()
 	var got atomic.Int64
 	done := make(chan struct{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -126,4 +121,18 @@ func Outbox(ctx context.Context, o OutboxOptions) (*OutboxReport, error) {
 		rep.Delivered = o.Events // the listing stops at 1000; the receiver counted them all
 	}
 	return rep, nil
+}
+
+// tempStore opens an embedded store in a new temporary folder; done closes
+// it and removes the folder.
+func tempStore(prefix string) (s *index.Store, done func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s, err = index.Open(dir, index.Options{}); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
 }
