@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/api"
+	"github.com/kefu-dev/kefu/internal/testenv"
 )
 
 const widgetOrigin = "https://shop.example"
@@ -31,34 +31,17 @@ const widgetOrigin = "https://shop.example"
 // a test can act between them.
 func lines(t *testing.T, name string, args ...string) <-chan map[string]json.RawMessage {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	raw := testenv.OutputLines(t, name, args...)
 	ch := make(chan map[string]json.RawMessage, 16)
 	go func() {
 		defer close(ch)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
+		for l := range raw {
 			var m map[string]json.RawMessage
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
+			if json.Unmarshal(l, &m) == nil {
 				ch <- m
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr: %s", name, stderr.String())
-		}
-	})
 	return ch
 }
 

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -49,37 +48,25 @@ func startReceiver(t *testing.T) *nodeReceiver {
 		}
 		t.Skip("node is not installed")
 	}
-	cmd := exec.Command(node, filepath.Join(dir, "receiver.mjs"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("receiver stderr:\n%s", stderr.String())
-		}
-	})
+	out := testenv.OutputLines(t, node, filepath.Join(dir, "receiver.mjs"))
 	r := &nodeReceiver{}
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() {
-		t.Fatalf("the receiver did not start: %s", stderr.String())
-	}
 	var l struct{ Listening int }
-	if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Listening == 0 {
-		t.Fatalf("receiver said %q", sc.Text())
+	select {
+	case first, ok := <-out:
+		if !ok {
+			t.Fatal("the receiver did not start")
+		}
+		if err := json.Unmarshal(first, &l); err != nil || l.Listening == 0 {
+			t.Fatalf("receiver said %q", first)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver did not start in 30 s")
 	}
 	r.URL = "http://127.0.0.1:" + strconv.Itoa(l.Listening) + "/hook"
 	go func() {
-		for sc.Scan() {
+		for line := range out {
 			var rec received
-			if json.Unmarshal(sc.Bytes(), &rec) == nil {
+			if json.Unmarshal(line, &rec) == nil {
 				r.mu.Lock()
 				r.got = append(r.got, rec)
 				r.mu.Unlock()
