@@ -16,13 +16,8 @@ import (
 // questions as text (JSONL, as `kefu eval --questions` reads them) and
 // what to fit. With no questions, self_calibrate must be set.
 type EvalRequestBody struct {
-	Questions     string `json:"questions,omitempty"`
-	QuestionsName string `json:"questions_name,omitempty"`
-	SelfCalibrate bool   `json:"self_calibrate,omitempty"`
-	Calibrate     bool   `json:"calibrate,omitempty"`
-	MixSelf       bool   `json:"mix_self,omitempty"`
-	Tune          bool   `json:"tune,omitempty"`
-	Answers       bool   `json:"answers,omitempty"`
+	Questions string `json:"questions,omitempty"`
+	kefu.EvalRequest
 }
 
 // maxEvalJobs is how many finished evaluation jobs are remembered.
@@ -106,8 +101,8 @@ func (s *Server) startEval(c *fiber.Ctx) error {
 			return kefu.Errorf(kefu.EINVALID, `body must be JSON {"questions"?: JSONL text, "self_calibrate"?, "calibrate"?, "mix_self"?, "tune"?, "answers"?}`)
 		}
 	}
-	req := kefu.EvalRequest{Questions: []byte(b.Questions), QuestionsName: b.QuestionsName, SelfCalibrate: b.SelfCalibrate,
-		Calibrate: b.Calibrate, MixSelf: b.MixSelf, Tune: b.Tune, Answers: b.Answers}
+	req := b.EvalRequest
+	req.Questions = []byte(b.Questions)
 	if req.QuestionsName == "" && len(req.Questions) > 0 {
 		req.QuestionsName = "questions.jsonl"
 	}

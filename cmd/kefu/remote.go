@@ -140,8 +140,7 @@ func (r *remote) do(ctx context.Context, method, path string, body, out any) err
 // its progress on standard error and prints its result; the report stays
 // with the KB (and is copied into out when given).
 func (r *remote) evaluate(ctx context.Context, kb string, req kefu.EvalRequest, out string, asJSON bool) error {
-	body := api.EvalRequestBody{Questions: string(req.Questions), QuestionsName: req.QuestionsName, SelfCalibrate: req.SelfCalibrate,
-		Calibrate: req.Calibrate, MixSelf: req.MixSelf, Tune: req.Tune, Answers: req.Answers}
+	body := api.EvalRequestBody{Questions: string(req.Questions), EvalRequest: req}
 	kbPath := "/v1/kbs/" + url.PathEscape(kb)
 	var job kefu.EvalJob
 	if err := r.do(ctx, http.MethodPost, kbPath+"/eval", body, &job); err != nil {
