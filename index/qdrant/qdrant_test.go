@@ -203,3 +203,34 @@ func TestErrorsAreKefus(t *testing.T) {
 		t.Errorf("missing KB: %v", err)
 	}
 }
+
+// Points written before keyHit existed (hash, refs and kind only) are
+// searched as before: the search asks again for the keys keyHit stands
+// for, and finds the same candidates.
+func TestSearchingPointsWithoutHitKey(t *testing.T) {
+	srv, s := inProcess(t)
+	ctx := context.Background()
+	storetest.NewKB(t, s, "kb")
+	storetest.Put(t, s, "kb", "d1", storetest.Passages("orchids need little water", "ferns like shade and water"))
+	storetest.Put(t, s, "kb", "d2", storetest.Passages("water the orchids weekly"))
+	want := storetest.Search(t, s, "kb", "orchids water", nil)
+	if len(want.Keyword) != 3 || len(want.Docs) != 3 {
+		t.Fatalf("search: %d hits, docs %v", len(want.Keyword), want.Docs)
+	}
+	rec, err := s.record(ctx, "kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.DeletePayload(ctx, &qdrant.DeletePayloadPoints{CollectionName: rec.Collection, Wait: ptr(true), Keys: []string{keyHit},
+		PointsSelector: qdrant.NewPointsSelectorFilter(&qdrant.Filter{})}); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Calls("QueryBatch")
+	got := storetest.Search(t, s, "kb", "orchids water", nil)
+	if n := srv.Calls("QueryBatch") - before; n != 2 {
+		t.Errorf("%d QueryBatch calls, want 2 (the second for the older keys)", n)
+	}
+	if fmt.Sprint(got.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(got.Docs) != fmt.Sprint(want.Docs) || len(got.Chunks) != len(want.Chunks) {
+		t.Errorf("without keyHit:\n%v %v\nwith it:\n%v %v", got.Keyword, got.Docs, want.Keyword, want.Docs)
+	}
+}

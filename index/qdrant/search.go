@@ -233,6 +233,10 @@ func (s *Store) Search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	}
 }
 
+// search reads the KB's record and searches at its version. The record
+// this node read or wrote last is usually still the current one, so the
+// search runs at its version while the record is read, and runs again
+// only if Qdrant returns another: one network round trip less a search.
 func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (*kefu.Candidates, error) {
 	if req.K <= 0 {
 		req.K = 10
@@ -240,10 +244,42 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if req.K > MaxCandidates {
 		return nil, kefu.Errorf(kefu.EINVALID, "at most %d candidates per search", MaxCandidates)
 	}
-	rec, err := s.snapshot(ctx, kb)
+	last := s.lastDecoded(kb)
+	if last == nil {
+		rec, err := s.snapshot(ctx, kb)
+		if err != nil {
+			return nil, err
+		}
+		return s.searchAt(ctx, rec, req)
+	}
+	type read struct {
+		raw string
+		err error
+	}
+	cur := make(chan read, 1)
+	go func() {
+		raw, err := s.rawRecord(ctx, kb)
+		cur <- read{raw, err}
+	}()
+	out, err := s.searchAt(ctx, last.rec, req)
+	r := <-cur
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.raw == last.raw {
+		return out, err
+	}
+	rec, err := s.decode(kb, r.raw)
 	if err != nil {
 		return nil, err
 	}
+	return s.searchAt(ctx, rec, req)
+}
+
+// searchAt searches a KB at the version of rec.
+func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequest) (*kefu.Candidates, error) {
+	kb := rec.KB.Name
+	var err error
 	if req.Vector != nil && rec.KB.Dim > 0 && rec.Stats.Vectors > 0 && len(req.Vector) != rec.KB.Dim {
 		return nil, kefu.Errorf(kefu.EMODEL, "query vector has %d dims, knowledge base %q has %d", len(req.Vector), kb, rec.KB.Dim)
 	}
@@ -276,46 +312,61 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 		return out, nil
 	}
 	filter := withFilter(visible(rec.KB.Version), req.Filter)
-	// Only the payload a search reads comes back, and no vectors: the
-	// keyword hits' analysed fields and kind give their term masks and
-	// coverage, every hit's hash and owner its id and document. The chunk
-	// records (most of a payload's bytes) follow for the hits selected
-	// only, a tenth of the candidates.
-	kwPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs, keyFields, keyKind)
-	vecPayload := qdrant.NewWithPayloadInclude(keyHash, keyRefs)
-	var queries []*qdrant.QueryPoints
-	kwAt, vecAt := -1, -1
-	if len(q.Indexed) > 0 {
-		byIx := map[uint32]float32{}
-		for i, t := range q.Indexed {
-			byIx[termIndex(t)] += float32(q.Terms[i].Weight)
+	// Only the payload a search reads comes back, and no vectors: every
+	// hit's keyHit (its id, document and kind) and the keyword hits'
+	// analysed fields, which give their term masks and coverage. The
+	// chunk records (most of a payload's bytes) follow for the hits
+	// selected only, a tenth of the candidates. Points written before
+	// keyHit existed have none: the search asks again for the keys
+	// keyHit stands for.
+	ask := func(legacy bool) (kwAt, vecAt int, res []*qdrant.BatchResult, err error) {
+		kwPayload := qdrant.NewWithPayloadInclude(keyHit, keyFields)
+		vecPayload := qdrant.NewWithPayloadInclude(keyHit)
+		if legacy {
+			kwPayload = qdrant.NewWithPayloadInclude(keyHit, keyHash, keyRefs, keyKind, keyFields)
+			vecPayload = qdrant.NewWithPayloadInclude(keyHit, keyHash, keyRefs, keyKind)
 		}
-		ix := make([]uint32, 0, len(byIx))
-		vals := make([]float32, 0, len(byIx))
-		for k, v := range byIx {
-			ix = append(ix, k)
-			vals = append(vals, v)
+		var queries []*qdrant.QueryPoints
+		kwAt, vecAt = -1, -1
+		if len(q.Indexed) > 0 {
+			byIx := map[uint32]float32{}
+			for i, t := range q.Indexed {
+				byIx[termIndex(t)] += float32(q.Terms[i].Weight)
+			}
+			ix := make([]uint32, 0, len(byIx))
+			vals := make([]float32, 0, len(byIx))
+			for k, v := range byIx {
+				ix = append(ix, k)
+				vals = append(vals, v)
+			}
+			kwAt = len(queries)
+			queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQuerySparse(ix, vals), Using: ptr(sparseVector),
+				Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: kwPayload})
 		}
-		kwAt = len(queries)
-		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQuerySparse(ix, vals), Using: ptr(sparseVector),
-			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: kwPayload})
-	}
-	if req.Vector != nil && rec.Stats.Vectors > 0 {
-		vecAt = len(queries)
-		queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQueryMulti([][]float32{req.Vector}), Using: ptr(denseVector),
-			Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: vecPayload, Params: &qdrant.SearchParams{Exact: ptr(false)}})
-	}
-	if len(queries) == 0 {
-		return out, nil
+		if req.Vector != nil && rec.Stats.Vectors > 0 {
+			vecAt = len(queries)
+			queries = append(queries, &qdrant.QueryPoints{CollectionName: rec.Collection, Query: qdrant.NewQueryMulti([][]float32{req.Vector}), Using: ptr(denseVector),
+				Filter: filter, Limit: ptr(uint64(req.K)), WithPayload: vecPayload, Params: &qdrant.SearchParams{Exact: ptr(false)}})
+		}
+		if len(queries) == 0 {
+			return kwAt, vecAt, nil, nil
+		}
+		err = s.call(ctx, "search", func(ctx context.Context) (err error) {
+			res, err = s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries})
+			return err
+		})
+		return kwAt, vecAt, res, err
 	}
 	t := time.Now()
-	var res []*qdrant.BatchResult
-	err = s.call(ctx, "search", func(ctx context.Context) (err error) {
-		res, err = s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries})
-		return err
-	})
+	kwAt, vecAt, res, err := ask(false)
+	if err == nil && !allHaveHit(res) {
+		kwAt, vecAt, res, err = ask(true)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if res == nil {
+		return out, nil
 	}
 	took := time.Since(t)
 	t = time.Now()
@@ -323,16 +374,17 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	// analysed fields for keyword hits, the chunk record for those loaded.
 	// A chunk on both sides keeps its keyword hit's point, which has the
 	// analysed fields.
-	pts := map[string]*qdrant.ScoredPoint{}
+	pts := map[string]*found{}
 	list := func(at int) []kefu.Scored {
 		if at < 0 || at >= len(res) {
 			return nil
 		}
 		sc := make([]kefu.Scored, 0, len(res[at].Result))
 		for _, p := range res[at].Result {
-			id := p.Payload[keyHash].GetStringValue()
+			h, _ := hitOf(p.Payload)
+			id := h.hash
 			if pts[id] == nil {
-				pts[id] = p
+				pts[id] = &found{hit: h, point: p}
 			}
 			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
 		}
@@ -357,9 +409,9 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	if vecAt >= 0 {
 		out.Timings[kefu.TimingVector] = took
 	}
-	for id, p := range pts {
-		if refs := p.Payload[keyRefs].GetListValue().GetValues(); len(refs) > 0 {
-			out.Docs[id] = refs[0].GetStringValue() // the owner, as the chunk cites it
+	for id, f := range pts {
+		if f.owner != "" {
+			out.Docs[id] = f.owner // as the chunk cites it
 		}
 	}
 	load := make([]string, 0, len(pts))
@@ -377,19 +429,38 @@ func (s *Store) search(ctx context.Context, kb string, req kefu.SearchRequest) (
 	return out, nil
 }
 
+// found is a candidate of a search: what it read of the hit's payload and
+// the point, whose analysed fields a keyword hit carries.
+type found struct {
+	hit
+	point *qdrant.ScoredPoint
+}
+
+// allHaveHit reports whether every point of res has keyHit.
+func allHaveHit(res []*qdrant.BatchResult) bool {
+	for _, r := range res {
+		for _, p := range r.Result {
+			if _, ok := p.Payload[keyHit]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // errRetired reports a hit whose point was deleted before its chunk was
 // loaded: the search ran longer than RetireGrace and runs again.
 var errRetired = errors.New("qdrant: a hit's point was retired before it was loaded")
 
 // loadChunks reads the records of the hits named in load into chunks, in
 // one call.
-func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts map[string]*qdrant.ScoredPoint, chunks map[string]*kefu.Chunk) error {
+func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts map[string]*found, chunks map[string]*kefu.Chunk) error {
 	ids := make([]*qdrant.PointId, 0, len(load))
 	asked := make(map[string]bool, len(load))
 	for _, id := range load {
 		if p, ok := pts[id]; ok && !asked[id] {
 			asked[id] = true
-			ids = append(ids, p.Id)
+			ids = append(ids, p.point.Id)
 		}
 	}
 	if len(ids) == 0 {
@@ -420,7 +491,7 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 // hit holds, for an FAQ entry in its questions) and, for the first
 // kefu.MaskedHits, their term masks, from the hits' analysed fields, read
 // in place: a search reads up to a hundred of them.
-func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.ScoredPoint) {
+func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*found) {
 	if q.Counted == 0 {
 		return
 	}
@@ -433,7 +504,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.S
 		p := pts[hits[n].ChunkID]
 		clear(head)
 		clear(body)
-		eachTerm(p.Payload[keyFields].GetStringValue(), func(field int, t string) {
+		eachTerm(p.point.Payload[keyFields].GetStringValue(), func(field int, t string) {
 			set := body
 			if keyword.Head(field) {
 				set = head
@@ -442,7 +513,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*qdrant.S
 				set[i] = true
 			}
 		})
-		faq := p.Payload[keyKind].GetStringValue() == string(kefu.KindFAQ)
+		faq := p.kind == kefu.KindFAQ
 		found := 0
 		for i := range q.Indexed {
 			h, b := head[i], body[i]

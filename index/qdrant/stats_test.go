@@ -99,7 +99,7 @@ func TestLoadingARetiredHit(t *testing.T) {
 	}
 	id := c.Keyword[0].ChunkID
 	gone := &qdrant.ScoredPoint{Id: chunkPointID(id, rec.KB.Version+7)} // never written
-	err = s.loadChunks(context.Background(), rec.Collection, []string{id}, map[string]*qdrant.ScoredPoint{id: gone}, map[string]*kefu.Chunk{})
+	err = s.loadChunks(context.Background(), rec.Collection, []string{id}, map[string]*found{id: {point: gone}}, map[string]*kefu.Chunk{})
 	if !errors.Is(err, errRetired) {
 		t.Errorf("loading a deleted point: %v, want errRetired", err)
 	}
