@@ -42,6 +42,12 @@ func (s *Store) snapshot(ctx context.Context, name string) (*kbRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.decode(name, raw)
+}
+
+// decode returns the record of raw, the one decoded last when it is the
+// same JSON.
+func (s *Store) decode(name, raw string) (*kbRecord, error) {
 	s.mu.Lock()
 	last := s.decoded[name]
 	s.mu.Unlock()
@@ -56,6 +62,13 @@ func (s *Store) snapshot(ctx context.Context, name string) (*kbRecord, error) {
 	s.decoded[name] = &decodedRecord{raw: raw, rec: rec}
 	s.mu.Unlock()
 	return rec, nil
+}
+
+// lastDecoded is the record of a KB this node read or wrote last, or nil.
+func (s *Store) lastDecoded(name string) *decodedRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.decoded[name]
 }
 
 // decodedRecord is a KB record as read and as decoded.
@@ -107,10 +120,15 @@ func (s *Store) commit(ctx context.Context, rec *kbRecord, create bool) error {
 	if create {
 		req.UpdateFilter = &qdrant.Filter{MustNot: []*qdrant.Condition{qdrant.NewHasID(kbPointID(rec.KB.Name))}}
 	}
-	return s.call(ctx, "commit knowledge base", func(ctx context.Context) error {
+	err = s.call(ctx, "commit knowledge base", func(ctx context.Context) error {
 		_, err := s.client.Upsert(ctx, req)
 		return err
 	})
+	if err == nil && !create {
+		// The next search starts from what this node wrote (see search).
+		_, _ = s.decode(rec.KB.Name, string(b))
+	}
+	return err
 }
 
 // CreateKB creates an empty KB. Zero settings get the defaults.
