@@ -14,6 +14,16 @@ func NewBitset(n uint32) *Bitset {
 	return &Bitset{words: make([]uint64, (uint64(n)+63)/64)}
 }
 
+// BitsetOf returns the set whose labels are the bits of words: label i is
+// bit i%64 of words[i/64]. The set keeps words.
+func BitsetOf(words []uint64) *Bitset {
+	b := &Bitset{words: words}
+	for _, w := range words {
+		b.count += bits.OnesCount64(w)
+	}
+	return b
+}
+
 // Set adds label to the set.
 func (b *Bitset) Set(label uint32) {
 	w := int(label / 64)

@@ -459,6 +459,13 @@ func TestBitset(t *testing.T) {
 	if zero.Has(0) || zero.Len() != 0 {
 		t.Fatal("zero Bitset is not empty")
 	}
+	// The words of a set give the same set.
+	w := BitsetOf(slices.Clone(b.words))
+	got = got[:0]
+	w.each(func(l uint32) bool { got = append(got, l); return true })
+	if w.Len() != 4 || !slices.Equal(got, []uint32{0, 3, 64, 1000}) {
+		t.Fatalf("BitsetOf: %d members %v", w.Len(), got)
+	}
 }
 
 // Reusing the row of the graph's entry point moves the entry elsewhere.

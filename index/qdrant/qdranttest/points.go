@@ -446,9 +446,7 @@ func (c *collection) denseQuery(using string, qs [][]float32) ([][]float32, erro
 // a query of one vector (kefu's) is one scan of the collection's rows.
 func (c *collection) denseSearch(using string, qs [][]float32, set bitset, top *topK) {
 	if len(qs) == 1 {
-		allow := vector.NewBitset(uint32(len(c.slots)))
-		set.each(func(i int32) { allow.Set(uint32(i)) })
-		for _, r := range c.vecs[using].Search(qs[0], top.n, allow) {
+		for _, r := range c.vecs[using].Search(qs[0], top.n, vector.BitsetOf(set)) {
 			top.push(c.slots[r.Label], float64(r.Score))
 		}
 		return
