@@ -234,3 +234,29 @@ func TestSearchingPointsWithoutHitKey(t *testing.T) {
 		t.Errorf("without keyHit:\n%v %v\nwith it:\n%v %v", got.Keyword, got.Docs, want.Keyword, want.Docs)
 	}
 }
+
+// A node searches at the record it read last while it reads the current
+// one: after another node's write it finds what that write added, and
+// after another node's deletion of the KB it reports the KB gone.
+func TestSearchSeesOtherNodesWrites(t *testing.T) {
+	srv, a := inProcess(t)
+	o, _ := ParseURL(srv.URL())
+	b := openOpts(t, o)
+	t.Cleanup(func() { b.Close() })
+	storetest.NewKB(t, a, "kb")
+	storetest.Put(t, a, "kb", "d1", storetest.Passages("orchids need little water"))
+	if c := storetest.Search(t, b, "kb", "orchids", nil); len(c.Keyword) != 1 {
+		t.Fatalf("node b before the write: %v", c.Keyword)
+	}
+	storetest.Put(t, a, "kb", "d2", storetest.Passages("orchids like bright shade"))
+	c := storetest.Search(t, b, "kb", "orchids", nil)
+	if len(c.Keyword) != 2 || len(c.Chunks) != 2 {
+		t.Errorf("node b after node a's write: %d hits, %d chunks, want 2", len(c.Keyword), len(c.Chunks))
+	}
+	if err := a.DeleteKB(context.Background(), "kb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Search(context.Background(), "kb", kefu.SearchRequest{Query: "orchids", K: 10}); kefu.ErrorCode(err) != kefu.ENOTFOUND {
+		t.Errorf("node b after node a deleted the KB: %v, want ENOTFOUND", err)
+	}
+}
