@@ -11,6 +11,7 @@ import (
 	"github.com/kefu-dev/kefu/index/vector"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // read runs fn on a collection under the server's read lock.
@@ -349,8 +350,21 @@ func (ps points) Query(ctx context.Context, r *qdrant.QueryPoints) (*qdrant.Quer
 func (ps points) QueryBatch(ctx context.Context, r *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
 	out := &qdrant.QueryBatchResponse{}
 	err := ps.s.read(r.CollectionName, func(c *collection) error {
+		// Requests of a batch with the same filter share its evaluation,
+		// as Qdrant's query planner does for batched requests.
+		var sets []filtered
+		match := func(f *qdrant.Filter) bitset {
+			for _, s := range sets {
+				if proto.Equal(s.filter, f) {
+					return s.set
+				}
+			}
+			set := c.matching(f)
+			sets = append(sets, filtered{f, set})
+			return set
+		}
 		for _, q := range r.QueryPoints {
-			res, err := c.query(q)
+			res, err := c.queryWith(q, match)
 			if err != nil {
 				return err
 			}
@@ -364,7 +378,19 @@ func (ps points) QueryBatch(ctx context.Context, r *qdrant.QueryBatchPoints) (*q
 	return out, nil
 }
 
+// filtered is a filter and the slots of the points that match it.
+type filtered struct {
+	filter *qdrant.Filter
+	set    bitset
+}
+
 func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error) {
+	return c.queryWith(r, c.matching)
+}
+
+// queryWith runs a query on the points match gives for its filter, which
+// it only reads.
+func (c *collection) queryWith(r *qdrant.QueryPoints, match func(*qdrant.Filter) bitset) ([]*qdrant.ScoredPoint, error) {
 	if len(r.Prefetch) > 0 {
 		return nil, status.Error(codes.Unimplemented, "qdranttest: prefetch")
 	}
@@ -406,7 +432,7 @@ func (c *collection) query(r *qdrant.QueryPoints) ([]*qdrant.ScoredPoint, error)
 	default:
 		return nil, status.Errorf(codes.Unimplemented, "qdranttest: query vector %T", v)
 	}
-	search(c.matching(r.Filter))
+	search(match(r.Filter))
 	hits := top.sorted()
 	hits = hits[min(off, len(hits)):]
 	out := make([]*qdrant.ScoredPoint, 0, len(hits))
