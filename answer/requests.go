@@ -18,6 +18,30 @@ var requestRolesEN = []string{
 	"an agent", "a live agent", "a real agent", "a representative", "a rep", "a staff member", "a member of staff",
 	"an employee", "a manager", "the manager", "your manager", "a supervisor", "the supervisor", "your supervisor",
 	"the head", "your head", "the boss", "your boss", "the owner", "customer service", "customer support", "support staff",
+	"staff", "your staff", "customer care", "support", "your support team", "the support team",
+	"a real human", "a human being", "someone real", "a live chat agent", "a support agent", "a customer service rep",
+	"a customer service representative", "a customer service agent", "someone from your team", "someone from support",
+	"a member of your team",
+}
+
+// requestWantsEN say what the customer needs; each is followed by a role
+// that can only be a person ("i need someone", not "i need support for…").
+var requestWantsEN = []string{"i need", "i want", "i'd like", "can i get", "can i have", "how do i reach", "how can i reach"}
+
+// personRolesEN are the roles of requestRolesEN that name a person.
+var personRolesEN = []string{
+	"someone", "somebody", "a human", "a person", "a real person", "a live person", "an agent", "a live agent",
+	"a real agent", "a representative", "a rep", "a staff member", "a member of staff", "an employee", "a manager",
+	"your manager", "a supervisor", "your supervisor", "a real human", "a human being", "someone real", "a live chat agent",
+	"a support agent", "a customer service rep", "a customer service representative", "a customer service agent",
+	"someone from your team", "someone from support", "a member of your team", "someone who can help",
+}
+
+// requestFixedEN are requests that do not follow the verb-role pattern.
+var requestFixedEN = []string{
+	"is anyone there", "is anybody there", "anyone i can talk to", "anyone i can speak to", "someone i can talk to",
+	"someone i can speak to", "contact support", "contact customer service", "call me back", "someone call me",
+	"customer service number", "customer service phone", "phone number for customer service", "can a staff member",
 }
 
 // botRefusalsEN turn the bot away ("a person, not a bot").
@@ -40,8 +64,9 @@ var (
 	sensitiveExtraEN = []string{
 		"chargeback", "charge back", "dispute the charge", "ftc", "federal trade commission", "attorney general",
 		"small claims", "bbb", "ombudsman", "trading standards", "report you", "reporting you", "regulator",
+		"leave a bad review", "leave a negative review", "one-star review", "1-star review",
 	}
-	sensitiveExtraZH = []string{"举报", "告你们", "315", "黑猫投诉", "银保监", "消费者权益"}
+	sensitiveExtraZH = []string{"举报", "告你们", "315", "黑猫投诉", "银保监", "消费者权益", "给你们差评", "给差评", "打差评", "差评警告"}
 )
 
 // generatedRequests returns every verb-role pair of both languages and the
@@ -53,7 +78,13 @@ func generatedRequests() []string {
 			out = append(out, v+" "+r)
 		}
 	}
+	for _, v := range requestWantsEN {
+		for _, r := range personRolesEN {
+			out = append(out, v+" "+r)
+		}
+	}
 	out = append(out, botRefusalsEN...)
+	out = append(out, requestFixedEN...)
 	for _, v := range requestVerbsZH {
 		for _, r := range requestRolesZH {
 			for _, mid := range []string{"", "你们", "个", "一个", "你们的"} {

@@ -127,7 +127,7 @@ func TestRoutingHandoff(t *testing.T) {
 		{"Can I talk to a human please?", nil, true, "talk to a human"},
 		{"speak to an agent", nil, true, "speak to an agent"},
 		{"Are your agents available on weekends?", nil, true, "agents"},
-		{"I need a REAL PERSON", nil, true, "real person"},
+		{"I need a REAL PERSON", nil, true, "i need a real person"}, // verb + role, leftmost
 		{"ＨＵＭＡＮ！", nil, true, "human"}, // full-width
 		{"找human", nil, true, "human"}, // Han next to an English word is a boundary
 		// Not triggers.

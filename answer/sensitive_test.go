@@ -38,6 +38,22 @@ func TestMatcher(t *testing.T) {
 		{"再不退钱我就去举报", "举报", "sensitive"},
 		{"老板，这个有货吗", "", ""},
 		{"please report your order number", "", ""},
+		// Wants, fixed phrases and bad-review threats; a want of a thing is
+		// not a request.
+		{"Is there anyone I can talk to?", "anyone i can talk to", "request"},
+		{"Is anyone there?", "is anyone there", "request"},
+		{"I'd like to speak with staff", "speak with staff", "request"},
+		{"may I speak with a customer service rep", "speak with a customer service rep", "request"},
+		{"I need to talk to support", "talk to support", "request"},
+		{"I need someone to look at my order", "i need someone", "request"},
+		{"How do I reach a person?", "how do i reach a person", "request"},
+		{"can someone call me", "someone call me", "request"},
+		{"I'll leave a bad review everywhere", "leave a bad review", "sensitive"},
+		{"不处理就给你们差评", "给你们差评", "sensitive"},
+		{"I want support for Apple Pay", "", ""},
+		{"I'd like staff discount info", "", ""},
+		{"Can I get customer service hours?", "", ""},
+		{"差评怎么删除", "", ""},
 	}
 	for _, c := range cases {
 		got, ok := m.Match(c.q)
