@@ -49,14 +49,25 @@ var botRefusalsEN = []string{"not a bot", "not a robot", "not a machine", "not a
 
 // requestVerbsZH summon or ask for someone; each is followed by a role,
 // optionally with 你们/个/一个 between.
-var requestVerbsZH = []string{"找", "叫", "让", "喊", "换", "要", "转", "转接", "接", "给我找", "给我接"}
+var requestVerbsZH = []string{"找", "叫", "让", "喊", "换", "要", "转", "转接", "接", "给我找", "给我接", "联系", "呼叫", "接通"}
 
 // requestRolesZH are who a customer asks for. 老板 alone is not a request:
 // Chinese shoppers address the seller as 老板 ("老板，有货吗").
-var requestRolesZH = []string{"人工", "真人", "活人", "客服", "人工客服", "老板", "领导", "经理", "主管", "负责人", "管事的", "上级", "店长"}
+var requestRolesZH = []string{"人工", "真人", "活人", "客服", "人工客服", "老板", "领导", "经理", "主管", "负责人", "管事的", "上级", "店长",
+	"店主", "掌柜", "掌柜的", "在线客服", "客服人员", "客服专员", "工作人员"}
+
+// talkWithZH and talkVerbsZH make "跟客服说", "和你们经理沟通": a role
+// between "with" and a verb of speaking.
+var (
+	talkWithZH  = []string{"跟", "和", "与", "同"}
+	talkVerbsZH = []string{"说", "聊", "沟通", "谈", "讲", "反映", "对话", "联系"}
+)
 
 // requestFixedZH are requests that do not follow the verb-role pattern.
-var requestFixedZH = []string{"找个人", "换个人", "叫个人", "来个人", "换人", "有人吗", "有人在吗", "有没有人", "不要机器人", "别用机器人"}
+var requestFixedZH = []string{"找个人", "换个人", "叫个人", "来个人", "换人", "有人吗", "有人在吗", "有没有人", "不要机器人", "别用机器人",
+	"人呢", "有活人吗", "客服在吗", "客服在不在", "客服呢", "有客服吗", "客服在哪", "不想跟机器人", "不想和机器人", "机器人听不懂", "听不懂人话",
+	"找售后", "转售后", "找你们售后", "找你们的售后", "联系售后", "售后电话", "找卖家", "联系卖家", "找店家", "联系店家",
+	"给我回电话", "回个电话", "打电话给我", "给我打电话", "电话联系我"}
 
 // sensitiveExtraEN and sensitiveExtraZH are threats of payment disputes and
 // complaints to regulators, beside the lawyers and police of the base list.
@@ -66,7 +77,7 @@ var (
 		"small claims", "bbb", "ombudsman", "trading standards", "report you", "reporting you", "regulator",
 		"leave a bad review", "leave a negative review", "one-star review", "1-star review",
 	}
-	sensitiveExtraZH = []string{"举报", "告你们", "315", "黑猫投诉", "银保监", "消费者权益", "给你们差评", "给差评", "打差评", "差评警告"}
+	sensitiveExtraZH = []string{"举报", "告你们", "315", "黑猫投诉", "银保监", "消费者权益", "给你们差评", "给差评", "打差评", "差评警告", "升级处理"}
 )
 
 // generatedRequests returns every verb-role pair of both languages and the
@@ -89,6 +100,15 @@ func generatedRequests() []string {
 		for _, r := range requestRolesZH {
 			for _, mid := range []string{"", "你们", "个", "一个", "你们的"} {
 				out = append(out, v+mid+r)
+			}
+		}
+	}
+	for _, w := range talkWithZH {
+		for _, r := range requestRolesZH {
+			for _, mid := range []string{"", "你们", "你们的"} {
+				for _, v := range talkVerbsZH {
+					out = append(out, w+mid+r+v)
+				}
 			}
 		}
 	}

@@ -121,7 +121,7 @@ func TestRoutingHandoff(t *testing.T) {
 		{"我要投诉你们的快递", nil, true, "投诉"},
 		{"再不退钱我就找律师了", nil, true, "律师"},
 		{"转人工", nil, true, "转人工"},
-		{"怎么联系人工客服？", nil, true, "人工客服"}, // the FAQ about reaching a person hands off
+		{"怎么联系人工客服？", nil, true, "联系人工客服"}, // the FAQ about reaching a person hands off
 		{"我要找真人", nil, true, "找真人"},
 		{"I want to file a complaint", nil, true, "complaint"},
 		{"Can I talk to a human please?", nil, true, "talk to a human"},

@@ -54,6 +54,16 @@ func TestMatcher(t *testing.T) {
 		{"I'd like staff discount info", "", ""},
 		{"Can I get customer service hours?", "", ""},
 		{"差评怎么删除", "", ""},
+		{"我想跟客服说话", "跟客服说", "request"},
+		{"我要跟你们领导反映", "跟你们领导反映", "request"},
+		{"在线客服在吗", "客服在吗", "request"},
+		{"我要找店主", "找店主", "request"},
+		{"帮我转售后", "转售后", "request"},
+		{"给我回电话", "给我回电话", "request"},
+		{"给我升级处理", "升级处理", "sensitive"},
+		{"和客服有关的问题", "", ""},
+		{"客服几点下班", "", ""},
+		{"怎么申请售后", "", ""},
 	}
 	for _, c := range cases {
 		got, ok := m.Match(c.q)
