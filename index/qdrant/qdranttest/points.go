@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/qdrant/go-client/qdrant"
 
@@ -351,24 +352,39 @@ func (ps points) QueryBatch(ctx context.Context, r *qdrant.QueryBatchPoints) (*q
 	out := &qdrant.QueryBatchResponse{}
 	err := ps.s.read(r.CollectionName, func(c *collection) error {
 		// Requests of a batch with the same filter share its evaluation,
-		// as Qdrant's query planner does for batched requests.
+		// as Qdrant's query planner does for batched requests (qdrant#813).
 		var sets []filtered
-		match := func(f *qdrant.Filter) bitset {
+		matched := make([]bitset, len(r.QueryPoints))
+	next:
+		for i, q := range r.QueryPoints {
 			for _, s := range sets {
-				if proto.Equal(s.filter, f) {
-					return s.set
+				if proto.Equal(s.filter, q.Filter) {
+					matched[i] = s.set
+					continue next
 				}
 			}
-			set := c.matching(f)
-			sets = append(sets, filtered{f, set})
-			return set
+			matched[i] = c.matching(q.Filter)
+			sets = append(sets, filtered{q.Filter, matched[i]})
 		}
-		for _, q := range r.QueryPoints {
-			res, err := c.queryWith(q, match)
+		// The requests run side by side. Qdrant runs a batch on one search
+		// thread per segment, and makes a segment per CPU by default, so a
+		// batch uses the cores either way; here the parallelism is by
+		// request rather than by segment (kefu's embedded store also runs
+		// its keyword and vector sides side by side).
+		out.Result = make([]*qdrant.BatchResult, len(r.QueryPoints))
+		errs := make([]error, len(r.QueryPoints))
+		var wg sync.WaitGroup
+		for i, q := range r.QueryPoints {
+			wg.Go(func() {
+				res, err := c.queryWith(q, func(*qdrant.Filter) bitset { return matched[i] })
+				out.Result[i], errs[i] = &qdrant.BatchResult{Result: res}, err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
 			if err != nil {
-				return err
+				return err // the first, as Qdrant reports it, with its status code
 			}
-			out.Result = append(out.Result, &qdrant.BatchResult{Result: res})
 		}
 		return nil
 	})
