@@ -70,6 +70,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -152,10 +153,11 @@ type Store struct {
 	kbsCol, docsCol string
 
 	mu      sync.Mutex
-	writers map[string]*sync.Mutex    // per KB: this node's writes, one at a time
-	stats   map[string]*termStats     // per KB: the vocabulary of one version
-	an      map[string]*analysisAt    // per KB: analysis with the KB's lexicon
-	decoded map[string]*decodedRecord // per KB: the record searches read last
+	writers map[string]*sync.Mutex          // per KB: this node's writes, one at a time
+	stats   map[string]*termStats           // per KB: the vocabulary of one version
+	an      map[string]*analysisAt          // per KB: analysis with the KB's lexicon
+	decoded map[string]*decodedRecord       // per KB: the record searches read last
+	records *lru.Cache[string, *kefu.Chunk] // chunk records by collection and point id (see loadChunks)
 
 	fields *keyword.Analysis // analyses chunks (no lexicon)
 
@@ -206,7 +208,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, client: c, log: opts.Logger, addr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		kbsCol: opts.Prefix + "_kbs", docsCol: opts.Prefix + "_docs",
-		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, decoded: map[string]*decodedRecord{}, timers: map[*time.Timer]bool{}, fields: keyword.NewAnalysis(opts.Keyword)}
+		writers: map[string]*sync.Mutex{}, stats: map[string]*termStats{}, an: map[string]*analysisAt{}, decoded: map[string]*decodedRecord{}, timers: map[*time.Timer]bool{}, fields: keyword.NewAnalysis(opts.Keyword),
+		records: newRecordCache()}
 	if err := s.Health(ctx); err != nil {
 		c.Close()
 		return nil, err

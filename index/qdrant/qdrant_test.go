@@ -260,3 +260,40 @@ func TestSearchSeesOtherNodesWrites(t *testing.T) {
 		t.Errorf("node b after node a deleted the KB: %v, want ENOTFOUND", err)
 	}
 }
+
+// A chunk record read once serves later searches without a call (a
+// point's record never changes); a replaced document's chunks are new
+// points, read from Qdrant; callers get copies of the cached record.
+func TestChunkRecordsCached(t *testing.T) {
+	srv, s := inProcess(t)
+	storetest.NewKB(t, s, "kb")
+	storetest.Put(t, s, "kb", "d1", storetest.Passages("orchids need little water"))
+	first := storetest.Search(t, s, "kb", "orchids", nil)
+	if len(first.Chunks) != 1 {
+		t.Fatalf("first search: %d chunks", len(first.Chunks))
+	}
+	for _, c := range first.Chunks {
+		c.Text = "changed by the caller"
+		c.Meta = map[string]string{"x": "y"}
+	}
+	before := srv.Calls("Get")
+	again := storetest.Search(t, s, "kb", "orchids", nil)
+	if n := srv.Calls("Get") - before; n != 1 {
+		t.Errorf("search again: %d Get calls, want 1 (the KB record only)", n)
+	}
+	for _, c := range again.Chunks {
+		if c.Text != "orchids need little water" || c.Meta["x"] != "" {
+			t.Errorf("cached record changed by an earlier caller: %q %v", c.Text, c.Meta)
+		}
+	}
+	storetest.Put(t, s, "kb", "d1", storetest.Passages("orchids need bright shade"))
+	c := storetest.Search(t, s, "kb", "orchids", nil)
+	if len(c.Chunks) != 1 {
+		t.Fatalf("after the replacement: %d chunks", len(c.Chunks))
+	}
+	for _, ch := range c.Chunks {
+		if ch.Text != "orchids need bright shade" {
+			t.Errorf("after the replacement: %q", ch.Text)
+		}
+	}
+}

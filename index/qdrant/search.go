@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/qdrant/go-client/qdrant"
 
 	"github.com/kefu-dev/kefu"
@@ -452,16 +453,38 @@ func allHaveHit(res []*qdrant.BatchResult) bool {
 // loaded: the search ran longer than RetireGrace and runs again.
 var errRetired = errors.New("qdrant: a hit's point was retired before it was loaded")
 
-// loadChunks reads the records of the hits named in load into chunks, in
-// one call.
+// recordCacheSize bounds the chunk records a node keeps (a few KB each).
+const recordCacheSize = 20_000
+
+// newRecordCache makes the cache of chunk records by collection and point
+// id. A point's record never changes (a changed chunk is a new point at
+// the next version; a retirement sets only its end version), so a record
+// read once serves every later search that keeps the point: the popular
+// entries of a KB then cost no second round trip.
+func newRecordCache() *lru.Cache[string, *kefu.Chunk] {
+	c, err := lru.New[string, *kefu.Chunk](recordCacheSize)
+	if err != nil {
+		panic(err) // only for a size ≤ 0
+	}
+	return c
+}
+
+// loadChunks reads the records of the hits named in load into chunks: from
+// the node's cache, the others in one call.
 func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts map[string]*found, chunks map[string]*kefu.Chunk) error {
 	ids := make([]*qdrant.PointId, 0, len(load))
 	asked := make(map[string]bool, len(load))
 	for _, id := range load {
-		if p, ok := pts[id]; ok && !asked[id] {
-			asked[id] = true
-			ids = append(ids, p.point.Id)
+		p, ok := pts[id]
+		if !ok || asked[id] {
+			continue
 		}
+		asked[id] = true
+		if c, ok := s.records.Get(col + "/" + p.point.Id.GetUuid()); ok {
+			chunks[id] = cloneChunk(c)
+			continue
+		}
+		ids = append(ids, p.point.Id)
 	}
 	if len(ids) == 0 {
 		return nil
@@ -479,12 +502,20 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 		if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
 			return kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
 		}
-		chunks[p.Payload[keyHash].GetStringValue()] = c
+		s.records.Add(col+"/"+p.Id.GetUuid(), c)
+		chunks[p.Payload[keyHash].GetStringValue()] = cloneChunk(c)
 	}
 	if len(got) < len(ids) {
 		return errRetired
 	}
 	return nil
+}
+
+// cloneChunk copies a cached record for a caller, who may change it.
+func cloneChunk(c *kefu.Chunk) *kefu.Chunk {
+	cp := *c
+	cp.Headings, cp.Questions, cp.Meta = slices.Clone(c.Headings), slices.Clone(c.Questions), maps.Clone(c.Meta)
+	return &cp
 }
 
 // describeHits sets the keyword hits' coverage (the query's own terms a
