@@ -128,8 +128,8 @@ func TestRoutingHandoff(t *testing.T) {
 		{"speak to an agent", nil, true, "speak to an agent"},
 		{"Are your agents available on weekends?", nil, true, "agents"},
 		{"I need a REAL PERSON", nil, true, "i need a real person"}, // verb + role, leftmost
-		{"ＨＵＭＡＮ！", nil, true, "human"}, // full-width
-		{"找human", nil, true, "human"}, // Han next to an English word is a boundary
+		{"ＨＵＭＡＮ！", nil, true, "human"},                              // full-width
+		{"找human", nil, true, "human"},                              // Han next to an English word is a boundary
 		// Not triggers.
 		{"钱多久能退回来", nil, false, ""},
 		{"你们用人工智能回答问题吗", nil, false, ""}, // exception: 人工智能
