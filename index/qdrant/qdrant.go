@@ -36,9 +36,12 @@
 // frequencies and the vocabulary (typo correction) a search reports,
 // fetched when a node meets a KB version it did not write and carried
 // across the node's own writes; its analysed fields ("fields") give the
-// hits' term masks and coverage. A search is three calls: the KB record,
-// both sides in one QueryBatch (hashes, owners and, for keyword hits,
-// analysed fields), and one Get of the records of the hits kept.
+// hits' term masks and coverage. A search is three calls, two in
+// sequence: the KB record, read while both sides run in one QueryBatch at
+// the version the node saw last (each hit's "hit": hash, owner and kind;
+// for keyword hits, analysed fields), and one Get of the records of the
+// hits kept that the node has not read before (a point's record never
+// changes, so a node keeps them).
 //
 // # Versions and atomicity
 //

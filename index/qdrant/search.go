@@ -457,8 +457,10 @@ var errRetired = errors.New("qdrant: a hit's point was retired before it was loa
 const recordCacheSize = 20_000
 
 // newRecordCache makes the cache of chunk records by collection and point
-// id. A point's record never changes (a changed chunk is a new point at
-// the next version; a retirement sets only its end version), so a record
+// id. A point's record never changes once a search can see it (a changed
+// chunk is a new point at the next version; a retirement sets only its end
+// version; the points of a write that failed halfway, which no search
+// sees, are removed before the next write makes its own), so a record
 // read once serves every later search that keeps the point: the popular
 // entries of a KB then cost no second round trip.
 func newRecordCache() *lru.Cache[string, *kefu.Chunk] {
