@@ -70,7 +70,12 @@ var (
 	// Phrases that contain a trigger without being one.
 	defaultExceptions = []string{"人工智能", "人工费", "领导力", "产品经理", "项目经理", "客户经理", "主管部门", "真人秀",
 		"user agent", "human-readable", "human resources", "travel agent", "sales agent", "real estate agent",
-		"password manager", "download manager", "package manager", "in charge of shipping", "issue"}
+		"password manager", "download manager", "package manager", "in charge of shipping", "issue",
+		// Jobs: asking about work as an agent is not asking for one.
+		"hiring customer service agents", "hiring customer support agents", "hiring support agents", "hiring agents",
+		"hiring a customer service agent", "hiring a customer support agent", "hiring a support agent", "become an agent",
+		"become a customer service agent", "agent jobs", "agent job", "agent position", "agent positions",
+		"customer service jobs", "招聘客服", "客服招聘", "应聘客服", "客服岗位"}
 
 	defaultMessages = map[string]Messages{
 		"zh": {

@@ -64,6 +64,11 @@ func TestMatcher(t *testing.T) {
 		{"和客服有关的问题", "", ""},
 		{"客服几点下班", "", ""},
 		{"怎么申请售后", "", ""},
+		{"Are you hiring customer service agents?", "", ""},
+		{"Are you hiring customer support agents?", "", ""},
+		{"How do I apply for an agent position?", "", ""},
+		{"你们还招聘客服吗", "", ""},
+		{"I applied for a job, can I talk to a manager", "talk to a manager", "request"},
 	}
 	for _, c := range cases {
 		got, ok := m.Match(c.q)
