@@ -161,6 +161,7 @@ type Store struct {
 	an      map[string]*analysisAt          // per KB: analysis with the KB's lexicon
 	decoded map[string]*decodedRecord       // per KB: the record searches read last
 	records *lru.Cache[string, *kefu.Chunk] // chunk records by collection and point id (see loadChunks)
+	legacy  sync.Map                        // collections holding points written before keyHit (see searchAt)
 
 	fields *keyword.Analysis // analyses chunks (no lexicon)
 

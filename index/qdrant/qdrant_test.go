@@ -206,7 +206,8 @@ func TestErrorsAreKefus(t *testing.T) {
 
 // Points written before keyHit existed (hash, refs and kind only) are
 // searched as before: the search asks again for the keys keyHit stands
-// for, and finds the same candidates.
+// for, and finds the same candidates; later searches of the collection
+// ask for them at once.
 func TestSearchingPointsWithoutHitKey(t *testing.T) {
 	srv, s := inProcess(t)
 	ctx := context.Background()
@@ -232,6 +233,15 @@ func TestSearchingPointsWithoutHitKey(t *testing.T) {
 	}
 	if fmt.Sprint(got.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(got.Docs) != fmt.Sprint(want.Docs) || len(got.Chunks) != len(want.Chunks) {
 		t.Errorf("without keyHit:\n%v %v\nwith it:\n%v %v", got.Keyword, got.Docs, want.Keyword, want.Docs)
+	}
+	// The node remembers the collection: one call from now on.
+	before = srv.Calls("QueryBatch")
+	again := storetest.Search(t, s, "kb", "orchids water", nil)
+	if n := srv.Calls("QueryBatch") - before; n != 1 {
+		t.Errorf("searching again: %d QueryBatch calls, want 1", n)
+	}
+	if fmt.Sprint(again.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(again.Docs) != fmt.Sprint(want.Docs) {
+		t.Errorf("searching again without keyHit:\n%v %v\nwith it:\n%v %v", again.Keyword, again.Docs, want.Keyword, want.Docs)
 	}
 }
 

@@ -318,8 +318,8 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 	// analysed fields, which give their term masks and coverage. The
 	// chunk records (most of a payload's bytes) follow for the hits
 	// selected only, a tenth of the candidates. Points written before
-	// keyHit existed have none: the search asks again for the keys
-	// keyHit stands for.
+	// keyHit existed have none: in a collection that holds any, the
+	// search asks for the keys keyHit stands for as well.
 	ask := func(legacy bool) (kwAt, vecAt int, res []*qdrant.BatchResult, err error) {
 		kwPayload := qdrant.NewWithPayloadInclude(keyHit, keyFields)
 		vecPayload := qdrant.NewWithPayloadInclude(keyHit)
@@ -359,8 +359,12 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		return kwAt, vecAt, res, err
 	}
 	t := time.Now()
-	kwAt, vecAt, res, err := ask(false)
-	if err == nil && !allHaveHit(res) {
+	_, legacy := s.legacy.Load(rec.Collection)
+	kwAt, vecAt, res, err := ask(legacy)
+	if err == nil && !legacy && !allHaveHit(res) {
+		// Such points stay until a write replaces them: this node asks
+		// for the older keys in this collection from now on.
+		s.legacy.Store(rec.Collection, true)
 		kwAt, vecAt, res, err = ask(true)
 	}
 	if err != nil {
