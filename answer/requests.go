@@ -12,23 +12,8 @@ var requestVerbsEN = []string{
 	"get me", "let me talk to", "let me speak to", "give me",
 }
 
-// requestRolesEN are who a customer asks for.
-var requestRolesEN = []string{
-	"someone", "somebody", "anyone", "anybody", "a human", "a person", "a real person", "a live person",
-	"an agent", "a live agent", "a real agent", "a representative", "a rep", "a staff member", "a member of staff",
-	"an employee", "a manager", "the manager", "your manager", "a supervisor", "the supervisor", "your supervisor",
-	"the head", "your head", "the boss", "your boss", "the owner", "customer service", "customer support", "support staff",
-	"staff", "your staff", "customer care", "support", "your support team", "the support team",
-	"a real human", "a human being", "someone real", "a live chat agent", "a support agent", "a customer service rep",
-	"a customer service representative", "a customer service agent", "someone from your team", "someone from support",
-	"a member of your team",
-}
-
-// requestWantsEN say what the customer needs; each is followed by a role
-// that can only be a person ("i need someone", not "i need support for…").
-var requestWantsEN = []string{"i need", "i want", "i'd like", "can i get", "can i have", "how do i reach", "how can i reach"}
-
-// personRolesEN are the roles of requestRolesEN that name a person.
+// personRolesEN are the roles that can only be a person; they follow a
+// verb of requestVerbsEN or a want of requestWantsEN.
 var personRolesEN = []string{
 	"someone", "somebody", "a human", "a person", "a real person", "a live person", "an agent", "a live agent",
 	"a real agent", "a representative", "a rep", "a staff member", "a member of staff", "an employee", "a manager",
@@ -36,6 +21,17 @@ var personRolesEN = []string{
 	"a support agent", "a customer service rep", "a customer service representative", "a customer service agent",
 	"someone from your team", "someone from support", "a member of your team", "someone who can help",
 }
+
+// otherRolesEN follow a verb of requestVerbsEN only: after a want they may
+// name a thing ("i want the owner's manual", "i need support for…").
+var otherRolesEN = []string{
+	"anyone", "anybody", "the manager", "the supervisor", "the head", "your head", "the boss", "your boss", "the owner",
+	"customer service", "customer support", "support staff", "staff", "your staff", "customer care", "support",
+	"your support team", "the support team",
+}
+
+// requestWantsEN say what the customer needs.
+var requestWantsEN = []string{"i need", "i want", "i'd like", "can i get", "can i have", "how do i reach", "how can i reach"}
 
 // requestFixedEN are requests that do not follow the verb-role pattern.
 var requestFixedEN = []string{
@@ -84,8 +80,9 @@ var (
 // fixed phrases.
 func generatedRequests() []string {
 	var out []string
+	roles := append(append([]string(nil), personRolesEN...), otherRolesEN...)
 	for _, v := range requestVerbsEN {
-		for _, r := range requestRolesEN {
+		for _, r := range roles {
 			out = append(out, v+" "+r)
 		}
 	}

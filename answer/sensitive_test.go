@@ -52,6 +52,7 @@ func TestMatcher(t *testing.T) {
 		{"不处理就给你们差评", "给你们差评", "sensitive"},
 		{"I want support for Apple Pay", "", ""},
 		{"I'd like staff discount info", "", ""},
+		{"I want the owner's manual", "", ""},
 		{"Can I get customer service hours?", "", ""},
 		{"差评怎么删除", "", ""},
 		{"我想跟客服说话", "跟客服说", "request"},
