@@ -122,6 +122,7 @@ func embedCmd(ctx context.Context, args []string) error {
 	minTok := fs.Int("min-tokens", 8, "shortest text, in the model's tokens (the longest fills the model)")
 	sessions := fs.Int("sessions", 0, "engine sessions (default one per core)")
 	threads := fs.Int("threads", 0, "intra-op threads per engine session (default 1)")
+	batchTokens := fs.Int("batch-tokens", 0, "engine batch budget: rows × longest row, in tokens (default embed.DefaultBatchTokens)")
 	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; make bench installs its packages)")
 	nodeScript := fs.String("node-script", bench.DefaultNodeScript(), "the Node.js baseline's script")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -140,7 +141,7 @@ func embedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	eo := bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds, Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads}}
+	eo := bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds, Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads, BatchTokens: *batchTokens}}
 	if *node {
 		eo.NodeScript = *nodeScript
 	}
