@@ -55,24 +55,18 @@ type hit struct {
 }
 
 // hitOf reads a hit's keyHit, or for a point written before keyHit
-// existed its hash, refs and kind; ok is false when the payload holds
-// neither.
-func hitOf(p map[string]*qdrant.Value) (h hit, ok bool) {
+// existed its hash, refs and kind.
+func hitOf(p map[string]*qdrant.Value) hit {
 	if v, has := p[keyHit]; has {
 		hash, rest, _ := strings.Cut(v.GetStringValue(), "\n")
 		owner, kind, _ := strings.Cut(rest, "\n")
-		return hit{hash: hash, owner: owner, kind: kefu.ChunkKind(kind)}, true
+		return hit{hash: hash, owner: owner, kind: kefu.ChunkKind(kind)}
 	}
-	v, has := p[keyHash]
-	if !has {
-		return hit{}, false
-	}
-	h.hash = v.GetStringValue()
+	h := hit{hash: p[keyHash].GetStringValue(), kind: kefu.ChunkKind(p[keyKind].GetStringValue())}
 	if refs := p[keyRefs].GetListValue().GetValues(); len(refs) > 0 {
 		h.owner = refs[0].GetStringValue()
 	}
-	h.kind = kefu.ChunkKind(p[keyKind].GetStringValue())
-	return h, true
+	return h
 }
 
 // pointID derives a stable UUID from parts, so every write is idempotent.

@@ -386,7 +386,7 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		}
 		sc := make([]kefu.Scored, 0, len(res[at].Result))
 		for _, p := range res[at].Result {
-			h, _ := hitOf(p.Payload)
+			h := hitOf(p.Payload)
 			id := h.hash
 			if pts[id] == nil {
 				pts[id] = &found{hit: h, point: p}
