@@ -405,6 +405,24 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
+// WaitCompacted waits until no merge of kb's keyword segments is due or
+// running (they merge once writes pause; keyword.Index.WaitCompacted), or
+// ctx ends, and returns the number of segments then. For benchmarks and
+// tests: searches need not wait.
+func (s *Store) WaitCompacted(ctx context.Context, kb string) (int, error) {
+	st, err := s.state(kb)
+	if err != nil {
+		return 0, err
+	}
+	st.mu.RLock()
+	kw := st.kw
+	st.mu.RUnlock()
+	if kw == nil {
+		return 0, nil
+	}
+	return kw.WaitCompacted(ctx)
+}
+
 // WaitVectors waits until no vector graph build of kb is in progress, or
 // ctx ends, and returns the search its vectors use then (vector.ModeFlat,
 // ModeInt8 or ModeHNSW; "" without vectors). For benchmarks and tests:

@@ -236,7 +236,8 @@ func scifactData(tb testing.TB) *beir {
 func scifact(tb testing.TB) (*beir, *Index) {
 	tb.Helper()
 	ds := scifactData(tb)
-	scifactIxOnce.Do(func() { scifactIx = buildIndex(tb, ds, Options{}, false) })
+	// Never compacted: the tests of per-segment caches need its segments.
+	scifactIxOnce.Do(func() { scifactIx = buildIndex(tb, ds, Options{CompactAfter: -1}, false) })
 	if scifactIx == nil {
 		tb.Fatal("scifact index failed to build earlier")
 	}

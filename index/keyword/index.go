@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -91,6 +92,10 @@ type Options struct {
 	K1       float64 // BM25 term-frequency saturation; default 1.2
 	B        float64 // BM25 length normalisation in [0,1]; default 0.75; negative means 0
 	Boosts   Boosts  // field weights; zero means DefaultBoosts
+	// CompactAfter is the pause in writes after which the index merges its
+	// segments into one (see compact.go); 0 means DefaultCompactAfter,
+	// negative never (Compact still does).
+	CompactAfter time.Duration
 
 	scoring scoring // variants for the measurements in the tests
 }
@@ -150,6 +155,8 @@ type Index struct {
 	pruned atomic.Int64 // searches whose last terms were scored for candidates only
 
 	lexicon atomic.Pointer[Lexicon] // synonyms added to queries; nil: none
+
+	compactor *compactor // shared by the views of with
 
 	gen     atomic.Uint64 // increases with every Apply
 	soundIx atomic.Pointer[soundIndex]
@@ -314,8 +321,14 @@ func newIndex(idx bleve.Index, opts Options) (*Index, error) {
 	if _, ok := adv.(*scorch.Scorch); !ok {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", adv)
 	}
-	ix := &Index{idx: idx, adv: adv, analyzer: an, name: name}
-	return ix.with(opts), nil
+	ix := (&Index{idx: idx, adv: adv, analyzer: an, name: name}).with(opts)
+	delay := opts.CompactAfter
+	if delay == 0 {
+		delay = DefaultCompactAfter
+	}
+	ix.compactor = newCompactor(ix, delay)
+	ix.compactor.wrote() // an index opened with many segments merges them too
+	return ix, nil
 }
 
 // with returns a view of the same bleve index that searches with other
@@ -324,7 +337,7 @@ func newIndex(idx bleve.Index, opts Options) (*Index, error) {
 func (ix *Index) with(opts Options) *Index {
 	opts.Analyzer = ix.name
 	opts = opts.withDefaults()
-	v := &Index{idx: ix.idx, adv: ix.adv, analyzer: ix.analyzer, name: ix.name, opts: opts}
+	v := &Index{idx: ix.idx, adv: ix.adv, analyzer: ix.analyzer, name: ix.name, opts: opts, compactor: ix.compactor}
 	b := opts.Boosts
 	v.weights = [numFields]float64{b.Title, b.Headings, b.Questions, b.Body}
 	v.scratch.New = func() any { return new(scratch) }
@@ -540,6 +553,7 @@ func (ix *Index) Apply(puts []Doc, deletes []string, meta map[string]string) err
 		return kefu.Errorf(kefu.EINTERNAL, "keyword: apply batch: %w", err)
 	}
 	ix.gen.Add(1)
+	ix.compactor.wrote()
 	return nil
 }
 
@@ -564,6 +578,7 @@ func (ix *Index) Count() (uint64, error) {
 // Close releases the index; with a directory, everything applied is on
 // disk. Closing an ephemeral index deletes it.
 func (ix *Index) Close() error {
+	ix.compactor.stop()
 	err := ix.idx.Close()
 	if ix.tmp != "" {
 		if rerr := os.RemoveAll(ix.tmp); err == nil {

@@ -121,6 +121,11 @@ type SearchReport struct {
 	// store opened (0 when the snapshot held it).
 	VectorMode string  `json:"vector_mode,omitempty"`
 	GraphWaitS float64 `json:"graph_wait_s"`
+	// KeywordSegments is the keyword index's segments while timed, after
+	// CompactWaitS waiting for them to merge (a store built by an older
+	// kefu merges them once reopened; see keyword.Index.Compact).
+	KeywordSegments int     `json:"keyword_segments,omitempty"`
+	CompactWaitS    float64 `json:"compact_wait_s,omitempty"`
 	// DiskBytes is the store's size on disk (the embedded store: bbolt,
 	// keyword and vector files).
 	DiskBytes int64 `json:"disk_bytes,omitempty"`
@@ -292,6 +297,13 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 			return nil, err
 		}
 	}
+	if w, ok := st.(compactWaiter); ok && done < n {
+		// Likewise the keyword segments, merged once writes pause.
+		if _, err := w.WaitCompacted(ctx, "bench"); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	if err := st.Close(); err != nil {
 		return nil, err
 	}
@@ -318,6 +330,13 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 			return nil, err
 		}
 		rep.GraphWaitS = time.Since(t0).Seconds()
+	}
+	if w, ok := st.(compactWaiter); ok {
+		t0 = time.Now()
+		if rep.KeywordSegments, err = w.WaitCompacted(ctx, "bench"); err != nil {
+			return nil, err
+		}
+		rep.CompactWaitS = time.Since(t0).Seconds()
 	}
 	if dir != "" {
 		rep.DiskBytes, rep.RSSBaseBytes = dirBytes(dir), rssBase
@@ -434,6 +453,12 @@ func searchAfterWrite(ctx context.Context, st kefu.Store, r *retrieve.Retriever,
 // store, index.Store.WaitVectors).
 type vectorWaiter interface {
 	WaitVectors(ctx context.Context, kb string) (string, error)
+}
+
+// compactWaiter is a store that can wait for its keyword segments to merge
+// (the embedded store, index.Store.WaitCompacted).
+type compactWaiter interface {
+	WaitCompacted(ctx context.Context, kb string) (int, error)
 }
 
 // searchMarker records how many chunks a kept benchmark store holds.

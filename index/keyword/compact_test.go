@@ -1,0 +1,116 @@
+package keyword
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// An index written in many batches merges its segments into one once
+// writes pause, and searches score exactly as before, against the
+// reference BM25F; a write during the pause is kept.
+func TestCompactionAfterWritesPause(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ix := openMem(t, Options{CompactAfter: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	live := map[string]Doc{}
+	docs := randomDocs(rng, 2400, "c")
+	for i := 0; i < len(docs); i += 300 {
+		apply(t, ix, docs[i:i+300], nil, nil)
+	}
+	var deletes []string
+	for _, d := range docs[:200] {
+		deletes = append(deletes, d.ID)
+	}
+	apply(t, ix, nil, deletes, nil)
+	for _, d := range docs[200:] {
+		live[d.ID] = d
+	}
+	before, err := ix.Segments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"退款", "refund invoice 退款 花呗", "warranty warranty label", "订单 parcel account 客服 快递"}
+	want := map[string][]float64{}
+	for _, q := range queries {
+		for _, h := range search(t, ix, q, len(live), nil) {
+			want[q] = append(want[q], h.Score)
+		}
+	}
+	after, err := ix.WaitCompacted(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 2 || after != 1 {
+		t.Fatalf("segments: %d after the writes, %d once they paused; want several, then 1", before, after)
+	}
+	var ref []refDoc
+	for _, d := range live {
+		ref = append(ref, refDoc{id: d.ID, fields: [numFields][]string{Terms(d.Title), Terms(d.Headings), Terms(d.Questions), Terms(d.Body)}})
+	}
+	for _, q := range queries {
+		exact := refBM25F(ref, Terms(q), ix.opts.K1, ix.opts.B, ix.weights)
+		got := search(t, ix, q, len(live), nil)
+		if len(got) != len(want[q]) || len(got) != len(exact) {
+			t.Fatalf("%q: %d hits after compaction, %d before, %d in the reference", q, len(got), len(want[q]), len(exact))
+		}
+		for i, h := range got {
+			if h.Score != want[q][i] || math.Abs(h.Score-exact[h.ChunkID]) > 1e-9*exact[h.ChunkID] {
+				t.Fatalf("%q: hit %d (%s) scores %.12f, before compaction %.12f, reference %.12f", q, i, h.ChunkID, h.Score, want[q][i], exact[h.ChunkID])
+			}
+		}
+	}
+	if n, _ := ix.Count(); n != uint64(len(live)) {
+		t.Fatalf("Count = %d after compaction, want %d", n, len(live))
+	}
+}
+
+// A small write to a large index leaves it two segments rather than
+// rewriting all of it; many segments or a large enough rest merge.
+func TestWorthCompacting(t *testing.T) {
+	for _, c := range []struct {
+		sizes []uint64
+		want  bool
+	}{
+		{nil, false},
+		{[]uint64{100_000}, false},
+		{[]uint64{100_000, 20}, false},
+		{[]uint64{20, 100_000, 9_000}, false},
+		{[]uint64{100_000, 10_000}, true},
+		{[]uint64{4_000, 6_000, 100_000}, true},
+		{[]uint64{100_000, 1, 1, 1, 1, 1}, true},
+		{[]uint64{0, 0}, true},
+	} {
+		if got := worthCompacting(c.sizes); got != c.want {
+			t.Errorf("worthCompacting(%v) = %v, want %v", c.sizes, got, c.want)
+		}
+	}
+}
+
+// Closing an index while its compaction is due neither blocks nor loses
+// writes: the reopened index holds every chunk.
+func TestCloseWhileCompactionDue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	dir := t.TempDir()
+	ix, err := Open(dir, Options{CompactAfter: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		apply(t, ix, randomDocs(rng, 200, string(rune('a'+i))), nil, nil)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = Open(dir, Options{CompactAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if n, _ := ix.Count(); n != 1600 {
+		t.Fatalf("Count = %d after reopening, want 1600", n)
+	}
+}
