@@ -159,6 +159,9 @@ func embedCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  onnxruntime-node, length-sorted batches of %d, %s: %7.1f texts/s (tokenising excluded); engine %.2fx; max |diff| %.2g\n",
 				nd.Batch, nd.Layout, nd.TextsPerS, nd.RatioEngineVsNode, nd.MaxAbsDiff)
 			fmt.Printf("  CPU time: engine %.2f s, onnxruntime-node %.2f s (batches of %d, %s): engine %.2fx\n", rep.EngineCPUSeconds, nd.CPUSeconds, nd.CPUBatch, nd.CPULayout, nd.RatioEngineVsNodeCPU)
+			if tk := nd.Tokenize; tk != nil {
+				fmt.Printf("  tokenizers.js on the same texts: %.3f s (%d of %d texts get the engine's ids); with it, engine %.2fx\n", tk.Seconds, tk.TextsAgreeing, rep.Texts, nd.RatioWithTokenizing)
+			}
 		}
 	})
 }

@@ -171,11 +171,14 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 		}
 	}
 	if opts.NodeScript != "" {
-		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
+		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), prefixed(eng.Model().PassagePrefix, texts), allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
 			return nil, err
 		}
 		rep.Node.RatioEngineVsNode = rep.Node.Seconds / rep.EngineSeconds
 		rep.Node.RatioEngineVsNodeCPU = rep.Node.CPUSeconds / rep.EngineCPUSeconds
+		if tk := rep.Node.Tokenize; tk != nil {
+			rep.Node.RatioWithTokenizing = (rep.Node.Seconds + tk.Seconds) / rep.EngineSeconds
+		}
 	}
 	n, tok := float64(len(texts)), float64(rep.Tokens)
 	rep.EngineTextsPerS, rep.EngineTokensPerS = n/rep.EngineSeconds, tok/rep.EngineSeconds
@@ -231,4 +234,13 @@ func padShare(batches [][]int, lens []int, real int) float64 {
 		return 0
 	}
 	return 1 - float64(real)/float64(fed)
+}
+
+// prefixed returns texts with prefix before each, as the engine embeds them.
+func prefixed(prefix string, texts []string) []string {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		out[i] = prefix + t
+	}
+	return out
 }

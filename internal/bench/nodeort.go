@@ -18,7 +18,8 @@ import (
 // NodeReport is the Node.js baseline of Embed: onnxruntime-node running the
 // same model on the same token ids with length-sorted, fixed-size batches
 // (tests/nodeort/embed.mjs), the fastest of its batch sizes and session
-// layouts. Its time leaves out tokenising; the engine's includes it.
+// layouts. Seconds leaves out tokenising, which the engine's time includes;
+// Tokenize is the Node user's own tokenising of the same texts, timed apart.
 type NodeReport struct {
 	Layout    string  `json:"layout"`
 	Batch     int     `json:"batch"`
@@ -35,10 +36,24 @@ type NodeReport struct {
 	CPULayout            string  `json:"cpu_layout"`
 	CPUBatch             int     `json:"cpu_batch"`
 	RatioEngineVsNodeCPU float64 `json:"ratio_engine_vs_node_cpu"`
+	// Tokenize is tokenizers.js encoding the texts in the Node process (nil
+	// when the model folder has no tokenizer.json); RatioWithTokenizing is
+	// the engine's speed over the baseline's when both tokenise, as a Node
+	// user must: (Seconds + Tokenize.Seconds) / the engine's seconds.
+	Tokenize            *NodeTokenize `json:"tokenize,omitempty"`
+	RatioWithTokenizing float64       `json:"ratio_with_tokenizing,omitempty"`
 	// MaxAbsDiff is the largest difference between the baseline's vectors
 	// and the engine's: both must compute the same embeddings.
 	MaxAbsDiff float64      `json:"max_abs_diff"`
 	Results    []NodeResult `json:"results"` // every layout and batch size tried
+}
+
+// NodeTokenize is the baseline's tokenising: its best round's wall and CPU
+// time, and how many texts got exactly the engine's token ids.
+type NodeTokenize struct {
+	Seconds       float64 `json:"seconds"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	TextsAgreeing int     `json:"texts_agreeing"`
 }
 
 // NodeResult is one layout and batch size of the baseline, its best round.
@@ -61,7 +76,7 @@ func DefaultNodeScript() string {
 
 // nodeBaseline runs the Node script on ids (the engine's own model inputs)
 // and compares its vectors with want, the engine's.
-func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [][]int, padID, cores, rounds int, want [][]float32) (*NodeReport, error) {
+func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts []string, ids [][]int, padID, cores, rounds int, want [][]float32) (*NodeReport, error) {
 	dir, err := os.MkdirTemp("", "kefu-bench-node-")
 	if err != nil {
 		return nil, err
@@ -73,6 +88,12 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [
 	}
 	job := map[string]any{"model": filepath.Join(spec.Dir, onnx), "output": spec.Output, "pool": spec.Pooling,
 		"pad_id": padID, "cores": cores, "rounds": rounds, "ids": ids, "vectors": filepath.Join(dir, "vectors.f32")}
+	if tj := filepath.Join(spec.Dir, "tokenizer.json"); fileExists(tj) {
+		job["texts"], job["tokenizer"] = texts, tj
+		if tc := filepath.Join(spec.Dir, "tokenizer_config.json"); fileExists(tc) {
+			job["tokenizer_config"] = tc
+		}
+	}
 	b, err := json.Marshal(job)
 	if err != nil {
 		return nil, err
@@ -88,15 +109,17 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [
 		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (its packages: make bench, or npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
 	}
 	var out struct {
-		Results []NodeResult `json:"results"`
-		Best    NodeResult   `json:"best"`
-		BestCPU NodeResult   `json:"best_cpu"`
+		Results  []NodeResult  `json:"results"`
+		Best     NodeResult    `json:"best"`
+		BestCPU  NodeResult    `json:"best_cpu"`
+		Tokenize *NodeTokenize `json:"tokenize"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return nil, fmt.Errorf("bench: node output: %w: %q", err, stdout.String())
 	}
 	rep := &NodeReport{Layout: out.Best.Layout, Batch: out.Best.Batch, Seconds: out.Best.Seconds, Results: out.Results,
-		TextsPerS: float64(len(ids)) / out.Best.Seconds, CPUSeconds: out.BestCPU.CPUSeconds, CPULayout: out.BestCPU.Layout, CPUBatch: out.BestCPU.Batch}
+		TextsPerS: float64(len(ids)) / out.Best.Seconds, CPUSeconds: out.BestCPU.CPUSeconds, CPULayout: out.BestCPU.Layout, CPUBatch: out.BestCPU.Batch,
+		Tokenize: out.Tokenize}
 	raw, err := os.ReadFile(filepath.Join(dir, "vectors.f32"))
 	if err != nil {
 		return nil, err
@@ -112,4 +135,9 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, ids [
 		}
 	}
 	return rep, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
