@@ -21,6 +21,7 @@ type queryTerm struct {
 	fn      bool    // a function word (see functionWords)
 	spec    float64 // words: kefu.QueryTerm.Specificity
 	src     []int   // synonyms from the lexicon: the query words the rule's source matched (see translations)
+	phrases [][]int // words: the synonyms of several words added for it, as their terms' indexes
 }
 
 // counted reports whether the term counts in Hit.Matched and Hit.Head:
@@ -99,8 +100,10 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 				src[j] = out[words[p+j].term].term
 			}
 			for _, e := range lex.rules[strings.Join(src, "\x1f")] {
+				var phrase []int // the terms of a synonym of several words
 				for _, w := range e.words {
 					if j, ok := at[w]; ok && out[j].kind != kefu.TermSynonym {
+						phrase = append(phrase, j)
 						continue // the query has it already
 					}
 					if added == maxExpansions {
@@ -111,6 +114,7 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						return out
 					}
 					added++
+					phrase = append(phrase, i)
 					for j := range n {
 						out[i].src = appendOnce(out[i].src, words[p+j].term)
 					}
@@ -122,6 +126,14 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						for j := range n {
 							out[i].of = appendOnce(out[i].of, words[p+j].term)
 						}
+					}
+				}
+				// A phrase stands for them as a whole: a chunk holding all
+				// its words (质量 and 问题 of 质量问题) says what they say.
+				if len(e.words) > 1 && len(phrase) == len(e.words) {
+					for j := range n {
+						w := &out[words[p+j].term]
+						w.phrases = append(w.phrases, phrase)
 					}
 				}
 			}
