@@ -182,3 +182,14 @@ func TestTranslationWeights(t *testing.T) {
 		}
 	}
 }
+
+// A word glued from function words alone is one; a word holding a content
+// word is not.
+func TestGluedFunctionWords(t *testing.T) {
+	for w, want := range map[string]bool{"能用": true, "先用": true, "怎样才能": true, "不想": true, "哪家": true,
+		"给我发": false, "能退": false, "升级成": false, "退款": false, "用户": false} {
+		if got := isFunctionWord(w); got != want {
+			t.Errorf("isFunctionWord(%s) = %v, want %v", w, got, want)
+		}
+	}
+}
