@@ -199,7 +199,10 @@ var functionWords = func() map[string]bool {
 	for _, w := range strings.Fields(`
 can could would should shall may might must will want need please tell know let
 hi hello hey thanks thank ok okay just still yet also really actually help
-anyone someone something anything thing stuff guys`) {
+anyone someone something anything thing stuff guys
+keep keeps kept say says saying said
+ugh oh hmm lol pls plz dont wont cant didnt doesnt isnt wasnt
+already again anymore instead ever even maybe`) {
 		env := snowballstem.NewEnv(w)
 		english.Stem(env)
 		m[env.Current()] = true
