@@ -193,3 +193,14 @@ func TestGluedFunctionWords(t *testing.T) {
 		}
 	}
 }
+
+// A Chinese word of one character is a common word, not a name: gse rates
+// them all as rare as 比特币.
+func TestSingleCharacterSpecificity(t *testing.T) {
+	if got := specificity("坏"); got != singleCharSpecificity {
+		t.Errorf("specificity(坏) = %v, want %v", got, singleCharSpecificity)
+	}
+	if got := specificity("比特币"); got < 0.9 {
+		t.Errorf("specificity(比特币) = %v, want ≥ 0.9", got)
+	}
+}
