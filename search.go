@@ -82,6 +82,11 @@ type QueryTerm struct {
 	// word that adds context from one that names something else. -1 when
 	// unknown (words not in Chinese).
 	Specificity float64
+	// Phrases are, for a word, the synonyms of several words a rule added
+	// for it (质量问题 for 坏了), each as the indexes of its terms: a chunk
+	// that holds every term of one holds the word, as it does a one-word
+	// synonym (For).
+	Phrases [][]int
 }
 
 // Candidates are the raw results of both sides of one search, taken from one

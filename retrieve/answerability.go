@@ -23,10 +23,11 @@ const (
 // content is the query's content words as the answerability features see
 // them: their weights and, per word, the masks that count as holding it.
 type content struct {
-	weight      []float64 // idf in the KB; for a word the KB does not know, the largest possible idf times its specificity
-	known       []float64 // 1 when the KB holds the word or a synonym; a share of its characters otherwise
-	spec        []float64 // kefu.QueryTerm.Specificity, 1 where unknown
-	word        []uint64  // bit of the word itself and of its synonyms
+	weight      []float64  // idf in the KB; for a word the KB does not know, the largest possible idf times its specificity
+	known       []float64  // 1 when the KB holds the word or a synonym; a share of its characters otherwise
+	spec        []float64  // kefu.QueryTerm.Specificity, 1 where unknown
+	word        []uint64   // bit of the word itself and of its synonyms
+	phrases     [][]uint64 // per word, the bits of each synonym of several words: all of one count as the word
 	parts       [][]uint64
 	chars       []uint64  // bit of each character term of a content word
 	charW       []float64 // its idf
@@ -63,6 +64,7 @@ func contentOf(c *kefu.Candidates) *content {
 		ct.spec = append(ct.spec, sp)
 		ct.word = append(ct.word, 1<<i)
 		ct.parts = append(ct.parts, nil)
+		ct.phrases = append(ct.phrases, nil)
 	}
 	minDF := make([]float64, len(ct.weight)) // smallest positive df among the word and its synonyms
 	partsKnown := make([][2]int, len(ct.weight))
@@ -72,6 +74,36 @@ func contentOf(c *kefu.Candidates) *content {
 			if j, ok := index[i]; ok && t.DF > 0 {
 				minDF[j] = float64(t.DF)
 			}
+		}
+	}
+	// A synonym of several words counts when a chunk holds them all. It
+	// makes a word the KB does not know known (at most as often as the
+	// phrase's rarest word), but does not reweigh one it knows: its words
+	// alone are commoner than the phrase.
+	phraseDF := make([]float64, len(ct.weight))
+	for i, t := range terms {
+		j, ok := index[i]
+		if !ok {
+			continue
+		}
+	phrases:
+		for _, p := range t.Phrases {
+			var m uint64
+			df := 0
+			for _, k := range p {
+				if k >= len(terms) || terms[k].DF == 0 {
+					continue phrases
+				}
+				m |= 1 << k
+				if df == 0 || terms[k].DF < df {
+					df = terms[k].DF
+				}
+			}
+			if m == 0 {
+				continue
+			}
+			ct.phrases[j] = append(ct.phrases[j], m)
+			phraseDF[j] = max(phraseDF[j], float64(df))
 		}
 	}
 	for i, t := range terms {
@@ -97,6 +129,11 @@ func contentOf(c *kefu.Candidates) *content {
 					partsKnown[j][0]++
 				}
 			}
+		}
+	}
+	for j, df := range phraseDF {
+		if minDF[j] == 0 {
+			minDF[j] = df
 		}
 	}
 	for j := range ct.weight {
@@ -129,6 +166,11 @@ func contentOf(c *kefu.Candidates) *content {
 func (ct *content) held(j int, m uint64) float64 {
 	if m&ct.word[j] != 0 {
 		return 1
+	}
+	for _, p := range ct.phrases[j] {
+		if m&p == p {
+			return 1
+		}
 	}
 	if len(ct.parts[j]) == 0 {
 		return 0

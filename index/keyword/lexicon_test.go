@@ -182,3 +182,25 @@ func TestTranslationWeights(t *testing.T) {
 		}
 	}
 }
+
+// A word glued from function words alone is one; a word holding a content
+// word is not.
+func TestGluedFunctionWords(t *testing.T) {
+	for w, want := range map[string]bool{"能用": true, "先用": true, "怎样才能": true, "不想": true, "哪家": true,
+		"给我发": false, "能退": false, "升级成": false, "退款": false, "用户": false} {
+		if got := isFunctionWord(w); got != want {
+			t.Errorf("isFunctionWord(%s) = %v, want %v", w, got, want)
+		}
+	}
+}
+
+// A Chinese word of one character is a common word, not a name: gse rates
+// them all as rare as 比特币.
+func TestSingleCharacterSpecificity(t *testing.T) {
+	if got := specificity("坏"); got != singleCharSpecificity {
+		t.Errorf("specificity(坏) = %v, want %v", got, singleCharSpecificity)
+	}
+	if got := specificity("比特币"); got < 0.9 {
+		t.Errorf("specificity(比特币) = %v, want ≥ 0.9", got)
+	}
+}

@@ -302,3 +302,41 @@ func TestSoundIndexCoversEveryHanWord(t *testing.T) {
 		t.Errorf("%d sounds, full read %d", len(got), len(want))
 	}
 }
+
+// A synonym of several words is listed, for the word it stands for, as a
+// phrase of its terms: the answerability features count it only where a
+// chunk holds them all.
+func TestLexiconPhraseOfSeveralWords(t *testing.T) {
+	ix := openMem(t, Options{})
+	apply(t, ix, shopFAQ, nil, nil)
+	rules, err := ParseSynonyms("坏了 => 质量问题", 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.SetLexicon(rules)
+	_, info := hitsFor(t, ix, "东西坏了")
+	var w kefu.QueryTerm
+	for _, qt := range info.Terms {
+		if qt.Text == "坏" && qt.Kind == kefu.TermWord {
+			w = qt
+		}
+	}
+	if w.Text == "" {
+		t.Fatalf("no word 坏 in %v", info.Terms)
+	}
+	if len(w.Phrases) != 1 {
+		t.Fatalf("坏 has phrases %v, want one", w.Phrases)
+	}
+	var got []string
+	for _, i := range w.Phrases[0] {
+		got = append(got, info.Terms[i].Text)
+	}
+	if !slices.Equal(got, wordsOf(ix.analyzer, "质量问题")) {
+		t.Errorf("phrase of 坏 is %v, want the words of 质量问题 %v", got, wordsOf(ix.analyzer, "质量问题"))
+	}
+	for _, i := range w.Phrases[0] {
+		if len(info.Terms[i].For) != 0 {
+			t.Errorf("%s, one word of a phrase, stands for %v alone", info.Terms[i].Text, info.Terms[i].For)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/blevesearch/snowballstem/english"
 
 	"github.com/kefu-dev/kefu"
+	"github.com/kefu-dev/kefu/internal/text"
 )
 
 // queryTerm is a distinct analysed query term and its weight in the query.
@@ -21,6 +22,7 @@ type queryTerm struct {
 	fn      bool    // a function word (see functionWords)
 	spec    float64 // words: kefu.QueryTerm.Specificity
 	src     []int   // synonyms from the lexicon: the query words the rule's source matched (see translations)
+	phrases [][]int // words: the synonyms of several words added for it, as their terms' indexes
 }
 
 // counted reports whether the term counts in Hit.Matched and Hit.Head:
@@ -99,8 +101,10 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 				src[j] = out[words[p+j].term].term
 			}
 			for _, e := range lex.rules[strings.Join(src, "\x1f")] {
+				var phrase []int // the terms of a synonym of several words
 				for _, w := range e.words {
 					if j, ok := at[w]; ok && out[j].kind != kefu.TermSynonym {
+						phrase = append(phrase, j)
 						continue // the query has it already
 					}
 					if added == maxExpansions {
@@ -111,6 +115,7 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						return out
 					}
 					added++
+					phrase = append(phrase, i)
 					for j := range n {
 						out[i].src = appendOnce(out[i].src, words[p+j].term)
 					}
@@ -122,6 +127,14 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 						for j := range n {
 							out[i].of = appendOnce(out[i].of, words[p+j].term)
 						}
+					}
+				}
+				// A phrase stands for them as a whole: a chunk holding all
+				// its words (质量 and 问题 of 质量问题) says what they say.
+				if len(e.words) > 1 && len(phrase) == len(e.words) {
+					for j := range n {
+						w := &out[words[p+j].term]
+						w.phrases = append(w.phrases, phrase)
 					}
 				}
 			}
@@ -176,16 +189,20 @@ var functionWords = func() map[string]bool {
 能 能否 能不能 可以 可不可以 可否 行 行不行 要 想 想要 需要 应该 得 会 还 还是 没 没有 不 别
 一下 一般 请 请问 麻烦 帮 帮忙 帮我 谢谢 你好 您好 嗯 哈 呀 喂 亲 在吗
 我 我们 你 你们 您 他 她 它 自己 大家 人家
-现在 已经 刚 刚刚 刚才 就 都 也 又 再 才 很 太 非常 真的 其实 到底 究竟
+现在 已经 刚 刚刚 刚才 就 都 也 又 再 才 先 很 太 非常 真的 其实 到底 究竟
 这 那 这个 那个 这样 那样 这里 那里 个 些 点 一点 有点
-办 弄 搞 做 用 给 让 把 被 对 跟 从 向`) {
+办 弄 搞 整 做 操作 用 给 让 把 被 对 跟 从 向 该
+哪家 哪种 哪位 啥样 咋样 怎么样`) {
 		m[w] = true
 	}
 	// English words as the analyzer stems them.
 	for _, w := range strings.Fields(`
 can could would should shall may might must will want need please tell know let
 hi hello hey thanks thank ok okay just still yet also really actually help
-anyone someone something anything thing stuff guys`) {
+anyone someone something anything thing stuff guys
+keep keeps kept say says saying said
+ugh oh hmm lol pls plz dont wont cant didnt doesnt isnt wasnt
+already again anymore instead ever even maybe`) {
 		env := snowballstem.NewEnv(w)
 		english.Stem(env)
 		m[env.Current()] = true
@@ -193,7 +210,34 @@ anyone someone something anything thing stuff guys`) {
 	return m
 }()
 
-func isFunctionWord(term string) bool { return functionWords[term] }
+// isFunctionWord reports whether term is a function word, or a Chinese word
+// the segmenter glued together from function words alone (能用, 先用,
+// 怎样才能, 不想): it says no more than they do.
+func isFunctionWord(term string) bool {
+	if functionWords[term] {
+		return true
+	}
+	if !text.HasHan(term) || utf8.RuneCountInString(term) < 2 || utf8.RuneCountInString(term) > 6 {
+		return false
+	}
+	return gluedFunctionWords(term)
+}
+
+// gluedFunctionWords reports whether s splits wholly into function words.
+func gluedFunctionWords(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := len(s); i > 0; i-- {
+		if i < len(s) && !utf8.RuneStart(s[i]) {
+			continue
+		}
+		if functionWords[s[:i]] && gluedFunctionWords(s[i:]) {
+			return true
+		}
+	}
+	return false
+}
 
 // surface is a token as the text wrote it, or its term when the offsets do
 // not fit the text. A marked character's offsets span the mark too.

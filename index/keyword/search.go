@@ -215,7 +215,7 @@ func (ix *Index) SearchHits(ctx context.Context, query string, k int, f *kefu.Fi
 func describe(qts []queryTerm, dfs []int) []kefu.QueryTerm {
 	out := make([]kefu.QueryTerm, len(qts))
 	for i, q := range qts {
-		out[i] = kefu.QueryTerm{Text: strings.TrimPrefix(q.term, bigramMark), Surface: q.surface, Kind: q.kind, For: q.of, Weight: q.qtf, DF: dfs[i], Function: q.fn, Specificity: q.spec}
+		out[i] = kefu.QueryTerm{Text: strings.TrimPrefix(q.term, bigramMark), Surface: q.surface, Kind: q.kind, For: q.of, Weight: q.qtf, DF: dfs[i], Function: q.fn, Specificity: q.spec, Phrases: q.phrases}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-ego/gse"
 
@@ -60,6 +61,10 @@ func Preload() error {
 // frequencies of gse's dictionary (jieba's, counted over a general corpus):
 // log(total/freq) over log(total), 1 for a word it does not hold. Only
 // Chinese words have one; others get -1.
+// singleCharSpecificity is the specificity of a Chinese word of one
+// character.
+const singleCharSpecificity = 0.5
+
 func specificity(word string) float64 {
 	if !text.HasHan(word) {
 		return -1
@@ -67,6 +72,12 @@ func specificity(word string) float64 {
 	seg, err := segmenter()
 	if err != nil {
 		return -1
+	}
+	if utf8.RuneCountInString(word) == 1 {
+		// gse's dictionary counts few single characters (坏, 钱, 换 come out
+		// as rare as 比特币): a word of one character is a common word of
+		// the language, never a name the KB lacks. It weighs about half.
+		return singleCharSpecificity
 	}
 	freq, _, ok := seg.Find(word)
 	total := seg.Dict.TotalFreq()
