@@ -55,7 +55,7 @@ func ValidSettings(set *kefu.KBSettings) error {
 // languages' entries hold the need, unless it stands for the customer's
 // word (see translations).
 const (
-	builtinSynonymWeight   = 0.7
+	builtinSynonymWeight   = 0.5
 	bilingualSynonymWeight = 0.15
 	teamSynonymWeight      = 0.8
 	learnedSynonymWeight   = 0.4
