@@ -79,7 +79,10 @@ func contentOf(c *kefu.Candidates) *content {
 	// A synonym of several words counts when a chunk holds them all. It
 	// makes a word the KB does not know known (at most as often as the
 	// phrase's rarest word), but does not reweigh one it knows: its words
-	// alone are commoner than the phrase.
+	// alone are commoner than the phrase. A phrase made only of the query's
+	// own words says nothing they do not ("combine coupons" for the "two"
+	// of "combine two coupons": a chunk about combining a coupon with a
+	// sale holds it): it does not count.
 	phraseDF := make([]float64, len(ct.weight))
 	for i, t := range terms {
 		j, ok := index[i]
@@ -89,17 +92,20 @@ func contentOf(c *kefu.Candidates) *content {
 	phrases:
 		for _, p := range t.Phrases {
 			var m uint64
-			df := 0
+			df, own := 0, 0
 			for _, k := range p {
 				if k >= len(terms) || terms[k].DF == 0 {
 					continue phrases
+				}
+				if terms[k].Kind == kefu.TermWord {
+					own++
 				}
 				m |= 1 << k
 				if df == 0 || terms[k].DF < df {
 					df = terms[k].DF
 				}
 			}
-			if m == 0 {
+			if m == 0 || own == len(p) {
 				continue
 			}
 			ct.phrases[j] = append(ct.phrases[j], m)

@@ -30,3 +30,21 @@ func TestPhraseSynonymHoldsTheWord(t *testing.T) {
 		t.Errorf("known word reweighed by its phrase: %v, want %v", w, idf(9, 20))
 	}
 }
+
+// A phrase made only of the query's own words does not hold a word: in
+// "combine two coupons", "combine coupons" (a synonym of "two coupons")
+// would let any chunk with "combine" and "coupons" hold "two".
+func TestPhraseOfTheQuerysOwnWordsHoldsNothing(t *testing.T) {
+	c := &kefu.Candidates{DocCount: 20, QueryTerms: []kefu.QueryTerm{
+		{Text: "combin", Kind: kefu.TermWord, DF: 1},
+		{Text: "two", Kind: kefu.TermWord, Phrases: [][]int{{0, 2}}},
+		{Text: "coupon", Kind: kefu.TermWord, DF: 3},
+	}}
+	ct := contentOf(c)
+	if ct.known[1] != 0 {
+		t.Fatalf("two, by a phrase of the query's own words: known %v, want 0", ct.known[1])
+	}
+	if got := ct.held(1, 1<<0|1<<2); got != 0 {
+		t.Errorf("chunk holding combine and coupon holds %v of two, want 0", got)
+	}
+}
