@@ -3,6 +3,7 @@ package keyword
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,11 +25,20 @@ import (
 // DefaultCompactAfter is Options.CompactAfter's default.
 const DefaultCompactAfter = 2 * time.Second
 
-// compactSegments is the count of segments that is always worth merging
-// into one; with fewer, they are merged only when the segments other than
-// the largest hold a tenth of its chunks or more, so that a small write to a
-// large index does not rewrite all of it.
+// compactSegments is the count of segments from which the small ones are
+// merged even when they hold less than a tenth of the largest: into one
+// segment beside it, so that a bulk ingest with pauses does not rewrite the
+// whole index every few batches.
 const compactSegments = 6
+
+// merge is what compactIfWorth merges.
+type merge int
+
+const (
+	mergeNone  merge = iota
+	mergeAll         // every segment into one
+	mergeSmall       // every segment but the largest into one
+)
 
 // compactor merges an index's segments in the background once writes pause.
 type compactor struct {
@@ -151,9 +161,14 @@ func (ix *Index) Segments() (int, error) {
 	return len(sn.segs), nil
 }
 
-// compactIfWorth merges the index's segments into one when
-// worthCompacting says so.
+// compactIfWorth merges the index's segments as worthCompacting says.
+// Merging everything only once the other segments hold a tenth of the
+// largest makes the rewrites geometric: a chunk is rewritten about ten
+// times at most however the index grows.
 func (ix *Index) compactIfWorth(ctx context.Context) error {
+	if err := ix.waitPersisted(ctx); err != nil {
+		return err
+	}
 	sn, err := ix.snapshot()
 	if err != nil {
 		return err
@@ -163,22 +178,22 @@ func (ix *Index) compactIfWorth(ctx context.Context) error {
 		sizes[i] = s.ss.Count()
 	}
 	sn.close()
-	if !worthCompacting(sizes) {
-		return nil
+	switch worthCompacting(sizes) {
+	case mergeAll:
+		return ix.Compact(ctx)
+	case mergeSmall:
+		return ix.mergeSmall(ctx, slices.Max(sizes), len(sizes))
 	}
-	return ix.Compact(ctx)
+	return nil
 }
 
-// worthCompacting reports whether segments of these sizes (live chunks)
-// are worth merging into one: always from compactSegments on; with fewer,
-// when the segments other than the largest hold a tenth of its chunks or
-// more.
-func worthCompacting(sizes []uint64) bool {
+// worthCompacting says what to merge of segments of these sizes (live
+// chunks): all of them when the segments other than the largest hold a
+// tenth of its chunks or more; from compactSegments on, the others into
+// one; else nothing.
+func worthCompacting(sizes []uint64) merge {
 	if len(sizes) < 2 {
-		return false
-	}
-	if len(sizes) >= compactSegments {
-		return true
+		return mergeNone
 	}
 	var largest, rest uint64
 	for _, n := range sizes {
@@ -187,7 +202,51 @@ func worthCompacting(sizes []uint64) bool {
 		}
 		rest += n
 	}
-	return rest*10 >= largest
+	switch {
+	case rest*10 >= largest:
+		return mergeAll
+	case len(sizes) >= compactSegments:
+		return mergeSmall
+	}
+	return mergeNone
+}
+
+// waitPersisted waits until scorch has written every segment of the index
+// to disk: a forced merge plans over the persisted segments only.
+func (ix *Index) waitPersisted(ctx context.Context) error {
+	s, ok := ix.adv.(*scorch.Scorch)
+	if !ok {
+		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
+	}
+	for {
+		if n, _ := s.StatsMap()["num_root_memorysegments"].(uint64); n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// mergeSmall merges the segments smaller than half the largest (which
+// holds over ten times their chunks) into one.
+func (ix *Index) mergeSmall(ctx context.Context, largest uint64, n int) error {
+	s, ok := ix.adv.(*scorch.Scorch)
+	if !ok {
+		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
+	}
+	if err := ix.waitPersisted(ctx); err != nil {
+		return err
+	}
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit)) // only segments under half of it take part
+	opts.SegmentsPerMergeTask = n
+	if err := s.ForceMerge(ctx, &opts); err != nil {
+		return kefu.Errorf(kefu.EINTERNAL, "keyword: merge small segments: %w", err)
+	}
+	return nil
 }
 
 // Compact merges the index's segments into one and returns when done.
@@ -199,6 +258,9 @@ func (ix *Index) Compact(ctx context.Context) error {
 	}
 	// One merge task takes every segment: with bleve's single-segment plan
 	// (ten segments a task) 23 segments end as 3.
+	if err := ix.waitPersisted(ctx); err != nil {
+		return err
+	}
 	opts := mergeplan.SingleSegmentMergePlanOptions
 	for range 4 { // a write between rounds adds a segment; do not chase it forever
 		n, err := ix.Segments()

@@ -2,8 +2,10 @@ package keyword
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -69,24 +71,64 @@ func TestCompactionAfterWritesPause(t *testing.T) {
 }
 
 // A small write to a large index leaves it two segments rather than
-// rewriting all of it; many segments or a large enough rest merge.
+// rewriting all of it; a large enough rest merges everything, many small
+// segments merge among themselves.
 func TestWorthCompacting(t *testing.T) {
 	for _, c := range []struct {
 		sizes []uint64
-		want  bool
+		want  merge
 	}{
-		{nil, false},
-		{[]uint64{100_000}, false},
-		{[]uint64{100_000, 20}, false},
-		{[]uint64{20, 100_000, 9_000}, false},
-		{[]uint64{100_000, 10_000}, true},
-		{[]uint64{4_000, 6_000, 100_000}, true},
-		{[]uint64{100_000, 1, 1, 1, 1, 1}, true},
-		{[]uint64{0, 0}, true},
+		{nil, mergeNone},
+		{[]uint64{100_000}, mergeNone},
+		{[]uint64{100_000, 20}, mergeNone},
+		{[]uint64{20, 100_000, 9_000}, mergeNone},
+		{[]uint64{100_000, 10_000}, mergeAll},
+		{[]uint64{4_000, 6_000, 100_000}, mergeAll},
+		{[]uint64{100_000, 1, 1, 1, 1, 1}, mergeSmall},
+		{[]uint64{100_000, 3_000, 3_000, 3_000, 3_000, 3_000}, mergeAll},
+		{[]uint64{0, 0}, mergeAll},
 	} {
 		if got := worthCompacting(c.sizes); got != c.want {
 			t.Errorf("worthCompacting(%v) = %v, want %v", c.sizes, got, c.want)
 		}
+	}
+}
+
+// Merging the small segments leaves the largest as it was and the others
+// as one, with every chunk kept.
+func TestMergeSmallKeepsTheLargest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	ix := openMem(t, Options{CompactAfter: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	apply(t, ix, randomDocs(rng, 3000, "big"), nil, nil)
+	if err := ix.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		apply(t, ix, randomDocs(rng, 10, fmt.Sprintf("s%d-", i)), nil, nil)
+	}
+	before, err := ix.Segments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.mergeSmall(ctx, 3000, before); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []uint64
+	for _, s := range sn.segs {
+		sizes = append(sizes, s.ss.Count())
+	}
+	sn.close()
+	if before > 2 && (len(sizes) != 2 || !slices.Contains(sizes, 3000)) {
+		t.Errorf("segments %v after merging the small ones (%d before), want the 3,000 and one other", sizes, before)
+	}
+	if n, _ := ix.Count(); n != 3060 {
+		t.Fatalf("Count = %d, want 3060", n)
 	}
 }
 
