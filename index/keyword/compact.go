@@ -169,20 +169,15 @@ func (ix *Index) compactIfWorth(ctx context.Context) error {
 	if err := ix.waitPersisted(ctx); err != nil {
 		return err
 	}
-	sn, err := ix.snapshot()
+	sizes, err := ix.segmentSizes()
 	if err != nil {
 		return err
 	}
-	sizes := make([]uint64, len(sn.segs))
-	for i, s := range sn.segs {
-		sizes[i] = s.ss.Count()
-	}
-	sn.close()
 	switch worthCompacting(sizes) {
 	case mergeAll:
 		return ix.Compact(ctx)
 	case mergeSmall:
-		return ix.mergeSmall(ctx, slices.Max(sizes), len(sizes))
+		return ix.mergeSmall(ctx)
 	}
 	return nil
 }
@@ -232,21 +227,42 @@ func (ix *Index) waitPersisted(ctx context.Context) error {
 
 // mergeSmall merges the segments smaller than half the largest (which
 // holds over ten times their chunks) into one.
-func (ix *Index) mergeSmall(ctx context.Context, largest uint64, n int) error {
+func (ix *Index) mergeSmall(ctx context.Context) error {
 	s, ok := ix.adv.(*scorch.Scorch)
 	if !ok {
 		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
 	}
-	if err := ix.waitPersisted(ctx); err != nil {
-		return err
-	}
-	opts := mergeplan.SingleSegmentMergePlanOptions
-	opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit)) // only segments under half of it take part
-	opts.SegmentsPerMergeTask = n
-	if err := s.ForceMerge(ctx, &opts); err != nil {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: merge small segments: %w", err)
+	for range 4 { // scorch's own merger may change the segments between rounds
+		if err := ix.waitPersisted(ctx); err != nil {
+			return err
+		}
+		sizes, err := ix.segmentSizes()
+		if err != nil || len(sizes) < 3 {
+			return err
+		}
+		largest := slices.Max(sizes)
+		opts := mergeplan.SingleSegmentMergePlanOptions
+		opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit)) // only segments under half of it take part
+		opts.SegmentsPerMergeTask = len(sizes)
+		if err := s.ForceMerge(ctx, &opts); err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "keyword: merge small segments: %w", err)
+		}
 	}
 	return nil
+}
+
+// segmentSizes returns the live chunks of each segment.
+func (ix *Index) segmentSizes() ([]uint64, error) {
+	sn, err := ix.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.close()
+	sizes := make([]uint64, len(sn.segs))
+	for i, s := range sn.segs {
+		sizes[i] = s.ss.Count()
+	}
+	return sizes, nil
 }
 
 // Compact merges the index's segments into one and returns when done.

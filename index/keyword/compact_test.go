@@ -15,7 +15,13 @@ import (
 // reference BM25F; a write during the pause is kept.
 func TestCompactionAfterWritesPause(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	ix := openMem(t, Options{CompactAfter: 50 * time.Millisecond})
+	// On disk, every batch is persisted as its own segment before Apply
+	// returns (an ephemeral index may persist several as one).
+	ix, err := Open(t.TempDir(), Options{CompactAfter: time.Second}) // longer than analysing a batch takes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	live := map[string]Doc{}
@@ -94,8 +100,8 @@ func TestWorthCompacting(t *testing.T) {
 	}
 }
 
-// Merging the small segments leaves the largest as it was and the others
-// as one, with every chunk kept.
+// Merging the small segments leaves the largest whole and the others as
+// one, with every chunk kept.
 func TestMergeSmallKeepsTheLargest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	ix := openMem(t, Options{CompactAfter: -1})
@@ -112,7 +118,7 @@ func TestMergeSmallKeepsTheLargest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ix.mergeSmall(ctx, 3000, before); err != nil {
+	if err := ix.mergeSmall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	sn, err := ix.snapshot()
@@ -124,8 +130,11 @@ func TestMergeSmallKeepsTheLargest(t *testing.T) {
 		sizes = append(sizes, s.ss.Count())
 	}
 	sn.close()
-	if before > 2 && (len(sizes) != 2 || !slices.Contains(sizes, 3000)) {
-		t.Errorf("segments %v after merging the small ones (%d before), want the 3,000 and one other", sizes, before)
+	// scorch's own merger may meanwhile fold a small segment into the
+	// large one (3,010 and 50): what must hold is two segments, the large
+	// one whole.
+	if before > 2 && (len(sizes) != 2 || slices.Max(sizes) < 3000) {
+		t.Errorf("segments %v after merging the small ones (%d before), want the 3,000 (whole) and one other", sizes, before)
 	}
 	if n, _ := ix.Count(); n != 3060 {
 		t.Fatalf("Count = %d, want 3060", n)
