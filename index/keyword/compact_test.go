@@ -10,14 +10,13 @@ import (
 	"time"
 )
 
-// An index written in many batches merges its segments into one once
-// writes pause, and searches score exactly as before, against the
-// reference BM25F; a write during the pause is kept.
-func TestCompactionAfterWritesPause(t *testing.T) {
+// An index written in many batches, compacted, has one segment, and
+// searches score exactly as before, against the reference BM25F.
+func TestCompactKeepsScores(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	// On disk, every batch is persisted as its own segment before Apply
 	// returns (an ephemeral index may persist several as one).
-	ix, err := Open(t.TempDir(), Options{CompactAfter: time.Second}) // longer than analysing a batch takes
+	ix, err := Open(t.TempDir(), Options{CompactAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +47,15 @@ func TestCompactionAfterWritesPause(t *testing.T) {
 			want[q] = append(want[q], h.Score)
 		}
 	}
-	after, err := ix.WaitCompacted(ctx)
+	if err := ix.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ix.Segments()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if before < 2 || after != 1 {
-		t.Fatalf("segments: %d after the writes, %d once they paused; want several, then 1", before, after)
+		t.Fatalf("segments: %d after the writes, %d compacted; want several, then 1", before, after)
 	}
 	var ref []refDoc
 	for _, d := range live {
@@ -73,6 +75,35 @@ func TestCompactionAfterWritesPause(t *testing.T) {
 	}
 	if n, _ := ix.Count(); n != uint64(len(live)) {
 		t.Fatalf("Count = %d after compaction, want %d", n, len(live))
+	}
+}
+
+// Once writes pause, an index merges its segments by itself; the same
+// writes to an index that never compacts leave several.
+func TestCompactionAfterWritesPause(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	segments := func(after time.Duration) int {
+		rng := rand.New(rand.NewPCG(5, 6))
+		ix, err := Open(t.TempDir(), Options{CompactAfter: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ix.Close()
+		for i := range 4 {
+			apply(t, ix, randomDocs(rng, 100, fmt.Sprintf("b%d-", i)), nil, nil)
+		}
+		n, err := ix.WaitCompacted(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := ix.Count(); c != 400 {
+			t.Fatalf("Count = %d, want 400", c)
+		}
+		return n
+	}
+	if never, paused := segments(-1), segments(20*time.Millisecond); never < 2 || paused != 1 {
+		t.Fatalf("segments: %d never compacting, %d after a pause; want several, then 1", never, paused)
 	}
 }
 
