@@ -240,15 +240,22 @@ func (ix *Index) mergeSmall(ctx context.Context) error {
 		if err != nil || len(sizes) < 3 {
 			return err
 		}
-		largest := slices.Max(sizes)
-		opts := mergeplan.SingleSegmentMergePlanOptions
-		opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit)) // only segments under half of it take part
-		opts.SegmentsPerMergeTask = len(sizes)
+		opts := smallMergeOptions(slices.Max(sizes), len(sizes))
 		if err := s.ForceMerge(ctx, &opts); err != nil {
 			return kefu.Errorf(kefu.EINTERNAL, "keyword: merge small segments: %w", err)
 		}
 	}
 	return nil
+}
+
+// smallMergeOptions is the merge plan of mergeSmall for n segments whose
+// largest holds largest chunks: only segments under half of it take part,
+// all in one task.
+func smallMergeOptions(largest uint64, n int) mergeplan.MergePlanOptions {
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit))
+	opts.SegmentsPerMergeTask = n
+	return opts
 }
 
 // segmentSizes returns the live chunks of each segment.
