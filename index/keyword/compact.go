@@ -19,8 +19,8 @@ import (
 // document frequencies, typo automata, a MaxScore threshold that starts
 // again). Once writes pause, an index merges its segments into one, as
 // Lucene's forceMerge after bulk indexing: at 100k chunks, 12 segments
-// merged in about a second took hybrid search's p99 from 12.7 to 7.3 ms
-// (BENCHMARKS.md, "Compaction").
+// merged in about a second took hybrid search's p99 from 12.3-12.4 to
+// 7.0-9.0 ms (BENCHMARKS.md, "Compaction").
 
 // DefaultCompactAfter is Options.CompactAfter's default.
 const DefaultCompactAfter = 2 * time.Second
@@ -153,12 +153,22 @@ func (ix *Index) WaitCompacted(ctx context.Context) (int, error) {
 
 // Segments returns the number of segments the index has now.
 func (ix *Index) Segments() (int, error) {
+	sizes, err := ix.segmentSizes()
+	return len(sizes), err
+}
+
+// segmentSizes returns the live chunks of each segment.
+func (ix *Index) segmentSizes() ([]uint64, error) {
 	sn, err := ix.snapshot()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer sn.close()
-	return len(sn.segs), nil
+	sizes := make([]uint64, len(sn.segs))
+	for i, s := range sn.segs {
+		sizes[i] = s.ss.Count()
+	}
+	return sizes, nil
 }
 
 // compactIfWorth merges the index's segments as worthCompacting says.
@@ -166,20 +176,15 @@ func (ix *Index) Segments() (int, error) {
 // largest makes the rewrites geometric: a chunk is rewritten about ten
 // times at most however the index grows.
 func (ix *Index) compactIfWorth(ctx context.Context) error {
-	if err := ix.waitPersisted(ctx); err != nil {
-		return err
-	}
-	sizes, err := ix.segmentSizes()
-	if err != nil {
-		return err
-	}
-	switch worthCompacting(sizes) {
-	case mergeAll:
-		return ix.Compact(ctx)
-	case mergeSmall:
-		return ix.mergeSmall(ctx)
-	}
-	return nil
+	return ix.forceMerge(ctx, func(sizes []uint64) (mergeplan.MergePlanOptions, bool) {
+		switch worthCompacting(sizes) {
+		case mergeAll:
+			return allMergeOptions(len(sizes)), true
+		case mergeSmall:
+			return smallMergeOptions(slices.Max(sizes), len(sizes)), true
+		}
+		return mergeplan.MergePlanOptions{}, false
+	})
 }
 
 // worthCompacting says what to merge of segments of these sizes (live
@@ -206,13 +211,71 @@ func worthCompacting(sizes []uint64) merge {
 	return mergeNone
 }
 
+// Compact merges the index's segments into one and returns when done.
+// Searches and writes go on meanwhile, on the segments as they were.
+func (ix *Index) Compact(ctx context.Context) error {
+	return ix.forceMerge(ctx, func(sizes []uint64) (mergeplan.MergePlanOptions, bool) {
+		return allMergeOptions(len(sizes)), len(sizes) > 1
+	})
+}
+
+// mergeSmall merges the segments smaller than half the largest (which
+// holds over ten times their chunks) into one.
+func (ix *Index) mergeSmall(ctx context.Context) error {
+	return ix.forceMerge(ctx, func(sizes []uint64) (mergeplan.MergePlanOptions, bool) {
+		return smallMergeOptions(slices.Max(sizes), len(sizes)), len(sizes) > 2
+	})
+}
+
+// allMergeOptions is the merge plan that makes n segments one: bleve's
+// single-segment plan, but in one task (with its ten segments a task, 23
+// segments end as 3).
+func allMergeOptions(n int) mergeplan.MergePlanOptions {
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	opts.SegmentsPerMergeTask = n
+	return opts
+}
+
+// smallMergeOptions is the merge plan of mergeSmall for n segments whose
+// largest holds largest chunks: only segments under half of it take part,
+// all in one task.
+func smallMergeOptions(largest uint64, n int) mergeplan.MergePlanOptions {
+	opts := allMergeOptions(n)
+	opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit))
+	return opts
+}
+
+// forceMerge merges what plan picks from the sizes of the persisted
+// segments (false: nothing), planning again for up to four rounds: writes
+// and scorch's own merger change the segments meanwhile, and a write
+// between rounds must not be chased forever.
+func (ix *Index) forceMerge(ctx context.Context, plan func(sizes []uint64) (mergeplan.MergePlanOptions, bool)) error {
+	s := ix.adv.(*scorch.Scorch) // newIndex checked it
+	for range 4 {
+		if err := ix.waitPersisted(ctx, s); err != nil {
+			return err
+		}
+		sizes, err := ix.segmentSizes()
+		if err != nil {
+			return err
+		}
+		opts, ok := plan(sizes)
+		if !ok {
+			return nil
+		}
+		if err := s.ForceMerge(ctx, &opts); err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "keyword: merge segments: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // waitPersisted waits until scorch has written every segment of the index
 // to disk: a forced merge plans over the persisted segments only.
-func (ix *Index) waitPersisted(ctx context.Context) error {
-	s, ok := ix.adv.(*scorch.Scorch)
-	if !ok {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
-	}
+func (ix *Index) waitPersisted(ctx context.Context, s *scorch.Scorch) error {
 	for {
 		if n, _ := s.StatsMap()["num_root_memorysegments"].(uint64); n == 0 {
 			return nil
@@ -223,80 +286,4 @@ func (ix *Index) waitPersisted(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// mergeSmall merges the segments smaller than half the largest (which
-// holds over ten times their chunks) into one.
-func (ix *Index) mergeSmall(ctx context.Context) error {
-	s, ok := ix.adv.(*scorch.Scorch)
-	if !ok {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
-	}
-	for range 4 { // scorch's own merger may change the segments between rounds
-		if err := ix.waitPersisted(ctx); err != nil {
-			return err
-		}
-		sizes, err := ix.segmentSizes()
-		if err != nil || len(sizes) < 3 {
-			return err
-		}
-		opts := smallMergeOptions(slices.Max(sizes), len(sizes))
-		if err := s.ForceMerge(ctx, &opts); err != nil {
-			return kefu.Errorf(kefu.EINTERNAL, "keyword: merge small segments: %w", err)
-		}
-	}
-	return nil
-}
-
-// smallMergeOptions is the merge plan of mergeSmall for n segments whose
-// largest holds largest chunks: only segments under half of it take part,
-// all in one task.
-func smallMergeOptions(largest uint64, n int) mergeplan.MergePlanOptions {
-	opts := mergeplan.SingleSegmentMergePlanOptions
-	opts.MaxSegmentSize = int64(min(largest, mergeplan.MaxSegmentSizeLimit))
-	opts.SegmentsPerMergeTask = n
-	return opts
-}
-
-// segmentSizes returns the live chunks of each segment.
-func (ix *Index) segmentSizes() ([]uint64, error) {
-	sn, err := ix.snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer sn.close()
-	sizes := make([]uint64, len(sn.segs))
-	for i, s := range sn.segs {
-		sizes[i] = s.ss.Count()
-	}
-	return sizes, nil
-}
-
-// Compact merges the index's segments into one and returns when done.
-// Searches and writes go on meanwhile, on the segments as they were.
-func (ix *Index) Compact(ctx context.Context) error {
-	s, ok := ix.adv.(*scorch.Scorch)
-	if !ok {
-		return kefu.Errorf(kefu.EINTERNAL, "keyword: index type %T is not scorch", ix.adv)
-	}
-	// One merge task takes every segment: with bleve's single-segment plan
-	// (ten segments a task) 23 segments end as 3.
-	if err := ix.waitPersisted(ctx); err != nil {
-		return err
-	}
-	opts := mergeplan.SingleSegmentMergePlanOptions
-	for range 4 { // a write between rounds adds a segment; do not chase it forever
-		n, err := ix.Segments()
-		if err != nil || n < 2 {
-			return err
-		}
-		opts.SegmentsPerMergeTask = n
-		if err := s.ForceMerge(ctx, &opts); err != nil {
-			return kefu.Errorf(kefu.EINTERNAL, "keyword: compact: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
