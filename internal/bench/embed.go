@@ -113,8 +113,10 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 	}
 	lens := make([]int, len(texts))
 	allIDs := make([][]int, len(texts))
+	inputs := make([]string, len(texts)) // as the engine embeds them, with the passage prefix
 	for i, t := range texts {
-		ids, err := eng.Tokenizer().Encode(eng.Model().PassagePrefix + t)
+		inputs[i] = eng.Model().PassagePrefix + t
+		ids, err := eng.Tokenizer().Encode(inputs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +173,7 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 		}
 	}
 	if opts.NodeScript != "" {
-		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), prefixed(eng.Model().PassagePrefix, texts), allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
+		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), inputs, allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
 			return nil, err
 		}
 		rep.Node.RatioEngineVsNode = rep.Node.Seconds / rep.EngineSeconds
@@ -234,13 +236,4 @@ func padShare(batches [][]int, lens []int, real int) float64 {
 		return 0
 	}
 	return 1 - float64(real)/float64(fed)
-}
-
-// prefixed returns texts with prefix before each, as the engine embeds them.
-func prefixed(prefix string, texts []string) []string {
-	out := make([]string, len(texts))
-	for i, t := range texts {
-		out[i] = prefix + t
-	}
-	return out
 }
