@@ -57,14 +57,15 @@ func Preload() error {
 	return text.LoadSimplifier()
 }
 
-// specificity is how rare a word is in the language at large, from the
-// frequencies of gse's dictionary (jieba's, counted over a general corpus):
-// log(total/freq) over log(total), 1 for a word it does not hold. Only
-// Chinese words have one; others get -1.
 // singleCharSpecificity is the specificity of a Chinese word of one
-// character.
+// character: gse's dictionary rates 坏, 钱 and 换 as rare as 比特币.
 const singleCharSpecificity = 0.5
 
+// specificity is how rare a word is in the language at large, from the
+// frequencies of gse's dictionary (jieba's, counted over a general corpus):
+// log(total/freq) over log(total), 1 for a word it does not hold;
+// singleCharSpecificity for one character. Only Chinese words have one;
+// others get -1.
 func specificity(word string) float64 {
 	if !text.HasHan(word) {
 		return -1
