@@ -194,6 +194,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			tf := s.tf[d]
 			s.tf[d] = 0
 			if !s.allowed(uint64(d)) {
+				s.head[d], s.headSeen[d] = 0, 0 // as reset leaves them: d is no hit
 				continue
 			}
 			if s.score[d] == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -332,5 +333,46 @@ func TestConcurrentSearchesShareCaches(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// A filtered search leaves nothing behind in the pooled per-search arrays:
+// the same unfiltered searches give the same hits, matched and heading
+// terms included, before and after filtered ones that exclude documents
+// holding the query's words in their headings.
+func TestFilteredSearchLeavesNoState(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ix := openMem(t, Options{})
+	apply(t, ix, randomDocs(rng, 2000, "c"), nil, nil)
+	ctx := context.Background()
+	queries := []string{"退款 发票 花呗", "refund invoice order", "warranty label 快递 账号"}
+	run := func() [][]Hit {
+		var out [][]Hit
+		for _, q := range queries {
+			hits, _, err := ix.SearchHits(ctx, q, 50, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, hits)
+		}
+		return out
+	}
+	before := run()
+	for _, q := range queries {
+		for _, doc := range []string{"doc1", "doc2"} {
+			if _, _, err := ix.SearchHits(ctx, q, 50, &kefu.Filter{DocIDs: []string{doc}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if after := run(); !reflect.DeepEqual(before, after) {
+		for i := range before {
+			for j := range before[i] {
+				if j < len(after[i]) && !reflect.DeepEqual(before[i][j], after[i][j]) {
+					t.Fatalf("%q hit %d: %+v before filtered searches, %+v after", queries[i], j, before[i][j], after[i][j])
+				}
+			}
+		}
+		t.Fatal("unfiltered searches changed after filtered ones")
 	}
 }
