@@ -19,56 +19,57 @@ import (
 // segments whose field lacks it are skipped.
 func eachPosting(ctx context.Context, sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, read *int, fn func(d, freq uint64, inv float64)) error {
 	for i := range sn.segs {
-		if per != nil && per[i].field[fp.slot] == 0 {
-			continue
-		}
-		pl, err := sn.postings(i, fp.slot, term, s)
-		if err != nil {
+		if err := eachPostingIn(ctx, sn, s, i, fp, term, per, read, fn); err != nil {
 			return err
-		}
-		if pl == nil {
-			continue
-		}
-		off, exact := sn.segs[i].offset, sn.segs[i].exactLen
-		dec, err := decodedPostings(sn, s, i, fp, term, pl)
-		if err != nil {
-			return err
-		}
-		if dec != nil {
-			for j, local := range dec.docs {
-				fn(off+uint64(local), uint64(dec.freqs[j]), fp.invOf(dec.lens[j]))
-			}
-			*read += len(dec.docs)
-			continue
-		}
-		s.it = pl.Iterator(true, true, false, s.it)
-		zit, _ := s.it.(*zapv17.PostingsIterator)
-		for {
-			if *read++; *read%checkEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			var (
-				p   segment.Posting
-				err error
-			)
-			if zit != nil {
-				p, err = zit.Next() // a direct call, not through the interface
-			} else {
-				p, err = s.it.Next()
-			}
-			if err != nil {
-				return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-			}
-			if p == nil {
-				break
-			}
-			d, freq, inv := posting(p, off, exact, fp)
-			fn(d, freq, inv)
 		}
 	}
 	return nil
+}
+
+// eachPostingIn is eachPosting in segment i.
+func eachPostingIn(ctx context.Context, sn *snap, s *scratch, i int, fp fieldParams, term []byte, per []termDF, read *int, fn func(d, freq uint64, inv float64)) error {
+	if per != nil && per[i].field[fp.slot] == 0 {
+		return nil
+	}
+	pl, err := sn.postings(i, fp.slot, term, s)
+	if err != nil || pl == nil {
+		return err
+	}
+	off, exact := sn.segs[i].offset, sn.segs[i].exactLen
+	dec, err := decodedPostings(sn, s, i, fp, term, pl)
+	if err != nil {
+		return err
+	}
+	if dec != nil {
+		for j, local := range dec.docs {
+			fn(off+uint64(local), uint64(dec.freqs[j]), fp.invOf(dec.lens[j]))
+		}
+		*read += len(dec.docs)
+		return nil
+	}
+	s.it = pl.Iterator(true, true, false, s.it)
+	zit, _ := s.it.(*zapv17.PostingsIterator)
+	for {
+		if *read++; *read%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var p segment.Posting
+		if zit != nil {
+			p, err = zit.Next() // a direct call, not through the interface
+		} else {
+			p, err = s.it.Next()
+		}
+		if err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+		}
+		if p == nil {
+			return nil
+		}
+		d, freq, inv := posting(p, off, exact, fp)
+		fn(d, freq, inv)
+	}
 }
 
 // posting reads a posting: its global document number, frequency and
@@ -174,13 +175,13 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		term := []byte(qt.term)
 		counted := qt.counted()
 		if cand == nil {
-			for _, fp := range fields {
-				err := eachPosting(ctx, sn, s, fp, term, per[qi*ns:(qi+1)*ns], &read, func(d, freq uint64, inv float64) {
+			err := scoreAll(ctx, sn, s, fields, term, per[qi*ns:(qi+1)*ns], &read, w[qi]*numer, k1, counted, func(i int, fp fieldParams) error {
+				return eachPostingIn(ctx, sn, s, i, fp, term, per[qi*ns:(qi+1)*ns], &read, func(d, freq uint64, inv float64) {
 					s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
 				})
-				if err != nil {
-					return err
-				}
+			})
+			if err != nil {
+				return err
 			}
 		} else {
 			for _, fp := range fields {
@@ -239,6 +240,139 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 	return nil
 }
 
+// scoreAll adds one query term's BM25F contribution, weighted wn (its
+// qtf·idf·(k1+1)), to every allowed document that holds it, and counts it
+// in the documents' matched and head terms as addTF does. In a segment
+// whose postings give exact field lengths, the term's postings lists of
+// every field are read side by side in document order, so that each
+// document's pseudo-frequency is summed in registers and its entries are
+// updated once: at a million chunks, where the common terms' postings are
+// long, the per-field passes through the per-document arrays (tf, then
+// score) were most of a search's time. The fields are summed in the same
+// order as there, so the scores are the same to the last bit. Other
+// segments go through perField (the per-field passes into tf, whose
+// termHit loop the caller runs).
+func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, term []byte, per []termDF, read *int, wn, k1 float64, counted bool, perField func(int, fieldParams) error) error {
+	for i := range sn.segs {
+		if !sn.segs[i].exactLen {
+			for _, fp := range fields {
+				if err := perField(i, fp); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		lists := s.lists[:0]
+		for f, fp := range fields {
+			if per != nil && per[i].field[fp.slot] == 0 {
+				continue
+			}
+			pl, err := sn.postings(i, fp.slot, term, s)
+			if err != nil {
+				return err
+			}
+			if pl == nil {
+				continue
+			}
+			dec, err := decodedPostings(sn, s, i, fp, term, pl)
+			if err != nil {
+				return err
+			}
+			if dec == nil {
+				// Short: decoded into the scratch's buffer for the field.
+				if dec, err = decode(sn, s, i, pl, &s.short[f]); err != nil {
+					return err
+				}
+			}
+			lists = append(lists, fieldList{dec: dec, fp: &fields[f]})
+		}
+		s.lists = lists
+		if len(lists) == 0 {
+			continue
+		}
+		if err := mergeFields(ctx, s, lists, sn.segs[i].offset, read, wn, k1, counted); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldList is a term's decoded postings in one field of a segment.
+type fieldList struct {
+	dec *decoded
+	fp  *fieldParams
+}
+
+// mergeFields scores the documents of one segment (its first global
+// number off) that hold the term in lists, which are in the order of the
+// searched fields.
+func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64, read *int, wn, k1 float64, counted bool) error {
+	add := func(d uint32, tf float64, head bool) {
+		if !s.allowed(uint64(d)) {
+			return
+		}
+		if s.score[d] == 0 {
+			s.hits = append(s.hits, d)
+		}
+		s.score[d] += wn * tf / (tf + k1)
+		if counted {
+			s.matched[d]++
+			if head {
+				s.head[d]++
+			}
+		}
+	}
+	if len(lists) == 1 {
+		// The common case: the term is in one field of the segment.
+		l := lists[0]
+		dec, fp := l.dec, l.fp
+		for j, local := range dec.docs {
+			if j%checkEvery == checkEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			add(uint32(off)+local, fp.weight*(float64(dec.freqs[j])*fp.invOf(dec.lens[j])), fp.head)
+		}
+		*read += len(dec.docs)
+		return nil
+	}
+	at := s.at[:0]
+	for range lists {
+		at = append(at, 0)
+	}
+	s.at = at
+	for n := 0; ; n++ {
+		if n%checkEvery == checkEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		// The next document: the least at the lists' heads.
+		next := uint32(math.MaxUint32)
+		for f, l := range lists {
+			if at[f] < len(l.dec.docs) {
+				next = min(next, l.dec.docs[at[f]])
+			}
+		}
+		if next == math.MaxUint32 {
+			break
+		}
+		tf, head := 0.0, false
+		for f, l := range lists {
+			j := at[f]
+			if j < len(l.dec.docs) && l.dec.docs[j] == next {
+				fp := l.fp
+				tf += fp.weight * (float64(l.dec.freqs[j]) * fp.invOf(l.dec.lens[j]))
+				head = head || fp.head
+				at[f]++
+				*read++
+			}
+		}
+		add(uint32(off)+next, tf, head)
+	}
+	return nil
+}
 // kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
 func kthOf(s *scratch, ds []uint32, k int) float64 {
 	return s.score[topOf(s, ds, k)[0]]

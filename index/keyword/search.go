@@ -51,6 +51,9 @@ type scratch struct {
 	pl       segment.PostingsList     // reused by snap.postings
 	it       segment.PostingsIterator // reused by the scorer
 	inv      [numFields][]float64     // backing arrays of fieldParams.inv
+	short    [numFields]decoded       // short postings lists decoded by scoreAll, per field
+	lists    []fieldList              // backing array of scoreAll's lists
+	at       []int                    // backing array of mergeFields' places
 }
 
 // prepare sizes the arrays for document numbers below n.
@@ -91,10 +94,20 @@ func (s *scratch) reset() {
 	for _, d := range s.termHit {
 		s.tf[d] = 0
 	}
-	for _, d := range s.hits {
-		s.score[d] = 0
-		s.clauses[d] = 0
-		s.matched[d], s.headSeen[d], s.head[d] = 0, 0, 0
+	if len(s.hits) > len(s.score)/16 {
+		// Many: clearing the arrays whole, in order, is faster than
+		// visiting each hit's entries at random.
+		clear(s.score)
+		clear(s.clauses)
+		clear(s.matched)
+		clear(s.headSeen)
+		clear(s.head)
+	} else {
+		for _, d := range s.hits {
+			s.score[d] = 0
+			s.clauses[d] = 0
+			s.matched[d], s.headSeen[d], s.head[d] = 0, 0, 0
+		}
 	}
 	s.termHit, s.hits, s.allow, s.filtered, s.per = s.termHit[:0], s.hits[:0], s.allow[:0], false, s.per[:0]
 }
