@@ -373,6 +373,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 	}
 	return nil
 }
+
 // kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
 func kthOf(s *scratch, ds []uint32, k int) float64 {
 	return s.score[topOf(s, ds, k)[0]]
