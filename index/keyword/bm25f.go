@@ -42,7 +42,7 @@ func eachPostingIn(ctx context.Context, sn *snap, s *scratch, i int, fp fieldPar
 	}
 	if dec != nil {
 		for j, local := range dec.docs {
-			fn(off+uint64(local), uint64(dec.freqs[j]), fp.invOf(dec.lens[j]))
+			fn(off+uint64(local), uint64(dec.freqs[j]), fp.invOf(uint32(dec.lens[j])))
 		}
 		*read += len(dec.docs)
 		return nil
@@ -262,7 +262,7 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 			}
 			continue
 		}
-		lists := s.lists[:0]
+		lists, wide := s.lists[:0], false
 		for f, fp := range fields {
 			if per != nil && per[i].field[fp.slot] == 0 {
 				continue
@@ -279,14 +279,28 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 				return err
 			}
 			if dec == nil {
-				// Short: decoded into the scratch's buffer for the field.
-				if dec, err = decode(sn, s, i, pl, &s.short[f]); err != nil {
+				// Short, or too wide to be cached: decoded into the
+				// scratch's buffer for the field, when it fits.
+				var ok bool
+				if dec, ok, err = decode(sn, s, i, pl, &s.short[f]); err != nil {
 					return err
+				}
+				if !ok {
+					wide = true
+					break
 				}
 			}
 			lists = append(lists, fieldList{dec: dec, fp: &fields[f]})
 		}
 		s.lists = lists
+		if wide {
+			for _, fp := range fields {
+				if err := perField(i, fp); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if len(lists) == 0 {
 			continue
 		}
@@ -332,7 +346,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 					return err
 				}
 			}
-			add(uint32(off)+local, fp.weight*(float64(dec.freqs[j])*fp.invOf(dec.lens[j])), fp.head)
+			add(uint32(off)+local, fp.weight*(float64(dec.freqs[j])*fp.invOf(uint32(dec.lens[j]))), fp.head)
 		}
 		*read += len(dec.docs)
 		return nil
@@ -363,7 +377,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 			j := at[f]
 			if j < len(l.dec.docs) && l.dec.docs[j] == next {
 				fp := l.fp
-				tf += fp.weight * (float64(l.dec.freqs[j]) * fp.invOf(l.dec.lens[j]))
+				tf += fp.weight * (float64(l.dec.freqs[j]) * fp.invOf(uint32(l.dec.lens[j])))
 				head = head || fp.head
 				at[f]++
 				*read++
@@ -466,7 +480,7 @@ func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, can
 				if dec.docs[lo] != local {
 					continue
 				}
-				fn(cand[j], float64(dec.freqs[lo])*fp.invOf(dec.lens[lo]))
+				fn(cand[j], float64(dec.freqs[lo])*fp.invOf(uint32(dec.lens[lo])))
 			}
 			for j < len(cand) && uint64(cand[j]) < end {
 				j++

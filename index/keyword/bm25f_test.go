@@ -376,3 +376,32 @@ func TestFilteredSearchLeavesNoState(t *testing.T) {
 		t.Fatal("unfiltered searches changed after filtered ones")
 	}
 }
+
+// Postings too wide for the decoded cache's 16 bits (a field of more than
+// 65,535 tokens, a term found more often than that) are read from the
+// segment instead, and score as the reference BM25F says, beside lists
+// that are decoded.
+func TestWidePostingsScoreAsReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	docs := randomDocs(rng, 600, "c")
+	docs[7].Body = strings.Repeat("refund warranty ", 40000) // 80,000 tokens, 40,000 of each
+	docs[9].Questions = strings.Repeat("invoice ", 70000)       // a frequency beyond 16 bits
+	ix := openMem(t, Options{})
+	apply(t, ix, docs, nil, nil)
+	var ref []refDoc
+	for _, d := range docs {
+		ref = append(ref, refDoc{id: d.ID, fields: [numFields][]string{Terms(d.Title), Terms(d.Headings), Terms(d.Questions), Terms(d.Body)}})
+	}
+	for _, q := range []string{"refund warranty", "invoice 退款", "warranty label invoice"} {
+		want := refBM25F(ref, Terms(q), ix.opts.K1, ix.opts.B, ix.weights)
+		got := search(t, ix, q, len(docs), nil)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d hits, want %d", q, len(got), len(want))
+		}
+		for _, h := range got {
+			if w := want[h.ChunkID]; math.Abs(h.Score-w) > 1e-9*w {
+				t.Fatalf("%q: %s scores %.12f, reference %.12f", q, h.ChunkID, h.Score, w)
+			}
+		}
+	}
+}

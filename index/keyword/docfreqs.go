@@ -222,7 +222,7 @@ func (sn *snap) impactsOf(i, f int, term []byte, pl segment.PostingsList, s *scr
 	}
 	if dec != nil {
 		for j := range dec.docs {
-			m.add(dec.freqs[j], dec.lens[j])
+			m.add(uint32(dec.freqs[j]), uint32(dec.lens[j]))
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package keyword
 
 import (
 	"container/list"
+	"math"
 	"slices"
 	"sync"
 
@@ -12,14 +13,17 @@ import (
 )
 
 // decoded is a postings list read once: local document numbers (sorted),
-// term frequencies and field lengths.
+// term frequencies and field lengths. Frequencies and lengths take 16 bits
+// each (8 bytes a posting, so a third more postings fit the cache); a list
+// with a larger one is never decoded (decode reports it) and is read from
+// the segment instead.
 type decoded struct {
 	docs  []uint32
-	freqs []uint32
-	lens  []uint32
+	freqs []uint16
+	lens  []uint16
 }
 
-func (d *decoded) bytes() int64 { return int64(12*len(d.docs)) + 64 }
+func (d *decoded) bytes() int64 { return int64(8*len(d.docs)) + 64 }
 
 // postKey names a postings list: segments are immutable, and a segment's
 // deletions are a new bitmap whenever they change, so the pair identifies
@@ -113,16 +117,18 @@ func decodedPostings(sn *snap, s *scratch, i int, fp fieldParams, term []byte, p
 	if d := postings.get(k); d != nil {
 		return d, nil
 	}
-	d, err := decode(sn, s, i, pl, &decoded{})
-	if err != nil {
+	d, ok, err := decode(sn, s, i, pl, &decoded{})
+	if err != nil || !ok {
 		return nil, err
 	}
 	postings.put(k, d, int64(sn.n)*postingsBytesPerDoc)
 	return d, nil
 }
 
-// decode reads segment i's postings list pl into d, replacing what d held.
-func decode(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (*decoded, error) {
+// decode reads segment i's postings list pl into d, replacing what d held;
+// ok is false, and d partial, when a frequency or length takes more than
+// 16 bits.
+func decode(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (_ *decoded, ok bool, err error) {
 	sv := &sn.segs[i]
 	n := int(pl.Count())
 	d.docs, d.freqs, d.lens = slices.Grow(d.docs[:0], n), slices.Grow(d.freqs[:0], n), slices.Grow(d.lens[:0], n)
@@ -130,10 +136,10 @@ func decode(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (*
 	for {
 		p, err := s.it.Next()
 		if err != nil {
-			return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+			return nil, false, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 		}
 		if p == nil {
-			return d, nil
+			return d, true, nil
 		}
 		l := uint64(0)
 		if lb, ok := p.(lengthBits); ok && sv.exactLen {
@@ -141,9 +147,13 @@ func decode(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (*
 		} else {
 			l = uint64(lenFromNorm(p.Norm()))
 		}
+		f := p.Frequency()
+		if l > math.MaxUint16 || f > math.MaxUint16 {
+			return d, false, nil
+		}
 		d.docs = append(d.docs, uint32(p.Number()))
-		d.freqs = append(d.freqs, uint32(p.Frequency()))
-		d.lens = append(d.lens, uint32(min(l, 1<<32-1)))
+		d.freqs = append(d.freqs, uint16(f))
+		d.lens = append(d.lens, uint16(l))
 	}
 }
 
