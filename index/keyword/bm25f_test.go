@@ -385,7 +385,7 @@ func TestWidePostingsScoreAsReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	docs := randomDocs(rng, 600, "c")
 	docs[7].Body = strings.Repeat("refund warranty ", 40000) // 80,000 tokens, 40,000 of each
-	docs[9].Questions = strings.Repeat("invoice ", 70000)       // a frequency beyond 16 bits
+	docs[9].Questions = strings.Repeat("invoice ", 70000)    // a frequency beyond 16 bits
 	ix := openMem(t, Options{})
 	apply(t, ix, docs, nil, nil)
 	var ref []refDoc
