@@ -202,6 +202,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				s.hits = append(s.hits, d)
 			}
 			s.score[d] += w[qi] * numer * tf / (tf + k1)
+			s.best = max(s.best, s.score[d])
 			if counted {
 				s.matched[d]++
 			}
@@ -221,7 +222,9 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				}
 			}
 			cand = kept
-		case cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck:
+		case cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck && s.best > remaining:
+			// (While no score so far exceeds the bound of the terms to
+			// come, θ cannot either: the pass over the hits is skipped.)
 			lastCheck = remaining
 			theta = max(theta, kthOf(s, s.hits, k))
 			if theta > remaining {
@@ -236,6 +239,9 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				ix.pruned.Add(1)
 			}
 		}
+	}
+	if cand != nil {
+		s.ranked = cand
 	}
 	return nil
 }
@@ -329,6 +335,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 			s.hits = append(s.hits, d)
 		}
 		s.score[d] += wn * tf / (tf + k1)
+		s.best = max(s.best, s.score[d])
 		if counted {
 			s.matched[d]++
 			if head {

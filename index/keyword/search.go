@@ -41,6 +41,8 @@ type scratch struct {
 	head     []uint16  // query terms found in title, headings or questions
 	score    []float64
 	hits     []uint32 // document numbers with score set
+	ranked   []uint32 // when not nil, the hits that can be in the top k (the scorer pruned the others)
+	best     float64  // the best score so far
 	clauses  []uint16 // matching clauses, for the coord variant
 	allow    []uint64 // filter bitset, when filtered
 	filtered bool
@@ -110,6 +112,7 @@ func (s *scratch) reset() {
 		}
 	}
 	s.termHit, s.hits, s.allow, s.filtered, s.per = s.termHit[:0], s.hits[:0], s.allow[:0], false, s.per[:0]
+	s.ranked, s.best = nil, 0
 }
 
 func (s *scratch) allowed(d uint64) bool {
@@ -622,11 +625,15 @@ func better(a, b hit) bool {
 	return a.score > b.score || (a.score == b.score && a.doc < b.doc)
 }
 
-// topK selects the k best of s.hits with a bounded min-heap and resolves
-// their external ids.
+// topK selects the k best of s.hits (of s.ranked when the scorer pruned)
+// with a bounded min-heap and resolves their external ids.
 func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
-	h := make([]hit, 0, min(k, len(s.hits)))
-	for _, d := range s.hits {
+	from := s.hits
+	if s.ranked != nil {
+		from = s.ranked
+	}
+	h := make([]hit, 0, min(k, len(from)))
+	for _, d := range from {
 		x := hit{s.score[d], d}
 		if len(h) < k {
 			h = append(h, x)
@@ -690,7 +697,7 @@ func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 			}
 		}
 		var tied []uint32
-		for _, d := range s.hits {
+		for _, d := range from {
 			if s.score[d] == last {
 				tied = append(tied, d)
 			}
