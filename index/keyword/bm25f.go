@@ -327,15 +327,24 @@ type fieldList struct {
 // number off) that hold the term in lists, which are in the order of the
 // searched fields.
 func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64, read *int, wn, k1 float64, counted bool) error {
+	total := 0
+	for _, l := range lists {
+		total += len(l.dec.docs)
+	}
+	hits := slices.Grow(s.hits, total)
+	n := len(hits)
+	hits = hits[:cap(hits)]
+	defer func() { s.hits = hits[:n] }()
 	add := func(d uint32, tf float64, head bool) {
 		if !s.allowed(uint64(d)) {
 			return
 		}
-		if s.score[d] == 0 {
-			s.hits = append(s.hits, d)
-		}
-		s.score[d] += wn * tf / (tf + k1)
-		s.best = max(s.best, s.score[d])
+		old := s.score[d]
+		hits[n] = d
+		n += isZero(old) // see below
+		v := old + wn*tf/(tf+k1)
+		s.score[d] = v
+		s.best = max(s.best, v)
 		if counted {
 			s.matched[d]++
 			if head {
@@ -343,18 +352,37 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 			}
 		}
 	}
-	if len(lists) == 1 {
-		// The common case: the term is in one field of the segment.
-		l := lists[0]
-		dec, fp := l.dec, l.fp
+	if len(lists) == 1 && !s.filtered {
+		// The common case, in a loop of its own: the term is in one field
+		// of the segment and no filter applies. Whether a document is new
+		// to the hits is a coin toss the branch predictor loses: it is
+		// written after the hits always and kept by adding 0 or 1.
+		dec, fp := lists[0].dec, lists[0].fp
+		score, matched, heads, into := s.score, s.matched, s.head, hits
+		m, best, head := n, s.best, counted && fp.head
 		for j, local := range dec.docs {
 			if j%checkEvery == checkEvery-1 {
 				if err := ctx.Err(); err != nil {
+					n, s.best = m, best
 					return err
 				}
 			}
-			add(uint32(off)+local, fp.weight*(float64(dec.freqs[j])*fp.invOf(uint32(dec.lens[j]))), fp.head)
+			d := uint32(off) + local
+			tf := fp.weight * (float64(dec.freqs[j]) * fp.invOf(uint32(dec.lens[j])))
+			old := score[d]
+			into[m] = d
+			m += isZero(old)
+			v := old + wn*tf/(tf+k1)
+			score[d] = v
+			best = max(best, v)
+			if counted {
+				matched[d]++
+				if head {
+					heads[d]++
+				}
+			}
 		}
+		n, s.best = m, best
 		*read += len(dec.docs)
 		return nil
 	}
@@ -393,6 +421,13 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		add(uint32(off)+next, tf, head)
 	}
 	return nil
+}
+
+// isZero is 1 when x is +0, else 0, without a branch: b|-b has its top bit
+// set for every b but 0.
+func isZero(x float64) int {
+	b := math.Float64bits(x)
+	return 1 ^ int((b|-b)>>63)
 }
 
 // kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
