@@ -129,7 +129,14 @@ func refBM25F(docs []refDoc, query []string, k1, b float64, w [numFields]float64
 	n := float64(len(docs))
 	qtf := map[string]float64{}
 	for _, q := range query {
-		qtf[q]++
+		// A character indexed beside a Chinese word weighs half an
+		// occurrence in the query: it backs the word up, it does not
+		// count as another word.
+		if strings.HasPrefix(q, bigramMark) {
+			qtf[q] += 0.5
+		} else {
+			qtf[q]++
+		}
 	}
 	scores := map[string]float64{}
 	for term, c := range qtf {

@@ -120,10 +120,10 @@ func demoShop(t *testing.T) *Index {
 func TestBilingualLexiconMatches(t *testing.T) {
 	ix := demoShop(t)
 	cases := map[string]string{
-		"warranty 有几年":                 "商品保修多久？",
-		"exchange 怎么申请":                "怎么换货？",
-		"密码忘了怎么找回":                     "How do I reset my password?",
-		"how long until my 退款 arrives": "How long does a refund take?",
+		"warranty 有几年":           "商品保修多久？",
+		"exchange 怎么申请":          "怎么换货？",
+		"密码忘了怎么找回":               "How do I reset my password?",
+		"when will my 退款 arrive": "How long does a refund take?",
 	}
 	top := func(q string) string {
 		hits := search(t, ix, q, 3, nil)
