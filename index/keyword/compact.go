@@ -9,6 +9,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -252,7 +253,7 @@ func smallMergeOptions(largest uint64, n int) mergeplan.MergePlanOptions {
 func (ix *Index) forceMerge(ctx context.Context, plan func(sizes []uint64) (mergeplan.MergePlanOptions, bool)) error {
 	s := ix.adv.(*scorch.Scorch) // newIndex checked it
 	for range 4 {
-		if err := ix.waitPersisted(ctx, s); err != nil {
+		if err := ix.waitPersisted(ctx); err != nil {
 			return err
 		}
 		sizes, err := ix.segmentSizes()
@@ -274,11 +275,14 @@ func (ix *Index) forceMerge(ctx context.Context, plan func(sizes []uint64) (merg
 }
 
 // waitPersisted waits until scorch has written every segment of the index
-// to disk: a forced merge plans over the persisted segments only.
-func (ix *Index) waitPersisted(ctx context.Context, s *scorch.Scorch) error {
+// to disk: a forced merge plans over the persisted segments only. It looks
+// at the segments themselves: scorch's num_root_memorysegments was seen at
+// 0 with a segment still in memory, which the merges then left alone.
+func (ix *Index) waitPersisted(ctx context.Context) error {
 	for {
-		if n, _ := s.StatsMap()["num_root_memorysegments"].(uint64); n == 0 {
-			return nil
+		inMemory, err := ix.inMemorySegments()
+		if err != nil || inMemory == 0 {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -286,4 +290,20 @@ func (ix *Index) waitPersisted(ctx context.Context, s *scorch.Scorch) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// inMemorySegments counts the segments of the index not yet on disk.
+func (ix *Index) inMemorySegments() (int, error) {
+	sn, err := ix.snapshot()
+	if err != nil {
+		return 0, err
+	}
+	defer sn.close()
+	n := 0
+	for _, sv := range sn.segs {
+		if _, ok := sv.ss.Segment().(segment.PersistedSegment); !ok {
+			n++
+		}
+	}
+	return n, nil
 }

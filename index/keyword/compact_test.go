@@ -193,7 +193,8 @@ func TestMergeSmallKeepsEveryChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n, err := ix.Segments(); err != nil || n > 2 {
-		t.Errorf("%d segments after merging the small ones (%v), want at most 2", n, err)
+		sz, _ := ix.segmentSizes()
+		t.Errorf("%d segments after merging the small ones (%v), want at most 2: %v", n, err, sz)
 	}
 	if n, _ := ix.Count(); n != 3060 {
 		t.Fatalf("Count = %d, want 3060", n)
