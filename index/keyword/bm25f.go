@@ -26,20 +26,31 @@ func eachPosting(ctx context.Context, sn *snap, s *scratch, fp fieldParams, term
 	return nil
 }
 
+// termPostings returns segment i's postings of term in field fp (nil when
+// it has none) and, when they are cached or worth caching, the same
+// decoded (else nil).
+func termPostings(sn *snap, s *scratch, i int, fp fieldParams, term []byte) (segment.PostingsList, *decoded, error) {
+	pl, err := sn.postings(i, fp.slot, term, s)
+	if err != nil || pl == nil {
+		return nil, nil, err
+	}
+	dec, err := decodedPostings(sn, s, i, fp, term, pl)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl, dec, nil
+}
+
 // eachPostingIn is eachPosting in segment i.
 func eachPostingIn(ctx context.Context, sn *snap, s *scratch, i int, fp fieldParams, term []byte, per []termDF, read *int, fn func(d, freq uint64, inv float64)) error {
 	if per != nil && per[i].field[fp.slot] == 0 {
 		return nil
 	}
-	pl, err := sn.postings(i, fp.slot, term, s)
+	pl, dec, err := termPostings(sn, s, i, fp, term)
 	if err != nil || pl == nil {
 		return err
 	}
 	off, exact := sn.segs[i].offset, sn.segs[i].exactLen
-	dec, err := decodedPostings(sn, s, i, fp, term, pl)
-	if err != nil {
-		return err
-	}
 	if dec != nil {
 		for j, local := range dec.docs {
 			fn(off+uint64(local), uint64(dec.freqs[j]), fp.invOf(uint32(dec.lens[j])))
@@ -273,16 +284,12 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 			if per != nil && per[i].field[fp.slot] == 0 {
 				continue
 			}
-			pl, err := sn.postings(i, fp.slot, term, s)
+			pl, dec, err := termPostings(sn, s, i, fp, term)
 			if err != nil {
 				return err
 			}
 			if pl == nil {
 				continue
-			}
-			dec, err := decodedPostings(sn, s, i, fp, term, pl)
-			if err != nil {
-				return err
 			}
 			if dec == nil {
 				// Short, or too wide to be cached: decoded into the
@@ -498,16 +505,12 @@ func skipTo(sn *snap, s *scratch, fp fieldParams, term []byte, per []termDF, can
 		if uint64(cand[j]) >= end || per != nil && per[i].field[fp.slot] == 0 {
 			continue
 		}
-		pl, err := sn.postings(i, fp.slot, term, s)
+		pl, dec, err := termPostings(sn, s, i, fp, term)
 		if err != nil {
 			return err
 		}
 		if pl == nil {
 			continue
-		}
-		dec, err := decodedPostings(sn, s, i, fp, term, pl)
-		if err != nil {
-			return err
 		}
 		if dec != nil {
 			// Decoded: each candidate is found by galloping from the last

@@ -390,18 +390,9 @@ func TestWidePostingsScoreAsReference(t *testing.T) {
 	apply(t, ix, docs, nil, nil)
 	var ref []refDoc
 	for _, d := range docs {
-		ref = append(ref, refDoc{id: d.ID, fields: [numFields][]string{Terms(d.Title), Terms(d.Headings), Terms(d.Questions), Terms(d.Body)}})
+		ref = append(ref, refOf(d))
 	}
 	for _, q := range []string{"refund warranty", "invoice 退款", "warranty label invoice"} {
-		want := refBM25F(ref, Terms(q), ix.opts.K1, ix.opts.B, ix.weights)
-		got := search(t, ix, q, len(docs), nil)
-		if len(got) != len(want) {
-			t.Fatalf("%q: %d hits, want %d", q, len(got), len(want))
-		}
-		for _, h := range got {
-			if w := want[h.ChunkID]; math.Abs(h.Score-w) > 1e-9*w {
-				t.Fatalf("%q: %s scores %.12f, reference %.12f", q, h.ChunkID, h.Score, w)
-			}
-		}
+		matchesReference(t, ix, ref, q)
 	}
 }

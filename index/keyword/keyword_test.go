@@ -227,28 +227,39 @@ func TestScoresMatchReference(t *testing.T) {
 
 	var ref []refDoc
 	for _, d := range live {
-		ref = append(ref, refDoc{id: d.ID, fields: [numFields][]string{Terms(d.Title), Terms(d.Headings), Terms(d.Questions), Terms(d.Body)}})
+		ref = append(ref, refOf(d))
 	}
 	if n, _ := ix.Count(); n != uint64(len(live)) {
 		t.Fatalf("Count = %d, want %d", n, len(live))
 	}
 	for _, opts := range []Options{{}, {K1: 0.9, B: 0.4, Boosts: Boosts{Title: 3, Body: 1, Questions: 0.5, Headings: 1}}} {
 		v := ix.with(opts)
-		o := v.opts
 		for _, q := range []string{"退款", "refund invoice 退款 花呗", "warranty warranty label", "订单 parcel account 客服 快递"} {
-			want := refBM25F(ref, Terms(q), o.K1, o.B, v.weights)
-			got := search(t, v, q, len(live), nil)
-			if len(got) != len(want) {
-				t.Fatalf("%q: %d hits, want %d", q, len(got), len(want))
-			}
-			for i, h := range got {
-				if w := want[h.ChunkID]; math.Abs(h.Score-w) > 1e-9*w {
-					t.Fatalf("%q: %s scores %.12f, reference %.12f", q, h.ChunkID, h.Score, w)
-				}
-				if i > 0 && (h.Score > got[i-1].Score || h.Score == got[i-1].Score && h.ChunkID < got[i-1].ChunkID) {
-					t.Fatalf("%q: hits out of order at %d: %v then %v", q, i, got[i-1], h)
-				}
-			}
+			matchesReference(t, v, ref, q)
+		}
+	}
+}
+
+// refOf is d as the reference scorer sees it.
+func refOf(d Doc) refDoc {
+	return refDoc{id: d.ID, fields: [numFields][]string{Terms(d.Title), Terms(d.Headings), Terms(d.Questions), Terms(d.Body)}}
+}
+
+// matchesReference checks that every hit of q on ix scores as refBM25F
+// says over ref (every live document), in order, ties by chunk id.
+func matchesReference(t *testing.T, ix *Index, ref []refDoc, q string) {
+	t.Helper()
+	want := refBM25F(ref, Terms(q), ix.opts.K1, ix.opts.B, ix.weights)
+	got := search(t, ix, q, len(ref), nil)
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d hits, want %d", q, len(got), len(want))
+	}
+	for i, h := range got {
+		if w := want[h.ChunkID]; math.Abs(h.Score-w) > 1e-9*w {
+			t.Fatalf("%q: %s scores %.12f, reference %.12f", q, h.ChunkID, h.Score, w)
+		}
+		if i > 0 && (h.Score > got[i-1].Score || h.Score == got[i-1].Score && h.ChunkID < got[i-1].ChunkID) {
+			t.Fatalf("%q: hits out of order at %d: %v then %v", q, i, got[i-1], h)
 		}
 	}
 }
