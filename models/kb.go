@@ -28,6 +28,23 @@ func Choose(ctx context.Context, kbs kefu.KBReader, name, kb string, opts Resolv
 	return Default(opts)
 }
 
+// ResolveFor resolves the model Choose names. When that is not the model
+// kb was embedded with (which is not here) and it fails too, the error
+// says so: a user who built the KB elsewhere is told which model it needs,
+// not only that another one could not be found.
+func ResolveFor(ctx context.Context, kbs kefu.KBReader, name, kb string, opts ResolveOptions) (kefu.ModelSpec, error) {
+	chosen := Choose(ctx, kbs, name, kb, opts)
+	spec, err := Resolve(chosen, opts)
+	if err == nil || name != "" || kb == "" {
+		return spec, err
+	}
+	if k, kerr := kbs.KB(ctx, kb); kerr == nil && k.Model != "" && k.Model.Name() != chosen {
+		return spec, kefu.Errorf(kefu.ErrorCode(err), "knowledge base %q was embedded with %s, which is not found here (put it in ./models/%s, set %s, or pass --model); the best model otherwise, %s, failed too: %s",
+			kb, k.Model, k.Model.Name(), EnvShared, chosen, kefu.ErrorMessage(err))
+	}
+	return spec, err
+}
+
 // EnsureKB returns the KB called name, creating it with e's model when it
 // does not exist, and re-embedding it (SyncKB) when it was embedded with
 // another. out, when not nil, is told what was done.

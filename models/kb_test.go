@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/kefu-dev/kefu"
@@ -61,6 +62,34 @@ func TestChoose(t *testing.T) {
 		if got := models.Choose(ctx, st, c.flag, c.kb, opts); got != c.want {
 			t.Errorf("Choose(%q, %q) = %q, want %q", c.flag, c.kb, got, c.want)
 		}
+	}
+}
+
+// When the model a KB was embedded with is not here and the best model
+// otherwise fails too, the error names the KB's model, not only the other.
+func TestResolveForNamesTheKBsModel(t *testing.T) {
+	ctx := context.Background()
+	st, err := index.Open(t.TempDir(), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateKB(ctx, &kefu.KB{Name: "shop", Model: "tiny-zh@7cdf13237986", Settings: kefu.DefaultSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	nowhere := models.ResolveOptions{SearchDirs: []string{t.TempDir()}, CacheDir: t.TempDir(), Offline: true}
+	_, err = models.ResolveFor(ctx, st, "", "shop", nowhere)
+	if kefu.ErrorCode(err) != kefu.ENOTFOUND || !strings.Contains(err.Error(), `"shop" was embedded with tiny-zh@7cdf13237986`) {
+		t.Fatalf("ResolveFor with the KB's model missing: %v", err)
+	}
+	// With --model, or the KB's model here, nothing is added.
+	_, err = models.ResolveFor(ctx, st, "tiny-en", "shop", nowhere)
+	if err == nil || strings.Contains(err.Error(), "was embedded with") {
+		t.Fatalf("ResolveFor with --model: %v", err)
+	}
+	spec, err := models.ResolveFor(ctx, st, "", "shop", sharedOnly(t))
+	if err != nil || spec.Name != "tiny-zh" {
+		t.Fatalf("ResolveFor with the KB's model here: %+v, %v", spec, err)
 	}
 }
 

@@ -226,11 +226,7 @@ func (a *app) embedder(ctx context.Context, kb string) (*embed.Engine, error) {
 	if a.emb != nil {
 		return a.emb, nil
 	}
-	name := models.Choose(ctx, a.store, a.model, kb, models.ResolveOptions{})
-	if name == "" {
-		return nil, kefu.Errorf(kefu.ENOTFOUND, "no embedding model found: pass --model NAME|DIR (see 'kefu models list')")
-	}
-	spec, err := models.Resolve(name, models.ResolveOptions{})
+	spec, err := models.ResolveFor(ctx, a.store, a.model, kb, models.ResolveOptions{})
 	if err != nil {
 		return nil, err
 	}

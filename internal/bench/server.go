@@ -35,7 +35,7 @@ type server struct {
 	done  chan struct{}
 }
 
-// startServer loads the model (models.Choose: model, else the best here),
+// startServer loads the model (models.ResolveFor: model, else the best here),
 // lets prepare fill the store, and serves.
 func startServer(ctx context.Context, model, ortLib string, prepare func(s *server) error) (_ *server, err error) {
 	s := &server{done: make(chan struct{})}
@@ -50,7 +50,7 @@ func startServer(ctx context.Context, model, ortLib string, prepare func(s *serv
 	if s.store, err = index.Open(s.dir, index.Options{}); err != nil {
 		return nil, err
 	}
-	spec, err := models.Resolve(models.Choose(ctx, s.store, model, "", models.ResolveOptions{}), models.ResolveOptions{})
+	spec, err := models.ResolveFor(ctx, s.store, model, "", models.ResolveOptions{})
 	if err != nil {
 		return nil, err
 	}
