@@ -396,3 +396,43 @@ func TestWidePostingsScoreAsReference(t *testing.T) {
 		matchesReference(t, ix, ref, q)
 	}
 }
+
+// Warming puts the longest postings lists in the cache (and a search then
+// finds them there); scores are those of the reference either way.
+func TestWarmCachesTheLongestLists(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	ix := openMem(t, Options{CompactAfter: -1})
+	docs := randomDocs(rng, 3000, "c")
+	apply(t, ix, docs, nil, nil)
+	cached := func() int {
+		sn, err := ix.snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sn.close()
+		n := 0
+		for _, term := range Terms("退款 refund") {
+			for i := range sn.segs {
+				sv := &sn.segs[i]
+				if postings.get(postKey{seg: sv.ss.Segment(), del: sv.ss.Deleted(), field: 3, term: term}) != nil {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := cached(); n != 0 {
+		t.Fatalf("%d body lists cached before warming", n)
+	}
+	if err := ix.warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := cached(); n == 0 {
+		t.Fatal("warming cached none of the body's longest lists")
+	}
+	var ref []refDoc
+	for _, d := range docs {
+		ref = append(ref, refOf(d))
+	}
+	matchesReference(t, ix, ref, "退款 refund 花呗")
+}

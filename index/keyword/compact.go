@@ -41,7 +41,8 @@ const (
 	mergeSmall       // every segment but the largest into one
 )
 
-// compactor merges an index's segments in the background once writes pause.
+// compactor merges an index's segments in the background once writes
+// pause, then warms the postings cache (warm).
 type compactor struct {
 	ix     *Index
 	delay  time.Duration
@@ -51,7 +52,7 @@ type compactor struct {
 	done   chan struct{} // closed when loop returns
 
 	mu   sync.Mutex
-	idle chan struct{} // closed while no compaction is due or running
+	idle chan struct{} // closed while no compaction (or warming) is due or running
 }
 
 func newCompactor(ix *Index, delay time.Duration) *compactor {
@@ -125,6 +126,9 @@ func (c *compactor) loop() {
 		if err := c.ix.compactIfWorth(c.ctx); err != nil && c.ctx.Err() == nil {
 			slog.Warn("keyword index compaction failed; its segments stay as they were", "err", err)
 		}
+		if err := c.ix.warm(c.ctx); err != nil && c.ctx.Err() == nil {
+			slog.Warn("keyword index: warming the postings cache failed; searches decode as they go", "err", err)
+		}
 		c.settle()
 	}
 }
@@ -136,8 +140,9 @@ func (c *compactor) stop() {
 	<-c.done
 }
 
-// WaitCompacted waits until no compaction is due or running (or ctx ends)
-// and returns the number of segments then. For benchmarks and tests:
+// WaitCompacted waits until no compaction is due or running (or ctx ends),
+// the postings cache warmed after it (warm), and returns the number of
+// segments then. For benchmarks and tests:
 // searches need not wait.
 func (ix *Index) WaitCompacted(ctx context.Context) (int, error) {
 	c := ix.compactor

@@ -1,7 +1,9 @@
 package keyword
 
 import (
+	"cmp"
 	"container/list"
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -163,4 +165,85 @@ func (fp *fieldParams) invOf(l uint32) float64 {
 		return fp.inv[l]
 	}
 	return 1 / (fp.norm0 + fp.normL*float64(l))
+}
+
+// warm decodes the longest postings lists of the index's scored fields
+// (those holding at least a 256th of its chunks) into the postings cache,
+// longest first, while the cache is under half its budget. After a start
+// or a merge, the first searches with common terms would otherwise decode
+// them: at a million chunks that was half of a first search's time, and
+// the first pass's p99 was twice the second's (BENCHMARKS.md, "Long
+// postings at a million chunks"). It never evicts: lists that do not fit
+// are left to the searches.
+func (ix *Index) warm(ctx context.Context) error {
+	sn, err := ix.snapshot()
+	if err != nil {
+		return err
+	}
+	defer sn.close()
+	least := max(cacheMinPostings, sn.n/256)
+	type long struct {
+		seg  int
+		fp   fieldParams
+		term string
+		n    uint64
+	}
+	var lists []long
+	for i := range sn.segs {
+		for _, fp := range ix.scoredFields(sn) {
+			d, err := sn.dict(i, fp.slot)
+			if err != nil {
+				return err
+			}
+			if d == nil {
+				continue
+			}
+			it := d.AutomatonIterator(nil, nil, nil)
+			for n := 0; ; n++ {
+				if n%4096 == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				e, err := it.Next()
+				if err != nil {
+					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+				}
+				if e == nil {
+					break
+				}
+				if e.Count >= least {
+					lists = append(lists, long{i, fp, e.Term, e.Count})
+				}
+			}
+		}
+	}
+	slices.SortFunc(lists, func(a, b long) int { return cmp.Compare(b.n, a.n) })
+	budget := max(PostingsCacheBytes, int64(sn.n)*postingsBytesPerDoc)
+	s := ix.scratch.Get().(*scratch)
+	defer ix.scratch.Put(s)
+	for _, l := range lists {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if postings.bytesUsed()+int64(8*l.n) > budget/2 {
+			break
+		}
+		pl, err := sn.postings(l.seg, l.fp.slot, []byte(l.term), s)
+		if err != nil {
+			return err
+		}
+		if pl == nil {
+			continue
+		}
+		if _, err := decodedPostings(sn, s, l.seg, l.fp, []byte(l.term), pl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bytesUsed is the memory the cache holds now.
+func (c *postCache) bytesUsed() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
 }
