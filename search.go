@@ -46,6 +46,10 @@ type Scored struct {
 	HeadMatch uint64 `json:"-"`
 	BodyMatch uint64 `json:"-"`
 	Masked    bool   `json:"-"`
+	// FAQ marks an FAQ entry: its questions (HeadMatch) say what it
+	// answers; its answer (BodyMatch) only elaborates. Set by keyword
+	// search with the masks.
+	FAQ bool `json:"-"`
 }
 
 // MaskedHits is how many of the first keyword candidates carry term masks.
@@ -186,7 +190,7 @@ type Features struct {
 	Evidence      float64 `json:"evidence"`         // the rarest content term the top hit holds: its idf over the largest possible idf
 	Matched       float64 `json:"matched"`          // content terms the top hit holds whole (itself or a synonym)
 	Content       float64 `json:"content"`          // content terms in the query
-	CoverMargin   float64 `json:"cover_margin"`     // Cover minus the best Cover of a hit from another document
+	CoverMargin   float64 `json:"cover_margin"`     // Cover minus the best Cover of a rival hit (another document, or another FAQ entry when the top hit is one); an FAQ entry rivals by its questions only
 	QAAgreement   float64 `json:"qa_agreement"`     // 1 if the top hit is also the best by question cover and by answer cover
 	Restated      float64 `json:"restated"`         // the largest share of one of the top hit's questions (title, heading) the query holds, in characters and words
 	VectorOn      float64 `json:"vector_on"`        // 1 if the vector side ran (the model knows the query's language)

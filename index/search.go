@@ -168,11 +168,14 @@ func (st *kbState) coverage(hits []keyword.Hit, nTerms int) []kefu.Scored {
 	out := make([]kefu.Scored, len(hits))
 	for i, h := range hits {
 		out[i] = kefu.Scored{ChunkID: h.ChunkID, Score: h.Score, HeadMatch: h.HeadMatch, BodyMatch: h.BodyMatch, Masked: h.Masked}
+		if l, ok := st.labelOf[h.ChunkID]; ok && st.attrs[l].Kind == kefu.KindFAQ {
+			out[i].FAQ = true
+		}
 		if nTerms == 0 {
 			continue
 		}
 		found := h.Matched
-		if l, ok := st.labelOf[h.ChunkID]; ok && st.attrs[l].Kind == kefu.KindFAQ {
+		if out[i].FAQ {
 			found = h.Head
 		}
 		out[i].Coverage = float64(found) / float64(nTerms)

@@ -1,6 +1,7 @@
 package retrieve
 
 import (
+	"math"
 	"testing"
 
 	"github.com/kefu-dev/kefu"
@@ -46,5 +47,37 @@ func TestPhraseOfTheQuerysOwnWordsHoldsNothing(t *testing.T) {
 	}
 	if got := ct.held(1, 1<<0|1<<2); got != 0 {
 		t.Errorf("chunk holding combine and coupon holds %v of two, want 0", got)
+	}
+}
+
+// Another FAQ entry rivals the top hit by its questions: its answer
+// mentioning more of the query's words does not make it a better answer
+// (鞋子尺码偏小，想换大一码 against the exchange entry, when the
+// shipping-time entry's answer says 大促期间). A passage rivals by its text.
+func TestCoverMarginFAQRivalByItsQuestions(t *testing.T) {
+	terms := []kefu.QueryTerm{
+		{Text: "尺码", Kind: kefu.TermWord, DF: 2},
+		{Text: "换", Kind: kefu.TermWord, DF: 2},
+		{Text: "大", Kind: kefu.TermWord, DF: 2},
+	}
+	top := &kefu.Chunk{ID: "exchange", DocID: "faq.csv", Kind: kefu.KindFAQ}
+	c := &kefu.Candidates{DocCount: 20, QueryTerms: terms,
+		Docs: map[string]string{"exchange": "faq.csv", "shipping": "faq.csv", "guide": "guide.md"},
+		Keyword: []kefu.Scored{
+			{ChunkID: "exchange", Score: 3, HeadMatch: 1<<0 | 1<<1, Masked: true, FAQ: true},
+			{ChunkID: "shipping", Score: 2, HeadMatch: 1 << 2, BodyMatch: 1<<0 | 1<<1 | 1<<2, Masked: true, FAQ: true},
+		}}
+	var f kefu.Features
+	answerability(&f, c, []kefu.Hit{{Chunk: top}})
+	if want := 2.0 / 3; math.Abs(f.Cover-want) > 1e-9 || math.Abs(f.CoverMargin-(want-1.0/3)) > 1e-9 {
+		t.Errorf("FAQ rival whose answer holds every word: cover %.3f, margin %.3f; want %.3f and %.3f (its question holds 大 only)",
+			f.Cover, f.CoverMargin, want, want-1.0/3)
+	}
+	// The same words in a passage's text are what it is about.
+	c.Keyword = append(c.Keyword, kefu.Scored{ChunkID: "guide", Score: 1, BodyMatch: 1<<0 | 1<<1 | 1<<2, Masked: true})
+	f = kefu.Features{}
+	answerability(&f, c, []kefu.Hit{{Chunk: top}})
+	if want := 2.0/3 - 1; math.Abs(f.CoverMargin-want) > 1e-9 {
+		t.Errorf("passage rival holding every word: margin %.3f, want %.3f", f.CoverMargin, want)
 	}
 }

@@ -551,6 +551,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*found) {
 			}
 		})
 		faq := p.kind == kefu.KindFAQ
+		hits[n].FAQ = faq
 		found := 0
 		for i := range q.Indexed {
 			h, b := head[i], body[i]
