@@ -176,6 +176,11 @@ func (fp *fieldParams) invOf(l uint32) float64 {
 // postings at a million chunks"). It never evicts: lists that do not fit
 // are left to the searches.
 func (ix *Index) warm(ctx context.Context) error {
+	// The segments on disk: an in-memory segment is about to be replaced
+	// by its persisted copy, under another cache key.
+	if err := ix.waitPersisted(ctx); err != nil {
+		return err
+	}
 	sn, err := ix.snapshot()
 	if err != nil {
 		return err
