@@ -279,10 +279,11 @@ func answerability(f *kefu.Features, c *kefu.Candidates, hits []kefu.Hit) {
 		// Another FAQ entry competes with what it answers, its questions:
 		// words its answer happens to mention (大 in 大促期间 against a
 		// question about a bigger size) are not a better answer.
-		cov := ct.share(s.HeadMatch | s.BodyMatch)
+		held := s.HeadMatch | s.BodyMatch
 		if s.FAQ {
-			cov = ct.share(s.HeadMatch)
+			held = s.HeadMatch
 		}
+		cov := ct.share(held)
 		if d, ok := c.Docs[s.ChunkID]; !ok || d != topDoc || top.Kind == kefu.KindFAQ {
 			bestOther = math.Max(bestOther, cov)
 		}

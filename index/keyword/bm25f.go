@@ -271,16 +271,11 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 // termHit loop the caller runs).
 func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, term []byte, per []termDF, read *int, wn, k1 float64, counted bool, perField func(int, fieldParams) error) error {
 	for i := range sn.segs {
-		if !sn.segs[i].exactLen {
-			for _, fp := range fields {
-				if err := perField(i, fp); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		lists, wide := s.lists[:0], false
+		lists, merged := s.lists[:0], sn.segs[i].exactLen
 		for f, fp := range fields {
+			if !merged {
+				break // read per field
+			}
 			if per != nil && per[i].field[fp.slot] == 0 {
 				continue
 			}
@@ -291,22 +286,24 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 			if pl == nil {
 				continue
 			}
+			if dec == nil && pl.Count() >= cacheMinPostings {
+				merged = false // too wide to decode (decodedPostings)
+				break
+			}
 			if dec == nil {
-				// Short, or too wide to be cached: decoded into the
-				// scratch's buffer for the field, when it fits.
+				// Short: decoded into the scratch's buffer for the field.
 				var ok bool
 				if dec, ok, err = decode(sn, s, i, pl, &s.short[f]); err != nil {
 					return err
 				}
-				if !ok {
-					wide = true
+				if merged = ok; !ok {
 					break
 				}
 			}
 			lists = append(lists, fieldList{dec: dec, fp: &fields[f]})
 		}
 		s.lists = lists
-		if wide {
+		if !merged {
 			for _, fp := range fields {
 				if err := perField(i, fp); err != nil {
 					return err
@@ -314,11 +311,10 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 			}
 			continue
 		}
-		if len(lists) == 0 {
-			continue
-		}
-		if err := mergeFields(ctx, s, lists, sn.segs[i].offset, read, wn, k1, counted); err != nil {
-			return err
+		if len(lists) > 0 {
+			if err := mergeFields(ctx, s, lists, sn.segs[i].offset, read, wn, k1, counted); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -346,9 +342,12 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		if !s.allowed(uint64(d)) {
 			return
 		}
+		// Whether d is new to the hits is a coin toss the branch
+		// predictor loses on a long list: d is written after the hits
+		// always and kept by adding 0 or 1.
 		old := s.score[d]
 		hits[n] = d
-		n += isZero(old) // see below
+		n += isZero(old)
 		v := old + wn*tf/(tf+k1)
 		s.score[d] = v
 		s.best = max(s.best, v)
@@ -360,10 +359,8 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		}
 	}
 	if len(lists) == 1 && !s.filtered {
-		// The common case, in a loop of its own: the term is in one field
-		// of the segment and no filter applies. Whether a document is new
-		// to the hits is a coin toss the branch predictor loses: it is
-		// written after the hits always and kept by adding 0 or 1.
+		// The common case, add in a loop of its own: the term is in one
+		// field of the segment and no filter applies.
 		dec, fp := lists[0].dec, lists[0].fp
 		score, matched, heads, into := s.score, s.matched, s.head, hits
 		m, best, head := n, s.best, counted && fp.head
@@ -398,8 +395,8 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		at = append(at, 0)
 	}
 	s.at = at
-	for n := 0; ; n++ {
-		if n%checkEvery == checkEvery-1 {
+	for step := 0; ; step++ {
+		if step%checkEvery == checkEvery-1 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

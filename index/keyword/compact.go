@@ -142,8 +142,7 @@ func (c *compactor) stop() {
 
 // WaitCompacted waits until no compaction is due or running (or ctx ends),
 // the postings cache warmed after it (warm), and returns the number of
-// segments then. For benchmarks and tests:
-// searches need not wait.
+// segments then. For benchmarks and tests: searches need not wait.
 func (ix *Index) WaitCompacted(ctx context.Context) (int, error) {
 	c := ix.compactor
 	c.mu.Lock()

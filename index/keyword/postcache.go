@@ -18,11 +18,13 @@ import (
 // term frequencies and field lengths. Frequencies and lengths take 16 bits
 // each (8 bytes a posting, so a third more postings fit the cache); a list
 // with a larger one is never decoded (decode reports it) and is read from
-// the segment instead.
+// the segment instead: the cache keeps it as wide, so that it is not
+// decoded again in vain.
 type decoded struct {
 	docs  []uint32
 	freqs []uint16
 	lens  []uint16
+	wide  bool
 }
 
 func (d *decoded) bytes() int64 { return int64(8*len(d.docs)) + 64 }
@@ -108,22 +110,31 @@ func (c *postCache) put(k postKey, d *decoded, budget int64) {
 }
 
 // decodedPostings returns segment i's postings of term in field fp decoded
-// and cached when the list is long enough to be worth it, else nil (the
-// caller then iterates pl).
+// and cached when the list is long enough to be worth it and fits 16 bits,
+// else nil (the caller then iterates pl; a list of cacheMinPostings or more
+// is then wide).
 func decodedPostings(sn *snap, s *scratch, i int, fp fieldParams, term []byte, pl segment.PostingsList) (*decoded, error) {
 	if pl.Count() < cacheMinPostings {
 		return nil, nil
 	}
 	sv := &sn.segs[i]
 	k := postKey{seg: sv.ss.Segment(), del: sv.ss.Deleted(), field: fp.slot, term: string(term)}
+	budget := int64(sn.n) * postingsBytesPerDoc
 	if d := postings.get(k); d != nil {
+		if d.wide {
+			return nil, nil
+		}
 		return d, nil
 	}
 	d, ok, err := decode(sn, s, i, pl, &decoded{})
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
 	}
-	postings.put(k, d, int64(sn.n)*postingsBytesPerDoc)
+	if !ok {
+		postings.put(k, &decoded{wide: true}, budget)
+		return nil, nil
+	}
+	postings.put(k, d, budget)
 	return d, nil
 }
 
