@@ -131,12 +131,14 @@ func maxTF(fields []fieldParams, per []termDF) float64 {
 // segment (snap.docFreqs). Once a threshold θ, a score that k documents are known to
 // reach, exceeds the bound of all terms still to come, no other document can
 // reach the top k; the remaining terms are then scored only for the
-// candidates that still can, by skipping through their postings rather than
-// decoding them all, and a candidate is dropped as soon as its score and the
-// bound of the terms left fall below θ, the k-th best score so far. Common
-// terms (single Han characters, frequent words) come last and mostly take
-// this path. The top k and their scores are exactly those of the full
-// evaluation.
+// candidates that still can, and a candidate is dropped as soon as its score
+// and the bound of the terms left fall below θ, the k-th best score so far.
+// While the candidates are many against the next term's list (a long claim
+// at a million chunks keeps 300,000 at first), a gate on the score tells
+// them during a pass over each list; once they are few, they are listed and
+// found in the postings by skipping. Common terms (single Han characters,
+// frequent words) come last and mostly take these paths. The top k and
+// their scores are exactly those of the full evaluation.
 func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64, dfs []int) error {
 	k1 := ix.opts.K1
 	order := make([]int, len(qts))
@@ -169,26 +171,33 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank[b], rank[a]) })
 
 	var (
-		cand      []uint32 // documents that can still reach the top k, once pruning
+		pruning   bool     // θ exceeds the bound of the terms left: no new hits
+		cand      []uint32 // once pruning, the candidates, when listed
 		theta     float64
 		lastCheck = math.Inf(1)
 		read      int
 	)
-	for _, qi := range order {
+	for oi, qi := range order {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if ub[qi] == 0 {
 			continue // in no field
 		}
+		// Once pruning, the candidates are the hits whose score plus the
+		// bound of the terms left, as of the last pruning, reaches θ.
+		g := gate{on: pruning, rem: remaining, theta: theta}
 		remaining -= ub[qi]
 		qt := qts[qi]
 		term := []byte(qt.term)
 		counted := qt.counted()
-		if cand == nil {
-			err := scoreAll(ctx, sn, s, fields, term, per[qi*ns:(qi+1)*ns], &read, w[qi]*numer, k1, counted, func(i int, fp fieldParams) error {
+		if cand == nil || scanCandidates(len(cand), dfs[qi]) {
+			// Every posting (until pruning) or the candidates among them.
+			err := scoreAll(ctx, sn, s, fields, term, per[qi*ns:(qi+1)*ns], &read, w[qi]*numer, k1, counted, g, func(i int, fp fieldParams) error {
 				return eachPostingIn(ctx, sn, s, i, fp, term, per[qi*ns:(qi+1)*ns], &read, func(d, freq uint64, inv float64) {
-					s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
+					if !g.shut(s.score[d]) {
+						s.addTF(uint32(d), fp, qi, float64(freq)*inv, counted)
+					}
 				})
 			})
 			if err != nil {
@@ -233,21 +242,30 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				}
 			}
 			cand = kept
-		case cand == nil && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck && s.best > remaining:
+		case !pruning && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck && s.best > remaining:
 			// (While no score so far exceeds the bound of the terms to
 			// come, θ cannot either: the pass over the hits is skipped.)
 			lastCheck = remaining
 			theta = max(theta, kthOf(s, s.hits, k))
-			if theta > remaining {
+			if pruning = theta > remaining; pruning {
+				ix.pruned.Add(1)
+			}
+		}
+		// The candidates are listed once the next term's list is long
+		// enough against them to be searched for each (scanCandidates);
+		// until then the gate tells them, and θ stays as it was.
+		if pruning && cand == nil && remaining > 0 {
+			g := gate{on: true, rem: remaining, theta: theta}
+			if next := nextTerm(order[oi+1:], ub); next >= 0 && !scanCandidates(admitted(s, g), dfs[next]) {
 				cand = s.cand[:0]
 				for _, d := range s.hits {
-					if s.score[d]+remaining >= theta {
+					if !g.shut(s.score[d]) {
 						cand = append(cand, d)
 					}
 				}
 				s.sortDocs(cand)
 				s.cand = cand
-				ix.pruned.Add(1)
+				ix.listed.Add(1)
 			}
 		}
 	}
@@ -269,7 +287,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 // order as there, so the scores are the same to the last bit. Other
 // segments go through perField (the per-field passes into tf, whose
 // termHit loop the caller runs).
-func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, term []byte, per []termDF, read *int, wn, k1 float64, counted bool, perField func(int, fieldParams) error) error {
+func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, term []byte, per []termDF, read *int, wn, k1 float64, counted bool, g gate, perField func(int, fieldParams) error) error {
 	for i := range sn.segs {
 		lists, merged := s.lists[:0], sn.segs[i].exactLen
 		for f, fp := range fields {
@@ -312,7 +330,7 @@ func scoreAll(ctx context.Context, sn *snap, s *scratch, fields []fieldParams, t
 			continue
 		}
 		if len(lists) > 0 {
-			if err := mergeFields(ctx, s, lists, sn.segs[i].offset, read, wn, k1, counted); err != nil {
+			if err := mergeFields(ctx, s, lists, sn.segs[i].offset, read, wn, k1, counted, g); err != nil {
 				return err
 			}
 		}
@@ -329,7 +347,10 @@ type fieldList struct {
 // mergeFields scores the documents of one segment (its first global
 // number off) that hold the term in lists, which are in the order of the
 // searched fields.
-func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64, read *int, wn, k1 float64, counted bool) error {
+func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64, read *int, wn, k1 float64, counted bool, g gate) error {
+	if g.on && len(lists) == 1 {
+		return mergeCandidates(ctx, s, lists[0], off, read, wn, k1, counted, g)
+	}
 	total := 0
 	for _, l := range lists {
 		total += len(l.dec.docs)
@@ -339,7 +360,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 	hits = hits[:cap(hits)]
 	defer func() { s.hits = hits[:n] }()
 	add := func(d uint32, tf float64, head bool) {
-		if !s.allowed(uint64(d)) {
+		if !s.allowed(uint64(d)) || g.shut(s.score[d]) {
 			return
 		}
 		// Whether d is new to the hits is a coin toss the branch
@@ -425,6 +446,93 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		add(uint32(off)+next, tf, head)
 	}
 	return nil
+}
+
+// mergeCandidates is mergeFields for a term in one field of the segment
+// once MaxScore prunes: it reads the whole list but scores only the
+// candidates g admits, which are hits already. For a term whose list is
+// not much longer than the candidates, a pass over the list costs less
+// than finding each candidate in it (scanCandidates).
+func mergeCandidates(ctx context.Context, s *scratch, l fieldList, off uint64, read *int, wn, k1 float64, counted bool, g gate) error {
+	dec, fp := l.dec, l.fp
+	score, matched, heads := s.score, s.matched, s.head
+	best, head := s.best, counted && fp.head
+	for j, local := range dec.docs {
+		if j%checkEvery == checkEvery-1 {
+			if err := ctx.Err(); err != nil {
+				s.best = best
+				return err
+			}
+		}
+		d := uint32(off) + local
+		old := score[d]
+		if g.shut(old) || !s.allowed(uint64(d)) {
+			continue
+		}
+		tf := fp.weight * (float64(dec.freqs[j]) * fp.invOf(uint32(dec.lens[j])))
+		v := old + wn*tf/(tf+k1)
+		score[d] = v
+		best = max(best, v)
+		if counted {
+			matched[d]++
+			if head {
+				heads[d]++
+			}
+		}
+	}
+	s.best = best
+	*read += len(dec.docs)
+	return nil
+}
+
+// nextTerm returns the first term of order in some field, or -1.
+func nextTerm(order []int, ub []float64) int {
+	for _, qi := range order {
+		if ub[qi] > 0 {
+			return qi
+		}
+	}
+	return -1
+}
+
+// admitted estimates how many hits g admits from every 16th of them.
+func admitted(s *scratch, g gate) int {
+	const every = 16
+	n := 0
+	for i := 0; i < len(s.hits); i += every {
+		if !g.shut(s.score[s.hits[i]]) {
+			n++
+		}
+	}
+	return n * every
+}
+
+// gate admits, once MaxScore prunes (on), the documents that can still
+// reach the top k: a score that, with rem, the bound of the terms left at
+// the last pruning, reaches θ. These are the candidates exactly: a document
+// dropped then has kept its score while rem fell and θ rose.
+type gate struct {
+	on         bool
+	rem, theta float64
+}
+
+// shut reports whether a document with this score is no candidate; the
+// negation of the pruning's test, so that the two agree to the last bit.
+func (g gate) shut(score float64) bool {
+	return g.on && !(score+g.rem >= g.theta)
+}
+
+// candScanRatio: once MaxScore prunes, a term's list is read in full
+// (mergeCandidates) rather than searched for each candidate (skipTo) when
+// it holds at most this many postings per candidate. Finding a candidate
+// costs a gallop and its bookkeeping, several times a posting read in
+// order.
+const candScanRatio = 8
+
+// scanCandidates reports whether a term of document frequency df is read in
+// full for n candidates.
+func scanCandidates(n, df int) bool {
+	return df <= candScanRatio*n
 }
 
 // isZero is 1 when x is +0, else 0, without a branch: b|-b has its top bit

@@ -18,22 +18,30 @@ import (
 // the 50 hybrid search asks for) of a pruned search are the first k of the
 // full ranking (k large enough that nothing is pruned), scores, matched
 // terms and term masks included, and the query terms' document frequencies
-// are the same. The test also checks that pruning happened, so it tests
-// something.
+// are the same. The test also checks that pruning happened, both with the
+// candidates listed and without, so it tests something.
 func TestPruningIsExact(t *testing.T) {
 	ds, ix := scifact(t)
-	checkPruning(t, ds, ix)
+	pruned, listed := checkPruning(t, ds, ix)
 	// Chinese FAQ matching: words and single characters, many common ones.
 	zh := afqmc(t)
 	zix := buildIndex(t, zh, Options{}, true)
 	defer zix.Close()
-	checkPruning(t, zh, zix)
+	p, l := checkPruning(t, zh, zix)
+	pruned, listed = pruned+p, listed+l
+	// Both ways of scoring the candidates ran: the gate alone, over whole
+	// lists, and the listed candidates found in each list.
+	if listed == 0 || listed == pruned {
+		t.Fatalf("%d of %d pruned searches listed their candidates: one way of scoring them is not tested", listed, pruned)
+	}
 }
 
-func checkPruning(t *testing.T, ds *beir, ix *Index) {
+// checkPruning returns how many searches pruned and how many of them
+// listed their candidates.
+func checkPruning(t *testing.T, ds *beir, ix *Index) (pruned, listed int64) {
 	t.Helper()
 	ctx := context.Background()
-	before := ix.pruned.Load()
+	before, beforeListed := ix.pruned.Load(), ix.listed.Load()
 	n := 0
 	for id, q := range ds.queries {
 		if n++; n > 300 {
@@ -63,10 +71,12 @@ func checkPruning(t *testing.T, ds *beir, ix *Index) {
 			}
 		}
 	}
-	if ix.pruned.Load() == before {
+	pruned, listed = ix.pruned.Load()-before, ix.listed.Load()-beforeListed
+	if pruned == 0 {
 		t.Fatal("no search pruned: the test proves nothing")
 	}
-	t.Logf("%d of %d searches pruned", ix.pruned.Load()-before, 3*n)
+	t.Logf("%d of %d searches pruned, %d of them listing their candidates", pruned, 3*n, listed)
+	return pruned, listed
 }
 
 func TestGallop(t *testing.T) {

@@ -153,6 +153,7 @@ type Index struct {
 	tmp     string     // directory of an ephemeral index, removed by Close
 
 	pruned atomic.Int64 // searches whose last terms were scored for candidates only
+	listed atomic.Int64 // pruned searches that listed their candidates (skipTo)
 
 	lexicon atomic.Pointer[Lexicon] // synonyms added to queries; nil: none
 
