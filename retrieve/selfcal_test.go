@@ -134,6 +134,39 @@ func TestSelfCalibrate(t *testing.T) {
 	}
 }
 
+// A near-miss made by replacing an entry's key word is asked as if that
+// entry were not in the KB: in a KB whose entries share no content word, it
+// then holds none of the question, as a question about a thing the KB never
+// mentions holds none of an unrelated entry.
+func TestSelfCalibrateKeyReplacedLeavesItsSource(t *testing.T) {
+	st, r := faqStore(t, [][2][]string{
+		{{"How do I reset my password?"}, {"Open the settings page and choose reset password."}},
+		{{"When will my parcel arrive?"}, {"Parcels arrive within three working days."}},
+		{{"Which languages does the manual cover?"}, {"The manual is printed in German and Spanish."}},
+	})
+	ctx := context.Background()
+	kb, err := st.KB(ctx, "faq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_, err = r.SelfCalibrate(ctx, kb, st, retrieve.SelfCalOptions{Observe: func(q, kind string, s retrieve.Sample) {
+		if kind != "key_replaced" {
+			return
+		}
+		n++
+		if s.Relevant || s.Features.QuestionCover > 0 || s.Features.Cover > 0 {
+			t.Errorf("key_replaced %q: relevant %v, question cover %.2f, cover %.2f (its source was searched)", q, s.Relevant, s.Features.QuestionCover, s.Features.Cover)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no key_replaced near-misses made")
+	}
+}
+
 // The calibrator fits a KB once per content, again when it changes, and
 // leaves a calibration fitted on labelled questions alone.
 func TestCalibrator(t *testing.T) {
