@@ -1,7 +1,7 @@
 // Command kefu-bench measures kefu's speed; BENCHMARKS.md gives each
 // figure with the command that reproduces it.
 //
-//	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2]   the embedding engine vs the plain integration
+//	kefu-bench embed   [--model minilm-l6-shape] [--texts 512] [--rounds 2] [--node [--paired N]]   the embedding engine vs the plain integration
 //	kefu-bench vector  [--n 100000] [--dim 384]                            kernels, exact and int8 scans, chromem-go
 //	kefu-bench hnsw    [--n 1000000] [--dim 384] [--ef N] [--data real] [--coder]   HNSW recall and latency
 //	kefu-bench search  [--chunks 100000] [--procs 1] [--store URL|inprocess] hybrid search latency
@@ -125,6 +125,7 @@ func embedCmd(ctx context.Context, args []string) error {
 	batchTokens := fs.Int("batch-tokens", 0, "engine batch budget: rows × longest row, in tokens (default embed.DefaultBatchTokens)")
 	node := fs.Bool("node", false, "also run the Node.js baseline (onnxruntime-node, length-sorted batches; make bench installs its packages)")
 	nodeScript := fs.String("node-script", bench.DefaultNodeScript(), "the Node.js baseline's script")
+	paired := fs.Int("paired", 0, "with --node, then time the engine and the baseline's fastest layout in turn this many times (median ratio)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -143,7 +144,7 @@ func embedCmd(ctx context.Context, args []string) error {
 	}
 	eo := bench.EmbedOptions{ORTLib: *ortLib, Rounds: *rounds, Engine: embed.Options{Sessions: *sessions, IntraOpThreads: *threads, BatchTokens: *batchTokens}}
 	if *node {
-		eo.NodeScript = *nodeScript
+		eo.NodeScript, eo.Paired = *nodeScript, *paired
 	}
 	rep, err := bench.Embed(ctx, spec, texts, eo)
 	if err != nil {
@@ -159,6 +160,9 @@ func embedCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  onnxruntime-node, length-sorted batches of %d, %s: %7.1f texts/s (tokenising excluded); engine %.2fx; max |diff| %.2g\n",
 				nd.Batch, nd.Layout, nd.TextsPerS, nd.RatioEngineVsNode, nd.MaxAbsDiff)
 			fmt.Printf("  CPU time: engine %.2f s, onnxruntime-node %.2f s (batches of %d, %s): engine %.2fx\n", rep.EngineCPUSeconds, nd.CPUSeconds, nd.CPUBatch, nd.CPULayout, nd.RatioEngineVsNodeCPU)
+			if len(nd.Pairs) > 0 {
+				fmt.Printf("  paired rounds (engine, then onnxruntime-node's fastest layout alone), %d: median engine %.2fx with the baseline's tokenising\n", len(nd.Pairs), nd.PairedRatio)
+			}
 			if tk := nd.Tokenize; tk != nil {
 				fmt.Printf("  tokenizers.js on the same texts: %.3f s (%d of %d texts get the engine's ids); with it, engine %.2fx\n", tk.Seconds, tk.TextsAgreeing, rep.Texts, nd.RatioWithTokenizing)
 			}

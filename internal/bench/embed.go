@@ -27,6 +27,10 @@ type EmbedOptions struct {
 	// (DefaultNodeScript: onnxruntime-node, length-sorted batches) on
 	// the same token ids.
 	NodeScript string
+	// Paired, with NodeScript, then times a round of the engine and a round
+	// of the baseline's fastest layout in turn, this many times
+	// (NodeReport.Pairs).
+	Paired int
 }
 
 // EmbedReport compares the engine with two usual ways of running the same
@@ -173,7 +177,12 @@ func Embed(ctx context.Context, spec kefu.ModelSpec, texts []string, opts EmbedO
 		}
 	}
 	if opts.NodeScript != "" {
-		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), inputs, allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs); err != nil {
+		engineRound := func() (float64, error) {
+			start := time.Now()
+			_, err := eng.EmbedPassages(ctx, texts)
+			return time.Since(start).Seconds(), err
+		}
+		if rep.Node, err = nodeBaseline(ctx, opts.NodeScript, eng.Model(), inputs, allIDs, eng.Tokenizer().PadID(), opts.Cores, opts.Rounds, engVecs, opts.Paired, engineRound); err != nil {
 			return nil, err
 		}
 		rep.Node.RatioEngineVsNode = rep.Node.Seconds / rep.EngineSeconds

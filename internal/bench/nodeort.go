@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/shared"
@@ -46,6 +48,21 @@ type NodeReport struct {
 	// and the engine's: both must compute the same embeddings.
 	MaxAbsDiff float64      `json:"max_abs_diff"`
 	Results    []NodeResult `json:"results"` // every layout and batch size tried
+	// Pairs are rounds of the engine and of the fastest layout alone, taken
+	// in turn (EmbedOptions.Paired); PairedRatio is the median over them of
+	// (the baseline's seconds + its tokenising) / the engine's. The sweep's
+	// ratio sets the engine's fastest of Rounds against the fastest of every
+	// layout and batch size of the baseline (eight, each its fastest of
+	// Rounds), so the baseline's noise counts in its favour eight times over;
+	// the pairs time the same two configurations equally often.
+	Pairs       []NodePair `json:"pairs,omitempty"`
+	PairedRatio float64    `json:"paired_ratio,omitempty"`
+}
+
+// NodePair is one paired round: the engine's seconds, then the baseline's.
+type NodePair struct {
+	Engine float64 `json:"engine_seconds"`
+	Node   float64 `json:"node_seconds"`
 }
 
 // NodeTokenize is the baseline's tokenising: its best round's wall and CPU
@@ -74,9 +91,52 @@ func DefaultNodeScript() string {
 	return ""
 }
 
+// nodeJob is a run of the Node script: its job file and where it writes
+// the vectors.
+type nodeJob struct {
+	script string
+	job    map[string]any
+	dir    string
+}
+
+// nodeOutput is what the Node script prints.
+type nodeOutput struct {
+	Results  []NodeResult  `json:"results"`
+	Best     NodeResult    `json:"best"`
+	BestCPU  NodeResult    `json:"best_cpu"`
+	Tokenize *NodeTokenize `json:"tokenize"`
+}
+
+// run runs the script on the job, changed by set.
+func (n *nodeJob) run(ctx context.Context, set map[string]any) (*nodeOutput, error) {
+	job := maps.Clone(n.job)
+	maps.Copy(job, set)
+	b, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	jobPath := filepath.Join(n.dir, "job.json")
+	if err := os.WriteFile(jobPath, b, 0o600); err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "node", n.script, jobPath)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (its packages: make bench, or npm ci --ignore-scripts in %s)", n.script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(n.script))
+	}
+	out := new(nodeOutput)
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		return nil, fmt.Errorf("bench: node output: %w: %q", err, stdout.String())
+	}
+	return out, nil
+}
+
 // nodeBaseline runs the Node script on ids (the engine's own model inputs)
-// and compares its vectors with want, the engine's.
-func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts []string, ids [][]int, padID, cores, rounds int, want [][]float32) (*NodeReport, error) {
+// and compares its vectors with want, the engine's. With paired > 0 it then
+// times the engine (engineRound) and the baseline's fastest layout alone in
+// turn, paired times.
+func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts []string, ids [][]int, padID, cores, rounds int, want [][]float32, paired int, engineRound func() (float64, error)) (*NodeReport, error) {
 	dir, err := os.MkdirTemp("", "kefu-bench-node-")
 	if err != nil {
 		return nil, err
@@ -94,28 +154,10 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts
 			job["tokenizer_config"] = tc
 		}
 	}
-	b, err := json.Marshal(job)
+	nj := &nodeJob{script: script, job: job, dir: dir}
+	out, err := nj.run(ctx, nil)
 	if err != nil {
 		return nil, err
-	}
-	jobPath := filepath.Join(dir, "job.json")
-	if err := os.WriteFile(jobPath, b, 0o600); err != nil {
-		return nil, err
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", script, jobPath)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, kefu.Errorf(kefu.EINTERNAL, "bench: node %s: %v: %s (its packages: make bench, or npm ci --ignore-scripts in %s)", script, err, bytes.TrimSpace(stderr.Bytes()), filepath.Dir(script))
-	}
-	var out struct {
-		Results  []NodeResult  `json:"results"`
-		Best     NodeResult    `json:"best"`
-		BestCPU  NodeResult    `json:"best_cpu"`
-		Tokenize *NodeTokenize `json:"tokenize"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		return nil, fmt.Errorf("bench: node output: %w: %q", err, stdout.String())
 	}
 	rep := &NodeReport{Layout: out.Best.Layout, Batch: out.Best.Batch, Seconds: out.Best.Seconds, Results: out.Results,
 		TextsPerS: float64(len(ids)) / out.Best.Seconds, CPUSeconds: out.BestCPU.CPUSeconds, CPULayout: out.BestCPU.Layout, CPUBatch: out.BestCPU.Batch,
@@ -132,6 +174,30 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts
 		for j, x := range v {
 			y := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*dim+j):]))
 			rep.MaxAbsDiff = max(rep.MaxAbsDiff, math.Abs(float64(x-y)))
+		}
+	}
+	var ratios []float64
+	for range paired {
+		e, err := engineRound()
+		if err != nil {
+			return nil, err
+		}
+		o, err := nj.run(ctx, map[string]any{"rounds": 1, "only": map[string]any{"layout": rep.Layout, "batch": rep.Batch}})
+		if err != nil {
+			return nil, err
+		}
+		rep.Pairs = append(rep.Pairs, NodePair{Engine: e, Node: o.Best.Seconds})
+		tok := 0.0
+		if rep.Tokenize != nil {
+			tok = rep.Tokenize.Seconds
+		}
+		ratios = append(ratios, (o.Best.Seconds+tok)/e)
+	}
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		rep.PairedRatio = ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			rep.PairedRatio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
 		}
 	}
 	return rep, nil

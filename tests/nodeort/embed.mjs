@@ -15,6 +15,8 @@
 // Prints one JSON object: every layout's best seconds (and CPU seconds), the
 // fastest one and the one of least CPU time, and the tokenising; writes
 // the best layout's vectors (float32 little-endian, input order) to JOB.vectors.
+// JOB.only = {"layout": name, "batch": n} runs that layout and batch size
+// alone (the paired rounds of `kefu-bench embed --paired`).
 import { readFileSync, writeFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 
@@ -96,11 +98,16 @@ async function run(sessions, size) {
   return vecs;
 }
 
-const layouts = [
+let layouts = [
   { name: `1 session x ${job.cores} threads`, sessions: 1, threads: job.cores },
   { name: `${job.cores} sessions x 1 thread`, sessions: job.cores, threads: 1 },
 ];
-const sizes = [8, 16, 32, 64];
+let sizes = [8, 16, 32, 64];
+if (job.only) {
+  layouts = layouts.filter((l) => l.name === job.only.layout);
+  sizes = [job.only.batch];
+  if (layouts.length === 0) throw new Error(`no layout ${job.only.layout}`);
+}
 const results = [];
 let best = null;
 let bestCPU = null;
@@ -118,7 +125,10 @@ for (const lay of layouts) {
     );
   }
   inputNames = sessions[0].inputNames;
-  await run(sessions, 32); // warm-up: the first runs size the arenas
+  // Warm-up: the first runs size the arenas. Alone (JOB.only), the layout
+  // warms up on its own batch size, as the sweep's batch sizes do on their
+  // first round, which the fastest-of-rounds leaves out.
+  await run(sessions, job.only ? job.only.batch : 32);
   for (const size of sizes) {
     let secs = Infinity;
     let cpu = Infinity; // CPU time of the process (every thread), the steadier figure on a shared machine
@@ -140,7 +150,7 @@ for (const lay of layouts) {
 }
 // Tokenising, as the Node user must before sorting by length.
 let tokenize = null;
-if (job.texts && job.tokenizer) {
+if (job.texts && job.tokenizer && !job.only) {
   const { Tokenizer } = await import("@huggingface/tokenizers");
   const config = job.tokenizer_config ? JSON.parse(readFileSync(job.tokenizer_config, "utf8")) : {};
   const tok = new Tokenizer(JSON.parse(readFileSync(job.tokenizer, "utf8")), config);
