@@ -346,11 +346,9 @@ type fieldList struct {
 
 // mergeFields scores the documents of one segment (its first global
 // number off) that hold the term in lists, which are in the order of the
-// searched fields.
+// searched fields: all of them, or once MaxScore prunes, the candidates g
+// admits (hits already).
 func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64, read *int, wn, k1 float64, counted bool, g gate) error {
-	if g.on && len(lists) == 1 {
-		return mergeCandidates(ctx, s, lists[0], off, read, wn, k1, counted, g)
-	}
 	total := 0
 	for _, l := range lists {
 		total += len(l.dec.docs)
@@ -393,8 +391,11 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 				}
 			}
 			d := uint32(off) + local
-			tf := fp.weight * (float64(dec.freqs[j]) * fp.invOf(uint32(dec.lens[j])))
 			old := score[d]
+			if g.shut(old) {
+				continue
+			}
+			tf := fp.weight * (float64(dec.freqs[j]) * fp.invOf(uint32(dec.lens[j])))
 			into[m] = d
 			m += isZero(old)
 			v := old + wn*tf/(tf+k1)
@@ -448,43 +449,6 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 	return nil
 }
 
-// mergeCandidates is mergeFields for a term in one field of the segment
-// once MaxScore prunes: it reads the whole list but scores only the
-// candidates g admits, which are hits already. For a term whose list is
-// not much longer than the candidates, a pass over the list costs less
-// than finding each candidate in it (scanCandidates).
-func mergeCandidates(ctx context.Context, s *scratch, l fieldList, off uint64, read *int, wn, k1 float64, counted bool, g gate) error {
-	dec, fp := l.dec, l.fp
-	score, matched, heads := s.score, s.matched, s.head
-	best, head := s.best, counted && fp.head
-	for j, local := range dec.docs {
-		if j%checkEvery == checkEvery-1 {
-			if err := ctx.Err(); err != nil {
-				s.best = best
-				return err
-			}
-		}
-		d := uint32(off) + local
-		old := score[d]
-		if g.shut(old) || !s.allowed(uint64(d)) {
-			continue
-		}
-		tf := fp.weight * (float64(dec.freqs[j]) * fp.invOf(uint32(dec.lens[j])))
-		v := old + wn*tf/(tf+k1)
-		score[d] = v
-		best = max(best, v)
-		if counted {
-			matched[d]++
-			if head {
-				heads[d]++
-			}
-		}
-	}
-	s.best = best
-	*read += len(dec.docs)
-	return nil
-}
-
 // nextTerm returns the first term of order in some field, or -1.
 func nextTerm(order []int, ub []float64) int {
 	for _, qi := range order {
@@ -522,11 +486,11 @@ func (g gate) shut(score float64) bool {
 	return g.on && !(score+g.rem >= g.theta)
 }
 
-// candScanRatio: once MaxScore prunes, a term's list is read in full
-// (mergeCandidates) rather than searched for each candidate (skipTo) when
-// it holds at most this many postings per candidate. Finding a candidate
-// costs a gallop and its bookkeeping, several times a posting read in
-// order.
+// candScanRatio: once MaxScore prunes, a term's list is read in full, the
+// gate admitting the candidates (mergeFields), rather than searched for
+// each candidate (skipTo) when it holds at most this many postings per
+// candidate. Finding a candidate costs a gallop and its bookkeeping,
+// several times a posting read in order.
 const candScanRatio = 8
 
 // scanCandidates reports whether a term of document frequency df is read in
