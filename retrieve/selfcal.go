@@ -590,9 +590,22 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 					break
 				}
 			}
+			// The dressed questions below start from an entry's phrasing as
+			// a customer says it (loosely): few type an FAQ's question word
+			// for word, and positives that all restate it teach the fit that
+			// only a restatement is right. A passage's questions are already
+			// clipped from its text.
+			say := func() (string, []string) {
+				if c.Kind == kefu.KindFAQ {
+					w := g.loosely(p)
+					return p.join(w), w
+				}
+				return t, slices.Clone(surf)
+			}
+			said, _ := say()
 			// Framed as people type, and with everyday context the KB does
 			// not know (today, my phone…).
-			out = append(out, pos(frame(t, p.zh, g.rng), "framed"))
+			out = append(out, pos(frame(said, p.zh, g.rng), "framed"))
 			// With some of the KB's common words that the entry does not
 			// hold (处理, 页面, 信息…), everyday context the KB does not know
 			// (today, my phone…), or both with a word reworded: people say
@@ -601,12 +614,14 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 			// several of each.
 			for range 3 {
 				if w := g.commonWords(p.zh, c, 2); len(w) > 0 {
-					out = append(out, pos(p.join(append(slices.Clone(surf), w...)), "common_added"))
+					_, words := say()
+					out = append(out, pos(p.join(append(words, w...)), "common_added"))
 				}
 			}
 			for range 2 {
 				if s, ok := g.slot(p.zh, "context"); ok {
-					out = append(out, pos(withContext(t, s, p.zh), "context_added"))
+					q, _ := say()
+					out = append(out, pos(withContext(q, s, p.zh), "context_added"))
 				}
 			}
 			// Fragments: about half the content words, in order. In a KB of
@@ -699,6 +714,23 @@ func (g *generator) probes(ctx context.Context, items []item) ([]probe, error) {
 	return out, nil
 }
 
+// loosely says phrase p as customers do: each function word (怎么, 可以,
+// do, please…) kept or dropped at random, the content words as written.
+// All of p when nothing would be left.
+func (g *generator) loosely(p phrase) []string {
+	var w []string
+	for _, word := range p.words {
+		if word.Function && g.rng.IntN(2) == 0 {
+			continue
+		}
+		w = append(w, word.Surface)
+	}
+	if len(w) == 0 {
+		return p.surfaces()
+	}
+	return w
+}
+
 // withContext adds everyday context to a question.
 func withContext(q, ctx string, zh bool) string {
 	if zh {
@@ -718,6 +750,9 @@ func frame(q string, zh bool, rng *rand.Rand) string {
 	pre := []string{"hi, ", "quick question: ", "hey ", "please, ", "hello. ", ""}
 	suf := []string{"", "??", " thanks", " asap", " pls"}
 	q = strings.TrimRight(q, "?.")
+	if q == "" {
+		return q
+	}
 	return pre[rng.IntN(len(pre))] + strings.ToLower(q[:1]) + q[1:] + suf[rng.IntN(len(suf))]
 }
 

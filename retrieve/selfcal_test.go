@@ -239,3 +239,42 @@ func TestLearnSynonyms(t *testing.T) {
 		}
 	}
 }
+
+// The dressed positives of an FAQ entry (framed, with common words, with
+// context) say its question loosely, as customers do, not word for word:
+// some drop its question word.
+func TestSelfCalibrateDressedQuestionsAreLoose(t *testing.T) {
+	st, r := faqStore(t, [][2][]string{
+		{{"How do I reset my password?"}, {"Open the settings page and choose reset password."}},
+		{{"How can I track my parcel?"}, {"Parcels can be tracked on the orders page."}},
+		{{"Which languages does the manual cover?"}, {"The manual is printed in German and Spanish."}},
+	})
+	ctx := context.Background()
+	kb, err := st.KB(ctx, "faq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dressed, loose := 0, 0
+	_, err = r.SelfCalibrate(ctx, kb, st, retrieve.SelfCalOptions{Observe: func(q, kind string, s retrieve.Sample) {
+		if kind != "framed" && kind != "common_added" && kind != "context_added" {
+			return
+		}
+		lq := strings.ToLower(q)
+		if !strings.Contains(lq, "reset") || !strings.Contains(lq, "password") {
+			return // another entry's
+		}
+		dressed++
+		if !strings.Contains(lq, "how") {
+			loose++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dressed < 3 {
+		t.Fatalf("%d dressed questions of the password entry, want at least 3", dressed)
+	}
+	if loose == 0 {
+		t.Errorf("none of %d dressed questions of %q drops its question word \"how\"", dressed, "How do I reset my password?")
+	}
+}
