@@ -139,18 +139,12 @@ func TestSelfCalibrate(t *testing.T) {
 // then holds none of the question, as a question about a thing the KB never
 // mentions holds none of an unrelated entry.
 func TestSelfCalibrateKeyReplacedLeavesItsSource(t *testing.T) {
-	st, r := faqStore(t, [][2][]string{
+	n := 0
+	observeSelfCal(t, [][2][]string{
 		{{"How do I reset my password?"}, {"Open the settings page and choose reset password."}},
 		{{"When will my parcel arrive?"}, {"Parcels arrive within three working days."}},
 		{{"Which languages does the manual cover?"}, {"The manual is printed in German and Spanish."}},
-	})
-	ctx := context.Background()
-	kb, err := st.KB(ctx, "faq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	_, err = r.SelfCalibrate(ctx, kb, st, retrieve.SelfCalOptions{Observe: func(q, kind string, s retrieve.Sample) {
+	}, func(q, kind string, s retrieve.Sample) {
 		if kind != "key_replaced" {
 			return
 		}
@@ -158,10 +152,7 @@ func TestSelfCalibrateKeyReplacedLeavesItsSource(t *testing.T) {
 		if s.Relevant || s.Features.QuestionCover > 0 || s.Features.Cover > 0 {
 			t.Errorf("key_replaced %q: relevant %v, question cover %.2f, cover %.2f (its source was searched)", q, s.Relevant, s.Features.QuestionCover, s.Features.Cover)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if n == 0 {
 		t.Fatal("no key_replaced near-misses made")
 	}
@@ -244,18 +235,12 @@ func TestLearnSynonyms(t *testing.T) {
 // context) say its question loosely, as customers do, not word for word:
 // some drop its question word.
 func TestSelfCalibrateDressedQuestionsAreLoose(t *testing.T) {
-	st, r := faqStore(t, [][2][]string{
+	dressed, loose := 0, 0
+	observeSelfCal(t, [][2][]string{
 		{{"How do I reset my password?"}, {"Open the settings page and choose reset password."}},
 		{{"How can I track my parcel?"}, {"Parcels can be tracked on the orders page."}},
 		{{"Which languages does the manual cover?"}, {"The manual is printed in German and Spanish."}},
-	})
-	ctx := context.Background()
-	kb, err := st.KB(ctx, "faq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dressed, loose := 0, 0
-	_, err = r.SelfCalibrate(ctx, kb, st, retrieve.SelfCalOptions{Observe: func(q, kind string, s retrieve.Sample) {
+	}, func(q, kind string, s retrieve.Sample) {
 		if kind != "framed" && kind != "common_added" && kind != "context_added" {
 			return
 		}
@@ -267,14 +252,26 @@ func TestSelfCalibrateDressedQuestionsAreLoose(t *testing.T) {
 		if !strings.Contains(lq, "how") {
 			loose++
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if dressed < 3 {
 		t.Fatalf("%d dressed questions of the password entry, want at least 3", dressed)
 	}
 	if loose == 0 {
 		t.Errorf("none of %d dressed questions of %q drops its question word \"how\"", dressed, "How do I reset my password?")
+	}
+}
+
+// observeSelfCal self-calibrates a KB of these FAQ entries (questions,
+// answer) and calls observe with every question it makes.
+func observeSelfCal(t *testing.T, entries [][2][]string, observe func(q, kind string, s retrieve.Sample)) {
+	t.Helper()
+	st, r := faqStore(t, entries)
+	ctx := context.Background()
+	kb, err := st.KB(ctx, "faq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SelfCalibrate(ctx, kb, st, retrieve.SelfCalOptions{Observe: observe}); err != nil {
+		t.Fatal(err)
 	}
 }
