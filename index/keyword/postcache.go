@@ -119,7 +119,7 @@ func decodedPostings(sn *snap, s *scratch, i int, fp fieldParams, term []byte, p
 	}
 	sv := &sn.segs[i]
 	k := postKey{seg: sv.ss.Segment(), del: sv.ss.Deleted(), field: fp.slot, term: string(term)}
-	budget := int64(sn.n) * postingsBytesPerDoc
+	budget := cacheBudget(sn)
 	if d := postings.get(k); d != nil {
 		if d.wide {
 			return nil, nil
@@ -233,7 +233,7 @@ func (ix *Index) warm(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(lists, func(a, b long) int { return cmp.Compare(b.n, a.n) })
-	budget := max(PostingsCacheBytes, int64(sn.n)*postingsBytesPerDoc)
+	budget := cacheBudget(sn)
 	s := ix.scratch.Get().(*scratch)
 	defer ix.scratch.Put(s)
 	for _, l := range lists {
@@ -243,18 +243,17 @@ func (ix *Index) warm(ctx context.Context) error {
 		if postings.bytesUsed()+int64(8*l.n) > budget/2 {
 			break
 		}
-		pl, err := sn.postings(l.seg, l.fp.slot, []byte(l.term), s)
-		if err != nil {
-			return err
-		}
-		if pl == nil {
-			continue
-		}
-		if _, err := decodedPostings(sn, s, l.seg, l.fp, []byte(l.term), pl); err != nil {
+		if _, _, err := termPostings(sn, s, l.seg, l.fp, []byte(l.term)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cacheBudget is what the postings cache may hold while sn's index is
+// searched (postingsBytesPerDoc a chunk; PostingsCacheBytes at least).
+func cacheBudget(sn *snap) int64 {
+	return max(PostingsCacheBytes, int64(sn.n)*postingsBytesPerDoc)
 }
 
 // bytesUsed is the memory the cache holds now.
