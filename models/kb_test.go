@@ -33,20 +33,28 @@ func engine(t *testing.T, name string) *embed.Engine {
 	return e
 }
 
-// A command runs with --model when given, else with the model its KB was
-// embedded with when that model is here, else with the best one here.
-func TestChoose(t *testing.T) {
-	ctx := context.Background()
+// storeWithKBs opens a store in a temporary folder holding empty KBs
+// embedded with these models, by name.
+func storeWithKBs(t *testing.T, kbs map[string]kefu.ModelID) kefu.Store {
+	t.Helper()
 	st, err := index.Open(t.TempDir(), index.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	for name, model := range map[string]kefu.ModelID{"zh": "tiny-zh@7cdf13237986", "gone": "no-such-model@0123456789ab"} {
-		if err := st.CreateKB(ctx, &kefu.KB{Name: name, Model: model, Settings: kefu.DefaultSettings()}); err != nil {
+	t.Cleanup(func() { st.Close() })
+	for name, model := range kbs {
+		if err := st.CreateKB(context.Background(), &kefu.KB{Name: name, Model: model, Settings: kefu.DefaultSettings()}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return st
+}
+
+// A command runs with --model when given, else with the model its KB was
+// embedded with when that model is here, else with the best one here.
+func TestChoose(t *testing.T) {
+	ctx := context.Background()
+	st := storeWithKBs(t, map[string]kefu.ModelID{"zh": "tiny-zh@7cdf13237986", "gone": "no-such-model@0123456789ab"})
 	opts := sharedOnly(t)
 	best := models.Default(opts)
 	if best != "use-lite-en" {
@@ -69,16 +77,9 @@ func TestChoose(t *testing.T) {
 // otherwise fails too, the error names the KB's model, not only the other.
 func TestResolveForNamesTheKBsModel(t *testing.T) {
 	ctx := context.Background()
-	st, err := index.Open(t.TempDir(), index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateKB(ctx, &kefu.KB{Name: "shop", Model: "tiny-zh@7cdf13237986", Settings: kefu.DefaultSettings()}); err != nil {
-		t.Fatal(err)
-	}
+	st := storeWithKBs(t, map[string]kefu.ModelID{"shop": "tiny-zh@7cdf13237986"})
 	nowhere := models.ResolveOptions{SearchDirs: []string{t.TempDir()}, CacheDir: t.TempDir(), Offline: true}
-	_, err = models.ResolveFor(ctx, st, "", "shop", nowhere)
+	_, err := models.ResolveFor(ctx, st, "", "shop", nowhere)
 	if kefu.ErrorCode(err) != kefu.ENOTFOUND || !strings.Contains(err.Error(), `"shop" was embedded with tiny-zh@7cdf13237986`) {
 		t.Fatalf("ResolveFor with the KB's model missing: %v", err)
 	}
