@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -445,4 +446,36 @@ func TestWarmCachesTheLongestLists(t *testing.T) {
 		ref = append(ref, refOf(d))
 	}
 	matchesReference(t, ix, ref, "退款 refund 花呗")
+}
+
+// A search's scratch outlives garbage collections, and warming leaves one
+// sized for the index, so that the first search after a start or a
+// collection does not make (and fault in) the per-document arrays again.
+func TestScratchIsKeptAndWarmed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	ix := openMem(t, Options{CompactAfter: -1})
+	apply(t, ix, randomDocs(rng, 500, "c"), nil, nil)
+	if err := ix.warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := ix.scratch.get()
+	if len(s.score) < 500 {
+		t.Fatalf("after warming, the kept scratch has room for %d documents, want 500", len(s.score))
+	}
+	ix.scratch.put(s)
+	runtime.GC()
+	runtime.GC()
+	if got := ix.scratch.get(); got != s {
+		t.Fatal("a collection dropped the kept scratch")
+	}
+	var kept []*scratch
+	for range maxFreeScratches + 3 {
+		kept = append(kept, new(scratch))
+	}
+	for _, k := range kept {
+		ix.scratch.put(k)
+	}
+	if n := len(ix.scratch.free); n != maxFreeScratches {
+		t.Fatalf("%d scratches kept, want at most %d", n, maxFreeScratches)
+	}
 }

@@ -149,7 +149,7 @@ type Index struct {
 	weights  [numFields]float64
 
 	mu      sync.Mutex // serialises Apply
-	scratch sync.Pool  // *scratch
+	scratch scratches  // a search's per-document arrays, kept between searches
 	tmp     string     // directory of an ephemeral index, removed by Close
 
 	pruned atomic.Int64 // searches whose last terms were scored for candidates only
@@ -341,7 +341,6 @@ func (ix *Index) with(opts Options) *Index {
 	v := &Index{idx: ix.idx, adv: ix.adv, analyzer: ix.analyzer, name: ix.name, opts: opts, compactor: ix.compactor}
 	b := opts.Boosts
 	v.weights = [numFields]float64{b.Title, b.Headings, b.Questions, b.Body}
-	v.scratch.New = func() any { return new(scratch) }
 	return v
 }
 
