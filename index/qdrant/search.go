@@ -320,7 +320,7 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 	// selected only, a tenth of the candidates. Points written before
 	// keyHit existed have none: in a collection that holds any, the
 	// search asks for the keys keyHit stands for as well.
-	ask := func(legacy bool) (kwAt, vecAt int, res []*qdrant.BatchResult, err error) {
+	ask := func(legacy bool) (kwAt, vecAt int, res [][]leanPoint, err error) {
 		kwPayload := qdrant.NewWithPayloadInclude(keyHit, keyFields)
 		vecPayload := qdrant.NewWithPayloadInclude(keyHit)
 		if legacy {
@@ -352,11 +352,12 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		if len(queries) == 0 {
 			return kwAt, vecAt, nil, nil
 		}
-		err = s.call(ctx, "search", func(ctx context.Context) (err error) {
-			res, err = s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries})
-			return err
+		var lb leanBatch
+		err = s.call(ctx, "search", func(ctx context.Context) error {
+			req := &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries}
+			return s.client.GetGrpcClient().Conn().Invoke(ctx, qdrant.Points_QueryBatch_FullMethodName, req, &lb, leanCall)
 		})
-		return kwAt, vecAt, res, err
+		return kwAt, vecAt, lb.results, err
 	}
 	t := time.Now()
 	_, legacy := s.legacy.Load(rec.Collection)
@@ -384,14 +385,15 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		if at < 0 || at >= len(res) {
 			return nil
 		}
-		sc := make([]kefu.Scored, 0, len(res[at].Result))
-		for _, p := range res[at].Result {
-			h := hitOf(p.Payload)
+		sc := make([]kefu.Scored, 0, len(res[at]))
+		for i := range res[at] {
+			p := &res[at][i]
+			h := p.hitInfo()
 			id := h.hash
 			if pts[id] == nil {
 				pts[id] = &found{hit: h, point: p}
 			}
-			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
+			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.score)})
 		}
 		return sc
 	}
@@ -438,14 +440,14 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 // the point, whose analysed fields a keyword hit carries.
 type found struct {
 	hit
-	point *qdrant.ScoredPoint
+	point *leanPoint
 }
 
 // allHaveHit reports whether every point of res has keyHit.
-func allHaveHit(res []*qdrant.BatchResult) bool {
+func allHaveHit(res [][]leanPoint) bool {
 	for _, r := range res {
-		for _, p := range r.Result {
-			if _, ok := p.Payload[keyHit]; !ok {
+		for i := range r {
+			if !r[i].hasHit {
 				return false
 			}
 		}
@@ -486,11 +488,11 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 			continue
 		}
 		asked[id] = true
-		if c, ok := s.records.Get(col + "/" + p.point.Id.GetUuid()); ok {
+		if c, ok := s.records.Get(col + "/" + p.point.uuid); ok {
 			chunks[id] = cloneChunk(c)
 			continue
 		}
-		ids = append(ids, p.point.Id)
+		ids = append(ids, p.point.id())
 	}
 	if len(ids) == 0 {
 		return nil
@@ -541,7 +543,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*found) {
 		p := pts[hits[n].ChunkID]
 		clear(head)
 		clear(body)
-		eachTerm(p.point.Payload[keyFields].GetStringValue(), func(field int, t string) {
+		eachTerm(p.point.fields, func(field int, t string) {
 			set := body
 			if keyword.Head(field) {
 				set = head
