@@ -35,8 +35,8 @@ func TestQuestionCharactersWeighLittle(t *testing.T) {
 // The question characters of a colloquial query do not draw it to a short
 // FAQ question that holds them when another entry holds its topic: the
 // query asks where to get an invoice, not where a parcel is. (The word 哪
-// still weighs 1: 票在哪开呢, with no word of the invoice entry but 哪-less
-// characters, still ranks the parcel first.)
+// still weighs 1: 票在哪开呢, which shares no word with the invoice entry,
+// still ranks the parcel first.)
 func TestQuestionCharactersDoNotRank(t *testing.T) {
 	ix := openMem(t, Options{})
 	apply(t, ix, []Doc{
