@@ -54,11 +54,19 @@ type hit struct {
 	kind        kefu.ChunkKind
 }
 
-// parseHit reads a keyHit value (hitValue).
-func parseHit(v string) hit {
-	hash, rest, _ := strings.Cut(v, "\n")
-	owner, kind, _ := strings.Cut(rest, "\n")
-	return hit{hash: hash, owner: owner, kind: kefu.ChunkKind(kind)}
+// hitOf reads a hit's keyHit, or for a point written before keyHit
+// existed its hash, refs and kind.
+func hitOf(p map[string]*qdrant.Value) hit {
+	if v, has := p[keyHit]; has {
+		hash, rest, _ := strings.Cut(v.GetStringValue(), "\n")
+		owner, kind, _ := strings.Cut(rest, "\n")
+		return hit{hash: hash, owner: owner, kind: kefu.ChunkKind(kind)}
+	}
+	h := hit{hash: p[keyHash].GetStringValue(), kind: kefu.ChunkKind(p[keyKind].GetStringValue())}
+	if refs := p[keyRefs].GetListValue().GetValues(); len(refs) > 0 {
+		h.owner = refs[0].GetStringValue()
+	}
+	return h
 }
 
 // pointID derives a stable UUID from parts, so every write is idempotent.

@@ -320,7 +320,7 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 	// selected only, a tenth of the candidates. Points written before
 	// keyHit existed have none: in a collection that holds any, the
 	// search asks for the keys keyHit stands for as well.
-	ask := func(legacy bool) (kwAt, vecAt int, res [][]leanPoint, err error) {
+	ask := func(legacy bool) (kwAt, vecAt int, res []*qdrant.BatchResult, err error) {
 		kwPayload := qdrant.NewWithPayloadInclude(keyHit, keyFields)
 		vecPayload := qdrant.NewWithPayloadInclude(keyHit)
 		if legacy {
@@ -352,12 +352,11 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		if len(queries) == 0 {
 			return kwAt, vecAt, nil, nil
 		}
-		var lb leanBatch
-		err = s.call(ctx, "search", func(ctx context.Context) error {
-			req := &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries}
-			return s.client.GetGrpcClient().Conn().Invoke(ctx, qdrant.Points_QueryBatch_FullMethodName, req, &lb, leanCall)
+		err = s.call(ctx, "search", func(ctx context.Context) (err error) {
+			res, err = s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: rec.Collection, QueryPoints: queries})
+			return err
 		})
-		return kwAt, vecAt, lb.results, err
+		return kwAt, vecAt, res, err
 	}
 	t := time.Now()
 	_, legacy := s.legacy.Load(rec.Collection)
@@ -385,15 +384,14 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		if at < 0 || at >= len(res) {
 			return nil
 		}
-		sc := make([]kefu.Scored, 0, len(res[at]))
-		for i := range res[at] {
-			p := &res[at][i]
-			h := p.hitInfo()
+		sc := make([]kefu.Scored, 0, len(res[at].Result))
+		for _, p := range res[at].Result {
+			h := hitOf(p.Payload)
 			id := h.hash
 			if pts[id] == nil {
 				pts[id] = &found{hit: h, point: p}
 			}
-			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.score)})
+			sc = append(sc, kefu.Scored{ChunkID: id, Score: float64(p.Score)})
 		}
 		return sc
 	}
@@ -440,14 +438,14 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 // the point, whose analysed fields a keyword hit carries.
 type found struct {
 	hit
-	point *leanPoint
+	point *qdrant.ScoredPoint
 }
 
 // allHaveHit reports whether every point of res has keyHit.
-func allHaveHit(res [][]leanPoint) bool {
+func allHaveHit(res []*qdrant.BatchResult) bool {
 	for _, r := range res {
-		for i := range r {
-			if !r[i].hasHit {
+		for _, p := range r.Result {
+			if _, ok := p.Payload[keyHit]; !ok {
 				return false
 			}
 		}
@@ -488,11 +486,11 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 			continue
 		}
 		asked[id] = true
-		if c, ok := s.records.Get(col + "/" + p.point.uuid); ok {
+		if c, ok := s.records.Get(col + "/" + p.point.Id.GetUuid()); ok {
 			chunks[id] = cloneChunk(c)
 			continue
 		}
-		ids = append(ids, p.point.id())
+		ids = append(ids, p.point.Id)
 	}
 	if len(ids) == 0 {
 		return nil
@@ -543,7 +541,7 @@ func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*found) {
 		p := pts[hits[n].ChunkID]
 		clear(head)
 		clear(body)
-		eachTerm(p.point.fields, func(field int, t string) {
+		eachTerm(p.point.Payload[keyFields].GetStringValue(), func(field int, t string) {
 			set := body
 			if keyword.Head(field) {
 				set = head

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/qdrant/go-client/qdrant"
+
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/index"
 	"github.com/kefu-dev/kefu/index/storetest"
@@ -96,7 +98,7 @@ func TestLoadingARetiredHit(t *testing.T) {
 		t.Fatalf("search: %d hits, %d chunks", len(c.Keyword), len(c.Chunks))
 	}
 	id := c.Keyword[0].ChunkID
-	gone := &leanPoint{uuid: chunkPointID(id, rec.KB.Version+7).GetUuid()} // never written
+	gone := &qdrant.ScoredPoint{Id: chunkPointID(id, rec.KB.Version+7)} // never written
 	err = s.loadChunks(context.Background(), rec.Collection, []string{id}, map[string]*found{id: {point: gone}}, map[string]*kefu.Chunk{})
 	if !errors.Is(err, errRetired) {
 		t.Errorf("loading a deleted point: %v, want errRetired", err)
