@@ -409,7 +409,8 @@ func TestWidePostingsScoreAsReference(t *testing.T) {
 }
 
 // Warming puts the longest postings lists in the cache (and a search then
-// finds them there); scores are those of the reference either way.
+// finds them there) with their terms' document frequencies; scores are
+// those of the reference either way.
 func TestWarmCachesTheLongestLists(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	ix := openMem(t, Options{CompactAfter: -1})
@@ -441,6 +442,24 @@ func TestWarmCachesTheLongestLists(t *testing.T) {
 	if n := cached(); n == 0 {
 		t.Fatal("warming cached none of the body's longest lists")
 	}
+	// Their terms' document frequencies and bounds are counted as well.
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := fieldMask(ix.scoredFields(sn))
+	for _, term := range Terms("退款 refund") {
+		for i := range sn.segs {
+			st := sn.segTermsOf(i, mask)
+			st.mu.RLock()
+			_, ok := st.m[term]
+			st.mu.RUnlock()
+			if !ok {
+				t.Errorf("segment %d: %q's document frequencies not counted by warming", i, term)
+			}
+		}
+	}
+	sn.close()
 	var ref []refDoc
 	for _, d := range docs {
 		ref = append(ref, refOf(d))

@@ -186,8 +186,9 @@ const warmShare = 7
 
 // warm decodes the longest postings lists of the index's scored fields
 // (those holding at least a 256th of its chunks) into the postings cache,
-// longest first, while the cache is under warmShare of its budget, and
-// sizes a scratch for the index. After a start
+// longest first, while the cache is under warmShare of its budget, with
+// their terms' document frequencies and bounds, and sizes a scratch for
+// the index. After a start
 // or a merge, the first searches with common terms would otherwise decode
 // them: at a million chunks that was half of a first search's time, and
 // the first pass's p99 was twice the second's (BENCHMARKS.md, "Long
@@ -246,6 +247,8 @@ func (ix *Index) warm(ctx context.Context) error {
 	s := ix.scratch.get()
 	defer ix.scratch.put(s)
 	s.prepare(sn.size())
+	mask := fieldMask(ix.scoredFields(sn))
+	counted := map[string]bool{}
 	for _, l := range lists {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -255,6 +258,16 @@ func (ix *Index) warm(ctx context.Context) error {
 		}
 		if _, _, err := termPostings(sn, s, l.seg, l.fp, []byte(l.term)); err != nil {
 			return err
+		}
+		// The term's document frequencies and bounds too (a pass over
+		// each of its lists, and a union of bitmaps when it is in several
+		// fields), which a search would otherwise compute the first time
+		// it meets the term.
+		if !counted[l.term] && len(counted) < dfCacheTerms/2 {
+			counted[l.term] = true
+			if _, err := sn.docFreqs(mask, []byte(l.term), s, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
