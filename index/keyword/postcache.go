@@ -247,6 +247,7 @@ func (ix *Index) warm(ctx context.Context) error {
 	s := ix.scratch.get()
 	defer ix.scratch.put(s)
 	s.prepare(sn.size())
+	s.touch()
 	mask := fieldMask(ix.scoredFields(sn))
 	counted := map[string]bool{}
 	for _, l := range lists {
