@@ -181,8 +181,19 @@ var builtinLexicon string
 //go:embed lexicon/bilingual.txt
 var bilingualLexicon string
 
+//go:embed lexicon/equivalents.txt
+var equivalentsLexicon string
+
 var builtinRules = sync.OnceValue(func() []Rule {
 	rules, err := ParseSynonyms(builtinLexicon, 1)
+	if err != nil {
+		panic(err) // embedded at build time and tested
+	}
+	return rules
+})
+
+var equivalentRules = sync.OnceValue(func() []Rule {
+	rules, err := ParseSynonyms(equivalentsLexicon, 1)
 	if err != nil {
 		panic(err) // embedded at build time and tested
 	}
@@ -200,6 +211,11 @@ var bilingualRules = sync.OnceValue(func() []Rule {
 // BuiltinSynonyms returns the rules of the built-in customer-service
 // lexicon (lexicon/customer_service.txt) with the given weight.
 func BuiltinSynonyms(weight float64) []Rule { return withWeight(builtinRules(), weight) }
+
+// EquivalentSynonyms returns the rules of the built-in groups of words
+// that mean the same thing (lexicon/equivalents.txt: 退钱 and 退款, 咋 and
+// 怎么) with the given weight.
+func EquivalentSynonyms(weight float64) []Rule { return withWeight(equivalentRules(), weight) }
 
 // BilingualSynonyms returns the rules of the built-in Chinese ↔ English
 // customer-service lexicon (lexicon/bilingual.txt) with the given weight.

@@ -12,7 +12,7 @@ import (
 	"github.com/kefu-dev/kefu/internal/text"
 )
 
-// Every phrase of both built-in lexicon files analyses to between one and
+// Every phrase of the built-in lexicon files analyses to between one and
 // maxRuleTerms words (a phrase that analyses to nothing, or to more words
 // than a rule may hold, is silently dropped by compileLexicon), and every
 // line of the bilingual file links the two scripts: a line without both
@@ -21,7 +21,8 @@ func TestLexiconFilesAnalyse(t *testing.T) {
 	for _, f := range []struct {
 		name, text string
 		bilingual  bool
-	}{{"customer_service.txt", builtinLexicon, false}, {"bilingual.txt", bilingualLexicon, true}} {
+		minLines   int
+	}{{"customer_service.txt", builtinLexicon, false, 150}, {"bilingual.txt", bilingualLexicon, true, 150}, {"equivalents.txt", equivalentsLexicon, false, 20}} {
 		lines := 0
 		for n, line := range strings.Split(f.text, "\n") {
 			line = strings.TrimSpace(line)
@@ -46,7 +47,7 @@ func TestLexiconFilesAnalyse(t *testing.T) {
 				t.Errorf("%s:%d: %q does not link Chinese and English", f.name, n+1, line)
 			}
 		}
-		if lines < 150 {
+		if lines < f.minLines {
 			t.Errorf("%s: %d rule lines", f.name, lines)
 		}
 	}
@@ -179,6 +180,42 @@ func TestTranslationWeights(t *testing.T) {
 		term, ok := termsOf(info)[c.term]
 		if !ok || term.Kind != kefu.TermSynonym || term.Weight != c.weight {
 			t.Errorf("%s: %s = %+v (found %v), want a synonym of weight %v", c.query, c.term, term, ok, c.weight)
+		}
+	}
+}
+
+// A word of an equivalence group weighs as much as the customer's word; a
+// word of a group of related words weighs a related word's half. No line
+// is in both files: a group is either equivalent or related.
+func TestEquivalentSynonymWeights(t *testing.T) {
+	ix := demoShop(t)
+	rules, err := SettingsRules(&kefu.KBSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.SetLexicon(rules)
+	for _, c := range []struct {
+		query, term string
+		weight      float64
+	}{
+		{"退钱怎么申请", "退款", equivalentSynonymWeight},
+		{"咋开发票", "怎么", equivalentSynonymWeight},
+		{"forgot my passcode", "password", equivalentSynonymWeight},
+		{"包裹到哪了", "快递", builtinSynonymWeight}, // a parcel is not the courier
+	} {
+		_, info := hitsFor(t, ix, c.query)
+		term, ok := termsOf(info)[c.term]
+		if !ok || term.Kind != kefu.TermSynonym || term.Weight != c.weight {
+			t.Errorf("%s: %s = %+v (found %v), want a synonym of weight %v", c.query, c.term, term, ok, c.weight)
+		}
+	}
+	lines := map[string]bool{}
+	for line := range strings.Lines(builtinLexicon) {
+		lines[strings.TrimSpace(line)] = true
+	}
+	for line := range strings.Lines(equivalentsLexicon) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && lines[l] {
+			t.Errorf("%q is in both customer_service.txt and equivalents.txt", l)
 		}
 	}
 }
