@@ -161,21 +161,31 @@ func TestBilingualLexiconMatches(t *testing.T) {
 // the customer's word, and as much as the word when it stands for a loanword
 // of a mixed question or for a word the KB does not hold.
 func TestTranslationWeights(t *testing.T) {
+	expectSynonymWeights(t, []synonymWeight{
+		{"退款怎么申请", "refund", bilingualSynonymWeight}, // 退款 is held: its Chinese entries answer
+		{"how do i get a refund", "退款", bilingualSynonymWeight},
+		{"warranty 有几年", "保修", translationWeight},   // an English loanword in a Chinese question
+		{"密码忘了怎么找回", "password", translationWeight}, // no Chinese entry holds 密码
+	})
+}
+
+// synonymWeight is a query, one of its synonyms and the weight it must have.
+type synonymWeight struct {
+	query, term string
+	weight      float64
+}
+
+// expectSynonymWeights checks the weights of synonyms in the demo shop KB
+// with the built-in lexicons.
+func expectSynonymWeights(t *testing.T, cases []synonymWeight) {
+	t.Helper()
 	ix := demoShop(t)
 	rules, err := SettingsRules(&kefu.KBSettings{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix.SetLexicon(rules)
-	for _, c := range []struct {
-		query, term string
-		weight      float64
-	}{
-		{"退款怎么申请", "refund", bilingualSynonymWeight}, // 退款 is held: its Chinese entries answer
-		{"how do i get a refund", "退款", bilingualSynonymWeight},
-		{"warranty 有几年", "保修", translationWeight},   // an English loanword in a Chinese question
-		{"密码忘了怎么找回", "password", translationWeight}, // no Chinese entry holds 密码
-	} {
+	for _, c := range cases {
 		_, info := hitsFor(t, ix, c.query)
 		term, ok := termsOf(info)[c.term]
 		if !ok || term.Kind != kefu.TermSynonym || term.Weight != c.weight {
@@ -188,27 +198,12 @@ func TestTranslationWeights(t *testing.T) {
 // word of a group of related words weighs a related word's half. No line
 // is in both files: a group is either equivalent or related.
 func TestEquivalentSynonymWeights(t *testing.T) {
-	ix := demoShop(t)
-	rules, err := SettingsRules(&kefu.KBSettings{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix.SetLexicon(rules)
-	for _, c := range []struct {
-		query, term string
-		weight      float64
-	}{
+	expectSynonymWeights(t, []synonymWeight{
 		{"退钱怎么申请", "退款", equivalentSynonymWeight},
 		{"咋开发票", "怎么", equivalentSynonymWeight},
 		{"forgot my passcode", "password", equivalentSynonymWeight},
 		{"包裹到哪了", "快递", builtinSynonymWeight}, // a parcel is not the courier
-	} {
-		_, info := hitsFor(t, ix, c.query)
-		term, ok := termsOf(info)[c.term]
-		if !ok || term.Kind != kefu.TermSynonym || term.Weight != c.weight {
-			t.Errorf("%s: %s = %+v (found %v), want a synonym of weight %v", c.query, c.term, term, ok, c.weight)
-		}
-	}
+	})
 	lines := map[string]bool{}
 	for line := range strings.Lines(builtinLexicon) {
 		lines[strings.TrimSpace(line)] = true
