@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/shared"
@@ -194,11 +193,7 @@ func nodeBaseline(ctx context.Context, script string, spec kefu.ModelSpec, texts
 		ratios = append(ratios, (o.Best.Seconds+tok)/e)
 	}
 	if len(ratios) > 0 {
-		slices.Sort(ratios)
-		rep.PairedRatio = ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			rep.PairedRatio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-		}
+		rep.PairedRatio = pct(ratios, 50)
 	}
 	return rep, nil
 }
