@@ -66,46 +66,15 @@ type segKey struct {
 }
 
 // segTerms are the document frequencies of the terms searched in one
-// segment, in two generations: when the current one is full it becomes
-// the old one, and the terms a search meets again move back from it. A
-// full cache used to be cleared whole: at a million chunks, where counting
-// a common term's frequencies and bounds takes milliseconds, that was 13 %
-// of a fresh process's search time (600 queries meet more than
-// dfCacheTerms terms, with their typo and translation candidates).
+// segment.
 type segTerms struct {
-	mu     sync.RWMutex
-	m, old map[string]termDF
-}
-
-// get returns the cached frequencies of term.
-func (st *segTerms) get(term string) (termDF, bool) {
-	st.mu.RLock()
-	df, ok := st.m[term]
-	if ok {
-		st.mu.RUnlock()
-		return df, true
-	}
-	df, ok = st.old[term]
-	st.mu.RUnlock()
-	if ok {
-		st.put(term, df)
-	}
-	return df, ok
-}
-
-// put caches the frequencies of term.
-func (st *segTerms) put(term string, df termDF) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.m) >= dfCacheTerms {
-		st.old, st.m = st.m, make(map[string]termDF, dfCacheTerms)
-	}
-	st.m[term] = df
+	mu sync.RWMutex
+	m  map[string]termDF
 }
 
 // Bounds of the document frequencies kept (all indexes of the process):
-// segments, and terms per segment and generation (about 200 bytes each:
-// at most 100 MB).
+// segments, and terms per segment (about 200 bytes each: at most 50 MB); a
+// segment's terms are forgotten together when they reach the bound.
 const (
 	dfCacheSegments = 32
 	dfCacheTerms    = 1 << 13
@@ -165,13 +134,20 @@ func (sn *snap) docFreqs(mask uint8, term []byte, s *scratch, per []termDF) (ter
 	var out termDF
 	for i := range sn.segs {
 		st := sn.segTermsOf(i, mask)
-		df, ok := st.get(string(term))
+		st.mu.RLock()
+		df, ok := st.m[string(term)]
+		st.mu.RUnlock()
 		if !ok {
 			var err error
 			if df, err = sn.segDocFreqs(i, mask, term, s); err != nil {
 				return termDF{}, err
 			}
-			st.put(string(term), df)
+			st.mu.Lock()
+			if len(st.m) >= dfCacheTerms {
+				clear(st.m)
+			}
+			st.m[string(term)] = df
+			st.mu.Unlock()
 		}
 		if per != nil {
 			per[i] = df
