@@ -18,8 +18,9 @@ import (
 // afqmc_faq_zh's first 600 queries (sorted) twice, for k 50, and logs
 // each pass's wall p50/p90/p99 and process CPU, the first pass's slowest
 // queries with their second pass and the postings they decoded, the second
-// pass's slowest with their terms' document frequencies, and the postings
-// cache's size. KEFU_WARM=1 warms the cache first (as the compactor does
+// pass's slowest with their terms' document frequencies, the first query's
+// time beside its second, the postings cache's size and the terms whose
+// document frequencies are cached. KEFU_WARM=1 warms the cache first (as the compactor does
 // after a start); KEFU_OUT=FILE writes every hit with its score, matched
 // and heading counts and masks, to compare two builds' results with cmp
 // (BENCHMARKS.md, "Long postings at a million chunks").
@@ -98,6 +99,7 @@ func TestMeasureLongPostings(t *testing.T) {
 	for _, x := range slow[:min(10, len(slow))] {
 		t.Logf("first pass #%d: %v (second pass %v), %d KB decoded: %.50q", x.i, x.d, last[x.i].d, x.decoded>>10, x.q)
 	}
+	t.Logf("first query after opening: %v (second pass %v), %d KB decoded", first[0].d, last[0].d, first[0].decoded>>10)
 	slices.SortFunc(last, byTime)
 	for _, x := range last[:min(10, len(last))] {
 		_, info, err := ix.SearchHits(ctx, x.q, 50, nil)
@@ -111,6 +113,13 @@ func TestMeasureLongPostings(t *testing.T) {
 		t.Logf("%v: %d terms, Σdf %d: %.60q", x.d, len(info.Terms), df, x.q)
 	}
 	t.Logf("postings cache: %d MB", postings.bytesUsed()>>20)
+	if sn, err := ix.snapshot(); err == nil {
+		st := sn.segTermsOf(0, fieldMask(ix.scoredFields(sn)))
+		st.mu.RLock()
+		t.Logf("document frequencies cached in segment 0: %d terms (cleared at %d)", len(st.m), dfCacheTerms)
+		st.mu.RUnlock()
+		sn.close()
+	}
 	if f := os.Getenv("KEFU_OUT"); f != "" {
 		if err := os.WriteFile(f, []byte(out.String()), 0o644); err != nil {
 			t.Fatal(err)
