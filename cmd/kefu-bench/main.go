@@ -288,6 +288,9 @@ func searchCmd(ctx context.Context, args []string) error {
 		fmt.Printf("  build %.1f s, %.1f s CPU (%d chunks added); reopening the store (vectors loaded, no re-embedding) %.2f s, %.2f s CPU; vectors: %s (graph ready %.1f s later)\n", rep.BuildS, rep.BuildCPUS, rep.Built, rep.StartupS, rep.StartupCPUS, rep.VectorMode, rep.GraphWaitS)
 		if p := rep.Repeat; p != nil {
 			fmt.Printf("  asked again: p50 %.2f ms, p99 %.2f ms, CPU p99 %.2f ms; keyword p50 %.2f ms, p99 %.2f ms (first pass: keyword p99 %.2f ms)\n", p.P50MS, p.P99MS, p.CPUP99MS, p.KeywordP50, p.KeywordP99, rep.KeywordP99)
+			for _, x := range p.Slowest {
+				fmt.Printf("    first pass %.1f ms (keyword %.1f), asked again %.1f ms (keyword %.1f): %.50q\n", x.FirstMS, x.KeywordMS, x.SecondMS, x.Keyword2, x.Query)
+			}
 		}
 		if rep.DiskBytes > 0 {
 			fmt.Printf("  on disk %d MB; RSS %d MB before opening (the benchmark's corpus), %d MB opened, %d MB after the searches (peak %d MB); Go heap %d MB\n", rep.DiskBytes>>20, rep.RSSBaseBytes>>20, rep.RSSOpenBytes>>20, rep.RSSAfterBytes>>20, rep.HWMBytes>>20, rep.HeapBytes>>20)

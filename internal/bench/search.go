@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +84,24 @@ type PassReport struct {
 	CPUP99MS   float64 `json:"cpu_p99_ms"`
 	KeywordP50 float64 `json:"keyword_p50_ms"`
 	KeywordP99 float64 `json:"keyword_p99_ms"`
+	// Slowest are the first pass's slowest searches beside their second
+	// pass: what a fresh process pays that a warm one does not.
+	Slowest []SlowSearch `json:"slowest_first_pass,omitempty"`
 }
+
+// SlowSearch is a search of the first pass, its wall and keyword-side
+// milliseconds, and the same search's on the second pass.
+type SlowSearch struct {
+	Query     string  `json:"query"`
+	FirstMS   float64 `json:"first_ms"`
+	KeywordMS float64 `json:"keyword_ms"`
+	SecondMS  float64 `json:"second_ms"`
+	Keyword2  float64 `json:"second_keyword_ms"`
+}
+
+// slowestShown is how many of the first pass's slowest searches a report
+// with a second pass lists.
+const slowestShown = 10
 
 // SearchReport is the result of Search: hybrid search latency with the
 // query embedding excluded (vectors are given).
@@ -403,6 +422,14 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 			lat2, cpu2, kw2 = append(lat2, t.wall), append(cpu2, t.cpu), append(kw2, t.keyword)
 		}
 		rep.Repeat = &PassReport{P50MS: pct(lat2, 50), P99MS: pct(lat2, 99), CPUP99MS: pct(cpu2, 99), KeywordP50: pct(kw2, 50), KeywordP99: pct(kw2, 99)}
+		order := make([]int, len(lat))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
+		for _, i := range order[:min(slowestShown, len(order))] {
+			rep.Repeat.Slowest = append(rep.Repeat.Slowest, SlowSearch{Query: timed[i].q.Text, FirstMS: lat[i], KeywordMS: kw[i], SecondMS: lat2[i], Keyword2: kw2[i]})
+		}
 	}
 	if rep.AfterWriteMS, err = searchAfterWrite(ctx, st, r, qs[0], dim); err != nil {
 		return nil, err
