@@ -636,6 +636,7 @@ func (s *scratch) addTF(d uint32, fp fieldParams, qi int, tfInv float64, counted
 	s.tf[d] += fp.weight * tfInv
 	if counted && fp.head && s.headSeen[d] != uint16(qi+1) {
 		s.headSeen[d] = uint16(qi + 1)
+		s.headSeenUsed = true
 		s.head[d]++
 	}
 }

@@ -498,3 +498,54 @@ func TestScratchIsKeptAndWarmed(t *testing.T) {
 		t.Fatalf("%d scratches kept, want at most %d", n, maxFreeScratches)
 	}
 }
+
+// A search leaves its scratch as it found it, all zero, whichever way it
+// scored (the merged loop, the per-field passes of an index of several
+// segments, the bleve variant, a filter) and however many hits it cleared.
+func TestSearchLeavesScratchZero(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	ix := openMem(t, Options{CompactAfter: -1})
+	for b := range 3 {
+		docs := randomDocs(rng, 700, fmt.Sprintf("s%d", b))
+		// A frequency beyond 16 bits in a question: the term's lists are
+		// read per field (addTF), not decoded.
+		docs[5].Questions = strings.Repeat("invoice ", 70000)
+		apply(t, ix, docs, nil, nil)
+	}
+	ctx := context.Background()
+	zero := func(name string, s *scratch) {
+		t.Helper()
+		for what, xs := range map[string][]uint16{"clauses": s.clauses, "matched": s.matched, "headSeen": s.headSeen, "head": s.head} {
+			if i := slices.IndexFunc(xs, func(x uint16) bool { return x != 0 }); i >= 0 {
+				t.Fatalf("%s: %s[%d] = %d after the search", name, what, i, xs[i])
+			}
+		}
+		for what, xs := range map[string][]float64{"score": s.score, "tf": s.tf} {
+			if i := slices.IndexFunc(xs, func(x float64) bool { return x != 0 }); i >= 0 {
+				t.Fatalf("%s: %s[%d] = %v after the search", name, what, i, xs[i])
+			}
+		}
+		if len(s.hits)+len(s.termHit) != 0 || s.clausesUsed || s.headSeenUsed {
+			t.Fatalf("%s: %d hits, %d term hits, flags %v %v after the search", name, len(s.hits), len(s.termHit), s.clausesUsed, s.headSeenUsed)
+		}
+	}
+	check := func(v *Index, name string) {
+		// Many hits (most documents hold one of the common words) and few.
+		for _, q := range []string{"退款 发票 花呗 订单 refund invoice order", "invoice 快递", "warranty", "s1-doc17"} {
+			for _, f := range []*kefu.Filter{nil, {DocIDs: []string{"doc1", "doc3"}}} {
+				if _, _, err := v.SearchHits(ctx, q, 20, f); err != nil {
+					t.Fatal(err)
+				}
+				s := v.scratch.get()
+				zero(fmt.Sprintf("%s, %q, filter %v", name, q, f != nil), s)
+				v.scratch.put(s)
+			}
+		}
+	}
+	check(ix, "segments")
+	check(ix.with(Options{scoring: bleveScoring}), "bleve variant")
+	if err := ix.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(ix, "merged")
+}
