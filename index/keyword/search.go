@@ -46,23 +46,24 @@ type scratch struct {
 	ranked   []uint32 // when not nil, the hits that can be in the top k (the scorer pruned the others)
 	best     float64  // the best score so far
 	clauses  []uint16 // matching clauses, for the coord variant
-	// Whether a search wrote clauses (the coord variant) or headSeen (the
-	// per-field passes of addTF): a search over a merged segment writes
-	// neither, and reset leaves them, 4 of the 16 MB it would clear at a
-	// million chunks.
+	allow    []uint64 // filter bitset, when filtered
+	filtered bool
+	cand     []uint32                 // backing array of scoreBM25F's candidates
+	per      []termDF                 // scoreBM25F's document frequencies per query term and segment
+	mark     []uint64                 // a bitset of documents, all zero between uses (sortDocs)
+	heap     []uint32                 // backing array of topOf
+	pl       segment.PostingsList     // reused by snap.postings
+	it       segment.PostingsIterator // reused by the scorer
+	inv      [numFields][]float64     // backing arrays of fieldParams.inv
+	short    [numFields]decoded       // short postings lists decoded by scoreAll, per field
+	lists    []fieldList              // backing array of scoreAll's lists
+	at       []int                    // backing array of mergeFields' places
+
+	// Whether a search wrote clauses (the coord variant) or headSeen
+	// (addTF: the per-field passes, the listed candidates): most searches
+	// of a merged segment write neither, and reset leaves them, 4 of the
+	// 16 MB it would clear at a million chunks.
 	clausesUsed, headSeenUsed bool
-	allow                     []uint64 // filter bitset, when filtered
-	filtered                  bool
-	cand                      []uint32                 // backing array of scoreBM25F's candidates
-	per                       []termDF                 // scoreBM25F's document frequencies per query term and segment
-	mark                      []uint64                 // a bitset of documents, all zero between uses (sortDocs)
-	heap                      []uint32                 // backing array of topOf
-	pl                        segment.PostingsList     // reused by snap.postings
-	it                        segment.PostingsIterator // reused by the scorer
-	inv                       [numFields][]float64     // backing arrays of fieldParams.inv
-	short                     [numFields]decoded       // short postings lists decoded by scoreAll, per field
-	lists                     []fieldList              // backing array of scoreAll's lists
-	at                        []int                    // backing array of mergeFields' places
 }
 
 // scratches keeps the scratches of finished searches for the next ones.
