@@ -16,7 +16,7 @@ import (
 	"github.com/kefu-dev/kefu"
 )
 
-func openMem(t *testing.T, opts Options) *Index {
+func openMem(t testing.TB, opts Options) *Index {
 	t.Helper()
 	ix, err := Open("", opts)
 	if err != nil {
@@ -26,7 +26,7 @@ func openMem(t *testing.T, opts Options) *Index {
 	return ix
 }
 
-func apply(t *testing.T, ix *Index, puts []Doc, deletes []string, meta map[string]string) {
+func apply(t testing.TB, ix *Index, puts []Doc, deletes []string, meta map[string]string) {
 	t.Helper()
 	if err := ix.Apply(puts, deletes, meta); err != nil {
 		t.Fatal(err)

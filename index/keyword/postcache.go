@@ -142,6 +142,14 @@ func decodedPostings(sn *snap, s *scratch, i int, fp fieldParams, term []byte, p
 // ok is false, and d partial, when a frequency or length takes more than
 // 16 bits.
 func decode(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (_ *decoded, ok bool, err error) {
+	if done, ok := decodeBulk(pl, sn.segs[i].exactLen, d); done {
+		return d, ok, nil
+	}
+	return decodeEach(sn, s, i, pl, d)
+}
+
+// decodeEach is decode through zap's iterator, a posting at a time.
+func decodeEach(sn *snap, s *scratch, i int, pl segment.PostingsList, d *decoded) (_ *decoded, ok bool, err error) {
 	sv := &sn.segs[i]
 	n := int(pl.Count())
 	d.docs, d.freqs, d.lens = slices.Grow(d.docs[:0], n), slices.Grow(d.freqs[:0], n), slices.Grow(d.lens[:0], n)

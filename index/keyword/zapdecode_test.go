@@ -1,0 +1,180 @@
+package keyword
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// Bulk decoding reads every postings list as zap's iterator does: the
+// same documents, frequencies and lengths, the same verdict on lists too
+// wide for 16 bits, in segments held in memory and on disk, with deleted
+// and replaced documents. It must also have read the lists itself: the
+// test fails if it declined the lists it is for.
+func TestBulkDecodeMatchesIterator(t *testing.T) {
+	for _, dir := range []string{"", t.TempDir()} {
+		rng := rand.New(rand.NewPCG(31, 32))
+		ix := openMem(t, Options{CompactAfter: -1})
+		if dir != "" {
+			var err error
+			if ix, err = Open(dir, Options{CompactAfter: -1}); err != nil {
+				t.Fatal(err)
+			}
+			defer ix.Close()
+		}
+		for b := range 3 {
+			docs := randomDocs(rng, 1500, fmt.Sprintf("s%d-", b))
+			docs[7].Questions = strings.Repeat("invoice ", 70000)    // a frequency beyond 16 bits
+			docs[9].Body = strings.Repeat("refund warranty ", 40000) // a length beyond 16 bits
+			apply(t, ix, docs, nil, nil)
+		}
+		var gone []string
+		for i := 0; i < 1500; i += 7 {
+			gone = append(gone, fmt.Sprintf("s1-%05d", i))
+		}
+		apply(t, ix, randomDocs(rng, 40, "s0-"), gone, nil) // replaced and deleted documents
+		if err := ix.waitPersisted(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sn, err := ix.snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := new(scratch)
+		var bulk, withDeletes, wide, lists int
+		for i := range sn.segs {
+			deletes := sn.segs[i].ss.Deleted()
+			for f := range numFields {
+				d, err := sn.dict(i, f)
+				if err != nil || d == nil {
+					continue
+				}
+				it := d.AutomatonIterator(nil, nil, nil)
+				for {
+					e, err := it.Next()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if e == nil {
+						break
+					}
+					pl, err := sn.postings(i, f, []byte(e.Term), s)
+					if err != nil || pl == nil {
+						t.Fatal(e.Term, err)
+					}
+					lists++
+					want, wantOK, err := decodeEach(sn, s, i, pl, &decoded{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got decoded
+					done, ok := decodeBulk(pl, sn.segs[i].exactLen, &got)
+					if !done {
+						if e.Count > 1 {
+							t.Fatalf("segment %d field %d %q (%d postings): bulk decoding declined", i, f, e.Term, e.Count)
+						}
+						continue // a one-hit list, which zap encodes in its dictionary
+					}
+					bulk++
+					if ok != wantOK {
+						t.Fatalf("segment %d field %d %q: bulk ok %v, iterator %v", i, f, e.Term, ok, wantOK)
+					}
+					if !ok {
+						wide++
+						continue
+					}
+					if !slices.Equal(got.docs, want.docs) || !slices.Equal(got.freqs, want.freqs) || !slices.Equal(got.lens, want.lens) {
+						t.Fatalf("segment %d field %d %q: bulk %v %v %v, iterator %v %v %v", i, f, e.Term, got.docs, got.freqs, got.lens, want.docs, want.freqs, want.lens)
+					}
+					if deletes != nil && uint64(len(got.docs)) < e.Count {
+						withDeletes++
+					}
+				}
+			}
+		}
+		sn.close()
+		t.Logf("dir %q: %d lists, %d decoded in bulk, %d of them with deleted postings, %d wide", dir, lists, bulk, withDeletes, wide)
+		if bulk == 0 || withDeletes == 0 || wide == 0 {
+			t.Fatalf("bulk decoding read %d lists, %d with deleted postings, %d wide: the test proves too little", bulk, withDeletes, wide)
+		}
+	}
+}
+
+// BenchmarkDecodeLongLists decodes the 250 longest postings lists of an
+// index (KEFU_KEYWORD_INDEX, a copy of a large store's keyword folder, or
+// 20k random chunks) through zap's iterator and in bulk, and reports each
+// way's time per posting:
+//
+//	KEFU_KEYWORD_INDEX=/tmp/kw1m go test -run '^$' -bench DecodeLongLists ./index/keyword/
+func BenchmarkDecodeLongLists(b *testing.B) {
+	var ix *Index
+	if dir := os.Getenv("KEFU_KEYWORD_INDEX"); dir != "" {
+		var err error
+		if ix, err = Open(dir, Options{CompactAfter: -1}); err != nil {
+			b.Fatal(err)
+		}
+		defer ix.Close()
+	} else {
+		ix = openMem(b, Options{CompactAfter: -1})
+		apply(b, ix, randomDocs(rand.New(rand.NewPCG(1, 2)), 20_000, "c"), nil, nil)
+	}
+	sn, err := ix.snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sn.close()
+	type list struct {
+		seg, field int
+		term       string
+		n          uint64
+	}
+	var lists []list
+	for i := range sn.segs {
+		for f := range numFields {
+			d, err := sn.dict(i, f)
+			if err != nil || d == nil {
+				continue
+			}
+			it := d.AutomatonIterator(nil, nil, nil)
+			for e, err := it.Next(); e != nil && err == nil; e, err = it.Next() {
+				if e.Count >= cacheMinPostings {
+					lists = append(lists, list{i, f, e.Term, e.Count})
+				}
+			}
+		}
+	}
+	slices.SortFunc(lists, func(a, b list) int { return cmp.Compare(b.n, a.n) })
+	lists = lists[:min(250, len(lists))]
+	var postings uint64
+	for _, l := range lists {
+		postings += l.n
+	}
+	s := new(scratch)
+	for _, way := range []struct {
+		name string
+		fn   func(*snap, *scratch, int, segment.PostingsList, *decoded) (*decoded, bool, error)
+	}{{"iterator", decodeEach}, {"bulk", decode}} {
+		b.Run(way.name, func(b *testing.B) {
+			var d decoded
+			for b.Loop() {
+				for _, l := range lists {
+					pl, err := sn.postings(l.seg, l.field, []byte(l.term), s)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, _, err := way.fn(sn, s, l.seg, pl, &d); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(uint64(b.N)*postings), "ns/posting")
+		})
+	}
+}
