@@ -215,7 +215,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			tf := s.tf[d]
 			s.tf[d] = 0
 			if !s.allowed(uint64(d)) {
-				s.head[d], s.headSeen[d] = 0, 0 // as reset leaves them: d is no hit
+				s.counts[d], s.headSeen[d] = 0, 0 // as reset leaves them: d is no hit
 				continue
 			}
 			if s.score[d] == 0 {
@@ -224,7 +224,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			s.score[d] += w[qi] * numer * tf / (tf + k1)
 			s.best = max(s.best, s.score[d])
 			if counted {
-				s.matched[d]++
+				s.counts[d]++
 			}
 		}
 		s.termHit = s.termHit[:0]
@@ -371,18 +371,15 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		s.score[d] = v
 		s.best = max(s.best, v)
 		if counted {
-			s.matched[d]++
-			if head {
-				s.head[d]++
-			}
+			s.counts[d] += countOf(head)
 		}
 	}
 	if len(lists) == 1 && !s.filtered {
 		// The common case, add in a loop of its own: the term is in one
 		// field of the segment and no filter applies.
 		dec, fp := lists[0].dec, lists[0].fp
-		score, matched, heads, into := s.score, s.matched, s.head, hits
-		m, best, head := n, s.best, counted && fp.head
+		score, counts, into := s.score, s.counts, hits
+		m, best, inc := n, s.best, countOf(fp.head)
 		for j, local := range dec.docs {
 			if j%checkEvery == checkEvery-1 {
 				if err := ctx.Err(); err != nil {
@@ -402,10 +399,7 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 			score[d] = v
 			best = max(best, v)
 			if counted {
-				matched[d]++
-				if head {
-					heads[d]++
-				}
+				counts[d] += inc
 			}
 		}
 		n, s.best = m, best
@@ -637,7 +631,7 @@ func (s *scratch) addTF(d uint32, fp fieldParams, qi int, tfInv float64, counted
 	if counted && fp.head && s.headSeen[d] != uint16(qi+1) {
 		s.headSeen[d] = uint16(qi + 1)
 		s.headSeenUsed = true
-		s.head[d]++
+		s.counts[d] += headCount
 	}
 }
 

@@ -515,7 +515,10 @@ func TestSearchLeavesScratchZero(t *testing.T) {
 	ctx := context.Background()
 	zero := func(name string, s *scratch) {
 		t.Helper()
-		for what, xs := range map[string][]uint16{"clauses": s.clauses, "matched": s.matched, "headSeen": s.headSeen, "head": s.head} {
+		if i := slices.IndexFunc(s.counts, func(x uint32) bool { return x != 0 }); i >= 0 {
+			t.Fatalf("%s: counts[%d] = %#x after the search", name, i, s.counts[i])
+		}
+		for what, xs := range map[string][]uint16{"clauses": s.clauses, "headSeen": s.headSeen} {
 			if i := slices.IndexFunc(xs, func(x uint16) bool { return x != 0 }); i >= 0 {
 				t.Fatalf("%s: %s[%d] = %d after the search", name, what, i, xs[i])
 			}

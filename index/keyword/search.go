@@ -38,9 +38,8 @@ var bleveScoring = scoring{fieldSum: true, sqrtTF: true, cardinalityAvg: true, q
 type scratch struct {
 	tf       []float64 // BM25F pseudo-frequency of the current term
 	termHit  []uint32  // document numbers with tf set
-	matched  []uint16  // query terms found in the document, any field
+	counts   []uint32  // query terms found in the document: in any field (low 16 bits), in title, headings or questions (high 16)
 	headSeen []uint16  // 1 + index of the last query term found in a heading field
-	head     []uint16  // query terms found in title, headings or questions
 	score    []float64
 	hits     []uint32 // document numbers with score set
 	ranked   []uint32 // when not nil, the hits that can be in the top k (the scorer pruned the others)
@@ -65,6 +64,24 @@ type scratch struct {
 	// 16 MB it would clear at a million chunks.
 	clausesUsed, headSeenUsed bool
 }
+
+// headCount is one query term found in a heading field, in scratch.counts;
+// a term found in any field adds 1. One word for both counts is one memory
+// access a posting instead of two in the scorer's loops, whose arrays (one
+// entry a chunk) outgrow the caches of a large index.
+const headCount = 1 << 16
+
+// countOf is what a counted query term found in a field adds to a
+// document's counts: 1, and headCount in a heading field.
+func countOf(head bool) uint32 {
+	if head {
+		return 1 + headCount
+	}
+	return 1
+}
+
+func matchedOf(c uint32) int { return int(c & (headCount - 1)) }
+func headOf(c uint32) int    { return int(c >> 16) }
 
 // scratches keeps the scratches of finished searches for the next ones.
 // Unlike a sync.Pool it survives garbage collections and is not per P: at
@@ -110,9 +127,8 @@ func (s *scratch) prepare(n uint64) {
 	s.tf = make([]float64, n)
 	s.score = make([]float64, n)
 	s.clauses = make([]uint16, n)
-	s.matched = make([]uint16, n)
+	s.counts = make([]uint32, n)
 	s.headSeen = make([]uint16, n)
-	s.head = make([]uint16, n)
 	s.mark = make([]uint64, (n+63)/64)
 }
 
@@ -130,9 +146,8 @@ func (s *scratch) touch() {
 	clear(s.tf)
 	clear(s.score)
 	clear(s.clauses)
-	clear(s.matched)
+	clear(s.counts)
 	clear(s.headSeen)
-	clear(s.head)
 	clear(s.mark)
 }
 
@@ -164,8 +179,7 @@ func (s *scratch) reset() {
 		// Many: clearing the arrays whole, in order, is faster than
 		// visiting each hit's entries at random.
 		clear(s.score)
-		clear(s.matched)
-		clear(s.head)
+		clear(s.counts)
 		if s.clausesUsed {
 			clear(s.clauses)
 		}
@@ -176,7 +190,7 @@ func (s *scratch) reset() {
 		for _, d := range s.hits {
 			s.score[d] = 0
 			s.clauses[d] = 0
-			s.matched[d], s.headSeen[d], s.head[d] = 0, 0, 0
+			s.counts[d], s.headSeen[d] = 0, 0
 		}
 	}
 	s.clausesUsed, s.headSeenUsed = false, false
@@ -753,7 +767,7 @@ func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Hit{ChunkID: id, Score: x.score, Matched: int(s.matched[x.doc]), Head: int(s.head[x.doc]), doc: x.doc}
+		out[i] = Hit{ChunkID: id, Score: x.score, Matched: matchedOf(s.counts[x.doc]), Head: headOf(s.counts[x.doc]), doc: x.doc}
 	}
 	// Document numbers change as bleve merges segments, so equal scores are
 	// ordered by chunk id instead, including at the cut: the chunks tied
@@ -788,7 +802,7 @@ func topK(sn *snap, s *scratch, k int) ([]Hit, error) {
 			slices.SortFunc(ids, func(a, b idDoc) int { return strings.Compare(a.id, b.id) })
 			for i := range kept {
 				d := ids[i].doc
-				out[len(out)-kept+i] = Hit{ChunkID: ids[i].id, Score: last, Matched: int(s.matched[d]), Head: int(s.head[d]), doc: d}
+				out[len(out)-kept+i] = Hit{ChunkID: ids[i].id, Score: last, Matched: matchedOf(s.counts[d]), Head: headOf(s.counts[d]), doc: d}
 			}
 		}
 	}
