@@ -11,8 +11,9 @@
 #      (slimmed as the official image is), and golang:1.26-bookworm from it
 #      plus this machine's Go (/usr/local/go) and gcc. Both are kept in
 #      podman's storage, so later runs on this machine skip this step;
-#   3. `podman build --pull=never` with the host's Go module cache mounted
-#      read-only at /go/pkg/mod (GOPROXY=off: nothing is downloaded);
+#   3. `podman build --pull=never` with the host's Go module cache, filled
+#      by `go mod download`, mounted read-only at /go/pkg/mod (GOPROXY=off:
+#      nothing is downloaded inside the build);
 #   4. the image run with the shared models mounted at /shared and a fresh
 #      volume at /data: /readyz, the first admin key from the log, a file
 #      ingested through the API, a search and a question answered from it,
@@ -100,6 +101,11 @@ tbase=$(date +%s)
 
 # 3. The image.
 make -s ort
+# The build's `go mod download` reads the mounted cache offline: fill it
+# here, through the module proxy, with every module of go.mod's graph
+# (`make test` fetches only what the packages it builds import, and a
+# clean machine's cache lacks the others' .info files).
+go mod download
 say "podman build $image"
 podman build --pull=never --format docker -q \
   -v "$(go env GOMODCACHE):/go/pkg/mod:ro" --build-arg GOPROXY=off \
