@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
+	zapv17 "github.com/blevesearch/zapx/v17"
 )
 
 // Bulk decoding reads every postings list as zap's iterator does: the
@@ -177,4 +179,68 @@ func BenchmarkDecodeLongLists(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(uint64(b.N)*postings), "ns/posting")
 		})
 	}
+}
+
+// FuzzDecodeBulk overwrites part of a postings list's frequency stream, or
+// of its chunk offsets, and decodes the list: bulk decoding must never
+// read out of range, and what it returns as decoded must be a sorted
+// subset of the list's documents with a frequency and a length each.
+func FuzzDecodeBulk(f *testing.F) {
+	ix := openMem(f, Options{CompactAfter: -1})
+	apply(f, ix, randomDocs(rand.New(rand.NewPCG(41, 42)), 3000, "f"), []string{"f00003", "f00010"}, nil)
+	sn, err := ix.snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(sn.close)
+	pl, err := sn.postings(0, slotOf(f, fieldBody), []byte("refund"), new(scratch))
+	if err != nil || pl == nil || pl.Count() < 1000 {
+		f.Fatalf("no long list to fuzz: %v", err)
+	}
+	p := unsafe.Pointer(pl.(*zapv17.PostingsList))
+	sb := unsafe.Add(unsafe.Pointer(*(**zapv17.SegmentBase)(unsafe.Add(p, zapLayout.sb))), zapLayout.mem)
+	mem := *(*[]byte)(sb)
+	at := *(*uint64)(unsafe.Add(p, zapLayout.freqOffset))
+	members := map[uint32]bool{}
+	want, ok, err := decodeEach(sn, new(scratch), 0, pl, &decoded{})
+	if err != nil || !ok {
+		f.Fatal(err)
+	}
+	for _, d := range want.docs {
+		members[d] = true
+	}
+	f.Add(uint16(0), []byte{0xff, 0xff, 0xff})
+	f.Add(uint16(3), []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add(uint16(40), []byte{0})
+	f.Fuzz(func(t *testing.T, off uint16, data []byte) {
+		bad := slices.Clone(mem)
+		start := min(int(at)+int(off), len(bad))
+		copy(bad[start:], data)
+		*(*[]byte)(sb) = bad
+		defer func() { *(*[]byte)(sb) = mem }()
+		var d decoded
+		done, ok := decodeBulk(pl, true, &d)
+		if !done || !ok {
+			return
+		}
+		if len(d.freqs) != len(d.docs) || len(d.lens) != len(d.docs) {
+			t.Fatalf("%d documents, %d frequencies, %d lengths", len(d.docs), len(d.freqs), len(d.lens))
+		}
+		for i, doc := range d.docs {
+			if !members[doc] || i > 0 && doc <= d.docs[i-1] {
+				t.Fatalf("document %d at %d: not in the list, or out of order", doc, i)
+			}
+		}
+	})
+}
+
+// slotOf is the slot of a text field by name.
+func slotOf(tb testing.TB, name string) int {
+	for f := range numFields {
+		if dictField(f) == name {
+			return f
+		}
+	}
+	tb.Fatalf("no field %q", name)
+	return -1
 }
