@@ -13,7 +13,7 @@ import (
 )
 
 // Why by hand: zap's only public way to read a postings list is its
-// iterator, one posting at a time through interfaces, 60–80 ns a posting
+// iterator, one posting at a time through interfaces, 50–60 ns a posting
 // here. Decoding the long lists of a million-chunk index that way was most
 // of what a search paid the first time it met a term, and most of warm's
 // seconds (BENCHMARKS.md, "Decoding postings in bulk"). A zap v17 list is
