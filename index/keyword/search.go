@@ -66,7 +66,8 @@ type scratch struct {
 }
 
 // headCount is one query term found in a heading field, in scratch.counts;
-// a term found in any field adds 1. One word for both counts is one memory
+// a term found in any field adds 1. Neither count can reach 16 bits: a
+// query has at most MaxQueryTerms terms. One word for both counts is one memory
 // access a posting instead of two in the scorer's loops, whose arrays (one
 // entry a chunk) outgrow the caches of a large index.
 const headCount = 1 << 16
