@@ -184,29 +184,25 @@ var bilingualLexicon string
 //go:embed lexicon/equivalents.txt
 var equivalentsLexicon string
 
-var builtinRules = sync.OnceValue(func() []Rule {
-	rules, err := ParseSynonyms(builtinLexicon, 1)
-	if err != nil {
-		panic(err) // embedded at build time and tested
-	}
-	return rules
-})
+// embeddedRules parses an embedded lexicon once, on first use, and keeps
+// what keep makes of its rules.
+func embeddedRules(text string, keep func([]Rule) []Rule) func() []Rule {
+	return sync.OnceValue(func() []Rule {
+		rules, err := ParseSynonyms(text, 1)
+		if err != nil {
+			panic(err) // embedded at build time and tested
+		}
+		return keep(rules)
+	})
+}
 
-var equivalentRules = sync.OnceValue(func() []Rule {
-	rules, err := ParseSynonyms(equivalentsLexicon, 1)
-	if err != nil {
-		panic(err) // embedded at build time and tested
-	}
-	return rules
-})
+func asParsed(rules []Rule) []Rule { return rules }
 
-var bilingualRules = sync.OnceValue(func() []Rule {
-	rules, err := ParseSynonyms(bilingualLexicon, 1)
-	if err != nil {
-		panic(err) // embedded at build time and tested
-	}
-	return crossLanguage(rules)
-})
+var (
+	builtinRules    = embeddedRules(builtinLexicon, asParsed)
+	equivalentRules = embeddedRules(equivalentsLexicon, asParsed)
+	bilingualRules  = embeddedRules(bilingualLexicon, crossLanguage)
+)
 
 // BuiltinSynonyms returns the rules of the built-in customer-service
 // lexicon (lexicon/customer_service.txt) with the given weight.
