@@ -224,28 +224,14 @@ func (ix *Index) warm(ctx context.Context) error {
 	var lists []long
 	for i := range sn.segs {
 		for _, fp := range ix.scoredFields(sn) {
-			d, err := sn.dict(i, fp.slot)
+			err := sn.eachTerm(ctx, i, fp.slot, func(term string, count uint64) bool {
+				if count >= least {
+					lists = append(lists, long{i, fp, term, count})
+				}
+				return true
+			})
 			if err != nil {
 				return err
-			}
-			if d == nil {
-				continue
-			}
-			it := d.AutomatonIterator(nil, nil, nil)
-			for n := 0; ; n++ {
-				if n%4096 == 0 && ctx.Err() != nil {
-					return ctx.Err()
-				}
-				e, err := it.Next()
-				if err != nil {
-					return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
-				}
-				if e == nil {
-					break
-				}
-				if e.Count >= least {
-					lists = append(lists, long{i, fp, e.Term, e.Count})
-				}
 			}
 		}
 	}

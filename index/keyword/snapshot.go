@@ -1,6 +1,7 @@
 package keyword
 
 import (
+	"context"
 	"sort"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -110,6 +111,29 @@ func (sn *snap) dict(i, f int) (segment.TermDictionary, error) {
 		sv.dicts[f], sv.loaded[f] = d, true
 	}
 	return sv.dicts[f], nil
+}
+
+// eachTerm calls fn with every term of dictionary slot f in segment i and
+// the number of documents holding it (deleted ones included), in order,
+// until fn returns false or ctx is done.
+func (sn *snap) eachTerm(ctx context.Context, i, f int, fn func(term string, count uint64) bool) error {
+	d, err := sn.dict(i, f)
+	if err != nil || d == nil {
+		return err
+	}
+	it := d.AutomatonIterator(nil, nil, nil)
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, err := it.Next()
+		if err != nil {
+			return kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
+		}
+		if e == nil || !fn(e.Term, e.Count) {
+			return nil
+		}
+	}
 }
 
 // postings returns the postings of term in dictionary slot f of segment i,

@@ -54,22 +54,10 @@ func TestBulkDecodeMatchesIterator(t *testing.T) {
 		for i := range sn.segs {
 			deletes := sn.segs[i].ss.Deleted()
 			for f := range numFields {
-				d, err := sn.dict(i, f)
-				if err != nil || d == nil {
-					continue
-				}
-				it := d.AutomatonIterator(nil, nil, nil)
-				for {
-					e, err := it.Next()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if e == nil {
-						break
-					}
-					pl, err := sn.postings(i, f, []byte(e.Term), s)
+				err := sn.eachTerm(t.Context(), i, f, func(term string, count uint64) bool {
+					pl, err := sn.postings(i, f, []byte(term), s)
 					if err != nil || pl == nil {
-						t.Fatal(e.Term, err)
+						t.Fatal(term, err)
 					}
 					lists++
 					want, wantOK, err := decodeEach(sn, s, i, pl, &decoded{})
@@ -79,25 +67,29 @@ func TestBulkDecodeMatchesIterator(t *testing.T) {
 					var got decoded
 					done, ok := decodeBulk(pl, sn.segs[i].exactLen, &got)
 					if !done {
-						if e.Count > 1 {
-							t.Fatalf("segment %d field %d %q (%d postings): bulk decoding declined", i, f, e.Term, e.Count)
+						if count > 1 {
+							t.Fatalf("segment %d field %d %q (%d postings): bulk decoding declined", i, f, term, count)
 						}
-						continue // a one-hit list, which zap encodes in its dictionary
+						return true // a one-hit list, which zap encodes in its dictionary
 					}
 					bulk++
 					if ok != wantOK {
-						t.Fatalf("segment %d field %d %q: bulk ok %v, iterator %v", i, f, e.Term, ok, wantOK)
+						t.Fatalf("segment %d field %d %q: bulk ok %v, iterator %v", i, f, term, ok, wantOK)
 					}
 					if !ok {
 						wide++
-						continue
+						return true
 					}
 					if !slices.Equal(got.docs, want.docs) || !slices.Equal(got.freqs, want.freqs) || !slices.Equal(got.lens, want.lens) {
-						t.Fatalf("segment %d field %d %q: bulk %v %v %v, iterator %v %v %v", i, f, e.Term, got.docs, got.freqs, got.lens, want.docs, want.freqs, want.lens)
+						t.Fatalf("segment %d field %d %q: bulk %v %v %v, iterator %v %v %v", i, f, term, got.docs, got.freqs, got.lens, want.docs, want.freqs, want.lens)
 					}
-					if deletes != nil && uint64(len(got.docs)) < e.Count {
+					if deletes != nil && uint64(len(got.docs)) < count {
 						withDeletes++
 					}
+					return true
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
 			}
 		}
@@ -140,15 +132,14 @@ func BenchmarkDecodeLongLists(b *testing.B) {
 	var lists []list
 	for i := range sn.segs {
 		for f := range numFields {
-			d, err := sn.dict(i, f)
-			if err != nil || d == nil {
-				continue
-			}
-			it := d.AutomatonIterator(nil, nil, nil)
-			for e, err := it.Next(); e != nil && err == nil; e, err = it.Next() {
-				if e.Count >= cacheMinPostings {
-					lists = append(lists, list{i, f, e.Term, e.Count})
+			err := sn.eachTerm(b.Context(), i, f, func(term string, count uint64) bool {
+				if count >= cacheMinPostings {
+					lists = append(lists, list{i, f, term, count})
 				}
+				return true
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
 		}
 	}
