@@ -42,13 +42,7 @@ func TestBulkDecodeMatchesIterator(t *testing.T) {
 			gone = append(gone, fmt.Sprintf("s1-%05d", i))
 		}
 		apply(t, ix, randomDocs(rng, 40, "s0-"), gone, nil) // replaced and deleted documents
-		if err := ix.waitPersisted(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		sn, err := ix.snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
+		sn := snapshotWithDeletions(t, ix)
 		s := new(scratch)
 		var bulk, withDeletes, wide, lists int
 		for i := range sn.segs {
@@ -99,6 +93,36 @@ func TestBulkDecodeMatchesIterator(t *testing.T) {
 			t.Fatalf("bulk decoding read %d lists, %d with deleted postings, %d wide: the test proves too little", bulk, withDeletes, wide)
 		}
 	}
+}
+
+// snapshotWithDeletions returns a snapshot of ix in which a segment has
+// deleted documents. scorch merges segments in the background, which drops
+// the deleted ones, at a time of its own: when it has merged them all,
+// more documents are deleted, a few times at most.
+func snapshotWithDeletions(t *testing.T, ix *Index) *snap {
+	t.Helper()
+	for attempt := range 5 {
+		if err := ix.waitPersisted(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sn, err := ix.snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range sn.segs {
+			if d := sn.segs[i].ss.Deleted(); d != nil && !d.IsEmpty() {
+				return sn
+			}
+		}
+		sn.close()
+		var gone []string
+		for i := 3 + attempt; i < 1500; i += 11 {
+			gone = append(gone, fmt.Sprintf("s2-%05d", i))
+		}
+		apply(t, ix, nil, gone, nil)
+	}
+	t.Fatal("every snapshot had its deleted documents merged away")
+	return nil
 }
 
 // BenchmarkDecodeLongLists decodes the 250 longest postings lists of an
