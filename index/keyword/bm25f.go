@@ -246,7 +246,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			// (While no score so far exceeds the bound of the terms to
 			// come, θ cannot either: the pass over the hits is skipped.)
 			lastCheck = remaining
-			theta = max(theta, kthOfHits(s, int(sn.size()), k))
+			theta = max(theta, kthOf(s, s.hits, k))
 			if pruning = theta > remaining; pruning {
 				ix.pruned.Add(1)
 			}
@@ -257,7 +257,13 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		if pruning && cand == nil && remaining > 0 {
 			g := gate{on: true, rem: remaining, theta: theta}
 			if next := nextTerm(order[oi+1:], ub); next >= 0 && !scanCandidates(admitted(s, g), dfs[next]) {
-				cand = listCandidates(s, int(sn.size()), g)
+				cand = s.cand[:0]
+				for _, d := range s.hits {
+					if !g.shut(s.score[d]) {
+						cand = append(cand, d)
+					}
+				}
+				s.sortDocs(cand)
 				s.cand = cand
 				ix.listed.Add(1)
 			}
@@ -497,34 +503,6 @@ func isZero(x float64) int {
 // kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
 func kthOf(s *scratch, ds []uint32, k int) float64 {
 	return s.score[topOf(s, ds, k)[0]]
-}
-
-// kthOfHits is kthOf of the hits (k ≤ len(s.hits)), whose scores are the
-// positive entries of the score array below n: many hits are read by a
-// pass over the array (denseShare).
-func kthOfHits(s *scratch, n, k int) float64 {
-	if len(s.hits)*denseShare < n {
-		return kthOf(s, s.hits, k)
-	}
-	var kth float64
-	kth, s.best64 = kthScore(s.score[:n], k, s.best64)
-	return kth
-}
-
-// listCandidates returns the hits g admits, sorted by document number, in
-// s.cand's backing array; n bounds the document numbers.
-func listCandidates(s *scratch, n int, g gate) []uint32 {
-	if len(s.hits)*denseShare >= n {
-		return listAbove(s.score[:n], g.rem, g.theta, s.cand[:0])
-	}
-	cand := s.cand[:0]
-	for _, d := range s.hits {
-		if !g.shut(s.score[d]) {
-			cand = append(cand, d)
-		}
-	}
-	s.sortDocs(cand)
-	return cand
 }
 
 // topOf returns the k documents of ds with the best scores (k ≤ len(ds))

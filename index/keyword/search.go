@@ -51,7 +51,6 @@ type scratch struct {
 	per      []termDF                 // scoreBM25F's document frequencies per query term and segment
 	mark     []uint64                 // a bitset of documents, all zero between uses (sortDocs)
 	heap     []uint32                 // backing array of topOf
-	best64   []float64                // backing array of kthOfHits
 	pl       segment.PostingsList     // reused by snap.postings
 	it       segment.PostingsIterator // reused by the scorer
 	inv      [numFields][]float64     // backing arrays of fieldParams.inv
