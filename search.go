@@ -25,10 +25,11 @@ type SearchRequest struct {
 	Vector []float32 // query embedding; nil skips the vector side
 	K      int       // candidates per side
 	Filter *Filter
-	// Select, when set, is called with the candidates (Docs filled, Chunks
-	// empty) inside the search's snapshot and returns the chunk ids whose
-	// records Chunks must hold; nil loads every candidate's. A retriever
-	// fuses here and loads only the hits it keeps.
+	// Select, when set, is called with the candidates (their ids, scores
+	// and Docs; Chunks empty, and the keyword hits' coverage and masks
+	// may not be set yet) inside the search's snapshot and returns the
+	// chunk ids whose records Chunks must hold; nil loads every
+	// candidate's. A retriever fuses here and loads only the hits it keeps.
 	Select func(c *Candidates) []string
 }
 

@@ -51,6 +51,10 @@ func (a *Analysis) Fields(d *Doc) Fields {
 	return f
 }
 
+// Mark prefixes the character and bigram terms the analyzer adds to the
+// words (¦多 beside the word 多久).
+const Mark = bigramMark
+
 // Head reports whether field i is a heading field (title, heading path or
 // questions), whose terms set Hit.HeadMatch.
 func Head(i int) bool { return textFields[i] != fieldBody }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qdrant/go-client/qdrant"
 
@@ -36,6 +37,13 @@ const (
 	keyTerms   = "terms"    // chunks: distinct analysed terms (facets: document frequencies)
 	keyFields  = "fields"   // chunks: analysed fields, terms space-separated, fields by "\n"
 	keyVectors = "nvectors" // chunks: vectors of the multivector
+	// keyMatch is keyHit, then the distinct terms of the chunk's heading
+	// fields and of its body in a compact form (matchValue): all a search
+	// reads of a keyword hit, which sets its term masks and coverage, in
+	// one payload value. Its terms are about half of keyFields, which
+	// holds every term with its repeats and marks each character term;
+	// keyFields was two thirds of a search's response.
+	keyMatch = "match"
 	// keyHit is the hash, the owner and the kind of a chunk in one string:
 	// all a search reads of a hit besides its analysed fields, so a
 	// response carries one payload value a hit instead of four (decoding
@@ -48,18 +56,87 @@ func hitValue(hash, owner string, kind kefu.ChunkKind) string {
 	return hash + "\n" + owner + "\n" + string(kind)
 }
 
+// matchValue is keyMatch's value for a chunk: its keyHit, then four
+// lines of its analysed fields' terms: the heading fields' words
+// (space-separated) and characters (keyword.Mark's single-character terms
+// without the mark, one after the other), then the body's; each term
+// once. Other marked terms (bigrams) are words with their mark.
+func matchValue(hit string, f *keyword.Fields) string {
+	var head, body [2][]byte
+	seen := map[string]bool{}
+	for i, ts := range f {
+		lines, side := &body, "b"
+		if keyword.Head(i) {
+			lines, side = &head, "h"
+		}
+		for _, t := range ts {
+			if seen[side+t] {
+				continue
+			}
+			seen[side+t] = true
+			if _, ok := markedChar(t); ok {
+				lines[1] = append(lines[1], t[len(keyword.Mark):]...)
+				continue
+			}
+			if len(lines[0]) > 0 {
+				lines[0] = append(lines[0], ' ')
+			}
+			lines[0] = append(lines[0], t...)
+		}
+	}
+	return hit + "\n" + string(head[0]) + "\n" + string(head[1]) + "\n" + string(body[0]) + "\n" + string(body[1])
+}
+
+// markedChar reports the character of a single-character term
+// (keyword.Mark and one valid character).
+func markedChar(t string) (rune, bool) {
+	c, ok := strings.CutPrefix(t, keyword.Mark)
+	r, n := utf8.DecodeRuneInString(c)
+	return r, ok && n == len(c) && r != utf8.RuneError
+}
+
+// eachMatch calls word with every word of a matchValue and char with
+// every character (a term keyword.Mark+string(c)), and whether they are of
+// the heading fields, without copying any.
+func eachMatch(s string, word func(head bool, t string), char func(head bool, c rune)) {
+	for range 3 { // keyHit's lines
+		_, s, _ = strings.Cut(s, "\n")
+	}
+	for i := 0; i < 4; i++ {
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		head := i < 2
+		if i%2 == 0 {
+			for t := range strings.SplitSeq(line, " ") {
+				if t != "" {
+					word(head, t)
+				}
+			}
+			continue
+		}
+		for _, c := range line {
+			char(head, c)
+		}
+	}
+}
+
 // hit is what a search reads of a hit's payload.
 type hit struct {
 	hash, owner string
 	kind        kefu.ChunkKind
 }
 
-// hitOf reads a hit's keyHit, or for a point written before keyHit
-// existed its hash, refs and kind.
+// hitOf reads a hit's keyMatch or keyHit, or for a point written before
+// keyHit existed its hash, refs and kind.
 func hitOf(p map[string]*qdrant.Value) hit {
-	if v, has := p[keyHit]; has {
+	v, has := p[keyMatch]
+	if !has {
+		v, has = p[keyHit]
+	}
+	if has {
 		hash, rest, _ := strings.Cut(v.GetStringValue(), "\n")
-		owner, kind, _ := strings.Cut(rest, "\n")
+		owner, rest, _ := strings.Cut(rest, "\n")
+		kind, _, _ := strings.Cut(rest, "\n")
 		return hit{hash: hash, owner: owner, kind: kefu.ChunkKind(kind)}
 	}
 	h := hit{hash: p[keyHash].GetStringValue(), kind: kefu.ChunkKind(p[keyKind].GetStringValue())}
@@ -308,10 +385,11 @@ func chunkPayload(cs *chunkState, v uint64) map[string]*qdrant.Value {
 	if len(cs.refs) > 0 {
 		owner = cs.refs[0]
 	}
+	hit := hitValue(cs.chunk.ID, owner, cs.chunk.Kind)
 	return qdrant.NewValueMap(map[string]any{
 		keyRecord: string(rec), keyHash: cs.chunk.ID, keyRefs: refs, keyKind: string(cs.chunk.Kind), keyMetaKV: kv,
 		keyTerms: terms, keyFields: encodeFields(&cs.fields), keyVectors: int64(cs.nvec), keyFrom: int64(v),
-		keyHit: hitValue(cs.chunk.ID, owner, cs.chunk.Kind),
+		keyHit: hit, keyMatch: matchValue(hit, &cs.fields),
 	})
 }
 

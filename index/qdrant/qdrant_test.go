@@ -204,44 +204,49 @@ func TestErrorsAreKefus(t *testing.T) {
 	}
 }
 
-// Points written before keyHit existed (hash, refs and kind only) are
-// searched as before: the search asks again for the keys keyHit stands
-// for, and finds the same candidates; later searches of the collection
-// ask for them at once.
+// Points written before keyHit or keyMatch existed (hash, refs, kind and
+// fields only) are searched as before: the search asks again for the keys
+// they stand for, and finds the same candidates with the same masks and
+// coverage; later searches of the collection ask for them at once.
 func TestSearchingPointsWithoutHitKey(t *testing.T) {
-	srv, s := inProcess(t)
-	ctx := context.Background()
-	storetest.NewKB(t, s, "kb")
-	storetest.Put(t, s, "kb", "d1", storetest.Passages("orchids need little water", "ferns like shade and water"))
-	storetest.Put(t, s, "kb", "d2", storetest.Passages("water the orchids weekly"))
-	want := storetest.Search(t, s, "kb", "orchids water", nil)
-	if len(want.Keyword) != 3 || len(want.Docs) != 3 {
-		t.Fatalf("search: %d hits, docs %v", len(want.Keyword), want.Docs)
-	}
-	rec, err := s.record(ctx, "kb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.client.DeletePayload(ctx, &qdrant.DeletePayloadPoints{CollectionName: rec.Collection, Wait: ptr(true), Keys: []string{keyHit},
-		PointsSelector: qdrant.NewPointsSelectorFilter(&qdrant.Filter{})}); err != nil {
-		t.Fatal(err)
-	}
-	before := srv.Calls("QueryBatch")
-	got := storetest.Search(t, s, "kb", "orchids water", nil)
-	if n := srv.Calls("QueryBatch") - before; n != 2 {
-		t.Errorf("%d QueryBatch calls, want 2 (the second for the older keys)", n)
-	}
-	if fmt.Sprint(got.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(got.Docs) != fmt.Sprint(want.Docs) || len(got.Chunks) != len(want.Chunks) {
-		t.Errorf("without keyHit:\n%v %v\nwith it:\n%v %v", got.Keyword, got.Docs, want.Keyword, want.Docs)
-	}
-	// The node remembers the collection: one call from now on.
-	before = srv.Calls("QueryBatch")
-	again := storetest.Search(t, s, "kb", "orchids water", nil)
-	if n := srv.Calls("QueryBatch") - before; n != 1 {
-		t.Errorf("searching again: %d QueryBatch calls, want 1", n)
-	}
-	if fmt.Sprint(again.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(again.Docs) != fmt.Sprint(want.Docs) {
-		t.Errorf("searching again without keyHit:\n%v %v\nwith it:\n%v %v", again.Keyword, again.Docs, want.Keyword, want.Docs)
+	for _, key := range []string{keyHit, keyMatch} {
+		t.Run(key, func(t *testing.T) {
+			srv, s := inProcess(t)
+			ctx := context.Background()
+			storetest.NewKB(t, s, "kb")
+			storetest.Put(t, s, "kb", "d1", storetest.Passages("orchids need little water 兰花浇水", "ferns like shade and water"))
+			storetest.Put(t, s, "kb", "d2", storetest.Passages("water the orchids weekly 每周浇水"))
+			const query = "orchids water 兰花多久浇一次水"
+			want := storetest.Search(t, s, "kb", query, nil)
+			if len(want.Keyword) != 3 || len(want.Docs) != 3 || want.Keyword[0].HeadMatch|want.Keyword[0].BodyMatch == 0 {
+				t.Fatalf("search: %v, docs %v", want.Keyword, want.Docs)
+			}
+			rec, err := s.record(ctx, "kb")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.client.DeletePayload(ctx, &qdrant.DeletePayloadPoints{CollectionName: rec.Collection, Wait: ptr(true), Keys: []string{key},
+				PointsSelector: qdrant.NewPointsSelectorFilter(&qdrant.Filter{})}); err != nil {
+				t.Fatal(err)
+			}
+			before := srv.Calls("QueryBatch")
+			got := storetest.Search(t, s, "kb", query, nil)
+			if n := srv.Calls("QueryBatch") - before; n != 2 {
+				t.Errorf("%d QueryBatch calls, want 2 (the second for the older keys)", n)
+			}
+			if fmt.Sprint(got.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(got.Docs) != fmt.Sprint(want.Docs) || len(got.Chunks) != len(want.Chunks) {
+				t.Errorf("without %s:\n%v %v\nwith it:\n%v %v", key, got.Keyword, got.Docs, want.Keyword, want.Docs)
+			}
+			// The node remembers the collection: one call from now on.
+			before = srv.Calls("QueryBatch")
+			again := storetest.Search(t, s, "kb", query, nil)
+			if n := srv.Calls("QueryBatch") - before; n != 1 {
+				t.Errorf("searching again: %d QueryBatch calls, want 1", n)
+			}
+			if fmt.Sprint(again.Keyword) != fmt.Sprint(want.Keyword) || fmt.Sprint(again.Docs) != fmt.Sprint(want.Docs) {
+				t.Errorf("searching again without %s:\n%v %v\nwith it:\n%v %v", key, again.Keyword, again.Docs, want.Keyword, want.Docs)
+			}
+		})
 	}
 }
 

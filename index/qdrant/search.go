@@ -313,15 +313,16 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		return out, nil
 	}
 	filter := withFilter(visible(rec.KB.Version), req.Filter)
-	// Only the payload a search reads comes back, and no vectors: every
-	// hit's keyHit (its id, document and kind) and the keyword hits'
-	// analysed fields, which give their term masks and coverage. The
-	// chunk records (most of a payload's bytes) follow for the hits
-	// selected only, a tenth of the candidates. Points written before
-	// keyHit existed have none: in a collection that holds any, the
-	// search asks for the keys keyHit stands for as well.
+	// Only the payload a search reads comes back, and no vectors: one
+	// value a hit, keyHit (its id, document and kind) for a vector hit,
+	// keyMatch (keyHit and its distinct terms, which give its term masks
+	// and coverage) for a keyword hit. The chunk records (most of a
+	// payload's bytes) follow for the hits selected only, a tenth of the
+	// candidates. Points written before keyHit or keyMatch existed lack
+	// them: in a collection that holds any, the search asks for the keys
+	// they stand for as well.
 	ask := func(legacy bool) (kwAt, vecAt int, res []*qdrant.BatchResult, err error) {
-		kwPayload := qdrant.NewWithPayloadInclude(keyHit, keyFields)
+		kwPayload := qdrant.NewWithPayloadInclude(keyMatch)
 		vecPayload := qdrant.NewWithPayloadInclude(keyHit)
 		if legacy {
 			kwPayload = qdrant.NewWithPayloadInclude(keyHit, keyHash, keyRefs, keyKind, keyFields)
@@ -361,7 +362,7 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 	t := time.Now()
 	_, legacy := s.legacy.Load(rec.Collection)
 	kwAt, vecAt, res, err := ask(legacy)
-	if err == nil && !legacy && !allHaveHit(res) {
+	if err == nil && !legacy && !allHaveKeys(res, kwAt) {
 		// Such points stay until a write replaces them: this node asks
 		// for the older keys in this collection from now on.
 		s.legacy.Store(rec.Collection, true)
@@ -407,7 +408,6 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 		}
 		return strings.Compare(a.ChunkID, b.ChunkID)
 	})
-	describeHits(out.Keyword, &q, pts)
 	if kwAt >= 0 {
 		out.Timings[kefu.TimingKeyword] = took
 	}
@@ -427,7 +427,12 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 			load = append(load, id)
 		}
 	}
-	if err := s.loadChunks(ctx, rec.Collection, load, pts, out.Chunks); err != nil {
+	// The records load while the keyword hits' masks are set: a round
+	// trip overlapped with the work that needs none.
+	loaded := make(chan error, 1)
+	go func() { loaded <- s.loadChunks(ctx, rec.Collection, load, pts, out.Chunks) }()
+	describeHits(out.Keyword, &q, pts)
+	if err := <-loaded; err != nil {
 		return nil, err
 	}
 	out.Timings[kefu.TimingLoad] = time.Since(t)
@@ -441,11 +446,16 @@ type found struct {
 	point *qdrant.ScoredPoint
 }
 
-// allHaveHit reports whether every point of res has keyHit.
-func allHaveHit(res []*qdrant.BatchResult) bool {
-	for _, r := range res {
+// allHaveKeys reports whether every keyword hit of res (res[kwAt]) has
+// keyMatch and every other hit keyHit.
+func allHaveKeys(res []*qdrant.BatchResult, kwAt int) bool {
+	for i, r := range res {
+		key := keyHit
+		if i == kwAt {
+			key = keyMatch
+		}
 		for _, p := range r.Result {
-			if _, ok := p.Payload[keyHit]; !ok {
+			if _, ok := p.Payload[key]; !ok {
 				return false
 			}
 		}
@@ -479,14 +489,18 @@ func newRecordCache() *lru.Cache[string, *kefu.Chunk] {
 // the node's cache, the others in one call.
 func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts map[string]*found, chunks map[string]*kefu.Chunk) error {
 	ids := make([]*qdrant.PointId, 0, len(load))
-	asked := make(map[string]bool, len(load))
+	asked := make(map[string]string, len(load)) // point → chunk id
 	for _, id := range load {
 		p, ok := pts[id]
-		if !ok || asked[id] {
+		if !ok {
 			continue
 		}
-		asked[id] = true
-		if c, ok := s.records.Get(col + "/" + p.point.Id.GetUuid()); ok {
+		uuid := p.point.Id.GetUuid()
+		if _, dup := asked[uuid]; dup {
+			continue
+		}
+		asked[uuid] = id
+		if c, ok := s.records.Get(col + "/" + uuid); ok {
 			chunks[id] = cloneChunk(c)
 			continue
 		}
@@ -497,7 +511,7 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 	}
 	var got []*qdrant.RetrievedPoint
 	err := s.call(ctx, "load chunks", func(ctx context.Context) (err error) {
-		got, err = s.client.Get(ctx, &qdrant.GetPoints{CollectionName: col, Ids: ids, WithPayload: qdrant.NewWithPayloadInclude(keyHash, keyRecord)})
+		got, err = s.client.Get(ctx, &qdrant.GetPoints{CollectionName: col, Ids: ids, WithPayload: qdrant.NewWithPayloadInclude(keyRecord)})
 		return err
 	})
 	if err != nil {
@@ -508,8 +522,12 @@ func (s *Store) loadChunks(ctx context.Context, col string, load []string, pts m
 		if err := json.Unmarshal([]byte(p.Payload[keyRecord].GetStringValue()), c); err != nil {
 			return kefu.Errorf(kefu.EINTERNAL, "qdrant: chunk point %s: %v", p.Id.GetUuid(), err)
 		}
+		id, ok := asked[p.Id.GetUuid()]
+		if !ok {
+			return kefu.Errorf(kefu.EINTERNAL, "qdrant: asked for chunk points, got %s", p.Id.GetUuid())
+		}
 		s.records.Add(col+"/"+p.Id.GetUuid(), c)
-		chunks[p.Payload[keyHash].GetStringValue()] = cloneChunk(c)
+		chunks[id] = cloneChunk(c)
 	}
 	if len(got) < len(ids) {
 		return errRetired
@@ -526,30 +544,42 @@ func cloneChunk(c *kefu.Chunk) *kefu.Chunk {
 
 // describeHits sets the keyword hits' coverage (the query's own terms a
 // hit holds, for an FAQ entry in its questions) and, for the first
-// kefu.MaskedHits, their term masks, from the hits' analysed fields, read
-// in place: a search reads up to a hundred of them.
+// kefu.MaskedHits, their term masks, from the hits' keyMatch (or for
+// older points their analysed fields), read in place: a search reads up
+// to a hundred of them.
 func describeHits(hits []kefu.Scored, q *keyword.Query, pts map[string]*found) {
 	if q.Counted == 0 {
 		return
 	}
 	at := make(map[string][]int, len(q.Indexed)) // term → its places in the query
+	atChar := map[rune][]int{}                   // character term → its places
 	for i, t := range q.Indexed {
 		at[t] = append(at[t], i)
+		if c, ok := markedChar(t); ok {
+			atChar[c] = append(atChar[c], i)
+		}
 	}
 	head, body := make([]bool, len(q.Indexed)), make([]bool, len(q.Indexed))
+	mark := func(places []int, isHead bool) {
+		set := body
+		if isHead {
+			set = head
+		}
+		for _, i := range places {
+			set[i] = true
+		}
+	}
+	word := func(isHead bool, t string) { mark(at[t], isHead) }
+	char := func(isHead bool, c rune) { mark(atChar[c], isHead) }
 	for n := range hits {
 		p := pts[hits[n].ChunkID]
 		clear(head)
 		clear(body)
-		eachTerm(p.point.Payload[keyFields].GetStringValue(), func(field int, t string) {
-			set := body
-			if keyword.Head(field) {
-				set = head
-			}
-			for _, i := range at[t] {
-				set[i] = true
-			}
-		})
+		if m, ok := p.point.Payload[keyMatch]; ok {
+			eachMatch(m.GetStringValue(), word, char)
+		} else {
+			eachTerm(p.point.Payload[keyFields].GetStringValue(), func(field int, t string) { mark(at[t], keyword.Head(field)) })
+		}
 		faq := p.kind == kefu.KindFAQ
 		hits[n].FAQ = faq
 		found := 0
