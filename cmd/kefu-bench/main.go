@@ -299,6 +299,10 @@ func searchCmd(ctx context.Context, args []string) error {
 			fmt.Printf("on %s: p50 %.2f ms (+%.2f ms over the embedded store), p90 %.2f ms, p99 %.2f ms; CPU time p50 %.2f ms (%.2f× the embedded store's); first search %.1f ms, first after a write %.1f ms (embedded %.1f ms); build %.1f s\n",
 				o.Backend, o.P50MS, rep.AddedP50MS, o.P90MS, o.P99MS, o.CPUP50MS, o.CPUP50MS/rep.CPUP50MS, o.FirstMS, o.AfterWriteMS, rep.AfterWriteMS, o.BuildS)
 		}
+		if p := rep.Paired; p != nil {
+			fmt.Printf("side by side (each query on both stores): p50 %.2f ms against %.2f ms embedded (+%.2f ms; median difference per query %.2f ms), p99 %.2f against %.2f ms\n",
+				p.OtherP50MS, p.EmbeddedP50MS, p.AddedP50MS, p.MedianAddedMS, p.OtherP99MS, p.EmbeddedP99MS)
+		}
 	})
 }
 

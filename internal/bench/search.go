@@ -169,9 +169,10 @@ type SearchReport struct {
 	// statistics across its write instead of fetching them again.
 	AfterWriteMS float64 `json:"after_write_ms"`
 	// With SearchOptions.Store: the same run on that store, and its p50
-	// minus the embedded store's.
+	// minus the embedded store's; Paired, both timed side by side.
 	Other      *SearchReport `json:"other,omitempty"`
 	AddedP50MS float64       `json:"added_p50_ms,omitempty"`
+	Paired     *PairedReport `json:"paired,omitempty"`
 }
 
 // Search builds a KB of o.Chunks chunks in a temporary data directory
@@ -227,6 +228,9 @@ func Search(ctx context.Context, o SearchOptions) (*SearchReport, error) {
 		return nil, err
 	}
 	rep.Other, rep.AddedP50MS = other, other.P50MS-rep.P50MS
+	if rep.Paired, err = searchPaired(ctx, o, [2]func() (kefu.Store, error){open, openQ}); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

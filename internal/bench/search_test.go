@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"testing"
 )
 
@@ -23,5 +24,24 @@ func TestSearchListsSlowestFirstPass(t *testing.T) {
 		if p.Slowest[i].FirstMS > p.Slowest[i-1].FirstMS {
 			t.Fatalf("not slowest first: %+v", p.Slowest)
 		}
+	}
+}
+
+// With another store, the benchmark also times both side by side on
+// queries of their own, and reports the difference of the p50s.
+func TestSearchPairsStores(t *testing.T) {
+	rep, err := Search(context.Background(), SearchOptions{Chunks: 1000, Dim: 32, Queries: 40, Procs: 2, Store: "inprocess"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Paired
+	if p == nil || p.Queries != 40 || rep.Other == nil {
+		t.Fatalf("paired %+v, other %+v", p, rep.Other)
+	}
+	if !(p.EmbeddedP50MS > 0 && p.OtherP50MS > 0 && p.EmbeddedP99MS >= p.EmbeddedP50MS && p.OtherP99MS >= p.OtherP50MS) {
+		t.Fatalf("paired %+v", p)
+	}
+	if math.Abs(p.AddedP50MS-(p.OtherP50MS-p.EmbeddedP50MS)) > 1e-9 {
+		t.Fatalf("added %v, p50s %v and %v", p.AddedP50MS, p.OtherP50MS, p.EmbeddedP50MS)
 	}
 }
