@@ -17,10 +17,11 @@ func TestAskFeedbackUnanswered(t *testing.T) {
 	ingest := s.newKey(t, kefu.ScopeIngest, "shop")
 
 	var ans kefu.Answer
-	if r := call(t, "POST", base+"/v1/kbs/shop/ask", query, map[string]string{"question": refundQ, "conversation_id": "c-1"}, &ans); r.StatusCode != 200 {
+	conv := fmt.Sprint("c-", time.Now().UnixNano()) // a conversation this run names
+	if r := call(t, "POST", base+"/v1/kbs/shop/ask", query, map[string]string{"question": refundQ, "conversation_id": conv}, &ans); r.StatusCode != 200 {
 		t.Fatalf("ask: %d %s", r.StatusCode, bodyOf(r))
 	}
-	if ans.Route != kefu.RouteFAQ || ans.Text != s.faqAnswer(t, refundQ) || ans.ConversationID != "c-1" || ans.ID == "" {
+	if ans.Route != kefu.RouteFAQ || ans.Text != s.faqAnswer(t, refundQ) || ans.ConversationID != conv || ans.ID == "" {
 		t.Fatalf("answer %+v", ans)
 	}
 	// A question the shop FAQ cannot answer is listed as unanswered.
@@ -105,5 +106,26 @@ func TestChatCompletionsConversation(t *testing.T) {
 	call(t, "POST", base+"/v1/chat/completions", "", map[string]any{"model": "shop", "user": u2, "messages": []map[string]string{{"role": "user", "content": refundQ}}}, &other)
 	if other.Kefu.ConversationID == first.Kefu.ConversationID {
 		t.Fatal("two users share a conversation")
+	}
+}
+
+// Two keys whose chats open with the same words and name no user each get
+// a conversation of their own: a key reads only the conversations it
+// started, so a shared derived id answered the second key 404.
+func TestChatCompletionsOfTwoKeys(t *testing.T) {
+	s := getStack(t)
+	_, base := serve(t, s.config())
+	opening := fmt.Sprint(refundQ, " (", time.Now().UnixNano(), ")")
+	var convs []string
+	for range 2 {
+		key := s.newKey(t, kefu.ScopeQuery, "shop")
+		var out api.ChatCompletion
+		if r := call(t, "POST", base+"/v1/chat/completions", key, map[string]any{"model": "shop", "messages": []map[string]string{{"role": "user", "content": opening}}}, &out); r.StatusCode != 200 {
+			t.Fatalf("chat of key %d: %d %s", len(convs)+1, r.StatusCode, bodyOf(r))
+		}
+		convs = append(convs, out.Kefu.ConversationID)
+	}
+	if convs[0] == "" || convs[0] == convs[1] {
+		t.Fatalf("conversations %q", convs)
 	}
 }

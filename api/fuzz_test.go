@@ -119,7 +119,7 @@ func FuzzChatCompletionRequest(f *testing.F) {
 		if json.Unmarshal(body, &req) != nil {
 			return
 		}
-		ask, prompt, err := askOf(&req)
+		ask, prompt, err := askOf(&req, "k1")
 		if err != nil {
 			if kefu.ErrorCode(err) == kefu.EINTERNAL {
 				t.Fatalf("not a domain error: %v", err)

@@ -273,11 +273,13 @@ func TestChannelWebhook(t *testing.T) {
 	cfg.WebhookHosts = loopbackReceivers // the outbound URL is on 127.0.0.1
 	_, base := serve(t, cfg)
 	admin := s.newKey(t, kefu.ScopeAdmin, "")
+	// A channel of this run: the delivery log outlives a deleted channel.
+	ch := fmt.Sprint("wechat-", time.Now().UnixNano()%1e9)
 	var created api.ChannelSecret
-	if r := call(t, "POST", base+"/v1/channels", admin, map[string]string{"name": "wechat", "kb": "shop", "outbound_url": "http://127.0.0.1:9/out"}, &created); r.StatusCode != 201 {
+	if r := call(t, "POST", base+"/v1/channels", admin, map[string]string{"name": ch, "kb": "shop", "outbound_url": "http://127.0.0.1:9/out"}, &created); r.StatusCode != 201 {
 		t.Fatalf("create channel: %d %s", r.StatusCode, bodyOf(r))
 	}
-	t.Cleanup(func() { s.store.DeleteChannel(context.Background(), "wechat") })
+	t.Cleanup(func() { s.store.DeleteChannel(context.Background(), ch) })
 	secret := created.Secret
 	if !strings.HasPrefix(secret, "whsec_") || created.Channel.OutboundURL == "" {
 		t.Fatalf("created %+v", created)
@@ -289,11 +291,14 @@ func TestChannelWebhook(t *testing.T) {
 	}
 	user := fmt.Sprint("wx_", time.Now().UnixNano())
 	msg := func(id, text string) []byte {
-		b, _ := json.Marshal(map[string]any{"end_user_id": user, "message_id": id, "text": text, "metadata": map[string]string{"nickname": "小王"}})
+		// The channel's message ids are unique to this run: the
+		// platform's are unique, and kefu keeps them after a channel
+		// of the same name is deleted.
+		b, _ := json.Marshal(map[string]any{"end_user_id": user, "message_id": user + "-" + id, "text": text, "metadata": map[string]string{"nickname": "小王"}})
 		return b
 	}
 	now := time.Now()
-	r, body := channelPost(t, base, "wechat", secret, now, msg("m1", "怎么申请退款？"))
+	r, body := channelPost(t, base, ch, secret, now, msg("m1", "怎么申请退款？"))
 	var first api.ChannelResponse
 	json.Unmarshal([]byte(body), &first)
 	answered := first.Reply != nil && (first.Reply.Route == kefu.RouteFAQ || first.Reply.Route == kefu.RouteDisclaimer)
@@ -311,7 +316,7 @@ func TestChannelWebhook(t *testing.T) {
 	before := count()
 	// A retry of the same message is answered with the same reply and
 	// changes nothing.
-	r, body = channelPost(t, base, "wechat", secret, now, msg("m1", "怎么申请退款？"))
+	r, body = channelPost(t, base, ch, secret, now, msg("m1", "怎么申请退款？"))
 	var replay api.ChannelResponse
 	json.Unmarshal([]byte(body), &replay)
 	if r.StatusCode != 200 || !replay.Replayed || replay.Reply.ID != first.Reply.ID || replay.Reply.Text != first.Reply.Text {
@@ -325,17 +330,17 @@ func TestChannelWebhook(t *testing.T) {
 		status                int
 		says                  string
 	}{
-		{"same id, other text", "wechat", secret, now, msg("m1", "别的问题"), 409, "other text"},
+		{"same id, other text", ch, secret, now, msg("m1", "别的问题"), 409, "other text"},
 		{"unknown channel", "telegram", secret, now, msg("m2", "hi"), 404, "unknown channel"},
-		{"no signature", "wechat", "", now, msg("m2", "hi"), 401, "Kefu-Signature"},
-		{"forged", "wechat", "whsec_forged", now, msg("m2", "hi"), 401, "does not match"},
-		{"stale", "wechat", secret, now.Add(-10 * time.Minute), msg("m2", "hi"), 401, "stale"},
-		{"oversized", "wechat", secret, now, append(big, bytes.Repeat([]byte(" "), 40000)...), 413, "65536"},
-		{"text too long", "wechat", secret, now, msg("m3", strings.Repeat("x", 5000)), 413, "text over"},
-		{"malformed", "wechat", secret, now, []byte(`{"end_user_id": "u", "message_id":`), 400, "JSON"},
-		{"unknown field", "wechat", secret, now, []byte(`{"end_user_id":"u","message_id":"m4","text":"hi","txt":"x"}`), 400, "unknown field"},
-		{"missing text", "wechat", secret, now, []byte(`{"end_user_id":"u","message_id":"m5"}`), 400, "required"},
-		{"other channel in body", "wechat", secret, now, []byte(`{"channel":"mail","end_user_id":"u","message_id":"m6","text":"hi"}`), 400, "in the path"},
+		{"no signature", ch, "", now, msg("m2", "hi"), 401, "Kefu-Signature"},
+		{"forged", ch, "whsec_forged", now, msg("m2", "hi"), 401, "does not match"},
+		{"stale", ch, secret, now.Add(-10 * time.Minute), msg("m2", "hi"), 401, "stale"},
+		{"oversized", ch, secret, now, append(big, bytes.Repeat([]byte(" "), 40000)...), 413, "65536"},
+		{"text too long", ch, secret, now, msg("m3", strings.Repeat("x", 5000)), 413, "text over"},
+		{"malformed", ch, secret, now, []byte(`{"end_user_id": "u", "message_id":`), 400, "JSON"},
+		{"unknown field", ch, secret, now, []byte(`{"end_user_id":"u","message_id":"m4","text":"hi","txt":"x"}`), 400, "unknown field"},
+		{"missing text", ch, secret, now, []byte(`{"end_user_id":"u","message_id":"m5"}`), 400, "required"},
+		{"other channel in body", ch, secret, now, []byte(`{"channel":"mail","end_user_id":"u","message_id":"m6","text":"hi"}`), 400, "in the path"},
 	}
 	for _, c := range cases {
 		r, body := channelPost(t, base, c.channel, c.secret, c.at, c.body)
@@ -347,7 +352,7 @@ func TestChannelWebhook(t *testing.T) {
 	}
 	// A body changed after signing is refused too.
 	signed := signHeader(secret, now, msg("m7", "hi"))
-	if r := callHeaders(t, "POST", base+"/v1/channels/wechat/messages", "", msg("m7", "hello"), http.Header{"Kefu-Signature": {signed}}, nil); r.StatusCode != 401 {
+	if r := callHeaders(t, "POST", base+"/v1/channels/"+ch+"/messages", "", msg("m7", "hello"), http.Header{"Kefu-Signature": {signed}}, nil); r.StatusCode != 401 {
 		t.Errorf("altered body: %d", r.StatusCode)
 	}
 	if got := count(); got != before {
@@ -358,20 +363,20 @@ func TestChannelWebhook(t *testing.T) {
 	}
 	// The next message continues the end user's conversation and a hand-off
 	// is told to the channel too.
-	r, body = channelPost(t, base, "wechat", secret, now, msg("m8", "我要投诉"))
+	r, body = channelPost(t, base, ch, secret, now, msg("m8", "我要投诉"))
 	var hand api.ChannelResponse
 	json.Unmarshal([]byte(body), &hand)
 	if r.StatusCode != 200 || hand.ConversationID != conv || hand.State != kefu.StateWaiting || hand.Reply.Route != kefu.RouteHandoff {
 		t.Fatalf("hand-off on the channel: %d %s", r.StatusCode, body)
 	}
-	ds, _ := s.store.Deliveries(context.Background(), kefu.DeliveryFilter{Target: kefu.TargetChannel, TargetID: "wechat"})
+	ds, _ := s.store.Deliveries(context.Background(), kefu.DeliveryFilter{Target: kefu.TargetChannel, TargetID: ch})
 	if len(ds) != 2 {
 		t.Fatalf("%d replies enqueued for the channel, want 2", len(ds))
 	}
 	// A rotated secret: the old one no longer signs.
 	var rotated api.ChannelSecret
-	call(t, "POST", base+"/v1/channels/wechat/rotate", admin, nil, &rotated)
-	if r, _ := channelPost(t, base, "wechat", secret, now, msg("m10", "hi")); r.StatusCode != 401 || rotated.Secret == secret {
+	call(t, "POST", base+"/v1/channels/"+ch+"/rotate", admin, nil, &rotated)
+	if r, _ := channelPost(t, base, ch, secret, now, msg("m10", "hi")); r.StatusCode != 401 || rotated.Secret == secret {
 		t.Fatalf("the old secret after rotation: %d", r.StatusCode)
 	}
 }
@@ -584,10 +589,11 @@ func TestRequestIDsEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	llm := newFakeLLM(t, warrantyTokens, 0, false)
 	kb := s.llmKB(t, "reqids", llm)
-	if err := s.store.PutSubscription(ctx, &kefu.Subscription{ID: "wh_reqids", URL: "http://127.0.0.1:9/", KB: kb, Events: kefu.EventTypes, Secret: "s"}); err != nil {
+	sub := fmt.Sprint("wh_reqids_", time.Now().UnixNano()) // its delivery log outlives it
+	if err := s.store.PutSubscription(ctx, &kefu.Subscription{ID: sub, URL: "http://127.0.0.1:9/", KB: kb, Events: kefu.EventTypes, Secret: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.store.DeleteSubscription(ctx, "wh_reqids") })
+	t.Cleanup(func() { s.store.DeleteSubscription(ctx, sub) })
 	_, base := serve(t, s.config())
 	key := s.newKey(t, kefu.ScopeQuery, "")
 	var ans kefu.Answer
@@ -608,7 +614,7 @@ func TestRequestIDsEndToEnd(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].RequestID != "req-e2e-1" || msgs[1].RequestID != "req-e2e-1" {
 		t.Errorf("stored turn %+v", msgs)
 	}
-	ds, _ := s.store.Deliveries(ctx, kefu.DeliveryFilter{Target: kefu.TargetSubscription, TargetID: "wh_reqids"})
+	ds, _ := s.store.Deliveries(ctx, kefu.DeliveryFilter{Target: kefu.TargetSubscription, TargetID: sub})
 	if len(ds) != 2 {
 		t.Fatalf("%d deliveries", len(ds))
 	}

@@ -47,6 +47,7 @@ type Metrics struct {
 	webhookAttempts *prometheus.CounterVec   // target, outcome: delivered, retry, dead
 	webhookDuration *prometheus.HistogramVec // target
 	storeOnce       sync.Once
+	store           atomic.Pointer[kefu.HealthChecker] // what kefu_store_up reports
 
 	cacheHits, cacheable atomic.Int64 // answers from the cache; answers that could be (not hand-offs)
 }
@@ -205,12 +206,14 @@ func (o *observedEmbedder) EmbedPassages(ctx context.Context, texts []string) ([
 
 // StoreHealth exports kefu_store_up, 1 while the KB store's service (Qdrant)
 // answers its health check, 0 when it does not; each scrape asks it once.
+// Of several stores given, the last is the one reported.
 func (m *Metrics) StoreHealth(h kefu.HealthChecker) {
+	m.store.Store(&h)
 	m.storeOnce.Do(func() {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kefu_store_up", Help: "1 if the knowledge-base store's service (Qdrant) answers its health check."}, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), storeHealthTimeout)
 			defer cancel()
-			if h.Health(ctx) != nil {
+			if (*m.store.Load()).Health(ctx) != nil {
 				return 0
 			}
 			return 1

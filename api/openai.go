@@ -137,12 +137,14 @@ type ChatCompletionChunk struct {
 // MaxChatMessages bounds the messages of one chat completion request.
 const MaxChatMessages = 256
 
-// askOf turns a chat completion request into a question: the last user
-// message, in a conversation named by the request or derived from its
-// model, its user and its first user message, so that the turns of one
-// chat share kefu's conversation memory. Clients whose users may open a
-// chat with the same words should send "user" (or "conversation_id").
-func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
+// askOf turns a chat completion request of the key keyID into a question:
+// the last user message, in a conversation named by the request or
+// derived from the key, the model, the user and the first user message,
+// so that the turns of one chat share kefu's conversation memory. Two
+// keys never share one (a key reads only the conversations it started);
+// clients whose users may open a chat with the same words should send
+// "user" (or "conversation_id").
+func askOf(req *ChatCompletionRequest, keyID string) (kefu.AskRequest, int, error) {
 	if len(req.Messages) == 0 {
 		return kefu.AskRequest{}, 0, kefu.Errorf(kefu.EINVALID, "messages is empty")
 	}
@@ -168,7 +170,7 @@ func askOf(req *ChatCompletionRequest) (kefu.AskRequest, int, error) {
 	}
 	conv := req.ConversationID
 	if conv == "" {
-		h := sha256.Sum256([]byte(req.Model + "\x00" + req.User + "\x00" + first))
+		h := sha256.Sum256([]byte(keyID + "\x00" + req.Model + "\x00" + req.User + "\x00" + first))
 		conv = "oai-" + hex.EncodeToString(h[:12])
 	}
 	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv, Channel: kefu.ChannelOpenAI, EndUser: req.User}, prompt, nil
@@ -185,11 +187,12 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 	if p := principalOf(c); !p.allows(req.Model) {
 		return kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q", p.kb)
 	}
-	ask, prompt, err := askOf(&req)
+	keyID := principalOf(c).keyID
+	ask, prompt, err := askOf(&req, keyID)
 	if err != nil {
 		return err
 	}
-	ask.KeyID = principalOf(c).keyID
+	ask.KeyID = keyID
 	if _, err := s.cfg.Store.KB(c.UserContext(), req.Model); err != nil {
 		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
 			return kefu.Errorf(kefu.ENOTFOUND, "model %q: no knowledge base of that name (GET /v1/models lists them)", req.Model)
