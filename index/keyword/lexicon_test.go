@@ -125,6 +125,12 @@ func TestBilingualLexiconMatches(t *testing.T) {
 		"exchange 怎么申请":          "怎么换货？",
 		"密码忘了怎么找回":               "How do I reset my password?",
 		"when will my 退款 arrive": "How long does a refund take?",
+		// Loanwords in a Chinese question, with Chinese twins of the
+		// English entries they name: the answer is in the question's
+		// language (the English twin won before loanwords weighed as a
+		// translation; "Chinese" by a function word alone in the first).
+		"payment declined 了 咋办": "付款失败怎么办？",
+		"points 怎么用":            "积分怎么用？",
 	}
 	top := func(q string) string {
 		hits := search(t, ix, q, 3, nil)
@@ -159,7 +165,8 @@ func TestBilingualLexiconMatches(t *testing.T) {
 
 // A translation weighs the bilingual rules' low weight when the KB holds
 // the customer's word, and as much as the word when it stands for a loanword
-// of a mixed question or for a word the KB does not hold.
+// of a mixed question or for a word the KB does not hold; the loanword then
+// weighs what its translation would have.
 func TestTranslationWeights(t *testing.T) {
 	expectSynonymWeights(t, []synonymWeight{
 		{"退款怎么申请", "refund", bilingualSynonymWeight}, // 退款 is held: its Chinese entries answer
@@ -167,6 +174,23 @@ func TestTranslationWeights(t *testing.T) {
 		{"warranty 有几年", "保修", translationWeight},   // an English loanword in a Chinese question
 		{"密码忘了怎么找回", "password", translationWeight}, // no Chinese entry holds 密码
 	})
+	// The loanwords themselves weigh as a translation; one without a
+	// translation (a brand) keeps a word's weight.
+	ix := demoShop(t)
+	rules, err := SettingsRules(&kefu.KBSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.SetLexicon(rules)
+	for _, c := range []struct {
+		query, word string
+		weight      float64
+	}{{"warranty 有几年", "warranti", loanwordWeight}, {"points 怎么用", "point", loanwordWeight}, {"PayPal 能用吗", "paypal", 1}, {"how long is the warranty", "warranti", 1}} {
+		_, info := hitsFor(t, ix, c.query)
+		if term, ok := termsOf(info)[c.word]; !ok || term.Kind != kefu.TermWord || term.Weight != c.weight {
+			t.Errorf("%s: %s = %+v (found %v), want a word of weight %v", c.query, c.word, term, ok, c.weight)
+		}
+	}
 }
 
 // synonymWeight is a query, one of its synonyms and the weight it must have.

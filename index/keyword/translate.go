@@ -11,6 +11,10 @@ import (
 // the question as much as the word would have.
 const translationWeight = 1.0
 
+// loanwordWeight is the weight of a loanword of a mixed question that has
+// a translation into the question's language: a translation's default.
+const loanwordWeight = bilingualSynonymWeight
+
 // translations raises the weight of the synonyms the bilingual lexicon
 // added in the other script than the words they stand for (its rules weigh
 // little by default, so that a question's twin entry in the other language
@@ -19,7 +23,8 @@ const translationWeight = 1.0
 //
 //   - in a mixed question (refund 在哪里申请), the words of the other
 //     language are loanwords in a sentence of the question's language
-//     (text.Lang): their translations into it count as the words;
+//     (text.Lang): their translations into it count as the words, and
+//     they as their translations;
 //   - a content word no chunk of the KB holds (能寄到国外吗 in a KB whose
 //     only answer is "Do you ship internationally?"), and that no held
 //     synonym in its own script stands for, has only its translations to
@@ -41,22 +46,38 @@ func translations(held func(string) bool, qts []queryTerm, query string) {
 		}
 		return true
 	}
+	// Mixed: content words in Latin script beside Chinese words, of
+	// which a function word is enough (payment failed 怎么办 is asked in
+	// Chinese).
 	han, latin := false, false
 	for _, q := range qts {
-		if q.kind == kefu.TermWord && !q.fn {
+		if q.kind == kefu.TermWord {
 			if text.HasHan(q.term) {
 				han = true
-			} else {
+			} else if !q.fn {
 				latin = true
 			}
 		}
 	}
 	if han && latin {
 		zh := text.Lang(query) == "zh"
+		loan := map[int]bool{}
 		for i := range qts {
 			if q := &qts[i]; cross(q) && text.HasHan(q.term) == zh {
 				q.qtf = max(q.qtf, translationWeight)
+				for _, w := range q.src {
+					loan[w] = true
+				}
 			}
+		}
+		// The loanwords themselves weigh as a translation does: they and
+		// their translation have swapped roles, so the entry in the
+		// question's language wins over its twin in the loanwords'
+		// (payment failed 怎么办 → 付款失败怎么办？, not "My payment
+		// failed."). A loanword without a translation (PayPal) keeps
+		// its weight.
+		for w := range loan {
+			qts[w].qtf = min(qts[w].qtf, loanwordWeight)
 		}
 	}
 	unheld := map[int]bool{}
