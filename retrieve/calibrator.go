@@ -265,4 +265,4 @@ func Fingerprint(ctx context.Context, content ContentReader, kb *kefu.KB) (strin
 
 // selfCalVersion changes whenever self-calibration or the features change,
 // so that KBs are fitted again by the new code.
-const selfCalVersion = "2026-12-06.1"
+const selfCalVersion = "2026-12-07.1"
