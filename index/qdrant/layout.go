@@ -45,9 +45,9 @@ const (
 	// keyFields was two thirds of a search's response.
 	keyMatch = "match"
 	// keyHit is the hash, the owner and the kind of a chunk in one string:
-	// all a search reads of a hit besides its analysed fields, so a
-	// response carries one payload value a hit instead of four (decoding
-	// them was most of a search's protobuf time).
+	// all a search reads of a vector hit, so a response carries one
+	// payload value a hit instead of four (decoding them was most of a
+	// search's protobuf time).
 	keyHit = "hit"
 )
 

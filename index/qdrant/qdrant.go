@@ -35,13 +35,15 @@
 // keyword payload ("terms") whose facet counts are the document
 // frequencies and the vocabulary (typo correction) a search reports,
 // fetched when a node meets a KB version it did not write and carried
-// across the node's own writes; its analysed fields ("fields") give the
-// hits' term masks and coverage. A search is three calls, two in
-// sequence: the KB record, read while both sides run in one QueryBatch at
-// the version the node saw last (each hit's "hit": hash, owner and kind;
-// for keyword hits, analysed fields), and one Get of the records of the
-// hits kept that the node has not read before (a point's record never
-// changes, so a node keeps them).
+// across the node's own writes; its distinct terms ("match", beside the
+// analysed fields "fields" that rewrites read) give the hits' term masks
+// and coverage. A search is three calls, two in sequence: the KB record,
+// read while both sides run in one QueryBatch at the version the node saw
+// last (one payload value a hit: a vector hit's "hit", its hash, owner and
+// kind; a keyword hit's "match", the same and its terms), and one Get of
+// the records of the hits kept that the node has not read before (a
+// point's record never changes, so a node keeps them), made while the
+// keyword hits' masks are set.
 //
 // # Versions and atomicity
 //
