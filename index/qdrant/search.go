@@ -440,7 +440,8 @@ func (s *Store) searchAt(ctx context.Context, rec *kbRecord, req kefu.SearchRequ
 }
 
 // found is a candidate of a search: what it read of the hit's payload and
-// the point, whose analysed fields a keyword hit carries.
+// the point, whose keyMatch (or, written before it, analysed fields) a
+// keyword hit carries.
 type found struct {
 	hit
 	point *qdrant.ScoredPoint

@@ -58,6 +58,9 @@ type SearchOptions struct {
 	Progress func(string)
 }
 
+// warmups is the untimed searches before a pass's timed ones.
+const warmups = 20
+
 // searchTimes are one search's wall and process CPU time and its two
 // sides' times, in milliseconds.
 type searchTimes struct{ wall, cpu, keyword, vector float64 }
@@ -347,19 +350,8 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 	rep := &SearchReport{Chunks: n, Dim: dim, Queries: queries, BuildS: build.Seconds(), Built: n - done, StartupS: startup.Seconds(),
 		BuildCPUS: buildCPU.Seconds(), StartupCPUS: startupCPU.Seconds(),
 		Corpus: "sentences of scifact + afqmc_faq_zh recombined; queries of both datasets", Backend: backend}
-	if w, ok := st.(vectorWaiter); ok {
-		t0 = time.Now()
-		if rep.VectorMode, err = w.WaitVectors(ctx, "bench"); err != nil {
-			return nil, err
-		}
-		rep.GraphWaitS = time.Since(t0).Seconds()
-	}
-	if w, ok := st.(compactWaiter); ok {
-		t0 = time.Now()
-		if rep.KeywordSegments, err = w.WaitCompacted(ctx, "bench"); err != nil {
-			return nil, err
-		}
-		rep.CompactWaitS = time.Since(t0).Seconds()
+	if err := waitReady(ctx, st, rep); err != nil {
+		return nil, err
 	}
 	if dir != "" {
 		rep.DiskBytes, rep.RSSBaseBytes = dirBytes(dir), rssBase
@@ -388,8 +380,8 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 	}
 	var timed []timedQuery // the timed searches, for SearchOptions.Repeat
 	rng := rand.New(rand.NewPCG(7, 11))
-	for i := 0; i < queries+20; i++ {
-		if i == 20 && prof != nil {
+	for i := 0; i < queries+warmups; i++ {
+		if i == warmups && prof != nil {
 			// The profile holds the timed searches only: not the first,
 			// which fetches Qdrant's term statistics, nor the warm-up.
 			if err := pprof.StartCPUProfile(prof); err != nil {
@@ -406,7 +398,7 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		if i == 0 {
 			rep.FirstMS = t.wall
 		}
-		if i < 20 {
+		if i < warmups {
 			continue // warm-up
 		}
 		lat, cpu = append(lat, t.wall), append(cpu, t.cpu)
@@ -478,6 +470,29 @@ func searchAfterWrite(ctx context.Context, st kefu.Store, r *retrieve.Retriever,
 		return 0, err
 	}
 	return took, st.DeleteDocument(ctx, "bench", doc.ID)
+}
+
+// waitReady waits for the benchmark KB's vector graph and keyword
+// segments of a store just opened, and notes in rep what they were and
+// how long they took.
+func waitReady(ctx context.Context, st kefu.Store, rep *SearchReport) error {
+	if w, ok := st.(vectorWaiter); ok {
+		t0 := time.Now()
+		mode, err := w.WaitVectors(ctx, "bench")
+		if err != nil {
+			return err
+		}
+		rep.VectorMode, rep.GraphWaitS = mode, time.Since(t0).Seconds()
+	}
+	if w, ok := st.(compactWaiter); ok {
+		t0 := time.Now()
+		segs, err := w.WaitCompacted(ctx, "bench")
+		if err != nil {
+			return err
+		}
+		rep.KeywordSegments, rep.CompactWaitS = segs, time.Since(t0).Seconds()
+	}
+	return nil
 }
 
 // vectorWaiter is a store that can wait for its vector graph (the embedded

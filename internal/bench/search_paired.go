@@ -45,15 +45,8 @@ func searchPaired(ctx context.Context, o SearchOptions, open [2]func() (kefu.Sto
 			return nil, err
 		}
 		defer st.Close()
-		if w, ok := st.(vectorWaiter); ok {
-			if _, err := w.WaitVectors(ctx, "bench"); err != nil {
-				return nil, err
-			}
-		}
-		if w, ok := st.(compactWaiter); ok {
-			if _, err := w.WaitCompacted(ctx, "bench"); err != nil {
-				return nil, err
-			}
+		if err := waitReady(ctx, st, &SearchReport{}); err != nil {
+			return nil, err
 		}
 		if kbs[i], err = st.KB(ctx, "bench"); err != nil {
 			return nil, err
@@ -68,8 +61,8 @@ func searchPaired(ctx context.Context, o SearchOptions, open [2]func() (kefu.Sto
 	// Other queries and vectors than searchOn's, which warmed what both
 	// stores cache of those.
 	rng := rand.New(rand.NewPCG(7, 13))
-	for i := 0; i < o.Queries+20; i++ {
-		q := kefu.Query{Text: qs[(o.Queries+20+i)%len(qs)], K: 10, Mode: kefu.ModeHybrid}
+	for i := 0; i < o.Queries+warmups; i++ {
+		q := kefu.Query{Text: qs[(o.Queries+warmups+i)%len(qs)], K: 10, Mode: kefu.ModeHybrid}
 		v := synth.RandomUnit(rng, o.Dim)
 		var wall [2]float64
 		for k := range 2 {
@@ -80,7 +73,7 @@ func searchPaired(ctx context.Context, o SearchOptions, open [2]func() (kefu.Sto
 			}
 			wall[j] = t.wall
 		}
-		if i < 20 {
+		if i < warmups {
 			continue // warm-up
 		}
 		lat[0], lat[1] = append(lat[0], wall[0]), append(lat[1], wall[1])
