@@ -270,8 +270,19 @@ func searchCmd(ctx context.Context, args []string) error {
 	vmode := fs.String("vector-mode", "auto", "the embedded store's vector search: auto (as the product: flat, int8, then HNSW past 200k vectors), flat, int8 or hnsw")
 	repeat := fs.Bool("repeat", false, "ask the timed searches a second time and report that pass apart (what first-time terms cost)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	queriesOut := fs.String("queries-out", "", "write the timed searches' texts to this file, one a line (a query's newlines become spaces), and stop")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *queriesOut != "" {
+		qs, err := bench.SearchQueries(*q)
+		if err != nil {
+			return err
+		}
+		for i := range qs {
+			qs[i] = strings.Join(strings.Fields(qs[i]), " ")
+		}
+		return os.WriteFile(*queriesOut, []byte(strings.Join(qs, "\n")+"\n"), 0o644)
 	}
 	progress := func(s string) {
 		if !*asJSON {

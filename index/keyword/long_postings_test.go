@@ -20,7 +20,9 @@ import (
 // queries with their second pass and the postings they decoded, the second
 // pass's slowest with their terms' document frequencies, the first query's
 // time beside its second, the postings cache's size and the terms whose
-// document frequencies are cached. KEFU_WARM=1 warms the cache first (as the compactor does
+// document frequencies are cached. KEFU_QUERIES=FILE asks its lines
+// instead (`kefu-bench search --queries-out FILE` writes the benchmark's).
+// KEFU_WARM=1 warms the cache first (as the compactor does
 // after a start); KEFU_OUT=FILE writes every hit with its score, matched
 // and heading counts and masks, to compare two builds' results with cmp
 // (BENCHMARKS.md, "Long postings at a million chunks").
@@ -50,13 +52,21 @@ func TestMeasureLongPostings(t *testing.T) {
 		t.Logf("warmed in %v: cache %d MB", time.Since(start), postings.bytesUsed()>>20)
 	}
 	var qs []string
-	for _, ds := range []*beir{scifactData(t), afqmc(t)} {
-		for _, q := range ds.queries {
-			qs = append(qs, q)
+	if f := os.Getenv("KEFU_QUERIES"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
+		qs = strings.Split(strings.TrimSpace(string(b)), "\n")
+	} else {
+		for _, ds := range []*beir{scifactData(t), afqmc(t)} {
+			for _, q := range ds.queries {
+				qs = append(qs, q)
+			}
+		}
+		slices.Sort(qs)
+		qs = qs[:min(600, len(qs))]
 	}
-	slices.Sort(qs)
-	qs = qs[:min(600, len(qs))]
 	type timed struct {
 		q       string
 		d       time.Duration

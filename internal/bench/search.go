@@ -573,6 +573,21 @@ func procStatus(field string) (int64, error) {
 	return 0, fmt.Errorf("bench: no %s in /proc/self/status", field)
 }
 
+// SearchQueries returns the texts of the n searches a Search pass times,
+// in its order, for harnesses that time one side alone on the same
+// queries (index/keyword's TestMeasureLongPostings, KEFU_QUERIES).
+func SearchQueries(n int) ([]string, error) {
+	_, qs, err := searchCorpus()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = qs[(i+warmups)%len(qs)]
+	}
+	return out, nil
+}
+
 // searchCorpus returns sentences and queries from the shared datasets.
 func searchCorpus() (sentences, queries []string, err error) {
 	for _, ds := range []string{"scifact", "afqmc_faq_zh"} {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -23,6 +24,16 @@ func TestSearchListsSlowestFirstPass(t *testing.T) {
 	for i := 1; i < len(p.Slowest); i++ {
 		if p.Slowest[i].FirstMS > p.Slowest[i-1].FirstMS {
 			t.Fatalf("not slowest first: %+v", p.Slowest)
+		}
+	}
+	// The searches it lists are among those SearchQueries says it times.
+	qs, err := SearchQueries(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Slowest {
+		if !slices.Contains(qs, s.Query) {
+			t.Errorf("slowest search %.40q is not among SearchQueries(40)", s.Query)
 		}
 	}
 }
