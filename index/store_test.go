@@ -145,36 +145,12 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // A KB created under the name of one being deleted starts clean and stays
-// usable, also after a restart.
+// usable (the contract suite's check, more rounds), and leaves nothing on
+// disk once deleted, also after a restart.
 func TestCreateWhileDeleting(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	ctx := context.Background()
-	for round := range 5 {
-		newKB(t, s, "kb")
-		put(t, s, "kb", "old", passages(fmt.Sprintf("old text %d about lanterns", round)))
-		deleted := make(chan error, 1)
-		go func() { deleted <- s.DeleteKB(ctx, "kb") }()
-		for {
-			err := s.CreateKB(ctx, &kefu.KB{Name: "kb", Model: "test@0", Settings: kefu.DefaultSettings()})
-			if err == nil {
-				break
-			}
-			if kefu.ErrorCode(err) != kefu.ECONFLICT {
-				t.Fatalf("round %d: create while deleting: %v", round, err)
-			}
-		}
-		if err := <-deleted; err != nil {
-			t.Fatalf("round %d: delete: %v", round, err)
-		}
-		put(t, s, "kb", "new", passages("new text about kites"))
-		if c := search(t, s, "kb", "lanterns kites", nil); len(c.Keyword) != 1 || c.Chunks[c.Keyword[0].ChunkID].DocID != "new" {
-			t.Fatalf("round %d: the new KB sees %v", round, keywordIDs(c))
-		}
-		if err := s.DeleteKB(ctx, "kb"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateWhileDeleting(t, s, 5)
 	s.Close()
 	s = openStore(t, dir)
 	defer s.Close()

@@ -372,9 +372,16 @@ func testKBLifecycleAndValidation(t *testing.T, o Opener) {
 // A KB created under the name of one being deleted starts clean and stays
 // usable.
 func testCreateWhileDeleting(t *testing.T, o Opener) {
-	s := openOne(t, o)
+	CreateWhileDeleting(t, openOne(t, o), 3)
+}
+
+// CreateWhileDeleting creates KB "kb" in s, with a document, and deletes
+// it while creating it again, rounds times; each time the new KB must see
+// only its own document. It leaves no KB behind.
+func CreateWhileDeleting(t *testing.T, s kefu.Store, rounds int) {
+	t.Helper()
 	ctx := context.Background()
-	for round := range 3 {
+	for round := range rounds {
 		NewKB(t, s, "kb")
 		Put(t, s, "kb", "old", Passages(fmt.Sprintf("old text %d about lanterns", round)))
 		deleted := make(chan error, 1)
