@@ -440,11 +440,18 @@ func TestWarmCachesTheLongestLists(t *testing.T) {
 	if n := cached(); n != 0 {
 		t.Fatalf("%d body lists cached before warming", n)
 	}
+	if si := ix.soundIx.Load(); si != nil && si.gen == ix.gen.Load() {
+		t.Fatal("a pinyin index before warming")
+	}
 	if err := ix.warm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := cached(); n == 0 {
 		t.Fatal("warming cached none of the body's longest lists")
+	}
+	// The pinyin index of typo correction is built for the index as it is.
+	if si := ix.soundIx.Load(); si == nil || si.gen != ix.gen.Load() || len(si.words) == 0 {
+		t.Error("warming left no pinyin index of the current vocabulary")
 	}
 	// Their terms' document frequencies and bounds are counted as well.
 	sn, err := ix.snapshot()

@@ -196,8 +196,8 @@ const warmShare = 7
 // warm decodes the longest postings lists of the index's scored fields
 // (those holding at least a 256th of its chunks) into the postings cache,
 // longest first, while the cache is under warmShare of its budget, with
-// their terms' document frequencies and bounds, and sizes a scratch for
-// the index. After a start
+// their terms' document frequencies and bounds, sizes a scratch for the
+// index and builds its pinyin index (sounds). After a start
 // or a merge, the first searches with common terms would otherwise decode
 // them: at a million chunks that was half of a first search's time, and
 // the first pass's p99 was twice the second's (BENCHMARKS.md, "Long
@@ -266,6 +266,11 @@ func (ix *Index) warm(ctx context.Context) error {
 			}
 		}
 	}
+	// And the pinyin index of typo correction, which the first search
+	// with a Chinese word the KB does not hold would otherwise build: 17–20
+	// ms at a million chunks (BENCHMARKS.md, "The benchmark's own queries
+	// in the harness").
+	ix.sounds(sn)
 	return nil
 }
 
