@@ -147,3 +147,15 @@ func FuzzTerms(f *testing.F) {
 		}
 	})
 }
+
+// Preload readies what the first query would otherwise wait for: the
+// segmenter and, for typo correction, the Levenshtein automata builders
+// (run alone, this test is the first to ask for them).
+func TestPreloadBuildsTypoAutomata(t *testing.T) {
+	if err := Preload(); err != nil {
+		t.Fatal(err)
+	}
+	if lev1 == nil || lev2 == nil {
+		t.Fatal("Preload left the Levenshtein automata builders unbuilt")
+	}
+}

@@ -48,10 +48,15 @@ func loadSegmenter() (*gse.Segmenter, error) {
 
 // Preload loads the segmenter's dictionary and the Traditional → Simplified
 // converter now rather than at the first Chinese text, which would otherwise
-// wait for them (over a second; BenchmarkLoadSegmenter). kefu serve calls it
+// wait for them (over a second; BenchmarkLoadSegmenter), and builds the
+// Levenshtein automata builders of typo correction, which the first
+// misspelt Latin word would wait for (about 5 ms). kefu serve calls it
 // while it starts.
 func Preload() error {
 	if _, err := segmenter(); err != nil {
+		return err
+	}
+	if _, _, err := levBuilders(); err != nil {
 		return err
 	}
 	return text.LoadSimplifier()
