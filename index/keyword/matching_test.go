@@ -340,3 +340,28 @@ func TestLexiconPhraseOfSeveralWords(t *testing.T) {
 		}
 	}
 }
+
+// A pinyin index built from a snapshot that a write has since passed (as
+// warm's may be, or a slow search's) is not taken for the index after the
+// write: the word the write added is found by sound.
+func TestSoundIndexOfAnOlderSnapshot(t *testing.T) {
+	ix := openMem(t, Options{})
+	apply(t, ix, []Doc{{ID: "a", Kind: "passage", Body: "退款 多久 到账"}}, nil, nil)
+	old, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.close()
+	apply(t, ix, []Doc{{ID: "b", Kind: "passage", Body: "发票 怎么 开"}}, nil, nil)
+	if got := ix.sounds(old).words[soundOf("发票")]; len(got) != 0 {
+		t.Fatalf("the older snapshot's index holds %v", got)
+	}
+	sn, err := ix.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.close()
+	if got := ix.sounds(sn).words[soundOf("发票")]; !slices.Contains(got, "发票") {
+		t.Fatalf("after the write, 发票's sound finds %v", got)
+	}
+}

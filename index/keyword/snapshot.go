@@ -25,6 +25,7 @@ type snap struct {
 	segs  []segView
 	n     uint64 // live documents
 	stats fieldStats
+	gen   uint64 // Index.gen when it was taken: it holds at least that generation's writes
 }
 
 // segView is one segment with its place in the dense document numbering of
@@ -57,11 +58,15 @@ func dictField(f int) string {
 type lengthBits interface{ NormUint64() uint64 }
 
 func (ix *Index) snapshot() (*snap, error) {
+	// The generation first: a write between the two makes the snapshot
+	// newer than its label (what is built from it is built again), never
+	// older.
+	gen := ix.gen.Load()
 	r, err := ix.adv.Reader()
 	if err != nil {
 		return nil, kefu.Errorf(kefu.EINTERNAL, "keyword: %w", err)
 	}
-	sn := &snap{r: r}
+	sn := &snap{r: r, gen: gen}
 	is, ok := r.(*scorch.IndexSnapshot)
 	if !ok {
 		sn.close()

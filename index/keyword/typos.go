@@ -72,9 +72,11 @@ type soundIndex struct {
 }
 
 // sounds returns the pinyin index of the vocabulary of sn, rebuilding it
-// when the index changed since it was built.
+// when the index changed since it was built. It is labelled with sn's
+// generation, not the index's now: warm builds it from a snapshot that
+// writes may have passed while it decoded postings.
 func (ix *Index) sounds(sn *snap) *soundIndex {
-	gen := ix.gen.Load()
+	gen := sn.gen
 	if si := ix.soundIx.Load(); si != nil && si.gen == gen {
 		return si
 	}
@@ -113,7 +115,9 @@ func (ix *Index) sounds(sn *snap) *soundIndex {
 			}
 		}
 	}
-	ix.soundIx.Store(si)
+	if cur := ix.soundIx.Load(); cur == nil || cur.gen <= gen {
+		ix.soundIx.Store(si) // (an older snapshot's does not replace a newer one's)
+	}
 	return si
 }
 
