@@ -267,7 +267,7 @@ func (ix *Index) warm(ctx context.Context) error {
 		}
 	}
 	// And the pinyin index of typo correction, which the first search
-	// with a Chinese word the KB does not hold would otherwise build: 17–20
+	// with a Chinese word the KB does not hold would otherwise build: 17–33
 	// ms at a million chunks (BENCHMARKS.md, "The benchmark's own queries
 	// in the harness").
 	ix.sounds(sn)
