@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	lev "github.com/blevesearch/vellum/levenshtein"
 	"github.com/go-ego/gse"
 	"github.com/kefu-dev/kefu"
 )
@@ -315,4 +316,19 @@ func BenchmarkSoundIndex(b *testing.B) {
 	}
 	b.ReportMetric(float64(first.Microseconds())/1e3, "first_ms")
 	b.ReportMetric(float64(words), "sounds")
+}
+
+// BenchmarkTypoAutomataBuilders measures building the Levenshtein automata
+// builders of typo correction (distances 1 and 2), which Preload does at
+// start rather than the first misspelt Latin word:
+//
+//	go test -run '^$' -bench TypoAutomataBuilders -benchtime 5x ./index/keyword/
+func BenchmarkTypoAutomataBuilders(b *testing.B) {
+	for b.Loop() {
+		for _, d := range []uint8{1, 2} {
+			if _, err := lev.NewLevenshteinAutomatonBuilder(d, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

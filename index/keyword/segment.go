@@ -50,7 +50,8 @@ func loadSegmenter() (*gse.Segmenter, error) {
 // converter now rather than at the first Chinese text, which would otherwise
 // wait for them (over a second; BenchmarkLoadSegmenter), and builds the
 // Levenshtein automata builders of typo correction, which the first
-// misspelt Latin word would wait for (about 5 ms). kefu serve calls it
+// misspelt Latin word would wait for (about 4 ms,
+// BenchmarkTypoAutomataBuilders). kefu serve calls it
 // while it starts.
 func Preload() error {
 	if _, err := segmenter(); err != nil {
