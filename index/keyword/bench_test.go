@@ -288,17 +288,8 @@ func BenchmarkLoadSegmenter(b *testing.B) {
 //
 //	KEFU_KEYWORD_INDEX=/tmp/kw1m go test -run '^$' -bench SoundIndex -benchtime 5x ./index/keyword/
 func BenchmarkSoundIndex(b *testing.B) {
-	var ix *Index
-	if dir := os.Getenv("KEFU_KEYWORD_INDEX"); dir != "" {
-		var err error
-		if ix, err = Open(dir, Options{CompactAfter: -1}); err != nil {
-			b.Fatal(err)
-		}
-		defer ix.Close()
-		if err := ix.Compact(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-	} else {
+	ix := largeIndex(b)
+	if ix == nil {
 		ix, _ = benchIndex(b)
 	}
 	sn, err := ix.snapshot()

@@ -132,14 +132,8 @@ func snapshotWithDeletions(t *testing.T, ix *Index) *snap {
 //
 //	KEFU_KEYWORD_INDEX=/tmp/kw1m go test -run '^$' -bench DecodeLongLists ./index/keyword/
 func BenchmarkDecodeLongLists(b *testing.B) {
-	var ix *Index
-	if dir := os.Getenv("KEFU_KEYWORD_INDEX"); dir != "" {
-		var err error
-		if ix, err = Open(dir, Options{CompactAfter: -1}); err != nil {
-			b.Fatal(err)
-		}
-		defer ix.Close()
-	} else {
+	ix := largeIndex(b)
+	if ix == nil {
 		ix = openMem(b, Options{CompactAfter: -1})
 		apply(b, ix, randomDocs(rand.New(rand.NewPCG(1, 2)), 20_000, "c"), nil, nil)
 	}
@@ -258,4 +252,23 @@ func slotOf(tb testing.TB, name string) int {
 	}
 	tb.Fatalf("no field %q", name)
 	return -1
+}
+
+// largeIndex opens KEFU_KEYWORD_INDEX, a copy of a large store's keyword
+// folder (kbs/NAME/keyword), with its segments merged, for the benchmarks
+// that measure at that size; nil when it is not set. It closes with b.
+func largeIndex(b *testing.B) *Index {
+	dir := os.Getenv("KEFU_KEYWORD_INDEX")
+	if dir == "" {
+		return nil
+	}
+	ix, err := Open(dir, Options{CompactAfter: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ix.Close() })
+	if err := ix.Compact(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	return ix
 }
