@@ -116,6 +116,74 @@ type AnswerReport struct {
 	Langs       map[string]*AnswerStats `json:"langs"`
 	Kinds       map[string]*AnswerStats `json:"kinds"`
 	Rows        []AnswerRow             `json:"rows"`
+	// Separation tells, per kind of answerable question, how far any
+	// threshold could take the plain answers: whether the confidence
+	// ranks the right answers above the questions the KB cannot answer.
+	Separation map[string]Separation `json:"separation"`
+}
+
+// Separation compares the confidence of answerable questions answered right
+// with that of the set's negatives (near-misses and off-topic questions).
+// Where the plain-and-right share falls short and Ceiling is close to it,
+// moving the threshold cannot help: the confidence does not order the
+// answers well enough, which no calibration (a monotone mapping) changes.
+type Separation struct {
+	Answerable int `json:"answerable"`
+	Negatives  int `json:"negatives"`
+	// MaxNegative is the highest confidence of a negative.
+	MaxNegative float64 `json:"max_negative"`
+	// Ceiling is the share of the answerable questions answered right with
+	// a confidence above MaxNegative: what would be answered plainly and
+	// right with the threshold set just above the most confident negative.
+	Ceiling float64 `json:"ceiling"`
+	// AUROC is the probability that a question answered right has a higher
+	// confidence than a negative (ties count half).
+	AUROC float64 `json:"auroc"`
+}
+
+// separationOf measures the rows that keep admits against every negative
+// of rows.
+func separationOf(rows []AnswerRow, keep func(*AnswerRow) bool) Separation {
+	var neg, right []float64
+	var sep Separation
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case r.Handoff:
+		case r.None:
+			neg = append(neg, r.Confidence)
+		case !keep(r):
+		default:
+			sep.Answerable++
+			if r.Right {
+				right = append(right, r.Confidence)
+			}
+		}
+	}
+	sep.Negatives = len(neg)
+	if len(neg) == 0 || sep.Answerable == 0 {
+		return sep
+	}
+	slices.Sort(neg)
+	sep.MaxNegative = neg[len(neg)-1]
+	above, pairs := 0, 0.0
+	for _, c := range right {
+		if c > sep.MaxNegative {
+			above++
+		}
+		// Negatives below c, and half of those equal to it.
+		lo, _ := slices.BinarySearch(neg, c)
+		hi := lo
+		for hi < len(neg) && neg[hi] == c {
+			hi++
+		}
+		pairs += float64(lo) + float64(hi-lo)/2
+	}
+	sep.Ceiling = ratio(above, sep.Answerable)
+	if len(right) > 0 {
+		sep.AUROC = pairs / float64(len(right)*len(neg))
+	}
+	return sep
 }
 
 // Confident reports whether a route is a plain answer.
@@ -248,6 +316,10 @@ func (ev *AnswerEvaluator) Run(ctx context.Context, kbName string, set *kefu.Lab
 			rep.Kinds[info.Kind].add(&row)
 		}
 	}
+	rep.Separation = map[string]Separation{"all": separationOf(rep.Rows, func(*AnswerRow) bool { return true })}
+	for k := range rep.Kinds {
+		rep.Separation[k] = separationOf(rep.Rows, func(r *AnswerRow) bool { return r.Kind == k })
+	}
 	if ev.Progress != nil {
 		ev.Progress(len(ids), len(ids))
 	}
@@ -290,6 +362,20 @@ func (r *AnswerReport) Markdown() string {
 	fmt.Fprintf(&b, "\n"+head, "kind")
 	for _, k := range sortedKeys(r.Kinds) {
 		row(k, r.Kinds[k])
+	}
+	if all, ok := r.Separation["all"]; ok && all.Negatives > 0 {
+		fmt.Fprintf(&b, "\nSeparation: answerable questions answered right against the %d negatives (the most confident at %.3f). \"At best\" is the share plain and right with the threshold just above that negative; AUROC is the chance that a right answer is more confident than a negative.\n\n| kind | answerable | plain and right | plain and right at best | AUROC |\n|---|---|---|---|---|\n", all.Negatives, all.MaxNegative)
+		for _, k := range append(sortedKeys(r.Kinds), "all") {
+			sep, ok := r.Separation[k]
+			if !ok || sep.Answerable == 0 {
+				continue
+			}
+			st := &r.All
+			if k != "all" {
+				st = r.Kinds[k]
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f | %.3f |\n", k, sep.Answerable, st.ConfidentRightShare(), sep.Ceiling, sep.AUROC)
+		}
 	}
 	return b.String()
 }
