@@ -61,9 +61,10 @@ type SearchOptions struct {
 // warmups is the untimed searches before a pass's timed ones.
 const warmups = 20
 
-// searchTimes are one search's wall and process CPU time and its two
-// sides' times, in milliseconds.
-type searchTimes struct{ wall, cpu, keyword, vector float64 }
+// searchTimes are one search's wall and process CPU time and its phases'
+// times (the two sides, loading the hits' chunks, fusion and confidence),
+// in milliseconds.
+type searchTimes struct{ wall, cpu, keyword, vector, load, fuse float64 }
 
 // timeSearch runs one hybrid search as the answerer does (candidates, then
 // fusion and confidence) and times it.
@@ -73,11 +74,13 @@ func timeSearch(ctx context.Context, r *retrieve.Retriever, kb *kefu.KB, q kefu.
 	if err != nil {
 		return searchTimes{}, err
 	}
-	if _, err := r.Rank(ctx, kb, c, q, kb.Settings.Fusion); err != nil {
+	res, err := r.Rank(ctx, kb, c, q, kb.Settings.Fusion)
+	if err != nil {
 		return searchTimes{}, err
 	}
 	return searchTimes{wall: ms(time.Since(start)), cpu: ms(processCPU() - c0),
-		keyword: ms(c.Timings[kefu.TimingKeyword]), vector: ms(c.Timings[kefu.TimingVector])}, nil
+		keyword: ms(c.Timings[kefu.TimingKeyword]), vector: ms(c.Timings[kefu.TimingVector]),
+		load: ms(c.Timings[kefu.TimingLoad]), fuse: ms(res.Timings[kefu.TimingFuse])}, nil
 }
 
 // PassReport is the latency of the timed searches asked again.
@@ -92,14 +95,23 @@ type PassReport struct {
 	Slowest []SlowSearch `json:"slowest_first_pass,omitempty"`
 }
 
-// SlowSearch is a search of the first pass, its wall and keyword-side
-// milliseconds, and the same search's on the second pass.
+// SlowSearch is a search of the first pass, its wall, keyword-side,
+// vector-side, chunk-loading and fusion milliseconds (the two sides run
+// side by side: with one core, each side's time holds what the other ran
+// meanwhile), and the same search's on the
+// second pass.
 type SlowSearch struct {
 	Query     string  `json:"query"`
 	FirstMS   float64 `json:"first_ms"`
 	KeywordMS float64 `json:"keyword_ms"`
+	VectorMS  float64 `json:"vector_ms"`
+	LoadMS    float64 `json:"load_ms"`
+	FuseMS    float64 `json:"fuse_ms"`
 	SecondMS  float64 `json:"second_ms"`
 	Keyword2  float64 `json:"second_keyword_ms"`
+	Vector2   float64 `json:"second_vector_ms"`
+	Load2     float64 `json:"second_load_ms"`
+	Fuse2     float64 `json:"second_fuse_ms"`
 }
 
 // slowestShown is how many of the first pass's slowest searches a report
@@ -126,6 +138,10 @@ type SearchReport struct {
 	KeywordP50 float64 `json:"keyword_p50_ms"`
 	KeywordP99 float64 `json:"keyword_p99_ms"`
 	VectorP50  float64 `json:"vector_p50_ms"`
+	// LoadP99 and FuseP99 are the slowest of the rest: loading the kept
+	// hits' chunks from the store, and fusion with the confidence.
+	LoadP99 float64 `json:"load_p99_ms"`
+	FuseP99 float64 `json:"fuse_p99_ms"`
 	// Repeat is the second pass of SearchOptions.Repeat.
 	Repeat *PassReport `json:"repeat,omitempty"`
 	BuildS float64     `json:"build_s"`
@@ -374,6 +390,7 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		defer prof.Close()
 	}
 	var lat, cpu, kw, vec []float64
+	var first []searchTimes
 	type timedQuery struct {
 		q kefu.Query
 		v []float32
@@ -403,6 +420,7 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		}
 		lat, cpu = append(lat, t.wall), append(cpu, t.cpu)
 		kw, vec = append(kw, t.keyword), append(vec, t.vector)
+		first = append(first, t)
 		if o.Repeat {
 			timed = append(timed, timedQuery{q, v})
 		}
@@ -410,12 +428,14 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 	pprof.StopCPUProfile() // (when one runs) the second pass and the write below are not timed searches
 	if o.Repeat {
 		var lat2, cpu2, kw2 []float64
+		var second []searchTimes
 		for _, tq := range timed {
 			t, err := timeSearch(ctx, r, kb, tq.q, tq.v)
 			if err != nil {
 				return nil, err
 			}
 			lat2, cpu2, kw2 = append(lat2, t.wall), append(cpu2, t.cpu), append(kw2, t.keyword)
+			second = append(second, t)
 		}
 		rep.Repeat = &PassReport{P50MS: pct(lat2, 50), P99MS: pct(lat2, 99), CPUP99MS: pct(cpu2, 99), KeywordP50: pct(kw2, 50), KeywordP99: pct(kw2, 99)}
 		order := make([]int, len(lat))
@@ -424,7 +444,9 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		}
 		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
 		for _, i := range order[:min(slowestShown, len(order))] {
-			rep.Repeat.Slowest = append(rep.Repeat.Slowest, SlowSearch{Query: timed[i].q.Text, FirstMS: lat[i], KeywordMS: kw[i], SecondMS: lat2[i], Keyword2: kw2[i]})
+			f, s := first[i], second[i]
+			rep.Repeat.Slowest = append(rep.Repeat.Slowest, SlowSearch{Query: timed[i].q.Text, FirstMS: f.wall, KeywordMS: f.keyword, VectorMS: f.vector, LoadMS: f.load, FuseMS: f.fuse,
+				SecondMS: s.wall, Keyword2: s.keyword, Vector2: s.vector, Load2: s.load, Fuse2: s.fuse})
 		}
 	}
 	if rep.AfterWriteMS, err = searchAfterWrite(ctx, st, r, qs[0], dim); err != nil {
@@ -433,6 +455,11 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 	rep.Procs = runtime.GOMAXPROCS(0)
 	rep.P50MS, rep.P90MS, rep.P99MS, rep.CPUP50MS, rep.CPUP99MS = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(cpu, 50), pct(cpu, 99)
 	rep.KeywordP50, rep.KeywordP99, rep.VectorP50 = pct(kw, 50), pct(kw, 99), pct(vec, 50)
+	var load, fuse []float64
+	for _, t := range first {
+		load, fuse = append(load, t.load), append(fuse, t.fuse)
+	}
+	rep.LoadP99, rep.FuseP99 = pct(load, 99), pct(fuse, 99)
 	if dir != "" {
 		rep.RSSAfterBytes, _ = procStatus("VmRSS")
 		rep.HWMBytes, _ = procStatus("VmHWM")

@@ -21,6 +21,19 @@ func TestSearchListsSlowestFirstPass(t *testing.T) {
 	if s := p.Slowest[0]; s.FirstMS < rep.P99MS || s.Query == "" || !(s.SecondMS > 0) {
 		t.Fatalf("slowest %+v against a first-pass p99 of %.2f ms", s, rep.P99MS)
 	}
+	// Its phases are parts of it: the chunks are loaded after both sides
+	// (which run side by side) and fused after that.
+	for _, s := range p.Slowest {
+		if !(s.LoadMS > 0 && s.FuseMS > 0 && s.KeywordMS+s.LoadMS+s.FuseMS <= s.FirstMS) ||
+			!(s.Load2 > 0 && s.Fuse2 > 0 && s.Keyword2+s.Load2+s.Fuse2 <= s.SecondMS) {
+			t.Fatalf("phases of %+v exceed the search", s)
+		}
+	}
+	// A phase's every search takes no longer than its whole search, so
+	// neither do its percentiles.
+	if !(rep.LoadP99 > 0 && rep.FuseP99 > 0 && rep.LoadP99 <= rep.P99MS && rep.FuseP99 <= rep.P99MS) {
+		t.Fatalf("load p99 %v, fuse p99 %v", rep.LoadP99, rep.FuseP99)
+	}
 	for i := 1; i < len(p.Slowest); i++ {
 		if p.Slowest[i].FirstMS > p.Slowest[i-1].FirstMS {
 			t.Fatalf("not slowest first: %+v", p.Slowest)
