@@ -96,11 +96,6 @@ func posting(p segment.Posting, off uint64, exact bool, fp fieldParams) (d, freq
 	return off + p.Number(), p.Frequency(), 1 / (fp.norm0 + fp.normL*lenFromNorm(p.Norm()))
 }
 
-// pruneCheck is how much the remaining terms' bound must have shrunk since
-// the last check before the k-th best score is looked for again: each check
-// costs a pass over the hits.
-const pruneCheck = 0.7
-
 // boundMargin raises a term's bound from its impacts by more than the
 // rounding error of summing its frequencies in another order.
 const boundMargin = 1e-9
@@ -133,6 +128,8 @@ func maxTF(fields []fieldParams, per []termDF) float64 {
 // reach the top k; the remaining terms are then scored only for the
 // candidates that still can, and a candidate is dropped as soon as its score
 // and the bound of the terms left fall below θ, the k-th best score so far.
+// The k best documents are kept in a heap as their scores rise (pushTop),
+// so θ is known after every term, without a pass over the hits.
 // While the candidates are many against the next term's list (a long claim
 // at a million chunks keeps 300,000 at first), a gate on the score tells
 // them during a pass over each list; once they are few, they are listed and
@@ -141,6 +138,7 @@ func maxTF(fields []fieldParams, per []termDF) float64 {
 // their scores are exactly those of the full evaluation.
 func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []queryTerm, fields []fieldParams, k int, numer float64, idf func(float64) float64, dfs []int) error {
 	k1 := ix.opts.K1
+	s.resetTop(k)
 	order := make([]int, len(qts))
 	rank := make([]float64, len(qts)) // the order's key
 	ub := make([]float64, len(qts))   // the bound of a term's contribution
@@ -171,11 +169,10 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank[b], rank[a]) })
 
 	var (
-		pruning   bool     // θ exceeds the bound of the terms left: no new hits
-		cand      []uint32 // once pruning, the candidates, when listed
-		theta     float64
-		lastCheck = math.Inf(1)
-		read      int
+		pruning bool     // θ exceeds the bound of the terms left: no new hits
+		cand    []uint32 // once pruning, the candidates, when listed
+		theta   float64
+		read    int
 	)
 	for oi, qi := range order {
 		if err := ctx.Err(); err != nil {
@@ -221,8 +218,11 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			if s.score[d] == 0 {
 				s.hits = append(s.hits, d)
 			}
-			s.score[d] += w[qi] * numer * tf / (tf + k1)
-			s.best = max(s.best, s.score[d])
+			v := s.score[d] + w[qi]*numer*tf/(tf+k1)
+			s.score[d] = v
+			if v > s.topLo {
+				s.pushTop(d)
+			}
 			if counted {
 				s.counts[d]++
 			}
@@ -232,9 +232,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 		switch {
 		case cand != nil && remaining > 0:
 			// Drop the candidates that can no longer reach θ.
-			if len(cand) > k {
-				theta = max(theta, kthOf(s, cand, k))
-			}
+			theta = max(theta, s.kth())
 			kept := cand[:0]
 			for _, d := range cand {
 				if s.score[d]+remaining >= theta {
@@ -242,11 +240,8 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				}
 			}
 			cand = kept
-		case !pruning && remaining > 0 && len(s.hits) >= k && remaining < pruneCheck*lastCheck && s.best > remaining:
-			// (While no score so far exceeds the bound of the terms to
-			// come, θ cannot either: the pass over the hits is skipped.)
-			lastCheck = remaining
-			theta = max(theta, kthOf(s, s.hits, k))
+		case !pruning && remaining > 0 && len(s.top) == k:
+			theta = s.kth()
 			if pruning = theta > remaining; pruning {
 				ix.pruned.Add(1)
 			}
@@ -369,7 +364,9 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		n += isZero(old)
 		v := old + wn*tf/(tf+k1)
 		s.score[d] = v
-		s.best = max(s.best, v)
+		if v > s.topLo {
+			s.pushTop(d)
+		}
 		if counted {
 			s.counts[d] += countOf(head)
 		}
@@ -379,11 +376,11 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		// field of the segment and no filter applies.
 		dec, fp := lists[0].dec, lists[0].fp
 		score, counts, into := s.score, s.counts, hits
-		m, best, inc := n, s.best, countOf(fp.head)
+		m, lo, inc := n, s.topLo, countOf(fp.head)
 		for j, local := range dec.docs {
 			if j%checkEvery == checkEvery-1 {
 				if err := ctx.Err(); err != nil {
-					n, s.best = m, best
+					n = m
 					return err
 				}
 			}
@@ -397,12 +394,14 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 			m += isZero(old)
 			v := old + wn*tf/(tf+k1)
 			score[d] = v
-			best = max(best, v)
+			if v > lo {
+				lo = s.pushTop(d)
+			}
 			if counted {
 				counts[d] += inc
 			}
 		}
-		n, s.best = m, best
+		n = m
 		*read += len(dec.docs)
 		return nil
 	}
@@ -500,51 +499,70 @@ func isZero(x float64) int {
 	return 1 ^ int((b|-b)>>63)
 }
 
-// kthOf returns the k-th best score of the documents ds (k ≤ len(ds)).
-func kthOf(s *scratch, ds []uint32, k int) float64 {
-	return s.score[topOf(s, ds, k)[0]]
+// resetTop empties the k best documents (none are kept when k ≤ 0).
+func (s *scratch) resetTop(k int) {
+	s.top, s.topK, s.topLo = s.top[:0], k, -1
+	if k <= 0 {
+		s.topLo = math.Inf(1)
+	}
 }
 
-// topOf returns the k documents of ds with the best scores (k ≤ len(ds))
-// as a min-heap, the worst of them first. The slice is the scratch's,
-// valid until the next call.
-func topOf(s *scratch, ds []uint32, k int) []uint32 {
-	h := s.heap[:0]
-	less := func(i, j int) bool { return s.score[h[i]] < s.score[h[j]] }
-	for _, d := range ds {
-		if len(h) < k {
-			h = append(h, d)
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if !less(i, p) {
-					break
-				}
-				h[p], h[i] = h[i], h[p]
-				i = p
-			}
-			continue
-		}
-		if s.score[d] <= s.score[h[0]] {
-			continue
-		}
-		h[0] = d
-		for i := 0; ; {
-			l, m := 2*i+1, i
-			if l < len(h) && less(l, m) {
-				m = l
-			}
-			if l+1 < len(h) && less(l+1, m) {
-				m = l + 1
-			}
-			if m == i {
+// kth is the k-th best score so far, once k documents are scored.
+func (s *scratch) kth() float64 {
+	if len(s.top) < s.topK || s.topK <= 0 {
+		return 0
+	}
+	return s.score[s.top[0]]
+}
+
+// pushTop puts d, whose score has just risen above s.topLo, in its place
+// among the k best documents, and returns the new s.topLo. Every rise of a
+// score above the k-th best comes here, so the k are the k best at any
+// time: a document enters them only when its score rises. Such rises are
+// few against the postings read (the k best are few), so d is looked for
+// among them with a loop.
+func (s *scratch) pushTop(d uint32) float64 {
+	h, sc := s.top, s.score
+	i := slices.Index(h, d)
+	switch {
+	case i >= 0:
+		// d is among them: its score rose, it sinks towards the leaves.
+	case len(h) < s.topK:
+		h = append(h, d)
+		s.top = h
+		for i = len(h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if sc[h[p]] <= sc[h[i]] {
 				break
 			}
-			h[i], h[m] = h[m], h[i]
-			i = m
+			h[p], h[i] = h[i], h[p]
+			i = p
 		}
+		if len(h) == s.topK {
+			s.topLo = sc[h[0]]
+		}
+		return s.topLo
+	default:
+		i, h[0] = 0, d // d replaces the k-th best
 	}
-	s.heap = h
-	return h
+	for {
+		l, m := 2*i+1, i
+		if l < len(h) && sc[h[l]] < sc[h[m]] {
+			m = l
+		}
+		if l+1 < len(h) && sc[h[l+1]] < sc[h[m]] {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	if len(h) == s.topK {
+		s.topLo = sc[h[0]]
+	}
+	return s.topLo
 }
 
 // skipTo calls fn with the length-normalised frequency of term in field fp

@@ -43,20 +43,26 @@ type scratch struct {
 	score    []float64
 	hits     []uint32 // document numbers with score set
 	ranked   []uint32 // when not nil, the hits that can be in the top k (the scorer pruned the others)
-	best     float64  // the best score so far
 	clauses  []uint16 // matching clauses, for the coord variant
 	allow    []uint64 // filter bitset, when filtered
 	filtered bool
 	cand     []uint32                 // backing array of scoreBM25F's candidates
 	per      []termDF                 // scoreBM25F's document frequencies per query term and segment
 	mark     []uint64                 // a bitset of documents, all zero between uses (sortDocs)
-	heap     []uint32                 // backing array of topOf
 	pl       segment.PostingsList     // reused by snap.postings
 	it       segment.PostingsIterator // reused by the scorer
 	inv      [numFields][]float64     // backing arrays of fieldParams.inv
 	short    [numFields]decoded       // short postings lists decoded by scoreAll, per field
 	lists    []fieldList              // backing array of scoreAll's lists
 	at       []int                    // backing array of mergeFields' places
+
+	// The k best-scored documents of scoreBM25F so far, a min-heap by
+	// score, and the least of their scores once there are k (−1 before):
+	// the k-th best score, which MaxScore prunes against, known after
+	// every term without a pass over the hits.
+	top   []uint32
+	topK  int
+	topLo float64
 
 	// Whether a search wrote clauses (the coord variant) or headSeen
 	// (addTF: the per-field passes, the listed candidates): most searches
@@ -196,7 +202,7 @@ func (s *scratch) reset() {
 	}
 	s.clausesUsed, s.headSeenUsed = false, false
 	s.termHit, s.hits, s.allow, s.filtered, s.per = s.termHit[:0], s.hits[:0], s.allow[:0], false, s.per[:0]
-	s.ranked, s.best = nil, 0
+	s.ranked = nil
 }
 
 func (s *scratch) allowed(d uint64) bool {
