@@ -200,6 +200,24 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			if err != nil {
 				return err
 			}
+		} else if fp := onlyField(fields, per[qi*ns:(qi+1)*ns]); fp != nil && !s.filtered {
+			// In one field, a candidate found is scored at once, as
+			// mergeFields scores a posting: no pass through tf.
+			wn, inc := w[qi]*numer, countOf(fp.head)
+			err := skipTo(sn, s, *fp, term, per[qi*ns:(qi+1)*ns], cand, func(d uint32, tfInv float64) {
+				tf := fp.weight * tfInv
+				v := s.score[d] + wn*tf/(tf+k1)
+				s.score[d] = v
+				if v > s.topLo {
+					s.pushTop(d)
+				}
+				if counted {
+					s.counts[d] += inc
+				}
+			})
+			if err != nil {
+				return err
+			}
 		} else {
 			for _, fp := range fields {
 				err := skipTo(sn, s, fp, term, per[qi*ns:(qi+1)*ns], cand, func(d uint32, tfInv float64) { s.addTF(d, fp, qi, tfInv, counted) })
@@ -440,6 +458,24 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		add(uint32(off)+next, tf, head)
 	}
 	return nil
+}
+
+// onlyField returns the one field of fields that holds a term in any
+// segment (per, as for eachPosting), or nil when several do.
+func onlyField(fields []fieldParams, per []termDF) *fieldParams {
+	var only *fieldParams
+	for i := range fields {
+		for _, st := range per {
+			if st.field[fields[i].slot] > 0 {
+				if only != nil {
+					return nil
+				}
+				only = &fields[i]
+				break
+			}
+		}
+	}
+	return only
 }
 
 // nextTerm returns the first term of order in some field, or -1.
