@@ -2,6 +2,7 @@ package keyword
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"math"
 	"slices"
@@ -258,7 +259,7 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 				}
 			}
 			cand = kept
-		case !pruning && remaining > 0 && len(s.top) == k:
+		case !pruning && remaining > 0 && len(s.top.docs) == k:
 			theta = s.kth()
 			if pruning = theta > remaining; pruning {
 				ix.pruned.Add(1)
@@ -537,7 +538,7 @@ func isZero(x float64) int {
 
 // resetTop empties the k best documents (none are kept when k ≤ 0).
 func (s *scratch) resetTop(k int) {
-	s.top, s.topK, s.topLo = s.top[:0], k, -1
+	s.top.docs, s.top.score, s.topK, s.topLo = s.top.docs[:0], s.score, k, -1
 	if k <= 0 {
 		s.topLo = math.Inf(1)
 	}
@@ -545,10 +546,10 @@ func (s *scratch) resetTop(k int) {
 
 // kth is the k-th best score so far, once k documents are scored.
 func (s *scratch) kth() float64 {
-	if len(s.top) < s.topK || s.topK <= 0 {
+	if len(s.top.docs) < s.topK || s.topK <= 0 {
 		return 0
 	}
-	return s.score[s.top[0]]
+	return s.score[s.top.docs[0]]
 }
 
 // pushTop puts d, whose score has just risen above s.topLo, in its place
@@ -558,47 +559,37 @@ func (s *scratch) kth() float64 {
 // few against the postings read (the k best are few), so d is looked for
 // among them with a loop.
 func (s *scratch) pushTop(d uint32) float64 {
-	h, sc := s.top, s.score
-	i := slices.Index(h, d)
-	switch {
+	t := &s.top
+	switch i := slices.Index(t.docs, d); {
 	case i >= 0:
-		// d is among them: its score rose, it sinks towards the leaves.
-	case len(h) < s.topK:
-		h = append(h, d)
-		s.top = h
-		for i = len(h) - 1; i > 0; {
-			p := (i - 1) / 2
-			if sc[h[p]] <= sc[h[i]] {
-				break
-			}
-			h[p], h[i] = h[i], h[p]
-			i = p
-		}
-		if len(h) == s.topK {
-			s.topLo = sc[h[0]]
-		}
-		return s.topLo
+		heap.Fix(t, i) // its score rose
+	case len(t.docs) < s.topK:
+		t.docs = append(t.docs, d)
+		heap.Fix(t, len(t.docs)-1)
 	default:
-		i, h[0] = 0, d // d replaces the k-th best
+		t.docs[0] = d // in place of the k-th best
+		heap.Fix(t, 0)
 	}
-	for {
-		l, m := 2*i+1, i
-		if l < len(h) && sc[h[l]] < sc[h[m]] {
-			m = l
-		}
-		if l+1 < len(h) && sc[h[l+1]] < sc[h[m]] {
-			m = l + 1
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	if len(h) == s.topK {
-		s.topLo = sc[h[0]]
+	if len(t.docs) == s.topK {
+		s.topLo = s.score[t.docs[0]]
 	}
 	return s.topLo
+}
+
+// topDocs are documents in a min-heap by score (container/heap).
+type topDocs struct {
+	docs  []uint32
+	score []float64
+}
+
+func (t *topDocs) Len() int           { return len(t.docs) }
+func (t *topDocs) Less(i, j int) bool { return t.score[t.docs[i]] < t.score[t.docs[j]] }
+func (t *topDocs) Swap(i, j int)      { t.docs[i], t.docs[j] = t.docs[j], t.docs[i] }
+func (t *topDocs) Push(x any)         { t.docs = append(t.docs, x.(uint32)) }
+func (t *topDocs) Pop() any {
+	x := t.docs[len(t.docs)-1]
+	t.docs = t.docs[:len(t.docs)-1]
+	return x
 }
 
 // skipTo calls fn with the length-normalised frequency of term in field fp

@@ -60,7 +60,7 @@ type scratch struct {
 	// score, and the least of their scores once there are k (−1 before):
 	// the k-th best score, which MaxScore prunes against, known after
 	// every term without a pass over the hits.
-	top   []uint32
+	top   topDocs
 	topK  int
 	topLo float64
 

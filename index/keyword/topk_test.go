@@ -32,13 +32,13 @@ func TestPushTopKeepsTheKBest(t *testing.T) {
 			slices.Sort(all)
 			slices.Reverse(all)
 			if len(all) < k {
-				if len(s.top) != len(all) || s.topLo != -1 || s.kth() != 0 {
-					t.Fatalf("round %d step %d: %d kept of %d scored, lo %v", round, step, len(s.top), len(all), s.topLo)
+				if len(s.top.docs) != len(all) || s.topLo != -1 || s.kth() != 0 {
+					t.Fatalf("round %d step %d: %d kept of %d scored, lo %v", round, step, len(s.top.docs), len(all), s.topLo)
 				}
 				continue
 			}
 			kept := make([]float64, 0, k)
-			for _, x := range s.top {
+			for _, x := range s.top.docs {
 				kept = append(kept, s.score[x])
 			}
 			slices.Sort(kept)
@@ -46,8 +46,8 @@ func TestPushTopKeepsTheKBest(t *testing.T) {
 			if !slices.Equal(kept, all[:k]) || s.kth() != all[k-1] || s.topLo != all[k-1] {
 				t.Fatalf("round %d step %d: kept %v, k-th %v (lo %v); want %v", round, step, kept, s.kth(), s.topLo, all[:k])
 			}
-			for i, x := range s.top {
-				if slices.Index(s.top, x) != i {
+			for i, x := range s.top.docs {
+				if slices.Index(s.top.docs, x) != i {
 					t.Fatalf("document %d kept twice", x)
 				}
 			}
