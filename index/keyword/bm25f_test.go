@@ -510,6 +510,33 @@ func TestScratchIsKeptAndWarmed(t *testing.T) {
 	}
 }
 
+// A write that adds a chunk does not make the next search allocate its
+// arrays again (fresh memory, faulted in a page at a time): the warmed
+// scratch has room for more chunks than the index holds.
+func TestScratchHasRoomForWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	ix := openMem(t, Options{CompactAfter: -1})
+	apply(t, ix, randomDocs(rng, 800, "c"), nil, nil)
+	ctx := context.Background()
+	if err := ix.warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := ix.scratch.get()
+	score := &s.score[0]
+	ix.scratch.put(s)
+	for i := range 20 {
+		apply(t, ix, randomDocs(rng, 1, fmt.Sprintf("w%d", i)), nil, nil)
+		if _, _, err := ix.SearchHits(ctx, "invoice refund", 10, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = ix.scratch.get()
+	defer ix.scratch.put(s)
+	if &s.score[0] != score {
+		t.Fatalf("the scratch's arrays were allocated again after 20 chunks were added to 800 (room for %d)", len(s.score))
+	}
+}
+
 // A search leaves its scratch as it found it, all zero, whichever way it
 // scored (the merged loop, the per-field passes of an index of several
 // segments, the bleve variant, a filter) and however many hits it cleared.
