@@ -2,7 +2,6 @@ package keyword
 
 import (
 	"math/bits"
-	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -66,15 +65,17 @@ type segKey struct {
 }
 
 // segTerms are the document frequencies of the terms searched in one
-// segment.
+// segment, the least recently searched forgotten first: the single Han
+// characters and common words that recur in most queries, whose counts and
+// bounds cost a pass over lists as long as the KB, stay. (Forgotten all
+// together at the bound, as they were, every few thousand new words made
+// the next searches count them all again.)
 type segTerms struct {
-	mu sync.RWMutex
-	m  map[string]termDF
+	m *lru.Cache[string, termDF]
 }
 
 // Bounds of the document frequencies kept (all indexes of the process):
-// segments, and terms per segment (about 200 bytes each: at most 50 MB); a
-// segment's terms are forgotten together when they reach the bound.
+// segments, and terms per segment (about 200 bytes each: at most 50 MB).
 const (
 	dfCacheSegments = 32
 	dfCacheTerms    = 1 << 13
@@ -109,7 +110,11 @@ func (sn *snap) segTermsOf(i int, mask uint8) *segTerms {
 	k := segKey{seg: sv.ss.Segment(), del: sv.ss.Deleted(), fields: mask}
 	st, ok := dfCache.Get(k)
 	if !ok {
-		st = &segTerms{m: map[string]termDF{}}
+		terms, err := lru.New[string, termDF](dfCacheTerms)
+		if err != nil {
+			panic(err) // only for a size ≤ 0
+		}
+		st = &segTerms{m: terms}
 		if prev, ok, _ := dfCache.PeekOrAdd(k, st); ok {
 			st = prev
 		}
@@ -134,20 +139,13 @@ func (sn *snap) docFreqs(mask uint8, term []byte, s *scratch, per []termDF) (ter
 	var out termDF
 	for i := range sn.segs {
 		st := sn.segTermsOf(i, mask)
-		st.mu.RLock()
-		df, ok := st.m[string(term)]
-		st.mu.RUnlock()
+		df, ok := st.m.Get(string(term))
 		if !ok {
 			var err error
 			if df, err = sn.segDocFreqs(i, mask, term, s); err != nil {
 				return termDF{}, err
 			}
-			st.mu.Lock()
-			if len(st.m) >= dfCacheTerms {
-				clear(st.m)
-			}
-			st.m[string(term)] = df
-			st.mu.Unlock()
+			st.m.Add(string(term), df)
 		}
 		if per != nil {
 			per[i] = df
