@@ -66,6 +66,23 @@ const warmups = 20
 // in milliseconds.
 type searchTimes struct{ wall, cpu, keyword, vector, load, fuse float64 }
 
+// The phases of searchTimes, for pctOf.
+func wallOf(t searchTimes) float64    { return t.wall }
+func cpuOf(t searchTimes) float64     { return t.cpu }
+func keywordOf(t searchTimes) float64 { return t.keyword }
+func vectorOf(t searchTimes) float64  { return t.vector }
+func loadOf(t searchTimes) float64    { return t.load }
+func fuseOf(t searchTimes) float64    { return t.fuse }
+
+// pctOf is the p-th percentile of one phase of ts.
+func pctOf(ts []searchTimes, p float64, phase func(searchTimes) float64) float64 {
+	xs := make([]float64, len(ts))
+	for i, t := range ts {
+		xs[i] = phase(t)
+	}
+	return pct(xs, p)
+}
+
 // timeSearch runs one hybrid search as the answerer does (candidates, then
 // fusion and confidence) and times it.
 func timeSearch(ctx context.Context, r *retrieve.Retriever, kb *kefu.KB, q kefu.Query, v []float32) (searchTimes, error) {
@@ -389,8 +406,7 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		}
 		defer prof.Close()
 	}
-	var lat, cpu, kw, vec []float64
-	var first []searchTimes
+	var first []searchTimes // the timed searches' times
 	type timedQuery struct {
 		q kefu.Query
 		v []float32
@@ -418,8 +434,6 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		if i < warmups {
 			continue // warm-up
 		}
-		lat, cpu = append(lat, t.wall), append(cpu, t.cpu)
-		kw, vec = append(kw, t.keyword), append(vec, t.vector)
 		first = append(first, t)
 		if o.Repeat {
 			timed = append(timed, timedQuery{q, v})
@@ -427,22 +441,21 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 	}
 	pprof.StopCPUProfile() // (when one runs) the second pass and the write below are not timed searches
 	if o.Repeat {
-		var lat2, cpu2, kw2 []float64
 		var second []searchTimes
 		for _, tq := range timed {
 			t, err := timeSearch(ctx, r, kb, tq.q, tq.v)
 			if err != nil {
 				return nil, err
 			}
-			lat2, cpu2, kw2 = append(lat2, t.wall), append(cpu2, t.cpu), append(kw2, t.keyword)
 			second = append(second, t)
 		}
-		rep.Repeat = &PassReport{P50MS: pct(lat2, 50), P99MS: pct(lat2, 99), CPUP99MS: pct(cpu2, 99), KeywordP50: pct(kw2, 50), KeywordP99: pct(kw2, 99)}
-		order := make([]int, len(lat))
+		rep.Repeat = &PassReport{P50MS: pctOf(second, 50, wallOf), P99MS: pctOf(second, 99, wallOf), CPUP99MS: pctOf(second, 99, cpuOf),
+			KeywordP50: pctOf(second, 50, keywordOf), KeywordP99: pctOf(second, 99, keywordOf)}
+		order := make([]int, len(first))
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(first[b].wall, first[a].wall) })
 		for _, i := range order[:min(slowestShown, len(order))] {
 			f, s := first[i], second[i]
 			rep.Repeat.Slowest = append(rep.Repeat.Slowest, SlowSearch{Query: timed[i].q.Text, FirstMS: f.wall, KeywordMS: f.keyword, VectorMS: f.vector, LoadMS: f.load, FuseMS: f.fuse,
@@ -453,13 +466,10 @@ func searchOn(ctx context.Context, o SearchOptions, backend, dir string, open fu
 		return nil, err
 	}
 	rep.Procs = runtime.GOMAXPROCS(0)
-	rep.P50MS, rep.P90MS, rep.P99MS, rep.CPUP50MS, rep.CPUP99MS = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(cpu, 50), pct(cpu, 99)
-	rep.KeywordP50, rep.KeywordP99, rep.VectorP50 = pct(kw, 50), pct(kw, 99), pct(vec, 50)
-	var load, fuse []float64
-	for _, t := range first {
-		load, fuse = append(load, t.load), append(fuse, t.fuse)
-	}
-	rep.LoadP99, rep.FuseP99 = pct(load, 99), pct(fuse, 99)
+	rep.P50MS, rep.P90MS, rep.P99MS = pctOf(first, 50, wallOf), pctOf(first, 90, wallOf), pctOf(first, 99, wallOf)
+	rep.CPUP50MS, rep.CPUP99MS = pctOf(first, 50, cpuOf), pctOf(first, 99, cpuOf)
+	rep.KeywordP50, rep.KeywordP99, rep.VectorP50 = pctOf(first, 50, keywordOf), pctOf(first, 99, keywordOf), pctOf(first, 50, vectorOf)
+	rep.LoadP99, rep.FuseP99 = pctOf(first, 99, loadOf), pctOf(first, 99, fuseOf)
 	if dir != "" {
 		rep.RSSAfterBytes, _ = procStatus("VmRSS")
 		rep.HWMBytes, _ = procStatus("VmHWM")
