@@ -205,16 +205,11 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			// In one field, a candidate found is scored at once, as
 			// mergeFields scores a posting: no pass through tf.
 			wn, inc := w[qi]*numer, countOf(fp.head)
+			inc = countIf(counted, inc)
 			err := skipTo(sn, s, *fp, term, per[qi*ns:(qi+1)*ns], cand, func(d uint32, tfInv float64) {
 				tf := fp.weight * tfInv
-				v := s.score[d] + wn*tf/(tf+k1)
-				s.score[d] = v
-				if v > s.topLo {
-					s.pushTop(d)
-				}
-				if counted {
-					s.counts[d] += inc
-				}
+				s.addScore(d, wn*tf/(tf+k1))
+				s.counts[d] += inc
 			})
 			if err != nil {
 				return err
@@ -237,14 +232,8 @@ func (ix *Index) scoreBM25F(ctx context.Context, sn *snap, s *scratch, qts []que
 			if s.score[d] == 0 {
 				s.hits = append(s.hits, d)
 			}
-			v := s.score[d] + w[qi]*numer*tf/(tf+k1)
-			s.score[d] = v
-			if v > s.topLo {
-				s.pushTop(d)
-			}
-			if counted {
-				s.counts[d]++
-			}
+			s.addScore(d, w[qi]*numer*tf/(tf+k1))
+			s.counts[d] += countIf(counted, 1)
 		}
 		s.termHit = s.termHit[:0]
 
@@ -381,14 +370,8 @@ func mergeFields(ctx context.Context, s *scratch, lists []fieldList, off uint64,
 		old := s.score[d]
 		hits[n] = d
 		n += isZero(old)
-		v := old + wn*tf/(tf+k1)
-		s.score[d] = v
-		if v > s.topLo {
-			s.pushTop(d)
-		}
-		if counted {
-			s.counts[d] += countOf(head)
-		}
+		s.addScore(d, wn*tf/(tf+k1))
+		s.counts[d] += countIf(counted, countOf(head))
 	}
 	if len(lists) == 1 && !s.filtered {
 		// The common case, add in a loop of its own: the term is in one
@@ -534,6 +517,23 @@ func scanCandidates(n, df int) bool {
 func isZero(x float64) int {
 	b := math.Float64bits(x)
 	return 1 ^ int((b|-b)>>63)
+}
+
+// addScore adds a term's contribution c to d's score, keeping the k best.
+// (mergeFields' one-field loop does the same with the k-th best score in
+// a register.)
+func (s *scratch) addScore(d uint32, c float64) {
+	if s.score[d] += c; s.score[d] > s.topLo {
+		s.pushTop(d)
+	}
+}
+
+// countIf is inc for a counted term, else 0.
+func countIf(counted bool, inc uint32) uint32 {
+	if counted {
+		return inc
+	}
+	return 0
 }
 
 // resetTop empties the k best documents (none are kept when k ≤ 0).
