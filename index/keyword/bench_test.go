@@ -323,3 +323,59 @@ func BenchmarkTypoAutomataBuilders(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDocFreqsForgotten measures what forgetting the cached document
+// frequencies and bounds costs the searches that follow: 100 questions
+// asked with the cache kept, then the same 100 right after every term was
+// forgotten (as the cache once did at its bound; it now forgets the least
+// recently searched term). On a copy of a large store's keyword folder,
+// with the benchmark's questions (kefu-bench search --queries-out):
+//
+//	KEFU_QUERIES=/tmp/benchq.txt KEFU_KEYWORD_INDEX=/tmp/kw1m go test -run '^$' -bench DocFreqsForgotten -benchtime 3x ./index/keyword/
+func BenchmarkDocFreqsForgotten(b *testing.B) {
+	ix := largeIndex(b)
+	var qs []string
+	if ix == nil {
+		ix, qs = benchIndex(b)
+	} else if err := ix.warm(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	if f := os.Getenv("KEFU_QUERIES"); f != "" {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		qs = strings.Split(strings.TrimSpace(string(raw)), "\n")
+	}
+	if len(qs) == 0 {
+		_, qs = mixedCorpus(b, 1000)
+	}
+	qs = qs[:min(100, len(qs))]
+	ctx := b.Context()
+	pass := func() time.Duration {
+		start := time.Now()
+		for _, q := range qs {
+			if _, _, err := ix.SearchHits(ctx, q, 50, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	pass()
+	var kept, forgotten time.Duration
+	for b.Loop() {
+		kept += pass()
+		sn, err := ix.snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		mask := fieldMask(ix.scoredFields(sn))
+		for i := range sn.segs {
+			sn.segTermsOf(i, mask).m.Purge()
+		}
+		sn.close()
+		forgotten += pass()
+	}
+	b.ReportMetric(float64(kept.Microseconds())/1e3/float64(b.N), "kept_ms")
+	b.ReportMetric(float64(forgotten.Microseconds())/1e3/float64(b.N), "forgotten_ms")
+}
