@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -18,12 +18,12 @@ const ArchiveContentType = "application/zstd"
 // archive is written as it is made, one batch of documents in memory at a
 // time; an export that fails midway ends the response without the
 // archive's last entry, so no import takes it for whole.
-func (s *Server) exportKB(c *fiber.Ctx) error {
+func (s *Server) exportKB(c fiber.Ctx) error {
 	if s.cfg.Archiver == nil {
 		return unavailable("archiver")
 	}
 	name := c.Params("kb")
-	if _, err := s.cfg.Store.KB(c.UserContext(), name); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), name); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, ArchiveContentType)
@@ -34,7 +34,7 @@ func (s *Server) exportKB(c *fiber.Ctx) error {
 	// fasthttp runs the writer in a goroutine of its own as soon as it is
 	// set; Shutdown waits for it.
 	s.bg.Add(1)
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	c.RequestCtx().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer s.bg.Done()
 		defer cancel()
 		sum, err := s.cfg.Archiver.ExportKB(ctx, w, name)
@@ -53,7 +53,7 @@ func (s *Server) exportKB(c *fiber.Ctx) error {
 // importKB reads an archive, the request body, into a new KB (POST
 // /v1/kbs/import?as=NAME&reembed=true). It needs an admin key for every KB:
 // it creates one. The archive is bounded by --import-limit.
-func (s *Server) importKB(c *fiber.Ctx) error {
+func (s *Server) importKB(c fiber.Ctx) error {
 	if s.cfg.Archiver == nil {
 		return unavailable("archiver")
 	}
@@ -69,7 +69,7 @@ func (s *Server) importKB(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.cfg.Archiver.ImportKB(c.UserContext(), body, kefu.ImportRequest{
+	res, err := s.cfg.Archiver.ImportKB(c.Context(), body, kefu.ImportRequest{
 		Name: c.Query("as"), Reembed: reembed,
 		MaxBytes: int64(s.cfg.ImportLimit) * importUnpacked, MaxBytesName: fmt.Sprintf("%d × --import-limit", importUnpacked),
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -23,7 +23,7 @@ type AskBody struct {
 	Metadata       map[string]string `json:"metadata,omitempty"`
 }
 
-func (s *Server) ask(c *fiber.Ctx) error {
+func (s *Server) ask(c fiber.Ctx) error {
 	if s.cfg.Answerer == nil {
 		return unavailable("answerer")
 	}
@@ -37,7 +37,7 @@ func (s *Server) ask(c *fiber.Ctx) error {
 	if strings.TrimSpace(req.Question) == "" {
 		return kefu.Errorf(kefu.EINVALID, "question is empty")
 	}
-	if err := s.checkConversation(c.UserContext(), p, req.KB, req.ConversationID); err != nil {
+	if err := s.checkConversation(c.Context(), p, req.KB, req.ConversationID); err != nil {
 		return err
 	}
 	if err := s.visitorLimit(c, p, req.ConversationID); err != nil {
@@ -53,7 +53,7 @@ func (s *Server) ask(c *fiber.Ctx) error {
 		return c.JSON(ans)
 	}
 	// A missing KB is an HTTP error, not an event.
-	if _, err := s.cfg.Store.KB(c.UserContext(), req.KB); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), req.KB); err != nil {
 		return err
 	}
 	return s.stream(c, func(ctx context.Context, emit func(event string, data any) bool) {
@@ -82,7 +82,7 @@ type sseEvent struct {
 // comes. When the client goes away (a write fails), run's context is
 // cancelled and emit returns false; so it is when the server shuts down
 // past its grace period.
-func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(event string, data any) bool)) error {
+func (s *Server) stream(c fiber.Ctx, run func(ctx context.Context, emit func(event string, data any) bool)) error {
 	return s.streamIDs(c, func(ctx context.Context, emit func(event, id string, data any) bool) {
 		run(ctx, func(event string, data any) bool { return emit(event, "", data) })
 	})
@@ -90,7 +90,7 @@ func (s *Server) stream(c *fiber.Ctx, run func(ctx context.Context, emit func(ev
 
 // streamIDs is stream with event ids: an event with an id writes an "id:"
 // line, which a reconnecting EventSource sends back as Last-Event-ID.
-func (s *Server) streamIDs(c *fiber.Ctx, run func(ctx context.Context, emit func(event, id string, data any) bool)) error {
+func (s *Server) streamIDs(c fiber.Ctx, run func(ctx context.Context, emit func(event, id string, data any) bool)) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
@@ -121,7 +121,7 @@ func (s *Server) streamIDs(c *fiber.Ctx, run func(ctx context.Context, emit func
 		run(ctx, emit)
 	}()
 	reqID, route, start := requestID(c), c.Route().Path, time.Now()
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	c.RequestCtx().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		defer func() {
 			s.log.Info("stream ended", "route", route, "request_id", reqID, "ms", float64(time.Since(start).Microseconds())/1000, "client_gone", ctx.Err() != nil && s.base.Err() == nil)
@@ -155,21 +155,21 @@ func (s *Server) streamIDs(c *fiber.Ctx, run func(ctx context.Context, emit func
 }
 
 // evalFile reads a file of a KB's latest `kefu eval` report.
-func (s *Server) evalFile(c *fiber.Ctx, name string) ([]byte, error) {
+func (s *Server) evalFile(c fiber.Ctx, name string) ([]byte, error) {
 	kb := c.Params("kb")
 	if !kefu.ValidKBName(kb) {
 		return nil, kefu.Errorf(kefu.EINVALID, "invalid knowledge base name %q", kb)
 	}
-	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), kb); err != nil {
 		return nil, err
 	}
 	if s.cfg.Reports == nil {
 		return nil, kefu.Errorf(kefu.ENOTFOUND, "no evaluation report for %q", kb)
 	}
-	return s.cfg.Reports.ReportFile(c.UserContext(), kb, name)
+	return s.cfg.Reports.ReportFile(c.Context(), kb, name)
 }
 
-func (s *Server) evalSummary(c *fiber.Ctx) error {
+func (s *Server) evalSummary(c fiber.Ctx) error {
 	b, err := s.evalFile(c, kefu.ReportSummary)
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (s *Server) evalSummary(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-func (s *Server) evalReport(c *fiber.Ctx) error {
+func (s *Server) evalReport(c fiber.Ctx) error {
 	b, err := s.evalFile(c, kefu.ReportHTML)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
@@ -130,7 +130,7 @@ func (p *principal) allows(kb string) bool { return p.kb == "" || p.kb == kb }
 // access_token query parameter where the route accepts it (the WebSocket:
 // browsers cannot set its headers). In dev mode a request without a key
 // acts as admin.
-func (s *Server) identify(c *fiber.Ctx, tokenInQuery bool) (*principal, error) {
+func (s *Server) identify(c fiber.Ctx, tokenInQuery bool) (*principal, error) {
 	secret := ""
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
@@ -150,7 +150,7 @@ func (s *Server) identify(c *fiber.Ctx, tokenInQuery bool) (*principal, error) {
 	if s.cfg.Keys == nil || len(secret) > 256 {
 		return nil, kefu.Errorf(kefu.EUNAUTHORIZED, "unknown API key")
 	}
-	k, err := s.cfg.Keys.KeyByHash(c.UserContext(), HashSecret(secret))
+	k, err := s.cfg.Keys.KeyByHash(c.Context(), HashSecret(secret))
 	if err != nil {
 		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
 			return nil, kefu.Errorf(kefu.EUNAUTHORIZED, "unknown API key")
@@ -164,7 +164,7 @@ func (s *Server) identify(c *fiber.Ctx, tokenInQuery bool) (*principal, error) {
 // routes with a :kb parameter, the key's KB; then its rate limit.
 func (s *Server) authorize(r route) fiber.Handler {
 	kbRoute := strings.Contains(r.path, ":kb")
-	return func(c *fiber.Ctx) error {
+	return func(c fiber.Ctx) error {
 		p, err := s.identify(c, r.tokenInQuery)
 		if err != nil {
 			return err
@@ -192,7 +192,7 @@ func (s *Server) authorize(r route) fiber.Handler {
 // mode without a key). A public key's visitors share its own, larger
 // bucket (--public-rate) and each visitor's IP has one of its own
 // (--visitor-rate), so that one busy visitor cannot starve the others.
-func (s *Server) limit(c *fiber.Ctx, p *principal) error {
+func (s *Server) limit(c fiber.Ctx, p *principal) error {
 	if p.public() {
 		if err := s.take(c, s.publicLimits, p.keyID); err != nil {
 			return err
@@ -207,7 +207,7 @@ func (s *Server) limit(c *fiber.Ctx, p *principal) error {
 }
 
 // take spends a token of who's bucket in l, or says when to retry.
-func (s *Server) take(c *fiber.Ctx, l *limiters, who string) error {
+func (s *Server) take(c fiber.Ctx, l *limiters, who string) error {
 	if wait, ok := l.take(who); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return kefu.Errorf(kefu.ERATELIMIT, "too many requests: retry in %.1f s", wait.Seconds())
@@ -217,14 +217,14 @@ func (s *Server) take(c *fiber.Ctx, l *limiters, who string) error {
 
 // visitorLimit takes a token of a public key's visitor's conversation: a
 // visitor's several tabs or a script share it.
-func (s *Server) visitorLimit(c *fiber.Ctx, p *principal, conversation string) error {
+func (s *Server) visitorLimit(c fiber.Ctx, p *principal, conversation string) error {
 	if !p.public() || conversation == "" {
 		return nil
 	}
 	return s.take(c, s.visitorLimits, p.keyID+" conv:"+conversation)
 }
 
-func principalOf(c *fiber.Ctx) *principal {
+func principalOf(c fiber.Ctx) *principal {
 	if p, ok := c.Locals(localPrincipal).(*principal); ok {
 		return p
 	}
@@ -244,7 +244,7 @@ type AuthInfo struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-func (s *Server) authInfo(c *fiber.Ctx) error {
+func (s *Server) authInfo(c fiber.Ctx) error {
 	dev := s.dev.Load()
 	out := AuthInfo{DevMode: dev}
 	if dev {

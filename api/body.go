@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
@@ -74,7 +74,7 @@ var bodyEncodings = []string{"identity", "gzip", "deflate"}
 // limited to lim: a body over it, before or after decoding, fails with a
 // 413 that names the limit and its flag. The reader's errors are domain
 // errors in the API's words.
-func (s *Server) body(c *fiber.Ctx, lim bodyLimit) (io.Reader, error) {
+func (s *Server) body(c fiber.Ctx, lim bodyLimit) (io.Reader, error) {
 	coding, err := contentCoding(c.Get(fiber.HeaderContentEncoding))
 	if err != nil {
 		return nil, err
@@ -124,8 +124,8 @@ func decodeBody(raw io.Reader, coding string, lim bodyLimit) (io.Reader, *wireBo
 // requestStream is the raw body: fasthttp's stream of it, or, for a request
 // whose body was read before the handler (a server not streaming), the
 // bytes read.
-func requestStream(c *fiber.Ctx) io.Reader {
-	if r := c.Context().RequestBodyStream(); r != nil {
+func requestStream(c fiber.Ctx) io.Reader {
+	if r := c.RequestCtx().RequestBodyStream(); r != nil {
 		return r
 	}
 	return bytes.NewReader(c.Request().Body())
@@ -242,10 +242,10 @@ const (
 	drainTime = 500 * time.Millisecond
 )
 
-func (s *Server) drainBody(c *fiber.Ctx) error {
+func (s *Server) drainBody(c fiber.Ctx) error {
 	err := c.Next()
-	req := &c.Context().Request
-	if c.Context().Hijacked() || !req.IsBodyStream() {
+	req := &c.RequestCtx().Request
+	if c.RequestCtx().Hijacked() || !req.IsBodyStream() {
 		return err
 	}
 	wire, _ := c.Locals(localBody).(*wireBody)
@@ -260,7 +260,7 @@ func (s *Server) drainBody(c *fiber.Ctx) error {
 		return err
 	}
 	if left > 0 && left <= maxDrain {
-		conn := c.Context().Conn()
+		conn := c.RequestCtx().Conn()
 		_ = conn.SetReadDeadline(time.Now().Add(drainTime))
 		n, derr := io.Copy(io.Discard, io.LimitReader(requestStream(c), maxDrain+1))
 		if derr == nil && n == left {
@@ -268,7 +268,7 @@ func (s *Server) drainBody(c *fiber.Ctx) error {
 		}
 	}
 	c.Response().Header.SetConnectionClose()
-	if lc, ok := c.Context().Conn().(*lingerConn); ok {
+	if lc, ok := c.RequestCtx().Conn().(*lingerConn); ok {
 		lc.linger.Store(true)
 	}
 	return err

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v3"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/kefu-dev/kefu"
@@ -280,7 +281,7 @@ func TestCompressedBodies(t *testing.T) {
 	// app.Test, which tests and embedders use, streams bodies the same way.
 	req := httptest.NewRequest("POST", "/v1/kbs/shop/search", bytes.NewReader(encode(t, "gzip", search)))
 	req.Header.Set("Content-Encoding", "gzip")
-	resp, err := srv.App().Test(req, 30_000)
+	resp, err := srv.App().Test(req, fiber.TestConfig{Timeout: 30 * time.Second, FailOnTimeout: true})
 	if err != nil || resp.StatusCode != 200 {
 		t.Errorf("app.Test: %v %v", resp, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/signature"
@@ -90,7 +90,7 @@ func (s *Server) channelLimit() bodyLimit {
 // signature (the channel's secret) before it reads the body: the channel
 // must exist and the header's timestamp be fresh; then the body, read
 // through Server.body within channelLimit, must match the signature.
-func (s *Server) channelMessage(c *fiber.Ctx) error {
+func (s *Server) channelMessage(c fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 		return unavailable("channel store")
 	}
 	name := c.Params("channel")
-	ch, err := s.cfg.Channels.Channel(c.UserContext(), name)
+	ch, err := s.cfg.Channels.Channel(c.Context(), name)
 	if err != nil {
 		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
 			return kefu.Errorf(kefu.ENOTFOUND, "unknown channel %q: create it with POST /v1/channels", name)
@@ -133,7 +133,7 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ans, err := d.Ask(c.UserContext(), kefu.AskRequest{KB: ch.KB, Question: m.Text, Channel: name, EndUser: m.EndUser,
+	ans, err := d.Ask(c.Context(), kefu.AskRequest{KB: ch.KB, Question: m.Text, Channel: name, EndUser: m.EndUser,
 		ExternalID: m.MessageID, Metadata: m.Metadata}, nil)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ type ChannelSecret struct {
 	Secret  string        `json:"secret"`
 }
 
-func (s *Server) channels(c *fiber.Ctx) (kefu.ChannelStore, error) {
+func (s *Server) channels(c fiber.Ctx) (kefu.ChannelStore, error) {
 	if err := globalAdmin(c, "channels"); err != nil {
 		return nil, err
 	}
@@ -168,12 +168,12 @@ func (s *Server) channels(c *fiber.Ctx) (kefu.ChannelStore, error) {
 }
 
 // channel returns the store and the route's channel (:channel).
-func (s *Server) channel(c *fiber.Ctx) (kefu.ChannelStore, *kefu.Channel, error) {
+func (s *Server) channel(c fiber.Ctx) (kefu.ChannelStore, *kefu.Channel, error) {
 	cs, err := s.channels(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))
+	ch, err := cs.Channel(c.Context(), c.Params("channel"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,7 +192,7 @@ func (r *ChannelRequest) apply(ch *kefu.Channel) {
 	}
 }
 
-func (s *Server) createChannel(c *fiber.Ctx) error {
+func (s *Server) createChannel(c fiber.Ctx) error {
 	cs, err := s.channels(c)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if err := s.decode(c, &req, `{"name", "kb", "outbound_url"?, "description"?}`); err != nil {
 		return err
 	}
-	if _, err := cs.Channel(c.UserContext(), req.Name); err == nil {
+	if _, err := cs.Channel(c.Context(), req.Name); err == nil {
 		return kefu.Errorf(kefu.ECONFLICT, "channel %q exists", req.Name)
 	}
 	if err := s.checkReceiver(c, req.OutboundURL); err != nil {
@@ -209,19 +209,19 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	}
 	ch := &kefu.Channel{Name: req.Name, Secret: signature.NewSecret()}
 	req.apply(ch)
-	if err := cs.PutChannel(c.UserContext(), ch); err != nil {
+	if err := cs.PutChannel(c.Context(), ch); err != nil {
 		return err
 	}
 	s.log.Info("channel created", "channel", ch.Name, "kb", ch.KB, "outbound_url", ch.OutboundURL, "request_id", requestID(c))
 	return c.Status(fiber.StatusCreated).JSON(ChannelSecret{Channel: ch, Secret: ch.Secret})
 }
 
-func (s *Server) listChannels(c *fiber.Ctx) error {
+func (s *Server) listChannels(c fiber.Ctx) error {
 	cs, err := s.channels(c)
 	if err != nil {
 		return err
 	}
-	chs, err := cs.Channels(c.UserContext())
+	chs, err := cs.Channels(c.Context())
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"channels": chs})
 }
 
-func (s *Server) getChannel(c *fiber.Ctx) error {
+func (s *Server) getChannel(c fiber.Ctx) error {
 	_, ch, err := s.channel(c)
 	if err != nil {
 		return err
@@ -239,7 +239,7 @@ func (s *Server) getChannel(c *fiber.Ctx) error {
 	return c.JSON(ch)
 }
 
-func (s *Server) updateChannel(c *fiber.Ctx) error {
+func (s *Server) updateChannel(c fiber.Ctx) error {
 	cs, err := s.channels(c)
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	if err := s.decode(c, &req, `{"kb"?, "outbound_url"?, "description"?}`); err != nil {
 		return err
 	}
-	ch, err := cs.Channel(c.UserContext(), c.Params("channel"))
+	ch, err := cs.Channel(c.Context(), c.Params("channel"))
 	if err != nil {
 		return err
 	}
@@ -259,31 +259,31 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 		return err
 	}
 	req.apply(ch)
-	if err := cs.PutChannel(c.UserContext(), ch); err != nil {
+	if err := cs.PutChannel(c.Context(), ch); err != nil {
 		return err
 	}
 	return c.JSON(ch)
 }
 
-func (s *Server) deleteChannel(c *fiber.Ctx) error {
+func (s *Server) deleteChannel(c fiber.Ctx) error {
 	cs, err := s.channels(c)
 	if err != nil {
 		return err
 	}
-	if err := cs.DeleteChannel(c.UserContext(), c.Params("channel")); err != nil {
+	if err := cs.DeleteChannel(c.Context(), c.Params("channel")); err != nil {
 		return err
 	}
 	s.log.Info("channel deleted", "channel", c.Params("channel"), "request_id", requestID(c))
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Server) rotateChannel(c *fiber.Ctx) error {
+func (s *Server) rotateChannel(c fiber.Ctx) error {
 	cs, ch, err := s.channel(c)
 	if err != nil {
 		return err
 	}
 	ch.Secret = signature.NewSecret()
-	if err := cs.PutChannel(c.UserContext(), ch); err != nil {
+	if err := cs.PutChannel(c.Context(), ch); err != nil {
 		return err
 	}
 	s.log.Info("channel secret rotated", "channel", ch.Name, "request_id", requestID(c))

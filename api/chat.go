@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/contrib/v3/websocket"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -117,7 +117,7 @@ func (s *Server) chatHandler() fiber.Handler {
 		WriteBufferSize: 1024,
 		WriteBufferPool: writeBuffers,
 	})
-	return func(c *fiber.Ctx) error {
+	return func(c fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return kefu.Errorf(kefu.EINVALID, "this route speaks the WebSocket protocol: send an Upgrade request")
 		}
@@ -129,7 +129,7 @@ func (s *Server) chatHandler() fiber.Handler {
 		if s.cfg.Answerer == nil {
 			return unavailable("answerer")
 		}
-		if _, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb")); err != nil {
+		if _, err := s.cfg.Store.KB(c.Context(), c.Params("kb")); err != nil {
 			return err
 		}
 		c.Locals(localChatPrincipal, principalOf(c))
@@ -141,9 +141,9 @@ func (s *Server) chatHandler() fiber.Handler {
 // originAllowed lets a browser open a chat from the server's own pages,
 // the CORS origins and the public keys' origins; clients that send no
 // Origin are not browsers.
-func (s *Server) originAllowed(c *fiber.Ctx) bool {
+func (s *Server) originAllowed(c fiber.Ctx) bool {
 	o := c.Get(fiber.HeaderOrigin)
-	return o == "" || sameOrigin(c) || s.originOK(c.UserContext(), o)
+	return o == "" || sameOrigin(c) || s.originOK(c.Context(), o)
 }
 
 // chat is one WebSocket chat connection.
@@ -185,6 +185,9 @@ func (ch *chat) withConn(fn func(c *websocket.Conn)) {
 }
 
 func (s *Server) serveChat(conn *websocket.Conn) {
+	// Fiber v3's websocket leaves a hijacked connection open when the
+	// handler returns: closing it is the handler's, after the clean-up below.
+	defer conn.Close()
 	p, _ := conn.Locals(localChatPrincipal).(*principal)
 	if p == nil {
 		return

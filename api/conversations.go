@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -36,13 +36,13 @@ func (s *Server) desk() (kefu.Desk, error) {
 
 // readable returns the route's conversation (:kb, :id) when the caller may
 // read it; one it may not read is not found, as if it did not exist.
-func (s *Server) readable(c *fiber.Ctx) (kefu.Desk, *kefu.Conversation, error) {
+func (s *Server) readable(c fiber.Ctx) (kefu.Desk, *kefu.Conversation, error) {
 	d, err := s.desk()
 	if err != nil {
 		return nil, nil, err
 	}
 	kb, id := c.Params("kb"), c.Params("id")
-	conv, err := d.Conversation(c.UserContext(), kb, id)
+	conv, err := d.Conversation(c.Context(), kb, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Server) checkConversation(ctx context.Context, p *principal, kb, id str
 }
 
 // conversationFilter reads a listing's query parameters.
-func conversationFilter(c *fiber.Ctx) (kefu.ConversationFilter, error) {
+func conversationFilter(c fiber.Ctx) (kefu.ConversationFilter, error) {
 	limit, err := queryInt(c, "limit", 50, 1, kefu.MaxConversationsListed)
 	if err != nil {
 		return kefu.ConversationFilter{}, err
@@ -115,12 +115,12 @@ func conversationFilter(c *fiber.Ctx) (kefu.ConversationFilter, error) {
 }
 
 // kbsOf returns the KBs a listing covers: ?kb=, else every KB p may see.
-func (s *Server) kbsOf(c *fiber.Ctx, p *principal) ([]string, error) {
+func (s *Server) kbsOf(c fiber.Ctx, p *principal) ([]string, error) {
 	if kb := c.Query("kb"); kb != "" {
 		if !p.allows(kb) {
 			return nil, kefu.Errorf(kefu.EFORBIDDEN, "this key is restricted to knowledge base %q", p.kb)
 		}
-		if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
+		if _, err := s.cfg.Store.KB(c.Context(), kb); err != nil {
 			return nil, err
 		}
 		return []string{kb}, nil
@@ -128,7 +128,7 @@ func (s *Server) kbsOf(c *fiber.Ctx, p *principal) ([]string, error) {
 	if p.kb != "" {
 		return []string{p.kb}, nil
 	}
-	kbs, err := s.cfg.Store.KBs(c.UserContext())
+	kbs, err := s.cfg.Store.KBs(c.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ type ListCursor struct {
 
 // listConversations lists conversations of every KB the key may see (or
 // ?kb=), most recently updated first.
-func (s *Server) listConversations(c *fiber.Ctx) error {
+func (s *Server) listConversations(c fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	}
 	var all []*kefu.Conversation
 	for _, kb := range kbs {
-		convs, err := d.Conversations(c.UserContext(), kb, f)
+		convs, err := d.Conversations(c.Context(), kb, f)
 		if err != nil {
 			return err
 		}
@@ -202,7 +202,7 @@ type ConversationExport = ConversationView
 // exportConversations writes JSONL: one conversation with its messages a
 // line, KB by KB, each most recently updated first; ?limit= (default and
 // most maxExport) bounds the conversations.
-func (s *Server) exportConversations(c *fiber.Ctx) error {
+func (s *Server) exportConversations(c fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (s *Server) exportConversations(c *fiber.Ctx) error {
 	reqID := requestID(c)
 	c.Set(fiber.HeaderContentType, "application/x-ndjson; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="conversations.jsonl"`)
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	c.RequestCtx().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		n, err := ExportConversations(ctx, d, kbs, f, limit, func(line ConversationExport) error {
 			b, err := json.Marshal(line)
@@ -294,7 +294,7 @@ type ConversationView struct {
 
 // getConversation returns a conversation and its messages after ?after=
 // (up to ?limit=, default and most 1000).
-func (s *Server) getConversation(c *fiber.Ctx) error {
+func (s *Server) getConversation(c fiber.Ctx) error {
 	d, conv, err := s.readable(c)
 	if err != nil {
 		return err
@@ -308,7 +308,7 @@ func (s *Server) getConversation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := d.Messages(c.UserContext(), kb, id, after, limit)
+	msgs, err := d.Messages(c.Context(), kb, id, after, limit)
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ type ActionResult struct {
 	Conversation *kefu.Conversation `json:"conversation"`
 }
 
-func (s *Server) act(c *fiber.Ctx) error {
+func (s *Server) act(c fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
@@ -346,7 +346,7 @@ func (s *Server) act(c *fiber.Ctx) error {
 	if a.Agent == "" {
 		a.Agent = principalOf(c).agentName()
 	}
-	conv, err := d.Act(c.UserContext(), c.Params("kb"), c.Params("id"), a)
+	conv, err := d.Act(c.Context(), c.Params("kb"), c.Params("id"), a)
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func forCustomer(m *kefu.Message) bool { return m.Role == kefu.RoleAgent }
 // First come the agent messages after Last-Event-ID (or ?after=), so a
 // reconnecting EventSource misses nothing, then a state event, then live
 // events as they happen.
-func (s *Server) conversationEvents(c *fiber.Ctx) error {
+func (s *Server) conversationEvents(c fiber.Ctx) error {
 	d, conv, err := s.readable(c)
 	if err != nil {
 		return err
@@ -458,7 +458,7 @@ type InboxMessage struct {
 //
 //	event: message        data: InboxMessage         a message of any role, notes included
 //	event: conversation   data: Conversation         its state, assignee or trigger changed, or it is new
-func (s *Server) inboxEvents(c *fiber.Ctx) error {
+func (s *Server) inboxEvents(c fiber.Ctx) error {
 	d, err := s.desk()
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -27,16 +27,16 @@ var (
 // WebSocket from its reader, and a JSON response, which writes nothing
 // until the end, from watchClient.) Call it once the request body is read;
 // stop before writing the response.
-func (s *Server) answerContext(c *fiber.Ctx) (ctx context.Context, stop func()) {
+func (s *Server) answerContext(c fiber.Ctx) (ctx context.Context, stop func()) {
 	timeout := s.cfg.AskTimeout
 	if timeout <= 0 {
 		timeout = DefaultAskTimeout
 	}
-	ctx, cancel := context.WithCancelCause(c.UserContext())
+	ctx, cancel := context.WithCancelCause(c.Context())
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, errAskTimeout)
 	unbase := context.AfterFunc(s.base, func() { cancel(context.Canceled) })
 	unwatch := func() {}
-	if lc, ok := c.Context().Conn().(*lingerConn); ok {
+	if lc, ok := c.RequestCtx().Conn().(*lingerConn); ok {
 		unwatch = lc.watch(func() { cancel(errClientGone) })
 	}
 	return ctx, func() {

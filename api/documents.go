@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -24,7 +24,7 @@ const (
 // readUploads reads the files of a multipart/form-data body as it streams
 // in, through the upload limit (Server.body): every part named "file" is
 // one file, and an optional "doc_id" names a single file's document.
-func (s *Server) readUploads(c *fiber.Ctx) ([]kefu.Upload, error) {
+func (s *Server) readUploads(c fiber.Ctx) ([]kefu.Upload, error) {
 	ct := string(c.Request().Header.ContentType())
 	if err := multipartType(ct); err != nil {
 		return nil, err // before reading anything
@@ -127,7 +127,7 @@ func opener(data []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 }
 
-func (s *Server) upload(c *fiber.Ctx) error {
+func (s *Server) upload(c fiber.Ctx) error {
 	if s.cfg.Ingester == nil {
 		return unavailable("ingest service")
 	}
@@ -139,8 +139,8 @@ func (s *Server) upload(c *fiber.Ctx) error {
 }
 
 // submit starts an ingest job and answers 202 with it.
-func (s *Server) submit(c *fiber.Ctx, kb string, ups []kefu.Upload) error {
-	job, err := s.cfg.Ingester.Submit(c.UserContext(), kb, ups)
+func (s *Server) submit(c fiber.Ctx, kb string, ups []kefu.Upload) error {
+	job, err := s.cfg.Ingester.Submit(c.Context(), kb, ups)
 	if err != nil {
 		return err
 	}
@@ -148,12 +148,12 @@ func (s *Server) submit(c *fiber.Ctx, kb string, ups []kefu.Upload) error {
 }
 
 // accepted answers 202 with a job that has started.
-func (s *Server) accepted(c *fiber.Ctx, job *kefu.Job) error {
+func (s *Server) accepted(c fiber.Ctx, job *kefu.Job) error {
 	c.Location("/v1/jobs/" + job.ID)
 	return c.Status(fiber.StatusAccepted).JSON(job)
 }
 
-func (s *Server) getJob(c *fiber.Ctx) error {
+func (s *Server) getJob(c fiber.Ctx) error {
 	if s.cfg.Ingester == nil {
 		return unavailable("ingest service")
 	}
@@ -170,7 +170,7 @@ func (s *Server) getJob(c *fiber.Ctx) error {
 // listDocuments lists a page of a KB's documents by id (?limit=N&offset=M;
 // at most MaxListLimit, also when no limit is given) with the total and,
 // when more follow, the next page's offset.
-func (s *Server) listDocuments(c *fiber.Ctx) error {
+func (s *Server) listDocuments(c fiber.Ctx) error {
 	limit, err := queryInt(c, "limit", MaxListLimit, 1, MaxListLimit)
 	if err != nil {
 		return err
@@ -179,7 +179,7 @@ func (s *Server) listDocuments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	docs, err := s.cfg.Store.Documents(c.UserContext(), c.Params("kb"))
+	docs, err := s.cfg.Store.Documents(c.Context(), c.Params("kb"))
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (s *Server) listDocuments(c *fiber.Ctx) error {
 }
 
 // docID is the route's {id}, which clients path-escape (ids contain "/").
-func docID(c *fiber.Ctx) (string, error) {
+func docID(c fiber.Ctx) (string, error) {
 	id, err := url.PathUnescape(c.Params("id"))
 	if err != nil || id == "" {
 		return "", kefu.Errorf(kefu.EINVALID, "malformed document id %q", c.Params("id"))
@@ -210,12 +210,12 @@ type DocumentView struct {
 	Chunks []*kefu.Chunk `json:"chunks"`
 }
 
-func (s *Server) getDocument(c *fiber.Ctx) error {
+func (s *Server) getDocument(c fiber.Ctx) error {
 	id, err := docID(c)
 	if err != nil {
 		return err
 	}
-	ctx, kb := c.UserContext(), c.Params("kb")
+	ctx, kb := c.Context(), c.Params("kb")
 	doc, err := s.cfg.Store.Document(ctx, kb, id)
 	if err != nil {
 		return err
@@ -230,12 +230,12 @@ func (s *Server) getDocument(c *fiber.Ctx) error {
 	return c.JSON(DocumentView{Document: doc, Chunks: chunks})
 }
 
-func (s *Server) deleteDocument(c *fiber.Ctx) error {
+func (s *Server) deleteDocument(c fiber.Ctx) error {
 	id, err := docID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteDocument(c.UserContext(), c.Params("kb"), id); err != nil {
+	if err := s.cfg.Store.DeleteDocument(c.Context(), c.Params("kb"), id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -243,7 +243,7 @@ func (s *Server) deleteDocument(c *fiber.Ctx) error {
 
 // reindex parses a document's stored source again with the KB's current
 // settings (kefu.Ingester.Reindex).
-func (s *Server) reindex(c *fiber.Ctx) error {
+func (s *Server) reindex(c fiber.Ctx) error {
 	if s.cfg.Ingester == nil {
 		return unavailable("ingest service")
 	}
@@ -251,7 +251,7 @@ func (s *Server) reindex(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	job, err := s.cfg.Ingester.Reindex(c.UserContext(), c.Params("kb"), id)
+	job, err := s.cfg.Ingester.Reindex(c.Context(), c.Params("kb"), id)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -58,7 +58,7 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code, ok := codeOfStatus[fe.Code]

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -78,12 +78,12 @@ func (e *evalJobs) add(j *kefu.EvalJob) error {
 // startEval starts an evaluation of the KB: labelled questions in the
 // body, the KB's self-calibration, or both. Fitting (self_calibrate,
 // calibrate, tune) changes the KB's settings and needs an admin key.
-func (s *Server) startEval(c *fiber.Ctx) error {
+func (s *Server) startEval(c fiber.Ctx) error {
 	if s.cfg.Evaluator == nil || s.cfg.Reports == nil {
 		return unavailable("evaluator")
 	}
 	kb := c.Params("kb")
-	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), kb); err != nil {
 		return err
 	}
 	lim := s.uploadLimit()
@@ -166,7 +166,7 @@ func (s *Server) runEval(id, kb string, req kefu.EvalRequest) {
 	finish(result, err)
 }
 
-func (s *Server) getEvalJob(c *fiber.Ctx) error {
+func (s *Server) getEvalJob(c fiber.Ctx) error {
 	j, ok := s.evals.get(c.Params("id"))
 	if !ok || j.KB != c.Params("kb") {
 		return kefu.Errorf(kefu.ENOTFOUND, "no evaluation job %q of %q", c.Params("id"), c.Params("kb"))

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/text"
@@ -20,12 +20,12 @@ import (
 
 // listFeedback lists a KB's newest feedback: ?vote=1|-1, ?limit= (default
 // 100, most 10000), ?format=jsonl for one record a line.
-func (s *Server) listFeedback(c *fiber.Ctx) error {
+func (s *Server) listFeedback(c fiber.Ctx) error {
 	if s.cfg.AnswerLog == nil {
 		return unavailable("answer log")
 	}
 	kb := c.Params("kb")
-	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), kb); err != nil {
 		return err
 	}
 	vote, err := queryInt(c, "vote", 0, -1, 1)
@@ -36,7 +36,7 @@ func (s *Server) listFeedback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	recs, err := s.cfg.AnswerLog.FeedbackList(c.UserContext(), kb, vote, limit)
+	recs, err := s.cfg.AnswerLog.FeedbackList(c.Context(), kb, vote, limit)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ type FeedbackBody struct {
 // answer's message (a request for a person right after a thumbs-down hands
 // off) and sends feedback.created. A public key votes on its own
 // conversations' answers only.
-func (s *Server) feedback(c *fiber.Ctx) error {
+func (s *Server) feedback(c fiber.Ctx) error {
 	if s.cfg.AnswerLog == nil {
 		return unavailable("answer log")
 	}
@@ -80,23 +80,23 @@ func (s *Server) feedback(c *fiber.Ctx) error {
 	kb, id := c.Params("kb"), c.Params("id")
 	fb := kefu.Feedback{AnswerID: id, Vote: body.Vote, Comment: body.Comment, At: time.Now().UTC(), RequestID: requestID(c)}
 	if s.cfg.Desk == nil {
-		if err := s.cfg.AnswerLog.AddFeedback(c.UserContext(), kb, fb); err != nil {
+		if err := s.cfg.AnswerLog.AddFeedback(c.Context(), kb, fb); err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	if p := principalOf(c); !p.scope.Includes(kefu.ScopeAgent) {
 		// A customer votes on the answers of its own conversations.
-		rec, err := s.cfg.AnswerLog.AnswerRecord(c.UserContext(), kb, id)
+		rec, err := s.cfg.AnswerLog.AnswerRecord(c.Context(), kb, id)
 		if err != nil {
 			return err
 		}
-		conv, err := s.cfg.Desk.Conversation(c.UserContext(), kb, rec.ConversationID)
+		conv, err := s.cfg.Desk.Conversation(c.Context(), kb, rec.ConversationID)
 		if err != nil || !canRead(p, conv) {
 			return kefu.Errorf(kefu.ENOTFOUND, "answer %q not found in %q", id, kb)
 		}
 	}
-	if err := s.cfg.Desk.Feedback(c.UserContext(), kb, fb); err != nil {
+	if err := s.cfg.Desk.Feedback(c.Context(), kb, fb); err != nil {
 		return err
 	}
 	s.notify()
@@ -118,7 +118,7 @@ type UnansweredGroup struct {
 // first: ?state=open (default; not reviewed yet), added, resolved,
 // dismissed or all; ?group=true groups similar ones with counts; ?limit=
 // (default 50, most 1000) bounds the questions read.
-func (s *Server) unanswered(c *fiber.Ctx) error {
+func (s *Server) unanswered(c fiber.Ctx) error {
 	if s.cfg.AnswerLog == nil {
 		return unavailable("answer log")
 	}
@@ -133,11 +133,11 @@ func (s *Server) unanswered(c *fiber.Ctx) error {
 		return kefu.Errorf(kefu.EINVALID, "state %q: use open, added, resolved, dismissed or all", state)
 	}
 	kb := c.Params("kb")
-	if _, err := s.cfg.Store.KB(c.UserContext(), kb); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), kb); err != nil {
 		return err
 	}
 	// Reviewed questions are skipped, so read more than asked for.
-	all, err := s.cfg.AnswerLog.Unanswered(c.UserContext(), kb, min(limit*4, 10_000))
+	all, err := s.cfg.AnswerLog.Unanswered(c.Context(), kb, min(limit*4, 10_000))
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (s *Server) unanswered(c *fiber.Ctx) error {
 			recs = append(recs, r)
 		}
 	}
-	if c.QueryBool("group") {
+	if fiber.Query[bool](c, "group") {
 		return c.JSON(fiber.Map{"groups": groupQuestions(recs)})
 	}
 	return c.JSON(fiber.Map{"questions": recs})
@@ -277,7 +277,7 @@ type UnansweredResult struct {
 
 // unansweredAction acts on unanswered questions (a group's answer_ids): the
 // addition is ingested before the answer, so the next question finds it.
-func (s *Server) unansweredAction(c *fiber.Ctx) error {
+func (s *Server) unansweredAction(c fiber.Ctx) error {
 	if s.cfg.AnswerLog == nil {
 		return unavailable("answer log")
 	}
@@ -292,7 +292,7 @@ func (s *Server) unansweredAction(c *fiber.Ctx) error {
 	if len(req.Note) > 1000 {
 		return kefu.Errorf(kefu.EINVALID, "note over 1000 bytes")
 	}
-	first, err := s.cfg.AnswerLog.AnswerRecord(c.UserContext(), kb, req.AnswerIDs[0])
+	first, err := s.cfg.AnswerLog.AnswerRecord(c.Context(), kb, req.AnswerIDs[0])
 	if err != nil {
 		return err
 	}
@@ -308,13 +308,13 @@ func (s *Server) unansweredAction(c *fiber.Ctx) error {
 		}
 		rv.State = kefu.ReviewAdded
 		if req.Action == "add_faq" {
-			job, err = s.cfg.FAQ.AddEntry(c.UserContext(), kb, req.Question, req.Answer)
+			job, err = s.cfg.FAQ.AddEntry(c.Context(), kb, req.Question, req.Answer)
 			rv.Note = kefu.AddedFAQ
 		} else {
 			if req.DocID == "" || req.ChunkID == "" {
 				return kefu.Errorf(kefu.EINVALID, "add_phrasing needs the entry's doc_id and chunk_id")
 			}
-			job, err = s.cfg.FAQ.AddPhrasing(c.UserContext(), kb, req.DocID, req.ChunkID, req.Question)
+			job, err = s.cfg.FAQ.AddPhrasing(c.Context(), kb, req.DocID, req.ChunkID, req.Question)
 			rv.ChunkID = req.ChunkID
 		}
 		if err != nil {
@@ -327,7 +327,7 @@ func (s *Server) unansweredAction(c *fiber.Ctx) error {
 	default:
 		return kefu.Errorf(kefu.EINVALID, "action %q: use add_faq, add_phrasing, resolve or dismiss", req.Action)
 	}
-	if err := s.cfg.AnswerLog.ReviewUnanswered(c.UserContext(), kb, req.AnswerIDs, rv); err != nil {
+	if err := s.cfg.AnswerLog.ReviewUnanswered(c.Context(), kb, req.AnswerIDs, rv); err != nil {
 		return err
 	}
 	s.log.Info("unanswered questions reviewed", "kb", kb, "action", req.Action, "questions", len(req.AnswerIDs), "request_id", requestID(c))

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -23,14 +23,14 @@ type KBView struct {
 // in a PATCH keeps the stored key, unless the base URL changes.
 const RedactedKey = kefu.RedactedKey
 
-func (s *Server) view(c *fiber.Ctx, kb *kefu.KB) (KBView, error) {
-	st, err := s.cfg.Store.Stats(c.UserContext(), kb.Name)
+func (s *Server) view(c fiber.Ctx, kb *kefu.KB) (KBView, error) {
+	st, err := s.cfg.Store.Stats(c.Context(), kb.Name)
 	return KBView{KB: kb.Redacted(), Stats: st, Confidence: kb.Settings.Calibration.Summary()}, err
 }
 
-func (s *Server) listKBs(c *fiber.Ctx) error {
+func (s *Server) listKBs(c fiber.Ctx) error {
 	p := principalOf(c)
-	kbs, err := s.cfg.Store.KBs(c.UserContext())
+	kbs, err := s.cfg.Store.KBs(c.Context())
 	if err != nil {
 		return err
 	}
@@ -48,8 +48,8 @@ func (s *Server) listKBs(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"kbs": out})
 }
 
-func (s *Server) getKB(c *fiber.Ctx) error {
-	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
+func (s *Server) getKB(c fiber.Ctx) error {
+	kb, err := s.cfg.Store.KB(c.Context(), c.Params("kb"))
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func mergeSettings(set *kefu.KBSettings, raw json.RawMessage, hosts *kefu.LLMHos
 	return nil
 }
 
-func (s *Server) createKB(c *fiber.Ctx) error {
+func (s *Server) createKB(c fiber.Ctx) error {
 	var req KBRequest
 	if err := s.decode(c, &req, `{"name", "description"?, "settings"?}`); err != nil {
 		return err
@@ -134,7 +134,7 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 	if err := mergeSettings(&kb.Settings, req.Settings, s.cfg.LLMHosts); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.CreateKB(c.UserContext(), kb); err != nil {
+	if err := s.cfg.Store.CreateKB(c.Context(), kb); err != nil {
 		return err
 	}
 	v, err := s.view(c, kb)
@@ -144,12 +144,12 @@ func (s *Server) createKB(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
-func (s *Server) updateKB(c *fiber.Ctx) error {
+func (s *Server) updateKB(c fiber.Ctx) error {
 	var req KBRequest
 	if err := s.decode(c, &req, `{"description"?, "settings"?}`); err != nil {
 		return err
 	}
-	kb, err := s.cfg.Store.KB(c.UserContext(), c.Params("kb"))
+	kb, err := s.cfg.Store.KB(c.Context(), c.Params("kb"))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) updateKB(c *fiber.Ctx) error {
 	if err := mergeSettings(&kb.Settings, req.Settings, s.cfg.LLMHosts); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.UpdateKB(c.UserContext(), kb); err != nil {
+	if err := s.cfg.Store.UpdateKB(c.Context(), kb); err != nil {
 		return err
 	}
 	v, err := s.view(c, kb)
@@ -173,8 +173,8 @@ func (s *Server) updateKB(c *fiber.Ctx) error {
 }
 
 // deleteKB deletes a KB and cancels its ingest jobs.
-func (s *Server) deleteKB(c *fiber.Ctx) error {
-	if err := s.cfg.Store.DeleteKB(c.UserContext(), c.Params("kb")); err != nil {
+func (s *Server) deleteKB(c fiber.Ctx) error {
+	if err := s.cfg.Store.DeleteKB(c.Context(), c.Params("kb")); err != nil {
 		return err
 	}
 	if s.cfg.Ingester != nil {

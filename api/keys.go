@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -23,7 +23,7 @@ type NewKeyResponse struct {
 
 // keyAdmin lets only an admin key for every KB manage keys: a key limited
 // to one KB must not mint keys for others.
-func (s *Server) keyAdmin(c *fiber.Ctx) error {
+func (s *Server) keyAdmin(c fiber.Ctx) error {
 	if p, _ := c.Locals(localPrincipal).(*principal); p == nil || p.kb != "" {
 		return kefu.Errorf(kefu.EFORBIDDEN, "managing keys needs an admin key for every KB")
 	}
@@ -33,7 +33,7 @@ func (s *Server) keyAdmin(c *fiber.Ctx) error {
 	return nil
 }
 
-func (s *Server) createKey(c *fiber.Ctx) error {
+func (s *Server) createKey(c fiber.Ctx) error {
 	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	if req.KB != "" {
-		if _, err := s.cfg.Store.KB(c.UserContext(), req.KB); err != nil {
+		if _, err := s.cfg.Store.KB(c.Context(), req.KB); err != nil {
 			return err
 		}
 	}
@@ -50,11 +50,11 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Keys.CreateKey(c.UserContext(), key); err != nil {
+	if err := s.cfg.Keys.CreateKey(c.Context(), key); err != nil {
 		return err
 	}
 	if key.Scope == kefu.ScopePublic {
-		s.reloadOrigins(c.UserContext())
+		s.reloadOrigins(c.Context())
 	}
 	if s.dev.Swap(false) {
 		s.log.Warn("development mode ended: an API key now exists, every route needs a key", "key_id", key.ID)
@@ -63,11 +63,11 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(NewKeyResponse{Secret: secret, Key: key})
 }
 
-func (s *Server) listKeys(c *fiber.Ctx) error {
+func (s *Server) listKeys(c fiber.Ctx) error {
 	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
-	keys, err := s.cfg.Keys.Keys(c.UserContext())
+	keys, err := s.cfg.Keys.Keys(c.Context())
 	if err != nil {
 		return err
 	}
@@ -77,14 +77,14 @@ func (s *Server) listKeys(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"keys": keys})
 }
 
-func (s *Server) deleteKey(c *fiber.Ctx) error {
+func (s *Server) deleteKey(c fiber.Ctx) error {
 	if err := s.keyAdmin(c); err != nil {
 		return err
 	}
-	if err := s.cfg.Keys.DeleteKey(c.UserContext(), c.Params("id")); err != nil {
+	if err := s.cfg.Keys.DeleteKey(c.Context(), c.Params("id")); err != nil {
 		return err
 	}
-	s.reloadOrigins(c.UserContext())
+	s.reloadOrigins(c.Context())
 	s.log.Info("API key deleted", "key_id", c.Params("id"), "request_id", requestID(c))
 	return c.SendStatus(fiber.StatusNoContent)
 }

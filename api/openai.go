@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/text"
@@ -176,7 +176,7 @@ func askOf(req *ChatCompletionRequest, keyID string) (kefu.AskRequest, int, erro
 	return kefu.AskRequest{KB: req.Model, Question: question, ConversationID: conv, Channel: kefu.ChannelOpenAI, EndUser: req.User}, prompt, nil
 }
 
-func (s *Server) chatCompletions(c *fiber.Ctx) error {
+func (s *Server) chatCompletions(c fiber.Ctx) error {
 	if s.cfg.Answerer == nil {
 		return unavailable("answerer")
 	}
@@ -193,13 +193,13 @@ func (s *Server) chatCompletions(c *fiber.Ctx) error {
 		return err
 	}
 	ask.KeyID = keyID
-	if _, err := s.cfg.Store.KB(c.UserContext(), req.Model); err != nil {
+	if _, err := s.cfg.Store.KB(c.Context(), req.Model); err != nil {
 		if kefu.ErrorCode(err) == kefu.ENOTFOUND {
 			return kefu.Errorf(kefu.ENOTFOUND, "model %q: no knowledge base of that name (GET /v1/models lists them)", req.Model)
 		}
 		return err
 	}
-	if err := s.checkConversation(c.UserContext(), principalOf(c), ask.KB, ask.ConversationID); err != nil {
+	if err := s.checkConversation(c.Context(), principalOf(c), ask.KB, ask.ConversationID); err != nil {
 		return err
 	}
 	created := time.Now().Unix()
@@ -291,7 +291,7 @@ type EmbeddingsResponse struct {
 	} `json:"usage"`
 }
 
-func (s *Server) embeddings(c *fiber.Ctx) error {
+func (s *Server) embeddings(c fiber.Ctx) error {
 	e := s.cfg.Embedder
 	if e == nil {
 		return unavailable("embedding model")
@@ -335,9 +335,9 @@ func (s *Server) embeddings(c *fiber.Ctx) error {
 	var err error
 	switch req.InputType {
 	case "", "passage", "document":
-		vecs, err = e.EmbedPassages(c.UserContext(), inputs)
+		vecs, err = e.EmbedPassages(c.Context(), inputs)
 	case "query":
-		vecs, err = e.EmbedQueries(c.UserContext(), inputs)
+		vecs, err = e.EmbedQueries(c.Context(), inputs)
 	default:
 		return kefu.Errorf(kefu.EINVALID, "input_type %q: use query or passage", req.InputType)
 	}
@@ -376,9 +376,9 @@ type ModelInfo struct {
 	Kind string `json:"kind"`
 }
 
-func (s *Server) models(c *fiber.Ctx) error {
+func (s *Server) models(c fiber.Ctx) error {
 	p := principalOf(c)
-	kbs, err := s.cfg.Store.KBs(c.UserContext())
+	kbs, err := s.cfg.Store.KBs(c.Context())
 	if err != nil {
 		return err
 	}

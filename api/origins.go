@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/cors"
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/kefu-dev/kefu"
@@ -112,16 +112,16 @@ func (o *origins) allowed(origin string) bool {
 
 // sameOrigin reports whether the request's Origin is the server itself (the
 // console), for which CORS does not apply.
-func sameOrigin(c *fiber.Ctx) bool {
+func sameOrigin(c fiber.Ctx) bool {
 	u, err := url.Parse(c.Get(fiber.HeaderOrigin))
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Hostname())
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Host())
 }
 
 // cors is the CORS middleware over the allowed origins; a refused origin
 // is logged.
 func (s *Server) cors() fiber.Handler {
 	return cors.New(cors.Config{
-		Next: func(c *fiber.Ctx) bool { return c.Get(fiber.HeaderOrigin) == "" || sameOrigin(c) },
+		Next: func(c fiber.Ctx) bool { return c.Get(fiber.HeaderOrigin) == "" || sameOrigin(c) },
 		AllowOriginsFunc: func(origin string) bool {
 			if s.originOK(context.Background(), origin) {
 				return true
@@ -129,9 +129,9 @@ func (s *Server) cors() fiber.Handler {
 			s.corsRefused(origin)
 			return false
 		},
-		AllowMethods:  "GET,POST,PATCH,DELETE,OPTIONS",
-		AllowHeaders:  "Authorization,Content-Type,Accept,X-Request-ID,Last-Event-ID",
-		ExposeHeaders: "X-Request-ID,Retry-After",
+		AllowMethods:  []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:  []string{"Authorization", "Content-Type", "Accept", "X-Request-ID", "Last-Event-ID"},
+		ExposeHeaders: []string{"X-Request-ID", "Retry-After"},
 		MaxAge:        600,
 	})
 }
@@ -152,7 +152,7 @@ func (s *Server) corsRefused(origin string) {
 
 // requestOrigin is the browser origin of a request: its Origin header, else
 // the origin of its Referer; "" for clients that send neither.
-func requestOrigin(c *fiber.Ctx) string {
+func requestOrigin(c fiber.Ctx) string {
 	if o := c.Get(fiber.HeaderOrigin); o != "" && o != "null" {
 		return normalOrigin(o)
 	}
@@ -166,7 +166,7 @@ func requestOrigin(c *fiber.Ctx) string {
 
 // checkPublicOrigin refuses a public key used from a page that is not on
 // its origins, or by a client that says no origin.
-func (s *Server) checkPublicOrigin(c *fiber.Ctx, p *principal) error {
+func (s *Server) checkPublicOrigin(c fiber.Ctx, p *principal) error {
 	o := requestOrigin(c)
 	for _, a := range p.origins {
 		if normalOrigin(a) == o && o != "" {

@@ -3,7 +3,7 @@ package api
 import (
 	"strconv"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -20,7 +20,7 @@ const (
 // queryInt reads an integer query parameter: def when absent, an error
 // naming the parameter and its range when it is not an integer in
 // [lo, hi].
-func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
+func queryInt(c fiber.Ctx, name string, def, lo, hi int) (int, error) {
 	raw := c.Query(name)
 	if raw == "" {
 		return def, nil
@@ -33,7 +33,7 @@ func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
 }
 
 // queryBool reads a boolean query parameter: false when absent.
-func queryBool(c *fiber.Ctx, name string) (bool, error) {
+func queryBool(c fiber.Ctx, name string) (bool, error) {
 	raw := c.Query(name)
 	if raw == "" {
 		return false, nil

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -62,7 +62,7 @@ func NewSearchResponse(r *kefu.Retrieval) SearchResponse {
 // MaxQueryBytes bounds a query's length.
 const MaxQueryBytes = 4096
 
-func (s *Server) search(c *fiber.Ctx) error {
+func (s *Server) search(c fiber.Ctx) error {
 	var body struct {
 		SearchRequest
 		K *int `json:"k"` // absent is the default, 0 an error
@@ -82,7 +82,7 @@ func (s *Server) search(c *fiber.Ctx) error {
 	if len(req.Query) > MaxQueryBytes {
 		return kefu.Errorf(kefu.ETOOLARGE, "query longer than %d bytes", MaxQueryBytes)
 	}
-	r, err := s.cfg.Retriever.Retrieve(c.UserContext(), c.Params("kb"), kefu.Query{Text: req.Query, K: req.K, Mode: req.Mode, Filter: req.Filter})
+	r, err := s.cfg.Retriever.Retrieve(c.Context(), c.Params("kb"), kefu.Query{Text: req.Query, K: req.K, Mode: req.Mode, Filter: req.Filter})
 	if err != nil {
 		return err
 	}

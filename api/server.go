@@ -16,15 +16,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/recover"
+	"github.com/gofiber/fiber/v3/middleware/static"
 
 	"github.com/kefu-dev/kefu"
 )
@@ -209,7 +208,6 @@ func New(cfg Config) *Server {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 s.errorHandler,
-		DisableStartupMessage:        true,
 		ReadTimeout:                  60 * time.Second,
 		IdleTimeout:                  120 * time.Second,
 	})
@@ -220,16 +218,16 @@ func New(cfg Config) *Server {
 	s.app.Use(recover.New()) // inside observe: a panic is counted and logged as a 500
 	s.app.Use(s.cors())
 	for _, r := range s.table() {
-		handlers := []fiber.Handler{s.guard(r)}
+		handlers := []any{}
 		if r.scope != "" {
 			handlers = append(handlers, s.authorize(r))
 		}
 		handlers = append(handlers, r.handler)
-		s.app.Add(r.method, r.path, handlers...)
+		s.app.Add([]string{r.method}, r.path, s.guard(r), handlers...)
 		s.routes[r.method+" "+r.path] = true
 	}
 	if cfg.Web != nil {
-		s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(cfg.Web), Index: "index.html"}))
+		s.app.Use("/", static.New("", static.Config{FS: cfg.Web, IndexNames: []string{"index.html"}}))
 	}
 	return s
 }
@@ -330,7 +328,9 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lingerListener{ln}) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(lingerListener{ln}, fiber.ListenConfig{DisableStartupMessage: true})
+}
 
 // Shutdown stops accepting connections, lets requests and answers in flight
 // finish until ctx's deadline (ShutdownGrace when it has none), tells every
@@ -360,14 +360,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+func (s *Server) healthz(c fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
-func (s *Server) readyz(c *fiber.Ctx) error {
+func (s *Server) readyz(c fiber.Ctx) error {
 	if !s.ready.Load() {
 		return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 	}
 	if h, ok := s.cfg.Store.(kefu.HealthChecker); ok {
-		ctx, cancel := context.WithTimeout(c.UserContext(), storeHealthTimeout)
+		ctx, cancel := context.WithTimeout(c.Context(), storeHealthTimeout)
 		defer cancel()
 		if err := h.Health(ctx); err != nil {
 			return err
@@ -383,7 +383,7 @@ const storeHealthTimeout = 2 * time.Second
 // handlers read theirs through Server.body, after authorize.
 func (s *Server) guard(r route) fiber.Handler {
 	v1 := strings.HasPrefix(r.path, "/v1/") && r.path != "/v1/auth"
-	return func(c *fiber.Ctx) error {
+	return func(c fiber.Ctx) error {
 		if v1 && !s.ready.Load() {
 			return kefu.Errorf(kefu.EUNAVAILABLE, "kefu is starting: loading knowledge bases and the embedding model")
 		}
@@ -393,14 +393,14 @@ func (s *Server) guard(r route) fiber.Handler {
 
 // requestID takes the client's X-Request-ID when it is short and plain,
 // else makes one, and echoes it in the response.
-func (s *Server) requestID(c *fiber.Ctx) error {
+func (s *Server) requestID(c fiber.Ctx) error {
 	id := c.Get(fiber.HeaderXRequestID)
 	if !plainID(id) {
 		id = newID("req_")
 	}
 	c.Locals(localRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
-	c.SetUserContext(kefu.WithRequestID(c.UserContext(), id))
+	c.SetContext(kefu.WithRequestID(c.Context(), id))
 	return c.Next()
 }
 
@@ -424,14 +424,14 @@ const (
 	localBody // the *wireBody of a body being read
 )
 
-func requestID(c *fiber.Ctx) string {
+func requestID(c fiber.Ctx) string {
 	id, _ := c.Locals(localRequestID).(string)
 	return id
 }
 
 // observe writes one access log line per request and records its latency
 // by route pattern.
-func (s *Server) observe(c *fiber.Ctx) error {
+func (s *Server) observe(c fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
 	if err != nil {
@@ -470,17 +470,17 @@ func marshalJSON(v any) ([]byte, error) {
 }
 
 // decode reads a JSON body into v, through the JSON body limit.
-func (s *Server) decode(c *fiber.Ctx, v any, shape string) error {
+func (s *Server) decode(c fiber.Ctx, v any, shape string) error {
 	return s.decodeJSON(c, v, shape, true)
 }
 
 // decodeOptional reads a JSON body into v when there is one, through the
 // JSON body limit.
-func (s *Server) decodeOptional(c *fiber.Ctx, v any, shape string) error {
+func (s *Server) decodeOptional(c fiber.Ctx, v any, shape string) error {
 	return s.decodeJSON(c, v, shape, false)
 }
 
-func (s *Server) decodeJSON(c *fiber.Ctx, v any, shape string, required bool) error {
+func (s *Server) decodeJSON(c fiber.Ctx, v any, shape string, required bool) error {
 	r, err := s.body(c, s.jsonLimit())
 	if err != nil {
 		return err

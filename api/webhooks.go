@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 
 	"github.com/kefu-dev/kefu"
 	"github.com/kefu-dev/kefu/internal/signature"
@@ -11,7 +11,7 @@ import (
 // them needs an admin key for every KB, as keys do: a subscription may
 // cover every KB.
 
-func (s *Server) webhooks(c *fiber.Ctx) (kefu.WebhookStore, error) {
+func (s *Server) webhooks(c fiber.Ctx) (kefu.WebhookStore, error) {
 	if err := globalAdmin(c, "webhooks"); err != nil {
 		return nil, err
 	}
@@ -22,12 +22,12 @@ func (s *Server) webhooks(c *fiber.Ctx) (kefu.WebhookStore, error) {
 }
 
 // subscription returns the store and the route's subscription (:id).
-func (s *Server) subscription(c *fiber.Ctx) (kefu.WebhookStore, *kefu.Subscription, error) {
+func (s *Server) subscription(c fiber.Ctx) (kefu.WebhookStore, *kefu.Subscription, error) {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	sub, err := ws.Subscription(c.Context(), c.Params("id"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,7 +35,7 @@ func (s *Server) subscription(c *fiber.Ctx) (kefu.WebhookStore, *kefu.Subscripti
 }
 
 // globalAdmin refuses keys limited to one KB.
-func globalAdmin(c *fiber.Ctx, what string) error {
+func globalAdmin(c fiber.Ctx, what string) error {
 	if p := principalOf(c); p.kb != "" {
 		return kefu.Errorf(kefu.EFORBIDDEN, "managing %s needs an admin key for every KB", what)
 	}
@@ -46,11 +46,11 @@ func globalAdmin(c *fiber.Ctx, what string) error {
 // a channel's outbound one), when it gives one: its form, and that it is
 // not internal unless kefu serve --webhook-allow-hosts allows it
 // (kefu.WebhookHosts).
-func (s *Server) checkReceiver(c *fiber.Ctx, url *string) error {
+func (s *Server) checkReceiver(c fiber.Ctx, url *string) error {
 	if url == nil || *url == "" {
 		return nil
 	}
-	return s.cfg.WebhookHosts.CheckURL(c.UserContext(), *url)
+	return s.cfg.WebhookHosts.CheckURL(c.Context(), *url)
 }
 
 // WebhookRequest is the body of POST /v1/webhooks and PATCH
@@ -88,7 +88,7 @@ type WebhookSecret struct {
 	Secret  string             `json:"secret"`
 }
 
-func (s *Server) createWebhook(c *fiber.Ctx) error {
+func (s *Server) createWebhook(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
@@ -103,23 +103,23 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 	sub := &kefu.Subscription{ID: newID("wh_"), Secret: signature.NewSecret()}
 	req.apply(sub)
 	if sub.KB != "" {
-		if _, err := s.cfg.Store.KB(c.UserContext(), sub.KB); err != nil {
+		if _, err := s.cfg.Store.KB(c.Context(), sub.KB); err != nil {
 			return err
 		}
 	}
-	if err := ws.PutSubscription(c.UserContext(), sub); err != nil {
+	if err := ws.PutSubscription(c.Context(), sub); err != nil {
 		return err
 	}
 	s.log.Info("webhook created", "webhook_id", sub.ID, "url", sub.URL, "kb", sub.KB, "events", sub.Events, "request_id", requestID(c))
 	return c.Status(fiber.StatusCreated).JSON(WebhookSecret{Webhook: sub, Secret: sub.Secret})
 }
 
-func (s *Server) listWebhooks(c *fiber.Ctx) error {
+func (s *Server) listWebhooks(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
 	}
-	subs, err := ws.Subscriptions(c.UserContext())
+	subs, err := ws.Subscriptions(c.Context())
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"webhooks": subs})
 }
 
-func (s *Server) getWebhook(c *fiber.Ctx) error {
+func (s *Server) getWebhook(c fiber.Ctx) error {
 	_, sub, err := s.subscription(c)
 	if err != nil {
 		return err
@@ -137,7 +137,7 @@ func (s *Server) getWebhook(c *fiber.Ctx) error {
 	return c.JSON(sub)
 }
 
-func (s *Server) updateWebhook(c *fiber.Ctx) error {
+func (s *Server) updateWebhook(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
@@ -149,41 +149,41 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	if err := s.checkReceiver(c, req.URL); err != nil {
 		return err
 	}
-	sub, err := ws.Subscription(c.UserContext(), c.Params("id"))
+	sub, err := ws.Subscription(c.Context(), c.Params("id"))
 	if err != nil {
 		return err
 	}
 	req.apply(sub)
 	if sub.KB != "" {
-		if _, err := s.cfg.Store.KB(c.UserContext(), sub.KB); err != nil {
+		if _, err := s.cfg.Store.KB(c.Context(), sub.KB); err != nil {
 			return err
 		}
 	}
-	if err := ws.PutSubscription(c.UserContext(), sub); err != nil {
+	if err := ws.PutSubscription(c.Context(), sub); err != nil {
 		return err
 	}
 	return c.JSON(sub)
 }
 
-func (s *Server) deleteWebhook(c *fiber.Ctx) error {
+func (s *Server) deleteWebhook(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
 	}
-	if err := ws.DeleteSubscription(c.UserContext(), c.Params("id")); err != nil {
+	if err := ws.DeleteSubscription(c.Context(), c.Params("id")); err != nil {
 		return err
 	}
 	s.log.Info("webhook deleted", "webhook_id", c.Params("id"), "request_id", requestID(c))
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Server) rotateWebhook(c *fiber.Ctx) error {
+func (s *Server) rotateWebhook(c fiber.Ctx) error {
 	ws, sub, err := s.subscription(c)
 	if err != nil {
 		return err
 	}
 	sub.Secret = signature.NewSecret()
-	if err := ws.PutSubscription(c.UserContext(), sub); err != nil {
+	if err := ws.PutSubscription(c.Context(), sub); err != nil {
 		return err
 	}
 	s.log.Info("webhook secret rotated", "webhook_id", sub.ID, "request_id", requestID(c))
@@ -192,17 +192,17 @@ func (s *Server) rotateWebhook(c *fiber.Ctx) error {
 
 // pingWebhook sends a "ping" event to one subscription, through the outbox
 // like any other, so the delivery log shows whether the receiver answers.
-func (s *Server) pingWebhook(c *fiber.Ctx) error {
+func (s *Server) pingWebhook(c fiber.Ctx) error {
 	ws, sub, err := s.subscription(c)
 	if err != nil {
 		return err
 	}
-	ev, err := kefu.NewEvent(c.UserContext(), kefu.EventPing, sub.KB, fiber.Map{"webhook_id": sub.ID, "url": sub.URL})
+	ev, err := kefu.NewEvent(c.Context(), kefu.EventPing, sub.KB, fiber.Map{"webhook_id": sub.ID, "url": sub.URL})
 	if err != nil {
 		return err
 	}
 	ev.Target = kefu.TargetSubscription + ":" + sub.ID
-	if err := ws.Enqueue(c.UserContext(), ev); err != nil {
+	if err := ws.Enqueue(c.Context(), ev); err != nil {
 		return err
 	}
 	s.notify()
@@ -218,7 +218,7 @@ func (s *Server) notify() {
 // listDeliveries lists deliveries, newest first: ?webhook=ID or
 // ?channel=NAME, ?state=, ?kb=, ?event_id=, ?limit= (default 50, most
 // 1000).
-func (s *Server) listDeliveries(c *fiber.Ctx) error {
+func (s *Server) listDeliveries(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
@@ -240,7 +240,7 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	case f.Limit <= 0 || f.Limit > 1000:
 		return kefu.Errorf(kefu.EINVALID, "limit must be in [1, 1000]")
 	}
-	ds, err := ws.Deliveries(c.UserContext(), f)
+	ds, err := ws.Deliveries(c.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -256,27 +256,27 @@ type DeliveryView struct {
 	Event *kefu.Event `json:"event,omitempty"` // nil once pruned
 }
 
-func (s *Server) getDelivery(c *fiber.Ctx) error {
+func (s *Server) getDelivery(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
 	}
-	d, err := ws.Delivery(c.UserContext(), c.Params("id"))
+	d, err := ws.Delivery(c.Context(), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	ev, _ := ws.Event(c.UserContext(), d.EventID)
+	ev, _ := ws.Event(c.Context(), d.EventID)
 	return c.JSON(DeliveryView{Delivery: *d, Event: ev})
 }
 
 // redeliver makes a delivery (dead, delivered or pending) due now, retried
 // for another retry window.
-func (s *Server) redeliver(c *fiber.Ctx) error {
+func (s *Server) redeliver(c fiber.Ctx) error {
 	ws, err := s.webhooks(c)
 	if err != nil {
 		return err
 	}
-	d, err := ws.Redeliver(c.UserContext(), c.Params("id"))
+	d, err := ws.Redeliver(c.Context(), c.Params("id"))
 	if err != nil {
 		return err
 	}
