@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fasthttp/websocket"
@@ -314,6 +315,11 @@ func TestCORS(t *testing.T) {
 	s := getStack(t)
 	cfg := s.config()
 	cfg.CORSOrigins = []string{"https://shop.example"}
+	var (
+		logs  strings.Builder
+		logMu sync.Mutex
+	)
+	cfg.Logger = slogTo(&logs, &logMu)
 	_, base := serve(t, cfg)
 	key := s.newKey(t, kefu.ScopeQuery, "shop")
 	preflight := func(origin string) *http.Response {
@@ -335,6 +341,22 @@ func TestCORS(t *testing.T) {
 	}
 	if r := preflight("https://evil.example"); r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("preflight from another origin allowed: %v", r.Header)
+	}
+	// The console is served by the server itself: its origin (host and
+	// port) is no CORS request and no refusal, but the same host on
+	// another port is another origin.
+	self, _ := url.Parse(base)
+	other := "http://" + self.Hostname() + ":1"
+	preflight(base)
+	preflight(other)
+	logMu.Lock()
+	l := logs.String()
+	logMu.Unlock()
+	if strings.Contains(l, "origin="+base+" ") {
+		t.Errorf("the console's own origin %s was refused as a CORS origin:\n%s", base, l)
+	}
+	if !strings.Contains(l, "origin="+other+" ") {
+		t.Errorf("another port of the same host (%s) was not refused:\n%s", other, l)
 	}
 	// The widget's origin may open a chat.
 	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/kbs/shop/chat?access_token=" + key
