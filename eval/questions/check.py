@@ -22,12 +22,14 @@ import unicodedata
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FILES = {'shop_dev.jsonl': 'faq', 'help_dev.jsonl': 'doc',
-         'shop_test.jsonl': 'faq', 'help_test.jsonl': 'doc'}
+         'shop_test.jsonl': 'faq', 'help_test.jsonl': 'doc',
+         'shop_probe.jsonl': 'faq'}
 # the older labelled questions of the same KB (the same question asked of the
 # other KB is a different test case)
 OLD = {'shop_dev.jsonl': 'eval/questions/shop_labelled.jsonl',
        'help_dev.jsonl': 'eval/questions/help_labelled.jsonl',
        'shop_test.jsonl': 'eval/questions/shop_labelled.jsonl',
+       'shop_probe.jsonl': 'eval/questions/shop_labelled.jsonl',
        'help_test.jsonl': 'eval/questions/help_labelled.jsonl'}
 KINDS = ['exact', 'paraphrase', 'colloquial', 'typo', 'traditional', 'mixed',
          'near_miss', 'off_topic', 'handoff']
