@@ -239,6 +239,38 @@ func TestEquivalentSynonymWeights(t *testing.T) {
 	}
 }
 
+// A Chinese word no rule knows takes the rules of its longest ending that
+// one does (出毛病 ends in 毛病, a quality problem), never of its beginning:
+// 人工智能 (artificial intelligence) begins with 人工, a human agent.
+func TestRulesOfAWordsEnding(t *testing.T) {
+	ix := demoShop(t)
+	rules, err := SettingsRules(&kefu.KBSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.SetLexicon(rules)
+	_, info := hitsFor(t, ix, "用了两天就出毛病了怎么办")
+	terms := termsOf(info)
+	if w, ok := terms["出毛病"]; !ok || w.Kind != kefu.TermWord {
+		t.Fatalf("出毛病 is not one word of the query: %v", terms)
+	}
+	for _, syn := range []string{"故障", "质量"} {
+		if term, ok := terms[syn]; !ok || term.Kind != kefu.TermSynonym || term.Weight != builtinSynonymWeight {
+			t.Errorf("出毛病: %s = %+v (found %v), want a synonym of weight %v", syn, term, ok, builtinSynonymWeight)
+		}
+	}
+	_, info = hitsFor(t, ix, "人工智能是什么")
+	terms = termsOf(info)
+	if w, ok := terms["人工智能"]; !ok || w.Kind != kefu.TermWord {
+		t.Fatalf("人工智能 is not one word of the query: %v", terms)
+	}
+	for _, syn := range []string{"人工客服", "真人", "agent"} {
+		if _, ok := terms[syn]; ok {
+			t.Errorf("人工智能 drew %s, a synonym of 人工", syn)
+		}
+	}
+}
+
 // A word glued from function words alone is one; a word holding a content
 // word is not.
 func TestGluedFunctionWords(t *testing.T) {

@@ -3,6 +3,7 @@ package keyword
 import (
 	_ "embed"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -134,49 +135,84 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 		return out
 	}
 	added := 0
+	matched := make([]bool, len(words)) // a rule's source holds the word
+	// expand adds the synonyms of the rules whose source is key, for the
+	// n words from words[p].
+	expand := func(p, n int, key string) bool {
+		for _, e := range lex.rules[key] {
+			for j := range n {
+				matched[p+j] = true
+			}
+			var phrase []int // the terms of a synonym of several words
+			for _, w := range e.words {
+				if j, ok := at[w]; ok && out[j].kind != kefu.TermSynonym {
+					phrase = append(phrase, j)
+					continue // the query has it already
+				}
+				if added == maxExpansions {
+					return false
+				}
+				i := add(w, e.text, kefu.TermSynonym, e.weight)
+				if i < 0 {
+					return false
+				}
+				added++
+				phrase = append(phrase, i)
+				for j := range n {
+					out[i].src = appendOnce(out[i].src, words[p+j].term)
+				}
+				// A synonym stands for the words it replaces only when it
+				// is a whole phrase of one content word: one word of a
+				// longer phrase (一起 of 一起用), or a function word (用),
+				// found in a chunk does not mean the chunk says the same.
+				if len(e.words) == 1 && !isFunctionWord(w) {
+					for j := range n {
+						out[i].of = appendOnce(out[i].of, words[p+j].term)
+					}
+				}
+			}
+			// A phrase stands for them as a whole: a chunk holding all
+			// its words (质量 and 问题 of 质量问题) says what they say.
+			if len(e.words) > 1 && len(phrase) == len(e.words) {
+				for j := range n {
+					w := &out[words[p+j].term]
+					w.phrases = append(w.phrases, phrase)
+				}
+			}
+		}
+		return true
+	}
 	for p := range words {
 		for n := min(lex.maxSrc, len(words)-p); n >= 1; n-- {
 			src := make([]string, n)
 			for j := range n {
 				src[j] = out[words[p+j].term].term
 			}
-			for _, e := range lex.rules[strings.Join(src, "\x1f")] {
-				var phrase []int // the terms of a synonym of several words
-				for _, w := range e.words {
-					if j, ok := at[w]; ok && out[j].kind != kefu.TermSynonym {
-						phrase = append(phrase, j)
-						continue // the query has it already
-					}
-					if added == maxExpansions {
-						return out
-					}
-					i := add(w, e.text, kefu.TermSynonym, e.weight)
-					if i < 0 {
-						return out
-					}
-					added++
-					phrase = append(phrase, i)
-					for j := range n {
-						out[i].src = appendOnce(out[i].src, words[p+j].term)
-					}
-					// A synonym stands for the words it replaces only when it
-					// is a whole phrase of one content word: one word of a
-					// longer phrase (一起 of 一起用), or a function word (用),
-					// found in a chunk does not mean the chunk says the same.
-					if len(e.words) == 1 && !isFunctionWord(w) {
-						for j := range n {
-							out[i].of = appendOnce(out[i].of, words[p+j].term)
-						}
-					}
+			if !expand(p, n, strings.Join(src, "\x1f")) {
+				return out
+			}
+		}
+	}
+	// A Chinese word no rule knows may end in one that a rule does: gse
+	// cuts 出毛病 as one word, and the lexicon knows 毛病. The word's
+	// longest such ending of two characters or more stands in for it. Only
+	// an ending: the last part of a Chinese compound is its head (智能 of
+	// 人工智能, artificial intelligence, which is no 人工 human agent) or, in
+	// a verb and its object (出毛病), what it is about.
+	for p, w := range words {
+		if matched[p] {
+			continue
+		}
+		rs := []rune(out[w.term].term)
+		if len(rs) < 3 || !unicode.Is(unicode.Han, rs[0]) {
+			continue
+		}
+		for i := 1; i <= len(rs)-2; i++ {
+			if end := string(rs[i:]); len(lex.rules[end]) > 0 {
+				if !expand(p, 1, end) {
+					return out
 				}
-				// A phrase stands for them as a whole: a chunk holding all
-				// its words (质量 and 问题 of 质量问题) says what they say.
-				if len(e.words) > 1 && len(phrase) == len(e.words) {
-					for j := range n {
-						w := &out[words[p+j].term]
-						w.phrases = append(w.phrases, phrase)
-					}
-				}
+				break
 			}
 		}
 	}
