@@ -126,6 +126,10 @@ func (s *Server) unanswered(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	group, err := queryBool(c, "group")
+	if err != nil {
+		return err
+	}
 	state := c.Query("state", "open")
 	switch state {
 	case "open", "all", kefu.ReviewAdded, kefu.ReviewResolved, kefu.ReviewDismissed:
@@ -151,7 +155,7 @@ func (s *Server) unanswered(c fiber.Ctx) error {
 			recs = append(recs, r)
 		}
 	}
-	if fiber.Query[bool](c, "group") {
+	if group {
 		return c.JSON(fiber.Map{"groups": groupQuestions(recs)})
 	}
 	return c.JSON(fiber.Map{"questions": recs})

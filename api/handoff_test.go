@@ -658,6 +658,9 @@ func TestFeedbackAndUnansweredActions(t *testing.T) {
 	}
 	var groups struct{ Groups []api.UnansweredGroup }
 	call(t, "GET", base+"/v1/kbs/"+kb+"/unanswered?group=true", admin, nil, &groups)
+	if r := call(t, "GET", base+"/v1/kbs/"+kb+"/unanswered?group=yes", admin, nil, nil); r.StatusCode != 400 || !strings.Contains(bodyOf(r), "group must be true or false") {
+		t.Errorf("group=yes: %d %s", r.StatusCode, bodyOf(r))
+	}
 	if len(groups.Groups) != 2 || groups.Groups[0].Count != 1 || groups.Groups[1].Count != 3 || groups.Groups[1].Question != "Can you ship to Mars?" {
 		t.Fatalf("groups %+v", groups.Groups)
 	}
