@@ -152,6 +152,50 @@ func TestBodyBombs(t *testing.T) {
 	}
 }
 
+// TestHeadersTooLarge: headers over the read buffer get a 431 in the
+// API's error shape, which the client reads before the connection closes
+// (it was a reset, or a 500 logged as a server failure); headers under it
+// are served.
+func TestHeadersTooLarge(t *testing.T) {
+	s := getStack(t)
+	var (
+		logs  strings.Builder
+		logMu sync.Mutex
+	)
+	cfg := s.config()
+	cfg.Logger = slogTo(&logs, &logMu)
+	_, base := serve(t, cfg)
+	for _, c := range []struct {
+		size   int
+		status int
+	}{{2000, 200}, {6000, 431}, {60000, 431}} {
+		head := "GET /healthz HTTP/1.1\r\nHost: kefu\r\nX-Padding: " + strings.Repeat("a", c.size) + "\r\n"
+		if c.status == 200 {
+			head += "Connection: close\r\n" // rawRequest waits for the close
+		}
+		head += "\r\n"
+		resp, body, closed := rawRequest(t, base, head, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("%d bytes of headers: %d %s", c.size, resp.StatusCode, body)
+			continue
+		}
+		if c.status == 431 {
+			var e errorBody
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != kefu.ETOOLARGE || !strings.Contains(e.Error.Message, "headers are over 4096 bytes") {
+				t.Errorf("%d bytes of headers: %s", c.size, body)
+			}
+			if !closed {
+				t.Errorf("%d bytes of headers: the connection was kept", c.size)
+			}
+		}
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logs.String(), "request failed") {
+		t.Errorf("headers too large were logged as a server failure:\n%s", logs.String())
+	}
+}
+
 // TestUnauthenticatedBodyNotAwaited: headers announcing a 60 MB body and a
 // few KB of it get their 401 at once, the server not waiting for the rest
 // (the client never sends it), and the connection is closed.

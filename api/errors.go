@@ -29,13 +29,14 @@ var statusOf = map[string]int{
 // codeOfStatus maps Fiber's own errors (unknown route, body too large…)
 // back to domain codes.
 var codeOfStatus = map[int]string{
-	http.StatusNotFound:              kefu.ENOTFOUND,
-	http.StatusMethodNotAllowed:      kefu.ENOTFOUND,
-	http.StatusRequestEntityTooLarge: kefu.ETOOLARGE,
-	http.StatusBadRequest:            kefu.EINVALID,
-	http.StatusUnsupportedMediaType:  kefu.EUNSUPPORTED,
-	http.StatusTooManyRequests:       kefu.ERATELIMIT,
-	http.StatusRequestTimeout:        kefu.ETIMEOUT,
+	http.StatusNotFound:                    kefu.ENOTFOUND,
+	http.StatusMethodNotAllowed:            kefu.ENOTFOUND,
+	http.StatusRequestEntityTooLarge:       kefu.ETOOLARGE,
+	http.StatusRequestHeaderFieldsTooLarge: kefu.ETOOLARGE,
+	http.StatusBadRequest:                  kefu.EINVALID,
+	http.StatusUnsupportedMediaType:        kefu.EUNSUPPORTED,
+	http.StatusTooManyRequests:             kefu.ERATELIMIT,
+	http.StatusRequestTimeout:              kefu.ETIMEOUT,
 }
 
 // ErrorStatus returns the HTTP status for err.
@@ -60,12 +61,24 @@ type ErrorDetail struct {
 
 func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 	var fe *fiber.Error
+	headers := false // the request's headers overflowed the read buffer
 	if errors.As(err, &fe) {
 		code, ok := codeOfStatus[fe.Code]
 		if !ok {
 			code = kefu.EINTERNAL
 		}
-		err = &kefu.Error{Code: code, Message: fe.Message}
+		msg := fe.Message
+		if headers = fe.Code == http.StatusRequestHeaderFieldsTooLarge; headers {
+			msg = fmt.Sprintf("the request's headers are over %d bytes in all", readBufferSize)
+			// fasthttp closes the connection with the rest of the headers
+			// unread: lingering, the client reads this answer rather
+			// than a reset.
+			c.Response().Header.SetConnectionClose()
+			if lc, ok := c.RequestCtx().Conn().(*lingerConn); ok {
+				lc.linger.Store(true)
+			}
+		}
+		err = &kefu.Error{Code: code, Message: msg}
 	}
 	id := requestID(c)
 	if id == "" { // refused before the middleware ran (e.g. a body over the limit)
@@ -74,6 +87,9 @@ func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderXRequestID, id)
 	}
 	status := ErrorStatus(err)
+	if headers {
+		status = http.StatusRequestHeaderFieldsTooLarge
+	}
 	msg := kefu.ErrorMessage(err)
 	if kefu.ErrorCode(err) == kefu.EINTERNAL {
 		// The cause stays in the log, under the request id the client sees.

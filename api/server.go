@@ -213,7 +213,7 @@ func New(cfg Config) *Server {
 		// default of 8 KB made an idle chat cost 21 KB instead of 16.5
 		// (kefu-bench ws). 4 KB, Fiber v2's default, also bounds a
 		// request's headers.
-		ReadBufferSize: 4096,
+		ReadBufferSize: readBufferSize,
 		ReadTimeout:    60 * time.Second,
 		IdleTimeout:    120 * time.Second,
 	})
@@ -237,6 +237,10 @@ func New(cfg Config) *Server {
 	}
 	return s
 }
+
+// readBufferSize is fasthttp's read buffer of a connection, which also
+// bounds a request's headers (larger ones get a 431).
+const readBufferSize = 4096
 
 // route is one entry of the route table: the scope a key needs ("" for a
 // public route) and whether the WebSocket's ?access_token= is accepted.
