@@ -230,7 +230,8 @@ func TestErrorsAndLimits(t *testing.T) {
 
 	var e errorBody
 	r := call(t, "GET", base+"/v1/nothing", "", nil, &e)
-	if r.StatusCode != 404 || e.Error.Code != kefu.ENOTFOUND || e.RequestID == "" || r.Header.Get("X-Request-ID") != e.RequestID {
+	if r.StatusCode != 404 || e.Error.Code != kefu.ENOTFOUND || e.Error.Message != "no route GET /v1/nothing (the API is under /v1)" ||
+		e.RequestID == "" || r.Header.Get("X-Request-ID") != e.RequestID {
 		t.Fatalf("unknown route: %d %+v %q", r.StatusCode, e, r.Header.Get("X-Request-ID"))
 	}
 	r = call(t, "POST", base+"/v1/kbs/shop/search", "", `{"query": `, &e)

@@ -68,6 +68,14 @@ func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 			code = kefu.EINTERNAL
 		}
 		msg := fe.Message
+		if fe.Code == http.StatusNotFound || fe.Code == http.StatusMethodNotAllowed {
+			// Fiber v3 says only "Not Found" (v2 said "Cannot GET /path").
+			path := c.Path()
+			if len(path) > 200 {
+				path = path[:200] + "…"
+			}
+			msg = fmt.Sprintf("no route %s %s (the API is under /v1)", c.Method(), path)
+		}
 		if headers = fe.Code == http.StatusRequestHeaderFieldsTooLarge; headers {
 			msg = fmt.Sprintf("the request's headers are over %d bytes in all", readBufferSize)
 			// fasthttp closes the connection with the rest of the headers
