@@ -59,34 +59,14 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+// errorHandler writes every error in the API's shape: a domain error with
+// its status, Fiber's own errors translated (fromFiber), and an internal
+// error's cause only in the log.
 func (s *Server) errorHandler(c fiber.Ctx, err error) error {
+	status := 0
 	var fe *fiber.Error
-	headers := false // the request's headers overflowed the read buffer
 	if errors.As(err, &fe) {
-		code, ok := codeOfStatus[fe.Code]
-		if !ok {
-			code = kefu.EINTERNAL
-		}
-		msg := fe.Message
-		if fe.Code == http.StatusNotFound || fe.Code == http.StatusMethodNotAllowed {
-			// Fiber v3 says only "Not Found" (v2 said "Cannot GET /path").
-			path := c.Path()
-			if len(path) > 200 {
-				path = path[:200] + "…"
-			}
-			msg = fmt.Sprintf("no route %s %s (the API is under /v1)", c.Method(), path)
-		}
-		if headers = fe.Code == http.StatusRequestHeaderFieldsTooLarge; headers {
-			msg = fmt.Sprintf("the request's headers are over %d bytes in all", readBufferSize)
-			// fasthttp closes the connection with the rest of the headers
-			// unread: lingering, the client reads this answer rather
-			// than a reset.
-			c.Response().Header.SetConnectionClose()
-			if lc, ok := c.RequestCtx().Conn().(*lingerConn); ok {
-				lc.linger.Store(true)
-			}
-		}
-		err = &kefu.Error{Code: code, Message: msg}
+		status, err = fromFiber(c, fe)
 	}
 	id := requestID(c)
 	if id == "" { // refused before the middleware ran (e.g. a body over the limit)
@@ -94,9 +74,8 @@ func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 		c.Locals(localRequestID, id)
 		c.Set(fiber.HeaderXRequestID, id)
 	}
-	status := ErrorStatus(err)
-	if headers {
-		status = http.StatusRequestHeaderFieldsTooLarge
+	if status == 0 {
+		status = ErrorStatus(err)
 	}
 	msg := kefu.ErrorMessage(err)
 	if kefu.ErrorCode(err) == kefu.EINTERNAL {
@@ -108,4 +87,33 @@ func (s *Server) errorHandler(c fiber.Ctx, err error) error {
 		Error:     ErrorDetail{Code: kefu.ErrorCode(err), Message: msg},
 		RequestID: id,
 	})
+}
+
+// fromFiber translates an error Fiber or fasthttp raised before or instead
+// of a handler into a domain error in the API's words, with the status to
+// send when it is not the code's own (else 0).
+func fromFiber(c fiber.Ctx, fe *fiber.Error) (int, error) {
+	code, ok := codeOfStatus[fe.Code]
+	if !ok {
+		code = kefu.EINTERNAL
+	}
+	switch fe.Code {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		// Fiber v3 says only "Not Found" (v2 said "Cannot GET /path").
+		path := c.Path()
+		if len(path) > 200 {
+			path = path[:200] + "…"
+		}
+		return 0, &kefu.Error{Code: code, Message: fmt.Sprintf("no route %s %s (the API is under /v1)", c.Method(), path)}
+	case http.StatusRequestHeaderFieldsTooLarge:
+		// fasthttp closes the connection with the rest of the headers
+		// unread: lingering, the client reads this answer rather than a
+		// reset.
+		c.Response().Header.SetConnectionClose()
+		if lc, ok := c.RequestCtx().Conn().(*lingerConn); ok {
+			lc.linger.Store(true)
+		}
+		return fe.Code, &kefu.Error{Code: code, Message: fmt.Sprintf("the request's headers are over %d bytes in all", readBufferSize)}
+	}
+	return 0, &kefu.Error{Code: code, Message: fe.Message}
 }
