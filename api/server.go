@@ -208,14 +208,9 @@ func New(cfg Config) *Server {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 s.errorHandler,
-		// fasthttp's read buffer of a connection stays with it when a
-		// WebSocket takes it over, for the chat's whole life: Fiber v3's
-		// default of 8 KB made an idle chat cost 21 KB instead of 16.5
-		// (kefu-bench ws). 4 KB, Fiber v2's default, also bounds a
-		// request's headers.
-		ReadBufferSize: readBufferSize,
-		ReadTimeout:    60 * time.Second,
-		IdleTimeout:    120 * time.Second,
+		ReadBufferSize:               readBufferSize,
+		ReadTimeout:                  60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
 	s.app.Server().HeaderReceived = headerReceived
 	s.app.Use(s.drainBody)
@@ -238,8 +233,11 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// readBufferSize is fasthttp's read buffer of a connection, which also
-// bounds a request's headers (larger ones get a 431).
+// readBufferSize is fasthttp's read buffer of a connection, which bounds a
+// request's headers (larger ones get a 431) and stays with a connection a
+// WebSocket takes over, for the chat's whole life: Fiber v3's default of
+// 8 KB made an idle chat cost 21 KB instead of 17 (kefu-bench ws). 4 KB is
+// Fiber v2's default.
 const readBufferSize = 4096
 
 // route is one entry of the route table: the scope a key needs ("" for a

@@ -3,7 +3,6 @@ package keyword
 import (
 	_ "embed"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -193,30 +192,37 @@ func (ix *Index) queryTerms(query string) []queryTerm {
 			}
 		}
 	}
-	// A Chinese word no rule knows may end in one that a rule does: gse
-	// cuts 出毛病 as one word, and the lexicon knows 毛病. The word's
-	// longest such ending of two characters or more stands in for it. Only
-	// an ending: the last part of a Chinese compound is its head (智能 of
-	// 人工智能, artificial intelligence, which is no 人工 human agent) or, in
-	// a verb and its object (出毛病), what it is about.
+	// A Chinese word no rule knows takes the rules of its ending (ruleEnding).
 	for p, w := range words {
 		if matched[p] {
 			continue
 		}
-		rs := []rune(out[w.term].term)
-		if len(rs) < 3 || !unicode.Is(unicode.Han, rs[0]) {
-			continue
-		}
-		for i := 1; i <= len(rs)-2; i++ {
-			if end := string(rs[i:]); len(lex.rules[end]) > 0 {
-				if !expand(p, 1, end) {
-					return out
-				}
-				break
-			}
+		if end := ruleEnding(lex, out[w.term].term); end != "" && !expand(p, 1, end) {
+			return out
 		}
 	}
 	return out
+}
+
+// ruleEnding returns the longest ending, of two characters or more, of a
+// Chinese word of three or more that names a rule of lex ("" when none):
+// gse cuts 出毛病 as one word, and the lexicon knows 毛病. Only an ending:
+// the last part of a Chinese compound is its head (智能 of 人工智能,
+// artificial intelligence, which is no 人工 human agent) or, in a verb and
+// its object (出毛病), what it is about.
+func ruleEnding(lex *Lexicon, word string) string {
+	if utf8.RuneCountInString(word) < 3 || !text.HasHan(word) {
+		return ""
+	}
+	_, i := utf8.DecodeRuneInString(word)
+	for utf8.RuneCountInString(word[i:]) >= 2 {
+		if len(lex.rules[word[i:]]) > 0 {
+			return word[i:]
+		}
+		_, n := utf8.DecodeRuneInString(word[i:])
+		i += n
+	}
+	return ""
 }
 
 // analyzeKeepingText analyses input with a and returns the text after the
